@@ -1,0 +1,42 @@
+import type { NftlbErrorCode } from '../common/errors.js';
+
+// Exit codes of every nftlb command (documented in README.md and nftlb(8)); scripts may rely on them.
+export const EXIT = {
+  ok: 0,
+  /** Unexpected internal error. */
+  internal: 1,
+  /** Bad command line (unknown option, missing argument). */
+  usage: 2,
+  /** The config has errors (all of them are printed on stderr). */
+  configInvalid: 3,
+  /** The config file cannot be read. */
+  configRead: 4,
+  /** The requested output cannot express the config (e.g. iptables and maglev). */
+  unsupported: 5,
+  /** nft refused the script or failed. */
+  nftFailed: 6,
+  /** nft (or another required tool) is not installed. */
+  nftMissing: 7,
+  /** Another nftlb apply holds the lock. */
+  lockBusy: 8,
+} as const;
+
+// The exit code for an error code.
+export function exitCodeFor(code: NftlbErrorCode): number {
+  switch (code) {
+    case 'config-invalid':
+      return EXIT.configInvalid;
+    case 'config-read':
+      return EXIT.configRead;
+    case 'unsupported':
+      return EXIT.unsupported;
+    case 'nft-failed':
+      return EXIT.nftFailed;
+    case 'nft-missing':
+      return EXIT.nftMissing;
+    case 'lock-busy':
+      return EXIT.lockBusy;
+    case 'internal':
+      return EXIT.internal;
+  }
+}

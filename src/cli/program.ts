@@ -1,0 +1,37 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { checkCommand } from './check.js';
+import type { CommandContext } from './context.js';
+import { EXIT } from './exit-codes.js';
+import { renderCommand } from './render.js';
+
+// Builds the command tree. Each command lives in its own file and is registered here.
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command('nftlb')
+    .description('Compile a layer-4 load-balancer config into one atomic nftables script, and load it.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+  program.addCommand(renderCommand(ctx));
+  program.addCommand(checkCommand(ctx));
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+  return program;
+}
+
+// Runs nftlb with argv (without node and script) and returns the exit code; never calls process.exit itself.
+export async function run(argv: readonly string[], io: CommandContext['io'], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let code: number = EXIT.ok;
+  const ctx: CommandContext = { io, env, exit: (c) => { code = c; } };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end with exitCode 0; everything else commander rejects is a usage error.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    throw e;
+  }
+  return code;
+}

@@ -1,0 +1,30 @@
+import { Command, Option } from 'commander';
+import { loadModel } from '../config/validate.js';
+import { renderNftScript } from '../nft/script.js';
+import { plan } from '../plan/plan.js';
+import { configOption, type CommandContext } from './context.js';
+import { printDiagnostics, reportError } from './io.js';
+
+// Output formats of `nftlb render`; other modules (iptables) register theirs here.
+export const renderFormats = new Map<string, (p: ReturnType<typeof plan>) => string>([['nft', (p) => renderNftScript(p).text]]);
+
+// `nftlb render`: prints the script for the config on stdout and nothing else; on error nothing reaches stdout.
+export function renderCommand(ctx: CommandContext): Command {
+  return new Command('render')
+    .description('print the nft script (or iptables-restore input) for the config on stdout')
+    .addOption(configOption())
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['nft', 'iptables']).default('nft'))
+    .action(async (opts: { config: string; format: string }) => {
+      try {
+        const { model, warnings } = await loadModel(opts.config);
+        const fmt = renderFormats.get(opts.format);
+        if (fmt === undefined) throw new Error(`format ${opts.format} is not available in this build`);
+        const text = fmt(plan(model));
+        printDiagnostics(ctx.io, opts.config, warnings);
+        ctx.io.out(text);
+        ctx.exit(0);
+      } catch (e) {
+        ctx.exit(reportError(ctx.io, e, opts.config));
+      }
+    });
+}

@@ -1,0 +1,30 @@
+import type { Diagnostic } from './diagnostic.js';
+
+// Every failure nftlb reports; the CLI maps each code to a documented exit code.
+export type NftlbErrorCode =
+  | 'config-read' // the config file cannot be read
+  | 'config-invalid' // parse, schema or semantic errors (diagnostics attached)
+  | 'unsupported' // the requested output cannot express the config (e.g. iptables + maglev)
+  | 'nft-missing' // the nft binary is not on PATH
+  | 'nft-failed' // nft refused the script or failed to list
+  | 'lock-busy' // another apply holds the lock
+  | 'internal';
+
+// The one error type of nftlb: a code, a short message, the diagnostics or tool output behind it, the original cause.
+export class NftlbError extends Error {
+  override readonly name = 'NftlbError';
+  readonly code: NftlbErrorCode;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly detail: string | undefined;
+
+  constructor(
+    code: NftlbErrorCode,
+    message: string,
+    opts: { diagnostics?: readonly Diagnostic[]; detail?: string; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.diagnostics = opts.diagnostics ?? [];
+    this.detail = opts.detail;
+  }
+}

@@ -1,0 +1,21 @@
+import { addressFamilies } from './address-families.js';
+import { backendList } from './backend-list.js';
+import { backendPorts } from './backend-ports.js';
+import { hashOptions } from './hash-options.js';
+import { listenerOverlap } from './listener-overlap.js';
+import type { Rule } from './rule.js';
+import { tableName } from './table-name.js';
+import { uniqueNames } from './unique-names.js';
+import { weights } from './weights.js';
+
+// Every semantic rule, run in this order after the schema check.
+export const rules: readonly Rule[] = [
+  tableName,
+  uniqueNames,
+  listenerOverlap,
+  backendList,
+  addressFamilies,
+  backendPorts,
+  hashOptions,
+  weights,
+];

@@ -1,0 +1,18 @@
+import { error, type Rule } from './rule.js';
+import { gcdAll } from '../../plan/weights.js';
+
+// Limit on the slots a weighted round-robin service emits (one map element per slot).
+export const MAX_ROUND_ROBIN_SLOTS = 65536;
+
+// Weighted round robin emits one slot per unit of GCD-reduced weight; refuse weight sets that would explode the map.
+export const weights: Rule = ({ model }) =>
+  model.services.flatMap((s) => {
+    if (s.scheduler.kind !== 'round-robin' || s.backends.length === 0) return [];
+    const w = s.backends.map((b) => b.weight);
+    const g = gcdAll(w);
+    const slots = w.reduce((a, b) => a + b / g, 0);
+    if (slots <= MAX_ROUND_ROBIN_SLOTS) return [];
+    return [
+      error(`${s.path}/backends`, 'backend.weights', `round-robin weights reduce to ${slots} slots (limit ${MAX_ROUND_ROBIN_SLOTS}); use smaller or more divisible weights`),
+    ];
+  });

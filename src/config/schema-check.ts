@@ -1,0 +1,74 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import type { Diagnostic } from '../common/diagnostic.js';
+import { configSchema, type RawConfig } from './schema.js';
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const validateFn = ajv.compile<RawConfig>(configSchema);
+
+// Checks a parsed document against the JSON Schema; each problem becomes one diagnostic with a readable expectation.
+export function schemaCheck(value: unknown): { ok: true; config: RawConfig } | { ok: false; diagnostics: Diagnostic[] } {
+  if (validateFn(value)) return { ok: true, config: value };
+  return { ok: false, diagnostics: toDiagnostics(validateFn.errors ?? []) };
+}
+
+function toDiagnostics(errors: readonly ErrorObject[]): Diagnostic[] {
+  // A failed oneOf explains itself better than the errors of each of its branches: keep only the oneOf.
+  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  const inBranch = (e: ErrorObject): boolean =>
+    oneOfs.some((o) => e !== o && e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath));
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    if (inBranch(e)) continue;
+    const d = describe(e);
+    const key = `${d.path}\u0000${d.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(d);
+  }
+  return out;
+}
+
+function describe(e: ErrorObject): Diagnostic {
+  const base = { path: e.instancePath, severity: 'error' as const };
+  const desc = (e.parentSchema as { description?: string } | undefined)?.description;
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {}).filter((k) => k !== '$schema');
+      return {
+        ...base,
+        path: `${e.instancePath}/${String(p.additionalProperty)}`,
+        code: 'schema.unknown-key',
+        message: `unknown key "${String(p.additionalProperty)}"; expected one of: ${allowed.join(', ')}`,
+      };
+    }
+    case 'required':
+      return { ...base, code: 'schema.required', message: `missing required key "${String(p.missingProperty)}"` };
+    case 'enum':
+      return {
+        ...base,
+        code: 'schema.enum',
+        message: `expected one of: ${(p.allowedValues as unknown[]).map(String).join(', ')}`,
+      };
+    case 'oneOf':
+      return { ...base, code: 'schema.one-of', message: `expected ${desc ?? 'one of the allowed forms'}` };
+    case 'type':
+      return { ...base, code: 'schema.type', message: `expected ${String(p.type)}${desc ? ` (${desc})` : ''}` };
+    case 'pattern':
+      return { ...base, code: 'schema.pattern', message: `expected ${desc ?? `text matching ${String(p.pattern)}`}` };
+    case 'minimum':
+    case 'maximum':
+      return { ...base, code: `schema.${e.keyword}`, message: `expected a value ${String(p.comparison)} ${String(p.limit)}` };
+    case 'minItems':
+      return { ...base, code: 'schema.min-items', message: `expected at least ${String(p.limit)} item(s)` };
+    case 'maxItems':
+      return { ...base, code: 'schema.max-items', message: `expected at most ${String(p.limit)} item(s)` };
+    case 'uniqueItems':
+      return { ...base, code: 'schema.unique-items', message: 'expected no repeated items' };
+    case 'minLength':
+      return { ...base, code: 'schema.min-length', message: 'expected a non-empty string' };
+    default:
+      return { ...base, code: `schema.${e.keyword}`, message: e.message ?? 'invalid value' };
+  }
+}

@@ -1,0 +1,168 @@
+import type { FromSchema } from 'json-schema-to-ts';
+
+// The JSON Schema of an nftlb config: the single source for validation, the TypeScript types and the editor schema.
+export const configSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://nftlb.invalid/nftlb.schema.json',
+  title: 'nftlb configuration',
+  type: 'object',
+  additionalProperties: false,
+  required: ['services'],
+  properties: {
+    $schema: { type: 'string', description: 'Editor hint; ignored by nftlb.' },
+    table: {
+      type: 'string',
+      pattern: '^[A-Za-z][A-Za-z0-9_]{0,31}$',
+      description: 'Name of the nft table (family inet) that nftlb owns and replaces. Default: nftlb.',
+    },
+    services: {
+      type: 'array',
+      description: 'The load-balanced services.',
+      items: { $ref: '#/definitions/service' },
+    },
+  },
+  definitions: {
+    address: {
+      type: 'string',
+      minLength: 1,
+      description: 'An IPv4 or IPv6 address (no prefix length).',
+    },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    portRange: {
+      type: 'string',
+      pattern: '^[0-9]{1,5}-[0-9]{1,5}$',
+      description: 'An inclusive port range "first-last".',
+    },
+    seed: {
+      description: 'A 32-bit hash seed: an integer (YAML accepts 0x5eed) or a string "0x5eed".',
+      oneOf: [
+        { type: 'integer', minimum: 0, maximum: 4294967295 },
+        { type: 'string', pattern: '^0[xX][0-9a-fA-F]{1,8}$' },
+      ],
+    },
+    protocol: { type: 'string', enum: ['tcp', 'udp'] },
+    backend: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['address'],
+      properties: {
+        address: { $ref: '#/definitions/address' },
+        port: {
+          $ref: '#/definitions/port',
+          description: 'Destination port on the backend. Default: the port the client connected to.',
+        },
+        weight: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10000,
+          description: 'Relative share of new connections. Default 1.',
+        },
+        state: {
+          type: 'string',
+          enum: ['up', 'down'],
+          description: 'up (default) takes new connections; down takes none (established ones are kept).',
+        },
+      },
+    },
+    service: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'vip', 'port', 'backends'],
+      properties: {
+        name: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$',
+          description: 'Identifier: letters, digits, - and _ (first a letter or digit).',
+        },
+        vip: {
+          description: 'The virtual address(es) clients connect to: one address or a list (IPv4 and/or IPv6).',
+          oneOf: [
+            { $ref: '#/definitions/address' },
+            { type: 'array', minItems: 1, items: { $ref: '#/definitions/address' } },
+          ],
+        },
+        protocol: {
+          description: 'tcp (default), udp, or [tcp, udp].',
+          oneOf: [
+            { $ref: '#/definitions/protocol' },
+            { type: 'array', minItems: 1, uniqueItems: true, items: { $ref: '#/definitions/protocol' } },
+          ],
+        },
+        port: {
+          description: 'A port, a range "8000-8010", or a list of ports and ranges.',
+          oneOf: [
+            { $ref: '#/definitions/port' },
+            { $ref: '#/definitions/portRange' },
+            {
+              type: 'array',
+              minItems: 1,
+              items: { oneOf: [{ $ref: '#/definitions/port' }, { $ref: '#/definitions/portRange' }] },
+            },
+          ],
+        },
+        scheduler: {
+          type: 'string',
+          enum: ['round-robin', 'random', 'source-hash', 'symmetric-hash', 'maglev'],
+          description: 'How a new connection picks its backend. Default round-robin.',
+        },
+        hash: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Hash input for source-hash and maglev.',
+          properties: {
+            fields: {
+              type: 'array',
+              minItems: 1,
+              uniqueItems: true,
+              items: { type: 'string', enum: ['saddr', 'daddr', 'sport', 'dport'] },
+              description: 'Packet fields hashed, in this order. Default [saddr] (client-sticky).',
+            },
+            seed: { $ref: '#/definitions/seed' },
+            'table-size': {
+              type: 'integer',
+              minimum: 3,
+              maximum: 1048573,
+              description: 'Maglev lookup table size, a prime. Default 4093.',
+            },
+          },
+        },
+        nat: {
+          description: 'Source NAT towards the backends: masquerade (default), none, or { snat: address(es) }.',
+          oneOf: [
+            { type: 'string', enum: ['masquerade', 'none'] },
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['snat'],
+              properties: {
+                snat: {
+                  oneOf: [
+                    { $ref: '#/definitions/address' },
+                    { type: 'array', minItems: 1, maxItems: 2, items: { $ref: '#/definitions/address' } },
+                  ],
+                },
+              },
+            },
+          ],
+        },
+        'on-empty': {
+          type: 'string',
+          enum: ['reject', 'drop'],
+          description:
+            'New connections when no backend is up: reject (TCP reset / ICMP port unreachable, default) or drop.',
+        },
+        backends: {
+          type: 'array',
+          items: { $ref: '#/definitions/backend' },
+        },
+      },
+    },
+  },
+} as const;
+
+// A config as written by the user, after schema validation.
+export type RawConfig = FromSchema<typeof configSchema>;
+// One service as written by the user.
+export type RawService = RawConfig['services'][number];
+// One backend as written by the user.
+export type RawBackend = RawService['backends'][number];

@@ -1,0 +1,20 @@
+import ipaddr from 'ipaddr.js';
+import type { Address } from './types.js';
+
+// Parses one IPv4/IPv6 address (no prefix, no zone, no IPv4 shorthand) into canonical form, or undefined.
+export function parseAddress(text: string): Address | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
+    return { family: 4, text: ipaddr.IPv4.parse(text).toString() };
+  }
+  if (!text.includes(':') || text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined;
+  const v6 = ipaddr.IPv6.parse(text);
+  // An IPv4-mapped address would be matched by neither ip nor ip6 rules; refuse it rather than never match.
+  if (v6.isIPv4MappedAddress()) return undefined;
+  return { family: 6, text: v6.toRFC5952String() };
+}
+
+// The canonical text of a backend destination, e.g. 198.51.100.2:8080 or [2001:db8::2]:8080.
+export function endpointText(address: Address, port: number | undefined): string {
+  const host = address.family === 6 ? `[${address.text}]` : address.text;
+  return port === undefined ? host : `${host}:${port}`;
+}

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import type { RawBackend, RawConfig, RawService } from '../config/schema.js';
+import type { Diagnostic } from '../common/diagnostic.js';
+import { parseAddress } from './address.js';
+import {
+  DEFAULT_MAGLEV_TABLE_SIZE,
+  DEFAULT_TABLE,
+  type Address,
+  type Backend,
+  type HashField,
+  type Model,
+  type Nat,
+  type PortRange,
+  type Protocol,
+  type Scheduler,
+  type Service,
+} from './types.js';
+
+// Result of normalize: the model, and the problems found while reading values (bad addresses, reversed ranges).
+export interface Normalized {
+  readonly model: Model;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+// Turns a schema-valid config into the model: defaults filled, addresses canonical, seeds resolved.
+export function normalize(raw: RawConfig): Normalized {
+  const diagnostics: Diagnostic[] = [];
+  const err = (path: string, code: string, message: string): void => {
+    diagnostics.push({ path, code, message, severity: 'error' });
+  };
+  const address = (path: string, text: string): Address => {
+    const a = parseAddress(text);
+    if (a !== undefined) return a;
+    err(path, 'address.invalid', `expected an IPv4 or IPv6 address without prefix length, got "${text}"`);
+    return { family: text.includes(':') ? 6 : 4, text };
+  };
+
+  const services = raw.services.map((s, i) => normalizeService(s, `/services/${i}`, address, err));
+  return { model: { table: raw.table ?? DEFAULT_TABLE, services }, diagnostics };
+}
+
+type AddressFn = (path: string, text: string) => Address;
+type ErrFn = (path: string, code: string, message: string) => void;
+
+function normalizeService(s: RawService, path: string, address: AddressFn, err: ErrFn): Service {
+  const vipList = typeof s.vip === 'string' ? [s.vip] : s.vip;
+  const vips = vipList.map((v, i) => address(typeof s.vip === 'string' ? `${path}/vip` : `${path}/vip/${i}`, v));
+  const protocols: Protocol[] = s.protocol === undefined ? ['tcp'] : typeof s.protocol === 'string' ? [s.protocol] : [...s.protocol];
+  const ports = normalizePorts(s.port, `${path}/port`, err);
+  const backends = s.backends.map((b, i) => normalizeBackend(b, `${path}/backends/${i}`, address));
+  return {
+    path,
+    name: s.name,
+    vips,
+    protocols: [...protocols].sort(),
+    ports,
+    scheduler: normalizeScheduler(s, path, err),
+    nat: normalizeNat(s.nat, `${path}/nat`, address),
+    onEmpty: s['on-empty'] ?? 'reject',
+    backends,
+  };
+}
+
+function normalizePorts(port: RawService['port'], path: string, err: ErrFn): PortRange[] {
+  const items = Array.isArray(port) ? port : [port];
+  const out: PortRange[] = [];
+  items.forEach((p, i) => {
+    const where = Array.isArray(port) ? `${path}/${i}` : path;
+    if (typeof p === 'number') {
+      out.push({ first: p, last: p });
+      return;
+    }
+    const [a, b] = p.split('-').map(Number) as [number, number];
+    if (a < 1 || b > 65535 || a > b) {
+      err(where, 'port.range', `expected a range "first-last" with 1 <= first <= last <= 65535, got "${p}"`);
+      return;
+    }
+    out.push({ first: a, last: b });
+  });
+  return out.sort((x, y) => x.first - y.first || x.last - y.last);
+}
+
+function normalizeBackend(b: RawBackend, path: string, address: AddressFn): Backend {
+  return {
+    path,
+    address: address(`${path}/address`, b.address),
+    port: b.port,
+    weight: b.weight ?? 1,
+    state: b.state ?? 'up',
+  };
+}
+
+function normalizeScheduler(s: RawService, path: string, err: ErrFn): Scheduler {
+  const kind = s.scheduler ?? 'round-robin';
+  const fields: HashField[] = s.hash?.fields ? [...s.hash.fields] : ['saddr'];
+  const seed = s.hash?.seed === undefined ? seedFromName(s.name) : parseSeed(s.hash.seed, `${path}/hash/seed`, err);
+  switch (kind) {
+    case 'round-robin':
+    case 'random':
+    case 'symmetric-hash':
+      return { kind };
+    case 'source-hash':
+      return { kind, fields, seed };
+    case 'maglev':
+      return { kind, fields, seed, tableSize: s.hash?.['table-size'] ?? DEFAULT_MAGLEV_TABLE_SIZE };
+  }
+}
+
+function normalizeNat(nat: RawService['nat'], path: string, address: AddressFn): Nat {
+  if (nat === undefined || nat === 'masquerade') return { kind: 'masquerade' };
+  if (nat === 'none') return { kind: 'none' };
+  const list = typeof nat.snat === 'string' ? [nat.snat] : nat.snat;
+  const where = (i: number): string => (typeof nat.snat === 'string' ? `${path}/snat` : `${path}/snat/${i}`);
+  return { kind: 'snat', addresses: list.map((a, i) => address(where(i), a)) };
+}
+
+function parseSeed(seed: number | string, path: string, err: ErrFn): number {
+  if (typeof seed === 'number') return seed;
+  const n = Number.parseInt(seed.slice(2), 16);
+  if (!Number.isFinite(n)) err(path, 'hash.seed', `expected a 32-bit seed, got "${seed}"`);
+  return n >>> 0;
+}
+
+// A seed derived from the service name: stable across reloads and across LB nodes that share the config.
+export function seedFromName(name: string): number {
+  return createHash('sha256').update(`nftlb-seed:${name}`).digest().readUInt32BE(0);
+}

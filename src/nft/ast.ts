@@ -1,0 +1,97 @@
+import type { Address, HashField, Protocol } from '../model/types.js';
+import type { Ident } from './names.js';
+
+// Typed nodes for the part of the nft language nftlb emits. Only render.ts turns them into text.
+
+/** Packet and conntrack fields used in matches and keys. */
+export type Field =
+  | 'ip saddr' | 'ip daddr' | 'ip6 saddr' | 'ip6 daddr'
+  | 'th sport' | 'th dport' | 'meta l4proto' | 'meta nfproto'
+  | 'ct mark' | 'ct state' | 'ct status';
+
+/** Symbolic constants nft accepts on the right of a match. */
+export type Symbol = 'tcp' | 'udp' | 'ipv4' | 'ipv6' | 'new' | 'dnat';
+
+export type Expr =
+  | { readonly kind: 'field'; readonly field: Field }
+  | { readonly kind: 'symbol'; readonly value: Symbol }
+  | { readonly kind: 'number'; readonly value: number }
+  | { readonly kind: 'concat'; readonly parts: readonly Expr[] }
+  | { readonly kind: 'anon-set'; readonly items: readonly Expr[] }
+  | { readonly kind: 'set-ref'; readonly name: Ident }
+  | { readonly kind: 'numgen'; readonly mode: 'inc' | 'random'; readonly mod: number; readonly offset: number }
+  | { readonly kind: 'jhash'; readonly input: Expr; readonly mod: number; readonly seed: number; readonly offset: number }
+  | { readonly kind: 'symhash'; readonly mod: number; readonly offset: number }
+  | { readonly kind: 'map-lookup'; readonly key: Expr; readonly map: Ident };
+
+export type Verdict =
+  | { readonly kind: 'goto' | 'jump'; readonly chain: Ident }
+  | { readonly kind: 'accept' | 'drop' };
+
+export type Stmt =
+  | { readonly kind: 'match'; readonly left: Expr; readonly right: Expr }
+  | { readonly kind: 'counter' }
+  | { readonly kind: 'ct-mark-set'; readonly value: Expr }
+  | { readonly kind: 'vmap'; readonly key: Expr; readonly map: Ident }
+  | { readonly kind: 'nat'; readonly type: 'dnat' | 'snat'; readonly family: 4 | 6; readonly to: Expr }
+  | { readonly kind: 'masquerade' }
+  | { readonly kind: 'reject'; readonly with: 'tcp reset' | 'default' }
+  | { readonly kind: 'verdict'; readonly verdict: Verdict };
+
+export interface Rule {
+  readonly stmts: readonly Stmt[];
+}
+
+/** A base chain's hook; priority is a named priority with an optional offset (dstnat - 10), or a number where nft
+ * 1.0.6 has no name for it (the output hook rejects `dstnat`). */
+export interface Hook {
+  readonly type: 'nat' | 'filter';
+  readonly hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+  readonly priority: 'dstnat' | 'srcnat' | 'filter' | 'raw' | 'mangle' | number;
+  readonly priorityOffset: number;
+  readonly policy: 'accept' | 'drop';
+}
+
+export interface Chain {
+  readonly name: Ident;
+  readonly hook?: Hook;
+  readonly rules: readonly Rule[];
+}
+
+/** nft data types used in set and map declarations. */
+export type DataType = 'ipv4_addr' | 'ipv6_addr' | 'inet_proto' | 'inet_service' | 'mark';
+
+/** One component of an element key or value. */
+export type Atom =
+  | { readonly kind: 'addr'; readonly address: Address }
+  | { readonly kind: 'proto'; readonly proto: Protocol }
+  | { readonly kind: 'range'; readonly first: number; readonly last: number };
+
+export interface Element {
+  readonly key: readonly Atom[];
+  /** Absent for set elements. */
+  readonly value?: readonly Atom[] | Verdict;
+}
+
+export interface SetDecl {
+  readonly kind: 'set' | 'map';
+  readonly name: Ident;
+  readonly key: readonly DataType[];
+  /** Map value type; 'verdict' for verdict maps. */
+  readonly value?: readonly DataType[] | 'verdict';
+  readonly interval: boolean;
+  readonly elements: readonly Element[];
+}
+
+export interface Table {
+  readonly name: Ident;
+  readonly comment: string;
+  readonly sets: readonly SetDecl[];
+  readonly chains: readonly Chain[];
+}
+
+/** Hash inputs by family. */
+export const HASH_FIELD: Record<4 | 6, Record<HashField, Field>> = {
+  4: { saddr: 'ip saddr', daddr: 'ip daddr', sport: 'th sport', dport: 'th dport' },
+  6: { saddr: 'ip6 saddr', daddr: 'ip6 daddr', sport: 'th sport', dport: 'th dport' },
+};

@@ -1,0 +1,216 @@
+import type { Address, Family } from '../model/types.js';
+import type { Plan, Pool, PlannedService, Selector } from '../plan/types.js';
+import { HASH_FIELD, type Atom, type DataType, type Field, type Symbol, type Chain, type Element, type Expr, type Rule, type SetDecl, type Stmt, type Table } from './ast.js';
+import { ident } from './names.js';
+
+// Fixed object names inside nftlb's table. Per-service state lives only in per-service chains and map elements.
+export const NAMES = {
+  services: { 4: ident('services4'), 6: ident('services6') },
+  closed: { 4: ident('closed4'), 6: ident('closed6') },
+  slots: ident('slots'),
+  backends: { 4: ident('backends4'), 6: ident('backends6') },
+  backendsKeepPort: { 4: ident('backends4_keep_port'), 6: ident('backends6_keep_port') },
+  masquerade: ident('nat_masquerade'),
+  snat: { 4: ident('nat_snat4'), 6: ident('nat_snat6') },
+  pick: ident('pick'),
+  refuse: ident('refuse'),
+  dispatchPre: ident('dispatch_pre'),
+  dispatchOut: ident('dispatch_out'),
+  guardPre: ident('guard_pre'),
+  guardOut: ident('guard_out'),
+  natPost: ident('nat_post'),
+} as const;
+
+const FAMILIES = [4, 6] as const;
+const f = (field: Field): Expr => ({ kind: 'field', field });
+const sym = (value: Symbol): Expr => ({ kind: 'symbol', value });
+const addrType = (fam: Family): DataType => (fam === 4 ? 'ipv4_addr' : 'ipv6_addr');
+const daddr = (fam: Family): Expr => f(fam === 4 ? 'ip daddr' : 'ip6 daddr');
+const listenerKey = (fam: Family): Expr => ({ kind: 'concat', parts: [daddr(fam), f('meta l4proto'), f('th dport')] });
+const range = (first: number, last: number = first): Atom => ({ kind: 'range', first, last });
+const addr = (address: Address): Atom => ({ kind: 'addr', address });
+const rule = (...stmts: Stmt[]): Rule => ({ stmts });
+const match = (left: Expr, right: Expr): Stmt => ({ kind: 'match', left, right });
+
+// Builds the whole table for a plan. The shape (design.md): a verdict map dispatches VIP . proto . port to a per-service
+// chain; that chain writes a slot number into the ct mark; one shared chain maps slot -> backend id (ct mark) and DNATs
+// through one backend map. Every map is bound by a constant number of rules, so load time grows linearly.
+export function buildTable(p: Plan, comment: string): Table {
+  const pools = p.services.flatMap((s) => s.pools.map((pool) => ({ s, pool })));
+  const sets: SetDecl[] = [];
+  for (const fam of FAMILIES) {
+    sets.push(listenerMap(NAMES.services[fam], fam, pools.filter(({ pool }) => pool.family === fam && pool.selector !== null), ({ pool }) => ({ kind: 'goto', chain: pool.chain })));
+  }
+  for (const fam of FAMILIES) {
+    sets.push(listenerMap(NAMES.closed[fam], fam, pools.filter(({ pool }) => pool.family === fam && pool.selector === null), ({ s }) => (s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'jump', chain: NAMES.refuse })));
+  }
+  sets.push(slotMap(pools.map(({ pool }) => pool)));
+  for (const fam of FAMILIES) sets.push(...backendMaps(p.services, fam));
+  sets.push(...natObjects(p.services));
+
+  const chains: Chain[] = [
+    ...pools.filter(({ pool }) => pool.selector !== null).map(({ pool }) => serviceChain(pool)),
+    pickChain(),
+    refuseChain(),
+    dispatchChain(NAMES.dispatchPre, 'prerouting'),
+    dispatchChain(NAMES.dispatchOut, 'output'),
+    guardChain(NAMES.guardPre, 'prerouting'),
+    guardChain(NAMES.guardOut, 'output'),
+    natPostChain(),
+  ];
+  return { name: p.table, comment, sets, chains };
+}
+
+type PoolRef = { s: PlannedService; pool: Pool };
+
+function listenerMap(name: SetDecl['name'], fam: Family, pools: PoolRef[], target: (r: PoolRef) => Element['value']): SetDecl {
+  const elements: Element[] = [];
+  for (const r of pools) {
+    for (const vip of r.pool.vips) {
+      for (const proto of r.s.protocols) {
+        for (const port of r.s.ports) {
+          elements.push({ key: [addr(vip), { kind: 'proto', proto }, range(port.first, port.last)], value: target(r) });
+        }
+      }
+    }
+  }
+  return { kind: 'map', name, key: [addrType(fam), 'inet_proto', 'inet_service'], value: 'verdict', interval: true, elements };
+}
+
+// slot -> backend id, runs of equal ids folded into one interval element.
+function slotMap(pools: readonly Pool[]): SetDecl {
+  const elements: Element[] = [];
+  for (const pool of pools) {
+    let start = 0;
+    for (let i = 1; i <= pool.slots.length; i++) {
+      if (i === pool.slots.length || pool.slots[i] !== pool.slots[start]) {
+        elements.push({ key: [range(pool.slotBase + start, pool.slotBase + i - 1)], value: [range(pool.slots[start]!)] });
+        start = i;
+      }
+    }
+  }
+  return { kind: 'map', name: NAMES.slots, key: ['mark'], value: ['mark'], interval: true, elements };
+}
+
+// backend id -> address . port (or address alone when the connection keeps its port). Down backends stay listed so a
+// state change only touches the slot map.
+function backendMaps(services: readonly PlannedService[], fam: Family): SetDecl[] {
+  const bes = services.flatMap((s) => s.backends).filter((b) => b.address.family === fam);
+  const withPort: Element[] = bes.filter((b) => b.port !== undefined).map((b) => ({ key: [range(b.id)], value: [addr(b.address), range(b.port!)] }));
+  const keepPort: Element[] = bes.filter((b) => b.port === undefined).map((b) => ({ key: [range(b.id)], value: [addr(b.address)] }));
+  return [
+    { kind: 'map', name: NAMES.backends[fam], key: ['mark'], value: [addrType(fam), 'inet_service'], interval: false, elements: withPort },
+    { kind: 'map', name: NAMES.backendsKeepPort[fam], key: ['mark'], value: [addrType(fam)], interval: false, elements: keepPort },
+  ];
+}
+
+// Backend-id ranges per NAT mode; a service's ids are contiguous, so one interval per service (merged when adjacent).
+function natObjects(services: readonly PlannedService[]): SetDecl[] {
+  const masq: Element[] = [];
+  const snat: Record<Family, Element[]> = { 4: [], 6: [] };
+  for (const s of services) {
+    const first = s.backends[0]?.id;
+    const last = s.backends[s.backends.length - 1]?.id;
+    if (first === undefined || last === undefined) continue;
+    if (s.nat.kind === 'masquerade') masq.push({ key: [range(first, last)] });
+    if (s.nat.kind === 'snat') {
+      for (const a of s.nat.addresses) snat[a.family].push({ key: [range(first, last)], value: [addr(a)] });
+    }
+  }
+  return [
+    { kind: 'set', name: NAMES.masquerade, key: ['mark'], interval: true, elements: mergeAdjacent(masq) },
+    ...FAMILIES.map((fam): SetDecl => ({ kind: 'map', name: NAMES.snat[fam], key: ['mark'], value: [addrType(fam)], interval: true, elements: snat[fam] })),
+  ];
+}
+
+// nft refuses overlapping intervals and folds adjacent ones on listing; merging here keeps script and listing alike.
+function mergeAdjacent(els: Element[]): Element[] {
+  const out: Element[] = [];
+  for (const el of els) {
+    const prev = out[out.length - 1];
+    const a = prev?.key[0];
+    const b = el.key[0];
+    if (a?.kind === 'range' && b?.kind === 'range' && a.last + 1 === b.first) out[out.length - 1] = { key: [range(a.first, b.last)] };
+    else out.push(el);
+  }
+  return out;
+}
+
+function selectorExpr(sel: Selector, fam: Family, base: number): Expr {
+  switch (sel.kind) {
+    case 'constant':
+      return { kind: 'number', value: base };
+    case 'numgen':
+      return { kind: 'numgen', mode: sel.mode, mod: sel.mod, offset: base };
+    case 'jhash': {
+      const parts = sel.fields.map((h) => f(HASH_FIELD[fam][h]));
+      const input: Expr = parts.length === 1 ? parts[0]! : { kind: 'concat', parts };
+      return { kind: 'jhash', input, mod: sel.mod, seed: sel.seed, offset: base };
+    }
+    case 'symhash':
+      return { kind: 'symhash', mod: sel.mod, offset: base };
+  }
+}
+
+function serviceChain(pool: Pool): Chain {
+  const sel = pool.selector!;
+  return {
+    name: pool.chain,
+    rules: [rule({ kind: 'counter' }, { kind: 'ct-mark-set', value: selectorExpr(sel, pool.family, pool.slotBase) }, { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.pick } })],
+  };
+}
+
+// The one chain that binds the slot and backend maps. A lookup miss ends only its own rule, so the keep-port maps are
+// consulted only for backends that are not in the address . port map.
+function pickChain(): Chain {
+  const rules: Rule[] = [rule({ kind: 'ct-mark-set', value: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.slots } })];
+  for (const fam of FAMILIES) {
+    const nf = match(f('meta nfproto'), sym(fam === 4 ? 'ipv4' : 'ipv6'));
+    const lookup = (map: SetDecl['name']): Expr => ({ kind: 'map-lookup', key: f('ct mark'), map });
+    rules.push(rule(nf, match(f('meta l4proto'), { kind: 'anon-set', items: [sym('tcp'), sym('udp')] }), { kind: 'nat', type: 'dnat', family: fam, to: lookup(NAMES.backends[fam]) }));
+    rules.push(rule(nf, { kind: 'nat', type: 'dnat', family: fam, to: lookup(NAMES.backendsKeepPort[fam]) }));
+  }
+  return { name: NAMES.pick, rules };
+}
+
+function refuseChain(): Chain {
+  return {
+    name: NAMES.refuse,
+    rules: [rule(match(f('meta l4proto'), sym('tcp')), { kind: 'reject', with: 'tcp reset' }), rule({ kind: 'reject', with: 'default' })],
+  };
+}
+
+// nft 1.0.6 accepts the name dstnat (-100) only on prerouting; the output hook gets the number.
+const dstnat = (hook: 'prerouting' | 'output'): 'dstnat' | number => (hook === 'prerouting' ? 'dstnat' : -100);
+
+function dispatchChain(name: Chain['name'], hook: 'prerouting' | 'output'): Chain {
+  return {
+    name,
+    hook: { type: 'nat', hook, priority: dstnat(hook), priorityOffset: 0, policy: 'accept' },
+    rules: FAMILIES.map((fam) => rule({ kind: 'vmap', key: listenerKey(fam), map: NAMES.services[fam] })),
+  };
+}
+
+// Runs just before DNAT: new connections to a service with no backend up get its on-empty verdict. Only new ones, so
+// connections established before the last backend went down keep flowing.
+function guardChain(name: Chain['name'], hook: 'prerouting' | 'output'): Chain {
+  return {
+    name,
+    hook: { type: 'filter', hook, priority: dstnat(hook), priorityOffset: -10, policy: 'accept' },
+    rules: FAMILIES.map((fam) => rule(match(f('ct state'), sym('new')), { kind: 'vmap', key: listenerKey(fam), map: NAMES.closed[fam] })),
+  };
+}
+
+function natPostChain(): Chain {
+  const dnatted = match(f('ct status'), sym('dnat'));
+  return {
+    name: NAMES.natPost,
+    hook: { type: 'nat', hook: 'postrouting', priority: 'srcnat', priorityOffset: 0, policy: 'accept' },
+    rules: [
+      rule(dnatted, match(f('ct mark'), { kind: 'set-ref', name: NAMES.masquerade }), { kind: 'masquerade' }),
+      ...FAMILIES.map((fam) =>
+        rule(dnatted, match(f('meta nfproto'), sym(fam === 4 ? 'ipv4' : 'ipv6')), { kind: 'nat', type: 'snat', family: fam, to: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.snat[fam] } }),
+      ),
+    ],
+  };
+}

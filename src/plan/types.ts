@@ -1,0 +1,56 @@
+import type { Address, Family, HashField, Nat, PortRange, Protocol } from '../model/types.js';
+import type { Ident } from '../nft/names.js';
+
+/** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE always names a backend. */
+export const SLOT_BASE = 0x100000;
+
+/** The expression that turns a new connection into a slot number (before the slot -> backend lookup). */
+export type Selector =
+  | { readonly kind: 'constant' }
+  | { readonly kind: 'numgen'; readonly mode: 'inc' | 'random'; readonly mod: number }
+  | { readonly kind: 'jhash'; readonly fields: readonly HashField[]; readonly seed: number; readonly mod: number }
+  | { readonly kind: 'symhash'; readonly mod: number };
+
+/** A backend with its id: the value of the ct mark of every connection it serves. */
+export interface PlannedBackend {
+  readonly id: number;
+  readonly path: string;
+  readonly address: Address;
+  readonly port: number | undefined;
+  readonly weight: number;
+  readonly state: 'up' | 'down';
+  /** 198.51.100.2:8080, [2001:db8::2]:8080, or the bare address when the port is kept. */
+  readonly endpoint: string;
+}
+
+/** One service in one address family: its own chain, selector and slot table. */
+export interface Pool {
+  readonly family: Family;
+  readonly chain: Ident;
+  readonly vips: readonly Address[];
+  /** null when no backend of this family is up: new connections get the service's on-empty verdict. */
+  readonly selector: Selector | null;
+  /** ct mark value of slot 0; the selector yields slotBase .. slotBase + slots.length - 1. */
+  readonly slotBase: number;
+  /** Backend id for each slot. */
+  readonly slots: readonly number[];
+}
+
+export interface PlannedService {
+  readonly name: string;
+  readonly path: string;
+  readonly protocols: readonly Protocol[];
+  readonly ports: readonly PortRange[];
+  readonly nat: Nat;
+  readonly onEmpty: 'reject' | 'drop';
+  readonly scheduler: string;
+  /** All backends of the service, up or down, in config order; ids are contiguous. */
+  readonly backends: readonly PlannedBackend[];
+  readonly pools: readonly Pool[];
+}
+
+/** Everything the renderers need, decided: ids, slots, selectors. Same model -> same plan. */
+export interface Plan {
+  readonly table: Ident;
+  readonly services: readonly PlannedService[];
+}
