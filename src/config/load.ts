@@ -1,3 +1,4 @@
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node } from 'yaml';
 import type { Diagnostic } from '../common/diagnostic.js';
 
@@ -23,16 +24,20 @@ export function parseConfigText(file: string, text: string): LoadedDocument {
   let value: unknown;
 
   if (format === 'json') {
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
+    // JSON.parse reports no position on Node 20; jsonc-parser (strict options) places the first syntax error.
+    const errors: ParseError[] = [];
+    parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: true, allowEmptyContent: false });
+    const first = errors[0];
+    if (first !== undefined) {
       diagnostics.push({
         path: '',
-        line: jsonErrorLine(text, err),
+        line: lines.linePos(first.offset).line,
         code: 'parse.json',
-        message: `invalid JSON: ${(err as Error).message}`,
+        message: `invalid JSON at column ${lines.linePos(first.offset).col}: ${printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}`,
         severity: 'error',
       });
+    } else {
+      value = JSON.parse(text);
     }
     for (const e of doc.errors) {
       if (e.code === 'DUPLICATE_KEY') diagnostics.push(yamlDiagnostic(e, lines, 'parse.duplicate-key'));
@@ -63,16 +68,6 @@ function yamlDiagnostic(
 ): Diagnostic {
   const message = e.message.split('\n')[0] ?? e.message;
   return { path: '', line: lines.linePos(e.pos[0]).line, code, message, severity: 'error' };
-}
-
-// Node 18/20 report "at position N", Node 22 "(line L column C)"; both end up as a line number.
-function jsonErrorLine(text: string, err: unknown): number | undefined {
-  const msg = err instanceof Error ? err.message : '';
-  const lineMatch = /line (\d+) column/.exec(msg);
-  if (lineMatch) return Number(lineMatch[1]);
-  const posMatch = /position (\d+)/.exec(msg);
-  if (!posMatch) return undefined;
-  return text.slice(0, Number(posMatch[1])).split('\n').length;
 }
 
 // Walks a YAML node tree along a JSON pointer; stops at the deepest node that exists.

@@ -2,7 +2,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import type { Diagnostic } from '../common/diagnostic.js';
 import { configSchema, type RawConfig } from './schema.js';
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+// verbose: errors carry their schema, whose description becomes the expectation in the message.
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
 const validateFn = ajv.compile<RawConfig>(configSchema);
 
 // Checks a parsed document against the JSON Schema; each problem becomes one diagnostic with a readable expectation.
@@ -12,14 +13,26 @@ export function schemaCheck(value: unknown): { ok: true; config: RawConfig } | {
 }
 
 function toDiagnostics(errors: readonly ErrorObject[]): Diagnostic[] {
-  // A failed oneOf explains itself better than the errors of each of its branches: keep only the oneOf.
+  // A failed oneOf at path P comes with the complaints of every branch. When some branch complains about something
+  // inside the value (an unknown key of the object form), the user chose that form: keep those. Otherwise the value
+  // matches no form at all: keep only the oneOf, which states every accepted form.
   const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
-  const inBranch = (e: ErrorObject): boolean =>
-    oneOfs.some((o) => e !== o && e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath));
+  const under = (e: ErrorObject, p: string): boolean => e.instancePath === p || e.instancePath.startsWith(`${p}/`);
+  const drop = new Set<ErrorObject>();
+  for (const o of oneOfs) {
+    const branch = errors.filter((e) => e !== o && under(e, o.instancePath) && !oneOfs.some((x) => x !== o && x.instancePath.length > o.instancePath.length && under(e, x.instancePath)));
+    const deeper = branch.filter((e) => e.instancePath !== o.instancePath && e.keyword !== 'oneOf');
+    if (deeper.length > 0) {
+      drop.add(o);
+      for (const e of branch) if (e.instancePath === o.instancePath) drop.add(e);
+    } else {
+      for (const e of branch) drop.add(e);
+    }
+  }
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
-    if (inBranch(e)) continue;
+    if (drop.has(e)) continue;
     const d = describe(e);
     const key = `${d.path}\u0000${d.message}`;
     if (seen.has(key)) continue;
@@ -31,7 +44,10 @@ function toDiagnostics(errors: readonly ErrorObject[]): Diagnostic[] {
 
 function describe(e: ErrorObject): Diagnostic {
   const base = { path: e.instancePath, severity: 'error' as const };
-  const desc = (e.parentSchema as { description?: string } | undefined)?.description;
+  // The first sentence of the schema's description, as an expectation: "A port, a range ..." -> "a port, a range ...".
+  const full = (e.parentSchema as { description?: string } | undefined)?.description;
+  const first = full?.split(/\.(\s|$)/)[0];
+  const desc = first === undefined ? undefined : first.charAt(0).toLowerCase() + first.slice(1);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {
@@ -56,7 +72,7 @@ function describe(e: ErrorObject): Diagnostic {
     case 'type':
       return { ...base, code: 'schema.type', message: `expected ${String(p.type)}${desc ? ` (${desc})` : ''}` };
     case 'pattern':
-      return { ...base, code: 'schema.pattern', message: `expected ${desc ?? `text matching ${String(p.pattern)}`}` };
+      return { ...base, code: 'schema.pattern', message: `expected ${desc ? `${desc}, ` : ''}matching ${String(p.pattern)}` };
     case 'minimum':
     case 'maximum':
       return { ...base, code: `schema.${e.keyword}`, message: `expected a value ${String(p.comparison)} ${String(p.limit)}` };

@@ -29,7 +29,9 @@ export async function readConfigFile(file: string): Promise<string> {
 // parse -> schema -> normalize -> semantic rules, collecting every problem rather than stopping at the first.
 export function checkConfig(file: string, text: string): Checked {
   const doc = parseConfigText(file, text);
-  const place = (ds: readonly Diagnostic[]): Diagnostic[] => ds.map((d) => (d.line === undefined ? { ...d, line: doc.locate(d.path) } : d));
+  // Placed on lines and sorted by line, so the report reads top to bottom like the file (sort is stable).
+  const place = (ds: readonly Diagnostic[]): Diagnostic[] =>
+    ds.map((d) => (d.line === undefined ? { ...d, line: doc.locate(d.path) } : d)).sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (doc.value === undefined) return { doc, model: undefined, diagnostics: doc.diagnostics };
   const schema = schemaCheck(doc.value);
   if (!schema.ok) return { doc, model: undefined, diagnostics: place(schema.diagnostics) };

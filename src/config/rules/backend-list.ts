@@ -1,5 +1,6 @@
 import type { Diagnostic } from '../../common/diagnostic.js';
 import { endpointText } from '../../model/address.js';
+import { keyPath } from '../../common/diagnostic.js';
 import { error, type Rule } from './rule.js';
 
 // A service needs at least one backend, and each backend endpoint may appear only once.
@@ -13,7 +14,7 @@ export const backendList: Rule = ({ model }) => {
     for (const b of s.backends) {
       const key = endpointText(b.address, b.port);
       const prev = seen.get(key);
-      if (prev !== undefined) out.push(error(b.path, 'backend.duplicate', `backend ${key} is already listed at ${prev}`));
+      if (prev !== undefined) out.push(error(b.path, 'backend.duplicate', `backend ${key} is already listed at ${keyPath(prev)}`));
       else seen.set(key, b.path);
     }
   }

@@ -1,3 +1,4 @@
+import { keyPath } from '../../common/diagnostic.js';
 import { error, type Rule } from './rule.js';
 
 // Service names become chain names and status keys, so each must be unique.
@@ -9,6 +10,6 @@ export const uniqueNames: Rule = ({ model }) => {
       first.set(s.name, s.path);
       return [];
     }
-    return [error(`${s.path}/name`, 'service.duplicate-name', `service name "${s.name}" is already used at ${prev}`)];
+    return [error(`${s.path}/name`, 'service.duplicate-name', `service name "${s.name}" is already used at ${keyPath(prev)}`)];
   });
 };
