@@ -8,6 +8,7 @@ import {
   type Address,
   type Backend,
   type HashField,
+  type HealthCheck,
   type Model,
   type Nat,
   type PortRange,
@@ -47,7 +48,7 @@ function normalizeService(s: RawService, path: string, address: AddressFn, err: 
   const vips = vipList.map((v, i) => address(typeof s.vip === 'string' ? `${path}/vip` : `${path}/vip/${i}`, v));
   const protocols: Protocol[] = s.protocol === undefined ? ['tcp'] : typeof s.protocol === 'string' ? [s.protocol] : [...s.protocol];
   const ports = normalizePorts(s.port, `${path}/port`, err);
-  const backends = s.backends.map((b, i) => normalizeBackend(b, `${path}/backends/${i}`, address));
+  const backends = s.backends.map((b, i) => normalizeBackend(b, `${path}/backends/${i}`, address, s.health));
   return {
     path,
     name: s.name,
@@ -57,6 +58,12 @@ function normalizeService(s: RawService, path: string, address: AddressFn, err: 
     scheduler: normalizeScheduler(s, path, err),
     nat: normalizeNat(s.nat, `${path}/nat`, address),
     onEmpty: s['on-empty'] ?? 'reject',
+    quorum: s.quorum ?? 0,
+    onDown: s['on-down'] ?? 'keep',
+    limits: {
+      overflow: s['limit-overflow'] ?? 'reject',
+      rate: s['rate-limit'] === undefined ? undefined : { perSecond: s['rate-limit'].rate, burst: s['rate-limit'].burst ?? 5 },
+    },
     backends,
   };
 }
@@ -80,14 +87,47 @@ function normalizePorts(port: RawService['port'], path: string, err: ErrFn): Por
   return out.sort((x, y) => x.first - y.first || x.last - y.last);
 }
 
-function normalizeBackend(b: RawBackend, path: string, address: AddressFn): Backend {
+function normalizeBackend(b: RawBackend, path: string, address: AddressFn, serviceHealth: RawService['health']): Backend {
+  const raw = b.health ?? serviceHealth;
   return {
     path,
     address: address(`${path}/address`, b.address),
     port: b.port,
     weight: b.weight ?? 1,
     state: b.state ?? 'up',
+    health: raw === undefined ? undefined : normalizeHealth(raw),
+    maxConnections: b['max-connections'],
   };
+}
+
+type RawHealth = NonNullable<RawService['health']>;
+
+// Health check defaults: every 2 s, 1 s timeout, 2 passes up, 2 failures down; banner expects "220", http GET / 200.
+export function normalizeHealth(h: RawHealth): HealthCheck {
+  const base = {
+    interval: Math.round((h.interval ?? 2) * 1000),
+    timeout: Math.round((h.timeout ?? 1) * 1000),
+    rise: h.rise ?? 2,
+    fall: h.fall ?? 2,
+    port: h.port,
+  };
+  switch (h.type) {
+    case 'tcp':
+      return { ...base, kind: 'tcp', send: h.send };
+    case 'banner':
+      return { ...base, kind: 'banner', send: h.send, expect: h.expect ?? '220' };
+    case 'http':
+      return {
+        ...base,
+        kind: 'http',
+        method: h.method ?? 'GET',
+        path: h.path ?? '/',
+        host: h.host,
+        status: h.status === undefined ? [200] : typeof h.status === 'number' ? [h.status] : [...h.status],
+      };
+    case 'exec':
+      return { ...base, kind: 'exec', command: (h.command ?? '').split(' ').filter((w) => w.length > 0) };
+  }
 }
 
 function normalizeScheduler(s: RawService, path: string, err: ErrFn): Scheduler {

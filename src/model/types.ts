@@ -41,8 +41,32 @@ export type Nat =
   | { readonly kind: 'none' }
   | { readonly kind: 'snat'; readonly addresses: readonly Address[] };
 
-/** Backend state: up takes new connections, down takes none. */
-export type BackendState = 'up' | 'down';
+/** Backend state: up takes new connections, down takes none, drain takes none but keeps established ones (like down
+ * for selection), backup takes new ones only while the primaries are all down or below the service's quorum. */
+export type BackendState = 'up' | 'down' | 'drain' | 'backup';
+
+/** A health check, defaults filled. Times in milliseconds. */
+export type HealthCheck = {
+  readonly interval: number;
+  readonly timeout: number;
+  readonly rise: number;
+  readonly fall: number;
+  /** Port probed; undefined: the backend's port (or the service's single port). */
+  readonly port: number | undefined;
+} & (
+  | { readonly kind: 'tcp'; readonly send: string | undefined }
+  | { readonly kind: 'banner'; readonly send: string | undefined; readonly expect: string }
+  | { readonly kind: 'http'; readonly method: string; readonly path: string; readonly host: string | undefined; readonly status: readonly number[] }
+  | { readonly kind: 'exec'; readonly command: readonly string[] }
+);
+
+/** Per-service limits (nft `ct count` per backend, `limit rate` per service). */
+export interface Limits {
+  /** A new connection to a backend at its max-connections: rejected, or re-balanced to another backend. */
+  readonly overflow: 'reject' | 'spill';
+  /** New connections per second (and burst) to the service; undefined: no limit. */
+  readonly rate: { readonly perSecond: number; readonly burst: number } | undefined;
+}
 
 export interface Backend {
   /** JSON pointer of this backend in the config. */
@@ -52,6 +76,10 @@ export interface Backend {
   readonly port: number | undefined;
   readonly weight: number;
   readonly state: BackendState;
+  /** Health check of this backend (its own or the service's); undefined: not checked, its state is taken as is. */
+  readonly health: HealthCheck | undefined;
+  /** Limit on established connections; undefined: none. */
+  readonly maxConnections: number | undefined;
 }
 
 export interface Service {
@@ -63,7 +91,12 @@ export interface Service {
   readonly scheduler: Scheduler;
   readonly nat: Nat;
   /** What a new connection gets when no backend is up. */
-  readonly onEmpty: 'reject' | 'drop';
+  readonly onEmpty: 'reject' | 'drop' | 'keep';
+  /** Minimum healthy primary weight; below it backups join. 0: backups only when no primary is up. */
+  readonly quorum: number;
+  /** What happens to established connections of a backend that goes down. */
+  readonly onDown: 'keep' | 'reset';
+  readonly limits: Limits;
   readonly backends: readonly Backend[];
 }
 

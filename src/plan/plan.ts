@@ -1,32 +1,59 @@
 import { endpointText } from '../model/address.js';
-import type { Family, Model, Service } from '../model/types.js';
+import type { Backend, Family, Model, Scheduler, Service } from '../model/types.js';
 import { ident } from '../nft/names.js';
 import { selectFor } from './selector.js';
+import { reduceWeights } from './weights.js';
 import { SLOT_BASE, type Plan, type PlannedBackend, type PlannedService, type Pool } from './types.js';
 
-// Decides ids, slots and selectors for a validated model. Pure and deterministic: config order gives the ids.
-export function plan(model: Model): Plan {
+/** Health verdicts to plan with (from `nftlb health`); without one every backend is taken as its state says. */
+export interface HealthOverlay {
+  /** Probe verdict by backend key (backendKey()); backends not listed count as healthy. */
+  readonly health: ReadonlyMap<string, 'up' | 'down'>;
+  /** on-empty keep: the last non-empty set of each pool (poolKey()), as backend keys. */
+  readonly lastKnown?: ReadonlyMap<string, readonly string[]>;
+}
+
+// The stable name of a backend across reloads: service name and endpoint (ids move when the config is reordered).
+export function backendKey(service: string, endpoint: string): string {
+  return `${service}/${endpoint}`;
+}
+
+// The stable name of one family's pool of a service.
+export function poolKey(service: string, family: Family): string {
+  return `${service}/v${family}`;
+}
+
+// Decides ids, slots and selectors for a validated model. Pure and deterministic: config order gives the ids, and each
+// pool reserves the slots it would need with every backend in, so health changes rewrite only that pool's elements.
+export function plan(model: Model, overlay?: HealthOverlay): Plan {
   let nextId = 1;
   let nextSlot = SLOT_BASE;
   const services = model.services.map((s): PlannedService => {
-    const backends: PlannedBackend[] = s.backends.map((b) => ({
-      id: nextId++,
-      path: b.path,
-      address: b.address,
-      port: b.port ?? singlePort(s),
-      weight: b.weight,
-      state: b.state,
-      endpoint: endpointText(b.address, b.port ?? singlePort(s)),
-    }));
+    const backends: PlannedBackend[] = s.backends.map((b) => {
+      const endpoint = endpointText(b.address, b.port ?? singlePort(s));
+      return {
+        id: nextId++,
+        path: b.path,
+        address: b.address,
+        port: b.port ?? singlePort(s),
+        weight: b.weight,
+        state: b.state,
+        health: healthOf(b, overlay?.health.get(backendKey(s.name, endpoint))),
+        endpoint,
+      };
+    });
     const families = ([4, 6] as const).filter((f) => s.vips.some((v) => v.family === f));
     const pools = families.map((family): Pool => {
-      const up = backends.filter((b) => b.address.family === family && b.state === 'up');
+      const all = backends.filter((b) => b.address.family === family);
+      const { chosen, kept } = choose(s, family, all, overlay);
       const chain = ident(`svc_${s.name}_v${family}`);
       const vips = s.vips.filter((v) => v.family === family);
-      if (up.length === 0) return { family, chain, vips, selector: null, slotBase: 0, slots: [] };
-      const { selector, slots } = selectFor(s.scheduler, up);
-      const pool: Pool = { family, chain, vips, selector, slotBase: nextSlot, slots: slots.map((i) => up[i]!.id) };
-      nextSlot += slots.length;
+      const capacity = slotCapacity(s.scheduler, all);
+      if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase: 0, slots: [], capacity: 0, kept };
+      const { selector, slots } = selectFor(s.scheduler, chosen);
+      const reserved = Math.max(capacity, slots.length);
+      const pool: Pool = { family, chain, vips, selector, slotBase: nextSlot, slots: slots.map((i) => chosen[i]!.id), capacity: reserved, kept };
+      nextSlot += reserved;
       return pool;
     });
     return {
@@ -36,12 +63,44 @@ export function plan(model: Model): Plan {
       ports: s.ports,
       nat: s.nat,
       onEmpty: s.onEmpty,
+      quorum: s.quorum,
+      onDown: s.onDown,
       scheduler: s.scheduler.kind,
       backends,
       pools,
     };
   });
   return { table: ident(model.table), services };
+}
+
+function healthOf(b: Backend, verdict: 'up' | 'down' | undefined): PlannedBackend['health'] {
+  return b.health === undefined || verdict === undefined ? 'unknown' : verdict;
+}
+
+const healthy = (b: PlannedBackend): boolean => b.health !== 'down';
+
+// Which backends of one family take new connections: healthy primaries; healthy backups too when no primary is healthy
+// or their weight is below the quorum; drain and down never. With on-empty keep and nothing healthy, the last known set.
+function choose(s: Service, family: Family, all: readonly PlannedBackend[], overlay: HealthOverlay | undefined): { chosen: PlannedBackend[]; kept: boolean } {
+  const primaries = all.filter((b) => b.state === 'up' && healthy(b));
+  const backups = all.filter((b) => b.state === 'backup' && healthy(b));
+  const weight = primaries.reduce((a, b) => a + b.weight, 0);
+  const chosen = primaries.length === 0 || weight < s.quorum ? [...primaries, ...backups] : primaries;
+  if (chosen.length > 0 || s.onEmpty !== 'keep') return { chosen, kept: false };
+  const last = new Set(overlay?.lastKnown?.get(poolKey(s.name, family)) ?? []);
+  const eligible = all.filter((b) => b.state === 'up' || b.state === 'backup');
+  const known = eligible.filter((b) => last.has(backendKey(s.name, b.endpoint)));
+  if (known.length > 0) return { chosen: known, kept: true };
+  const ups = eligible.filter((b) => b.state === 'up');
+  return { chosen: ups.length > 0 ? ups : eligible, kept: eligible.length > 0 };
+}
+
+// Slots a pool needs when every backend of its family is in: an upper bound for any subset (a subset's weights reduce
+// by a multiple of the whole set's GCD), so a pool never outgrows its reservation.
+function slotCapacity(scheduler: Scheduler, all: readonly PlannedBackend[]): number {
+  if (all.length <= 1) return all.length;
+  if (scheduler.kind === 'maglev') return scheduler.tableSize;
+  return reduceWeights(all.map((b) => b.weight)).reduce((a, b) => a + b, 0);
 }
 
 // The service port when there is exactly one: backends without a port then get it, so the map holds address . port.

@@ -1,4 +1,4 @@
-import type { Address, Family, HashField, Nat, PortRange, Protocol } from '../model/types.js';
+import type { Address, BackendState, Family, HashField, Nat, PortRange, Protocol } from '../model/types.js';
 import type { Ident } from '../nft/names.js';
 
 /** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE always names a backend. */
@@ -18,7 +18,9 @@ export interface PlannedBackend {
   readonly address: Address;
   readonly port: number | undefined;
   readonly weight: number;
-  readonly state: 'up' | 'down';
+  readonly state: BackendState;
+  /** Health verdict used by this plan: 'unknown' when not checked or not probed yet (then its state decides). */
+  readonly health: 'up' | 'down' | 'unknown';
   /** 198.51.100.2:8080, [2001:db8::2]:8080, or the bare address when the port is kept. */
   readonly endpoint: string;
 }
@@ -34,6 +36,11 @@ export interface Pool {
   readonly slotBase: number;
   /** Backend id for each slot. */
   readonly slots: readonly number[];
+  /** Slot numbers reserved for this pool (slots.length <= capacity): the slot count with every backend of the family in,
+   *  so a health change never moves another pool's slotBase. */
+  readonly capacity: number;
+  /** True when on-empty keep put the last known set in because nothing was healthy. */
+  readonly kept: boolean;
 }
 
 export interface PlannedService {
@@ -42,7 +49,9 @@ export interface PlannedService {
   readonly protocols: readonly Protocol[];
   readonly ports: readonly PortRange[];
   readonly nat: Nat;
-  readonly onEmpty: 'reject' | 'drop';
+  readonly onEmpty: 'reject' | 'drop' | 'keep';
+  readonly quorum: number;
+  readonly onDown: 'keep' | 'reset';
   readonly scheduler: string;
   /** All backends of the service, up or down, in config order; ids are contiguous. */
   readonly backends: readonly PlannedBackend[];

@@ -2,6 +2,7 @@ import { addressFamilies } from './address-families.js';
 import { backendList } from './backend-list.js';
 import { backendPorts } from './backend-ports.js';
 import { hashOptions } from './hash-options.js';
+import { healthOptions } from './health-options.js';
 import { listenerOverlap } from './listener-overlap.js';
 import type { Rule } from './rule.js';
 import { tableName } from './table-name.js';
@@ -17,5 +18,6 @@ export const rules: readonly Rule[] = [
   addressFamilies,
   backendPorts,
   hashOptions,
+  healthOptions,
   weights,
 ];
