@@ -10,6 +10,8 @@ await build({
   format: 'esm',
   target: 'node18',
   legalComments: 'none',
+  // Prefer ESM builds: jsonc-parser's UMD main cannot be bundled.
+  mainFields: ['module', 'main'],
   // commander and ajv are CommonJS and require() node built-ins; ESM output needs a real require for them.
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __nftlbCreateRequire } from 'node:module';\nconst require = __nftlbCreateRequire(import.meta.url);",
