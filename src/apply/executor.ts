@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { NftlbError } from '../common/errors.js';
 
@@ -8,11 +9,24 @@ export interface ExecResult {
   readonly stderr: string;
 }
 
+// A program started by Executor.start that keeps running until end(); used to hold a flock(1) lock.
+export interface Started {
+  /** Writes to its stdin. */
+  write(text: string): void;
+  /** The first stdout line, or null when the process exits (or timeoutMs passes) before printing one. */
+  firstLine(timeoutMs: number): Promise<string | null>;
+  /** Closes stdin and resolves once the process has exited. */
+  end(): Promise<ExecResult>;
+}
+
 // Runs external tools (nft, conntrack, iptables-restore). The only way nftlb touches the system; tests inject a fake.
 export interface Executor {
   /** Runs `cmd args...` with `input` on stdin; resolves with a non-zero exitCode instead of throwing; rejects with
    *  NftlbError 'nft-missing' when the program is not installed. */
   run(cmd: string, args: readonly string[], input?: string): Promise<ExecResult>;
+  /** Starts a long-running program with piped stdin/stdout; rejects with 'nft-missing' when it is not installed.
+   *  Optional so that executors written before it still type-check; `nftlb apply` needs it for its lock. */
+  start?(cmd: string, args: readonly string[]): Promise<Started>;
 }
 
 // The real executor: execa, script on stdin, no shell.
@@ -25,5 +39,56 @@ export function systemExecutor(env: NodeJS.ProcessEnv = process.env): Executor {
       }
       return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
     },
+    start: (cmd, args) => startProcess(cmd, args, env),
   };
+}
+
+function startProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let exitCode: number | null = null;
+    const waiters: (() => void)[] = [];
+    const wake = (): void => void waiters.splice(0).forEach((w) => w());
+    child.stdout.setEncoding('utf8').on('data', (d: string) => ((stdout += d), wake()));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.on('error', () => undefined); // EPIPE when the program has already exited
+    const exited = new Promise<ExecResult>((done) => {
+      child.on('close', (code, signal) => {
+        exitCode = code ?? (signal ? 128 : 1);
+        wake();
+        done({ exitCode, stdout, stderr });
+      });
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') reject(new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`, { cause: e }));
+      else reject(new NftlbError('internal', `cannot start ${cmd}: ${e.message}`, { cause: e }));
+    });
+    child.on('spawn', () =>
+      resolve({
+        write: (text) => void child.stdin.write(text),
+        firstLine: (timeoutMs) =>
+          new Promise((done) => {
+            const check = (): boolean => {
+              const nl = stdout.indexOf('\n');
+              if (nl >= 0) return done(stdout.slice(0, nl)), true;
+              if (exitCode !== null) return done(null), true;
+              return false;
+            };
+            if (check()) return;
+            const timer = setTimeout(() => done(null), timeoutMs);
+            const again = (): void => {
+              if (check()) clearTimeout(timer);
+              else waiters.push(again);
+            };
+            waiters.push(again);
+          }),
+        end: () => {
+          child.stdin.end();
+          return exited;
+        },
+      }),
+    );
+  });
 }

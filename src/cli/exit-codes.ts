@@ -19,6 +19,8 @@ export const EXIT = {
   nftMissing: 7,
   /** Another nftlb apply holds the lock. */
   lockBusy: 8,
+  /** `nftlb apply`: the live table already matches the config; nothing was loaded. */
+  unchanged: 9,
 } as const;
 
 // The exit code for an error code.

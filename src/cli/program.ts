@@ -4,6 +4,8 @@ import { checkCommand } from './check.js';
 import type { CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { renderCommand } from './render.js';
+import { applyCommand } from './apply.js';
+import { removeCommand } from './remove.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -15,6 +17,8 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   program.addCommand(renderCommand(ctx));
   program.addCommand(checkCommand(ctx));
+  program.addCommand(applyCommand(ctx));
+  program.addCommand(removeCommand(ctx));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }

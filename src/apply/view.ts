@@ -1,0 +1,37 @@
+import type { Plan } from '../plan/types.js';
+
+// A service as the operator sees it: what `status` reports and `diff` compares (config terms, no slots).
+export interface ServiceView {
+  readonly name: string;
+  readonly vips: readonly string[];
+  readonly protocols: readonly string[];
+  /** "80", "8000-8010". */
+  readonly ports: readonly string[];
+  readonly scheduler: string;
+  /** "masquerade", "none", "snat 198.51.100.1". */
+  readonly nat: string;
+  readonly onEmpty: string;
+  readonly backends: readonly BackendView[];
+}
+
+// A backend as the operator sees it; id is its ct mark in the live table.
+export interface BackendView {
+  readonly id: number;
+  readonly endpoint: string;
+  readonly weight: number;
+  readonly state: string;
+}
+
+// The operator's view of a plan; deterministic, JSON-serializable (it is also stored after each apply, see state.ts).
+export function viewOf(p: Plan): ServiceView[] {
+  return p.services.map((s) => ({
+    name: s.name,
+    vips: s.pools.flatMap((pool) => pool.vips.map((v) => v.text)),
+    protocols: [...s.protocols],
+    ports: s.ports.map((r) => (r.first === r.last ? String(r.first) : `${r.first}-${r.last}`)),
+    scheduler: s.scheduler,
+    nat: s.nat.kind === 'snat' ? `snat ${s.nat.addresses.map((a) => a.text).join(' ')}` : s.nat.kind,
+    onEmpty: s.onEmpty,
+    backends: s.backends.map((b) => ({ id: b.id, endpoint: b.endpoint, weight: b.weight, state: b.state })),
+  }));
+}
