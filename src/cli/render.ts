@@ -1,19 +1,24 @@
 import { Command, Option } from 'commander';
 import { loadModel } from '../config/validate.js';
+import { renderIptablesScript } from '../iptables/script.js';
 import { renderNftScript } from '../nft/script.js';
 import { plan } from '../plan/plan.js';
 import { configOption, type CommandContext } from './context.js';
 import { printDiagnostics, reportError } from './io.js';
 
 // Output formats of `nftlb render`; other modules (iptables) register theirs here.
-export const renderFormats = new Map<string, (p: ReturnType<typeof plan>) => string>([['nft', (p) => renderNftScript(p).text]]);
+export const renderFormats = new Map<string, (p: ReturnType<typeof plan>) => string>([
+  ['nft', (p) => renderNftScript(p).text],
+  ['iptables', (p) => renderIptablesScript(p, 4)],
+  ['ip6tables', (p) => renderIptablesScript(p, 6)],
+]);
 
 // `nftlb render`: prints the script for the config on stdout and nothing else; on error nothing reaches stdout.
 export function renderCommand(ctx: CommandContext): Command {
   return new Command('render')
     .description('print the nft script (or iptables-restore input) for the config on stdout')
     .addOption(configOption())
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['nft', 'iptables']).default('nft'))
+    .addOption(new Option('-f, --format <format>', 'output format: nft, iptables (iptables-restore input, IPv4) or ip6tables (ip6tables-restore input, IPv6)').choices(['nft', 'iptables', 'ip6tables']).default('nft'))
     .action(async (opts: { config: string; format: string }) => {
       try {
         const { model, warnings } = await loadModel(opts.config);
