@@ -1,0 +1,177 @@
+import test from 'ava';
+import { renderNftScript } from '../../src/nft/script.js';
+import { plan } from '../../src/plan/plan.js';
+import { loadModel } from '../../src/config/validate.js';
+import { applyCommand } from '../../src/cli/apply.js';
+import { removeCommand } from '../../src/cli/remove.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { fakeExecutor, type FakeNft } from '../apply/fake-executor.js';
+import { CONFIG, runCommand, scratch } from '../apply/run-command.js';
+
+async function setup(state: Partial<FakeNft> = {}, config = CONFIG) {
+  const s = scratch(config);
+  const exec = fakeExecutor({ listing: undefined, ...state });
+  const script = renderNftScript(plan((await loadModel(scratch(CONFIG).config)).model));
+  const apply = (...args: string[]) => runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock, ...args], exec);
+  return { s, exec, script, apply };
+}
+
+const nftCalls = (exec: ReturnType<typeof fakeExecutor>) => exec.calls.filter((c) => c.cmd === 'nft').map((c) => c.args.join(' '));
+
+test('apply with no live table checks, then loads the script on stdin, and exits 0 with one line', async (t) => {
+  const { exec, script, apply } = await setup();
+  const r = await apply();
+  t.is(r.code, EXIT.ok);
+  t.is(r.stdout, '');
+  t.regex(r.stderr, new RegExp(`^nftlb: applied table inet nftlb: 2 services, fingerprint ${script.fingerprint}\\n$`));
+  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -', '-f -']);
+  const loads = exec.calls.filter((c) => c.cmd === 'nft' && c.args.includes('-f'));
+  t.true(loads.every((c) => c.input === script.text), 'the same script goes to the check and the load');
+  const lock = exec.calls.find((c) => c.cmd === 'flock');
+  t.deepEqual(lock?.args.slice(0, 3), ['-n', '-E', '75']);
+});
+
+test('apply is silent and exits 9 when the live table carries the same fingerprint; --force loads anyway', async (t) => {
+  const { exec, script, apply } = await setup();
+  exec.calls.length = 0;
+  const live = await setup({ listing: `table inet nftlb {\n\tcomment "nftlb fingerprint ${script.fingerprint}"\n}\n` });
+  const r = await live.apply();
+  t.deepEqual(r, { code: EXIT.unchanged, stdout: '', stderr: '' });
+  t.deepEqual(nftCalls(live.exec), ['-t list table inet nftlb']);
+  const f = await live.apply('--force');
+  t.is(f.code, EXIT.ok);
+  t.deepEqual(nftCalls(live.exec).slice(1), ['-t list table inet nftlb', '-c -f -', '-f -']);
+  t.is(exec.calls.length, 0);
+  void apply;
+});
+
+test('apply loads when the live table has another fingerprint, and says which one it replaced', async (t) => {
+  const { exec, apply } = await setup({ listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 0123456789abcdef0123456789abcdef"\n}\n' });
+  const r = await apply();
+  t.is(r.code, EXIT.ok);
+  t.regex(r.stderr, /\(was 0123456789abcdef0123456789abcdef\)/);
+  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -', '-f -']);
+});
+
+test('an invalid config exits 3 with its diagnostics and runs nothing', async (t) => {
+  const { exec, apply } = await setup({}, 'services:\n  - name: web\n    vip: 203.0.113.1\n    port: 99999\n    backends: []\n');
+  const r = await apply();
+  t.is(r.code, EXIT.configInvalid);
+  t.regex(r.stderr, /nftlb\.yaml:4: .*port/);
+  t.regex(r.stderr, /nothing was changed/);
+  t.is(exec.calls.length, 0);
+});
+
+test('an unreadable config exits 4 and runs nothing', async (t) => {
+  const exec = fakeExecutor({ listing: undefined });
+  const r = await runCommand(applyCommand, ['-c', '/nonexistent/nftlb.yaml', '--lock-file', '/tmp/x.lock'], exec);
+  t.is(r.code, EXIT.configRead);
+  t.regex(r.stderr, /cannot read config \/nonexistent\/nftlb\.yaml: ENOENT/);
+  t.is(exec.calls.length, 0);
+});
+
+test('nft -c refusing the script exits 6, shows the script line it refers to, and never loads', async (t) => {
+  const { script } = await setup();
+  const lines = script.text.split('\n');
+  const n = lines.findIndex((l) => l.includes('chain svc_web_v4')) + 2;
+  const { exec, apply } = await setup({ checkError: `/dev/stdin:${n}:3-9: Error: Could not process rule: Operation not supported\n${lines[n - 1]}\n  ^^^^^^^\n` });
+  const r = await apply();
+  t.is(r.code, EXIT.nftFailed);
+  t.regex(r.stderr, /nft -c refused the script; nothing was changed/);
+  t.regex(r.stderr, new RegExp(`script line ${n} \\(chain svc_web_v4, service web IPv4\\): Error: Could not process rule: Operation not supported`));
+  t.true(r.stderr.includes(`${n} | ${(lines[n - 1] ?? '').replace(/\t/g, ' ')}`), r.stderr);
+  t.is(r.stderr.split('\n').filter((l) => l.includes('counter ct mark set')).length, 1, 'nft\'s own echo of the line is not repeated');
+  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -']);
+});
+
+test('nft -f failing after a passed check exits 6', async (t) => {
+  const { exec, apply } = await setup({ loadError: 'Error: Could not process rule: Cannot allocate memory\n' });
+  const r = await apply();
+  t.is(r.code, EXIT.nftFailed);
+  t.regex(r.stderr, /nft refused the script; nothing was changed\nError: Could not process rule: Cannot allocate memory/);
+  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -', '-f -']);
+});
+
+test('a held lock exits 8 without touching nft; --wait is passed to flock', async (t) => {
+  const s = scratch(CONFIG);
+  const exec = fakeExecutor({ listing: undefined, heldLocks: new Set([s.lock]) });
+  const r = await runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock], exec);
+  t.is(r.code, EXIT.lockBusy);
+  t.regex(r.stderr, /another nftlb apply holds .*apply\.lock \(use --wait SECONDS to wait for it\)/);
+  t.deepEqual(nftCalls(exec), []);
+  const w = await runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock, '--wait', '3'], exec);
+  t.is(w.code, EXIT.lockBusy);
+  t.deepEqual(exec.calls.at(-1)?.args, ['-w', '3', '-E', '75', s.lock, 'cat']);
+  t.regex(w.stderr, /after waiting 3 s/);
+});
+
+test('$NFTLB_LOCK names the lock file when --lock-file is not given', async (t) => {
+  const s = scratch(CONFIG);
+  const exec = fakeExecutor({ listing: undefined });
+  const r = await runCommand(applyCommand, ['-c', s.config], exec, { NFTLB_LOCK: s.lock });
+  t.is(r.code, EXIT.ok);
+  t.is(exec.calls[0]?.args[3], s.lock);
+});
+
+test('a bad --wait is a usage error', async (t) => {
+  const s = scratch(CONFIG);
+  const r = await runCommand(applyCommand, ['-c', s.config, '--wait', 'soon'], fakeExecutor({ listing: undefined }));
+  t.is(r.code, EXIT.usage);
+});
+
+test('nft missing exits 7; flock missing exits 7 naming flock', async (t) => {
+  const { apply } = await setup({ missing: ['nft'] });
+  const r = await apply();
+  t.is(r.code, EXIT.nftMissing);
+  t.regex(r.stderr, /nft is not installed or not on PATH/);
+  const { apply: a2, exec } = await setup({ missing: ['flock'] });
+  const r2 = await a2();
+  t.is(r2.code, EXIT.nftMissing);
+  t.regex(r2.stderr, /flock \(util-linux\) is not installed/);
+  t.deepEqual(nftCalls(exec), []);
+});
+
+test('$NFTLB_NFT names the nft program', async (t) => {
+  const s = scratch(CONFIG);
+  const exec = fakeExecutor({ listing: undefined, missing: ['nft'] });
+  const r = await runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock], exec, { NFTLB_NFT: '/opt/nft' });
+  t.is(r.code, EXIT.ok);
+  t.is(exec.calls[1]?.cmd, '/opt/nft');
+});
+
+test('--dry-run prints the script and runs nothing', async (t) => {
+  const { exec, script, apply } = await setup();
+  const r = await apply('--dry-run');
+  t.deepEqual(r, { code: EXIT.ok, stdout: script.text, stderr: '' });
+  t.is(exec.calls.length, 0);
+});
+
+test('--json prints a stable object for applied, unchanged and errors', async (t) => {
+  const { script, apply } = await setup();
+  const a = await apply('--json');
+  t.deepEqual(JSON.parse(a.stdout), { command: 'apply', result: 'applied', exitCode: 0, table: 'nftlb', fingerprint: script.fingerprint, previousFingerprint: null, services: 2 });
+  const u = await apply('--json');
+  t.is(u.code, EXIT.unchanged);
+  t.deepEqual(JSON.parse(u.stdout), { command: 'apply', result: 'unchanged', exitCode: 9, table: 'nftlb', fingerprint: script.fingerprint, previousFingerprint: script.fingerprint, services: 2 });
+  const { apply: bad } = await setup({ missing: ['nft'] });
+  const e = await bad('--json');
+  t.deepEqual(JSON.parse(e.stdout), { command: 'apply', result: 'error', exitCode: 7, error: { code: 'nft-missing', message: 'nft is not installed or not on PATH', detail: null } });
+});
+
+test('remove deletes only its table, is idempotent, and refuses a table nftlb did not make', async (t) => {
+  const s = scratch(CONFIG);
+  const exec = fakeExecutor({ listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 0123456789abcdef0123456789abcdef"\n}\n' });
+  const r = await runCommand(removeCommand, ['-c', s.config, '--lock-file', s.lock], exec);
+  t.is(r.code, EXIT.ok);
+  t.is(r.stderr, 'nftlb: removed table inet nftlb\n');
+  const loads = exec.calls.filter((c) => c.args.join(' ') === '-f -');
+  t.is(loads[0]?.input, 'table inet nftlb {}\ndelete table inet nftlb\n');
+  const again = await runCommand(removeCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec);
+  t.is(again.code, EXIT.ok);
+  t.deepEqual(JSON.parse(again.stdout), { command: 'remove', result: 'absent', exitCode: 0, table: 'nftlb' });
+  const foreign = fakeExecutor({ listing: 'table inet mine {\n}\n' });
+  const f = await runCommand(removeCommand, ['--table', 'mine', '--lock-file', s.lock], foreign);
+  t.is(f.code, EXIT.nftFailed);
+  t.regex(f.stderr, /was not made by nftlb/);
+  t.is(foreign.calls.filter((c) => c.args.includes('-f')).length, 0);
+});
