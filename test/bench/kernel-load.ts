@@ -1,0 +1,56 @@
+import type { BenchNamespace } from './netns.js';
+import { runSync, runTimed } from './run-timed.js';
+
+/** Longest a single nft run may take before the benchmark gives up on it. */
+const NFT_TIMEOUT_MS = 60_000;
+
+// Timings (ms) of repeated runs of one operation; failed runs are reported, not timed.
+export interface LoadTiming {
+  readonly label: string;
+  readonly runs: readonly number[];
+  readonly error: string | undefined;
+}
+
+// How one script is loaded for a timing: checked only, loaded into an empty ruleset, or loaded over itself.
+export type LoadMode = 'check' | 'fresh' | 'reload';
+
+// Times `nft [-c] -f -` of a script inside the namespace `runs` times, the way nftlb apply sends it (script on stdin).
+// fresh: the namespace ruleset is flushed before each run (not timed); reload: the script is loaded once untimed, then
+// each timed run replaces the table with itself; check: `nft -c` against an empty ruleset.
+export async function timeLoads(ns: BenchNamespace, label: string, script: string, mode: LoadMode, runs: number): Promise<LoadTiming> {
+  const flush = (): void => {
+    const [cmd, ...args] = ns.exec('nft', 'flush', 'ruleset');
+    const r = runSync(cmd!, args, NFT_TIMEOUT_MS);
+    if (r.code !== 0) throw new Error(`nft flush ruleset in ${ns.name} failed: ${r.stderr.trim()}`);
+  };
+  const [cmd, ...args] = ns.exec('nft', ...(mode === 'check' ? ['-c'] : []), '-f', '-');
+  const times: number[] = [];
+  flush();
+  if (mode === 'reload') {
+    const first = await runTimed(cmd!, args, script, NFT_TIMEOUT_MS);
+    if (first.code !== 0) return { label, runs: times, error: failure(first) };
+  }
+  for (let i = 0; i < runs; i++) {
+    if (mode === 'fresh') flush();
+    const r = await runTimed(cmd!, args, script, NFT_TIMEOUT_MS);
+    if (r.code !== 0) return { label, runs: times, error: failure(r) };
+    times.push(r.ms);
+  }
+  flush();
+  return { label, runs: times, error: undefined };
+}
+
+function failure(r: { code: number | null; stderr: string; timedOut: boolean }): string {
+  if (r.timedOut) return `timed out after ${NFT_TIMEOUT_MS / 1000} s`;
+  const lines = r.stderr.trim().split('\n');
+  return `nft exited ${String(r.code)}: ${lines.slice(0, 3).join(' | ')}`;
+}
+
+// Smallest and median of a list of numbers (undefined when empty).
+export function minMedian(xs: readonly number[]): { min: number; median: number } | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { min: s[0]!, median };
+}

@@ -1,0 +1,202 @@
+import { spawn } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { checkConfig } from '../../src/config/validate.js';
+import { renderNftScript } from '../../src/nft/script.js';
+import { plan } from '../../src/plan/plan.js';
+import { flatShapeScript } from './flat-shape.js';
+import { BACKENDS_PER_SERVICE, benchConfigJson } from './gen-config.js';
+import { int, mb, ms, sec, table } from './format.js';
+import { minMedian, timeLoads, type LoadTiming } from './kernel-load.js';
+import { createNamespace, kernelUnavailable } from './netns.js';
+import type { RenderResult } from './render-child.js';
+
+// `node dist/test/bench/main.js [--sizes 1000,10000,50000] [--load-size 10000] [--runs 3] [--no-kernel]`:
+// prints render time and peak memory per config size and the kernel load time of nftlb's script beside the
+// one-anonymous-map-per-rule shape. A benchmark, not a test: it asserts nothing and exits 0 unless it could not run.
+
+/** The targets of issue 2, printed beside the measured figures. */
+const TARGETS = { renderSize: 50_000, renderMs: 1000, renderMb: 300, loadSize: 10_000, loadMs: 500 } as const;
+const CHILD_TIMEOUT_MS = 150_000;
+const FORMATS = ['yaml', 'json'] as const;
+
+interface Options {
+  sizes: number[];
+  loadSize: number;
+  runs: number;
+  kernel: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const o: Options = { sizes: [1000, 10_000, 50_000], loadSize: TARGETS.loadSize, runs: 3, kernel: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const count = (v: string, max: number): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${a}: expected an integer 1..${max}, got ${v}`);
+      return n;
+    };
+    if (a === '--sizes') o.sizes = next().split(',').map((v) => count(v, 200_000));
+    else if (a === '--load-size') o.loadSize = count(next(), 100_000);
+    else if (a === '--runs') o.runs = count(next(), 10);
+    else if (a === '--no-kernel') o.kernel = false;
+    else throw new Error(`unknown argument ${String(a)}`);
+  }
+  return o;
+}
+
+// Runs one measurement in a fresh node process so that its peak RSS is its own.
+function renderInChild(n: number, format: 'yaml' | 'json'): Promise<RenderResult | string> {
+  const child = fileURLToPath(new URL('./render-child.js', import.meta.url));
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--expose-gc', child, String(n), format], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(out) as RenderResult);
+      else resolve(signal === 'SIGKILL' ? `timed out after ${CHILD_TIMEOUT_MS / 1000} s` : `exit ${String(code)}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+    });
+  });
+}
+
+const say = (s = ''): void => {
+  process.stdout.write(`${s}\n`);
+};
+const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+
+async function renderSection(o: Options): Promise<RenderResult[]> {
+  say(`== Render: config text -> nft script, ${BACKENDS_PER_SERVICE} backends per service, one fresh node process per row ==`);
+  const results: RenderResult[] = [];
+  const failures: string[] = [];
+  for (const n of o.sizes) {
+    for (const format of FORMATS) {
+      const r = await renderInChild(n, format);
+      if (typeof r === 'string') failures.push(`${int(n)} ${format}: ${r}`);
+      else results.push(r);
+    }
+  }
+  say(
+    table(
+      ['services', 'format', 'config MB', 'validate ms', '(parse ms)', 'plan ms', 'render ms', 'total ms', 'cpu ms', 'peak RSS MB', 'base RSS MB', 'heap MB'],
+      results.map((r) => [int(r.services), r.format, mb(r.configBytes / 2 ** 20), ms(r.validateMs), ms(r.parseMs), ms(r.planMs), ms(r.renderMs), ms(r.totalMs), ms(r.cpuMs), mb(r.maxRssMb), mb(r.baseRssMb), mb(r.heapUsedMb)]),
+    ),
+  );
+  say('validate = checkConfig (parse + JSON Schema + normalize + semantic rules); parse = parseConfigText alone, timed again');
+  say('afterwards; render = renderNftScript (build AST, render text, fingerprint); peak RSS includes node itself and the');
+  say('config text (base RSS = before the pipeline ran); heap = V8 heap in use right after render; cpu = user + system');
+  say('CPU time of the pipeline (includes GC threads, so it can exceed wall time; steadier when the machine is busy).');
+  for (const f of failures) say(`FAILED ${f}`);
+  const seen = new Set<number>();
+  const facts = results.filter((r) => !seen.has(r.services) && seen.add(r.services));
+  say();
+  say('Script facts (same for both formats):');
+  say(
+    table(
+      ['services', 'script bytes', 'lines', 'chains', 'services4', 'slots', 'backends4', 'nat_masquerade', 'diagnostics'],
+      facts.map((r) => [int(r.services), int(r.scriptBytes), int(r.scriptLines), int(r.chains), int(r.elements.services4 ?? 0), int(r.elements.slots ?? 0), int(r.elements.backends4 ?? 0), int(r.elements.nat_masquerade ?? 0), int(r.diagnostics)]),
+    ),
+  );
+  return results;
+}
+
+interface KernelFigures {
+  readonly skipped: string | undefined;
+  readonly timings: readonly LoadTiming[];
+  readonly nftlbFresh: number | undefined;
+  readonly nftlbReload: number | undefined;
+}
+
+async function kernelSection(o: Options): Promise<KernelFigures> {
+  say();
+  say(`== Kernel load: ${int(o.loadSize)} services x ${BACKENDS_PER_SERVICE} backends, nft -f - in a private network namespace, ${o.runs} runs ==`);
+  const why = o.kernel ? kernelUnavailable() : 'disabled with --no-kernel';
+  if (why !== undefined) {
+    say(`!!! KERNEL PART SKIPPED: ${why}. No load times were measured. !!!`);
+    return { skipped: why, timings: [], nftlbFresh: undefined, nftlbReload: undefined };
+  }
+  const checked = checkConfig('bench.json', benchConfigJson(o.loadSize));
+  if (checked.model === undefined) throw new Error('generated config is invalid');
+  const nftlb = renderNftScript(plan(checked.model)).text;
+  const flat = flatShapeScript(o.loadSize);
+  say(`nftlb script ${int(Buffer.byteLength(nftlb))} bytes; anonymous-map-per-rule script ${int(Buffer.byteLength(flat))} bytes`);
+  const ns = createNamespace();
+  const timings: LoadTiming[] = [];
+  try {
+    timings.push(await timeLoads(ns, 'nftlb: nft -c -f (check)', nftlb, 'check', o.runs));
+    timings.push(await timeLoads(ns, 'nftlb: nft -f, fresh load', nftlb, 'fresh', o.runs));
+    timings.push(await timeLoads(ns, 'nftlb: nft -f, reload of same script', nftlb, 'reload', o.runs));
+    // The comparison shape takes ~10 s per load on the reference machine: check it once, load it `runs` times.
+    timings.push(await timeLoads(ns, 'anon map per rule: nft -c -f (check)', flat, 'check', 1));
+    timings.push(await timeLoads(ns, 'anon map per rule: nft -f, fresh load', flat, 'fresh', o.runs));
+  } finally {
+    ns.remove();
+  }
+  say(
+    table(
+      ['what', 'runs', 'min s', 'median s', 'all runs s'],
+      timings.map((t) => {
+        const mm = minMedian(t.runs);
+        return [t.label, String(t.runs.length), mm ? sec(mm.min) : 'n/a', mm ? sec(mm.median) : 'n/a', t.runs.map(sec).join(' ') + (t.error ? ` FAILED: ${t.error}` : '')];
+      }),
+    ),
+  );
+  const med = (i: number): number | undefined => (timings[i]?.error === undefined ? minMedian(timings[i]?.runs ?? [])?.median : undefined);
+  const fresh = med(1);
+  const flatFresh = med(4);
+  if (fresh !== undefined && flatFresh !== undefined) {
+    say(`ratio, fresh load median: anonymous-map-per-rule / nftlb = ${(flatFresh / fresh).toFixed(1)}x (${sec(flatFresh)} s vs ${sec(fresh)} s)`);
+  } else {
+    say('ratio: n/a (a load failed, see above)');
+  }
+  return { skipped: undefined, timings, nftlbFresh: fresh, nftlbReload: med(2) };
+}
+
+function targetsSection(results: readonly RenderResult[], k: KernelFigures): void {
+  say();
+  say('== Targets (issue 2) ==');
+  const rows: string[][] = [];
+  for (const format of FORMATS) {
+    const r = results.find((x) => x.services === TARGETS.renderSize && x.format === format);
+    const what = `render ${int(TARGETS.renderSize)} services (${format} config)`;
+    if (r === undefined) {
+      rows.push([`${what}, time`, `<= ${TARGETS.renderMs / 1000} s`, 'n/a', 'not measured']);
+      rows.push([`${what}, peak RSS`, `<= ${TARGETS.renderMb} MB`, 'n/a', 'not measured']);
+      continue;
+    }
+    rows.push([`${what}, time`, `<= ${TARGETS.renderMs / 1000} s`, `${sec(r.totalMs)} s`, mark(r.totalMs <= TARGETS.renderMs)]);
+    rows.push([`${what}, peak RSS`, `<= ${TARGETS.renderMb} MB`, `${mb(r.maxRssMb)} MB`, mark(r.maxRssMb <= TARGETS.renderMb)]);
+  }
+  const load = (label: string, v: number | undefined): string[] =>
+    v === undefined
+      ? [label, `<= ${TARGETS.loadMs / 1000} s`, 'n/a', k.skipped ? 'SKIPPED' : 'not measured']
+      : [label, `<= ${TARGETS.loadMs / 1000} s`, `${sec(v)} s`, mark(v <= TARGETS.loadMs)];
+  rows.push(load(`load ${int(TARGETS.loadSize)} services, fresh (median)`, k.nftlbFresh));
+  rows.push(load(`load ${int(TARGETS.loadSize)} services, reload (median)`, k.nftlbReload));
+  say(table(['target', 'limit', 'measured', 'status'], rows));
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  say(`nftlb benchmark: node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
+  const results = await renderSection(o);
+  const k = await kernelSection(o);
+  if (o.loadSize !== TARGETS.loadSize && k.skipped === undefined) say(`(load target is for ${int(TARGETS.loadSize)} services; measured ${int(o.loadSize)})`);
+  targetsSection(results, o.loadSize === TARGETS.loadSize ? k : { ...k, nftlbFresh: undefined, nftlbReload: undefined });
+  say(`load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')} (figures above are wall times; a busy machine inflates them)`);
+  say(`benchmark took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
