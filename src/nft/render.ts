@@ -123,3 +123,13 @@ export function renderTableBody(t: Table): string[] {
 export function renderTable(t: Table, body: readonly string[] = renderTableBody(t)): string {
   return [`table inet ${t.name} {`, `\tcomment ${quote(t.comment)}`, '', ...body, '}'].join('\n');
 }
+
+// One element as nft writes it inside `{ }` (for `add element` / `delete element` in incremental updates).
+export function renderElement(el: Element): string {
+  return element(el);
+}
+
+// One rule as nft writes it after `add rule <table> <chain>` (for incremental updates).
+export function renderRule(r: Rule): string {
+  return rule(r);
+}

@@ -49,12 +49,11 @@ export function plan(model: Model, overlay?: HealthOverlay): Plan {
       const chain = ident(`svc_${s.name}_v${family}`);
       const vips = s.vips.filter((v) => v.family === family);
       const capacity = slotCapacity(s.scheduler, all);
-      if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase: 0, slots: [], capacity: 0, kept };
+      const slotBase = nextSlot;
+      nextSlot += capacity;
+      if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase, slots: [], capacity, kept };
       const { selector, slots } = selectFor(s.scheduler, chosen);
-      const reserved = Math.max(capacity, slots.length);
-      const pool: Pool = { family, chain, vips, selector, slotBase: nextSlot, slots: slots.map((i) => chosen[i]!.id), capacity: reserved, kept };
-      nextSlot += reserved;
-      return pool;
+      return { family, chain, vips, selector, slotBase, slots: slots.map((i) => chosen[i]!.id), capacity, kept };
     });
     return {
       name: s.name,

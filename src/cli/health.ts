@@ -1,0 +1,141 @@
+import { Command, Option } from 'commander';
+import { systemExecutor, type Executor } from '../apply/executor.js';
+import { lockFileFor } from '../apply/lock.js';
+import { nftProgram } from '../apply/nft.js';
+import { loadModel } from '../config/validate.js';
+import { runProbe } from '../health/probe.js';
+import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
+import { healthStateFile, readHealthState, stateDirFor } from '../health/state-file.js';
+import { statusText, statusView } from '../health/status.js';
+import { watch } from '../health/watch.js';
+import { parseWait } from './apply.js';
+import { configOption, type CommandContext } from './context.js';
+import { EXIT } from './exit-codes.js';
+import { printDiagnostics, reportError, type Io } from './io.js';
+
+// The --state-dir option shared by health and status.
+export function stateDirOption(): Option {
+  return new Option('--state-dir <dir>', 'health state directory (default: $NFTLB_STATE_DIR or /var/lib/nftlb)');
+}
+
+// The process signals --watch listens to; tests pass their own emitter.
+export interface SignalSource {
+  on(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', fn: () => void): void;
+  off(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', fn: () => void): void;
+}
+
+function roundDeps(ctx: CommandContext, exec: Executor, opts: { stateDir?: string; lockFile?: string; wait: number }, table: string): RoundDeps {
+  return {
+    exec,
+    nft: nftProgram(ctx.env),
+    conntrack: ctx.env['NFTLB_CONNTRACK'] || 'conntrack',
+    lockFile: lockFileFor(opts.lockFile, ctx.env),
+    lockWaitSeconds: opts.wait,
+    probe: (check, target) => runProbe(check, target, ctx.env),
+    now: () => new Date(),
+    stateFile: healthStateFile(stateDirFor(opts.stateDir, ctx.env), table),
+    warn: (msg) => ctx.io.err(`nftlb health: warning: ${msg}\n`),
+  };
+}
+
+// One log line per transition and per kernel update, the form journald shows.
+function logRound(io: Io, r: RoundReport): void {
+  for (const t of r.transitions) io.err(`nftlb health: ${t.service} ${t.endpoint}: ${t.from} -> ${t.to} (${t.reason})\n`);
+  if (r.sync.action !== 'none') io.err(`nftlb health: ${r.sync.action === 'full' ? `reloaded table (${r.sync.why})` : r.sync.why}\n`);
+  if (r.sync.reset.length > 0) io.err(`nftlb health: reset connections of backend id ${r.sync.reset.join(', ')}\n`);
+}
+
+function reportJson(r: RoundReport): object {
+  return { checked: r.checked, transitions: r.transitions, action: r.sync.action, why: r.sync.why, services: r.sync.services, reset: r.sync.reset };
+}
+
+// `nftlb health`: --once checks every backend once (for cron); --watch keeps checking (for systemd).
+export function healthCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env), signals: SignalSource = process): Command {
+  return new Command('health')
+    .description('check backends and take dead ones out of (and healthy ones back into) the live table')
+    .addOption(configOption())
+    .addOption(new Option('--once', 'check every backend once, update the table, exit (for cron)').conflicts('watch'))
+    .addOption(new Option('--watch', 'keep checking each backend at its interval; SIGHUP reloads the config, SIGTERM stops'))
+    .addOption(stateDirOption())
+    .addOption(new Option('--json', '--once: print the round as JSON on stdout'))
+    .addOption(new Option('--wait <seconds>', 'wait up to SECONDS for the apply lock').argParser(parseWait).default(10))
+    .addOption(new Option('--lock-file <file>', 'lock file shared with apply (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'))
+    .action(async (opts: { config: string; once?: boolean; watch?: boolean; stateDir?: string; json?: boolean; wait: number; lockFile?: string }) => {
+      try {
+        if (opts.once !== true && opts.watch !== true) {
+          ctx.io.err('nftlb health: give --once or --watch\n');
+          ctx.exit(EXIT.usage);
+          return;
+        }
+        const { model, warnings } = await loadModel(opts.config);
+        printDiagnostics(ctx.io, opts.config, warnings);
+        const deps = roundDeps(ctx, exec, opts, model.table);
+        if (opts.once === true) {
+          const r = await healthOnce(deps, model);
+          logRound(ctx.io, r);
+          if (opts.json === true) ctx.io.out(`${JSON.stringify(reportJson(r), null, 2)}\n`);
+          ctx.exit(EXIT.ok);
+          return;
+        }
+        await watchUntilStopped(ctx, deps, model, opts.config, signals);
+        ctx.exit(EXIT.ok);
+      } catch (e) {
+        ctx.exit(reportError(ctx.io, e, opts.config));
+      }
+    });
+}
+
+async function watchUntilStopped(ctx: CommandContext, deps: RoundDeps, model: Awaited<ReturnType<typeof loadModel>>['model'], config: string, signals: SignalSource): Promise<void> {
+  ctx.io.err(`nftlb health: watching ${config} (table ${model.table})\n`);
+  const w = watch(deps, model, (r) => logRound(ctx.io, r), (e) => void reportError(ctx.io, e, config));
+  const hup = (): void => {
+    loadModel(config).then(
+      ({ model: m }) => {
+        if (m.table !== model.table) {
+          ctx.io.err(`nftlb health: ${config}: the table name changed; restart nftlb health to follow it\n`);
+          return;
+        }
+        ctx.io.err(`nftlb health: reloaded ${config}\n`);
+        w.reload(m);
+      },
+      (e: unknown) => {
+        ctx.io.err('nftlb health: SIGHUP: the config cannot be used, keeping the previous one\n');
+        reportError(ctx.io, e, config);
+      },
+    );
+  };
+  const term = (): void => {
+    ctx.io.err('nftlb health: stopping\n');
+    w.stop();
+  };
+  signals.on('SIGHUP', hup);
+  signals.on('SIGTERM', term);
+  signals.on('SIGINT', term);
+  try {
+    await w.done;
+  } finally {
+    signals.off('SIGHUP', hup);
+    signals.off('SIGTERM', term);
+    signals.off('SIGINT', term);
+  }
+}
+
+// `nftlb status`: the health state of every backend (from the state file), its last check and the reason.
+export function statusCommand(ctx: CommandContext): Command {
+  return new Command('status')
+    .description('show each backend: configured state, health verdict, whether it takes new connections, last check and reason')
+    .addOption(configOption())
+    .addOption(stateDirOption())
+    .addOption(new Option('--json', 'print the status as JSON on stdout'))
+    .action(async (opts: { config: string; stateDir?: string; json?: boolean }) => {
+      try {
+        const { model } = await loadModel(opts.config);
+        const file = healthStateFile(stateDirFor(opts.stateDir, ctx.env), model.table);
+        const rows = statusView(model, await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb status: warning: ${m}\n`)));
+        ctx.io.out(opts.json === true ? `${JSON.stringify({ table: model.table, stateFile: file, backends: rows }, null, 2)}\n` : statusText(rows));
+        ctx.exit(EXIT.ok);
+      } catch (e) {
+        ctx.exit(reportError(ctx.io, e, opts.config));
+      }
+    });
+}

@@ -1,0 +1,75 @@
+import type { Chain, Element, SetDecl } from '../nft/ast.js';
+import { buildTable, NAMES } from '../nft/build.js';
+import type { Ident } from '../nft/names.js';
+import { renderElement, renderRule } from '../nft/render.js';
+import type { Plan, PlannedService } from '../plan/types.js';
+
+/** What an incremental update touches, for logs and tests. */
+export interface IncrementalUpdate {
+  /** The nft script (one transaction), or null when the two plans load the same table. */
+  readonly script: string | null;
+  /** Names of the services whose pools changed. */
+  readonly services: readonly string[];
+}
+
+// Per-service objects a membership change can touch; backend maps and NAT sets list every backend whatever its health.
+const TOUCHED_SETS: readonly Ident[] = [NAMES.services[4], NAMES.services[6], NAMES.closed[4], NAMES.closed[6], NAMES.slots];
+
+// Given the plan that is loaded and the plan after a membership change (same config, other health verdicts), writes one
+// nft script that rewrites only what differs: the changed pools' slot elements and chains, and their listener elements
+// when a pool empties or refills. Deletions come first, so replaced intervals never overlap within the transaction.
+// Throws when the plans are not of the same config (the caller then replaces the whole table).
+export function incrementalUpdate(before: Plan, after: Plan): IncrementalUpdate {
+  if (before.table !== after.table || before.services.length !== after.services.length) throw new Error('plans of different configs');
+  const changed: number[] = [];
+  before.services.forEach((s, i) => {
+    const t = after.services[i]!;
+    if (s.name !== t.name || !sameShape(s, t)) throw new Error(`service ${s.name}: plans of different configs`);
+    if (JSON.stringify(s.pools) !== JSON.stringify(t.pools)) changed.push(i);
+  });
+  if (changed.length === 0) return { script: null, services: [] };
+  const pick = (p: Plan): Plan => ({ table: p.table, services: changed.map((i) => p.services[i]!) });
+  const old = buildTable(pick(before), '');
+  const neu = buildTable(pick(after), '');
+  const T = `inet ${after.table}`;
+  const del: string[] = [];
+  const add: string[] = [];
+  for (const name of TOUCHED_SETS) {
+    const o = elementsByKey(old.sets, name);
+    const n = elementsByKey(neu.sets, name);
+    const gone = [...o].filter(([k, text]) => n.get(k) !== text).map(([k]) => k);
+    const come = [...n].filter(([k, text]) => o.get(k) !== text).map(([, text]) => text);
+    if (gone.length > 0) del.push(`delete element ${T} ${name} { ${gone.join(', ')} }`);
+    if (come.length > 0) add.push(`add element ${T} ${name} { ${come.join(', ')} }`);
+  }
+  const oc = chainsByName(old.chains);
+  const nc = chainsByName(neu.chains);
+  const chainOps: string[] = [];
+  for (const [name] of oc) if (!nc.has(name)) chainOps.push(`delete chain ${T} ${name}`);
+  for (const [name, c] of nc) {
+    const prev = oc.get(name);
+    const rules = c.rules.map((r) => `add rule ${T} ${name} ${renderRule(r)}`);
+    if (prev === undefined) chainOps.push(`add chain ${T} ${name}`, ...rules);
+    else if (prev.rules.map(renderRule).join('\n') !== c.rules.map(renderRule).join('\n')) chainOps.push(`flush chain ${T} ${name}`, ...rules);
+  }
+  // Element deletions first (they may reference chains about to go), then chains, then additions (may reference new chains).
+  const lines = [...del, ...chainOps, ...add];
+  return { script: lines.length === 0 ? null : `${lines.join('\n')}\n`, services: changed.map((i) => after.services[i]!.name) };
+}
+
+// Same config as far as the table is concerned: everything but the pools and the health verdicts.
+function sameShape(a: PlannedService, b: PlannedService): boolean {
+  const strip = (s: PlannedService): string => JSON.stringify({ ...s, pools: s.pools.map((p) => [p.family, p.chain, p.slotBase, p.capacity]), backends: s.backends.map((x) => ({ ...x, health: null })) });
+  return strip(a) === strip(b);
+}
+
+function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const el of sets.find((s) => s.name === name)?.elements ?? []) out.set(renderElement({ key: el.key } as Element), renderElement(el));
+  return out;
+}
+
+// Only the per-pool chains: buildTable also emits the shared chains (pick, dispatch...), which never change here.
+function chainsByName(chains: readonly Chain[]): Map<Ident, Chain> {
+  return new Map(chains.filter((c) => c.hook === undefined && c.name !== NAMES.pick && c.name !== NAMES.refuse).map((c) => [c.name, c]));
+}

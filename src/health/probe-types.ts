@@ -1,0 +1,15 @@
+import type { Address } from '../model/types.js';
+
+/** Where a check connects: the backend's address and the probed port (undefined only for exec checks). */
+export interface ProbeTarget {
+  readonly address: Address;
+  readonly port: number | undefined;
+}
+
+/** Outcome of one check: pass or fail, why, and how long it took. */
+export interface ProbeResult {
+  readonly ok: boolean;
+  /** Short human text: "connected", "banner 554 ...", "status 503", "timeout after 1000 ms", "ECONNREFUSED". */
+  readonly reason: string;
+  readonly ms: number;
+}

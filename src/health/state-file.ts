@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../apply/atomic-write.js';
+import { NftlbError } from '../common/errors.js';
+import type { HealthOverlay } from '../plan/plan.js';
+import type { HealthRecord } from './machine.js';
+
+/** Default directory of the health state file; override with --state-dir or $NFTLB_STATE_DIR. */
+export const DEFAULT_STATE_DIR = '/var/lib/nftlb';
+
+/** What `nftlb health` keeps between runs, per table: each backend's checks, and what the live table was built from. */
+export interface HealthState {
+  readonly version: 1;
+  readonly table: string;
+  /** The kernel handle of the table nftlb health last loaded in full (any other reload makes a new table with a new
+   *  handle) and the plan now live in it (sha256 of the plan JSON). Incremental updates are sent only while both match. */
+  readonly live: { readonly handle: number; readonly planHash: string } | null;
+  /** Health verdicts and on-empty keep sets the live table was built with. */
+  readonly applied: { readonly health: Readonly<Record<string, 'up' | 'down'>>; readonly lastKnown: Readonly<Record<string, readonly string[]>> };
+  /** Check records by backend key (service/endpoint). */
+  readonly backends: Readonly<Record<string, HealthRecord>>;
+}
+
+// The directory to keep state in: the option, else $NFTLB_STATE_DIR, else /var/lib/nftlb.
+export function stateDirFor(option: string | undefined, env: NodeJS.ProcessEnv): string {
+  return option ?? (env['NFTLB_STATE_DIR'] || DEFAULT_STATE_DIR);
+}
+
+// The health state file of a table.
+export function healthStateFile(dir: string, table: string): string {
+  return join(dir, `health-${table}.json`);
+}
+
+// A state with nothing known: every checked backend starts unknown (taken as healthy) and the table is reloaded.
+export function emptyState(table: string): HealthState {
+  return { version: 1, table, live: null, applied: { health: {}, lastKnown: {} }, backends: {} };
+}
+
+// Reads the state file; a missing file is an empty state. A file that cannot be parsed is also treated as empty (the
+// next run reloads the table and rebuilds it) and reported through `warn`, so a cron job never wedges on it.
+export async function readHealthState(file: string, table: string, warn: (msg: string) => void = () => undefined): Promise<HealthState> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(table);
+    throw new NftlbError('internal', `cannot read health state ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+  }
+  try {
+    const v = JSON.parse(text) as Partial<HealthState>;
+    if (v.version !== 1 || v.table !== table || typeof v.backends !== 'object' || typeof v.applied !== 'object' || v.applied === null) throw new Error('unexpected shape');
+    return v as HealthState;
+  } catch (e) {
+    warn(`health state ${file} is unreadable (${(e as Error).message}); starting from scratch`);
+    return emptyState(table);
+  }
+}
+
+// Writes the state file atomically (temporary file + rename), so a reader or a crash sees the old or the new state.
+export async function writeHealthState(file: string, s: HealthState): Promise<void> {
+  try {
+    await writeFileAtomic(file, `${JSON.stringify(s, null, 1)}\n`);
+  } catch (e) {
+    throw new NftlbError('internal', `cannot write health state ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+  }
+}
+
+// The overlay the live table was built with (for `nftlb apply` too: plan(model, appliedOverlay(state)) keeps dead
+// backends out of a full reload).
+export function appliedOverlay(s: HealthState): HealthOverlay {
+  return { health: new Map(Object.entries(s.applied.health)), lastKnown: new Map(Object.entries(s.applied.lastKnown)) };
+}
+
+// The overlay of the current check records.
+export function currentOverlay(s: HealthState): HealthOverlay {
+  const health = new Map<string, 'up' | 'down'>();
+  for (const [key, r] of Object.entries(s.backends)) if (r.state !== 'unknown') health.set(key, r.state);
+  return { health, lastKnown: new Map(Object.entries(s.applied.lastKnown)) };
+}

@@ -1,0 +1,52 @@
+import type { Model } from '../model/types.js';
+import { backendKey, plan } from '../plan/plan.js';
+import { FRESH } from './machine.js';
+import { currentOverlay, type HealthState } from './state-file.js';
+
+/** One backend as `nftlb status` shows it. */
+export interface BackendStatus {
+  readonly service: string;
+  readonly endpoint: string;
+  readonly id: number;
+  /** The state the config gives it. */
+  readonly state: string;
+  /** The check verdict: up, down, unknown (not decided yet) or unchecked (no health check). */
+  readonly health: 'up' | 'down' | 'unknown' | 'unchecked';
+  /** Whether new connections can go to it with the current verdicts (backups outside quorum are not). */
+  readonly active: boolean;
+  readonly lastCheck: string | null;
+  readonly since: string | null;
+  readonly reason: string;
+}
+
+// What the table looks like with the recorded verdicts: per backend, its config state, health, last check and reason.
+export function statusView(model: Model, state: HealthState): BackendStatus[] {
+  const p = plan(model, currentOverlay(state));
+  return p.services.flatMap((s, i) => {
+    const active = new Set(s.pools.flatMap((pool) => pool.slots));
+    return s.backends.map((b, j): BackendStatus => {
+      const checked = model.services[i]!.backends[j]!.health !== undefined;
+      const rec = state.backends[backendKey(s.name, b.endpoint)] ?? FRESH;
+      return {
+        service: s.name,
+        endpoint: b.endpoint,
+        id: b.id,
+        state: b.state,
+        health: checked ? rec.state : 'unchecked',
+        active: active.has(b.id),
+        lastCheck: checked ? rec.lastCheck : null,
+        since: checked ? rec.since : null,
+        reason: checked ? rec.reason : '',
+      };
+    });
+  });
+}
+
+// The status as aligned text columns.
+export function statusText(rows: readonly BackendStatus[]): string {
+  const head = ['SERVICE', 'BACKEND', 'ID', 'STATE', 'HEALTH', 'ACTIVE', 'LAST CHECK', 'REASON'];
+  const body = rows.map((r) => [r.service, r.endpoint, String(r.id), r.state, r.health, r.active ? 'yes' : 'no', r.lastCheck ?? '-', r.reason]);
+  const width = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c]!.length)));
+  const line = (cells: string[]): string => cells.map((x, c) => (c === cells.length - 1 ? x : x.padEnd(width[c]!))).join('  ').trimEnd();
+  return `${[line(head), ...body.map(line)].join('\n')}\n`;
+}

@@ -1,0 +1,88 @@
+import type { Model } from '../model/types.js';
+import { plan } from '../plan/plan.js';
+import { probeTargets, type RoundDeps, type RoundReport } from './round.js';
+import { readHealthState, writeHealthState, type HealthState } from './state-file.js';
+import { sync } from './sync.js';
+import { checkTargets, type CheckTarget } from './targets.js';
+
+/** Controls of a running watch loop. */
+export interface Watcher {
+  /** Resolves when the loop has stopped (after stop(), with the state written). */
+  readonly done: Promise<void>;
+  /** Replaces the config from the next tick on (SIGHUP). */
+  reload(model: Model): void;
+  /** Stops after the current round (SIGTERM). */
+  stop(): void;
+}
+
+/** Longest sleep between two looks at the schedule, so stop() and reload() act quickly. */
+const MAX_SLEEP_MS = 250;
+
+// `nftlb health --watch`: each backend is checked every `interval`; a round that changes membership updates the kernel
+// at once (so a failure is acted on within interval x fall plus the probe time). report() gets every round that did
+// something (a transition, or a reload of the table).
+export function watch(deps: RoundDeps, first: Model, report: (r: RoundReport) => void, onError: (e: unknown) => void): Watcher {
+  let model = first;
+  let stopping = false;
+  let reloaded = true;
+  let forceSync = true;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  const loop = async (): Promise<void> => {
+    let state: HealthState = await readHealthState(deps.stateFile, model.table, deps.warn);
+    let targets: CheckTarget[] = [];
+    let due = new Map<string, number>();
+    while (!stopping) {
+      if (reloaded) {
+        reloaded = false;
+        targets = checkTargets(model, plan(model));
+        // Everything is checked right away after a (re)load; then each on its own interval.
+        due = new Map(targets.map((t) => [t.key, 0]));
+        if (state.table !== model.table) state = await readHealthState(deps.stateFile, model.table, deps.warn);
+      }
+      const now = Date.now();
+      const ready = targets.filter((t) => (due.get(t.key) ?? 0) <= now);
+      if (ready.length > 0) {
+        for (const t of ready) due.set(t.key, now + t.check.interval);
+        try {
+          const probed = await probeTargets(deps, state, ready);
+          // recordResults keeps only the probed keys; merge with the others.
+          state = { ...probed.state, backends: { ...state.backends, ...probed.state.backends } };
+          if (probed.transitions.length > 0 || forceSync) {
+            const out = await sync(deps, model, state);
+            state = out.state;
+            forceSync = false;
+            report({ checked: ready.length, transitions: probed.transitions, sync: out });
+          }
+          await writeHealthState(deps.stateFile, state);
+        } catch (e) {
+          onError(e);
+        }
+      }
+      const nextDue = Math.min(...targets.map((t) => due.get(t.key) ?? Infinity), Date.now() + MAX_SLEEP_MS);
+      await sleep(Math.max(5, Math.min(MAX_SLEEP_MS, nextDue - Date.now())));
+    }
+    await writeHealthState(deps.stateFile, state).catch(onError);
+  };
+  const done = loop();
+  return {
+    done,
+    reload(m) {
+      model = m;
+      reloaded = true;
+      forceSync = true;
+      wake?.();
+    },
+    stop() {
+      stopping = true;
+      wake?.();
+    },
+  };
+}
