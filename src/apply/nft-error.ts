@@ -21,6 +21,11 @@ export function explainNftError(stderr: string, script: string): string {
     const n = Number(m[1]);
     const first = Number(m[2]);
     const last = m[3] === undefined ? first : Number(m[3]);
+    if (n < 1 || n > lines.length || (n === lines.length && lines[n - 1] === '')) {
+      // Not a line nftlb sent (a wrapper around nft added it): keep nft's own echo of it.
+      out.push(`line ${n}, beyond the script nftlb sent: ${m[4] ?? ''}`);
+      continue;
+    }
     const text = lines[n - 1] ?? '';
     const where = enclosingBlock(lines, n);
     out.push(`script line ${n}${where ? ` (${where})` : ''}: ${m[4] ?? ''}`);
