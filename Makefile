@@ -1,6 +1,8 @@
 # A thin layer over npm scripts and node; every target sets itself up (npm ci, Debian packages when root).
 SHELL := /bin/bash
 NODE ?= node
+# ava runs without npx: npx puts node_modules/.bin on PATH, where `nft` is @vercel/nft (an ava dependency), not nftables.
+AVA := $(NODE) node_modules/ava/entrypoints/cli.mjs
 
 .PHONY: all setup build test test-unit test-kernel golden lint format bench demo install deb clean
 
@@ -16,17 +18,17 @@ build: setup
 # Every test: unit, golden fixtures, CLI, and the real-kernel tests in network namespaces (root; with CI=true a kernel
 # test that cannot run fails).
 test: build
-	npx ava
+	$(AVA)
 
 test-unit: build
-	npx ava 'test/**/*.test.ts' '!test/kernel/**'
+	$(AVA) 'test/**/*.test.ts' '!test/kernel/**'
 
 test-kernel: build
-	npx ava 'test/kernel/**/*.test.ts'
+	$(AVA) 'test/kernel/**/*.test.ts'
 
 # Rewrites the golden files under fixtures/; review the diff like code.
 golden: build
-	UPDATE_GOLDEN=1 npx ava test/fixtures.test.ts
+	UPDATE_GOLDEN=1 $(AVA) test/fixtures.test.ts
 
 lint: setup
 	npx tsc -p tsconfig.json --noEmit
