@@ -113,8 +113,13 @@ export function renderChain(c: Chain, indent = '\t'): string[] {
 // The body lines of a table (everything between its braces but the comment), in a fixed order.
 export function renderTableBody(t: Table): string[] {
   const out: string[] = [];
-  for (const s of t.sets) out.push(...renderSet(s), '');
-  for (const c of t.chains) out.push(...renderChain(c), '');
+  // Appended line by line: push(...lines) passes every line as an argument and overflows the stack at ~50k services.
+  const append = (lines: readonly string[]): void => {
+    for (const line of lines) out.push(line);
+    out.push('');
+  };
+  for (const s of t.sets) append(renderSet(s));
+  for (const c of t.chains) append(renderChain(c));
   if (out[out.length - 1] === '') out.pop();
   return out;
 }

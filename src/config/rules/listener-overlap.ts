@@ -4,7 +4,7 @@ import { error, type Rule } from './rule.js';
 // Two services (or one twice) listening on the same VIP, protocol and port would shadow each other.
 export const listenerOverlap: Rule = ({ raw, model }) => {
   const out: Diagnostic[] = [];
-  const taken: { vip: string; proto: string; first: number; last: number; owner: string }[] = [];
+  const taken = new TakenListeners();
   for (const [si, s] of model.services.entries()) {
     const vipIsList = Array.isArray(raw.services[si]?.vip);
     const seenVip = new Set<string>();
@@ -17,13 +17,13 @@ export const listenerOverlap: Rule = ({ raw, model }) => {
       seenVip.add(vip.text);
       for (const proto of s.protocols) {
         for (const p of s.ports) {
-          const clash = taken.find((t) => t.vip === vip.text && t.proto === proto && p.first <= t.last && t.first <= p.last);
+          const clash = taken.firstOverlap(vip.text, proto, p.first, p.last);
           const range = p.first === p.last ? `${p.first}` : `${p.first}-${p.last}`;
           if (clash) {
             const who = clash.owner === s.name ? 'another port entry of this service' : `service "${clash.owner}"`;
             out.push(error(`${s.path}/port`, 'service.listener-overlap', `${vip.text} ${proto} port ${range} overlaps ${who}`));
           } else {
-            taken.push({ vip: vip.text, proto, first: p.first, last: p.last, owner: s.name });
+            taken.add(vip.text, proto, p.first, p.last, s.name);
           }
         }
       }
@@ -31,3 +31,34 @@ export const listenerOverlap: Rule = ({ raw, model }) => {
   }
   return out;
 };
+
+type Taken = { readonly first: number; readonly last: number; readonly owner: string; readonly seq: number };
+
+// Listeners taken so far, indexed by VIP and protocol (single ports by port), so the check stays linear at 50k services.
+// Taken entries never overlap each other; when a new range overlaps several, the one added first is reported.
+class TakenListeners {
+  private readonly byKey = new Map<string, { singles: Map<number, Taken>; ranges: Taken[] }>();
+  private seq = 0;
+
+  add(vip: string, proto: string, first: number, last: number, owner: string): void {
+    const key = `${vip}\u0000${proto}`;
+    let slot = this.byKey.get(key);
+    if (slot === undefined) this.byKey.set(key, (slot = { singles: new Map(), ranges: [] }));
+    const t = { first, last, owner, seq: this.seq++ };
+    if (first === last) slot.singles.set(first, t);
+    else slot.ranges.push(t);
+  }
+
+  firstOverlap(vip: string, proto: string, first: number, last: number): Taken | undefined {
+    const slot = this.byKey.get(`${vip}\u0000${proto}`);
+    if (slot === undefined) return undefined;
+    let best: Taken | undefined;
+    const consider = (t: Taken | undefined): void => {
+      if (t !== undefined && first <= t.last && t.first <= last && (best === undefined || t.seq < best.seq)) best = t;
+    };
+    for (const t of slot.ranges) consider(t);
+    if (last - first + 1 <= slot.singles.size) for (let port = first; port <= last; port++) consider(slot.singles.get(port));
+    else for (const t of slot.singles.values()) consider(t);
+    return best;
+  }
+}
