@@ -30,7 +30,8 @@ export interface Executor {
 }
 
 // The real executor: execa, script on stdin, no shell.
-export function systemExecutor(env: NodeJS.ProcessEnv = process.env): Executor {
+export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Executor {
+  const env = withoutNodeModulesPath(callerEnv);
   return {
     async run(cmd, args, input) {
       const r = await execa(cmd, [...args], { input: input ?? '', reject: false, env, extendEnv: false, stripFinalNewline: false });
@@ -91,4 +92,11 @@ function startProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessE
       }),
     );
   });
+}
+
+// npm and npx put node_modules/.bin first on PATH, and there `nft` is @vercel/nft (a file tracer that exits 0 and loads
+// nothing). nftlb only ever means the system's tools, so those PATH entries are dropped.
+export function withoutNodeModulesPath(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const path = (env.PATH ?? '').split(':').filter((d) => d !== '' && !/(^|\/)node_modules(\/|$)/.test(d));
+  return { ...env, PATH: path.join(':') };
 }
