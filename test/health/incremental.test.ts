@@ -1,0 +1,83 @@
+import test from 'ava';
+import { incrementalUpdate } from '../../src/health/incremental.js';
+import { plan } from '../../src/plan/plan.js';
+import { modelOf } from './support.js';
+
+const m = modelOf(`
+table: hc
+services:
+  - name: a
+    vip: 203.0.113.1
+    port: 80
+    health: { type: tcp }
+    backends:
+      - { address: 198.51.100.2 }
+      - { address: 198.51.100.3 }
+  - name: b
+    vip: 203.0.113.2
+    port: 80
+    on-empty: drop
+    health: { type: tcp }
+    backends:
+      - { address: 198.51.100.4 }
+`);
+const overlay = (o: Record<string, 'up' | 'down'>) => ({ health: new Map(Object.entries(o)) });
+
+test('no change, no script', (t) => {
+  t.deepEqual(incrementalUpdate(plan(m), plan(m, overlay({ 'a/198.51.100.2:80': 'up' }))), { script: null, services: [] });
+});
+
+test('one backend down rewrites only that pool: its slot elements and its chain', (t) => {
+  const u = incrementalUpdate(plan(m), plan(m, overlay({ 'a/198.51.100.2:80': 'down' })));
+  t.deepEqual(u.services, ['a']);
+  t.is(
+    u.script,
+    [
+      'delete element inet hc slots { 1048576, 1048577 }',
+      'flush chain inet hc svc_a_v4',
+      'add rule inet hc svc_a_v4 counter ct mark set 1048576 goto pick',
+      'add element inet hc slots { 1048576 : 2 }',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('a pool that empties moves its listeners to the closed map with its on-empty verdict, and back', (t) => {
+  const down = plan(m, overlay({ 'b/198.51.100.4:80': 'down' }));
+  const u = incrementalUpdate(plan(m), down);
+  t.is(
+    u.script,
+    [
+      'delete element inet hc services4 { 203.0.113.2 . tcp . 80 }',
+      'delete element inet hc slots { 1048578 }',
+      'delete chain inet hc svc_b_v4',
+      'add element inet hc closed4 { 203.0.113.2 . tcp . 80 : drop }',
+      '',
+    ].join('\n'),
+  );
+  const back = incrementalUpdate(down, plan(m));
+  t.is(
+    back.script,
+    [
+      'delete element inet hc closed4 { 203.0.113.2 . tcp . 80 }',
+      'add chain inet hc svc_b_v4',
+      'add rule inet hc svc_b_v4 counter ct mark set 1048578 goto pick',
+      'add element inet hc services4 { 203.0.113.2 . tcp . 80 : goto svc_b_v4 }',
+      'add element inet hc slots { 1048578 : 3 }',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('plans of different configs are refused', (t) => {
+  const other = modelOf(`
+table: hc
+services:
+  - name: a
+    vip: 203.0.113.1
+    port: 80
+    backends:
+      - { address: 198.51.100.2 }
+`);
+  t.throws(() => incrementalUpdate(plan(m), plan(other)), { message: /different configs/ });
+});

@@ -1,0 +1,131 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import type { ProbeResult } from '../../src/health/probe-types.js';
+import { healthOnce, type RoundDeps } from '../../src/health/round.js';
+import { healthStateFile, readHealthState } from '../../src/health/state-file.js';
+import { fakeExecutor, modelOf } from './support.js';
+
+const model = modelOf(`
+table: hc
+services:
+  - name: web
+    vip: 203.0.113.1
+    port: 80
+    on-down: reset
+    health: { type: tcp, rise: 2, fall: 2 }
+    backends:
+      - { address: 198.51.100.2 }
+      - { address: 198.51.100.3 }
+  - name: dns
+    vip: 203.0.113.2
+    port: 53
+    protocol: udp
+    backends:
+      - { address: 198.51.100.4 }
+`);
+
+// Deps with a fake kernel and a probe that answers from `alive` (address -> up?).
+async function setup(t: import('ava').ExecutionContext) {
+  const dir = await mkdtemp(join(tmpdir(), 'nftlb-health-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const exec = fakeExecutor();
+  const alive = new Map<string, boolean>([['198.51.100.2', true], ['198.51.100.3', true]]);
+  const probed: string[] = [];
+  const deps: RoundDeps = {
+    exec,
+    nft: 'nft',
+    conntrack: 'conntrack',
+    lockFile: join(dir, 'apply.lock'),
+    lockWaitSeconds: 0,
+    probe: async (_check, target): Promise<ProbeResult> => {
+      probed.push(`${target.address.text}:${target.port}`);
+      const ok = alive.get(target.address.text) === true;
+      return { ok, reason: ok ? 'connected' : 'ECONNREFUSED', ms: 1 };
+    },
+    now: () => new Date('2026-01-01T00:00:00Z'),
+    stateFile: healthStateFile(dir, 'hc'),
+    warn: (m) => t.log(m),
+  };
+  const loads = (): string[] => exec.calls.filter((c) => c.cmd === 'nft' && c.args.join(' ') === '-f -').map((c) => c.input ?? '');
+  return { dir, exec, alive, probed, deps, loads };
+}
+
+test('first run loads the whole table; then only membership changes reach nft, as incremental scripts', async (t) => {
+  const { exec, alive, probed, deps, loads } = await setup(t);
+  const r1 = await healthOnce(deps, model);
+  t.is(r1.sync.action, 'full');
+  t.deepEqual(probed, ['198.51.100.2:80', '198.51.100.3:80']);
+  t.is(loads().length, 1);
+  t.true(loads()[0]!.includes('delete table inet hc'));
+
+  // Healthy and unchanged: probes run, nft only lists tables.
+  const r2 = await healthOnce(deps, model);
+  t.is(r2.sync.action, 'none');
+  t.is(loads().length, 1);
+
+  alive.set('198.51.100.2', false);
+  const r3 = await healthOnce(deps, model);
+  t.deepEqual(r3.transitions, []); // fall 2: one failure is not enough
+  t.is(r3.sync.action, 'none');
+  const r4 = await healthOnce(deps, model);
+  t.deepEqual(r4.transitions.map((x) => `${x.endpoint} ${x.from}->${x.to}`), ['198.51.100.2:80 up->down']);
+  t.is(r4.sync.action, 'incremental');
+  t.false(loads()[1]!.includes('delete table'));
+  t.true(loads()[1]!.includes('flush chain inet hc svc_web_v4'));
+  // on-down reset: its connections (ct mark = id 1) are deleted.
+  t.deepEqual(r4.sync.reset, [1]);
+  t.deepEqual(exec.calls.filter((c) => c.cmd === 'conntrack').map((c) => c.args.join(' ')), ['-D --mark 1']);
+
+  alive.set('198.51.100.2', true);
+  t.is((await healthOnce(deps, model)).sync.action, 'none');
+  const back = await healthOnce(deps, model);
+  t.deepEqual(back.transitions.map((x) => `${x.from}->${x.to}`), ['down->up']);
+  t.is(back.sync.action, 'incremental');
+  t.is(loads().length, 3);
+});
+
+test('the state file records checks and what the live table holds; a table replaced by someone else is reloaded', async (t) => {
+  const { exec, alive, deps, loads } = await setup(t);
+  alive.set('198.51.100.3', false);
+  await healthOnce(deps, model);
+  await healthOnce(deps, model);
+  const state = await readHealthState(deps.stateFile, 'hc');
+  t.is(state.backends['web/198.51.100.3:80']?.state, 'down');
+  t.is(state.backends['web/198.51.100.3:80']?.reason, 'ECONNREFUSED');
+  t.deepEqual(state.applied.health, { 'web/198.51.100.3:80': 'down', 'web/198.51.100.2:80': 'up' });
+  t.is(state.live?.handle, exec.handle!);
+  // `nftlb apply` (or anyone) replaces the table: new handle, so the next round reloads in full with the verdicts.
+  exec.handle = exec.handle! + 5;
+  const r = await healthOnce(deps, model);
+  t.is(r.sync.action, 'full');
+  t.is(r.sync.why, 'the table was replaced since the last health run');
+  // The reload keeps the dead backend (id 2) out of the slot map.
+  const slots = /map slots \{[^}]*\}/.exec(loads()[loads().length - 1]!)?.[0] ?? '';
+  t.regex(slots, /1048576 : 1/);
+  t.notRegex(slots, /: 2\b/);
+  t.true(JSON.parse(await readFile(deps.stateFile, 'utf8')).live.handle === exec.handle);
+});
+
+test('an incremental script nft refuses falls back to a full reload', async (t) => {
+  const { exec, alive, deps, loads } = await setup(t);
+  await healthOnce(deps, model);
+  exec.refuse = (s) => !s.includes('delete table');
+  alive.set('198.51.100.2', false);
+  await healthOnce(deps, model);
+  const r = await healthOnce(deps, model);
+  t.is(r.sync.action, 'full');
+  t.regex(r.sync.why, /incremental update refused/);
+  t.is(loads().length, 3); // full, refused incremental, full
+});
+
+test('an unreadable state file is reported and replaced, not fatal', async (t) => {
+  const { deps } = await setup(t);
+  await writeFile(deps.stateFile, '{ not json');
+  const warnings: string[] = [];
+  const r = await healthOnce({ ...deps, warn: (m) => warnings.push(m) }, model);
+  t.is(r.sync.action, 'full');
+  t.regex(warnings[0] ?? '', /unreadable/);
+  t.is((await readHealthState(deps.stateFile, 'hc')).version, 1);
+});
