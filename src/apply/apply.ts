@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../common/diagnostic.js';
 import { loadModel } from '../config/validate.js';
 import { renderNftScript } from '../nft/script.js';
-import { plan } from '../plan/plan.js';
+import { desiredPlan } from './desired.js';
 import type { Executor } from './executor.js';
 import { acquireLock } from './lock.js';
 import { checkAndLoad, readLiveTable } from './nft.js';
@@ -20,6 +20,8 @@ export interface ApplyOptions {
   readonly dryRun: boolean;
   /** Load even when the live table already carries this config's fingerprint. */
   readonly force: boolean;
+  /** For $NFTLB_STATE_DIR (health verdicts, see desiredPlan). */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 // How an apply ended (failures are thrown as NftlbError).
@@ -33,7 +35,7 @@ export type ApplyOutcome =
 // exactly what it was.
 export async function applyConfig(exec: Executor, o: ApplyOptions): Promise<ApplyOutcome> {
   const { model, warnings } = await loadModel(o.config);
-  const p = plan(model);
+  const { plan: p } = await desiredPlan(model, o.env);
   const { text, fingerprint } = renderNftScript(p);
   const base = { table: p.table as string, fingerprint, services: p.services.length, warnings };
   if (o.dryRun) return { kind: 'dry-run', ...base, script: text };

@@ -53,6 +53,7 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
         waitSeconds: opts.wait,
         dryRun: opts.dryRun === true,
         force: opts.force === true,
+        env: ctx.env,
       });
       printDiagnostics(ctx.io, opts.config, r.warnings);
       const code = r.kind === 'unchanged' ? EXIT.unchanged : EXIT.ok;

@@ -6,7 +6,8 @@ import { EXIT } from './exit-codes.js';
 import { renderCommand } from './render.js';
 import { applyCommand } from './apply.js';
 import { removeCommand } from './remove.js';
-import { healthCommand, statusCommand } from './health.js';
+import { statusCommand } from './status.js';
+import { healthCommand } from './health.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -20,8 +21,8 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(checkCommand(ctx));
   program.addCommand(applyCommand(ctx));
   program.addCommand(removeCommand(ctx));
-  program.addCommand(healthCommand(ctx));
   program.addCommand(statusCommand(ctx));
+  program.addCommand(healthCommand(ctx));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }

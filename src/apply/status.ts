@@ -1,0 +1,137 @@
+import { loadModel } from '../config/validate.js';
+import { renderNftScript } from '../nft/script.js';
+import { statusView } from '../health/status.js';
+import { desiredPlan } from './desired.js';
+import { SLOT_BASE, type Plan, type PlannedService } from '../plan/types.js';
+import { readConntrack, type CtEntry } from './conntrack.js';
+import type { Executor } from './executor.js';
+import { readLiveJson, readLiveTable } from './nft.js';
+import { viewOf, type ServiceView } from './view.js';
+
+/** How the live table relates to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
+export type LiveState = 'absent' | 'matches' | 'differs' | 'foreign';
+
+// Live figures of one backend; null where the source is unavailable (conntrack missing, accounting off).
+export interface BackendStatus {
+  readonly id: number;
+  readonly endpoint: string;
+  readonly weight: number;
+  readonly state: string;
+  /** nftlb health's verdict: up, down, unknown (not decided yet) or unchecked (no health check configured). */
+  readonly health: string;
+  /** Whether new connections can go to it now (up, and in its pool). */
+  readonly active: boolean;
+  /** Conntrack entries whose ct mark is this backend's id (any state, TIME_WAIT included). */
+  readonly connections: number | null;
+  /** Of those, TCP ESTABLISHED and every UDP entry. */
+  readonly established: number | null;
+  /** Bytes of those entries, both directions (needs net.netfilter.nf_conntrack_acct=1). */
+  readonly bytes: number | null;
+}
+
+// Live figures of one service.
+export interface ServiceStatus {
+  readonly name: string;
+  readonly vips: readonly string[];
+  readonly protocols: readonly string[];
+  readonly ports: readonly string[];
+  readonly scheduler: string;
+  /** up: some backend is up; down: none is (new connections get on-empty). */
+  readonly state: 'up' | 'down';
+  /** New connections dispatched to the service since the table was loaded (its chains' rule counters); null when the
+   *  live table does not match the config. */
+  readonly newConnections: number | null;
+  readonly backends: readonly BackendStatus[];
+}
+
+// Everything `nftlb status` reports (its --json output).
+export interface Status {
+  readonly table: string;
+  readonly live: LiveState;
+  readonly fingerprint: { readonly config: string; readonly live: string | null };
+  readonly conntrack: { readonly available: boolean; readonly reason: string | null; readonly accounting: boolean };
+  readonly services: readonly ServiceStatus[];
+}
+
+// Reads config + live table + conntrack into one status.
+export async function readStatus(exec: Executor, o: { config: string; nft: string; env: NodeJS.ProcessEnv }): Promise<Status> {
+  const { model } = await loadModel(o.config);
+  const { plan: p, health } = await desiredPlan(model, o.env);
+  const checks = new Map(statusView(model, health).map((r) => [r.id, r]));
+  const { fingerprint } = renderNftScript(p);
+  const head = await readLiveTable(exec, o.nft, p.table);
+  const liveFp = head.kind === 'present' ? head.fingerprint : null;
+  const live: LiveState = head.kind === 'absent' ? 'absent' : liveFp === null ? 'foreign' : liveFp === fingerprint ? 'matches' : 'differs';
+  const json = live === 'matches' ? await readLiveJson(exec, o.nft, p.table) : null;
+  const ct = await readConntrack(exec);
+  return buildStatus(p, { checks, live, configFingerprint: fingerprint, liveFingerprint: liveFp, json, conntrack: ct.kind === 'ok' ? ct.entries : null, ctReason: ct.kind === 'ok' ? null : ct.reason });
+}
+
+// Pure part of status: combines the plan with what was read.
+export function buildStatus(
+  p: Plan,
+  r: { checks: ReadonlyMap<number, { health: string; active: boolean }>; live: LiveState; configFingerprint: string; liveFingerprint: string | null; json: unknown[] | null; conntrack: readonly CtEntry[] | null; ctReason: string | null },
+): Status {
+  const counters = chainCounters(r.json ?? []);
+  const views = viewOf(p);
+  const ct = r.conntrack;
+  const accounting = ct !== null && ct.some((e) => e.bytes !== null);
+  const services = p.services.map((s, i): ServiceStatus => {
+    const v = views[i] as ServiceView;
+    const mine = ct === null ? null : ct.filter((e) => belongsTo(s, e));
+    const newConnections = r.json === null ? null : s.pools.reduce((n, pool) => n + (counters.get(pool.chain) ?? 0), 0);
+    return {
+      name: v.name,
+      vips: v.vips,
+      protocols: v.protocols,
+      ports: v.ports,
+      scheduler: v.scheduler,
+      state: s.pools.some((pool) => pool.selector !== null) ? 'up' : 'down',
+      newConnections,
+      backends: v.backends.map((b) => {
+        const es = mine?.filter((e) => e.mark === b.id) ?? null;
+        const c = r.checks.get(b.id);
+        return {
+          ...b,
+          health: c?.health ?? 'unchecked',
+          active: c?.active ?? (b.state === 'up'),
+          connections: es === null ? null : es.length,
+          established: es === null ? null : es.filter((e) => e.state === 'ESTABLISHED' || e.proto === 'udp').length,
+          bytes: es === null || !accounting ? null : es.reduce((n, e) => n + (e.bytes ?? 0), 0),
+        };
+      }),
+    };
+  });
+  return {
+    table: p.table,
+    live: r.live,
+    fingerprint: { config: r.configFingerprint, live: r.liveFingerprint },
+    conntrack: { available: ct !== null, reason: r.ctReason, accounting },
+    services,
+  };
+}
+
+// A conntrack entry is the service's when its mark is one of the service's backend ids and the client connected to
+// one of its VIPs, protocols and ports (so a ct mark set by other software is not miscounted).
+function belongsTo(s: PlannedService, e: CtEntry): boolean {
+  const first = s.backends[0]?.id;
+  const last = s.backends[s.backends.length - 1]?.id;
+  if (first === undefined || last === undefined || e.mark < first || e.mark > last || e.mark >= SLOT_BASE) return false;
+  if (!s.protocols.includes(e.proto as 'tcp' | 'udp')) return false;
+  if (!s.pools.some((pool) => pool.vips.some((v) => v.text === e.dst))) return false;
+  return e.dport !== undefined && s.ports.some((r) => e.dport! >= r.first && e.dport! <= r.last);
+}
+
+// Packets counted by the anonymous counter of each chain (in a nat chain: one per new connection).
+function chainCounters(json: readonly unknown[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of json) {
+    const rule = (item as { rule?: { chain?: string; expr?: unknown[] } }).rule;
+    if (rule?.chain === undefined || rule.expr === undefined) continue;
+    for (const x of rule.expr) {
+      const c = (x as { counter?: { packets?: number } }).counter;
+      if (c !== undefined && c !== null && typeof c.packets === 'number') out.set(rule.chain, (out.get(rule.chain) ?? 0) + c.packets);
+    }
+  }
+  return out;
+}
