@@ -13,7 +13,7 @@ import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics, reportError, type Io } from './io.js';
 
-// The --state-dir option shared by health and status.
+// The --state-dir option.
 export function stateDirOption(): Option {
   return new Option('--state-dir <dir>', 'health state directory (default: $NFTLB_STATE_DIR or /var/lib/nftlb)');
 }
@@ -54,20 +54,28 @@ export function healthCommand(ctx: CommandContext, exec: Executor = systemExecut
   return new Command('health')
     .description('check backends and take dead ones out of (and healthy ones back into) the live table')
     .addOption(configOption())
-    .addOption(new Option('--once', 'check every backend once, update the table, exit (for cron)').conflicts('watch'))
+    .addOption(new Option('--once', 'check every backend once, update the table, exit (for cron)'))
     .addOption(new Option('--watch', 'keep checking each backend at its interval; SIGHUP reloads the config, SIGTERM stops'))
+    .addOption(new Option('--status', 'print each backend\'s health verdict, last check and reason from the state file; check nothing'))
     .addOption(stateDirOption())
-    .addOption(new Option('--json', '--once: print the round as JSON on stdout'))
+    .addOption(new Option('--json', '--once, --status: print JSON on stdout'))
     .addOption(new Option('--wait <seconds>', 'wait up to SECONDS for the apply lock').argParser(parseWait).default(10))
     .addOption(new Option('--lock-file <file>', 'lock file shared with apply (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'))
-    .action(async (opts: { config: string; once?: boolean; watch?: boolean; stateDir?: string; json?: boolean; wait: number; lockFile?: string }) => {
+    .action(async (opts: { config: string; once?: boolean; watch?: boolean; status?: boolean; stateDir?: string; json?: boolean; wait: number; lockFile?: string }) => {
       try {
-        if (opts.once !== true && opts.watch !== true) {
-          ctx.io.err('nftlb health: give --once or --watch\n');
+        if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
+          ctx.io.err('nftlb health: give one of --once, --watch or --status\n');
           ctx.exit(EXIT.usage);
           return;
         }
         const { model, warnings } = await loadModel(opts.config);
+        if (opts.status === true) {
+          const file = healthStateFile(stateDirFor(opts.stateDir, ctx.env), model.table);
+          const rows = statusView(model, await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`)));
+          ctx.io.out(opts.json === true ? `${JSON.stringify({ table: model.table, stateFile: file, backends: rows }, null, 2)}\n` : statusText(rows));
+          ctx.exit(EXIT.ok);
+          return;
+        }
         printDiagnostics(ctx.io, opts.config, warnings);
         const deps = roundDeps(ctx, exec, opts, model.table);
         if (opts.once === true) {
@@ -120,22 +128,3 @@ async function watchUntilStopped(ctx: CommandContext, deps: RoundDeps, model: Aw
   }
 }
 
-// `nftlb status`: the health state of every backend (from the state file), its last check and the reason.
-export function statusCommand(ctx: CommandContext): Command {
-  return new Command('status')
-    .description('show each backend: configured state, health verdict, whether it takes new connections, last check and reason')
-    .addOption(configOption())
-    .addOption(stateDirOption())
-    .addOption(new Option('--json', 'print the status as JSON on stdout'))
-    .action(async (opts: { config: string; stateDir?: string; json?: boolean }) => {
-      try {
-        const { model } = await loadModel(opts.config);
-        const file = healthStateFile(stateDirFor(opts.stateDir, ctx.env), model.table);
-        const rows = statusView(model, await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb status: warning: ${m}\n`)));
-        ctx.io.out(opts.json === true ? `${JSON.stringify({ table: model.table, stateFile: file, backends: rows }, null, 2)}\n` : statusText(rows));
-        ctx.exit(EXIT.ok);
-      } catch (e) {
-        ctx.exit(reportError(ctx.io, e, opts.config));
-      }
-    });
-}

@@ -1,0 +1,56 @@
+// Helpers of the health kernel tests: run `nftlb health` / `nftlb status` inside the lb namespace with a private state
+// directory and lock, and summarize where probe() connections landed.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAIN } from './ops-support.js';
+import { tally, type ProbeResult } from './support/client.js';
+import type { ExecResult, Topology } from './support/topology.js';
+
+/** A scratch directory with the config, the state dir and the lock of one test. */
+export interface HealthEnv {
+  readonly dir: string;
+  readonly config: string;
+  readonly env: Record<string, string>;
+  write(text: string): void;
+}
+
+// Creates the scratch directory and writes the first config.
+export function healthEnv(text: string): HealthEnv {
+  const dir = mkdtempSync(join(tmpdir(), 'nftlb-khealth-'));
+  const config = join(dir, 'nftlb.yaml');
+  writeFileSync(config, text);
+  return {
+    dir,
+    config,
+    env: { NFTLB_STATE_DIR: join(dir, 'state'), NFTLB_LOCK: join(dir, 'run', 'apply.lock') },
+    write: (t) => writeFileSync(config, t),
+  };
+}
+
+// Runs `nftlb <args> -c <config>` in the lb namespace; throws with its stderr unless it exits 0.
+export async function nftlbIn(topo: Topology, h: HealthEnv, args: string[]): Promise<ExecResult> {
+  const vars = Object.entries(h.env).map(([k, v]) => `${k}=${v}`);
+  const r = await topo.exec(topo.lb, ['env', ...vars, process.execPath, MAIN, ...args, '-c', h.config], { reject: false, timeoutMs: 60000 });
+  if (r.exitCode !== 0) throw new Error(`nftlb ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
+  return r;
+}
+
+// One `nftlb health --once --json` round; returns its JSON report.
+export async function healthRound(topo: Topology, h: HealthEnv): Promise<{ transitions: { endpoint: string; from: string; to: string; reason: string }[]; action: string; why: string; reset: number[] }> {
+  return JSON.parse((await nftlbIn(topo, h, ['health', '--once', '--json'])).stdout) as never;
+}
+
+// `nftlb health --status --json` rows by endpoint.
+export async function statusOf(topo: Topology, h: HealthEnv): Promise<Map<string, { health: string; active: boolean; reason: string; state: string }>> {
+  const rows = (JSON.parse((await nftlbIn(topo, h, ['health', '--status', '--json'])).stdout) as { backends: { endpoint: string; health: string; active: boolean; reason: string; state: string }[] }).backends;
+  return new Map(rows.map((r) => [r.endpoint, r]));
+}
+
+// Backends that answered, without failures, as a sorted list; failures listed separately.
+export function landed(results: readonly ProbeResult[]): { backends: string[]; errors: number } {
+  const t = tally(results);
+  const errors = t.get('error') ?? 0;
+  t.delete('error');
+  return { backends: [...t.keys()].sort(), errors };
+}
