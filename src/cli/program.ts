@@ -8,6 +8,7 @@ import { applyCommand } from './apply.js';
 import { removeCommand } from './remove.js';
 import { statusCommand } from './status.js';
 import { healthCommand } from './health.js';
+import { importCommand } from './import.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -23,6 +24,7 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(removeCommand(ctx));
   program.addCommand(statusCommand(ctx));
   program.addCommand(healthCommand(ctx));
+  program.addCommand(importCommand(ctx));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }

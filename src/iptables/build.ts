@@ -40,7 +40,7 @@ export function buildIptables(p: Plan, family: Family): IptRuleset {
     }
     const hashed = pool.selector?.kind === 'jhash' || pool.selector?.kind === 'symhash';
     const own = s.backends.filter((b) => b.address.family === family);
-    for (const b of own) chains.push({ name: backendChain(b.id), rules: backendRules(s, b, pool, hashed) });
+    for (const b of own) chains.push({ name: backendChain(b.id), rules: backendRules(s, b, hashed) });
     post.push(...natRules(s, own, family));
   }
   return {
@@ -121,9 +121,10 @@ function poolRules(s: PlannedService, pool: Pool): IptRule[] {
 }
 
 // A backend chain: the ct mark becomes the backend id (as with nft, so `conntrack -L --mark ID` works), then DNAT.
-function backendRules(s: PlannedService, b: PlannedBackend, pool: Pool, hashed: boolean): IptRule[] {
-  const inUse = pool.slots.includes(b.id);
-  const text = inUse ? `nftlb service ${s.name} backend` : `nftlb service ${s.name} backend ${b.state} weight ${b.weight}`;
+function backendRules(s: PlannedService, b: PlannedBackend, hashed: boolean): IptRule[] {
+  // State and configured weight ride along in the comment: the rules show only the reduced weights of the backends in
+  // use, and `nftlb import iptables` reads the rest back from here.
+  const text = `nftlb service ${s.name} backend ${b.state} weight ${b.weight}`;
   const out: IptRule[] = [];
   if (hashed) out.push(rule({ kind: 'connmark-restore' }));
   out.push(rule({ kind: 'connmark-set', value: b.id }, { kind: 'comment', text }));

@@ -1,0 +1,58 @@
+import { stringify } from 'yaml';
+import { seedFromName } from '../../model/normalize.js';
+import type { ImportedBackend, ImportedService } from './recognize.js';
+
+// Turns recognised services into an nftlb config object, writing only what differs from the defaults.
+
+const byId = (list: readonly ImportedBackend[]): ImportedBackend[] =>
+  list.every((b) => b.id !== undefined) ? [...list].sort((a, b) => a.id! - b.id!) : [...list];
+
+const firstId = (s: ImportedService): number => Math.min(...s.backends.map((b) => b.id ?? Infinity));
+
+const one = <T>(list: readonly T[]): T | T[] => (list.length === 1 ? list[0]! : [...list]);
+
+// The config object for a set of recognised services (services without a pool or on-empty rule are left out).
+export function toConfig(services: readonly ImportedService[]): { services: Record<string, unknown>[] } {
+  const usable = services.filter((s) => s.pool !== undefined || s.onEmpty !== undefined);
+  const ordered = usable.every((s) => Number.isFinite(firstId(s))) ? [...usable].sort((a, b) => firstId(a) - firstId(b)) : [...usable].sort((a, b) => a.firstLine - b.firstLine);
+  return { services: ordered.map(serviceConfig) };
+}
+
+function portValue(p: string): number | string {
+  return /^[0-9]+$/.test(p) ? Number(p) : p;
+}
+
+function serviceConfig(s: ImportedService): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: s.name };
+  out.vip = one(s.vips.map((v) => v.text));
+  const protocols = [...s.protocols].sort();
+  if (!(protocols.length === 1 && protocols[0] === 'tcp')) out.protocol = one(protocols);
+  const ports = [...s.ports].sort((a, b) => parseInt(a, 10) - parseInt(b, 10)).map(portValue);
+  out.port = one(ports);
+  const scheduler = s.pool?.scheduler ?? s.hintScheduler ?? 'round-robin';
+  if (scheduler !== 'round-robin') out.scheduler = scheduler;
+  const hash = s.pool?.hash;
+  if (hash !== undefined) {
+    const h: Record<string, unknown> = {};
+    if (!(hash.fields.length === 1 && hash.fields[0] === 'saddr')) h.fields = hash.fields;
+    if (hash.seed !== seedFromName(s.name)) h.seed = `0x${hash.seed.toString(16)}`;
+    if (hash.tableSize !== undefined) h['table-size'] = hash.tableSize;
+    if (Object.keys(h).length > 0) out.hash = h;
+  }
+  if (s.nat.snat.length > 0) out.nat = { snat: one(s.nat.snat.map((a) => a.text)) };
+  else if (!s.nat.masquerade) out.nat = 'none';
+  if (s.onEmpty === 'drop') out['on-empty'] = 'drop';
+  out.backends = byId(s.backends).map((b) => {
+    const o: Record<string, unknown> = { address: b.address.text };
+    if (b.port !== undefined) o.port = b.port;
+    if (b.weight !== 1) o.weight = b.weight;
+    if (b.state !== 'up') o.state = b.state;
+    return o;
+  });
+  return out;
+}
+
+// YAML text of a config object, flow style for backends so a service reads as one block.
+export function configYaml(config: { services: Record<string, unknown>[] }): string {
+  return stringify(config, { lineWidth: 0 });
+}
