@@ -1,0 +1,57 @@
+// 100 reloads under traffic: no connection fails, a long-lived connection survives, hashing keeps clients in place.
+import { join } from 'node:path';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { listenersFor, startBackends } from './support/backends.js';
+import { openLongLived, probe, type ProbeResult } from './support/client.js';
+import { kernelTest } from './support/kernel-test.js';
+import { withTopology } from './support/topology.js';
+import { nftlb, webConfig, workDir, writeConfig } from './ops-support.js';
+
+const RELOADS = 100;
+const MAX_BATCHES = 400;
+
+kernelTest(`${RELOADS} reloads while a client keeps connecting: zero failed connections, the long-lived one survives`, async (t) => {
+  await withTopology({}, async (topo) => {
+    const dir = workDir();
+    const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir };
+    await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
+    // Two configs that differ in weights, so every apply really replaces the table.
+    const cfgs = [writeConfig(dir, 'a.yaml', webConfig(topo, [1, 2, 3])), writeConfig(dir, 'b.yaml', webConfig(topo, [3, 2, 1]))];
+    t.is((await nftlb(topo, ['apply', '-c', cfgs[0]!], env)).exitCode, EXIT.ok);
+    const sticky = async (): Promise<(string | null)[]> =>
+      (await probe(topo, { target: topo.vip4, port: 81, proto: 'tcp', count: 20, sources: topo.clientV4.slice(0, 20) })).map((r) => r.backend);
+    const stickyBefore = await sticky();
+    t.true(stickyBefore.every((b) => b !== null));
+    const hold = await openLongLived(topo, { target: topo.vip4, port: 80, maxSeconds: 300 });
+
+    let done = false;
+    const codes: number[] = [];
+    const reloads = (async () => {
+      try {
+        for (let i = 0; i < RELOADS; i++) {
+          const r = await nftlb(topo, ['apply', '-c', cfgs[(i + 1) % 2]!], env);
+          codes.push(r.exitCode);
+          if (r.exitCode !== EXIT.ok) t.log(r.stderr);
+          if (i % 10 === 9) t.is(await hold.ping(), hold.backend, `long-lived connection after reload ${i + 1}`);
+        }
+      } finally {
+        done = true;
+      }
+    })();
+    const results: ProbeResult[] = [];
+    let batches = 0;
+    while (!done && batches < MAX_BATCHES) {
+      results.push(...(await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 25, sources: topo.clientV4, timeoutMs: 3000 })));
+      batches++;
+    }
+    await reloads;
+    t.deepEqual(codes, Array(RELOADS).fill(EXIT.ok));
+    const failed = results.filter((r) => r.backend === null);
+    t.deepEqual(failed, [], `${failed.length} of ${results.length} connections failed`);
+    t.true(results.length >= 100, `the client overlapped the reloads (${results.length} connections in ${batches} batches)`);
+    t.log(`${results.length} connections in ${batches} batches during ${RELOADS} reloads`);
+    t.is(await hold.ping(), hold.backend);
+    t.deepEqual(await sticky(), stickyBefore, 'source-hash keeps every client on its backend across reloads');
+    await hold.close();
+  });
+});
