@@ -40,7 +40,7 @@ export function fakeExecutor(state: FakeNft): Executor & { calls: Call[] } {
       calls.push({ cmd, args: [...args], input });
       missing(cmd);
       const a = args.join(' ');
-      if (cmd === 'conntrack') return ok(state.conntrack ?? '');
+      if (cmd === 'conntrack') return ok(args.includes('ipv6') ? '' : (state.conntrack ?? ''));
       if (a.startsWith('-t list table inet ') || a.startsWith('-j list table inet ')) {
         if (state.listing === undefined) return { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\nlist table inet x\n' };
         return ok(a.startsWith('-j') ? (state.json ?? '{"nftables": []}') : state.listing);

@@ -1,0 +1,53 @@
+import { Command, Option } from 'commander';
+import { readDiff, type Change } from '../apply/diff.js';
+import { systemExecutor, type Executor } from '../apply/executor.js';
+import { lockFileFor } from '../apply/lock.js';
+import { nftProgram } from '../apply/nft.js';
+import { reportOpsError } from './apply.js';
+import { configOption, type CommandContext } from './context.js';
+import { EXIT } from './exit-codes.js';
+
+/** `nftlb diff` exit status when apply would change something (like diff(1)); 0 means nothing would change. */
+export const DIFF_DIFFERS = 1;
+
+// `nftlb diff`: what apply would change, in the config's terms. Exit 0 when nothing, 1 when something would change,
+// the documented error codes otherwise (3 invalid config, 6 nft failure, 7 nft missing).
+export function diffCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env)): Command {
+  return new Command('diff')
+    .description('show what apply would change against the live table (exit 0: nothing, 1: changes)')
+    .addOption(configOption())
+    .addOption(new Option('--json', 'print the changes as JSON on stdout'))
+    .addOption(new Option('--lock-file <file>', 'lock file whose directory holds the record of the last apply'))
+    .action(async (opts: { config: string; json?: boolean; lockFile?: string }) => {
+      const json = opts.json === true;
+      try {
+        const d = await readDiff(exec, { config: opts.config, nft: nftProgram(ctx.env), lockFile: lockFileFor(opts.lockFile, ctx.env), env: ctx.env });
+        const code = d.changes.length === 0 ? EXIT.ok : DIFF_DIFFERS;
+        if (json) ctx.io.out(`${JSON.stringify({ command: 'diff', exitCode: code, ...d }, null, 2)}\n`);
+        else ctx.io.out(d.changes.map((c) => `${changeText(c)}\n`).join(''));
+        ctx.exit(code);
+      } catch (e) {
+        ctx.exit(reportOpsError(ctx.io, 'diff', json, e, opts.config));
+      }
+    });
+}
+
+// One change as a line: + added, - removed, ~ changed, ! whole table.
+export function changeText(c: Change): string {
+  switch (c.kind) {
+    case 'service-added':
+      return `+ service ${c.service}`;
+    case 'service-removed':
+      return `- service ${c.service}`;
+    case 'service-changed':
+      return `~ service ${c.service}: ${c.field} ${c.from} -> ${c.to}`;
+    case 'backend-added':
+      return `+ backend ${c.backend} (service ${c.service})`;
+    case 'backend-removed':
+      return `- backend ${c.backend} (service ${c.service})`;
+    case 'backend-changed':
+      return `~ backend ${c.backend} (service ${c.service}): ${c.field} ${c.from} -> ${c.to}`;
+    case 'table-replaced':
+      return `! whole table would be replaced: ${c.reason}`;
+  }
+}
