@@ -106,7 +106,8 @@ function parseRule(words: string[], line: number, text: string, table: string): 
         else if (w === '--every') stat!.every = num(v);
         else if (w === '--packet') stat!.packet = num(v);
         else if (w === '--probability') stat!.probability = Number(v);
-        else if (w === '--mark') module === 'connmark' ? (rule.connmark = masked(v)) : (rule.mark = masked(v));
+        else if (w === '--mark' && module === 'connmark') rule.connmark = masked(v);
+        else if (w === '--mark') rule.mark = masked(v);
         else if (w === '--ctstate' || w === '--state') rule.ctstate = v.split(',');
         else rule.comment = v;
       }
