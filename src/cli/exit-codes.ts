@@ -21,6 +21,8 @@ export const EXIT = {
   lockBusy: 8,
   /** `nftlb apply`: the live table already matches the config; nothing was loaded. */
   unchanged: 9,
+  /** `nftlb doctor`: a check failed (nftlb cannot work on this host as it is). */
+  blocked: 10,
   /** `nftlb import`: the config was printed, but some rules were not understood (listed on stderr). */
   importIncomplete: 10,
 } as const;

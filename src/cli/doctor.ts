@@ -1,0 +1,30 @@
+import { Command, Option } from 'commander';
+import { runDoctor, procReader, type Check, type ProcReader } from '../apply/doctor.js';
+import { systemExecutor, type Executor } from '../apply/executor.js';
+import { nftProgram } from '../apply/nft.js';
+import { reportOpsError } from './apply.js';
+import type { CommandContext } from './context.js';
+import { EXIT } from './exit-codes.js';
+
+// `nftlb doctor`: what this host needs for nftlb, one line per check (ok / warn / fail with the fix). Exit 0 without a
+// blocker (warnings included), 10 when a check fails.
+export function doctorCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env), proc: ProcReader = procReader): Command {
+  return new Command('doctor')
+    .description('check nft, kernel features, sysctls, legacy iptables nat rules and tools; exit 10 on a blocker')
+    .addOption(new Option('--json', 'print the checks as JSON on stdout'))
+    .action(async (opts: { json?: boolean }) => {
+      const json = opts.json === true;
+      try {
+        const checks = await runDoctor(exec, { nft: nftProgram(ctx.env), proc });
+        const blocked = checks.some((c) => c.level === 'fail');
+        const code = blocked ? EXIT.blocked : EXIT.ok;
+        if (json) ctx.io.out(`${JSON.stringify({ command: 'doctor', exitCode: code, ok: !blocked, checks }, null, 2)}\n`);
+        else ctx.io.out(checks.map(line).join(''));
+        ctx.exit(code);
+      } catch (e) {
+        ctx.exit(reportOpsError(ctx.io, 'doctor', json, e));
+      }
+    });
+}
+
+const line = (c: Check): string => `${c.level.padEnd(4)}  ${c.name}: ${c.detail}${c.fix === null ? '' : `\n      fix: ${c.fix}`}\n`;
