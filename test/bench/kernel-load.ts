@@ -8,6 +8,8 @@ const NFT_TIMEOUT_MS = 60_000;
 export interface LoadTiming {
   readonly label: string;
   readonly runs: readonly number[];
+  /** CPU time (user + system) of each timed nft run, ms, when the platform reports it. */
+  readonly cpu: readonly number[];
   readonly error: string | undefined;
 }
 
@@ -25,19 +27,21 @@ export async function timeLoads(ns: BenchNamespace, label: string, script: strin
   };
   const [cmd, ...args] = ns.exec('nft', ...(mode === 'check' ? ['-c'] : []), '-f', '-');
   const times: number[] = [];
+  const cpu: number[] = [];
   flush();
   if (mode === 'reload') {
     const first = await runTimed(cmd!, args, script, NFT_TIMEOUT_MS);
-    if (first.code !== 0) return { label, runs: times, error: failure(first) };
+    if (first.code !== 0) return { label, runs: times, cpu, error: failure(first) };
   }
   for (let i = 0; i < runs; i++) {
     if (mode === 'fresh') flush();
     const r = await runTimed(cmd!, args, script, NFT_TIMEOUT_MS);
-    if (r.code !== 0) return { label, runs: times, error: failure(r) };
+    if (r.code !== 0) return { label, runs: times, cpu, error: failure(r) };
     times.push(r.ms);
+    if (r.cpuMs !== undefined) cpu.push(r.cpuMs);
   }
   flush();
-  return { label, runs: times, error: undefined };
+  return { label, runs: times, cpu, error: undefined };
 }
 
 function failure(r: { code: number | null; stderr: string; timedOut: boolean }): string {

@@ -142,10 +142,11 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
   }
   say(
     table(
-      ['what', 'runs', 'min s', 'median s', 'all runs s'],
+      ['what', 'runs', 'min s', 'median s', 'median cpu s', 'all runs s'],
       timings.map((t) => {
         const mm = minMedian(t.runs);
-        return [t.label, String(t.runs.length), mm ? sec(mm.min) : 'n/a', mm ? sec(mm.median) : 'n/a', t.runs.map(sec).join(' ') + (t.error ? ` FAILED: ${t.error}` : '')];
+        const cpu = minMedian(t.cpu);
+        return [t.label, String(t.runs.length), mm ? sec(mm.min) : 'n/a', mm ? sec(mm.median) : 'n/a', cpu ? sec(cpu.median) : 'n/a', t.runs.map(sec).join(' ') + (t.error ? ` FAILED: ${t.error}` : '')];
       }),
     ),
   );
@@ -157,6 +158,8 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
   } else {
     say('ratio: n/a (a load failed, see above)');
   }
+  say('wall time is what a user waits for; cpu = user + system time of ip netns exec + nft (nft parses the script in user');
+  say('space, the kernel commits it in system time); on an idle machine wall ~= cpu.');
   return { skipped: undefined, timings, nftlbFresh: fresh, nftlbReload: med(2) };
 }
 
