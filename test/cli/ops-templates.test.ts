@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import test from 'ava';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { cli } from '../support/cli.js';
+
+// The shipped templates stay in step with the CLI: the default config is valid and every apply line of the units and
+// the cron example parses (run as --dry-run against the default config, which touches nothing).
+
+test('templates/nftlb.yaml, the default config, is valid', async (t) => {
+  const r = await cli(['check', '-c', 'templates/nftlb.yaml']);
+  t.is(r.code, EXIT.ok, r.stderr);
+});
+
+for (const file of ['nftlb.service', 'nftlb-reload.service', 'nftlb.cron']) {
+  test(`the apply command lines of templates/${file} are valid`, async (t) => {
+    const lines = readFileSync(`templates/${file}`, 'utf8').split('\n').filter((l) => /\/usr\/bin\/nftlb apply /.test(l) && !l.startsWith('#'));
+    t.true(lines.length > 0);
+    for (const l of lines) {
+      const args = (l.split('/usr/bin/nftlb ')[1] ?? '').trim().split(/\s+/).map((a) => (a === '/etc/nftlb/nftlb.yaml' ? 'templates/nftlb.yaml' : a));
+      const r = await cli([...args, '--dry-run'], { ...process.env, NFTLB_STATE_DIR: '/nonexistent' });
+      t.is(r.code, EXIT.ok, `${l}: ${r.stderr}`);
+      t.regex(r.stdout, /^#!\/usr\/sbin\/nft -f\n/);
+    }
+  });
+}
