@@ -26,6 +26,7 @@ export function buildIptables(p: Plan, family: Family): IptRuleset {
   const chains: IptChain[] = [];
   const otherFamily: string[] = [];
   for (const s of p.services) {
+    refuseLimits(s);
     if (s.pools.some((pool) => pool.family !== family)) otherFamily.push(s.name);
     const pool = s.pools.find((x) => x.family === family);
     if (pool === undefined) continue;
@@ -82,6 +83,13 @@ function refuse(s: PlannedService, feature: string, rules: number): never {
     'unsupported',
     `service ${s.name}: ${feature} needs ${rules} rules in one iptables chain (the iptables output allows ${MAX_POOL_RULES}); use --format nft for this service`,
   );
+}
+
+// rate-limit and max-connections are enforced by the nft output only (docs/limits.md); an iptables render without them
+// would silently drop a limit the config asks for.
+function refuseLimits(s: PlannedService): void {
+  const feature = s.rateLimit !== undefined ? 'rate-limit' : s.backends.some((b) => b.maxConnections !== undefined) ? 'max-connections' : undefined;
+  if (feature !== undefined) throw new NftlbError('unsupported', `service ${s.name}: ${feature} is not expressed by the iptables output; use --format nft for this service`);
 }
 
 // The pool chain: pick a slot, jump to that slot's backend chain. The last choice is unconditional, so every new

@@ -36,6 +36,10 @@ export type Stmt =
   | { readonly kind: 'nat'; readonly type: 'dnat' | 'snat'; readonly family: 4 | 6; readonly to: Expr }
   | { readonly kind: 'masquerade' }
   | { readonly kind: 'reject'; readonly with: 'tcp reset' | 'default' }
+  /** Matches while more than perSecond (+ burst) packets per second hit it (token bucket). */
+  | { readonly kind: 'limit-over'; readonly perSecond: number; readonly burst: number }
+  /** Matches while the connections counted by this rule (the current one included) exceed over. */
+  | { readonly kind: 'ct-count-over'; readonly over: number }
   | { readonly kind: 'verdict'; readonly verdict: Verdict };
 
 export interface Rule {

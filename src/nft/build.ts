@@ -19,6 +19,10 @@ export const NAMES = {
   guardPre: ident('guard_pre'),
   guardOut: ident('guard_out'),
   natPost: ident('nat_post'),
+  connLimit: ident('conn_limit'),
+  limitFwd: ident('limit_fwd'),
+  limitIn: ident('limit_in'),
+  limitOut: ident('limit_out'),
 } as const;
 
 const FAMILIES = [4, 6] as const;
@@ -49,7 +53,7 @@ export function buildTable(p: Plan, comment: string): Table {
   sets.push(...natObjects(p.services));
 
   const chains: Chain[] = [
-    ...pools.filter(({ pool }) => pool.selector !== null).map(({ pool }) => serviceChain(pool)),
+    ...pools.filter(({ pool }) => pool.selector !== null).map(({ s, pool }) => serviceChain(s, pool)),
     pickChain(),
     refuseChain(),
     dispatchChain(NAMES.dispatchPre, 'prerouting'),
@@ -57,6 +61,7 @@ export function buildTable(p: Plan, comment: string): Table {
     guardChain(NAMES.guardPre, 'prerouting'),
     guardChain(NAMES.guardOut, 'output'),
     natPostChain(),
+    ...limitChains(p.services),
   ];
   return { name: p.table, comment, sets, chains };
 }
@@ -152,12 +157,40 @@ function selectorExpr(sel: Selector, fam: Family, base: number): Expr {
   }
 }
 
-function serviceChain(pool: Pool): Chain {
+// A nat chain sees only the first packet of a connection, so the rate limit here counts new connections; the ones over
+// it are dropped before they get a backend (the client's SYN retransmit is a new try).
+function serviceChain(s: PlannedService, pool: Pool): Chain {
   const sel = pool.selector!;
+  const rate = s.rateLimit;
+  const limit: Rule[] = rate === undefined ? [] : [rule({ kind: 'limit-over', perSecond: rate.perSecond, burst: rate.burst }, { kind: 'counter' }, { kind: 'verdict', verdict: { kind: 'drop' } })];
   return {
     name: pool.chain,
-    rules: [rule({ kind: 'counter' }, { kind: 'ct-mark-set', value: selectorExpr(sel, pool.family, pool.slotBase) }, { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.pick } })],
+    rules: [...limit, rule({ kind: 'counter' }, { kind: 'ct-mark-set', value: selectorExpr(sel, pool.family, pool.slotBase) }, { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.pick } })],
   };
+}
+
+// max-connections: after DNAT the ct mark is the backend id, so one rule per limited backend counts the new connections
+// that reached it (ct count keeps one list per rule). Forwarded, local-backend and local-client connections all go
+// through the one conn_limit chain, so each backend has one count. Emitted only when some backend has a limit.
+function limitChains(services: readonly PlannedService[]): Chain[] {
+  const limited = services.flatMap((s) => s.backends).filter((b) => b.maxConnections !== undefined);
+  if (limited.length === 0) return [];
+  const enter = (name: Chain['name'], hook: 'forward' | 'input' | 'output'): Chain => ({
+    name,
+    hook: { type: 'filter', hook, priority: 'filter', priorityOffset: 0, policy: 'accept' },
+    rules: [rule(match(f('ct state'), sym('new')), match(f('ct status'), sym('dnat')), { kind: 'verdict', verdict: { kind: 'jump', chain: NAMES.connLimit } })],
+  });
+  return [
+    {
+      name: NAMES.connLimit,
+      rules: limited.map((b) =>
+        rule(match(f('ct mark'), { kind: 'number', value: b.id }), { kind: 'ct-count-over', over: b.maxConnections! }, { kind: 'counter' }, { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.refuse } }),
+      ),
+    },
+    enter(NAMES.limitFwd, 'forward'),
+    enter(NAMES.limitIn, 'input'),
+    enter(NAMES.limitOut, 'output'),
+  ];
 }
 
 // The one chain that binds the slot and backend maps. A lookup miss ends only its own rule, so the keep-port maps are

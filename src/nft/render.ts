@@ -49,6 +49,10 @@ const stmt = (s: Stmt): string => {
       return 'masquerade';
     case 'reject':
       return s.with === 'tcp reset' ? 'reject with tcp reset' : 'reject';
+    case 'limit-over':
+      return `limit rate over ${s.perSecond}/second burst ${s.burst} packets`;
+    case 'ct-count-over':
+      return `ct count over ${s.over}`;
     case 'verdict':
       return verdict(s.verdict);
   }

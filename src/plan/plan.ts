@@ -40,6 +40,7 @@ export function plan(model: Model, overlay?: HealthOverlay): Plan {
         state: b.state,
         health: healthOf(b, overlay?.health.get(backendKey(s.name, endpoint))),
         endpoint,
+        maxConnections: b.maxConnections,
       };
     });
     const families = ([4, 6] as const).filter((f) => s.vips.some((v) => v.family === f));
@@ -65,6 +66,7 @@ export function plan(model: Model, overlay?: HealthOverlay): Plan {
       quorum: s.quorum,
       onDown: s.onDown,
       scheduler: s.scheduler.kind,
+      rateLimit: s.limits.rate,
       backends,
       pools,
     };

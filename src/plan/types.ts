@@ -23,6 +23,8 @@ export interface PlannedBackend {
   readonly health: 'up' | 'down' | 'unknown';
   /** 198.51.100.2:8080, [2001:db8::2]:8080, or the bare address when the port is kept. */
   readonly endpoint: string;
+  /** New connections beyond this many established ones are rejected; undefined: no limit. */
+  readonly maxConnections: number | undefined;
 }
 
 /** One service in one address family: its own chain, selector and slot table. */
@@ -53,6 +55,8 @@ export interface PlannedService {
   readonly quorum: number;
   readonly onDown: 'keep' | 'reset';
   readonly scheduler: string;
+  /** New connections per second (token bucket with burst) to the service; excess ones are dropped. */
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
   /** All backends of the service, up or down, in config order; ids are contiguous. */
   readonly backends: readonly PlannedBackend[];
   readonly pools: readonly Pool[];

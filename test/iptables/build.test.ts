@@ -157,3 +157,14 @@ test('chain names stay within 28 characters and distinct for long service names'
   t.not(a, b);
   t.is(String(serviceChain('web')), 'NFTLB-S-web');
 });
+
+test('limits the iptables output does not express are refused, naming the service and the key', (t) => {
+  const rated = planOf(svc('rated', '    rate-limit: { rate: 10 }\n', be('198.51.100.2')));
+  const e1 = t.throws(() => buildIptables(rated, 4), { instanceOf: NftlbError });
+  t.is(e1?.code, 'unsupported');
+  t.regex(e1?.message ?? '', /^service rated: rate-limit is not expressed by the iptables output/);
+  const capped = planOf(svc('capped', '', be('198.51.100.2') + be('198.51.100.3', ', max-connections: 5')));
+  t.throws(() => buildIptables(capped, 4), { instanceOf: NftlbError, message: /^service capped: max-connections is not expressed/ });
+  const plain = planOf(svc('plain', '    limit-overflow: reject\n', be('198.51.100.2')));
+  t.notThrows(() => buildIptables(plain, 4), 'limit-overflow alone (a warning) sets no limit');
+});
