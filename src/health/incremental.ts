@@ -13,7 +13,16 @@ export interface IncrementalUpdate {
 }
 
 // Per-service objects a membership change can touch; backend maps and NAT sets list every backend whatever its health.
-const TOUCHED_SETS: readonly Ident[] = [NAMES.services[4], NAMES.services[6], NAMES.closed[4], NAMES.closed[6], NAMES.slots];
+const TOUCHED_SETS: readonly Ident[] = [
+  NAMES.services[4],
+  NAMES.services[6],
+  NAMES.serviceRanges[4],
+  NAMES.serviceRanges[6],
+  NAMES.closed[4],
+  NAMES.closed[6],
+  NAMES.slots,
+  NAMES.slotRanges,
+];
 
 // Given the plan that is loaded and the plan after a membership change (same config, other health verdicts), writes one
 // nft script that rewrites only what differs: the changed pools' slot elements and chains, and their listener elements

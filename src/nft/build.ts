@@ -6,8 +6,10 @@ import { ident } from './names.js';
 // Fixed object names inside nftlb's table. Per-service state lives only in per-service chains and map elements.
 export const NAMES = {
   services: { 4: ident('services4'), 6: ident('services6') },
+  serviceRanges: { 4: ident('services4_ranges'), 6: ident('services6_ranges') },
   closed: { 4: ident('closed4'), 6: ident('closed6') },
   slots: ident('slots'),
+  slotRanges: ident('slots_ranges'),
   backends: { 4: ident('backends4'), 6: ident('backends6') },
   backendsKeepPort: { 4: ident('backends4_keep_port'), 6: ident('backends6_keep_port') },
   masquerade: ident('nat_masquerade'),
@@ -43,12 +45,17 @@ export function buildTable(p: Plan, comment: string): Table {
   const pools = p.services.flatMap((s) => s.pools.map((pool) => ({ s, pool })));
   const sets: SetDecl[] = [];
   for (const fam of FAMILIES) {
-    sets.push(listenerMap(NAMES.services[fam], fam, pools.filter(({ pool }) => pool.family === fam && pool.selector !== null), ({ pool }) => ({ kind: 'goto', chain: pool.chain })));
+    // Single ports go into a plain hash map, ranges into an interval map: at 10k services the interval map alone costs
+    // nft about 0.15 s of load time, and most services listen on single ports.
+    const open = pools.filter(({ pool }) => pool.family === fam && pool.selector !== null);
+    const target = ({ pool }: PoolRef): Element['value'] => ({ kind: 'goto', chain: pool.chain });
+    sets.push(listenerMap(NAMES.services[fam], fam, open, target, 'single'));
+    sets.push(listenerMap(NAMES.serviceRanges[fam], fam, open, target, 'ranges'));
   }
   for (const fam of FAMILIES) {
     sets.push(listenerMap(NAMES.closed[fam], fam, pools.filter(({ pool }) => pool.family === fam && pool.selector === null), ({ s }) => (s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'jump', chain: NAMES.refuse })));
   }
-  sets.push(slotMap(pools.map(({ pool }) => pool)));
+  sets.push(...slotMaps(pools.map(({ pool }) => pool)));
   for (const fam of FAMILIES) sets.push(...backendMaps(p.services, fam));
   sets.push(...natObjects(p.services));
 
@@ -68,33 +75,47 @@ export function buildTable(p: Plan, comment: string): Table {
 
 type PoolRef = { s: PlannedService; pool: Pool };
 
-function listenerMap(name: SetDecl['name'], fam: Family, pools: PoolRef[], target: (r: PoolRef) => Element['value']): SetDecl {
+function listenerMap(name: SetDecl['name'], fam: Family, pools: PoolRef[], target: (r: PoolRef) => Element['value'], ports: 'single' | 'ranges' | 'all' = 'all'): SetDecl {
   const elements: Element[] = [];
   for (const r of pools) {
     for (const vip of r.pool.vips) {
       for (const proto of r.s.protocols) {
         for (const port of r.s.ports) {
+          if ((ports === 'single' && port.first !== port.last) || (ports === 'ranges' && port.first === port.last)) continue;
           elements.push({ key: [addr(vip), { kind: 'proto', proto }, range(port.first, port.last)], value: target(r) });
         }
       }
     }
   }
-  return { kind: 'map', name, key: [addrType(fam), 'inet_proto', 'inet_service'], value: 'verdict', interval: true, elements };
+  return { kind: 'map', name, key: [addrType(fam), 'inet_proto', 'inet_service'], value: 'verdict', interval: ports !== 'single', elements };
 }
 
-// slot -> backend id, runs of equal ids folded into one interval element.
-function slotMap(pools: readonly Pool[]): SetDecl {
-  const elements: Element[] = [];
+// slot -> backend id. A pool whose slots mostly differ from their neighbours (equal weights, Maglev) goes into a plain
+// hash map, one element per slot; a pool with long runs (weighted random or hash: one run per backend) into an interval
+// map, one element per run. Interval maps cost nft several times more load time per element, and most pools are the first kind.
+function slotMaps(pools: readonly Pool[]): SetDecl[] {
+  const single: Element[] = [];
+  const ranges: Element[] = [];
   for (const pool of pools) {
+    if (directBase(pool) !== undefined) continue;
+    const runs: Element[] = [];
     let start = 0;
     for (let i = 1; i <= pool.slots.length; i++) {
       if (i === pool.slots.length || pool.slots[i] !== pool.slots[start]) {
-        elements.push({ key: [range(pool.slotBase + start, pool.slotBase + i - 1)], value: [range(pool.slots[start]!)] });
+        runs.push({ key: [range(pool.slotBase + start, pool.slotBase + i - 1)], value: [range(pool.slots[start]!)] });
         start = i;
       }
     }
+    if (pool.slots.length <= 2 * runs.length) {
+      pool.slots.forEach((id, i) => single.push({ key: [range(pool.slotBase + i)], value: [range(id)] }));
+    } else {
+      ranges.push(...runs);
+    }
   }
-  return { kind: 'map', name: NAMES.slots, key: ['mark'], value: ['mark'], interval: true, elements };
+  return [
+    { kind: 'map', name: NAMES.slots, key: ['mark'], value: ['mark'], interval: false, elements: single },
+    { kind: 'map', name: NAMES.slotRanges, key: ['mark'], value: ['mark'], interval: true, elements: ranges },
+  ];
 }
 
 // backend id -> address . port (or address alone when the connection keeps its port). Down backends stay listed so a
@@ -159,13 +180,21 @@ function selectorExpr(sel: Selector, fam: Family, base: number): Expr {
 
 // A nat chain sees only the first packet of a connection, so the rate limit here counts new connections; the ones over
 // it are dropped before they get a backend (the client's SYN retransmit is a new try).
+// When a pool's slots are consecutive backend ids (equal weights, every backend up: the common case), the selector can
+// yield the backend id itself; the pool then needs no slot elements, which is most of the table at scale.
+function directBase(pool: Pool): number | undefined {
+  const first = pool.slots[0];
+  if (first === undefined || pool.selector === null) return undefined;
+  return pool.slots.every((id, i) => id === first + i) ? first : undefined;
+}
+
 function serviceChain(s: PlannedService, pool: Pool): Chain {
   const sel = pool.selector!;
   const rate = s.rateLimit;
   const limit: Rule[] = rate === undefined ? [] : [rule({ kind: 'limit-over', perSecond: rate.perSecond, burst: rate.burst }, { kind: 'counter' }, { kind: 'verdict', verdict: { kind: 'drop' } })];
   return {
     name: pool.chain,
-    rules: [...limit, rule({ kind: 'counter' }, { kind: 'ct-mark-set', value: selectorExpr(sel, pool.family, pool.slotBase) }, { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.pick } })],
+    rules: [...limit, rule({ kind: 'counter' }, { kind: 'ct-mark-set', value: selectorExpr(sel, pool.family, directBase(pool) ?? pool.slotBase) }, { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.pick } })],
   };
 }
 
@@ -196,7 +225,12 @@ function limitChains(services: readonly PlannedService[]): Chain[] {
 // The one chain that binds the slot and backend maps. A lookup miss ends only its own rule, so the keep-port maps are
 // consulted only for backends that are not in the address . port map.
 function pickChain(): Chain {
-  const rules: Rule[] = [rule({ kind: 'ct-mark-set', value: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.slots } })];
+  // A slot is in exactly one of the two slot maps; the lookup that misses ends only its own rule. After the first hit
+  // the mark is a backend id (< SLOT_BASE), which the second map never holds.
+  const rules: Rule[] = [
+    rule({ kind: 'ct-mark-set', value: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.slots } }),
+    rule({ kind: 'ct-mark-set', value: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.slotRanges } }),
+  ];
   for (const fam of FAMILIES) {
     const nf = match(f('meta nfproto'), sym(fam === 4 ? 'ipv4' : 'ipv6'));
     const lookup = (map: SetDecl['name']): Expr => ({ kind: 'map-lookup', key: f('ct mark'), map });
@@ -220,7 +254,10 @@ function dispatchChain(name: Chain['name'], hook: 'prerouting' | 'output'): Chai
   return {
     name,
     hook: { type: 'nat', hook, priority: dstnat(hook), priorityOffset: 0, policy: 'accept' },
-    rules: FAMILIES.map((fam) => rule({ kind: 'vmap', key: listenerKey(fam), map: NAMES.services[fam] })),
+    rules: FAMILIES.flatMap((fam) => [
+      rule({ kind: 'vmap', key: listenerKey(fam), map: NAMES.services[fam] }),
+      rule({ kind: 'vmap', key: listenerKey(fam), map: NAMES.serviceRanges[fam] }),
+    ]),
   };
 }
 

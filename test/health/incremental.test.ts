@@ -27,18 +27,12 @@ test('no change, no script', (t) => {
   t.deepEqual(incrementalUpdate(plan(m), plan(m, overlay({ 'a/198.51.100.2:80': 'up' }))), { script: null, services: [] });
 });
 
-test('one backend down rewrites only that pool: its slot elements and its chain', (t) => {
+test('one backend down rewrites only that pool: with the rest selectable directly, just its chain', (t) => {
   const u = incrementalUpdate(plan(m), plan(m, overlay({ 'a/198.51.100.2:80': 'down' })));
   t.deepEqual(u.services, ['a']);
   t.is(
     u.script,
-    [
-      'delete element inet hc slots { 1048576, 1048577 }',
-      'flush chain inet hc svc_a_v4',
-      'add rule inet hc svc_a_v4 counter ct mark set 1048576 goto pick',
-      'add element inet hc slots { 1048576 : 2 }',
-      '',
-    ].join('\n'),
+    ['flush chain inet hc svc_a_v4', 'add rule inet hc svc_a_v4 counter ct mark set 2 goto pick', ''].join('\n'),
   );
 });
 
@@ -49,7 +43,6 @@ test('a pool that empties moves its listeners to the closed map with its on-empt
     u.script,
     [
       'delete element inet hc services4 { 203.0.113.2 . tcp . 80 }',
-      'delete element inet hc slots { 1048578 }',
       'delete chain inet hc svc_b_v4',
       'add element inet hc closed4 { 203.0.113.2 . tcp . 80 : drop }',
       '',
@@ -61,9 +54,8 @@ test('a pool that empties moves its listeners to the closed map with its on-empt
     [
       'delete element inet hc closed4 { 203.0.113.2 . tcp . 80 }',
       'add chain inet hc svc_b_v4',
-      'add rule inet hc svc_b_v4 counter ct mark set 1048578 goto pick',
+      'add rule inet hc svc_b_v4 counter ct mark set 3 goto pick',
       'add element inet hc services4 { 203.0.113.2 . tcp . 80 : goto svc_b_v4 }',
-      'add element inet hc slots { 1048578 : 3 }',
       '',
     ].join('\n'),
   );
@@ -80,4 +72,40 @@ services:
       - { address: 198.51.100.2 }
 `);
   t.throws(() => incrementalUpdate(plan(m), plan(other)), { message: /different configs/ });
+});
+
+test('a middle backend down makes the pool select through slot elements, and back to direct selection', (t) => {
+  const three = modelOf(`
+table: hc
+services:
+  - name: c
+    vip: 203.0.113.3
+    port: 80
+    health: { type: tcp }
+    backends:
+      - { address: 198.51.100.2 }
+      - { address: 198.51.100.3 }
+      - { address: 198.51.100.4 }
+`);
+  const down = plan(three, overlay({ 'c/198.51.100.3:80': 'down' }));
+  const u = incrementalUpdate(plan(three), down);
+  t.is(
+    u.script,
+    [
+      'flush chain inet hc svc_c_v4',
+      'add rule inet hc svc_c_v4 counter ct mark set numgen inc mod 2 offset 1048576 goto pick',
+      'add element inet hc slots { 1048576 : 1, 1048577 : 3 }',
+      '',
+    ].join('\n'),
+  );
+  const back = incrementalUpdate(down, plan(three));
+  t.is(
+    back.script,
+    [
+      'delete element inet hc slots { 1048576, 1048577 }',
+      'flush chain inet hc svc_c_v4',
+      'add rule inet hc svc_c_v4 counter ct mark set numgen inc mod 3 offset 1 goto pick',
+      '',
+    ].join('\n'),
+  );
 });

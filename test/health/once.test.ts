@@ -101,10 +101,10 @@ test('the state file records checks and what the live table holds; a table repla
   const r = await healthOnce(deps, model);
   t.is(r.sync.action, 'full');
   t.is(r.sync.why, 'the table was replaced since the last health run');
-  // The reload keeps the dead backend (id 2) out of the slot map.
-  const slots = /map slots \{[^}]*\}/.exec(loads()[loads().length - 1]!)?.[0] ?? '';
-  t.regex(slots, /1048576 : 1/);
-  t.notRegex(slots, /: 2\b/);
+  // The reload keeps the dead backend (id 2) out: the pool selects backend 1 directly, and no slot names backend 2.
+  const last = loads()[loads().length - 1]!;
+  t.regex(/chain svc_web_v4 \{[^}]*\}/.exec(last)?.[0] ?? '', /ct mark set 1 goto pick/);
+  t.notRegex(/map slots \{[^}]*\}/.exec(last)?.[0] ?? '', /: 2\b/);
   t.true(JSON.parse(await readFile(deps.stateFile, 'utf8')).live.handle === exec.handle);
 });
 
