@@ -206,13 +206,13 @@ export const configSchema = {
         'limit-overflow': {
           type: 'string',
           enum: ['reject', 'spill'],
-          description: 'A new connection to a backend at max-connections: reject it (default) or spill it to another backend.',
+          description: 'A new connection to a backend at max-connections: reject it (default, TCP reset). spill (to another backend) is refused by this version: see docs/limits.md.',
         },
         'rate-limit': {
           type: 'object',
           additionalProperties: false,
           required: ['rate'],
-          description: 'Limit on new connections per second to the service; excess ones are dropped.',
+          description: 'Limit on new connections per second to the service (nft limit rate, per address family); excess ones are dropped.',
           properties: {
             rate: { type: 'integer', minimum: 1, maximum: 10000000, description: 'New connections per second.' },
             burst: { type: 'integer', minimum: 1, maximum: 10000000, description: 'Burst allowance. Default 5.' },
