@@ -3,9 +3,10 @@
 import { execa } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nftlb = join(root, 'dist/nftlb.mjs');
 const example = `# Three TCP backends behind one VIP port, plus a weighted UDP DNS pair.
 table: nftlb

@@ -8,7 +8,6 @@ import { FRESH, type HealthRecord } from '../../src/health/machine.js';
 import { emptyState, type HealthState } from '../../src/health/state-file.js';
 import { sync } from '../../src/health/sync.js';
 import type { Model } from '../../src/model/types.js';
-import { renderNftScript } from '../../src/nft/script.js';
 import { backendKey, plan } from '../../src/plan/plan.js';
 import { ms, table } from './format.js';
 import { benchConfigJson } from './gen-config.js';
