@@ -1,5 +1,5 @@
 // Runs one ops command (apply, remove, status, diff, doctor) in-process with an injected executor.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -30,9 +30,13 @@ export async function runCommand(make: (ctx: CommandContext, exec: Executor) => 
   return { code, stdout, stderr };
 }
 
-// A scratch directory with a config file (and room for the lock and state files).
+const made: string[] = [];
+process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+// A scratch directory (removed when the test process exits) with a config file (and room for the lock and state files).
 export function scratch(config: string, name = 'nftlb.yaml'): { dir: string; config: string; lock: string } {
   const dir = mkdtempSync(join(tmpdir(), 'nftlb-ops-'));
+  made.push(dir);
   const file = join(dir, name);
   writeFileSync(file, config);
   return { dir, config: file, lock: join(dir, 'run', 'apply.lock') };

@@ -1,5 +1,5 @@
 // Helpers of the ops kernel tests: run the nftlb CLI inside the lb namespace and snapshot its ruleset.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +8,14 @@ import type { ExecResult, Topology } from './support/topology.js';
 /** The compiled CLI entry point. */
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-// A scratch directory for one test: configs, lock and state files.
+const made: string[] = [];
+process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+// A scratch directory for one test (removed when the test process exits): configs, lock and state files.
 export function workDir(): string {
-  return mkdtempSync(join(tmpdir(), 'nftlb-kops-'));
+  const dir = mkdtempSync(join(tmpdir(), 'nftlb-kops-'));
+  made.push(dir);
+  return dir;
 }
 
 // Writes a config file into dir and returns its path.
