@@ -53,12 +53,19 @@ try {
     await topo.exec('lb', ['sh', '-c', `'${process.execPath}' '${nftlb}' render -c '${cfg}' | nft -f -`]);
     for (const [what, opts] of [
       ['30 TCP connections to 203.0.113.1:80 (round robin)', { target: topo.vip4, port: 80, proto: 'tcp', count: 30 }],
-      ['30 TCP connections to [2001:db8:1::1]:80 (one IPv6 backend)', { target: topo.vip6, port: 80, proto: 'tcp', count: 30 }],
-      ['30 UDP queries to 203.0.113.1:53 (random, weights 2:1)', { target: topo.vip4, port: 53, proto: 'udp', count: 30 }],
+      [
+        '30 TCP connections to [2001:db8:1::1]:80 (one IPv6 backend)',
+        { target: topo.vip6, port: 80, proto: 'tcp', count: 30 },
+      ],
+      [
+        '30 UDP queries to 203.0.113.1:53 (random, weights 2:1)',
+        { target: topo.vip4, port: 53, proto: 'udp', count: 30 },
+      ],
     ]) {
       const results = await probe(topo, opts);
       const spread = {};
-      for (const r of results) spread[r.backend ?? `failed (${r.error})`] = (spread[r.backend ?? `failed (${r.error})`] ?? 0) + 1;
+      for (const r of results)
+        spread[r.backend ?? `failed (${r.error})`] = (spread[r.backend ?? `failed (${r.error})`] ?? 0) + 1;
       console.log(`== ${what}: backend <- connections (peer seen by the backend: ${results[0]?.peer})`);
       for (const [be, n] of Object.entries(spread).sort()) console.log(`   ${be.padEnd(24)} ${n}`);
     }

@@ -26,9 +26,29 @@ export interface ApplyOptions {
 
 // How an apply ended (failures are thrown as NftlbError).
 export type ApplyOutcome =
-  | { readonly kind: 'applied'; readonly table: string; readonly fingerprint: string; readonly previous: string | null; readonly services: number; readonly warnings: readonly Diagnostic[] }
-  | { readonly kind: 'unchanged'; readonly table: string; readonly fingerprint: string; readonly services: number; readonly warnings: readonly Diagnostic[] }
-  | { readonly kind: 'dry-run'; readonly table: string; readonly fingerprint: string; readonly services: number; readonly script: string; readonly warnings: readonly Diagnostic[] };
+  | {
+      readonly kind: 'applied';
+      readonly table: string;
+      readonly fingerprint: string;
+      readonly previous: string | null;
+      readonly services: number;
+      readonly warnings: readonly Diagnostic[];
+    }
+  | {
+      readonly kind: 'unchanged';
+      readonly table: string;
+      readonly fingerprint: string;
+      readonly services: number;
+      readonly warnings: readonly Diagnostic[];
+    }
+  | {
+      readonly kind: 'dry-run';
+      readonly table: string;
+      readonly fingerprint: string;
+      readonly services: number;
+      readonly script: string;
+      readonly warnings: readonly Diagnostic[];
+    };
 
 // load -> validate -> render -> (lock) -> compare fingerprint with the live table -> nft -c -f - -> nft -f -.
 // Every failure happens before nft commits, or is nft's own all-or-nothing commit failing, so the live ruleset is then
@@ -46,7 +66,11 @@ export async function applyConfig(exec: Executor, o: ApplyOptions): Promise<Appl
     if (!o.force && previous === fingerprint) return { kind: 'unchanged', ...base };
     await checkAndLoad(exec, o.nft, text);
     // Best effort: the record only improves `diff`, which does not trust it unless the live fingerprint matches.
-    await writeAppliedState(stateFileFor(o.lockFile, p.table), { table: p.table, fingerprint, services: viewOf(p) }).catch(() => undefined);
+    await writeAppliedState(stateFileFor(o.lockFile, p.table), {
+      table: p.table,
+      fingerprint,
+      services: viewOf(p),
+    }).catch(() => undefined);
     return { kind: 'applied', ...base, previous };
   } finally {
     await release();

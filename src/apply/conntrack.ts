@@ -14,7 +14,9 @@ export interface CtEntry {
 }
 
 // What status learns from conntrack: the entries, or why there are none.
-export type CtSnapshot = { readonly kind: 'ok'; readonly entries: readonly CtEntry[] } | { readonly kind: 'unavailable'; readonly reason: string };
+export type CtSnapshot =
+  | { readonly kind: 'ok'; readonly entries: readonly CtEntry[] }
+  | { readonly kind: 'unavailable'; readonly reason: string };
 
 // Lists the connection tracking table of both families (`conntrack -L -f ipv4|ipv6`). The conntrack tool is optional:
 // without it status still reports the rule counters.
@@ -47,7 +49,14 @@ export function parseConntrack(text: string): CtEntry[] {
     const bytes = kv.filter((w) => w.startsWith('bytes=')).map((w) => Number(w.slice(6)));
     const state = words[3] !== undefined && /^[A-Z_]+$/.test(words[3]) ? words[3] : '';
     const dport = first('dport');
-    out.push({ proto, state, dst: first('dst') ?? '', dport: dport === undefined ? undefined : Number(dport), mark, bytes: bytes.length > 0 ? bytes.reduce((a, b) => a + b, 0) : null });
+    out.push({
+      proto,
+      state,
+      dst: first('dst') ?? '',
+      dport: dport === undefined ? undefined : Number(dport),
+      mark,
+      bytes: bytes.length > 0 ? bytes.reduce((a, b) => a + b, 0) : null,
+    });
   }
   return out;
 }

@@ -1,4 +1,10 @@
-import { appliedOverlay, healthStateFile, readHealthState, stateDirFor, type HealthState } from '../health/state-file.js';
+import {
+  appliedOverlay,
+  healthStateFile,
+  readHealthState,
+  stateDirFor,
+  type HealthState,
+} from '../health/state-file.js';
 import type { Model } from '../model/types.js';
 import { plan } from '../plan/plan.js';
 import type { Plan } from '../plan/types.js';

@@ -9,9 +9,22 @@ import { viewOf, type ServiceView } from './view.js';
 /** One difference between the live table and the config, in the config's terms. */
 export type Change =
   | { readonly kind: 'service-added' | 'service-removed'; readonly service: string }
-  | { readonly kind: 'service-changed'; readonly service: string; readonly field: string; readonly from: string; readonly to: string }
+  | {
+      readonly kind: 'service-changed';
+      readonly service: string;
+      readonly field: string;
+      readonly from: string;
+      readonly to: string;
+    }
   | { readonly kind: 'backend-added' | 'backend-removed'; readonly service: string; readonly backend: string }
-  | { readonly kind: 'backend-changed'; readonly service: string; readonly backend: string; readonly field: 'weight' | 'state'; readonly from: string; readonly to: string }
+  | {
+      readonly kind: 'backend-changed';
+      readonly service: string;
+      readonly backend: string;
+      readonly field: 'weight' | 'state';
+      readonly from: string;
+      readonly to: string;
+    }
   /** The live table's content is not known in config terms (not loaded by nftlb apply here, or not nftlb's at all). */
   | { readonly kind: 'table-replaced'; readonly reason: string };
 
@@ -25,23 +38,55 @@ export interface DiffResult {
 
 // What apply would change. The live table is known in config terms through the record of the last apply, which is
 // trusted only while the live table still carries the fingerprint it was recorded with.
-export async function readDiff(exec: Executor, o: { config: string; nft: string; lockFile: string; env: NodeJS.ProcessEnv }): Promise<DiffResult> {
+export async function readDiff(
+  exec: Executor,
+  o: { config: string; nft: string; lockFile: string; env: NodeJS.ProcessEnv },
+): Promise<DiffResult> {
   const { model } = await loadModel(o.config);
   const { plan: p } = await desiredPlan(model, o.env);
   const { fingerprint } = renderNftScript(p);
   const want = viewOf(p);
   const live = await readLiveTable(exec, o.nft, p.table);
-  const base = { table: p.table as string, fingerprint: { config: fingerprint, live: live.kind === 'present' ? live.fingerprint : null } };
+  const base = {
+    table: p.table as string,
+    fingerprint: { config: fingerprint, live: live.kind === 'present' ? live.fingerprint : null },
+  };
   if (live.kind === 'absent') return { ...base, live: 'absent', changes: diffServices([], want) };
-  if (live.fingerprint === null) return { ...base, live: 'foreign', changes: [{ kind: 'table-replaced', reason: `table inet ${p.table} was not made by nftlb` }] };
+  if (live.fingerprint === null)
+    return {
+      ...base,
+      live: 'foreign',
+      changes: [{ kind: 'table-replaced', reason: `table inet ${p.table} was not made by nftlb` }],
+    };
   if (live.fingerprint === fingerprint) return { ...base, live: 'matches', changes: [] };
   const rec = await readAppliedState(stateFileFor(o.lockFile, p.table));
   if (rec === null || rec.fingerprint !== live.fingerprint) {
-    return { ...base, live: 'differs', changes: [{ kind: 'table-replaced', reason: `the live table (fingerprint ${live.fingerprint}) was not loaded by nftlb apply on this host, so its content is not known in config terms` }] };
+    return {
+      ...base,
+      live: 'differs',
+      changes: [
+        {
+          kind: 'table-replaced',
+          reason: `the live table (fingerprint ${live.fingerprint}) was not loaded by nftlb apply on this host, so its content is not known in config terms`,
+        },
+      ],
+    };
   }
   const changes = diffServices(rec.services, want);
   // Same services in config terms but another fingerprint (e.g. another nftlb version rendered it): still a reload.
-  return { ...base, live: 'differs', changes: changes.length > 0 ? changes : [{ kind: 'table-replaced', reason: 'same services, different rendering (another nftlb version or health verdicts)' }] };
+  return {
+    ...base,
+    live: 'differs',
+    changes:
+      changes.length > 0
+        ? changes
+        : [
+            {
+              kind: 'table-replaced',
+              reason: 'same services, different rendering (another nftlb version or health verdicts)',
+            },
+          ],
+  };
 }
 
 // Compares two service lists by name, then backends by endpoint.
@@ -65,16 +110,34 @@ export function diffServices(from: readonly ServiceView[], to: readonly ServiceV
       ['nat', o.nat, s.nat],
       ['on-empty', o.onEmpty, s.onEmpty],
     ];
-    for (const [field, a, b] of fields) if (a !== b) out.push({ kind: 'service-changed', service: s.name, field, from: a, to: b });
+    for (const [field, a, b] of fields)
+      if (a !== b) out.push({ kind: 'service-changed', service: s.name, field, from: a, to: b });
     const ob = new Map(o.backends.map((b) => [b.endpoint, b]));
     const nb = new Map(s.backends.map((b) => [b.endpoint, b]));
-    for (const b of o.backends) if (!nb.has(b.endpoint)) out.push({ kind: 'backend-removed', service: s.name, backend: b.endpoint });
+    for (const b of o.backends)
+      if (!nb.has(b.endpoint)) out.push({ kind: 'backend-removed', service: s.name, backend: b.endpoint });
     for (const b of s.backends) {
       const p = ob.get(b.endpoint);
       if (p === undefined) out.push({ kind: 'backend-added', service: s.name, backend: b.endpoint });
       else {
-        if (p.weight !== b.weight) out.push({ kind: 'backend-changed', service: s.name, backend: b.endpoint, field: 'weight', from: String(p.weight), to: String(b.weight) });
-        if (p.state !== b.state) out.push({ kind: 'backend-changed', service: s.name, backend: b.endpoint, field: 'state', from: p.state, to: b.state });
+        if (p.weight !== b.weight)
+          out.push({
+            kind: 'backend-changed',
+            service: s.name,
+            backend: b.endpoint,
+            field: 'weight',
+            from: String(p.weight),
+            to: String(b.weight),
+          });
+        if (p.state !== b.state)
+          out.push({
+            kind: 'backend-changed',
+            service: s.name,
+            backend: b.endpoint,
+            field: 'state',
+            from: p.state,
+            to: b.state,
+          });
       }
     }
   }

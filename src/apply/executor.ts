@@ -34,7 +34,13 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
   const env = withoutNodeModulesPath(callerEnv);
   return {
     async run(cmd, args, input) {
-      const r = await execa(cmd, [...args], { input: input ?? '', reject: false, env, extendEnv: false, stripFinalNewline: false });
+      const r = await execa(cmd, [...args], {
+        input: input ?? '',
+        reject: false,
+        env,
+        extendEnv: false,
+        stripFinalNewline: false,
+      });
       if ((r as { code?: string }).code === 'ENOENT') {
         throw new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`);
       }
@@ -63,7 +69,8 @@ function startProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessE
       });
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') reject(new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`, { cause: e }));
+      if (e.code === 'ENOENT')
+        reject(new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`, { cause: e }));
       else reject(new NftlbError('internal', `cannot start ${cmd}: ${e.message}`, { cause: e }));
     });
     child.on('spawn', () =>
@@ -73,8 +80,8 @@ function startProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessE
           new Promise((done) => {
             const check = (): boolean => {
               const nl = stdout.indexOf('\n');
-              if (nl >= 0) return done(stdout.slice(0, nl)), true;
-              if (exitCode !== null) return done(null), true;
+              if (nl >= 0) return (done(stdout.slice(0, nl)), true);
+              if (exitCode !== null) return (done(null), true);
               return false;
             };
             if (check()) return;

@@ -34,7 +34,11 @@ export async function acquireLock(exec: Executor, file: string, waitSeconds: num
     held = await exec.start('flock', [...wait, '-E', String(BUSY_STATUS), file, 'cat']);
   } catch (e) {
     if (e instanceof NftlbError && e.code === 'nft-missing') {
-      throw new NftlbError('nft-missing', 'flock (util-linux) is not installed or not on PATH; nftlb needs it for its lock', { cause: e });
+      throw new NftlbError(
+        'nft-missing',
+        'flock (util-linux) is not installed or not on PATH; nftlb needs it for its lock',
+        { cause: e },
+      );
     }
     throw e;
   }

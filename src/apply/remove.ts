@@ -13,7 +13,10 @@ export interface RemoveOutcome {
 
 // Deletes nftlb's table (and nothing else) under the apply lock. The `table inet T {}` + `delete table` pair makes the
 // delete itself idempotent, so a table that vanishes between the listing and the delete is no error either.
-export async function removeTable(exec: Executor, o: { table: string; nft: string; lockFile: string; waitSeconds: number }): Promise<RemoveOutcome> {
+export async function removeTable(
+  exec: Executor,
+  o: { table: string; nft: string; lockFile: string; waitSeconds: number },
+): Promise<RemoveOutcome> {
   let name;
   try {
     name = ident(o.table);
@@ -25,7 +28,10 @@ export async function removeTable(exec: Executor, o: { table: string; nft: strin
     const live = await readLiveTable(exec, o.nft, name);
     if (live.kind === 'absent') return { table: name, removed: false };
     if (live.fingerprint === null) {
-      throw new NftlbError('nft-failed', `table inet ${name} exists but was not made by nftlb (no fingerprint comment); not removing it`);
+      throw new NftlbError(
+        'nft-failed',
+        `table inet ${name} exists but was not made by nftlb (no fingerprint comment); not removing it`,
+      );
     }
     await checkAndLoad(exec, o.nft, `table inet ${name} {}\ndelete table inet ${name}\n`);
     return { table: name, removed: true };

@@ -54,23 +54,43 @@ export interface Status {
 }
 
 // Reads config + live table + conntrack into one status.
-export async function readStatus(exec: Executor, o: { config: string; nft: string; env: NodeJS.ProcessEnv }): Promise<Status> {
+export async function readStatus(
+  exec: Executor,
+  o: { config: string; nft: string; env: NodeJS.ProcessEnv },
+): Promise<Status> {
   const { model } = await loadModel(o.config);
   const { plan: p, health } = await desiredPlan(model, o.env);
   const checks = new Map(statusView(model, health).map((r) => [r.id, r]));
   const { fingerprint } = renderNftScript(p);
   const head = await readLiveTable(exec, o.nft, p.table);
   const liveFp = head.kind === 'present' ? head.fingerprint : null;
-  const live: LiveState = head.kind === 'absent' ? 'absent' : liveFp === null ? 'foreign' : liveFp === fingerprint ? 'matches' : 'differs';
+  const live: LiveState =
+    head.kind === 'absent' ? 'absent' : liveFp === null ? 'foreign' : liveFp === fingerprint ? 'matches' : 'differs';
   const json = live === 'matches' ? await readLiveJson(exec, o.nft, p.table) : null;
   const ct = await readConntrack(exec);
-  return buildStatus(p, { checks, live, configFingerprint: fingerprint, liveFingerprint: liveFp, json, conntrack: ct.kind === 'ok' ? ct.entries : null, ctReason: ct.kind === 'ok' ? null : ct.reason });
+  return buildStatus(p, {
+    checks,
+    live,
+    configFingerprint: fingerprint,
+    liveFingerprint: liveFp,
+    json,
+    conntrack: ct.kind === 'ok' ? ct.entries : null,
+    ctReason: ct.kind === 'ok' ? null : ct.reason,
+  });
 }
 
 // Pure part of status: combines the plan with what was read.
 export function buildStatus(
   p: Plan,
-  r: { checks: ReadonlyMap<number, { health: string; active: boolean }>; live: LiveState; configFingerprint: string; liveFingerprint: string | null; json: unknown[] | null; conntrack: readonly CtEntry[] | null; ctReason: string | null },
+  r: {
+    checks: ReadonlyMap<number, { health: string; active: boolean }>;
+    live: LiveState;
+    configFingerprint: string;
+    liveFingerprint: string | null;
+    json: unknown[] | null;
+    conntrack: readonly CtEntry[] | null;
+    ctReason: string | null;
+  },
 ): Status {
   const counters = chainCounters(r.json ?? []);
   const views = viewOf(p);
@@ -94,7 +114,7 @@ export function buildStatus(
         return {
           ...b,
           health: c?.health ?? 'unchecked',
-          active: c?.active ?? (b.state === 'up'),
+          active: c?.active ?? b.state === 'up',
           connections: es === null ? null : es.length,
           established: es === null ? null : es.filter((e) => e.state === 'ESTABLISHED' || e.proto === 'udp').length,
           bytes: es === null || !accounting ? null : es.reduce((n, e) => n + (e.bytes ?? 0), 0),
@@ -130,7 +150,8 @@ function chainCounters(json: readonly unknown[]): Map<string, number> {
     if (rule?.chain === undefined || rule.expr === undefined) continue;
     for (const x of rule.expr) {
       const c = (x as { counter?: { packets?: number } }).counter;
-      if (c !== undefined && c !== null && typeof c.packets === 'number') out.set(rule.chain, (out.get(rule.chain) ?? 0) + c.packets);
+      if (c !== undefined && c !== null && typeof c.packets === 'number')
+        out.set(rule.chain, (out.get(rule.chain) ?? 0) + c.packets);
     }
   }
   return out;

@@ -18,7 +18,9 @@ export function parseWait(v: string): number {
 // The --wait and --lock-file options shared by apply and remove.
 export function lockOptions(): Option[] {
   return [
-    new Option('--wait <seconds>', 'wait up to SECONDS for another apply to finish (default: fail at once, exit 8)').argParser(parseWait).default(0),
+    new Option('--wait <seconds>', 'wait up to SECONDS for another apply to finish (default: fail at once, exit 8)')
+      .argParser(parseWait)
+      .default(0),
     new Option('--lock-file <file>', 'lock file (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'),
   ];
 }
@@ -27,7 +29,10 @@ export function lockOptions(): Option[] {
 export function reportOpsError(io: Io, command: string, json: boolean, e: unknown, file?: string): number {
   const code = reportError(io, e, file);
   if (json) {
-    const err = e instanceof NftlbError ? { code: e.code, message: e.message, detail: e.detail ?? null } : { code: 'internal', message: String(e), detail: null };
+    const err =
+      e instanceof NftlbError
+        ? { code: e.code, message: e.message, detail: e.detail ?? null }
+        : { code: 'internal', message: String(e), detail: null };
     io.out(`${JSON.stringify({ command, result: 'error', exitCode: code, error: err }, null, 2)}\n`);
   }
   return code;
@@ -43,31 +48,51 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
     .addOption(new Option('--force', 'load even when the live table already matches the config'))
     .addOption(new Option('--json', 'print the outcome as JSON on stdout'));
   for (const o of lockOptions()) cmd.addOption(o);
-  return cmd.action(async (opts: { config: string; dryRun?: boolean; force?: boolean; json?: boolean; wait: number; lockFile?: string }) => {
-    const json = opts.json === true;
-    try {
-      const r = await applyConfig(exec, {
-        config: opts.config,
-        nft: nftProgram(ctx.env),
-        lockFile: lockFileFor(opts.lockFile, ctx.env),
-        waitSeconds: opts.wait,
-        dryRun: opts.dryRun === true,
-        force: opts.force === true,
-        env: ctx.env,
-      });
-      printDiagnostics(ctx.io, opts.config, r.warnings);
-      const code = r.kind === 'unchanged' ? EXIT.unchanged : EXIT.ok;
-      if (json) {
-        const out = { command: 'apply', result: r.kind, exitCode: code, table: r.table, fingerprint: r.fingerprint, previousFingerprint: r.kind === 'applied' ? r.previous : r.kind === 'unchanged' ? r.fingerprint : null, services: r.services, ...(r.kind === 'dry-run' ? { script: r.script } : {}) };
-        ctx.io.out(`${JSON.stringify(out, null, 2)}\n`);
-      } else if (r.kind === 'dry-run') {
-        ctx.io.out(r.script);
-      } else if (r.kind === 'applied') {
-        ctx.io.err(`nftlb: applied table inet ${r.table}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}\n`);
+  return cmd.action(
+    async (opts: {
+      config: string;
+      dryRun?: boolean;
+      force?: boolean;
+      json?: boolean;
+      wait: number;
+      lockFile?: string;
+    }) => {
+      const json = opts.json === true;
+      try {
+        const r = await applyConfig(exec, {
+          config: opts.config,
+          nft: nftProgram(ctx.env),
+          lockFile: lockFileFor(opts.lockFile, ctx.env),
+          waitSeconds: opts.wait,
+          dryRun: opts.dryRun === true,
+          force: opts.force === true,
+          env: ctx.env,
+        });
+        printDiagnostics(ctx.io, opts.config, r.warnings);
+        const code = r.kind === 'unchanged' ? EXIT.unchanged : EXIT.ok;
+        if (json) {
+          const out = {
+            command: 'apply',
+            result: r.kind,
+            exitCode: code,
+            table: r.table,
+            fingerprint: r.fingerprint,
+            previousFingerprint: r.kind === 'applied' ? r.previous : r.kind === 'unchanged' ? r.fingerprint : null,
+            services: r.services,
+            ...(r.kind === 'dry-run' ? { script: r.script } : {}),
+          };
+          ctx.io.out(`${JSON.stringify(out, null, 2)}\n`);
+        } else if (r.kind === 'dry-run') {
+          ctx.io.out(r.script);
+        } else if (r.kind === 'applied') {
+          ctx.io.err(
+            `nftlb: applied table inet ${r.table}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}\n`,
+          );
+        }
+        ctx.exit(code);
+      } catch (e) {
+        ctx.exit(reportOpsError(ctx.io, 'apply', json, e, opts.config));
       }
-      ctx.exit(code);
-    } catch (e) {
-      ctx.exit(reportOpsError(ctx.io, 'apply', json, e, opts.config));
-    }
-  });
+    },
+  );
 }

@@ -16,11 +16,17 @@ export function checkCommand(ctx: CommandContext): Command {
         const checked = checkConfig(opts.config, await readConfigFile(opts.config));
         const bad = hasErrors(checked.diagnostics);
         if (opts.json) {
-          ctx.io.out(`${JSON.stringify({ file: opts.config, valid: !bad, diagnostics: checked.diagnostics }, null, 2)}\n`);
+          ctx.io.out(
+            `${JSON.stringify({ file: opts.config, valid: !bad, diagnostics: checked.diagnostics }, null, 2)}\n`,
+          );
         } else {
           printDiagnostics(ctx.io, opts.config, checked.diagnostics);
           const n = checked.diagnostics.filter((d) => d.severity === 'error').length;
-          ctx.io.err(bad ? `nftlb: ${opts.config}: ${n} error${n === 1 ? '' : 's'}\n` : `nftlb: ${opts.config}: ok (${checked.model?.services.length ?? 0} services)\n`);
+          ctx.io.err(
+            bad
+              ? `nftlb: ${opts.config}: ${n} error${n === 1 ? '' : 's'}\n`
+              : `nftlb: ${opts.config}: ok (${checked.model?.services.length ?? 0} services)\n`,
+          );
         }
         ctx.exit(bad ? EXIT.configInvalid : EXIT.ok);
       } catch (e) {

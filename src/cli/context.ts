@@ -12,5 +12,7 @@ export interface CommandContext {
 
 // The -c/--config option shared by every command that reads the config.
 export function configOption(): Option {
-  return new Option('-c, --config <file>', 'config file (.json parses as JSON, anything else as YAML)').default(DEFAULT_CONFIG_PATH);
+  return new Option('-c, --config <file>', 'config file (.json parses as JSON, anything else as YAML)').default(
+    DEFAULT_CONFIG_PATH,
+  );
 }

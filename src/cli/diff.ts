@@ -21,7 +21,12 @@ export function diffCommand(ctx: CommandContext, exec: Executor = systemExecutor
     .action(async (opts: { config: string; json?: boolean; lockFile?: string }) => {
       const json = opts.json === true;
       try {
-        const d = await readDiff(exec, { config: opts.config, nft: nftProgram(ctx.env), lockFile: lockFileFor(opts.lockFile, ctx.env), env: ctx.env });
+        const d = await readDiff(exec, {
+          config: opts.config,
+          nft: nftProgram(ctx.env),
+          lockFile: lockFileFor(opts.lockFile, ctx.env),
+          env: ctx.env,
+        });
         const code = d.changes.length === 0 ? EXIT.ok : DIFF_DIFFERS;
         if (json) ctx.io.out(`${JSON.stringify({ command: 'diff', exitCode: code, ...d }, null, 2)}\n`);
         else ctx.io.out(d.changes.map((c) => `${changeText(c)}\n`).join(''));

@@ -8,7 +8,11 @@ import { EXIT } from './exit-codes.js';
 
 // `nftlb doctor`: what this host needs for nftlb, one line per check (ok / warn / fail with the fix). Exit 0 without a
 // blocker (warnings included), 10 when a check fails.
-export function doctorCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env), proc: ProcReader = procReader): Command {
+export function doctorCommand(
+  ctx: CommandContext,
+  exec: Executor = systemExecutor(ctx.env),
+  proc: ProcReader = procReader,
+): Command {
   return new Command('doctor')
     .description('check nft, kernel features, sysctls, legacy iptables nat rules and tools; exit 10 on a blocker')
     .addOption(new Option('--json', 'print the checks as JSON on stdout'))
@@ -18,7 +22,8 @@ export function doctorCommand(ctx: CommandContext, exec: Executor = systemExecut
         const checks = await runDoctor(exec, { nft: nftProgram(ctx.env), proc });
         const blocked = checks.some((c) => c.level === 'fail');
         const code = blocked ? EXIT.blocked : EXIT.ok;
-        if (json) ctx.io.out(`${JSON.stringify({ command: 'doctor', exitCode: code, ok: !blocked, checks }, null, 2)}\n`);
+        if (json)
+          ctx.io.out(`${JSON.stringify({ command: 'doctor', exitCode: code, ok: !blocked, checks }, null, 2)}\n`);
         else ctx.io.out(checks.map(line).join(''));
         ctx.exit(code);
       } catch (e) {
@@ -27,4 +32,5 @@ export function doctorCommand(ctx: CommandContext, exec: Executor = systemExecut
     });
 }
 
-const line = (c: Check): string => `${c.level.padEnd(4)}  ${c.name}: ${c.detail}${c.fix === null ? '' : `\n      fix: ${c.fix}`}\n`;
+const line = (c: Check): string =>
+  `${c.level.padEnd(4)}  ${c.name}: ${c.detail}${c.fix === null ? '' : `\n      fix: ${c.fix}`}\n`;

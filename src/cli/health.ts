@@ -24,7 +24,12 @@ export interface SignalSource {
   off(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', fn: () => void): void;
 }
 
-function roundDeps(ctx: CommandContext, exec: Executor, opts: { stateDir?: string; lockFile?: string; wait: number }, table: string): RoundDeps {
+function roundDeps(
+  ctx: CommandContext,
+  exec: Executor,
+  opts: { stateDir?: string; lockFile?: string; wait: number },
+  table: string,
+): RoundDeps {
   return {
     exec,
     nft: nftProgram(ctx.env),
@@ -40,62 +45,113 @@ function roundDeps(ctx: CommandContext, exec: Executor, opts: { stateDir?: strin
 
 // One log line per transition and per kernel update, the form journald shows.
 function logRound(io: Io, r: RoundReport): void {
-  for (const t of r.transitions) io.err(`nftlb health: ${t.service} ${t.endpoint}: ${t.from} -> ${t.to} (${t.reason})\n`);
-  if (r.sync.action !== 'none') io.err(`nftlb health: ${r.sync.action === 'full' ? `reloaded table (${r.sync.why})` : r.sync.why}\n`);
+  for (const t of r.transitions)
+    io.err(`nftlb health: ${t.service} ${t.endpoint}: ${t.from} -> ${t.to} (${t.reason})\n`);
+  if (r.sync.action !== 'none')
+    io.err(`nftlb health: ${r.sync.action === 'full' ? `reloaded table (${r.sync.why})` : r.sync.why}\n`);
   if (r.sync.reset.length > 0) io.err(`nftlb health: reset connections of backend id ${r.sync.reset.join(', ')}\n`);
 }
 
 function reportJson(r: RoundReport): object {
-  return { checked: r.checked, transitions: r.transitions, action: r.sync.action, why: r.sync.why, services: r.sync.services, reset: r.sync.reset };
+  return {
+    checked: r.checked,
+    transitions: r.transitions,
+    action: r.sync.action,
+    why: r.sync.why,
+    services: r.sync.services,
+    reset: r.sync.reset,
+  };
 }
 
 // `nftlb health`: --once checks every backend once (for cron); --watch keeps checking (for systemd).
-export function healthCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env), signals: SignalSource = process): Command {
+export function healthCommand(
+  ctx: CommandContext,
+  exec: Executor = systemExecutor(ctx.env),
+  signals: SignalSource = process,
+): Command {
   return new Command('health')
     .description('check backends and take dead ones out of (and healthy ones back into) the live table')
     .addOption(configOption())
     .addOption(new Option('--once', 'check every backend once, update the table, exit (for cron)'))
-    .addOption(new Option('--watch', 'keep checking each backend at its interval; SIGHUP reloads the config, SIGTERM stops'))
-    .addOption(new Option('--status', 'print each backend\'s health verdict, last check and reason from the state file; check nothing'))
+    .addOption(
+      new Option('--watch', 'keep checking each backend at its interval; SIGHUP reloads the config, SIGTERM stops'),
+    )
+    .addOption(
+      new Option(
+        '--status',
+        "print each backend's health verdict, last check and reason from the state file; check nothing",
+      ),
+    )
     .addOption(stateDirOption())
     .addOption(new Option('--json', '--once, --status: print JSON on stdout'))
     .addOption(new Option('--wait <seconds>', 'wait up to SECONDS for the apply lock').argParser(parseWait).default(10))
-    .addOption(new Option('--lock-file <file>', 'lock file shared with apply (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'))
-    .action(async (opts: { config: string; once?: boolean; watch?: boolean; status?: boolean; stateDir?: string; json?: boolean; wait: number; lockFile?: string }) => {
-      try {
-        if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
-          ctx.io.err('nftlb health: give one of --once, --watch or --status\n');
-          ctx.exit(EXIT.usage);
-          return;
-        }
-        const { model, warnings } = await loadModel(opts.config);
-        if (opts.status === true) {
-          const file = healthStateFile(stateDirFor(opts.stateDir, ctx.env), model.table);
-          const rows = statusView(model, await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`)));
-          ctx.io.out(opts.json === true ? `${JSON.stringify({ table: model.table, stateFile: file, backends: rows }, null, 2)}\n` : statusText(rows));
+    .addOption(
+      new Option('--lock-file <file>', 'lock file shared with apply (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'),
+    )
+    .action(
+      async (opts: {
+        config: string;
+        once?: boolean;
+        watch?: boolean;
+        status?: boolean;
+        stateDir?: string;
+        json?: boolean;
+        wait: number;
+        lockFile?: string;
+      }) => {
+        try {
+          if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
+            ctx.io.err('nftlb health: give one of --once, --watch or --status\n');
+            ctx.exit(EXIT.usage);
+            return;
+          }
+          const { model, warnings } = await loadModel(opts.config);
+          if (opts.status === true) {
+            const file = healthStateFile(stateDirFor(opts.stateDir, ctx.env), model.table);
+            const rows = statusView(
+              model,
+              await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`)),
+            );
+            ctx.io.out(
+              opts.json === true
+                ? `${JSON.stringify({ table: model.table, stateFile: file, backends: rows }, null, 2)}\n`
+                : statusText(rows),
+            );
+            ctx.exit(EXIT.ok);
+            return;
+          }
+          printDiagnostics(ctx.io, opts.config, warnings);
+          const deps = roundDeps(ctx, exec, opts, model.table);
+          if (opts.once === true) {
+            const r = await healthOnce(deps, model);
+            logRound(ctx.io, r);
+            if (opts.json === true) ctx.io.out(`${JSON.stringify(reportJson(r), null, 2)}\n`);
+            ctx.exit(EXIT.ok);
+            return;
+          }
+          await watchUntilStopped(ctx, deps, model, opts.config, signals);
           ctx.exit(EXIT.ok);
-          return;
+        } catch (e) {
+          ctx.exit(reportError(ctx.io, e, opts.config));
         }
-        printDiagnostics(ctx.io, opts.config, warnings);
-        const deps = roundDeps(ctx, exec, opts, model.table);
-        if (opts.once === true) {
-          const r = await healthOnce(deps, model);
-          logRound(ctx.io, r);
-          if (opts.json === true) ctx.io.out(`${JSON.stringify(reportJson(r), null, 2)}\n`);
-          ctx.exit(EXIT.ok);
-          return;
-        }
-        await watchUntilStopped(ctx, deps, model, opts.config, signals);
-        ctx.exit(EXIT.ok);
-      } catch (e) {
-        ctx.exit(reportError(ctx.io, e, opts.config));
-      }
-    });
+      },
+    );
 }
 
-async function watchUntilStopped(ctx: CommandContext, deps: RoundDeps, model: Awaited<ReturnType<typeof loadModel>>['model'], config: string, signals: SignalSource): Promise<void> {
+async function watchUntilStopped(
+  ctx: CommandContext,
+  deps: RoundDeps,
+  model: Awaited<ReturnType<typeof loadModel>>['model'],
+  config: string,
+  signals: SignalSource,
+): Promise<void> {
   ctx.io.err(`nftlb health: watching ${config} (table ${model.table})\n`);
-  const w = watch(deps, model, (r) => logRound(ctx.io, r), (e) => void reportError(ctx.io, e, config));
+  const w = watch(
+    deps,
+    model,
+    (r) => logRound(ctx.io, r),
+    (e) => void reportError(ctx.io, e, config),
+  );
   const hup = (): void => {
     loadModel(config).then(
       ({ model: m }) => {
@@ -127,4 +183,3 @@ async function watchUntilStopped(ctx: CommandContext, deps: RoundDeps, model: Aw
     signals.off('SIGINT', term);
   }
 }
-

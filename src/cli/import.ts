@@ -19,7 +19,11 @@ async function readInput(file: string): Promise<string> {
     }
     return await readFile(file, 'utf8');
   } catch (cause) {
-    throw new NftlbError('config-read', `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause });
+    throw new NftlbError(
+      'config-read',
+      `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
+      { cause },
+    );
   }
 }
 
@@ -27,7 +31,9 @@ async function readInput(file: string): Promise<string> {
 // does not understand are listed on stderr with file and line, and the exit code says the import is incomplete.
 export function importCommand(ctx: CommandContext): Command {
   const iptables = new Command('iptables')
-    .description('read iptables-save / ip6tables-save output (or nftlb iptables renders) and print an nftlb config (YAML)')
+    .description(
+      'read iptables-save / ip6tables-save output (or nftlb iptables renders) and print an nftlb config (YAML)',
+    )
     .argument('[files...]', 'input files; - or none reads stdin', [])
     .action(async (files: string[]) => {
       try {
@@ -43,13 +49,17 @@ export function importCommand(ctx: CommandContext): Command {
         }
         ctx.io.out(text);
         for (const p of ignored) ctx.io.err(`${p.file}:${p.line}: ignored: ${p.reason}: ${p.text}\n`);
-        for (const p of [...problems].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line)) ctx.io.err(`${p.file}:${p.line}: not understood: ${p.reason}: ${p.text}\n`);
-        if (problems.length > 0) ctx.io.err(`nftlb: ${problems.length} rule${problems.length === 1 ? '' : 's'} not imported (listed above)\n`);
+        for (const p of [...problems].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line))
+          ctx.io.err(`${p.file}:${p.line}: not understood: ${p.reason}: ${p.text}\n`);
+        if (problems.length > 0)
+          ctx.io.err(`nftlb: ${problems.length} rule${problems.length === 1 ? '' : 's'} not imported (listed above)\n`);
         ctx.exit(problems.length > 0 ? EXIT.importIncomplete : EXIT.ok);
       } catch (e) {
         ctx.exit(reportError(ctx.io, e));
       }
     });
   iptables.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
-  return new Command('import').description('convert another load balancer\'s rules into an nftlb config').addCommand(iptables);
+  return new Command('import')
+    .description("convert another load balancer's rules into an nftlb config")
+    .addCommand(iptables);
 }

@@ -29,14 +29,25 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(doctorCommand(ctx));
   program.addCommand(healthCommand(ctx));
   program.addCommand(importCommand(ctx));
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+  for (const c of program.commands)
+    c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
 }
 
 // Runs nftlb with argv (without node and script) and returns the exit code; never calls process.exit itself.
-export async function run(argv: readonly string[], io: CommandContext['io'], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  io: CommandContext['io'],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   let code: number = EXIT.ok;
-  const ctx: CommandContext = { io, env, exit: (c) => { code = c; } };
+  const ctx: CommandContext = {
+    io,
+    env,
+    exit: (c) => {
+      code = c;
+    },
+  };
   const program = buildProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });

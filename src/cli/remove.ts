@@ -16,16 +16,26 @@ export function removeCommand(ctx: CommandContext, exec: Executor = systemExecut
     .addOption(new Option('--table <name>', 'table to remove (default: the table named in the config)'))
     .addOption(new Option('--json', 'print the outcome as JSON on stdout'));
   for (const o of lockOptions()) cmd.addOption(o);
-  return cmd.action(async (opts: { config: string; table?: string; json?: boolean; wait: number; lockFile?: string }) => {
-    const json = opts.json === true;
-    try {
-      const table = opts.table ?? (await loadModel(opts.config)).model.table;
-      const r = await removeTable(exec, { table, nft: nftProgram(ctx.env), lockFile: lockFileFor(opts.lockFile, ctx.env), waitSeconds: opts.wait });
-      if (json) ctx.io.out(`${JSON.stringify({ command: 'remove', result: r.removed ? 'removed' : 'absent', exitCode: EXIT.ok, table: r.table }, null, 2)}\n`);
-      else if (r.removed) ctx.io.err(`nftlb: removed table inet ${r.table}\n`);
-      ctx.exit(EXIT.ok);
-    } catch (e) {
-      ctx.exit(reportOpsError(ctx.io, 'remove', json, e, opts.table === undefined ? opts.config : undefined));
-    }
-  });
+  return cmd.action(
+    async (opts: { config: string; table?: string; json?: boolean; wait: number; lockFile?: string }) => {
+      const json = opts.json === true;
+      try {
+        const table = opts.table ?? (await loadModel(opts.config)).model.table;
+        const r = await removeTable(exec, {
+          table,
+          nft: nftProgram(ctx.env),
+          lockFile: lockFileFor(opts.lockFile, ctx.env),
+          waitSeconds: opts.wait,
+        });
+        if (json)
+          ctx.io.out(
+            `${JSON.stringify({ command: 'remove', result: r.removed ? 'removed' : 'absent', exitCode: EXIT.ok, table: r.table }, null, 2)}\n`,
+          );
+        else if (r.removed) ctx.io.err(`nftlb: removed table inet ${r.table}\n`);
+        ctx.exit(EXIT.ok);
+      } catch (e) {
+        ctx.exit(reportOpsError(ctx.io, 'remove', json, e, opts.table === undefined ? opts.config : undefined));
+      }
+    },
+  );
 }

@@ -18,7 +18,14 @@ export function renderCommand(ctx: CommandContext): Command {
   return new Command('render')
     .description('print the nft script (or iptables-restore input) for the config on stdout')
     .addOption(configOption())
-    .addOption(new Option('-f, --format <format>', 'output format: nft, iptables (iptables-restore input, IPv4) or ip6tables (ip6tables-restore input, IPv6)').choices(['nft', 'iptables', 'ip6tables']).default('nft'))
+    .addOption(
+      new Option(
+        '-f, --format <format>',
+        'output format: nft, iptables (iptables-restore input, IPv4) or ip6tables (ip6tables-restore input, IPv6)',
+      )
+        .choices(['nft', 'iptables', 'ip6tables'])
+        .default('nft'),
+    )
     .action(async (opts: { config: string; format: string }) => {
       try {
         const { model, warnings } = await loadModel(opts.config);

@@ -15,12 +15,21 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
     .addOption(configOption())
     .addOption(new Option('--json', 'print the status as JSON on stdout'))
     .addOption(new Option('--prometheus', 'print node_exporter textfile metrics').conflicts('json'))
-    .addOption(new Option('-o, --output <file>', 'write the output to FILE atomically (temporary file + rename) instead of stdout'))
+    .addOption(
+      new Option(
+        '-o, --output <file>',
+        'write the output to FILE atomically (temporary file + rename) instead of stdout',
+      ),
+    )
     .action(async (opts: { config: string; json?: boolean; prometheus?: boolean; output?: string }) => {
       const json = opts.json === true;
       try {
         const s = await readStatus(exec, { config: opts.config, nft: nftProgram(ctx.env), env: ctx.env });
-        const text = json ? `${JSON.stringify({ command: 'status', ...s }, null, 2)}\n` : opts.prometheus ? prometheus(s) : table(s);
+        const text = json
+          ? `${JSON.stringify({ command: 'status', ...s }, null, 2)}\n`
+          : opts.prometheus
+            ? prometheus(s)
+            : table(s);
         if (opts.output !== undefined) await writeFileAtomic(opts.output, text);
         else ctx.io.out(text);
         ctx.exit(EXIT.ok);
@@ -43,14 +52,42 @@ const num = (v: number | null): string => (v === null ? '-' : String(v));
 export function table(s: Status): string {
   const rows: string[][] = [['SERVICE', 'BACKEND', 'STATE', 'HEALTH', 'WEIGHT', 'NEW', 'CONNS', 'ESTAB', 'BYTES']];
   for (const svc of s.services) {
-    rows.push([svc.name, `${svc.vips.join(',')} ${svc.protocols.join(',')}/${svc.ports.join(',')}`, svc.state, '', '', num(svc.newConnections), '', '', '']);
-    for (const b of svc.backends) rows.push(['', b.endpoint, b.active ? b.state : `${b.state} (out)`, b.health, String(b.weight), '', num(b.connections), num(b.established), num(b.bytes)]);
+    rows.push([
+      svc.name,
+      `${svc.vips.join(',')} ${svc.protocols.join(',')}/${svc.ports.join(',')}`,
+      svc.state,
+      '',
+      '',
+      num(svc.newConnections),
+      '',
+      '',
+      '',
+    ]);
+    for (const b of svc.backends)
+      rows.push([
+        '',
+        b.endpoint,
+        b.active ? b.state : `${b.state} (out)`,
+        b.health,
+        String(b.weight),
+        '',
+        num(b.connections),
+        num(b.established),
+        num(b.bytes),
+      ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
   const notes = [`table inet ${s.table}: ${LIVE_TEXT[s.live]}`];
-  if (!s.conntrack.available) notes.push(`conntrack: unavailable (${s.conntrack.reason ?? ''}); CONNS/ESTAB/BYTES not shown`);
-  else if (!s.conntrack.accounting) notes.push('conntrack accounting is off (sysctl net.netfilter.nf_conntrack_acct=1 enables BYTES)');
+  if (!s.conntrack.available)
+    notes.push(`conntrack: unavailable (${s.conntrack.reason ?? ''}); CONNS/ESTAB/BYTES not shown`);
+  else if (!s.conntrack.accounting)
+    notes.push('conntrack accounting is off (sysctl net.netfilter.nf_conntrack_acct=1 enables BYTES)');
   return `${notes.join('\n')}\n${lines.join('\n')}\n`;
 }
 
@@ -59,23 +96,74 @@ const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"
 // node_exporter textfile format: HELP/TYPE once per metric, then samples; values null are left out.
 export function prometheus(s: Status): string {
   const out: string[] = [];
-  const metric = (name: string, type: string, help: string, samples: [Record<string, string>, number | null][]): void => {
+  const metric = (
+    name: string,
+    type: string,
+    help: string,
+    samples: [Record<string, string>, number | null][],
+  ): void => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of samples) {
       if (v === null) continue;
-      const ls = Object.entries({ table: s.table, ...labels }).map(([k, x]) => `${k}="${label(x)}"`).join(',');
+      const ls = Object.entries({ table: s.table, ...labels })
+        .map(([k, x]) => `${k}="${label(x)}"`)
+        .join(',');
       out.push(`${name}{${ls}} ${v}`);
     }
   };
-  const be = s.services.flatMap((svc) => svc.backends.map((b) => ({ svc, b, l: { service: svc.name, backend: b.endpoint } })));
-  metric('nftlb_live_matches_config', 'gauge', '1 when the live table carries the fingerprint of the config.', [[{}, s.live === 'matches' ? 1 : 0]]);
-  metric('nftlb_service_up', 'gauge', '1 when at least one backend of the service is up.', s.services.map((svc) => [{ service: svc.name }, svc.state === 'up' ? 1 : 0]));
-  metric('nftlb_service_new_connections_total', 'counter', 'New connections dispatched to the service since the table was loaded.', s.services.map((svc) => [{ service: svc.name }, svc.newConnections]));
-  metric('nftlb_backend_up', 'gauge', '1 when the backend takes new connections.', be.map(({ b, l }) => [l, b.state === 'up' ? 1 : 0]));
-  metric('nftlb_backend_active', 'gauge', '1 when new connections can go to the backend now (config state and health check).', be.map(({ b, l }) => [l, b.active ? 1 : 0]));
-  metric('nftlb_backend_weight', 'gauge', 'Configured weight of the backend.', be.map(({ b, l }) => [l, b.weight]));
-  metric('nftlb_backend_connections', 'gauge', 'Conntrack entries of the backend (any state).', be.map(({ b, l }) => [l, b.connections]));
-  metric('nftlb_backend_established_connections', 'gauge', 'Established TCP connections and UDP flows of the backend.', be.map(({ b, l }) => [l, b.established]));
-  metric('nftlb_backend_bytes', 'gauge', 'Bytes of the current conntrack entries of the backend, both directions.', be.map(({ b, l }) => [l, b.bytes]));
+  const be = s.services.flatMap((svc) =>
+    svc.backends.map((b) => ({ svc, b, l: { service: svc.name, backend: b.endpoint } })),
+  );
+  metric('nftlb_live_matches_config', 'gauge', '1 when the live table carries the fingerprint of the config.', [
+    [{}, s.live === 'matches' ? 1 : 0],
+  ]);
+  metric(
+    'nftlb_service_up',
+    'gauge',
+    '1 when at least one backend of the service is up.',
+    s.services.map((svc) => [{ service: svc.name }, svc.state === 'up' ? 1 : 0]),
+  );
+  metric(
+    'nftlb_service_new_connections_total',
+    'counter',
+    'New connections dispatched to the service since the table was loaded.',
+    s.services.map((svc) => [{ service: svc.name }, svc.newConnections]),
+  );
+  metric(
+    'nftlb_backend_up',
+    'gauge',
+    '1 when the backend takes new connections.',
+    be.map(({ b, l }) => [l, b.state === 'up' ? 1 : 0]),
+  );
+  metric(
+    'nftlb_backend_active',
+    'gauge',
+    '1 when new connections can go to the backend now (config state and health check).',
+    be.map(({ b, l }) => [l, b.active ? 1 : 0]),
+  );
+  metric(
+    'nftlb_backend_weight',
+    'gauge',
+    'Configured weight of the backend.',
+    be.map(({ b, l }) => [l, b.weight]),
+  );
+  metric(
+    'nftlb_backend_connections',
+    'gauge',
+    'Conntrack entries of the backend (any state).',
+    be.map(({ b, l }) => [l, b.connections]),
+  );
+  metric(
+    'nftlb_backend_established_connections',
+    'gauge',
+    'Established TCP connections and UDP flows of the backend.',
+    be.map(({ b, l }) => [l, b.established]),
+  );
+  metric(
+    'nftlb_backend_bytes',
+    'gauge',
+    'Bytes of the current conntrack entries of the backend, both directions.',
+    be.map(({ b, l }) => [l, b.bytes]),
+  );
   return `${out.join('\n')}\n`;
 }

@@ -22,7 +22,8 @@ export function parseConfigText(file: string, text: string): LoadedDocument {
   // For JSON that parses without duplicate keys the YAML document is built only when a diagnostic needs a line: it costs
   // ~10x JSON.parse (seconds and gigabytes at 50k services).
   let yamlDoc: Document.Parsed | undefined;
-  const docOf = (): Document.Parsed => (yamlDoc ??= parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true }));
+  const docOf = (): Document.Parsed =>
+    (yamlDoc ??= parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true }));
   const diagnostics: Diagnostic[] = [];
   let value: unknown;
 
@@ -40,7 +41,9 @@ export function parseConfigText(file: string, text: string): LoadedDocument {
         path: '',
         line: lines.linePos(first.offset).line,
         code: 'parse.json',
-        message: `invalid JSON at column ${lines.linePos(first.offset).col}: ${printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()}`,
+        message: `invalid JSON at column ${lines.linePos(first.offset).col}: ${printParseErrorCode(first.error)
+          .replace(/([a-z])([A-Z])/g, '$1 $2')
+          .toLowerCase()}`,
         severity: 'error',
       });
     } else {
@@ -51,7 +54,8 @@ export function parseConfigText(file: string, text: string): LoadedDocument {
     }
   } else {
     const doc = docOf();
-    for (const e of doc.errors) diagnostics.push(yamlDiagnostic(e, lines, e.code === 'DUPLICATE_KEY' ? 'parse.duplicate-key' : 'parse.yaml'));
+    for (const e of doc.errors)
+      diagnostics.push(yamlDiagnostic(e, lines, e.code === 'DUPLICATE_KEY' ? 'parse.duplicate-key' : 'parse.yaml'));
     if (doc.errors.length === 0) value = doc.toJS({ maxAliasCount: 100 });
   }
   if (diagnostics.length > 0) value = undefined;
@@ -88,7 +92,11 @@ function keyTokens(text: string): number {
     if (text.charCodeAt(i) !== 34) continue;
     for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
     let j = i + 1;
-    while (j < text.length && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 10 || text.charCodeAt(j) === 13 || text.charCodeAt(j) === 9)) j++;
+    while (
+      j < text.length &&
+      (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 10 || text.charCodeAt(j) === 13 || text.charCodeAt(j) === 9)
+    )
+      j++;
     if (text.charCodeAt(j) === 58) n++;
   }
   return n;
@@ -108,11 +116,7 @@ function keysIn(v: unknown): number {
   return n;
 }
 
-function yamlDiagnostic(
-  e: { message: string; pos: [number, number] },
-  lines: LineCounter,
-  code: string,
-): Diagnostic {
+function yamlDiagnostic(e: { message: string; pos: [number, number] }, lines: LineCounter, code: string): Diagnostic {
   const message = e.message.split('\n')[0] ?? e.message;
   return { path: '', line: lines.linePos(e.pos[0]).line, code, message, severity: 'error' };
 }

@@ -7,7 +7,9 @@ const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verb
 const validateFn = ajv.compile<RawConfig>(configSchema);
 
 // Checks a parsed document against the JSON Schema; each problem becomes one diagnostic with a readable expectation.
-export function schemaCheck(value: unknown): { ok: true; config: RawConfig } | { ok: false; diagnostics: Diagnostic[] } {
+export function schemaCheck(
+  value: unknown,
+): { ok: true; config: RawConfig } | { ok: false; diagnostics: Diagnostic[] } {
   if (validateFn(value)) return { ok: true, config: value };
   return { ok: false, diagnostics: toDiagnostics(validateFn.errors ?? []) };
 }
@@ -20,7 +22,12 @@ function toDiagnostics(errors: readonly ErrorObject[]): Diagnostic[] {
   const under = (e: ErrorObject, p: string): boolean => e.instancePath === p || e.instancePath.startsWith(`${p}/`);
   const drop = new Set<ErrorObject>();
   for (const o of oneOfs) {
-    const branch = errors.filter((e) => e !== o && under(e, o.instancePath) && !oneOfs.some((x) => x !== o && x.instancePath.length > o.instancePath.length && under(e, x.instancePath)));
+    const branch = errors.filter(
+      (e) =>
+        e !== o &&
+        under(e, o.instancePath) &&
+        !oneOfs.some((x) => x !== o && x.instancePath.length > o.instancePath.length && under(e, x.instancePath)),
+    );
     const deeper = branch.filter((e) => e.instancePath !== o.instancePath && e.keyword !== 'oneOf');
     if (deeper.length > 0) {
       drop.add(o);
@@ -51,7 +58,9 @@ function describe(e: ErrorObject): Diagnostic {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {
-      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {}).filter((k) => k !== '$schema');
+      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {}).filter(
+        (k) => k !== '$schema',
+      );
       return {
         ...base,
         path: `${e.instancePath}/${String(p.additionalProperty)}`,
@@ -72,10 +81,18 @@ function describe(e: ErrorObject): Diagnostic {
     case 'type':
       return { ...base, code: 'schema.type', message: `expected ${String(p.type)}${desc ? ` (${desc})` : ''}` };
     case 'pattern':
-      return { ...base, code: 'schema.pattern', message: `expected ${desc ? `${desc}, ` : ''}matching ${String(p.pattern)}` };
+      return {
+        ...base,
+        code: 'schema.pattern',
+        message: `expected ${desc ? `${desc}, ` : ''}matching ${String(p.pattern)}`,
+      };
     case 'minimum':
     case 'maximum':
-      return { ...base, code: `schema.${e.keyword}`, message: `expected a value ${String(p.comparison)} ${String(p.limit)}` };
+      return {
+        ...base,
+        code: `schema.${e.keyword}`,
+        message: `expected a value ${String(p.comparison)} ${String(p.limit)}`,
+      };
     case 'minItems':
       return { ...base, code: 'schema.min-items', message: `expected at least ${String(p.limit)} item(s)` };
     case 'maxItems':

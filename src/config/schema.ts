@@ -68,7 +68,8 @@ export const configSchema = {
           type: 'integer',
           minimum: 1,
           maximum: 1000000,
-          description: 'Limit on established connections to this backend (ct count); see the service key limit-overflow.',
+          description:
+            'Limit on established connections to this backend (ct count); see the service key limit-overflow.',
         },
       },
     },
@@ -79,16 +80,58 @@ export const configSchema = {
       description: 'Health check of a backend (on a service: the default for its backends). Times in seconds.',
       properties: {
         type: { type: 'string', enum: ['tcp', 'banner', 'http', 'exec'] },
-        interval: { type: 'number', exclusiveMinimum: 0, maximum: 86400, description: 'Seconds between checks. Default 2.' },
-        timeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600, description: 'Seconds a check may take. Default 1.' },
-        rise: { type: 'integer', minimum: 1, maximum: 100, description: 'Consecutive passes that bring a backend up. Default 2.' },
-        fall: { type: 'integer', minimum: 1, maximum: 100, description: 'Consecutive failures that take it down. Default 2.' },
+        interval: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 86400,
+          description: 'Seconds between checks. Default 2.',
+        },
+        timeout: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 3600,
+          description: 'Seconds a check may take. Default 1.',
+        },
+        rise: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 100,
+          description: 'Consecutive passes that bring a backend up. Default 2.',
+        },
+        fall: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 100,
+          description: 'Consecutive failures that take it down. Default 2.',
+        },
         port: { $ref: '#/definitions/port', description: 'Port to probe. Default: the backend port.' },
-        send: { type: 'string', maxLength: 4096, description: 'banner/tcp: text sent after connecting (\\r\\n allowed).' },
-        expect: { type: 'string', minLength: 1, maxLength: 1024, description: 'banner: the reply must start with this. Default "220" for banner.' },
-        method: { type: 'string', enum: ['GET', 'HEAD', 'POST', 'OPTIONS'], description: 'http: request method. Default GET.' },
-        path: { type: 'string', pattern: '^/[\\x21-\\x7e]*$', maxLength: 2048, description: 'http: request path. Default /.' },
-        host: { type: 'string', pattern: '^[A-Za-z0-9.:\\[\\]-]{1,255}$', description: 'http: Host header. Default: the backend address.' },
+        send: {
+          type: 'string',
+          maxLength: 4096,
+          description: 'banner/tcp: text sent after connecting (\\r\\n allowed).',
+        },
+        expect: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 1024,
+          description: 'banner: the reply must start with this. Default "220" for banner.',
+        },
+        method: {
+          type: 'string',
+          enum: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+          description: 'http: request method. Default GET.',
+        },
+        path: {
+          type: 'string',
+          pattern: '^/[\\x21-\\x7e]*$',
+          maxLength: 2048,
+          description: 'http: request path. Default /.',
+        },
+        host: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9.:\\[\\]-]{1,255}$',
+          description: 'http: Host header. Default: the backend address.',
+        },
         status: {
           description: 'http: expected status code(s). Default 200.',
           oneOf: [
@@ -100,7 +143,8 @@ export const configSchema = {
           type: 'string',
           minLength: 1,
           maxLength: 4096,
-          description: 'exec: program and arguments (split on spaces, no shell); exit status 0 means up. NFTLB_ADDRESS and NFTLB_PORT are set.',
+          description:
+            'exec: program and arguments (split on spaces, no shell); exit status 0 means up. NFTLB_ADDRESS and NFTLB_PORT are set.',
         },
       },
     },
@@ -195,24 +239,28 @@ export const configSchema = {
           type: 'integer',
           minimum: 1,
           maximum: 100000000,
-          description: 'Minimum total weight of healthy primaries; below it the backups join. Default: backups only when no primary is up.',
+          description:
+            'Minimum total weight of healthy primaries; below it the backups join. Default: backups only when no primary is up.',
         },
         'on-down': {
           type: 'string',
           enum: ['keep', 'reset'],
-          description: 'When a backend goes down: keep its established connections (default) or reset them (conntrack entries deleted).',
+          description:
+            'When a backend goes down: keep its established connections (default) or reset them (conntrack entries deleted).',
         },
         health: { $ref: '#/definitions/health' },
         'limit-overflow': {
           type: 'string',
           enum: ['reject', 'spill'],
-          description: 'A new connection to a backend at max-connections: reject it (default, TCP reset). spill (to another backend) is refused by this version: see docs/limits.md.',
+          description:
+            'A new connection to a backend at max-connections: reject it (default, TCP reset). spill (to another backend) is refused by this version: see docs/limits.md.',
         },
         'rate-limit': {
           type: 'object',
           additionalProperties: false,
           required: ['rate'],
-          description: 'Limit on new connections per second to the service (nft limit rate, per address family); excess ones are dropped.',
+          description:
+            'Limit on new connections per second to the service (nft limit rate, per address family); excess ones are dropped.',
           properties: {
             rate: { type: 'integer', minimum: 1, maximum: 10000000, description: 'New connections per second.' },
             burst: { type: 'integer', minimum: 1, maximum: 10000000, description: 'Burst allowance. Default 5.' },

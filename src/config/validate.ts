@@ -22,7 +22,11 @@ export async function readConfigFile(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (cause) {
-    throw new NftlbError('config-read', `cannot read config ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause });
+    throw new NftlbError(
+      'config-read',
+      `cannot read config ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
+      { cause },
+    );
   }
 }
 
@@ -31,7 +35,9 @@ export function checkConfig(file: string, text: string): Checked {
   const doc = parseConfigText(file, text);
   // Placed on lines and sorted by line, so the report reads top to bottom like the file (sort is stable).
   const place = (ds: readonly Diagnostic[]): Diagnostic[] =>
-    ds.map((d) => (d.line === undefined ? { ...d, line: doc.locate(d.path) } : d)).sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    ds
+      .map((d) => (d.line === undefined ? { ...d, line: doc.locate(d.path) } : d))
+      .sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (doc.value === undefined) return { doc, model: undefined, diagnostics: doc.diagnostics };
   const schema = schemaCheck(doc.value);
   if (!schema.ok) return { doc, model: undefined, diagnostics: place(schema.diagnostics) };

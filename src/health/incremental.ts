@@ -29,7 +29,8 @@ const TOUCHED_SETS: readonly Ident[] = [
 // when a pool empties or refills. Deletions come first, so replaced intervals never overlap within the transaction.
 // Throws when the plans are not of the same config (the caller then replaces the whole table).
 export function incrementalUpdate(before: Plan, after: Plan): IncrementalUpdate {
-  if (before.table !== after.table || before.services.length !== after.services.length) throw new Error('plans of different configs');
+  if (before.table !== after.table || before.services.length !== after.services.length)
+    throw new Error('plans of different configs');
   const changed: number[] = [];
   before.services.forEach((s, i) => {
     const t = after.services[i]!;
@@ -59,26 +60,40 @@ export function incrementalUpdate(before: Plan, after: Plan): IncrementalUpdate 
     const prev = oc.get(name);
     const rules = c.rules.map((r) => `add rule ${T} ${name} ${renderRule(r)}`);
     if (prev === undefined) chainOps.push(`add chain ${T} ${name}`, ...rules);
-    else if (prev.rules.map(renderRule).join('\n') !== c.rules.map(renderRule).join('\n')) chainOps.push(`flush chain ${T} ${name}`, ...rules);
+    else if (prev.rules.map(renderRule).join('\n') !== c.rules.map(renderRule).join('\n'))
+      chainOps.push(`flush chain ${T} ${name}`, ...rules);
   }
   // Element deletions first (they may reference chains about to go), then chains, then additions (may reference new chains).
   const lines = [...del, ...chainOps, ...add];
-  return { script: lines.length === 0 ? null : `${lines.join('\n')}\n`, services: changed.map((i) => after.services[i]!.name) };
+  return {
+    script: lines.length === 0 ? null : `${lines.join('\n')}\n`,
+    services: changed.map((i) => after.services[i]!.name),
+  };
 }
 
 // Same config as far as the table is concerned: everything but the pools and the health verdicts.
 function sameShape(a: PlannedService, b: PlannedService): boolean {
-  const strip = (s: PlannedService): string => JSON.stringify({ ...s, pools: s.pools.map((p) => [p.family, p.chain, p.slotBase, p.capacity]), backends: s.backends.map((x) => ({ ...x, health: null })) });
+  const strip = (s: PlannedService): string =>
+    JSON.stringify({
+      ...s,
+      pools: s.pools.map((p) => [p.family, p.chain, p.slotBase, p.capacity]),
+      backends: s.backends.map((x) => ({ ...x, health: null })),
+    });
   return strip(a) === strip(b);
 }
 
 function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, string> {
   const out = new Map<string, string>();
-  for (const el of sets.find((s) => s.name === name)?.elements ?? []) out.set(renderElement({ key: el.key } as Element), renderElement(el));
+  for (const el of sets.find((s) => s.name === name)?.elements ?? [])
+    out.set(renderElement({ key: el.key } as Element), renderElement(el));
   return out;
 }
 
 // Only the per-pool chains: buildTable also emits the shared chains (pick, dispatch...), which never change here.
 function chainsByName(chains: readonly Chain[]): Map<Ident, Chain> {
-  return new Map(chains.filter((c) => c.hook === undefined && c.name !== NAMES.pick && c.name !== NAMES.refuse).map((c) => [c.name, c]));
+  return new Map(
+    chains
+      .filter((c) => c.hook === undefined && c.name !== NAMES.pick && c.name !== NAMES.refuse)
+      .map((c) => [c.name, c]),
+  );
 }

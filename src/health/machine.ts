@@ -23,11 +23,25 @@ export interface Transition {
 }
 
 // The record of a backend never checked.
-export const FRESH: HealthRecord = { state: 'unknown', passes: 0, fails: 0, lastCheck: null, lastOk: null, reason: 'not checked yet', since: null };
+export const FRESH: HealthRecord = {
+  state: 'unknown',
+  passes: 0,
+  fails: 0,
+  lastCheck: null,
+  lastOk: null,
+  reason: 'not checked yet',
+  since: null,
+};
 
 // Applies one check result: `rise` passes in a row bring a backend up, `fall` failures in a row take it down; a result
 // that agrees with the current state only resets the opposite counter.
-export function step(rec: HealthRecord, ok: boolean, reason: string, limits: { rise: number; fall: number }, now: Date): { record: HealthRecord; transition: Transition | null } {
+export function step(
+  rec: HealthRecord,
+  ok: boolean,
+  reason: string,
+  limits: { rise: number; fall: number },
+  now: Date,
+): { record: HealthRecord; transition: Transition | null } {
   const at = now.toISOString();
   const passes = ok ? rec.passes + 1 : 0;
   const fails = ok ? 0 : rec.fails + 1;
@@ -35,8 +49,17 @@ export function step(rec: HealthRecord, ok: boolean, reason: string, limits: { r
   if (ok && state !== 'up' && passes >= limits.rise) state = 'up';
   if (!ok && state !== 'down' && fails >= limits.fall) state = 'down';
   const changed = state !== rec.state;
-  const record: HealthRecord = { state, passes, fails, lastCheck: at, lastOk: ok, reason, since: changed ? at : rec.since };
+  const record: HealthRecord = {
+    state,
+    passes,
+    fails,
+    lastCheck: at,
+    lastOk: ok,
+    reason,
+    since: changed ? at : rec.since,
+  };
   const run = ok ? `${passes} pass${passes === 1 ? '' : 'es'}` : `${fails} failure${fails === 1 ? '' : 's'}`;
-  const transition = changed && state !== 'unknown' ? { from: rec.state, to: state, reason: `${run} in a row, last: ${reason}` } : null;
+  const transition =
+    changed && state !== 'unknown' ? { from: rec.state, to: state, reason: `${run} in a row, last: ${reason}` } : null;
   return { record, transition };
 }

@@ -3,7 +3,12 @@ import type { ProbeResult, ProbeTarget } from './probe-types.js';
 
 // Runs the check command (no shell) with NFTLB_ADDRESS / NFTLB_PORT set; exit 0 passes. It runs in its own process
 // group, and the whole group is killed at the timeout, so a shell script's children cannot keep the check alive.
-export function execProbe(command: readonly string[], target: ProbeTarget, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<ProbeResult> {
+export function execProbe(
+  command: readonly string[],
+  target: ProbeTarget,
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv,
+): Promise<ProbeResult> {
   const started = Date.now();
   const [file, ...args] = command;
   if (file === undefined) return Promise.resolve({ ok: false, reason: 'empty command', ms: 0 });
@@ -19,7 +24,11 @@ export function execProbe(command: readonly string[], target: ProbeTarget, timeo
     const child = spawn(file, args, {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...env, NFTLB_ADDRESS: target.address.text, NFTLB_PORT: target.port === undefined ? '' : String(target.port) },
+      env: {
+        ...env,
+        NFTLB_ADDRESS: target.address.text,
+        NFTLB_PORT: target.port === undefined ? '' : String(target.port),
+      },
     });
     const killGroup = (): void => {
       try {
@@ -35,7 +44,9 @@ export function execProbe(command: readonly string[], target: ProbeTarget, timeo
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 4096) stderr += d;
     });
-    child.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code === 'ENOENT' ? `${file}: not found` : (e.code ?? e.message)));
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      finish(false, e.code === 'ENOENT' ? `${file}: not found` : (e.code ?? e.message)),
+    );
     // Leftover children of the check die with it; 'close' then follows once stderr has been read to the end.
     child.once('exit', killGroup);
     child.once('close', (code, signal) => {

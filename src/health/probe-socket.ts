@@ -25,7 +25,14 @@ export function socketProbe(target: ProbeTarget, timeoutMs: number, talk: Conver
       sock.destroy();
       resolve({ ok, reason, ms: Date.now() - started });
     };
-    const timer = setTimeout(() => finish(false, `timeout after ${timeoutMs} ms${reply === '' ? '' : ` (got ${JSON.stringify(firstLine(reply))})`}`), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(
+          false,
+          `timeout after ${timeoutMs} ms${reply === '' ? '' : ` (got ${JSON.stringify(firstLine(reply))})`}`,
+        ),
+      timeoutMs,
+    );
     sock.setEncoding('latin1');
     sock.once('connect', () => {
       if (talk.send !== undefined) sock.write(talk.send);

@@ -12,7 +12,12 @@ export interface BackendTransition extends Transition {
 
 // Folds one round of results into the state's records (pure). Records of backends no longer checked are dropped, so
 // the state file follows the config.
-export function recordResults(state: HealthState, targets: readonly CheckTarget[], results: readonly ProbeResult[], now: Date): { state: HealthState; transitions: BackendTransition[] } {
+export function recordResults(
+  state: HealthState,
+  targets: readonly CheckTarget[],
+  results: readonly ProbeResult[],
+  now: Date,
+): { state: HealthState; transitions: BackendTransition[] } {
   const backends: Record<string, HealthRecord> = {};
   const transitions: BackendTransition[] = [];
   targets.forEach((t, i) => {

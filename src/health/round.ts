@@ -25,8 +25,14 @@ export interface RoundReport {
 export const PROBE_CONCURRENCY = 128;
 
 // Probes the given targets (all of them by default) and folds the results into the state.
-export async function probeTargets(deps: RoundDeps, state: HealthState, targets: readonly CheckTarget[]): Promise<{ state: HealthState; transitions: BackendTransition[] }> {
-  const results = await mapLimit(targets, PROBE_CONCURRENCY, (t) => deps.probe(t.check, { address: t.backend.address, port: t.backend.port }));
+export async function probeTargets(
+  deps: RoundDeps,
+  state: HealthState,
+  targets: readonly CheckTarget[],
+): Promise<{ state: HealthState; transitions: BackendTransition[] }> {
+  const results = await mapLimit(targets, PROBE_CONCURRENCY, (t) =>
+    deps.probe(t.check, { address: t.backend.address, port: t.backend.port }),
+  );
   return recordResults(state, targets, results, deps.now());
 }
 

@@ -16,7 +16,10 @@ export interface HealthState {
    *  handle) and the plan now live in it (sha256 of the plan JSON). Incremental updates are sent only while both match. */
   readonly live: { readonly handle: number; readonly planHash: string } | null;
   /** Health verdicts and on-empty keep sets the live table was built with. */
-  readonly applied: { readonly health: Readonly<Record<string, 'up' | 'down'>>; readonly lastKnown: Readonly<Record<string, readonly string[]>> };
+  readonly applied: {
+    readonly health: Readonly<Record<string, 'up' | 'down'>>;
+    readonly lastKnown: Readonly<Record<string, readonly string[]>>;
+  };
   /** Check records by backend key (service/endpoint). */
   readonly backends: Readonly<Record<string, HealthRecord>>;
 }
@@ -38,17 +41,32 @@ export function emptyState(table: string): HealthState {
 
 // Reads the state file; a missing file is an empty state. A file that cannot be parsed is also treated as empty (the
 // next run reloads the table and rebuilds it) and reported through `warn`, so a cron job never wedges on it.
-export async function readHealthState(file: string, table: string, warn: (msg: string) => void = () => undefined): Promise<HealthState> {
+export async function readHealthState(
+  file: string,
+  table: string,
+  warn: (msg: string) => void = () => undefined,
+): Promise<HealthState> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(table);
-    throw new NftlbError('internal', `cannot read health state ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+    throw new NftlbError(
+      'internal',
+      `cannot read health state ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      { cause: e },
+    );
   }
   try {
     const v = JSON.parse(text) as Partial<HealthState>;
-    if (v.version !== 1 || v.table !== table || typeof v.backends !== 'object' || typeof v.applied !== 'object' || v.applied === null) throw new Error('unexpected shape');
+    if (
+      v.version !== 1 ||
+      v.table !== table ||
+      typeof v.backends !== 'object' ||
+      typeof v.applied !== 'object' ||
+      v.applied === null
+    )
+      throw new Error('unexpected shape');
     return v as HealthState;
   } catch (e) {
     warn(`health state ${file} is unreadable (${(e as Error).message}); starting from scratch`);
@@ -61,7 +79,11 @@ export async function writeHealthState(file: string, s: HealthState): Promise<vo
   try {
     await writeFileAtomic(file, `${JSON.stringify(s, null, 1)}\n`);
   } catch (e) {
-    throw new NftlbError('internal', `cannot write health state ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+    throw new NftlbError(
+      'internal',
+      `cannot write health state ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      { cause: e },
+    );
   }
 }
 

@@ -45,8 +45,21 @@ export function statusView(model: Model, state: HealthState): BackendStatus[] {
 // The status as aligned text columns.
 export function statusText(rows: readonly BackendStatus[]): string {
   const head = ['SERVICE', 'BACKEND', 'ID', 'STATE', 'HEALTH', 'ACTIVE', 'LAST CHECK', 'REASON'];
-  const body = rows.map((r) => [r.service, r.endpoint, String(r.id), r.state, r.health, r.active ? 'yes' : 'no', r.lastCheck ?? '-', r.reason]);
+  const body = rows.map((r) => [
+    r.service,
+    r.endpoint,
+    String(r.id),
+    r.state,
+    r.health,
+    r.active ? 'yes' : 'no',
+    r.lastCheck ?? '-',
+    r.reason,
+  ]);
   const width = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c]!.length)));
-  const line = (cells: string[]): string => cells.map((x, c) => (c === cells.length - 1 ? x : x.padEnd(width[c]!))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((x, c) => (c === cells.length - 1 ? x : x.padEnd(width[c]!)))
+      .join('  ')
+      .trimEnd();
   return `${[line(head), ...body.map(line)].join('\n')}\n`;
 }

@@ -34,7 +34,9 @@ export interface SyncOutcome {
 
 // A digest of a plan: equal digests mean equal tables.
 export function planHash(p: Plan): string {
-  return createHash('sha256').update(JSON.stringify(p, (k, v: unknown) => (k === 'health' ? undefined : v))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(p, (k, v: unknown) => (k === 'health' ? undefined : v)))
+    .digest('hex');
 }
 
 // Brings the live table in line with the state's check records. While the live table is the one this state describes
@@ -48,7 +50,9 @@ export async function sync(deps: SyncDeps, model: Model, state: HealthState): Pr
     for (const pool of s.pools) {
       if (pool.selector === null || pool.kept) continue;
       const ids = new Set(pool.slots);
-      lastKnown[poolKey(s.name, pool.family)] = s.backends.filter((b) => ids.has(b.id)).map((b) => backendKey(s.name, b.endpoint));
+      lastKnown[poolKey(s.name, pool.family)] = s.backends
+        .filter((b) => ids.has(b.id))
+        .map((b) => backendKey(s.name, b.endpoint));
     }
   }
   const before = plan(model, appliedOverlay(state));
@@ -57,13 +61,23 @@ export async function sync(deps: SyncDeps, model: Model, state: HealthState): Pr
     const handle = await tableHandle(deps.exec, deps.nft, next.table);
     const live = state.live;
     let outcome: { action: SyncOutcome['action']; why: string; services: readonly string[]; handle: number | null };
-    const stale = live === null ? 'no table loaded by nftlb health yet' : handle !== live.handle ? 'the table was replaced since the last health run' : live.planHash !== planHash(before) ? 'the config changed' : null;
+    const stale =
+      live === null
+        ? 'no table loaded by nftlb health yet'
+        : handle !== live.handle
+          ? 'the table was replaced since the last health run'
+          : live.planHash !== planHash(before)
+            ? 'the config changed'
+            : null;
     if (stale === null) {
       const u = incrementalUpdate(before, next);
       if (u.script === null) outcome = { action: 'none', why: 'no membership change', services: [], handle };
       else {
         const r = await deps.exec.run(deps.nft, ['-f', '-'], u.script);
-        outcome = r.exitCode === 0 ? { action: 'incremental', why: `updated ${u.services.join(', ')}`, services: u.services, handle } : await full(deps, next, `incremental update refused (${r.stderr.trim().split('\n')[0] ?? ''})`);
+        outcome =
+          r.exitCode === 0
+            ? { action: 'incremental', why: `updated ${u.services.join(', ')}`, services: u.services, handle }
+            : await full(deps, next, `incremental update refused (${r.stderr.trim().split('\n')[0] ?? ''})`);
       }
     } else {
       outcome = await full(deps, next, stale);
@@ -81,9 +95,18 @@ export async function sync(deps: SyncDeps, model: Model, state: HealthState): Pr
   }
 }
 
-async function full(deps: SyncDeps, p: Plan, why: string): Promise<{ action: 'full'; why: string; services: readonly string[]; handle: number | null }> {
+async function full(
+  deps: SyncDeps,
+  p: Plan,
+  why: string,
+): Promise<{ action: 'full'; why: string; services: readonly string[]; handle: number | null }> {
   await checkAndLoad(deps.exec, deps.nft, renderNftScript(p).text);
-  return { action: 'full', why, services: p.services.map((s) => s.name), handle: await tableHandle(deps.exec, deps.nft, p.table) };
+  return {
+    action: 'full',
+    why,
+    services: p.services.map((s) => s.name),
+    handle: await tableHandle(deps.exec, deps.nft, p.table),
+  };
 }
 
 // on-down reset: deletes the conntrack entries of backends that left their pool because a check took them down.

@@ -21,7 +21,12 @@ const MAX_SLEEP_MS = 250;
 // `nftlb health --watch`: each backend is checked every `interval`; a round that changes membership updates the kernel
 // at once (so a failure is acted on within interval x fall plus the probe time). report() gets every round that did
 // something (a transition, or a reload of the table).
-export function watch(deps: RoundDeps, first: Model, report: (r: RoundReport) => void, onError: (e: unknown) => void): Watcher {
+export function watch(
+  deps: RoundDeps,
+  first: Model,
+  report: (r: RoundReport) => void,
+  onError: (e: unknown) => void,
+): Watcher {
   let model = first;
   let stopping = false;
   let reloaded = true;

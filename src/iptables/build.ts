@@ -48,7 +48,10 @@ export function buildIptables(p: Plan, family: Family): IptRuleset {
     family,
     otherFamily,
     tables: [
-      { name: 'nat', chains: [{ name: FIXED.dispatch, rules: dispatch }, { name: FIXED.post, rules: post }, ...chains] },
+      {
+        name: 'nat',
+        chains: [{ name: FIXED.dispatch, rules: dispatch }, { name: FIXED.post, rules: post }, ...chains],
+      },
       { name: 'filter', chains: [{ name: FIXED.guard, rules: guard }] },
     ],
   };
@@ -63,7 +66,12 @@ export function serviceComment(s: PlannedService): string {
 // Every VIP x protocol x port range of a pool, as the matches that select it.
 function listeners(s: PlannedService, pool: Pool): IptMatch[][] {
   return pool.vips.flatMap((vip) =>
-    s.protocols.flatMap((proto) => s.ports.map((ports): IptMatch[] => [{ kind: 'dst', address: vip }, { kind: 'dport', proto, ports }])),
+    s.protocols.flatMap((proto) =>
+      s.ports.map((ports): IptMatch[] => [
+        { kind: 'dst', address: vip },
+        { kind: 'dport', proto, ports },
+      ]),
+    ),
   );
 }
 
@@ -73,8 +81,15 @@ function guardRules(s: PlannedService, pool: Pool): IptRule[] {
   return listeners(s, pool).map((m) => {
     const proto = m.find((x) => x.kind === 'dport');
     const target: IptTarget =
-      s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'reject', with: proto?.kind === 'dport' && proto.proto === 'tcp' ? 'tcp-reset' : 'default' };
-    return rule(target, ...m, { kind: 'ctstate', state: 'NEW' }, { kind: 'comment', text: `${serviceComment(s)} no backend up` });
+      s.onEmpty === 'drop'
+        ? { kind: 'drop' }
+        : { kind: 'reject', with: proto?.kind === 'dport' && proto.proto === 'tcp' ? 'tcp-reset' : 'default' };
+    return rule(
+      target,
+      ...m,
+      { kind: 'ctstate', state: 'NEW' },
+      { kind: 'comment', text: `${serviceComment(s)} no backend up` },
+    );
   });
 }
 
@@ -88,8 +103,17 @@ function refuse(s: PlannedService, feature: string, rules: number): never {
 // rate-limit and max-connections are enforced by the nft output only (docs/limits.md); an iptables render without them
 // would silently drop a limit the config asks for.
 function refuseLimits(s: PlannedService): void {
-  const feature = s.rateLimit !== undefined ? 'rate-limit' : s.backends.some((b) => b.maxConnections !== undefined) ? 'max-connections' : undefined;
-  if (feature !== undefined) throw new NftlbError('unsupported', `service ${s.name}: ${feature} is not expressed by the iptables output; use --format nft for this service`);
+  const feature =
+    s.rateLimit !== undefined
+      ? 'rate-limit'
+      : s.backends.some((b) => b.maxConnections !== undefined)
+        ? 'max-connections'
+        : undefined;
+  if (feature !== undefined)
+    throw new NftlbError(
+      'unsupported',
+      `service ${s.name}: ${feature} is not expressed by the iptables output; use --format nft for this service`,
+    );
 }
 
 // The pool chain: pick a slot, jump to that slot's backend chain. The last choice is unconditional, so every new
@@ -105,15 +129,20 @@ function poolRules(s: PlannedService, pool: Pool): IptRule[] {
         // Rule i sees only the connections rules 0..i-1 did not take and takes one in every N-i of them, so each window
         // of N consecutive connections visits the slots once, in order: exact (weighted) round robin.
         if (slots.length > MAX_POOL_RULES) refuse(s, `weighted round-robin with ${slots.length} slots`, slots.length);
-        return slots.map((id, i) => (i === slots.length - 1 ? rule(jump(id)) : rule(jump(id), { kind: 'nth', every: slots.length - i })));
+        return slots.map((id, i) =>
+          i === slots.length - 1 ? rule(jump(id)) : rule(jump(id), { kind: 'nth', every: slots.length - i }),
+        );
       }
       const shares = conditionalShares(slots);
       if (shares.length > MAX_POOL_RULES) refuse(s, `random over ${shares.length} backends`, shares.length);
-      return shares.map((x, i) => (i === shares.length - 1 ? rule(jump(x.id)) : rule(jump(x.id), { kind: 'random', probability: x.probability })));
+      return shares.map((x, i) =>
+        i === shares.length - 1 ? rule(jump(x.id)) : rule(jump(x.id), { kind: 'random', probability: x.probability }),
+      );
     }
     case 'jhash':
     case 'symhash': {
-      const feature = s.scheduler === 'maglev' ? `maglev with table-size ${sel.mod}` : `${s.scheduler} with ${sel.mod} slots`;
+      const feature =
+        s.scheduler === 'maglev' ? `maglev with table-size ${sel.mod}` : `${s.scheduler} with ${sel.mod} slots`;
       if (sel.mod + 2 > MAX_POOL_RULES) refuse(s, feature, sel.mod + 2);
       const tuple = sel.kind === 'jhash' ? sel.fields : SYMMETRIC_TUPLE;
       const seed = sel.kind === 'jhash' ? sel.seed : seedFromName(s.name);
@@ -122,7 +151,9 @@ function poolRules(s: PlannedService, pool: Pool): IptRule[] {
       return [
         rule({ kind: 'connmark-save' }),
         rule({ kind: 'hmark', tuple, mod: sel.mod, offset: pool.slotBase, seed }),
-        ...slots.map((id, i) => (i === slots.length - 1 ? rule(jump(id)) : rule(jump(id), { kind: 'mark', value: pool.slotBase + i }))),
+        ...slots.map((id, i) =>
+          i === slots.length - 1 ? rule(jump(id)) : rule(jump(id), { kind: 'mark', value: pool.slotBase + i }),
+        ),
       ];
     }
   }
@@ -149,11 +180,15 @@ function natRules(s: PlannedService, own: readonly PlannedBackend[], family: Fam
     case 'none':
       return [];
     case 'masquerade':
-      return own.map((b) => rule({ kind: 'masquerade' }, { kind: 'ctstate', state: 'DNAT' }, { kind: 'connmark', value: b.id }));
+      return own.map((b) =>
+        rule({ kind: 'masquerade' }, { kind: 'ctstate', state: 'DNAT' }, { kind: 'connmark', value: b.id }),
+      );
     case 'snat': {
       const to = nat.addresses.find((a) => a.family === family);
       if (to === undefined) return [];
-      return own.map((b) => rule({ kind: 'snat', to }, { kind: 'ctstate', state: 'DNAT' }, { kind: 'connmark', value: b.id }));
+      return own.map((b) =>
+        rule({ kind: 'snat', to }, { kind: 'ctstate', state: 'DNAT' }, { kind: 'connmark', value: b.id }),
+      );
     }
   }
 }

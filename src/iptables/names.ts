@@ -15,7 +15,8 @@ const CHAIN = /^NFTLB-[A-Za-z0-9_-]{1,22}$/;
 
 // Makes a chain name, refusing anything iptables could misread; callers build names from validated parts.
 export function chainName(name: string): ChainName {
-  if (!CHAIN.test(name) || name.length > MAX_CHAIN) throw new Error(`not a safe iptables chain name: ${JSON.stringify(name)}`);
+  if (!CHAIN.test(name) || name.length > MAX_CHAIN)
+    throw new Error(`not a safe iptables chain name: ${JSON.stringify(name)}`);
   return name as ChainName;
 }
 
@@ -42,6 +43,9 @@ export function backendChain(id: number): ChainName {
 
 // Quotes text for `-m comment --comment`: printable ASCII without quotes or backslashes, at most 200 characters.
 export function quoteComment(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, "'").slice(0, 200);
+  const clean = text
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/["\\]/g, "'")
+    .slice(0, 200);
   return `"${clean}"`;
 }

@@ -89,7 +89,10 @@ export const HOOKS = [
 // The shell commands that hook nftlb's chains in, each only when missing (iptables-restore has no "add if absent").
 export function hookCommands(family: 4 | 6): string[] {
   const tool = family === 4 ? 'iptables' : 'ip6tables';
-  return HOOKS.map((h) => `${tool} -t ${h.table} -C ${h.chain} -j ${h.target} 2>/dev/null || ${tool} -t ${h.table} -I ${h.chain} 1 -j ${h.target}`);
+  return HOOKS.map(
+    (h) =>
+      `${tool} -t ${h.table} -C ${h.chain} -j ${h.target} 2>/dev/null || ${tool} -t ${h.table} -I ${h.chain} 1 -j ${h.target}`,
+  );
 }
 
 // The complete iptables-restore (or ip6tables-restore) input for one family.
@@ -101,7 +104,9 @@ export function renderIptables(rs: IptRuleset): string {
     `# Load with: ${tool}-restore --noflush < FILE   (replaces only the NFTLB-* chains below, in one commit per table)`,
     '# Hook the chains in once, after the first load:',
     ...hookCommands(rs.family).map((c) => `#   ${c}`),
-    ...(rs.otherFamily.length > 0 ? [`# IPv${rs.family === 4 ? 6 : 4} pools of ${rs.otherFamily.join(', ')}: nftlb render --format ${other}`] : []),
+    ...(rs.otherFamily.length > 0
+      ? [`# IPv${rs.family === 4 ? 6 : 4} pools of ${rs.otherFamily.join(', ')}: nftlb render --format ${other}`]
+      : []),
   ];
   return [...header, ...rs.tables.flatMap(renderTable), ''].join('\n');
 }

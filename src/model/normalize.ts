@@ -46,7 +46,8 @@ type ErrFn = (path: string, code: string, message: string) => void;
 function normalizeService(s: RawService, path: string, address: AddressFn, err: ErrFn): Service {
   const vipList = typeof s.vip === 'string' ? [s.vip] : s.vip;
   const vips = vipList.map((v, i) => address(typeof s.vip === 'string' ? `${path}/vip` : `${path}/vip/${i}`, v));
-  const protocols: Protocol[] = s.protocol === undefined ? ['tcp'] : typeof s.protocol === 'string' ? [s.protocol] : [...s.protocol];
+  const protocols: Protocol[] =
+    s.protocol === undefined ? ['tcp'] : typeof s.protocol === 'string' ? [s.protocol] : [...s.protocol];
   const ports = normalizePorts(s.port, `${path}/port`, err);
   const backends = s.backends.map((b, i) => normalizeBackend(b, `${path}/backends/${i}`, address, s.health));
   return {
@@ -62,7 +63,10 @@ function normalizeService(s: RawService, path: string, address: AddressFn, err: 
     onDown: s['on-down'] ?? 'keep',
     limits: {
       overflow: s['limit-overflow'] ?? 'reject',
-      rate: s['rate-limit'] === undefined ? undefined : { perSecond: s['rate-limit'].rate, burst: s['rate-limit'].burst ?? 5 },
+      rate:
+        s['rate-limit'] === undefined
+          ? undefined
+          : { perSecond: s['rate-limit'].rate, burst: s['rate-limit'].burst ?? 5 },
     },
     backends,
   };
@@ -87,7 +91,12 @@ function normalizePorts(port: RawService['port'], path: string, err: ErrFn): Por
   return out.sort((x, y) => x.first - y.first || x.last - y.last);
 }
 
-function normalizeBackend(b: RawBackend, path: string, address: AddressFn, serviceHealth: RawService['health']): Backend {
+function normalizeBackend(
+  b: RawBackend,
+  path: string,
+  address: AddressFn,
+  serviceHealth: RawService['health'],
+): Backend {
   const raw = b.health ?? serviceHealth;
   return {
     path,

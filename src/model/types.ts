@@ -56,7 +56,13 @@ export type HealthCheck = {
 } & (
   | { readonly kind: 'tcp'; readonly send: string | undefined }
   | { readonly kind: 'banner'; readonly send: string | undefined; readonly expect: string }
-  | { readonly kind: 'http'; readonly method: string; readonly path: string; readonly host: string | undefined; readonly status: readonly number[] }
+  | {
+      readonly kind: 'http';
+      readonly method: string;
+      readonly path: string;
+      readonly host: string | undefined;
+      readonly status: readonly number[];
+    }
   | { readonly kind: 'exec'; readonly command: readonly string[] }
 );
 

@@ -5,9 +5,17 @@ import type { Ident } from './names.js';
 
 /** Packet and conntrack fields used in matches and keys. */
 export type Field =
-  | 'ip saddr' | 'ip daddr' | 'ip6 saddr' | 'ip6 daddr'
-  | 'th sport' | 'th dport' | 'meta l4proto' | 'meta nfproto'
-  | 'ct mark' | 'ct state' | 'ct status';
+  | 'ip saddr'
+  | 'ip daddr'
+  | 'ip6 saddr'
+  | 'ip6 daddr'
+  | 'th sport'
+  | 'th dport'
+  | 'meta l4proto'
+  | 'meta nfproto'
+  | 'ct mark'
+  | 'ct state'
+  | 'ct status';
 
 /** Symbolic constants nft accepts on the right of a match. */
 export type Symbol = 'tcp' | 'udp' | 'ipv4' | 'ipv6' | 'new' | 'dnat';
@@ -20,13 +28,17 @@ export type Expr =
   | { readonly kind: 'anon-set'; readonly items: readonly Expr[] }
   | { readonly kind: 'set-ref'; readonly name: Ident }
   | { readonly kind: 'numgen'; readonly mode: 'inc' | 'random'; readonly mod: number; readonly offset: number }
-  | { readonly kind: 'jhash'; readonly input: Expr; readonly mod: number; readonly seed: number; readonly offset: number }
+  | {
+      readonly kind: 'jhash';
+      readonly input: Expr;
+      readonly mod: number;
+      readonly seed: number;
+      readonly offset: number;
+    }
   | { readonly kind: 'symhash'; readonly mod: number; readonly offset: number }
   | { readonly kind: 'map-lookup'; readonly key: Expr; readonly map: Ident };
 
-export type Verdict =
-  | { readonly kind: 'goto' | 'jump'; readonly chain: Ident }
-  | { readonly kind: 'accept' | 'drop' };
+export type Verdict = { readonly kind: 'goto' | 'jump'; readonly chain: Ident } | { readonly kind: 'accept' | 'drop' };
 
 export type Stmt =
   | { readonly kind: 'match'; readonly left: Expr; readonly right: Expr }

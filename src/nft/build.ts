@@ -1,6 +1,19 @@
 import type { Address, Family } from '../model/types.js';
 import type { Plan, Pool, PlannedService, Selector } from '../plan/types.js';
-import { HASH_FIELD, type Atom, type DataType, type Field, type Symbol, type Chain, type Element, type Expr, type Rule, type SetDecl, type Stmt, type Table } from './ast.js';
+import {
+  HASH_FIELD,
+  type Atom,
+  type DataType,
+  type Field,
+  type Symbol,
+  type Chain,
+  type Element,
+  type Expr,
+  type Rule,
+  type SetDecl,
+  type Stmt,
+  type Table,
+} from './ast.js';
 import { ident } from './names.js';
 
 // Fixed object names inside nftlb's table. Per-service state lives only in per-service chains and map elements.
@@ -53,7 +66,14 @@ export function buildTable(p: Plan, comment: string): Table {
     sets.push(listenerMap(NAMES.serviceRanges[fam], fam, open, target, 'ranges'));
   }
   for (const fam of FAMILIES) {
-    sets.push(listenerMap(NAMES.closed[fam], fam, pools.filter(({ pool }) => pool.family === fam && pool.selector === null), ({ s }) => (s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'jump', chain: NAMES.refuse })));
+    sets.push(
+      listenerMap(
+        NAMES.closed[fam],
+        fam,
+        pools.filter(({ pool }) => pool.family === fam && pool.selector === null),
+        ({ s }) => (s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'jump', chain: NAMES.refuse }),
+      ),
+    );
   }
   sets.push(...slotMaps(pools.map(({ pool }) => pool)));
   for (const fam of FAMILIES) sets.push(...backendMaps(p.services, fam));
@@ -75,19 +95,33 @@ export function buildTable(p: Plan, comment: string): Table {
 
 type PoolRef = { s: PlannedService; pool: Pool };
 
-function listenerMap(name: SetDecl['name'], fam: Family, pools: PoolRef[], target: (r: PoolRef) => Element['value'], ports: 'single' | 'ranges' | 'all' = 'all'): SetDecl {
+function listenerMap(
+  name: SetDecl['name'],
+  fam: Family,
+  pools: PoolRef[],
+  target: (r: PoolRef) => Element['value'],
+  ports: 'single' | 'ranges' | 'all' = 'all',
+): SetDecl {
   const elements: Element[] = [];
   for (const r of pools) {
     for (const vip of r.pool.vips) {
       for (const proto of r.s.protocols) {
         for (const port of r.s.ports) {
-          if ((ports === 'single' && port.first !== port.last) || (ports === 'ranges' && port.first === port.last)) continue;
+          if ((ports === 'single' && port.first !== port.last) || (ports === 'ranges' && port.first === port.last))
+            continue;
           elements.push({ key: [addr(vip), { kind: 'proto', proto }, range(port.first, port.last)], value: target(r) });
         }
       }
     }
   }
-  return { kind: 'map', name, key: [addrType(fam), 'inet_proto', 'inet_service'], value: 'verdict', interval: ports !== 'single', elements };
+  return {
+    kind: 'map',
+    name,
+    key: [addrType(fam), 'inet_proto', 'inet_service'],
+    value: 'verdict',
+    interval: ports !== 'single',
+    elements,
+  };
 }
 
 // slot -> backend id. A pool whose slots mostly differ from their neighbours (equal weights, Maglev) goes into a plain
@@ -122,11 +156,29 @@ function slotMaps(pools: readonly Pool[]): SetDecl[] {
 // state change only touches the slot map.
 function backendMaps(services: readonly PlannedService[], fam: Family): SetDecl[] {
   const bes = services.flatMap((s) => s.backends).filter((b) => b.address.family === fam);
-  const withPort: Element[] = bes.filter((b) => b.port !== undefined).map((b) => ({ key: [range(b.id)], value: [addr(b.address), range(b.port!)] }));
-  const keepPort: Element[] = bes.filter((b) => b.port === undefined).map((b) => ({ key: [range(b.id)], value: [addr(b.address)] }));
+  const withPort: Element[] = bes
+    .filter((b) => b.port !== undefined)
+    .map((b) => ({ key: [range(b.id)], value: [addr(b.address), range(b.port!)] }));
+  const keepPort: Element[] = bes
+    .filter((b) => b.port === undefined)
+    .map((b) => ({ key: [range(b.id)], value: [addr(b.address)] }));
   return [
-    { kind: 'map', name: NAMES.backends[fam], key: ['mark'], value: [addrType(fam), 'inet_service'], interval: false, elements: withPort },
-    { kind: 'map', name: NAMES.backendsKeepPort[fam], key: ['mark'], value: [addrType(fam)], interval: false, elements: keepPort },
+    {
+      kind: 'map',
+      name: NAMES.backends[fam],
+      key: ['mark'],
+      value: [addrType(fam), 'inet_service'],
+      interval: false,
+      elements: withPort,
+    },
+    {
+      kind: 'map',
+      name: NAMES.backendsKeepPort[fam],
+      key: ['mark'],
+      value: [addrType(fam)],
+      interval: false,
+      elements: keepPort,
+    },
   ];
 }
 
@@ -145,7 +197,14 @@ function natObjects(services: readonly PlannedService[]): SetDecl[] {
   }
   return [
     { kind: 'set', name: NAMES.masquerade, key: ['mark'], interval: true, elements: mergeAdjacent(masq) },
-    ...FAMILIES.map((fam): SetDecl => ({ kind: 'map', name: NAMES.snat[fam], key: ['mark'], value: [addrType(fam)], interval: true, elements: snat[fam] })),
+    ...FAMILIES.map((fam): SetDecl => ({
+      kind: 'map',
+      name: NAMES.snat[fam],
+      key: ['mark'],
+      value: [addrType(fam)],
+      interval: true,
+      elements: snat[fam],
+    })),
   ];
 }
 
@@ -156,7 +215,8 @@ function mergeAdjacent(els: Element[]): Element[] {
     const prev = out[out.length - 1];
     const a = prev?.key[0];
     const b = el.key[0];
-    if (a?.kind === 'range' && b?.kind === 'range' && a.last + 1 === b.first) out[out.length - 1] = { key: [range(a.first, b.last)] };
+    if (a?.kind === 'range' && b?.kind === 'range' && a.last + 1 === b.first)
+      out[out.length - 1] = { key: [range(a.first, b.last)] };
     else out.push(el);
   }
   return out;
@@ -191,10 +251,26 @@ function directBase(pool: Pool): number | undefined {
 function serviceChain(s: PlannedService, pool: Pool): Chain {
   const sel = pool.selector!;
   const rate = s.rateLimit;
-  const limit: Rule[] = rate === undefined ? [] : [rule({ kind: 'limit-over', perSecond: rate.perSecond, burst: rate.burst }, { kind: 'counter' }, { kind: 'verdict', verdict: { kind: 'drop' } })];
+  const limit: Rule[] =
+    rate === undefined
+      ? []
+      : [
+          rule(
+            { kind: 'limit-over', perSecond: rate.perSecond, burst: rate.burst },
+            { kind: 'counter' },
+            { kind: 'verdict', verdict: { kind: 'drop' } },
+          ),
+        ];
   return {
     name: pool.chain,
-    rules: [...limit, rule({ kind: 'counter' }, { kind: 'ct-mark-set', value: selectorExpr(sel, pool.family, directBase(pool) ?? pool.slotBase) }, { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.pick } })],
+    rules: [
+      ...limit,
+      rule(
+        { kind: 'counter' },
+        { kind: 'ct-mark-set', value: selectorExpr(sel, pool.family, directBase(pool) ?? pool.slotBase) },
+        { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.pick } },
+      ),
+    ],
   };
 }
 
@@ -207,13 +283,23 @@ function limitChains(services: readonly PlannedService[]): Chain[] {
   const enter = (name: Chain['name'], hook: 'forward' | 'input' | 'output'): Chain => ({
     name,
     hook: { type: 'filter', hook, priority: 'filter', priorityOffset: 0, policy: 'accept' },
-    rules: [rule(match(f('ct state'), sym('new')), match(f('ct status'), sym('dnat')), { kind: 'verdict', verdict: { kind: 'jump', chain: NAMES.connLimit } })],
+    rules: [
+      rule(match(f('ct state'), sym('new')), match(f('ct status'), sym('dnat')), {
+        kind: 'verdict',
+        verdict: { kind: 'jump', chain: NAMES.connLimit },
+      }),
+    ],
   });
   return [
     {
       name: NAMES.connLimit,
       rules: limited.map((b) =>
-        rule(match(f('ct mark'), { kind: 'number', value: b.id }), { kind: 'ct-count-over', over: b.maxConnections! }, { kind: 'counter' }, { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.refuse } }),
+        rule(
+          match(f('ct mark'), { kind: 'number', value: b.id }),
+          { kind: 'ct-count-over', over: b.maxConnections! },
+          { kind: 'counter' },
+          { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.refuse } },
+        ),
       ),
     },
     enter(NAMES.limitFwd, 'forward'),
@@ -234,7 +320,14 @@ function pickChain(): Chain {
   for (const fam of FAMILIES) {
     const nf = match(f('meta nfproto'), sym(fam === 4 ? 'ipv4' : 'ipv6'));
     const lookup = (map: SetDecl['name']): Expr => ({ kind: 'map-lookup', key: f('ct mark'), map });
-    rules.push(rule(nf, match(f('meta l4proto'), { kind: 'anon-set', items: [sym('tcp'), sym('udp')] }), { kind: 'nat', type: 'dnat', family: fam, to: lookup(NAMES.backends[fam]) }));
+    rules.push(
+      rule(nf, match(f('meta l4proto'), { kind: 'anon-set', items: [sym('tcp'), sym('udp')] }), {
+        kind: 'nat',
+        type: 'dnat',
+        family: fam,
+        to: lookup(NAMES.backends[fam]),
+      }),
+    );
     rules.push(rule(nf, { kind: 'nat', type: 'dnat', family: fam, to: lookup(NAMES.backendsKeepPort[fam]) }));
   }
   return { name: NAMES.pick, rules };
@@ -243,7 +336,10 @@ function pickChain(): Chain {
 function refuseChain(): Chain {
   return {
     name: NAMES.refuse,
-    rules: [rule(match(f('meta l4proto'), sym('tcp')), { kind: 'reject', with: 'tcp reset' }), rule({ kind: 'reject', with: 'default' })],
+    rules: [
+      rule(match(f('meta l4proto'), sym('tcp')), { kind: 'reject', with: 'tcp reset' }),
+      rule({ kind: 'reject', with: 'default' }),
+    ],
   };
 }
 
@@ -267,7 +363,9 @@ function guardChain(name: Chain['name'], hook: 'prerouting' | 'output'): Chain {
   return {
     name,
     hook: { type: 'filter', hook, priority: dstnat(hook), priorityOffset: -10, policy: 'accept' },
-    rules: FAMILIES.map((fam) => rule(match(f('ct state'), sym('new')), { kind: 'vmap', key: listenerKey(fam), map: NAMES.closed[fam] })),
+    rules: FAMILIES.map((fam) =>
+      rule(match(f('ct state'), sym('new')), { kind: 'vmap', key: listenerKey(fam), map: NAMES.closed[fam] }),
+    ),
   };
 }
 
@@ -279,7 +377,12 @@ function natPostChain(): Chain {
     rules: [
       rule(dnatted, match(f('ct mark'), { kind: 'set-ref', name: NAMES.masquerade }), { kind: 'masquerade' }),
       ...FAMILIES.map((fam) =>
-        rule(dnatted, match(f('meta nfproto'), sym(fam === 4 ? 'ipv4' : 'ipv6')), { kind: 'nat', type: 'snat', family: fam, to: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.snat[fam] } }),
+        rule(dnatted, match(f('meta nfproto'), sym(fam === 4 ? 'ipv4' : 'ipv6')), {
+          kind: 'nat',
+          type: 'snat',
+          family: fam,
+          to: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.snat[fam] },
+        }),
       ),
     ],
   };

@@ -74,7 +74,9 @@ const atom = (a: Atom): string => {
 const element = (el: Element): string => {
   const key = el.key.map(atom).join(' . ');
   if (el.value === undefined) return key;
-  const value = Array.isArray(el.value) ? (el.value as readonly Atom[]).map(atom).join(' . ') : verdict(el.value as Verdict);
+  const value = Array.isArray(el.value)
+    ? (el.value as readonly Atom[]).map(atom).join(' . ')
+    : verdict(el.value as Verdict);
   return `${key} : ${value}`;
 };
 
@@ -91,7 +93,8 @@ const hook = (h: Hook): string => {
 // Renders a set or map declaration; elements one per line so a diff of two scripts reads like a diff of configs.
 export function renderSet(s: SetDecl, indent = '\t'): string[] {
   const i2 = `${indent}\t`;
-  const type = s.key.join(' . ') + (s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`);
+  const type =
+    s.key.join(' . ') + (s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`);
   const out = [`${indent}${s.kind} ${s.name} {`, `${i2}type ${type}`];
   if (s.interval) out.push(`${i2}flags interval`);
   if (s.elements.length > 0) {

@@ -82,7 +82,12 @@ const healthy = (b: PlannedBackend): boolean => b.health !== 'down';
 
 // Which backends of one family take new connections: healthy primaries; healthy backups too when no primary is healthy
 // or their weight is below the quorum; drain and down never. With on-empty keep and nothing healthy, the last known set.
-function choose(s: Service, family: Family, all: readonly PlannedBackend[], overlay: HealthOverlay | undefined): { chosen: PlannedBackend[]; kept: boolean } {
+function choose(
+  s: Service,
+  family: Family,
+  all: readonly PlannedBackend[],
+  overlay: HealthOverlay | undefined,
+): { chosen: PlannedBackend[]; kept: boolean } {
   const primaries = all.filter((b) => b.state === 'up' && healthy(b));
   const backups = all.filter((b) => b.state === 'backup' && healthy(b));
   const weight = primaries.reduce((a, b) => a + b.weight, 0);

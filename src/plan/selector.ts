@@ -4,7 +4,10 @@ import type { PlannedBackend, Selector } from './types.js';
 import { contiguousSequence, smoothWeightedSequence } from './weights.js';
 
 // For the up backends of one pool: the selector expression and the slot table (backend index per slot).
-export function selectFor(scheduler: Scheduler, up: readonly PlannedBackend[]): { selector: Selector; slots: number[] } {
+export function selectFor(
+  scheduler: Scheduler,
+  up: readonly PlannedBackend[],
+): { selector: Selector; slots: number[] } {
   const weights = up.map((b) => b.weight);
   // One backend: a constant, never a modulo by one.
   if (up.length === 1) return { selector: { kind: 'constant' }, slots: [0] };
@@ -26,7 +29,10 @@ export function selectFor(scheduler: Scheduler, up: readonly PlannedBackend[]): 
       return { selector: { kind: 'symhash', mod: slots.length }, slots };
     }
     case 'maglev': {
-      const table = maglevTable(up.map((b) => ({ key: b.endpoint, weight: b.weight })), scheduler.tableSize);
+      const table = maglevTable(
+        up.map((b) => ({ key: b.endpoint, weight: b.weight })),
+        scheduler.tableSize,
+      );
       return {
         selector: { kind: 'jhash', fields: scheduler.fields, seed: scheduler.seed, mod: scheduler.tableSize },
         slots: Array.from(table),

@@ -9,13 +9,36 @@ import { fakeExecutor } from './fake-executor.js';
 import { CONFIG, runCommand, scratch } from './run-command.js';
 
 const svc = (name: string, backends: [string, number, string][], over: Partial<ServiceView> = {}): ServiceView => ({
-  name, vips: ['203.0.113.1'], protocols: ['tcp'], ports: ['80'], scheduler: 'round-robin', nat: 'masquerade', onEmpty: 'reject',
-  backends: backends.map(([endpoint, weight, state], i) => ({ id: i + 1, endpoint, weight, state })), ...over,
+  name,
+  vips: ['203.0.113.1'],
+  protocols: ['tcp'],
+  ports: ['80'],
+  scheduler: 'round-robin',
+  nat: 'masquerade',
+  onEmpty: 'reject',
+  backends: backends.map(([endpoint, weight, state], i) => ({ id: i + 1, endpoint, weight, state })),
+  ...over,
 });
 
 test('diffServices names services and backends added, removed and changed', (t) => {
-  const a = [svc('web', [['198.51.100.2:8080', 1, 'up'], ['198.51.100.3:8080', 1, 'up']]), svc('old', [])];
-  const b = [svc('web', [['198.51.100.3:8080', 2, 'down'], ['198.51.100.4:8080', 1, 'up']], { ports: ['81'] }), svc('new', [['198.51.100.9:53', 1, 'up']])];
+  const a = [
+    svc('web', [
+      ['198.51.100.2:8080', 1, 'up'],
+      ['198.51.100.3:8080', 1, 'up'],
+    ]),
+    svc('old', []),
+  ];
+  const b = [
+    svc(
+      'web',
+      [
+        ['198.51.100.3:8080', 2, 'down'],
+        ['198.51.100.4:8080', 1, 'up'],
+      ],
+      { ports: ['81'] },
+    ),
+    svc('new', [['198.51.100.9:53', 1, 'up']]),
+  ];
   t.deepEqual(diffServices(a, b), [
     { kind: 'service-removed', service: 'old' },
     { kind: 'service-changed', service: 'web', field: 'port', from: '80', to: '81' },
@@ -37,7 +60,9 @@ test('diff: exit 1 with every service added when no table is live; exit 0 once i
   const r = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock], exec, { NFTLB_STATE_DIR: s.dir });
   t.is(r.code, 1);
   t.regex(r.stdout, /^\+ service web\n\+ backend 198\.51\.100\.2:8080 \(service web\)\n/);
-  const j = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec, { NFTLB_STATE_DIR: s.dir });
+  const j = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec, {
+    NFTLB_STATE_DIR: s.dir,
+  });
   const d = JSON.parse(j.stdout) as { live: string; fingerprint: { config: string }; changes: unknown[] };
   t.is(d.live, 'absent');
   t.is(d.changes.length, 7);
@@ -51,16 +76,42 @@ test('diff trusts the record of the last apply only while the live table carries
   const s = scratch(CONFIG);
   const recorded = [svc('web', [['198.51.100.2:8080', 1, 'up']])];
   mkdirSync(join(s.dir, 'run'), { recursive: true });
-  writeFileSync(stateFileFor(s.lock, 'nftlb'), JSON.stringify({ table: 'nftlb', fingerprint: 'aaaa', services: recorded }));
-  const trusted = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock], fakeExecutor({ listing: listing('aaaa') }), { NFTLB_STATE_DIR: s.dir });
+  writeFileSync(
+    stateFileFor(s.lock, 'nftlb'),
+    JSON.stringify({ table: 'nftlb', fingerprint: 'aaaa', services: recorded }),
+  );
+  const trusted = await runCommand(
+    diffCommand,
+    ['-c', s.config, '--lock-file', s.lock],
+    fakeExecutor({ listing: listing('aaaa') }),
+    { NFTLB_STATE_DIR: s.dir },
+  );
   t.is(trusted.code, 1);
   t.regex(trusted.stdout, /^~ service web: vip 203\.0\.113\.1 -> 203\.0\.113\.1, 2001:db8:1::1\n/);
   t.regex(trusted.stdout, /\+ service dns\n/);
-  const stale = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock], fakeExecutor({ listing: listing('bbbb') }), { NFTLB_STATE_DIR: s.dir });
+  const stale = await runCommand(
+    diffCommand,
+    ['-c', s.config, '--lock-file', s.lock],
+    fakeExecutor({ listing: listing('bbbb') }),
+    { NFTLB_STATE_DIR: s.dir },
+  );
   t.is(stale.code, 1);
-  t.regex(stale.stdout, /^! whole table would be replaced: the live table \(fingerprint bbbb\) was not loaded by nftlb apply/);
-  const foreign = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock], fakeExecutor({ listing: 'table inet nftlb {\n}\n' }), { NFTLB_STATE_DIR: s.dir });
+  t.regex(
+    stale.stdout,
+    /^! whole table would be replaced: the live table \(fingerprint bbbb\) was not loaded by nftlb apply/,
+  );
+  const foreign = await runCommand(
+    diffCommand,
+    ['-c', s.config, '--lock-file', s.lock],
+    fakeExecutor({ listing: 'table inet nftlb {\n}\n' }),
+    { NFTLB_STATE_DIR: s.dir },
+  );
   t.regex(foreign.stdout, /was not made by nftlb/);
-  const missing = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock], fakeExecutor({ listing: undefined, missing: ['nft'] }), { NFTLB_STATE_DIR: s.dir });
+  const missing = await runCommand(
+    diffCommand,
+    ['-c', s.config, '--lock-file', s.lock],
+    fakeExecutor({ listing: undefined, missing: ['nft'] }),
+    { NFTLB_STATE_DIR: s.dir },
+  );
   t.is(missing.code, 7);
 });

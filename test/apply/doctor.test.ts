@@ -12,7 +12,13 @@ function host(o: { missing?: string[]; refuse?: RegExp; legacyNat?: string; proc
       if (o.missing?.includes(cmd)) throw new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`);
       if (args[0] === '--version') return { exitCode: 0, stdout: `${cmd} 1.0\n`, stderr: '' };
       if (args.join(' ') === '-c -f -') {
-        return o.refuse?.test(input ?? '') ? { exitCode: 1, stdout: '', stderr: '/dev/stdin:3:2-9: Error: Could not process rule: No such file or directory\n' } : { exitCode: 0, stdout: '', stderr: '' };
+        return o.refuse?.test(input ?? '')
+          ? {
+              exitCode: 1,
+              stdout: '',
+              stderr: '/dev/stdin:3:2-9: Error: Could not process rule: No such file or directory\n',
+            }
+          : { exitCode: 0, stdout: '', stderr: '' };
       }
       if (cmd === 'iptables-legacy-save') return { exitCode: 0, stdout: o.legacyNat ?? '', stderr: '' };
       return { exitCode: 1, stdout: '', stderr: 'unexpected' };
@@ -22,18 +28,36 @@ function host(o: { missing?: string[]; refuse?: RegExp; legacyNat?: string; proc
   return (args: string[]) => runCommand((ctx, e) => doctorCommand(ctx, e, proc), args, exec);
 }
 
-const GOOD = { 'sys/net/ipv4/ip_forward': '1', 'sys/net/ipv6/conf/all/forwarding': '1', 'sys/net/netfilter/nf_conntrack_acct': '1' };
+const GOOD = {
+  'sys/net/ipv4/ip_forward': '1',
+  'sys/net/ipv6/conf/all/forwarding': '1',
+  'sys/net/netfilter/nf_conntrack_acct': '1',
+};
 
 test('doctor: everything present exits 0 with only ok lines', async (t) => {
   const r = await host({ proc: GOOD })([]);
   t.is(r.code, EXIT.ok);
-  t.true(r.stdout.split('\n').filter(Boolean).every((l) => l.startsWith('ok ')), r.stdout);
+  t.true(
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .every((l) => l.startsWith('ok ')),
+    r.stdout,
+  );
 });
 
 test('doctor: warnings (forwarding off, no conntrack, legacy nat rules) keep exit 0 and name the fix', async (t) => {
-  const r = await host({ missing: ['conntrack'], proc: { ...GOOD, 'sys/net/ipv4/ip_forward': '0', 'net/ip_tables_names': 'filter\nnat' }, legacyNat: '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 203.0.113.1/32 -p tcp -j DNAT --to-destination 198.51.100.2\nCOMMIT\n' })(['--json']);
+  const r = await host({
+    missing: ['conntrack'],
+    proc: { ...GOOD, 'sys/net/ipv4/ip_forward': '0', 'net/ip_tables_names': 'filter\nnat' },
+    legacyNat:
+      '*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 203.0.113.1/32 -p tcp -j DNAT --to-destination 198.51.100.2\nCOMMIT\n',
+  })(['--json']);
   t.is(r.code, EXIT.ok);
-  const d = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; level: string; fix: string | null; detail: string }[] };
+  const d = JSON.parse(r.stdout) as {
+    ok: boolean;
+    checks: { name: string; level: string; fix: string | null; detail: string }[];
+  };
   t.true(d.ok);
   const by = new Map(d.checks.map((c) => [c.name, c]));
   t.is(by.get('IPv4 forwarding')?.level, 'warn');
@@ -48,12 +72,20 @@ test('doctor: a missing nft, flock or kernel feature is a blocker (exit 10)', as
   t.is(noNft.code, EXIT.blocked);
   const d = JSON.parse(noNft.stdout) as { ok: boolean; checks: { name: string; level: string }[] };
   t.false(d.ok);
-  t.deepEqual(d.checks[0], { name: 'nft', level: 'fail', detail: 'nft: not installed', fix: 'apt-get install nftables (or set NFTLB_NFT to the nft binary)' });
-  t.false(d.checks.some((c) => c.name.startsWith('kernel:')), 'no probes without nft');
+  t.deepEqual(d.checks[0], {
+    name: 'nft',
+    level: 'fail',
+    detail: 'nft: not installed',
+    fix: 'apt-get install nftables (or set NFTLB_NFT to the nft binary)',
+  });
+  t.false(
+    d.checks.some((c) => c.name.startsWith('kernel:')),
+    'no probes without nft',
+  );
   const noHash = await host({ refuse: /symhash/, proc: GOOD })([]);
   t.is(noHash.code, EXIT.blocked);
-  t.regex(noHash.stdout, /^fail  kernel: symhash: .*No such file or directory\n      fix: /m);
+  t.regex(noHash.stdout, /^fail {2}kernel: symhash: .*No such file or directory\n {6}fix: /m);
   const noFlock = await host({ missing: ['flock'], proc: GOOD })([]);
   t.is(noFlock.code, EXIT.blocked);
-  t.regex(noFlock.stdout, /^fail  flock: not installed/m);
+  t.regex(noFlock.stdout, /^fail {2}flock: not installed/m);
 });

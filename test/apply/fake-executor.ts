@@ -42,10 +42,12 @@ export function fakeExecutor(state: FakeNft): Executor & { calls: Call[] } {
       const a = args.join(' ');
       if (cmd === 'conntrack') return ok(args.includes('ipv6') ? '' : (state.conntrack ?? ''));
       if (a.startsWith('-t list table inet ') || a.startsWith('-j list table inet ')) {
-        if (state.listing === undefined) return { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\nlist table inet x\n' };
+        if (state.listing === undefined)
+          return { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\nlist table inet x\n' };
         return ok(a.startsWith('-j') ? (state.json ?? '{"nftables": []}') : state.listing);
       }
-      if (a === '-c -f -') return state.checkError === undefined ? ok() : { exitCode: 1, stdout: '', stderr: state.checkError };
+      if (a === '-c -f -')
+        return state.checkError === undefined ? ok() : { exitCode: 1, stdout: '', stderr: state.checkError };
       if (a === '-f -') {
         if (state.loadError !== undefined) return { exitCode: 1, stdout: '', stderr: state.loadError };
         const m = /comment "(nftlb fingerprint [0-9a-f]+)"/.exec(input ?? '');

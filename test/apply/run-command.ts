@@ -14,11 +14,20 @@ export interface RunResult {
 }
 
 // Builds the command with `make(ctx, exec)` and parses `args` (without the command name).
-export async function runCommand(make: (ctx: CommandContext, exec: Executor) => Command, args: string[], exec: Executor, env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+export async function runCommand(
+  make: (ctx: CommandContext, exec: Executor) => Command,
+  args: string[],
+  exec: Executor,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
   let stdout = '';
   let stderr = '';
   let code = -1;
-  const ctx: CommandContext = { io: { out: (s) => void (stdout += s), err: (s) => void (stderr += s) }, env, exit: (c) => void (code = c) };
+  const ctx: CommandContext = {
+    io: { out: (s) => void (stdout += s), err: (s) => void (stderr += s) },
+    env,
+    exit: (c) => void (code = c),
+  };
   const cmd = make(ctx, exec)
     .exitOverride()
     .configureOutput({ writeOut: (s) => void (stdout += s), writeErr: (s) => void (stderr += s) });

@@ -18,14 +18,28 @@ test('parseConntrack reads protocol, state, original destination, mark and bytes
   const es = parseConntrack(CT);
   t.deepEqual(es[0], { proto: 'tcp', state: 'ESTABLISHED', dst: '203.0.113.1', dport: 80, mark: 2, bytes: 1000 });
   t.deepEqual(es[3], { proto: 'udp', state: '', dst: '203.0.113.1', dport: 53, mark: 4, bytes: 150 });
-  t.is(parseConntrack('tcp 6 10 ESTABLISHED src=1.2.3.4 dst=203.0.113.1 sport=1 dport=80 src=x dst=y sport=80 dport=1 mark=2 use=1')[0]?.bytes, null);
+  t.is(
+    parseConntrack(
+      'tcp 6 10 ESTABLISHED src=1.2.3.4 dst=203.0.113.1 sport=1 dport=80 src=x dst=y sport=80 dport=1 mark=2 use=1',
+    )[0]?.bytes,
+    null,
+  );
 });
 
 test('status joins config, rule counters and conntrack; --json and --prometheus are stable', async (t) => {
   const s = scratch(CONFIG);
-  const json = JSON.stringify({ nftables: [{ rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 7, bytes: 420 } }] } }, { rule: { chain: 'svc_web_v6', expr: [{ counter: { packets: 3, bytes: 240 } }] } }, { rule: { chain: 'svc_dns_v4', expr: [{ counter: { packets: 2, bytes: 120 } }] } }] });
+  const json = JSON.stringify({
+    nftables: [
+      { rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 7, bytes: 420 } }] } },
+      { rule: { chain: 'svc_web_v6', expr: [{ counter: { packets: 3, bytes: 240 } }] } },
+      { rule: { chain: 'svc_dns_v4', expr: [{ counter: { packets: 2, bytes: 120 } }] } },
+    ],
+  });
   const e2 = fakeExecutor({ listing: undefined, conntrack: CT, json });
-  t.is((await runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock], e2, { NFTLB_STATE_DIR: s.dir })).code, 0);
+  t.is(
+    (await runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock], e2, { NFTLB_STATE_DIR: s.dir })).code,
+    0,
+  );
   const r = await runCommand(statusCommand, ['-c', s.config, '--json'], e2, { NFTLB_STATE_DIR: s.dir });
   t.is(r.code, 0, r.stderr);
   const st = JSON.parse(r.stdout) as Status;
@@ -33,19 +47,38 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
   t.deepEqual(st.conntrack, { available: true, reason: null, accounting: true });
   const web = st.services[0]!;
   t.is(web.newConnections, 10);
-  t.deepEqual(web.backends[1], { id: 2, endpoint: '198.51.100.3:8080', weight: 2, state: 'up', health: 'unchecked', active: true, connections: 2, established: 1, bytes: 2160 });
+  t.deepEqual(web.backends[1], {
+    id: 2,
+    endpoint: '198.51.100.3:8080',
+    weight: 2,
+    state: 'up',
+    health: 'unchecked',
+    active: true,
+    connections: 2,
+    established: 1,
+    bytes: 2160,
+  });
   t.is(web.backends[0]?.connections, 0);
   t.is(st.services[1]?.backends[0]?.connections, 1, 'dns: the UDP flow (mark 4 = its first backend)');
   const prom = await runCommand(statusCommand, ['-c', s.config, '--prometheus'], e2, { NFTLB_STATE_DIR: s.dir });
-  t.true(prom.stdout.includes('# TYPE nftlb_service_new_connections_total counter\nnftlb_service_new_connections_total{table="nftlb",service="web"} 10\n'));
-  t.true(prom.stdout.includes('nftlb_backend_connections{table="nftlb",service="web",backend="198.51.100.3:8080"} 2\n'));
+  t.true(
+    prom.stdout.includes(
+      '# TYPE nftlb_service_new_connections_total counter\nnftlb_service_new_connections_total{table="nftlb",service="web"} 10\n',
+    ),
+  );
+  t.true(
+    prom.stdout.includes('nftlb_backend_connections{table="nftlb",service="web",backend="198.51.100.3:8080"} 2\n'),
+  );
   const text = await runCommand(statusCommand, ['-c', s.config], e2, { NFTLB_STATE_DIR: s.dir });
   t.regex(text.stdout, /^table inet nftlb: live table matches the config\nSERVICE +BACKEND/);
 });
 
 test('status without conntrack still reports, and says why figures are missing; a differing table hides counters', async (t) => {
   const s = scratch(CONFIG);
-  const exec = fakeExecutor({ listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 00"\n}\n', missing: ['conntrack'] });
+  const exec = fakeExecutor({
+    listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 00"\n}\n',
+    missing: ['conntrack'],
+  });
   const r = await runCommand(statusCommand, ['-c', s.config, '--json'], exec, { NFTLB_STATE_DIR: s.dir });
   t.is(r.code, 0);
   const st = JSON.parse(r.stdout) as Status;
@@ -54,6 +87,8 @@ test('status without conntrack still reports, and says why figures are missing; 
   t.regex(st.conntrack.reason ?? '', /conntrack is not installed/);
   t.is(st.services[0]?.newConnections, null);
   t.is(st.services[0]?.backends[0]?.connections, null);
-  const n = await runCommand(statusCommand, ['-c', s.config], fakeExecutor({ listing: undefined, missing: ['nft'] }), { NFTLB_STATE_DIR: s.dir });
+  const n = await runCommand(statusCommand, ['-c', s.config], fakeExecutor({ listing: undefined, missing: ['nft'] }), {
+    NFTLB_STATE_DIR: s.dir,
+  });
   t.is(n.code, 7);
 });

@@ -24,7 +24,11 @@ function args(argv: readonly string[]): { sizes: number[]; runs: number } {
   const o = { sizes: [1000, 10_000], runs: 5 };
   for (let i = 0; i < argv.length; i += 2) {
     const v = argv[i + 1] ?? '';
-    if (argv[i] === '--sizes') o.sizes = v.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0 && n <= 100_000);
+    if (argv[i] === '--sizes')
+      o.sizes = v
+        .split(',')
+        .map(Number)
+        .filter((n) => Number.isInteger(n) && n > 0 && n <= 100_000);
     else if (argv[i] === '--runs') o.runs = Math.min(Math.max(Number(v) || 5, 1), 50);
     else throw new Error(`unknown argument ${argv[i] ?? ''}`);
   }
@@ -43,7 +47,10 @@ function modelWithChecks(n: number): Model {
 // Runs nft and conntrack inside the namespace; flock (the lock) on the host, where the lock file is.
 function inNamespace(ns: string, base: Executor): Executor {
   return {
-    run: (cmd, a, input) => (cmd === 'nft' || cmd === 'conntrack' ? base.run('ip', ['netns', 'exec', ns, cmd, ...a], input) : base.run(cmd, a, input)),
+    run: (cmd, a, input) =>
+      cmd === 'nft' || cmd === 'conntrack'
+        ? base.run('ip', ['netns', 'exec', ns, cmd, ...a], input)
+        : base.run(cmd, a, input),
     ...(base.start ? { start: base.start.bind(base) } : {}),
   };
 }
@@ -77,7 +84,8 @@ async function measure(n: number, runs: number): Promise<string[]> {
           const a = performance.now();
           const out = await sync(deps, model, next);
           whole.push(performance.now() - a);
-          if (out.action !== 'incremental') throw new Error(`expected an incremental update, got ${out.action} (${out.why})`);
+          if (out.action !== 'incremental')
+            throw new Error(`expected an incremental update, got ${out.action} (${out.why})`);
           state = out.state;
           // Re-apply the inverse and the same script by hand to time nft alone.
           if (script !== null) {
@@ -91,7 +99,15 @@ async function measure(n: number, runs: number): Promise<string[]> {
         }
       }
     }
-    return [String(n), ms(fullMs), ms(median(nftOnly)), ms(Math.max(...nftOnly)), ms(median(whole)), ms(Math.max(...whole)), `<= ${TARGET_MS}`];
+    return [
+      String(n),
+      ms(fullMs),
+      ms(median(nftOnly)),
+      ms(Math.max(...nftOnly)),
+      ms(median(whole)),
+      ms(Math.max(...whole)),
+      `<= ${TARGET_MS}`,
+    ];
   } finally {
     ns.remove();
     rmSync(dir, { recursive: true, force: true });
@@ -107,4 +123,6 @@ const o = args(process.argv.slice(2));
 const rows: string[][] = [];
 for (const n of o.sizes) rows.push(await measure(n, o.runs));
 process.stdout.write('One membership change (one backend down or up), incremental, in a private namespace (ms):\n');
-process.stdout.write(table(['services', 'first full load', 'nft -f median', 'nft -f max', 'sync() median', 'sync() max', 'target'], rows));
+process.stdout.write(
+  table(['services', 'first full load', 'nft -f median', 'nft -f max', 'sync() median', 'sync() max', 'target'], rows),
+);

@@ -19,7 +19,13 @@ export type LoadMode = 'check' | 'fresh' | 'reload';
 // Times `nft [-c] -f -` of a script inside the namespace `runs` times, the way nftlb apply sends it (script on stdin).
 // fresh: the namespace ruleset is flushed before each run (not timed); reload: the script is loaded once untimed, then
 // each timed run replaces the table with itself; check: `nft -c` against an empty ruleset.
-export async function timeLoads(ns: BenchNamespace, label: string, script: string, mode: LoadMode, runs: number): Promise<LoadTiming> {
+export async function timeLoads(
+  ns: BenchNamespace,
+  label: string,
+  script: string,
+  mode: LoadMode,
+  runs: number,
+): Promise<LoadTiming> {
   const flush = (): void => {
     const [cmd, ...args] = ns.exec('nft', 'flush', 'ruleset');
     const r = runSync(cmd!, args, NFT_TIMEOUT_MS);

@@ -41,7 +41,10 @@ function parseArgs(argv: readonly string[]): Options {
       if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${a}: expected an integer 1..${max}, got ${v}`);
       return n;
     };
-    if (a === '--sizes') o.sizes = next().split(',').map((v) => count(v, 200_000));
+    if (a === '--sizes')
+      o.sizes = next()
+        .split(',')
+        .map((v) => count(v, 200_000));
     else if (a === '--load-size') o.loadSize = count(next(), 100_000);
     else if (a === '--runs') o.runs = count(next(), 10);
     else if (a === '--no-kernel') o.kernel = false;
@@ -63,7 +66,12 @@ function renderInChild(n: number, format: 'yaml' | 'json'): Promise<RenderResult
     p.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(JSON.parse(out) as RenderResult);
-      else resolve(signal === 'SIGKILL' ? `timed out after ${CHILD_TIMEOUT_MS / 1000} s` : `exit ${String(code)}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+      else
+        resolve(
+          signal === 'SIGKILL'
+            ? `timed out after ${CHILD_TIMEOUT_MS / 1000} s`
+            : `exit ${String(code)}: ${err.trim().split('\n').slice(-3).join(' | ')}`,
+        );
     });
   });
 }
@@ -74,7 +82,9 @@ const say = (s = ''): void => {
 const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 
 async function renderSection(o: Options): Promise<RenderResult[]> {
-  say(`== Render: config text -> nft script, ${BACKENDS_PER_SERVICE} backends per service, one fresh node process per row ==`);
+  say(
+    `== Render: config text -> nft script, ${BACKENDS_PER_SERVICE} backends per service, one fresh node process per row ==`,
+  );
   const results: RenderResult[] = [];
   const failures: string[] = [];
   for (const n of o.sizes) {
@@ -86,13 +96,45 @@ async function renderSection(o: Options): Promise<RenderResult[]> {
   }
   say(
     table(
-      ['services', 'format', 'config MB', 'validate ms', '(parse ms)', 'plan ms', 'render ms', 'total ms', 'cpu ms', 'peak RSS MB', 'base RSS MB', 'heap MB'],
-      results.map((r) => [int(r.services), r.format, mb(r.configBytes / 2 ** 20), ms(r.validateMs), ms(r.parseMs), ms(r.planMs), ms(r.renderMs), ms(r.totalMs), ms(r.cpuMs), mb(r.maxRssMb), mb(r.baseRssMb), mb(r.heapUsedMb)]),
+      [
+        'services',
+        'format',
+        'config MB',
+        'validate ms',
+        '(parse ms)',
+        'plan ms',
+        'render ms',
+        'total ms',
+        'cpu ms',
+        'peak RSS MB',
+        'base RSS MB',
+        'heap MB',
+      ],
+      results.map((r) => [
+        int(r.services),
+        r.format,
+        mb(r.configBytes / 2 ** 20),
+        ms(r.validateMs),
+        ms(r.parseMs),
+        ms(r.planMs),
+        ms(r.renderMs),
+        ms(r.totalMs),
+        ms(r.cpuMs),
+        mb(r.maxRssMb),
+        mb(r.baseRssMb),
+        mb(r.heapUsedMb),
+      ]),
     ),
   );
-  say('validate = checkConfig (parse + JSON Schema + normalize + semantic rules); parse = parseConfigText alone, timed again');
-  say('afterwards; render = renderNftScript (build AST, render text, fingerprint); peak RSS includes node itself and the');
-  say('config text (base RSS = before the pipeline ran); heap = V8 heap in use right after render; cpu = user + system');
+  say(
+    'validate = checkConfig (parse + JSON Schema + normalize + semantic rules); parse = parseConfigText alone, timed again',
+  );
+  say(
+    'afterwards; render = renderNftScript (build AST, render text, fingerprint); peak RSS includes node itself and the',
+  );
+  say(
+    'config text (base RSS = before the pipeline ran); heap = V8 heap in use right after render; cpu = user + system',
+  );
   say('CPU time of the pipeline (includes GC threads, so it can exceed wall time; steadier when the machine is busy).');
   for (const f of failures) say(`FAILED ${f}`);
   const seen = new Set<number>();
@@ -101,8 +143,28 @@ async function renderSection(o: Options): Promise<RenderResult[]> {
   say('Script facts (same for both formats):');
   say(
     table(
-      ['services', 'script bytes', 'lines', 'chains', 'services4', 'slots', 'backends4', 'nat_masquerade', 'diagnostics'],
-      facts.map((r) => [int(r.services), int(r.scriptBytes), int(r.scriptLines), int(r.chains), int(r.elements.services4 ?? 0), int(r.elements.slots ?? 0), int(r.elements.backends4 ?? 0), int(r.elements.nat_masquerade ?? 0), int(r.diagnostics)]),
+      [
+        'services',
+        'script bytes',
+        'lines',
+        'chains',
+        'services4',
+        'slots',
+        'backends4',
+        'nat_masquerade',
+        'diagnostics',
+      ],
+      facts.map((r) => [
+        int(r.services),
+        int(r.scriptBytes),
+        int(r.scriptLines),
+        int(r.chains),
+        int(r.elements.services4 ?? 0),
+        int(r.elements.slots ?? 0),
+        int(r.elements.backends4 ?? 0),
+        int(r.elements.nat_masquerade ?? 0),
+        int(r.diagnostics),
+      ]),
     ),
   );
   return results;
@@ -117,7 +179,9 @@ interface KernelFigures {
 
 async function kernelSection(o: Options): Promise<KernelFigures> {
   say();
-  say(`== Kernel load: ${int(o.loadSize)} services x ${BACKENDS_PER_SERVICE} backends, nft -f - in a private network namespace, ${o.runs} runs ==`);
+  say(
+    `== Kernel load: ${int(o.loadSize)} services x ${BACKENDS_PER_SERVICE} backends, nft -f - in a private network namespace, ${o.runs} runs ==`,
+  );
   const why = o.kernel ? kernelUnavailable() : 'disabled with --no-kernel';
   if (why !== undefined) {
     say(`!!! KERNEL PART SKIPPED: ${why}. No load times were measured. !!!`);
@@ -127,7 +191,9 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
   if (checked.model === undefined) throw new Error('generated config is invalid');
   const nftlb = renderNftScript(plan(checked.model)).text;
   const flat = flatShapeScript(o.loadSize);
-  say(`nftlb script ${int(Buffer.byteLength(nftlb))} bytes; anonymous-map-per-rule script ${int(Buffer.byteLength(flat))} bytes`);
+  say(
+    `nftlb script ${int(Buffer.byteLength(nftlb))} bytes; anonymous-map-per-rule script ${int(Buffer.byteLength(flat))} bytes`,
+  );
   const ns = createNamespace();
   const timings: LoadTiming[] = [];
   try {
@@ -146,19 +212,31 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
       timings.map((t) => {
         const mm = minMedian(t.runs);
         const cpu = minMedian(t.cpu);
-        return [t.label, String(t.runs.length), mm ? sec(mm.min) : 'n/a', mm ? sec(mm.median) : 'n/a', cpu ? sec(cpu.median) : 'n/a', t.runs.map(sec).join(' ') + (t.error ? ` FAILED: ${t.error}` : '')];
+        return [
+          t.label,
+          String(t.runs.length),
+          mm ? sec(mm.min) : 'n/a',
+          mm ? sec(mm.median) : 'n/a',
+          cpu ? sec(cpu.median) : 'n/a',
+          t.runs.map(sec).join(' ') + (t.error ? ` FAILED: ${t.error}` : ''),
+        ];
       }),
     ),
   );
-  const med = (i: number): number | undefined => (timings[i]?.error === undefined ? minMedian(timings[i]?.runs ?? [])?.median : undefined);
+  const med = (i: number): number | undefined =>
+    timings[i]?.error === undefined ? minMedian(timings[i]?.runs ?? [])?.median : undefined;
   const fresh = med(1);
   const flatFresh = med(4);
   if (fresh !== undefined && flatFresh !== undefined) {
-    say(`ratio, fresh load median: anonymous-map-per-rule / nftlb = ${(flatFresh / fresh).toFixed(1)}x (${sec(flatFresh)} s vs ${sec(fresh)} s)`);
+    say(
+      `ratio, fresh load median: anonymous-map-per-rule / nftlb = ${(flatFresh / fresh).toFixed(1)}x (${sec(flatFresh)} s vs ${sec(fresh)} s)`,
+    );
   } else {
     say('ratio: n/a (a load failed, see above)');
   }
-  say('wall time is what a user waits for; cpu = user + system time of ip netns exec + nft (nft parses the script in user');
+  say(
+    'wall time is what a user waits for; cpu = user + system time of ip netns exec + nft (nft parses the script in user',
+  );
   say('space, the kernel commits it in system time); on an idle machine wall ~= cpu.');
   return { skipped: undefined, timings, nftlbFresh: fresh, nftlbReload: med(2) };
 }
@@ -175,8 +253,18 @@ function targetsSection(results: readonly RenderResult[], k: KernelFigures): voi
       rows.push([`${what}, peak RSS`, `<= ${TARGETS.renderMb} MB`, 'n/a', 'not measured']);
       continue;
     }
-    rows.push([`${what}, time`, `<= ${TARGETS.renderMs / 1000} s`, `${sec(r.totalMs)} s`, mark(r.totalMs <= TARGETS.renderMs)]);
-    rows.push([`${what}, peak RSS`, `<= ${TARGETS.renderMb} MB`, `${mb(r.maxRssMb)} MB`, mark(r.maxRssMb <= TARGETS.renderMb)]);
+    rows.push([
+      `${what}, time`,
+      `<= ${TARGETS.renderMs / 1000} s`,
+      `${sec(r.totalMs)} s`,
+      mark(r.totalMs <= TARGETS.renderMs),
+    ]);
+    rows.push([
+      `${what}, peak RSS`,
+      `<= ${TARGETS.renderMb} MB`,
+      `${mb(r.maxRssMb)} MB`,
+      mark(r.maxRssMb <= TARGETS.renderMb),
+    ]);
   }
   const load = (label: string, v: number | undefined): string[] =>
     v === undefined
@@ -190,12 +278,24 @@ function targetsSection(results: readonly RenderResult[], k: KernelFigures): voi
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
-  say(`nftlb benchmark: node ${process.version}, ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${new Date().toISOString()}`);
+  say(
+    `nftlb benchmark: node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}, ${new Date().toISOString()}`,
+  );
   const results = await renderSection(o);
   const k = await kernelSection(o);
-  if (o.loadSize !== TARGETS.loadSize && k.skipped === undefined) say(`(load target is for ${int(TARGETS.loadSize)} services; measured ${int(o.loadSize)})`);
-  targetsSection(results, o.loadSize === TARGETS.loadSize ? k : { ...k, nftlbFresh: undefined, nftlbReload: undefined });
-  say(`load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')} (figures above are wall times; a busy machine inflates them)`);
+  if (o.loadSize !== TARGETS.loadSize && k.skipped === undefined)
+    say(`(load target is for ${int(TARGETS.loadSize)} services; measured ${int(o.loadSize)})`);
+  targetsSection(
+    results,
+    o.loadSize === TARGETS.loadSize ? k : { ...k, nftlbFresh: undefined, nftlbReload: undefined },
+  );
+  say(
+    `load average now ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (figures above are wall times; a busy machine inflates them)`,
+  );
   say(`benchmark took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 

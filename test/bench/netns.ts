@@ -12,7 +12,8 @@ export interface BenchNamespace {
 // Why the kernel part cannot run here, or undefined when it can.
 export function kernelUnavailable(): string | undefined {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`;
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root (network namespaces need CAP_SYS_ADMIN)';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return 'not root (network namespaces need CAP_SYS_ADMIN)';
   const ip = runSync('ip', ['-V']);
   if (ip.code !== 0) return `iproute2 "ip" not usable: ${ip.stderr.trim() || 'not found'}`;
   const nft = runSync('nft', ['--version']);

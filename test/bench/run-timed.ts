@@ -36,7 +36,14 @@ export function runTimed(cmd: string, args: readonly string[], input: string, ti
       clearTimeout(timer);
       const ms = performance.now() - t0;
       const cpu1 = waitedChildrenCpuMs();
-      resolve({ code, ms, cpuMs: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, stdout, stderr, timedOut });
+      resolve({
+        code,
+        ms,
+        cpuMs: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0,
+        stdout,
+        stderr,
+        timedOut,
+      });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
@@ -44,7 +51,11 @@ export function runTimed(cmd: string, args: readonly string[], input: string, ti
 }
 
 // Runs a short command synchronously (setup and cleanup, not timed); returns its exit status and stderr.
-export function runSync(cmd: string, args: readonly string[], timeoutMs = 10_000): { code: number | null; stderr: string } {
+export function runSync(
+  cmd: string,
+  args: readonly string[],
+  timeoutMs = 10_000,
+): { code: number | null; stderr: string } {
   const r = spawnSync(cmd, [...args], { encoding: 'utf8', timeout: timeoutMs });
   return { code: r.error ? null : r.status, stderr: r.error ? r.error.message : r.stderr };
 }

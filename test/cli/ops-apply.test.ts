@@ -16,7 +16,8 @@ async function setup(state: Partial<FakeNft> = {}, config = CONFIG) {
   return { s, exec, script, apply };
 }
 
-const nftCalls = (exec: ReturnType<typeof fakeExecutor>) => exec.calls.filter((c) => c.cmd === 'nft').map((c) => c.args.join(' '));
+const nftCalls = (exec: ReturnType<typeof fakeExecutor>) =>
+  exec.calls.filter((c) => c.cmd === 'nft').map((c) => c.args.join(' '));
 
 test('apply with no live table checks, then loads the script on stdin, and exits 0 with one line', async (t) => {
   const { exec, script, apply } = await setup();
@@ -26,7 +27,10 @@ test('apply with no live table checks, then loads the script on stdin, and exits
   t.regex(r.stderr, new RegExp(`^nftlb: applied table inet nftlb: 2 services, fingerprint ${script.fingerprint}\\n$`));
   t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -', '-f -']);
   const loads = exec.calls.filter((c) => c.cmd === 'nft' && c.args.includes('-f'));
-  t.true(loads.every((c) => c.input === script.text), 'the same script goes to the check and the load');
+  t.true(
+    loads.every((c) => c.input === script.text),
+    'the same script goes to the check and the load',
+  );
   const lock = exec.calls.find((c) => c.cmd === 'flock');
   t.deepEqual(lock?.args.slice(0, 3), ['-n', '-E', '75']);
 });
@@ -46,7 +50,9 @@ test('apply is silent and exits 9 when the live table carries the same fingerpri
 });
 
 test('apply loads when the live table has another fingerprint, and says which one it replaced', async (t) => {
-  const { exec, apply } = await setup({ listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 0123456789abcdef0123456789abcdef"\n}\n' });
+  const { exec, apply } = await setup({
+    listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 0123456789abcdef0123456789abcdef"\n}\n',
+  });
   const r = await apply();
   t.is(r.code, EXIT.ok);
   t.regex(r.stderr, /\(was 0123456789abcdef0123456789abcdef\)/);
@@ -54,7 +60,10 @@ test('apply loads when the live table has another fingerprint, and says which on
 });
 
 test('an invalid config exits 3 with its diagnostics and runs nothing', async (t) => {
-  const { exec, apply } = await setup({}, 'services:\n  - name: web\n    vip: 203.0.113.1\n    port: 99999\n    backends: []\n');
+  const { exec, apply } = await setup(
+    {},
+    'services:\n  - name: web\n    vip: 203.0.113.1\n    port: 99999\n    backends: []\n',
+  );
   const r = await apply();
   t.is(r.code, EXIT.configInvalid);
   t.regex(r.stderr, /nftlb\.yaml:4: .*port/);
@@ -74,13 +83,24 @@ test('nft -c refusing the script exits 6, shows the script line it refers to, an
   const { script } = await setup();
   const lines = script.text.split('\n');
   const n = lines.findIndex((l) => l.includes('chain svc_web_v4')) + 2;
-  const { exec, apply } = await setup({ checkError: `/dev/stdin:${n}:3-9: Error: Could not process rule: Operation not supported\n${lines[n - 1]}\n  ^^^^^^^\n` });
+  const { exec, apply } = await setup({
+    checkError: `/dev/stdin:${n}:3-9: Error: Could not process rule: Operation not supported\n${lines[n - 1]}\n  ^^^^^^^\n`,
+  });
   const r = await apply();
   t.is(r.code, EXIT.nftFailed);
   t.regex(r.stderr, /nft -c refused the script; nothing was changed/);
-  t.regex(r.stderr, new RegExp(`script line ${n} \\(chain svc_web_v4, service web IPv4\\): Error: Could not process rule: Operation not supported`));
+  t.regex(
+    r.stderr,
+    new RegExp(
+      `script line ${n} \\(chain svc_web_v4, service web IPv4\\): Error: Could not process rule: Operation not supported`,
+    ),
+  );
   t.true(r.stderr.includes(`${n} | ${(lines[n - 1] ?? '').replace(/\t/g, ' ')}`), r.stderr);
-  t.is(r.stderr.split('\n').filter((l) => l.includes('counter ct mark set')).length, 1, 'nft\'s own echo of the line is not repeated');
+  t.is(
+    r.stderr.split('\n').filter((l) => l.includes('counter ct mark set')).length,
+    1,
+    "nft's own echo of the line is not repeated",
+  );
   t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -']);
 });
 
@@ -88,7 +108,10 @@ test('nft -f failing after a passed check exits 6', async (t) => {
   const { exec, apply } = await setup({ loadError: 'Error: Could not process rule: Cannot allocate memory\n' });
   const r = await apply();
   t.is(r.code, EXIT.nftFailed);
-  t.regex(r.stderr, /nft refused the script; nothing was changed\nError: Could not process rule: Cannot allocate memory/);
+  t.regex(
+    r.stderr,
+    /nft refused the script; nothing was changed\nError: Could not process rule: Cannot allocate memory/,
+  );
   t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -', '-f -']);
 });
 
@@ -149,18 +172,41 @@ test('--dry-run prints the script and runs nothing', async (t) => {
 test('--json prints a stable object for applied, unchanged and errors', async (t) => {
   const { script, apply } = await setup();
   const a = await apply('--json');
-  t.deepEqual(JSON.parse(a.stdout), { command: 'apply', result: 'applied', exitCode: 0, table: 'nftlb', fingerprint: script.fingerprint, previousFingerprint: null, services: 2 });
+  t.deepEqual(JSON.parse(a.stdout), {
+    command: 'apply',
+    result: 'applied',
+    exitCode: 0,
+    table: 'nftlb',
+    fingerprint: script.fingerprint,
+    previousFingerprint: null,
+    services: 2,
+  });
   const u = await apply('--json');
   t.is(u.code, EXIT.unchanged);
-  t.deepEqual(JSON.parse(u.stdout), { command: 'apply', result: 'unchanged', exitCode: 9, table: 'nftlb', fingerprint: script.fingerprint, previousFingerprint: script.fingerprint, services: 2 });
+  t.deepEqual(JSON.parse(u.stdout), {
+    command: 'apply',
+    result: 'unchanged',
+    exitCode: 9,
+    table: 'nftlb',
+    fingerprint: script.fingerprint,
+    previousFingerprint: script.fingerprint,
+    services: 2,
+  });
   const { apply: bad } = await setup({ missing: ['nft'] });
   const e = await bad('--json');
-  t.deepEqual(JSON.parse(e.stdout), { command: 'apply', result: 'error', exitCode: 7, error: { code: 'nft-missing', message: 'nft is not installed or not on PATH', detail: null } });
+  t.deepEqual(JSON.parse(e.stdout), {
+    command: 'apply',
+    result: 'error',
+    exitCode: 7,
+    error: { code: 'nft-missing', message: 'nft is not installed or not on PATH', detail: null },
+  });
 });
 
 test('remove deletes only its table, is idempotent, and refuses a table nftlb did not make', async (t) => {
   const s = scratch(CONFIG);
-  const exec = fakeExecutor({ listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 0123456789abcdef0123456789abcdef"\n}\n' });
+  const exec = fakeExecutor({
+    listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 0123456789abcdef0123456789abcdef"\n}\n',
+  });
   const r = await runCommand(removeCommand, ['-c', s.config, '--lock-file', s.lock], exec);
   t.is(r.code, EXIT.ok);
   t.is(r.stderr, 'nftlb: removed table inet nftlb\n');

@@ -19,20 +19,29 @@ test('a fake nft on PATH sees the lock held, the listing, the check and the load
   const log = join(s.dir, 'nft.log');
   const fake = join(s.dir, 'nft');
   // Records argv and stdin; `list` answers "no such table"; everything else succeeds.
-  writeFileSync(fake, `#!/bin/sh\necho "ARGS $*" >>${log}\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\ncat >>${log}\n`);
+  writeFileSync(
+    fake,
+    `#!/bin/sh\necho "ARGS $*" >>${log}\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\ncat >>${log}\n`,
+  );
   chmodSync(fake, 0o755);
   const r = await cli(['apply', '-c', s.config], { PATH: `${s.dir}:/usr/bin:/bin`, NFTLB_LOCK: s.lock });
   t.is(r.code, EXIT.ok, r.stderr);
   const { readFileSync } = await import('node:fs');
   const text = readFileSync(log, 'utf8');
-  t.deepEqual(text.split('\n').filter((l) => l.startsWith('ARGS')), ['ARGS -t list table inet nftlb', 'ARGS -c -f -', 'ARGS -f -']);
+  t.deepEqual(
+    text.split('\n').filter((l) => l.startsWith('ARGS')),
+    ['ARGS -t list table inet nftlb', 'ARGS -c -f -', 'ARGS -f -'],
+  );
   t.is(text.split('table inet nftlb {}\ndelete table inet nftlb\n').length, 3, 'the script reached nft twice on stdin');
 });
 
 test('NFTLB_NFT points at an nft outside PATH', async (t) => {
   const s = scratch(CONFIG);
   const fake = join(s.dir, 'my-nft');
-  writeFileSync(fake, '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\ncat >/dev/null\n');
+  writeFileSync(
+    fake,
+    '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\ncat >/dev/null\n',
+  );
   chmodSync(fake, 0o755);
   const r = await cli(['apply', '-c', s.config], { PATH: '/usr/bin:/bin', NFTLB_LOCK: s.lock, NFTLB_NFT: fake });
   t.is(r.code, EXIT.ok, r.stderr);

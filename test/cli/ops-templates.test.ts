@@ -13,10 +13,15 @@ test('templates/nftlb.yaml, the default config, is valid', async (t) => {
 
 for (const file of ['nftlb.service', 'nftlb-reload.service', 'nftlb.cron']) {
   test(`the apply command lines of templates/${file} are valid`, async (t) => {
-    const lines = readFileSync(`templates/${file}`, 'utf8').split('\n').filter((l) => /\/usr\/bin\/nftlb apply /.test(l) && !l.startsWith('#'));
+    const lines = readFileSync(`templates/${file}`, 'utf8')
+      .split('\n')
+      .filter((l) => /\/usr\/bin\/nftlb apply /.test(l) && !l.startsWith('#'));
     t.true(lines.length > 0);
     for (const l of lines) {
-      const args = (l.split('/usr/bin/nftlb ')[1] ?? '').trim().split(/\s+/).map((a) => (a === '/etc/nftlb/nftlb.yaml' ? 'templates/nftlb.yaml' : a));
+      const args = (l.split('/usr/bin/nftlb ')[1] ?? '')
+        .trim()
+        .split(/\s+/)
+        .map((a) => (a === '/etc/nftlb/nftlb.yaml' ? 'templates/nftlb.yaml' : a));
       const r = await cli([...args, '--dry-run'], { ...process.env, NFTLB_STATE_DIR: '/nonexistent' });
       t.is(r.code, EXIT.ok, `${l}: ${r.stderr}`);
       t.regex(r.stdout, /^#!\/usr\/sbin\/nft -f\n/);

@@ -13,8 +13,14 @@ const write = (name: string, text: string): string => {
   writeFileSync(p, text);
   return p;
 };
-const good = write('good.yaml', 'services:\n  - name: web\n    vip: 203.0.113.1\n    port: 80\n    backends:\n      - { address: 198.51.100.2, port: 8080 }\n      - { address: 198.51.100.3, port: 8080 }\n');
-const bad = write('bad.yaml', 'services:\n  - name: web\n    vip: 203.0.113.1\n    port: 80\n    backends:\n      - { address: 198.51.100.2, port: 0 }\n      - { adress: 198.51.100.3 }\n');
+const good = write(
+  'good.yaml',
+  'services:\n  - name: web\n    vip: 203.0.113.1\n    port: 80\n    backends:\n      - { address: 198.51.100.2, port: 8080 }\n      - { address: 198.51.100.3, port: 8080 }\n',
+);
+const bad = write(
+  'bad.yaml',
+  'services:\n  - name: web\n    vip: 203.0.113.1\n    port: 80\n    backends:\n      - { address: 198.51.100.2, port: 0 }\n      - { adress: 198.51.100.3 }\n',
+);
 
 test('render prints the script on stdout and nothing on stderr', async (t) => {
   const r = await cli(['render', '-c', good]);
@@ -49,7 +55,10 @@ test('check: exit 0 for a valid config, 3 with all diagnostics otherwise, --json
   t.is(ko.stdout, '');
   const js = await cli(['check', '-c', bad, '--json']);
   t.is(js.code, 3);
-  const parsed = JSON.parse(js.stdout) as { valid: boolean; diagnostics: { path: string; line: number; code: string }[] };
+  const parsed = JSON.parse(js.stdout) as {
+    valid: boolean;
+    diagnostics: { path: string; line: number; code: string }[];
+  };
   t.false(parsed.valid);
   t.deepEqual(
     parsed.diagnostics.map((d) => [d.line, d.path, d.code]),
@@ -71,7 +80,22 @@ test('an unreadable config is exit 4 and names the file; the default path is /et
 });
 
 test('.json configs parse as JSON', async (t) => {
-  const j = write('c.json', JSON.stringify({ services: [{ name: 'web', vip: '203.0.113.1', port: 80, backends: [{ address: '198.51.100.2', port: 8080 }, { address: '198.51.100.3', port: 8080 }] }] }));
+  const j = write(
+    'c.json',
+    JSON.stringify({
+      services: [
+        {
+          name: 'web',
+          vip: '203.0.113.1',
+          port: 80,
+          backends: [
+            { address: '198.51.100.2', port: 8080 },
+            { address: '198.51.100.3', port: 8080 },
+          ],
+        },
+      ],
+    }),
+  );
   const a = await cli(['render', '-c', j]);
   const b = await cli(['render', '-c', good]);
   t.is(a.code, 0);

@@ -24,7 +24,10 @@ services:
 const overlay = (o: Record<string, 'up' | 'down'>) => ({ health: new Map(Object.entries(o)) });
 
 test('no change, no script', (t) => {
-  t.deepEqual(incrementalUpdate(plan(m), plan(m, overlay({ 'a/198.51.100.2:80': 'up' }))), { script: null, services: [] });
+  t.deepEqual(incrementalUpdate(plan(m), plan(m, overlay({ 'a/198.51.100.2:80': 'up' }))), {
+    script: null,
+    services: [],
+  });
 });
 
 test('one backend down rewrites only that pool: with the rest selectable directly, just its chain', (t) => {

@@ -2,7 +2,11 @@ import test from 'ava';
 import { FRESH, step, type HealthRecord } from '../../src/health/machine.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
-const run = (rec: HealthRecord, results: boolean[], limits = { rise: 2, fall: 3 }): { rec: HealthRecord; changes: string[] } => {
+const run = (
+  rec: HealthRecord,
+  results: boolean[],
+  limits = { rise: 2, fall: 3 },
+): { rec: HealthRecord; changes: string[] } => {
   const changes: string[] = [];
   for (const ok of results) {
     const r = step(rec, ok, ok ? 'connected' : 'ECONNREFUSED', limits, now);

@@ -31,7 +31,10 @@ async function setup(t: import('ava').ExecutionContext) {
   const dir = await mkdtemp(join(tmpdir(), 'nftlb-health-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const exec = fakeExecutor();
-  const alive = new Map<string, boolean>([['198.51.100.2', true], ['198.51.100.3', true]]);
+  const alive = new Map<string, boolean>([
+    ['198.51.100.2', true],
+    ['198.51.100.3', true],
+  ]);
   const probed: string[] = [];
   const deps: RoundDeps = {
     exec,
@@ -48,7 +51,8 @@ async function setup(t: import('ava').ExecutionContext) {
     stateFile: healthStateFile(dir, 'hc'),
     warn: (m) => t.log(m),
   };
-  const loads = (): string[] => exec.calls.filter((c) => c.cmd === 'nft' && c.args.join(' ') === '-f -').map((c) => c.input ?? '');
+  const loads = (): string[] =>
+    exec.calls.filter((c) => c.cmd === 'nft' && c.args.join(' ') === '-f -').map((c) => c.input ?? '');
   return { dir, exec, alive, probed, deps, loads };
 }
 
@@ -70,18 +74,27 @@ test('first run loads the whole table; then only membership changes reach nft, a
   t.deepEqual(r3.transitions, []); // fall 2: one failure is not enough
   t.is(r3.sync.action, 'none');
   const r4 = await healthOnce(deps, model);
-  t.deepEqual(r4.transitions.map((x) => `${x.endpoint} ${x.from}->${x.to}`), ['198.51.100.2:80 up->down']);
+  t.deepEqual(
+    r4.transitions.map((x) => `${x.endpoint} ${x.from}->${x.to}`),
+    ['198.51.100.2:80 up->down'],
+  );
   t.is(r4.sync.action, 'incremental');
   t.false(loads()[1]!.includes('delete table'));
   t.true(loads()[1]!.includes('flush chain inet hc svc_web_v4'));
   // on-down reset: its connections (ct mark = id 1) are deleted.
   t.deepEqual(r4.sync.reset, [1]);
-  t.deepEqual(exec.calls.filter((c) => c.cmd === 'conntrack').map((c) => c.args.join(' ')), ['-D --mark 1']);
+  t.deepEqual(
+    exec.calls.filter((c) => c.cmd === 'conntrack').map((c) => c.args.join(' ')),
+    ['-D --mark 1'],
+  );
 
   alive.set('198.51.100.2', true);
   t.is((await healthOnce(deps, model)).sync.action, 'none');
   const back = await healthOnce(deps, model);
-  t.deepEqual(back.transitions.map((x) => `${x.from}->${x.to}`), ['down->up']);
+  t.deepEqual(
+    back.transitions.map((x) => `${x.from}->${x.to}`),
+    ['down->up'],
+  );
   t.is(back.sync.action, 'incremental');
   t.is(loads().length, 3);
 });

@@ -22,21 +22,44 @@ const ids = (slots: readonly number[]): number[] => [...new Set(slots)].sort();
 const overlay = (o: Record<string, 'up' | 'down'>) => ({ health: new Map(Object.entries(o)) });
 
 test('drain and down take no new connections; a probe verdict down removes a backend', (t) => {
-  const m = modelOf(cfg('', `      - { address: 198.51.100.2 }\n      - { address: 198.51.100.3, state: drain }\n      - { address: 198.51.100.4, state: down }\n      - { address: 198.51.100.5 }`));
+  const m = modelOf(
+    cfg(
+      '',
+      `      - { address: 198.51.100.2 }\n      - { address: 198.51.100.3, state: drain }\n      - { address: 198.51.100.4, state: down }\n      - { address: 198.51.100.5 }`,
+    ),
+  );
   t.deepEqual(ids(plan(m).services[0]!.pools[0]!.slots), [1, 4]);
   t.deepEqual(ids(plan(m, overlay({ 'web/198.51.100.5:80': 'down' })).services[0]!.pools[0]!.slots), [1]);
 });
 
 test('backups take over only when no primary is healthy, and give back', (t) => {
-  const m = modelOf(cfg('', `      - { address: 198.51.100.2 }\n      - { address: 198.51.100.3 }\n      - { address: 198.51.100.4, state: backup }`));
+  const m = modelOf(
+    cfg(
+      '',
+      `      - { address: 198.51.100.2 }\n      - { address: 198.51.100.3 }\n      - { address: 198.51.100.4, state: backup }`,
+    ),
+  );
   t.deepEqual(ids(plan(m).services[0]!.pools[0]!.slots), [1, 2]);
   t.deepEqual(ids(plan(m, overlay({ 'web/198.51.100.2:80': 'down' })).services[0]!.pools[0]!.slots), [2]);
-  t.deepEqual(ids(plan(m, overlay({ 'web/198.51.100.2:80': 'down', 'web/198.51.100.3:80': 'down' })).services[0]!.pools[0]!.slots), [3]);
-  t.deepEqual(ids(plan(m, overlay({ 'web/198.51.100.2:80': 'down', 'web/198.51.100.3:80': 'up' })).services[0]!.pools[0]!.slots), [2]);
+  t.deepEqual(
+    ids(
+      plan(m, overlay({ 'web/198.51.100.2:80': 'down', 'web/198.51.100.3:80': 'down' })).services[0]!.pools[0]!.slots,
+    ),
+    [3],
+  );
+  t.deepEqual(
+    ids(plan(m, overlay({ 'web/198.51.100.2:80': 'down', 'web/198.51.100.3:80': 'up' })).services[0]!.pools[0]!.slots),
+    [2],
+  );
 });
 
 test('below quorum the backups join the remaining primaries', (t) => {
-  const m = modelOf(cfg('    quorum: 3', `      - { address: 198.51.100.2, weight: 2 }\n      - { address: 198.51.100.3, weight: 2 }\n      - { address: 198.51.100.4, state: backup }`));
+  const m = modelOf(
+    cfg(
+      '    quorum: 3',
+      `      - { address: 198.51.100.2, weight: 2 }\n      - { address: 198.51.100.3, weight: 2 }\n      - { address: 198.51.100.4, state: backup }`,
+    ),
+  );
   t.deepEqual(ids(plan(m).services[0]!.pools[0]!.slots), [1, 2]);
   t.deepEqual(ids(plan(m, overlay({ 'web/198.51.100.2:80': 'down' })).services[0]!.pools[0]!.slots), [2, 3]);
 });
@@ -47,7 +70,10 @@ test('on-empty keep balances over the last known set; reject closes the service'
   const rejecting = plan(modelOf(cfg('', backends)), overlay(allDown)).services[0]!.pools[0]!;
   t.is(rejecting.selector, null);
   const keep = modelOf(cfg('    on-empty: keep', backends));
-  const kept = plan(keep, { health: new Map(Object.entries(allDown)), lastKnown: new Map([['web/v4', ['web/198.51.100.3:80']]]) }).services[0]!.pools[0]!;
+  const kept = plan(keep, {
+    health: new Map(Object.entries(allDown)),
+    lastKnown: new Map([['web/v4', ['web/198.51.100.3:80']]]),
+  }).services[0]!.pools[0]!;
   t.true(kept.kept);
   t.deepEqual(ids(kept.slots), [2]);
   // Nothing recorded yet: every configured primary.

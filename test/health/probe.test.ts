@@ -54,7 +54,9 @@ test('banner: an SMTP-like 220 greeting passes, 554 fails', async (t) => {
 });
 
 test('banner: send goes out first, the reply must start with expect', async (t) => {
-  const port = await server(t, (s) => s.once('data', (d) => s.write(String(d) === 'PING\r\n' ? '+PONG\r\n' : '-ERR\r\n')));
+  const port = await server(t, (s) =>
+    s.once('data', (d) => s.write(String(d) === 'PING\r\n' ? '+PONG\r\n' : '-ERR\r\n')),
+  );
   const check: HealthCheck = { ...base, kind: 'banner', send: 'PING\\r\\n', expect: '+PONG' };
   t.true((await runProbe(check, { address: lo, port })).ok);
   t.false((await runProbe({ ...check, send: 'NOPE\\r\\n' }, { address: lo, port })).ok);
@@ -74,14 +76,24 @@ test('http: method, path and Host are sent; the status decides', async (t) => {
     s.once('data', (d) => {
       const head = String(d);
       seen.push(head.split('\r\n').slice(0, 2).join(' | '));
-      const status = head.startsWith('GET /healthz ') ? '200 OK' : head.startsWith('HEAD /') ? '204 No Content' : '503 Unavailable';
+      const status = head.startsWith('GET /healthz ')
+        ? '200 OK'
+        : head.startsWith('HEAD /')
+          ? '204 No Content'
+          : '503 Unavailable';
       s.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\n\r\n`);
     }),
   );
   const check: HealthCheck = { ...base, kind: 'http', method: 'GET', path: '/healthz', host: undefined, status: [200] };
   t.like(await runProbe(check, { address: lo, port }), { ok: true, reason: 'status 200' });
-  t.like(await runProbe({ ...check, path: '/other' }, { address: lo, port }), { ok: false, reason: 'status 503, expected 200' });
-  t.like(await runProbe({ ...check, method: 'HEAD', path: '/', status: [200, 204] }, { address: lo, port }), { ok: true, reason: 'status 204' });
+  t.like(await runProbe({ ...check, path: '/other' }, { address: lo, port }), {
+    ok: false,
+    reason: 'status 503, expected 200',
+  });
+  t.like(await runProbe({ ...check, method: 'HEAD', path: '/', status: [200, 204] }, { address: lo, port }), {
+    ok: true,
+    reason: 'status 204',
+  });
   t.is(seen[0], `GET /healthz HTTP/1.0 | Host: 127.0.0.1`);
 });
 
@@ -96,7 +108,10 @@ test('http: a reply that is not HTTP fails', async (t) => {
 test('exec: exit status decides, NFTLB_ADDRESS/NFTLB_PORT are set, a hung command is killed at the timeout', async (t) => {
   const target = { address: lo, port: 8080 };
   const sh = (script: string): HealthCheck => ({ ...base, kind: 'exec', command: ['sh', '-c', script] });
-  t.like(await runProbe(sh('test "$NFTLB_ADDRESS:$NFTLB_PORT" = 127.0.0.1:8080'), target), { ok: true, reason: 'exit 0' });
+  t.like(await runProbe(sh('test "$NFTLB_ADDRESS:$NFTLB_PORT" = 127.0.0.1:8080'), target), {
+    ok: true,
+    reason: 'exit 0',
+  });
   t.like(await runProbe(sh('echo broken >&2; exit 3'), target), { ok: false, reason: 'exit 3: broken' });
   const hung = await runProbe({ ...sh('sleep 5'), timeout: 200 }, target);
   t.like(hung, { ok: false, reason: 'timeout after 200 ms' });

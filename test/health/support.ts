@@ -19,7 +19,11 @@ export interface Call {
 
 // A fake kernel: `nft -j list tables` reports `handle` (null: no table), `nft -f -` succeeds unless refuse() says no,
 // a full script (with `delete table`) bumps the handle as the kernel does, and flock always grants the lock.
-export function fakeExecutor(): Executor & { calls: Call[]; handle: number | null; refuse: ((script: string) => boolean) | null } {
+export function fakeExecutor(): Executor & {
+  calls: Call[];
+  handle: number | null;
+  refuse: ((script: string) => boolean) | null;
+} {
   const ok = (stdout = '', exitCode = 0, stderr = ''): ExecResult => ({ exitCode, stdout, stderr });
   const fake = {
     calls: [] as Call[],
@@ -36,7 +40,8 @@ export function fakeExecutor(): Executor & { calls: Call[]; handle: number | nul
         if (args[0] === '-f' && (input ?? '').includes('delete table inet hc')) fake.handle = (fake.handle ?? 0) + 1;
         return ok();
       }
-      if (cmd === 'conntrack') return ok('', 1, 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.');
+      if (cmd === 'conntrack')
+        return ok('', 1, 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.');
       throw new Error(`unexpected command ${cmd} ${args.join(' ')}`);
     },
     async start(cmd: string, args: readonly string[]): Promise<Started> {

@@ -60,16 +60,34 @@ test('round robin: nth rules every N-i give exact rotation in plan slot order', 
 });
 
 test('weighted round robin: one nth rule per slot reproduces the smooth sequence exactly', (t) => {
-  const p = planOf(svc('wrr', '', be('198.51.100.2', ', weight: 5') + be('198.51.100.3', ', weight: 1') + be('198.51.100.4', ', weight: 1')));
+  const p = planOf(
+    svc(
+      'wrr',
+      '',
+      be('198.51.100.2', ', weight: 5') + be('198.51.100.3', ', weight: 1') + be('198.51.100.4', ', weight: 1'),
+    ),
+  );
   const slots = p.services[0]!.pools[0]!.slots;
   t.is(slots.length, 7);
   const seq = simulateNth(chain(p, serviceChain('wrr')).rules, 70);
   t.deepEqual(seq, Array.from({ length: 10 }, () => slots).flat());
-  t.deepEqual([1, 2, 3].map((id) => seq.filter((x) => x === id).length), [50, 10, 10]);
+  t.deepEqual(
+    [1, 2, 3].map((id) => seq.filter((x) => x === id).length),
+    [50, 10, 10],
+  );
 });
 
 test('random: conditional probabilities w_i / (w_i + ... + w_n) give the weights exactly', (t) => {
-  const p = planOf(svc('rnd', '    scheduler: random\n', be('198.51.100.2', ', weight: 5') + be('198.51.100.3', ', weight: 3') + be('198.51.100.4', ', weight: 2') + be('198.51.100.5', ', weight: 7')));
+  const p = planOf(
+    svc(
+      'rnd',
+      '    scheduler: random\n',
+      be('198.51.100.2', ', weight: 5') +
+        be('198.51.100.3', ', weight: 3') +
+        be('198.51.100.4', ', weight: 2') +
+        be('198.51.100.5', ', weight: 7'),
+    ),
+  );
   const rules = chain(p, serviceChain('rnd')).rules;
   const probs = rules.flatMap((r) => r.matches.flatMap((m) => (m.kind === 'random' ? [m.probability] : [])));
   t.deepEqual(probs, [5 / 17, 3 / 12, 2 / 9]);
@@ -90,13 +108,24 @@ test('probabilities are printed with at least 12 significant digits and no expon
 });
 
 test('source-hash: HMARK writes slotBase + slot, one mark rule per slot, the packet mark is parked and restored', (t) => {
-  const p = planOf(svc('sh', '    scheduler: source-hash\n    hash: { seed: 0x5eed }\n', be('198.51.100.2') + be('198.51.100.3', ', weight: 2')));
+  const p = planOf(
+    svc(
+      'sh',
+      '    scheduler: source-hash\n    hash: { seed: 0x5eed }\n',
+      be('198.51.100.2') + be('198.51.100.3', ', weight: 2'),
+    ),
+  );
   const pool = p.services[0]!.pools[0]!;
   const rules = chain(p, serviceChain('sh')).rules;
   t.deepEqual(rules[0]!.target, { kind: 'connmark-save' });
   t.deepEqual(rules[1]!.target, { kind: 'hmark', tuple: ['saddr'], mod: 3, offset: pool.slotBase, seed: 0x5eed });
   t.deepEqual(
-    rules.slice(2).map((r) => [r.matches[0]?.kind === 'mark' ? r.matches[0].value : null, r.target.kind === 'jump' ? r.target.chain : null]),
+    rules
+      .slice(2)
+      .map((r) => [
+        r.matches[0]?.kind === 'mark' ? r.matches[0].value : null,
+        r.target.kind === 'jump' ? r.target.chain : null,
+      ]),
     [
       [pool.slotBase, backendChain(1)],
       [pool.slotBase + 1, backendChain(2)],
@@ -122,20 +151,31 @@ test('NAT: masquerade, snat per family and none, chosen by the backend id in the
       '  - { name: n, vip: 203.0.113.1, port: 82, nat: none, backends: [{ address: 198.51.100.2, port: 80 }] }\n',
   );
   const post4 = chain(p, 'NFTLB-POST').rules;
-  t.deepEqual(post4.map((r) => [r.matches.map((m) => (m.kind === 'connmark' ? m.value : m.kind)), r.target]), [
-    [['ctstate', 1], { kind: 'masquerade' }],
-    [['ctstate', 2], { kind: 'snat', to: { family: 4, text: '198.51.100.1' } }],
-  ]);
+  t.deepEqual(
+    post4.map((r) => [r.matches.map((m) => (m.kind === 'connmark' ? m.value : m.kind)), r.target]),
+    [
+      [['ctstate', 1], { kind: 'masquerade' }],
+      [['ctstate', 2], { kind: 'snat', to: { family: 4, text: '198.51.100.1' } }],
+    ],
+  );
   const post6 = chain(p, 'NFTLB-POST', 6).rules;
-  t.deepEqual(post6.map((r) => [r.matches.map((m) => (m.kind === 'connmark' ? m.value : m.kind)), r.target]), [[['ctstate', 3], { kind: 'snat', to: { family: 6, text: '2001:db8:2::1' } }]]);
+  t.deepEqual(
+    post6.map((r) => [r.matches.map((m) => (m.kind === 'connmark' ? m.value : m.kind)), r.target]),
+    [[['ctstate', 3], { kind: 'snat', to: { family: 6, text: '2001:db8:2::1' } }]],
+  );
 });
 
 test('a backend that keeps the client port DNATs to the address alone, without a protocol match', (t) => {
-  const p = planOf('services:\n  - { name: k, vip: 203.0.113.1, port: [80, 81], protocol: [tcp, udp], backends: [{ address: 198.51.100.2 }] }\n');
-  t.deepEqual(chain(p, backendChain(1)).rules.map((r) => [r.matches.map((m) => m.kind), r.target]), [
-    [['comment'], { kind: 'connmark-set', value: 1 }],
-    [[], { kind: 'dnat', to: '198.51.100.2' }],
-  ]);
+  const p = planOf(
+    'services:\n  - { name: k, vip: 203.0.113.1, port: [80, 81], protocol: [tcp, udp], backends: [{ address: 198.51.100.2 }] }\n',
+  );
+  t.deepEqual(
+    chain(p, backendChain(1)).rules.map((r) => [r.matches.map((m) => m.kind), r.target]),
+    [
+      [['comment'], { kind: 'connmark-set', value: 1 }],
+      [[], { kind: 'dnat', to: '198.51.100.2' }],
+    ],
+  );
 });
 
 test('refusals name the service and the feature, with code unsupported', (t) => {
@@ -144,9 +184,18 @@ test('refusals name the service and the feature, with code unsupported', (t) => 
   t.is(e1?.code, 'unsupported');
   t.regex(e1?.message ?? '', /^service mg: maglev with table-size 4093 /);
   const big = planOf(svc('heavy', '', be('198.51.100.2', ', weight: 1000') + be('198.51.100.3', ', weight: 999')));
-  t.throws(() => buildIptables(big, 4), { instanceOf: NftlbError, message: /^service heavy: weighted round-robin with 1999 slots/ });
-  const small = planOf(svc('mg', '    scheduler: maglev\n    hash: { table-size: 1021 }\n', be('198.51.100.2') + be('198.51.100.3')));
-  t.is(chain(small, serviceChain('mg')).rules.length, 1021 + 2, 'save + HMARK + one rule per slot (the last unconditional)');
+  t.throws(() => buildIptables(big, 4), {
+    instanceOf: NftlbError,
+    message: /^service heavy: weighted round-robin with 1999 slots/,
+  });
+  const small = planOf(
+    svc('mg', '    scheduler: maglev\n    hash: { table-size: 1021 }\n', be('198.51.100.2') + be('198.51.100.3')),
+  );
+  t.is(
+    chain(small, serviceChain('mg')).rules.length,
+    1021 + 2,
+    'save + HMARK + one rule per slot (the last unconditional)',
+  );
   t.true(1021 + 2 <= MAX_POOL_RULES);
 });
 
@@ -164,7 +213,10 @@ test('limits the iptables output does not express are refused, naming the servic
   t.is(e1?.code, 'unsupported');
   t.regex(e1?.message ?? '', /^service rated: rate-limit is not expressed by the iptables output/);
   const capped = planOf(svc('capped', '', be('198.51.100.2') + be('198.51.100.3', ', max-connections: 5')));
-  t.throws(() => buildIptables(capped, 4), { instanceOf: NftlbError, message: /^service capped: max-connections is not expressed/ });
+  t.throws(() => buildIptables(capped, 4), {
+    instanceOf: NftlbError,
+    message: /^service capped: max-connections is not expressed/,
+  });
   const plain = planOf(svc('plain', '    limit-overflow: reject\n', be('198.51.100.2')));
   t.notThrows(() => buildIptables(plain, 4), 'limit-overflow alone (a warning) sets no limit');
 });

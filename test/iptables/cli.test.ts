@@ -12,14 +12,18 @@ async function render(yaml: string, format: string): Promise<{ code: number; out
     await writeFile(join(dir, 'c.yaml'), yaml);
     let out = '';
     let err = '';
-    const code = await run(['render', '-c', join(dir, 'c.yaml'), '-f', format], { out: (s) => void (out += s), err: (s) => void (err += s) });
+    const code = await run(['render', '-c', join(dir, 'c.yaml'), '-f', format], {
+      out: (s) => void (out += s),
+      err: (s) => void (err += s),
+    });
     return { code, out, err };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-const WEB = 'services:\n  - { name: web, vip: [203.0.113.1, "2001:db8:1::1"], port: 80, backends: [{ address: 198.51.100.2, port: 8080 }, { address: "2001:db8:2::2", port: 8080 }] }\n';
+const WEB =
+  'services:\n  - { name: web, vip: [203.0.113.1, "2001:db8:1::1"], port: 80, backends: [{ address: 198.51.100.2, port: 8080 }, { address: "2001:db8:2::2", port: 8080 }] }\n';
 
 test('render --format iptables prints iptables-restore input, --format ip6tables the IPv6 half', async (t) => {
   const v4 = await render(WEB, 'iptables');
@@ -34,7 +38,10 @@ test('render --format iptables prints iptables-restore input, --format ip6tables
 });
 
 test('render --format iptables refuses maglev with the default table: exit 5, service and feature named, nothing on stdout', async (t) => {
-  const r = await render('services:\n  - { name: mg, vip: 203.0.113.1, port: 80, scheduler: maglev, backends: [{ address: 198.51.100.2 }, { address: 198.51.100.3 }] }\n', 'iptables');
+  const r = await render(
+    'services:\n  - { name: mg, vip: 203.0.113.1, port: 80, scheduler: maglev, backends: [{ address: 198.51.100.2 }, { address: 198.51.100.3 }] }\n',
+    'iptables',
+  );
   t.is(r.code, EXIT.unsupported);
   t.is(r.out, '');
   t.regex(r.err, /service mg: maglev with table-size 4093/);

@@ -33,7 +33,10 @@ const cases = readdirSync(ROOT).filter((d) => !d.startsWith('_') && existsSync(j
 for (const name of cases) {
   test(`fixtures/iptables/${name}`, async (t) => {
     const p = await planOf(join(ROOT, name));
-    for (const [family, file] of [[4, 'iptables.rules'], [6, 'ip6tables.rules']] as const) {
+    for (const [family, file] of [
+      [4, 'iptables.rules'],
+      [6, 'ip6tables.rules'],
+    ] as const) {
       const actual = renderIptablesScript(p, family);
       const expected = await golden(join(ROOT, name, 'expected', file), actual);
       t.not(expected, undefined, `missing expected/${file} (run with UPDATE_GOLDEN=1)`);

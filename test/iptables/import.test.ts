@@ -34,11 +34,18 @@ function model(file: string, text: string): Model {
   return c.model;
 }
 
-const cases = readdirSync(ROOT).filter((d) => !d.startsWith('_') && existsSync(join(ROOT, d, 'expected', 'iptables.rules')));
+const cases = readdirSync(ROOT).filter(
+  (d) => !d.startsWith('_') && existsSync(join(ROOT, d, 'expected', 'iptables.rules')),
+);
 for (const name of cases) {
   test(`round trip: import of the iptables render of fixtures/iptables/${name} gives the same services`, async (t) => {
     const dir = join(ROOT, name);
-    const r = await runCli(['import', 'iptables', join(dir, 'expected', 'iptables.rules'), join(dir, 'expected', 'ip6tables.rules')]);
+    const r = await runCli([
+      'import',
+      'iptables',
+      join(dir, 'expected', 'iptables.rules'),
+      join(dir, 'expected', 'ip6tables.rules'),
+    ]);
     t.is(r.err, '', 'every rule understood');
     t.is(r.code, EXIT.ok);
     const original = model('config.yaml', await readFile(join(dir, 'config.yaml'), 'utf8'));
@@ -63,7 +70,13 @@ test('recipe: statistic nth/random chains, inline DNAT, MASQUERADE, FORWARD acce
 
 test('import refuses nothing silently: unknown lines and unknown options are listed with their line', async (t) => {
   const { parseSave } = await import('../../src/iptables/import/parse.js');
-  const p = parseSave('x', '*nat\n-A PREROUTING -d 203.0.113.1/32 -p tcp --dport 80 -j DNAT --to-destination 198.51.100.2:80\n-I PREROUTING -j X\n-A P -m foo --bar 1 -j ACCEPT\nbogus\n');
+  const p = parseSave(
+    'x',
+    '*nat\n-A PREROUTING -d 203.0.113.1/32 -p tcp --dport 80 -j DNAT --to-destination 198.51.100.2:80\n-I PREROUTING -j X\n-A P -m foo --bar 1 -j ACCEPT\nbogus\n',
+  );
   t.is(p.rules.length, 1);
-  t.deepEqual(p.problems.map((x) => x.line), [3, 4, 5]);
+  t.deepEqual(
+    p.problems.map((x) => x.line),
+    [3, 4, 5],
+  );
 });

@@ -17,38 +17,59 @@ const config = (topo: Topology, backends: string[], extra = ''): string =>
     extra,
     '    backends:',
     ...backends.map((b) => `      - ${b}`),
-  ].filter((l) => l !== '').join('\n');
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
 
 const web = (topo: Topology, n: number): Promise<import('./support/client.js').ProbeResult[]> =>
-  probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: n, sources: topo.clientV4.slice(0, 10), timeoutMs: 2000 });
-
-kernelTest('health: a stopped backend leaves after fall checks and every new connection succeeds; it returns after rise checks', async (t) => {
-  await withTopology({}, async (topo) => {
-    const [b0, b1, b2] = topo.backendV4 as [string, string, string];
-    const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
-    const h = healthEnv(config(topo, [b0, b1, b2].map((a) => `{ address: ${a}, port: 8080 }`)));
-    t.is((await healthRound(topo, h)).action, 'full');
-    t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b1}:8080`, `${b2}:8080`], errors: 0 });
-
-    const onlyB1 = (r: Awaited<ReturnType<typeof healthRound>>): string[] => r.transitions.filter((x) => x.endpoint === `${b1}:8080`).map((x) => `${x.from}->${x.to}`);
-    t.deepEqual(onlyB1(await healthRound(topo, h)), ['unknown->up'], 'two passes so far: up');
-    await servers.stopOne(b1);
-    t.deepEqual(onlyB1(await healthRound(topo, h)), [], 'one failure is below fall 2');
-    const down = await healthRound(topo, h);
-    t.deepEqual(onlyB1(down), ['up->down']);
-    t.is(down.action, 'incremental');
-    t.deepEqual(landed(await web(topo, 60)), { backends: [`${b0}:8080`, `${b2}:8080`], errors: 0 });
-    const st = await statusOf(topo, h);
-    t.like(st.get(`${b1}:8080`), { health: 'down', active: false, reason: 'ECONNREFUSED' });
-
-    await startBackends(topo, listenersFor([b1], [8080]));
-    t.deepEqual((await healthRound(topo, h)).transitions, [], 'one pass is below rise 2');
-    t.deepEqual(landed(await web(topo, 30)).backends, [`${b0}:8080`, `${b2}:8080`]);
-    const up = await healthRound(topo, h);
-    t.deepEqual(up.transitions.map((x) => `${x.from}->${x.to}`), ['down->up']);
-    t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b1}:8080`, `${b2}:8080`], errors: 0 });
+  probe(topo, {
+    target: topo.vip4,
+    port: 80,
+    proto: 'tcp',
+    count: n,
+    sources: topo.clientV4.slice(0, 10),
+    timeoutMs: 2000,
   });
-});
+
+kernelTest(
+  'health: a stopped backend leaves after fall checks and every new connection succeeds; it returns after rise checks',
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const [b0, b1, b2] = topo.backendV4 as [string, string, string];
+      const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
+      const h = healthEnv(
+        config(
+          topo,
+          [b0, b1, b2].map((a) => `{ address: ${a}, port: 8080 }`),
+        ),
+      );
+      t.is((await healthRound(topo, h)).action, 'full');
+      t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b1}:8080`, `${b2}:8080`], errors: 0 });
+
+      const onlyB1 = (r: Awaited<ReturnType<typeof healthRound>>): string[] =>
+        r.transitions.filter((x) => x.endpoint === `${b1}:8080`).map((x) => `${x.from}->${x.to}`);
+      t.deepEqual(onlyB1(await healthRound(topo, h)), ['unknown->up'], 'two passes so far: up');
+      await servers.stopOne(b1);
+      t.deepEqual(onlyB1(await healthRound(topo, h)), [], 'one failure is below fall 2');
+      const down = await healthRound(topo, h);
+      t.deepEqual(onlyB1(down), ['up->down']);
+      t.is(down.action, 'incremental');
+      t.deepEqual(landed(await web(topo, 60)), { backends: [`${b0}:8080`, `${b2}:8080`], errors: 0 });
+      const st = await statusOf(topo, h);
+      t.like(st.get(`${b1}:8080`), { health: 'down', active: false, reason: 'ECONNREFUSED' });
+
+      await startBackends(topo, listenersFor([b1], [8080]));
+      t.deepEqual((await healthRound(topo, h)).transitions, [], 'one pass is below rise 2');
+      t.deepEqual(landed(await web(topo, 30)).backends, [`${b0}:8080`, `${b2}:8080`]);
+      const up = await healthRound(topo, h);
+      t.deepEqual(
+        up.transitions.map((x) => `${x.from}->${x.to}`),
+        ['down->up'],
+      );
+      t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b1}:8080`, `${b2}:8080`], errors: 0 });
+    });
+  },
+);
 
 kernelTest('health: drain keeps an established connection while new ones go elsewhere', async (t) => {
   await withTopology({}, async (topo) => {
@@ -73,52 +94,80 @@ kernelTest('health: backups take over only when every primary is down, and give 
   await withTopology({}, async (topo) => {
     const [b0, b1, b2] = topo.backendV4 as [string, string, string];
     const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
-    const h = healthEnv(config(topo, [`{ address: ${b0}, port: 8080 }`, `{ address: ${b1}, port: 8080 }`, `{ address: ${b2}, port: 8080, state: backup }`]));
+    const h = healthEnv(
+      config(topo, [
+        `{ address: ${b0}, port: 8080 }`,
+        `{ address: ${b1}, port: 8080 }`,
+        `{ address: ${b2}, port: 8080, state: backup }`,
+      ]),
+    );
     await healthRound(topo, h);
     t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b1}:8080`], errors: 0 });
     await servers.stopOne(b0);
     await healthRound(topo, h);
     await healthRound(topo, h);
-    t.deepEqual(landed(await web(topo, 20)), { backends: [`${b1}:8080`], errors: 0 }, 'one primary left: no backup yet');
+    t.deepEqual(
+      landed(await web(topo, 20)),
+      { backends: [`${b1}:8080`], errors: 0 },
+      'one primary left: no backup yet',
+    );
     await servers.stopOne(b1);
     await healthRound(topo, h);
     await healthRound(topo, h);
-    t.deepEqual(landed(await web(topo, 20)), { backends: [`${b2}:8080`], errors: 0 }, 'no primary: the backup takes over');
+    t.deepEqual(
+      landed(await web(topo, 20)),
+      { backends: [`${b2}:8080`], errors: 0 },
+      'no primary: the backup takes over',
+    );
     await startBackends(topo, listenersFor([b0], [8080]));
     await healthRound(topo, h);
     await healthRound(topo, h);
-    t.deepEqual(landed(await web(topo, 20)), { backends: [`${b0}:8080`], errors: 0 }, 'a primary is back: the backup gives back');
+    t.deepEqual(
+      landed(await web(topo, 20)),
+      { backends: [`${b0}:8080`], errors: 0 },
+      'a primary is back: the backup gives back',
+    );
   });
 });
 
-kernelTest('health: a banner check marks an SMTP-like server answering 220 up and one answering 554 down', async (t) => {
-  await withTopology({}, async (topo) => {
-    const [b0, b1] = topo.backendV4 as [string, string];
-    await startBackends(topo, [{ kind: 'tcp', host: b0, port: 25, banner: true }], { banner: '220 mx0 ESMTP ready' });
-    await startBackends(topo, [{ kind: 'tcp', host: b1, port: 25, banner: true }], { banner: '554 mx1 no service' });
-    const h = healthEnv(
-      [
-        'table: hc',
-        'services:',
-        '  - name: smtp',
-        `    vip: ${topo.vip4}`,
-        '    port: 25',
-        '    health: { type: banner, expect: "220", send: "QUIT\\r\\n", rise: 1, fall: 1 }',
-        '    backends:',
-        `      - { address: ${b0} }`,
-        `      - { address: ${b1} }`,
-      ].join('\n'),
-    );
-    const r = await healthRound(topo, h);
-    t.deepEqual(r.transitions.map((x) => `${x.endpoint} ${x.to}`).sort(), [`${b0}:25 up`, `${b1}:25 down`]);
-    const st = await statusOf(topo, h);
-    t.like(st.get(`${b0}:25`), { health: 'up', active: true });
-    t.like(st.get(`${b1}:25`), { health: 'down', active: false });
-    t.regex(st.get(`${b1}:25`)?.reason ?? '', /554 mx1 no service/);
-    const res = await probe(topo, { target: topo.vip4, port: 25, proto: 'tcp', count: 20, sources: topo.clientV4.slice(0, 5), timeoutMs: 2000 });
-    t.deepEqual(landed(res), { backends: [`${b0}:25`], errors: 0 });
-  });
-});
+kernelTest(
+  'health: a banner check marks an SMTP-like server answering 220 up and one answering 554 down',
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const [b0, b1] = topo.backendV4 as [string, string];
+      await startBackends(topo, [{ kind: 'tcp', host: b0, port: 25, banner: true }], { banner: '220 mx0 ESMTP ready' });
+      await startBackends(topo, [{ kind: 'tcp', host: b1, port: 25, banner: true }], { banner: '554 mx1 no service' });
+      const h = healthEnv(
+        [
+          'table: hc',
+          'services:',
+          '  - name: smtp',
+          `    vip: ${topo.vip4}`,
+          '    port: 25',
+          '    health: { type: banner, expect: "220", send: "QUIT\\r\\n", rise: 1, fall: 1 }',
+          '    backends:',
+          `      - { address: ${b0} }`,
+          `      - { address: ${b1} }`,
+        ].join('\n'),
+      );
+      const r = await healthRound(topo, h);
+      t.deepEqual(r.transitions.map((x) => `${x.endpoint} ${x.to}`).sort(), [`${b0}:25 up`, `${b1}:25 down`]);
+      const st = await statusOf(topo, h);
+      t.like(st.get(`${b0}:25`), { health: 'up', active: true });
+      t.like(st.get(`${b1}:25`), { health: 'down', active: false });
+      t.regex(st.get(`${b1}:25`)?.reason ?? '', /554 mx1 no service/);
+      const res = await probe(topo, {
+        target: topo.vip4,
+        port: 25,
+        proto: 'tcp',
+        count: 20,
+        sources: topo.clientV4.slice(0, 5),
+        timeoutMs: 2000,
+      });
+      t.deepEqual(landed(res), { backends: [`${b0}:25`], errors: 0 });
+    });
+  },
+);
 
 kernelTest('health: status before any check shows every backend unknown and active', async (t) => {
   await withTopology({}, async (topo) => {

@@ -31,19 +31,37 @@ export function healthEnv(text: string): HealthEnv {
 // Runs `nftlb <args> -c <config>` in the lb namespace; throws with its stderr unless it exits 0.
 export async function nftlbIn(topo: Topology, h: HealthEnv, args: string[]): Promise<ExecResult> {
   const vars = Object.entries(h.env).map(([k, v]) => `${k}=${v}`);
-  const r = await topo.exec(topo.lb, ['env', ...vars, process.execPath, MAIN, ...args, '-c', h.config], { reject: false, timeoutMs: 60000 });
+  const r = await topo.exec(topo.lb, ['env', ...vars, process.execPath, MAIN, ...args, '-c', h.config], {
+    reject: false,
+    timeoutMs: 60000,
+  });
   if (r.exitCode !== 0) throw new Error(`nftlb ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}`);
   return r;
 }
 
 // One `nftlb health --once --json` round; returns its JSON report.
-export async function healthRound(topo: Topology, h: HealthEnv): Promise<{ transitions: { endpoint: string; from: string; to: string; reason: string }[]; action: string; why: string; reset: number[] }> {
+export async function healthRound(
+  topo: Topology,
+  h: HealthEnv,
+): Promise<{
+  transitions: { endpoint: string; from: string; to: string; reason: string }[];
+  action: string;
+  why: string;
+  reset: number[];
+}> {
   return JSON.parse((await nftlbIn(topo, h, ['health', '--once', '--json'])).stdout) as never;
 }
 
 // `nftlb health --status --json` rows by endpoint.
-export async function statusOf(topo: Topology, h: HealthEnv): Promise<Map<string, { health: string; active: boolean; reason: string; state: string }>> {
-  const rows = (JSON.parse((await nftlbIn(topo, h, ['health', '--status', '--json'])).stdout) as { backends: { endpoint: string; health: string; active: boolean; reason: string; state: string }[] }).backends;
+export async function statusOf(
+  topo: Topology,
+  h: HealthEnv,
+): Promise<Map<string, { health: string; active: boolean; reason: string; state: string }>> {
+  const rows = (
+    JSON.parse((await nftlbIn(topo, h, ['health', '--status', '--json'])).stdout) as {
+      backends: { endpoint: string; health: string; active: boolean; reason: string; state: string }[];
+    }
+  ).backends;
   return new Map(rows.map((r) => [r.endpoint, r]));
 }
 

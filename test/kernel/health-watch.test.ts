@@ -38,7 +38,11 @@ kernelTest('health --watch: removes a stopped backend, logs why, follows SIGHUP,
     const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
     const h = healthEnv(config(topo, [b0, b1], 0.5));
     const env = Object.entries(h.env).map(([k, v]) => `${k}=${v}`);
-    const proc = execa('ip', ['netns', 'exec', topo.lb, 'env', ...env, process.execPath, MAIN, 'health', '--watch', '-c', h.config], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false });
+    const proc = execa(
+      'ip',
+      ['netns', 'exec', topo.lb, 'env', ...env, process.execPath, MAIN, 'health', '--watch', '-c', h.config],
+      { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false },
+    );
     let exited = false;
     const done = proc.then((r) => ((exited = true), r));
     topo.defer(async () => {
@@ -51,10 +55,21 @@ kernelTest('health --watch: removes a stopped backend, logs why, follows SIGHUP,
 
     const stoppedAt = Date.now();
     await servers.stopOne(b1);
-    const down = await waitFor(lines, new RegExp(`${b1.replace(/\./g, '\\.')}:8080: up -> down \\(2 failures in a row, last: ECONNREFUSED\\)`), 10000);
+    const down = await waitFor(
+      lines,
+      new RegExp(`${b1.replace(/\./g, '\\.')}:8080: up -> down \\(2 failures in a row, last: ECONNREFUSED\\)`),
+      10000,
+    );
     await waitFor(lines, /updated web/, 5000);
     t.log(`stop -> removal logged after ${Date.now() - stoppedAt} ms (interval 500 ms x fall 2): ${down}`);
-    const after = await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 30, sources: topo.clientV4.slice(0, 5), timeoutMs: 2000 });
+    const after = await probe(topo, {
+      target: topo.vip4,
+      port: 80,
+      proto: 'tcp',
+      count: 30,
+      sources: topo.clientV4.slice(0, 5),
+      timeoutMs: 2000,
+    });
     t.deepEqual(landed(after), { backends: [`${b0}:8080`], errors: 0 });
 
     // SIGHUP with a config that adds b2: it is checked and joins.
@@ -62,7 +77,14 @@ kernelTest('health --watch: removes a stopped backend, logs why, follows SIGHUP,
     process.kill(proc.pid!, 'SIGHUP');
     await waitFor(lines, /reloaded .*nftlb\.yaml/, 5000);
     await waitFor(lines, /reloaded table \(the config changed\)/, 10000);
-    const withB2 = await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 30, sources: topo.clientV4.slice(0, 5), timeoutMs: 2000 });
+    const withB2 = await probe(topo, {
+      target: topo.vip4,
+      port: 80,
+      proto: 'tcp',
+      count: 30,
+      sources: topo.clientV4.slice(0, 5),
+      timeoutMs: 2000,
+    });
     t.deepEqual(landed(withB2), { backends: [`${b0}:8080`, `${b2}:8080`], errors: 0 });
 
     // An invalid config on SIGHUP is reported and the previous one kept.

@@ -15,7 +15,9 @@ export type IptBackend = 'nft' | 'legacy';
 export function planYaml(yaml: string): Plan {
   const checked = checkConfig('test.yaml', yaml);
   if (checked.model === undefined) {
-    throw new Error(`test config invalid:\n${checked.diagnostics.map((d) => formatDiagnostic('test.yaml', d)).join('\n')}`);
+    throw new Error(
+      `test config invalid:\n${checked.diagnostics.map((d) => formatDiagnostic('test.yaml', d)).join('\n')}`,
+    );
   }
   return plan(checked.model);
 }
@@ -41,13 +43,23 @@ export async function backendUsable(topo: Topology, backend: IptBackend): Promis
 export async function loadIptables(topo: Topology, text: string, family: 4 | 6, backend: IptBackend): Promise<void> {
   await topo.exec(topo.lb, [tool(family, backend, '-restore'), '--noflush'], { input: text });
   for (const h of HOOKS) {
-    const present = await topo.exec(topo.lb, [tool(family, backend, ''), '-t', h.table, '-C', h.chain, '-j', h.target], { reject: false });
-    if (present.exitCode !== 0) await topo.exec(topo.lb, [tool(family, backend, ''), '-t', h.table, '-I', h.chain, '1', '-j', h.target]);
+    const present = await topo.exec(
+      topo.lb,
+      [tool(family, backend, ''), '-t', h.table, '-C', h.chain, '-j', h.target],
+      { reject: false },
+    );
+    if (present.exitCode !== 0)
+      await topo.exec(topo.lb, [tool(family, backend, ''), '-t', h.table, '-I', h.chain, '1', '-j', h.target]);
   }
 }
 
 // Renders a config for one family and loads it.
-export async function loadYamlIptables(topo: Topology, yaml: string, family: 4 | 6, backend: IptBackend): Promise<string> {
+export async function loadYamlIptables(
+  topo: Topology,
+  yaml: string,
+  family: 4 | 6,
+  backend: IptBackend,
+): Promise<string> {
   const text = renderIptablesScript(planYaml(yaml), family);
   await loadIptables(topo, text, family, backend);
   return text;

@@ -3,7 +3,13 @@ import type { Topology } from './support/topology.js';
 // Opens `count` TCP connections from the client namespace all at once (one burst, no waiting between them), each given
 // up to timeoutMs to complete its handshake (below the 1 s SYN retransmit, so a dropped SYN stays a failure); returns
 // how many connected and the failures by error code.
-export async function connectBurst(topo: Topology, target: string, port: number, count: number, timeoutMs = 500): Promise<{ ok: number; failed: Record<string, number> }> {
+export async function connectBurst(
+  topo: Topology,
+  target: string,
+  port: number,
+  count: number,
+  timeoutMs = 500,
+): Promise<{ ok: number; failed: Record<string, number> }> {
   if (count > 1000) throw new Error('connectBurst count is limited to 1000');
   const script = `
 const net = require('node:net');
@@ -17,7 +23,11 @@ const one = () => new Promise((resolve) => {
 });
 Promise.all(Array.from({ length: count }, one)).then((rs) => process.stdout.write(JSON.stringify(rs)));
 `;
-  const r = await topo.exec(topo.client, [process.execPath, '-e', script, JSON.stringify([target, port, count, timeoutMs])], { timeoutMs: 30000 });
+  const r = await topo.exec(
+    topo.client,
+    [process.execPath, '-e', script, JSON.stringify([target, port, count, timeoutMs])],
+    { timeoutMs: 30000 },
+  );
   const results = JSON.parse(r.stdout) as string[];
   const failed: Record<string, number> = {};
   for (const x of results) if (x !== 'ok') failed[x] = (failed[x] ?? 0) + 1;

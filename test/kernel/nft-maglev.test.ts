@@ -47,8 +47,13 @@ kernelTest('kernel: maglev is sticky, and removing one of 4 backends remaps abou
     }
     const onRemoved = [...where.values()].filter((b) => b === '198.51.100.5:8080').length;
     const frac = moved / sources.length;
-    t.log(`moved ${moved}/${sources.length} = ${(frac * 100).toFixed(1)}% (clients on the removed backend: ${onRemoved}); survivors moved: ${movedSurvivors}`);
+    t.log(
+      `moved ${moved}/${sources.length} = ${(frac * 100).toFixed(1)}% (clients on the removed backend: ${onRemoved}); survivors moved: ${movedSurvivors}`,
+    );
     t.true(frac >= 0.1 && frac <= 0.4, `remap fraction ${frac} near 1/4`);
-    t.true(movedSurvivors <= Math.ceil(0.1 * (sources.length - onRemoved)), `clients of surviving backends mostly stay (${movedSurvivors} moved)`);
+    t.true(
+      movedSurvivors <= Math.ceil(0.1 * (sources.length - onRemoved)),
+      `clients of surviving backends mostly stay (${movedSurvivors} moved)`,
+    );
   });
 });

@@ -26,12 +26,14 @@ services:
   });
 });
 
-kernelTest('kernel: a service with no backend up rejects (TCP reset, ICMP unreachable) or drops new connections', async (t) => {
-  await withTopology({ backends4: 2, backends6: 2 }, async (topo) => {
-    await startBackends(topo, listenersFor([...topo.backendV4, ...topo.backendV6], [8080], [8053]));
-    await loadYaml(
-      topo,
-      `
+kernelTest(
+  'kernel: a service with no backend up rejects (TCP reset, ICMP unreachable) or drops new connections',
+  async (t) => {
+    await withTopology({ backends4: 2, backends6: 2 }, async (topo) => {
+      await startBackends(topo, listenersFor([...topo.backendV4, ...topo.backendV6], [8080], [8053]));
+      await loadYaml(
+        topo,
+        `
 services:
   - name: closed
     vip: [203.0.113.1, "2001:db8:1::1"]
@@ -52,15 +54,32 @@ services:
     backends:
       - { address: 198.51.100.3, port: 8080 }
 `,
-    );
-    for (const vip of [topo.vip4, topo.vip6]) {
-      const tcp = await probe(topo, { target: vip, port: 25, proto: 'tcp', count: 2, timeoutMs: 2000 });
-      t.deepEqual(tcp.map((r) => r.error), ['ECONNREFUSED', 'ECONNREFUSED'], `tcp reset from ${vip}`);
-    }
-    const udp = await probe(topo, { target: topo.vip4, port: 25, proto: 'udp', count: 2, timeoutMs: 2000 });
-    t.deepEqual(udp.map((r) => r.error), ['ECONNREFUSED', 'ECONNREFUSED'], 'ICMP port unreachable for UDP');
-    const dropped = await probe(topo, { target: topo.vip4, port: 26, proto: 'tcp', count: 1, timeoutMs: 1500 });
-    t.deepEqual(dropped.map((r) => r.error), ['timeout'], 'drop: no answer at all');
-    t.deepEqual(counts(await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 2 })), { '198.51.100.3:8080': 2 }, 'other services unaffected');
-  });
-});
+      );
+      for (const vip of [topo.vip4, topo.vip6]) {
+        const tcp = await probe(topo, { target: vip, port: 25, proto: 'tcp', count: 2, timeoutMs: 2000 });
+        t.deepEqual(
+          tcp.map((r) => r.error),
+          ['ECONNREFUSED', 'ECONNREFUSED'],
+          `tcp reset from ${vip}`,
+        );
+      }
+      const udp = await probe(topo, { target: topo.vip4, port: 25, proto: 'udp', count: 2, timeoutMs: 2000 });
+      t.deepEqual(
+        udp.map((r) => r.error),
+        ['ECONNREFUSED', 'ECONNREFUSED'],
+        'ICMP port unreachable for UDP',
+      );
+      const dropped = await probe(topo, { target: topo.vip4, port: 26, proto: 'tcp', count: 1, timeoutMs: 1500 });
+      t.deepEqual(
+        dropped.map((r) => r.error),
+        ['timeout'],
+        'drop: no answer at all',
+      );
+      t.deepEqual(
+        counts(await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 2 })),
+        { '198.51.100.3:8080': 2 },
+        'other services unaffected',
+      );
+    });
+  },
+);

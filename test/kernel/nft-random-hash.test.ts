@@ -33,7 +33,11 @@ services:
     const n = 300;
     const r = counts(await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: n }));
     t.log(r);
-    for (const [be, p] of [['198.51.100.2:8080', 0.5], ['198.51.100.3:8080', 0.3], ['198.51.100.4:8080', 0.2]] as const) {
+    for (const [be, p] of [
+      ['198.51.100.2:8080', 0.5],
+      ['198.51.100.3:8080', 0.3],
+      ['198.51.100.4:8080', 0.2],
+    ] as const) {
       t.true(within3Sigma(r[be] ?? 0, n, p), `${be}: ${r[be]} of ${n}, expected ${n * p}`);
     }
     const u = counts(await probe(topo, { target: topo.vip4, port: 53, proto: 'udp', count: 200 }));
@@ -55,26 +59,38 @@ services:
 ${[2, 3, 4].map((i) => `      - { address: 198.51.100.${i}, port: 8080 }\n      - { address: "2001:db8:2::${i}", port: 8080 }`).join('\n')}
 `;
 
-kernelTest('kernel: source-hash is sticky per client and spread across clients (IPv4 and IPv6, stable across reload)', async (t) => {
-  await withTopology({ backends4: 3, backends6: 3, clients: 60 }, async (topo) => {
-    await startBackends(topo, listenersFor([...topo.backendV4, ...topo.backendV6], [8080]));
-    const script = await loadYaml(topo, sticky);
-    for (const [vip, sources] of [[topo.vip4, topo.clientV4], [topo.vip6, topo.clientV6]] as const) {
-      const first = await probe(topo, { target: vip, port: 80, proto: 'tcp', count: sources.length * 3, sources });
-      t.false(first.some((r) => r.backend === null), 'every connection answered');
-      const byClient = new Map<string, Set<string>>();
-      for (const r of first) byClient.set(r.source!, (byClient.get(r.source!) ?? new Set()).add(r.backend!));
-      t.true([...byClient.values()].every((s) => s.size === 1), 'each client always lands on one backend');
-      const spread = counts(first);
-      t.log(vip, spread);
-      t.is(Object.keys(spread).length, 3, 'clients spread over all three backends');
-      // A reload with the same config (same explicit seed) maps every client the same way.
-      await topo.nft(script);
-      const again = await probe(topo, { target: vip, port: 80, proto: 'tcp', count: sources.length, sources });
-      for (const r of again) t.true(byClient.get(r.source!)?.has(r.backend!), `${r.source} moved after reload`);
-    }
-  });
-});
+kernelTest(
+  'kernel: source-hash is sticky per client and spread across clients (IPv4 and IPv6, stable across reload)',
+  async (t) => {
+    await withTopology({ backends4: 3, backends6: 3, clients: 60 }, async (topo) => {
+      await startBackends(topo, listenersFor([...topo.backendV4, ...topo.backendV6], [8080]));
+      const script = await loadYaml(topo, sticky);
+      for (const [vip, sources] of [
+        [topo.vip4, topo.clientV4],
+        [topo.vip6, topo.clientV6],
+      ] as const) {
+        const first = await probe(topo, { target: vip, port: 80, proto: 'tcp', count: sources.length * 3, sources });
+        t.false(
+          first.some((r) => r.backend === null),
+          'every connection answered',
+        );
+        const byClient = new Map<string, Set<string>>();
+        for (const r of first) byClient.set(r.source!, (byClient.get(r.source!) ?? new Set()).add(r.backend!));
+        t.true(
+          [...byClient.values()].every((s) => s.size === 1),
+          'each client always lands on one backend',
+        );
+        const spread = counts(first);
+        t.log(vip, spread);
+        t.is(Object.keys(spread).length, 3, 'clients spread over all three backends');
+        // A reload with the same config (same explicit seed) maps every client the same way.
+        await topo.nft(script);
+        const again = await probe(topo, { target: vip, port: 80, proto: 'tcp', count: sources.length, sources });
+        for (const r of again) t.true(byClient.get(r.source!)?.has(r.backend!), `${r.source} moved after reload`);
+      }
+    });
+  },
+);
 
 kernelTest('kernel: symmetric-hash spreads connections (per connection, ports included)', async (t) => {
   await withTopology({ backends4: 3, backends6: 1 }, async (topo) => {
@@ -97,7 +113,10 @@ services:
     const r = await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 90, sources: [topo.clientV4[0]!] });
     const c = counts(r);
     t.log(c);
-    t.false(Object.keys(c).some((k) => k.startsWith('error')), JSON.stringify(c));
+    t.false(
+      Object.keys(c).some((k) => k.startsWith('error')),
+      JSON.stringify(c),
+    );
     t.is(Object.keys(c).length, 3, 'source ports differ, so one client reaches all backends');
     for (const v of Object.values(c)) t.true(within3Sigma(v, 90, 1 / 3), JSON.stringify(c));
   });

@@ -33,11 +33,13 @@ services:
       - { address: 198.51.100.4, port: 8080 }
 `;
 
-kernelTest('kernel: established connections survive a re-render and reload; other tables stay byte-identical', async (t) => {
-  await withTopology({ backends4: 3, backends6: 1 }, async (topo) => {
-    await startBackends(topo, listenersFor(topo.backendV4, [8080]));
-    // Tables of other tools: a docker-like ip nat table and a firewalld-like inet filter table.
-    await topo.nft(`table ip dockerish {
+kernelTest(
+  'kernel: established connections survive a re-render and reload; other tables stay byte-identical',
+  async (t) => {
+    await withTopology({ backends4: 3, backends6: 1 }, async (topo) => {
+      await startBackends(topo, listenersFor(topo.backendV4, [8080]));
+      // Tables of other tools: a docker-like ip nat table and a firewalld-like inet filter table.
+      await topo.nft(`table ip dockerish {
   chain PREROUTING { type nat hook prerouting priority dstnat; policy accept; ip daddr 203.0.113.99 tcp dport 8000 dnat to 198.51.100.2:8080; }
   chain POSTROUTING { type nat hook postrouting priority srcnat; policy accept; ip saddr 198.18.0.0/15 masquerade; }
 }
@@ -46,28 +48,30 @@ table inet firewalldish {
   chain filter_FORWARD { type filter hook forward priority filter + 10; policy accept; ct state established,related accept; }
 }
 `);
-    const others = async (): Promise<string> =>
-      (await topo.exec('lb', ['nft', 'list', 'table', 'ip', 'dockerish'])).stdout + (await topo.exec('lb', ['nft', 'list', 'table', 'inet', 'firewalldish'])).stdout;
-    const before = await others();
+      const others = async (): Promise<string> =>
+        (await topo.exec('lb', ['nft', 'list', 'table', 'ip', 'dockerish'])).stdout +
+        (await topo.exec('lb', ['nft', 'list', 'table', 'inet', 'firewalldish'])).stdout;
+      const before = await others();
 
-    await loadYaml(topo, v1);
-    const conn = await openLongLived(topo, { target: topo.vip4, port: 1883 });
-    t.regex(conn.backend, /^198\.51\.100\.[23]:8080$/);
-    t.is(await conn.ping(), conn.backend);
+      await loadYaml(topo, v1);
+      const conn = await openLongLived(topo, { target: topo.vip4, port: 1883 });
+      t.regex(conn.backend, /^198\.51\.100\.[23]:8080$/);
+      t.is(await conn.ping(), conn.backend);
 
-    // Reload with a different config: its backend goes down, the scheduler changes, a service is added.
-    await loadYaml(topo, v2);
-    t.is(await conn.ping(), conn.backend, 'the long-lived connection is still served by the same backend');
-    const fresh = counts(await probe(topo, { target: topo.vip4, port: 1883, proto: 'tcp', count: 20 }));
-    t.false('198.51.100.2:8080' in fresh, `new connections avoid the down backend: ${JSON.stringify(fresh)}`);
-    t.is((fresh['198.51.100.3:8080'] ?? 0) + (fresh['198.51.100.4:8080'] ?? 0), 20);
+      // Reload with a different config: its backend goes down, the scheduler changes, a service is added.
+      await loadYaml(topo, v2);
+      t.is(await conn.ping(), conn.backend, 'the long-lived connection is still served by the same backend');
+      const fresh = counts(await probe(topo, { target: topo.vip4, port: 1883, proto: 'tcp', count: 20 }));
+      t.false('198.51.100.2:8080' in fresh, `new connections avoid the down backend: ${JSON.stringify(fresh)}`);
+      t.is((fresh['198.51.100.3:8080'] ?? 0) + (fresh['198.51.100.4:8080'] ?? 0), 20);
 
-    await loadYaml(topo, v1);
-    t.is(await conn.ping(), conn.backend, 'and after a second reload');
-    await conn.close();
-    t.is(await others(), before, 'other tables are byte-identical');
-  });
-});
+      await loadYaml(topo, v1);
+      t.is(await conn.ping(), conn.backend, 'and after a second reload');
+      await conn.close();
+      t.is(await others(), before, 'other tables are byte-identical');
+    });
+  },
+);
 
 function goldenScripts(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {

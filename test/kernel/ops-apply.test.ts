@@ -28,72 +28,96 @@ table inet firewalld {
 }
 `;
 
-kernelTest('ten applies started together serialize: with --wait all succeed (one loads, nine are unchanged); without, the rest are busy', async (t) => {
-  await withTopology({}, async (topo) => {
-    const dir = workDir();
-    const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock') };
-    const cfg = writeConfig(dir, 'a.yaml', webConfig(topo, [1, 2, 3]));
-    const want = JSON.parse((await nftlb(topo, ['apply', '-c', cfg, '--dry-run', '--json'], env)).stdout) as { fingerprint: string };
+kernelTest(
+  'ten applies started together serialize: with --wait all succeed (one loads, nine are unchanged); without, the rest are busy',
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const dir = workDir();
+      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock') };
+      const cfg = writeConfig(dir, 'a.yaml', webConfig(topo, [1, 2, 3]));
+      const want = JSON.parse((await nftlb(topo, ['apply', '-c', cfg, '--dry-run', '--json'], env)).stdout) as {
+        fingerprint: string;
+      };
 
-    const waited = await Promise.all(Array.from({ length: 10 }, () => nftlb(topo, ['apply', '-c', cfg, '--wait', '60'], env)));
-    const codes = waited.map((r) => r.exitCode).sort();
-    t.deepEqual(codes, [EXIT.ok, ...Array(9).fill(EXIT.unchanged)], waited.map((r) => r.stderr).join(''));
-    t.is(await liveFingerprint(topo), want.fingerprint);
+      const waited = await Promise.all(
+        Array.from({ length: 10 }, () => nftlb(topo, ['apply', '-c', cfg, '--wait', '60'], env)),
+      );
+      const codes = waited.map((r) => r.exitCode).sort();
+      t.deepEqual(codes, [EXIT.ok, ...Array(9).fill(EXIT.unchanged)], waited.map((r) => r.stderr).join(''));
+      t.is(await liveFingerprint(topo), want.fingerprint);
 
-    const cfgB = writeConfig(dir, 'b.yaml', webConfig(topo, [3, 2, 1]));
-    const quick = await Promise.all(Array.from({ length: 10 }, () => nftlb(topo, ['apply', '-c', cfgB], env)));
-    const allowed = new Set<number>([EXIT.ok, EXIT.unchanged, EXIT.lockBusy]);
-    t.true(quick.every((r) => allowed.has(r.exitCode)), quick.map((r) => `${r.exitCode} ${r.stderr}`).join('\n'));
-    t.true(quick.some((r) => r.exitCode === EXIT.ok));
-    for (const r of quick.filter((q) => q.exitCode === EXIT.lockBusy)) t.regex(r.stderr, /another nftlb apply holds/);
-    for (const r of quick.filter((q) => q.exitCode !== EXIT.lockBusy)) t.is(r.stderr.includes('rror'), false, r.stderr);
-    const wantB = JSON.parse((await nftlb(topo, ['apply', '-c', cfgB, '--dry-run', '--json'], env)).stdout) as { fingerprint: string };
-    t.is(await liveFingerprint(topo), wantB.fingerprint);
-    const again = await nftlb(topo, ['apply', '-c', cfgB], env);
-    t.deepEqual([again.exitCode, again.stdout, again.stderr], [EXIT.unchanged, '', '']);
-  });
-});
+      const cfgB = writeConfig(dir, 'b.yaml', webConfig(topo, [3, 2, 1]));
+      const quick = await Promise.all(Array.from({ length: 10 }, () => nftlb(topo, ['apply', '-c', cfgB], env)));
+      const allowed = new Set<number>([EXIT.ok, EXIT.unchanged, EXIT.lockBusy]);
+      t.true(
+        quick.every((r) => allowed.has(r.exitCode)),
+        quick.map((r) => `${r.exitCode} ${r.stderr}`).join('\n'),
+      );
+      t.true(quick.some((r) => r.exitCode === EXIT.ok));
+      for (const r of quick.filter((q) => q.exitCode === EXIT.lockBusy)) t.regex(r.stderr, /another nftlb apply holds/);
+      for (const r of quick.filter((q) => q.exitCode !== EXIT.lockBusy))
+        t.is(r.stderr.includes('rror'), false, r.stderr);
+      const wantB = JSON.parse((await nftlb(topo, ['apply', '-c', cfgB, '--dry-run', '--json'], env)).stdout) as {
+        fingerprint: string;
+      };
+      t.is(await liveFingerprint(topo), wantB.fingerprint);
+      const again = await nftlb(topo, ['apply', '-c', cfgB], env);
+      t.deepEqual([again.exitCode, again.stdout, again.stderr], [EXIT.unchanged, '', '']);
+    });
+  },
+);
 
-kernelTest('an invalid config, an nft rejection (at check and at load) and a missing nft leave the ruleset byte-identical', async (t) => {
-  await withTopology({}, async (topo) => {
-    const dir = workDir();
-    const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock') };
-    await topo.nft(FOREIGN);
-    const good = writeConfig(dir, 'good.yaml', webConfig(topo, [1, 1, 1]));
-    t.is((await nftlb(topo, ['apply', '-c', good], env)).exitCode, EXIT.ok);
-    const before = await ruleset(topo);
-    t.regex(before, /nftlb fingerprint/);
+kernelTest(
+  'an invalid config, an nft rejection (at check and at load) and a missing nft leave the ruleset byte-identical',
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const dir = workDir();
+      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock') };
+      await topo.nft(FOREIGN);
+      const good = writeConfig(dir, 'good.yaml', webConfig(topo, [1, 1, 1]));
+      t.is((await nftlb(topo, ['apply', '-c', good], env)).exitCode, EXIT.ok);
+      const before = await ruleset(topo);
+      t.regex(before, /nftlb fingerprint/);
 
-    const other = writeConfig(dir, 'other.yaml', webConfig(topo, [5, 1, 1]));
-    const invalid = writeConfig(dir, 'bad.yaml', webConfig(topo, [1, 1, 1]).replace('port: 80', 'port: 80000'));
-    const r1 = await nftlb(topo, ['apply', '-c', invalid], env);
-    t.is(r1.exitCode, EXIT.configInvalid);
-    t.regex(r1.stderr, /bad\.yaml:\d+: services\[0\]\.port/);
-    t.is(await ruleset(topo), before);
+      const other = writeConfig(dir, 'other.yaml', webConfig(topo, [5, 1, 1]));
+      const invalid = writeConfig(dir, 'bad.yaml', webConfig(topo, [1, 1, 1]).replace('port: 80', 'port: 80000'));
+      const r1 = await nftlb(topo, ['apply', '-c', invalid], env);
+      t.is(r1.exitCode, EXIT.configInvalid);
+      t.regex(r1.stderr, /bad\.yaml:\d+: services\[0\]\.port/);
+      t.is(await ruleset(topo), before);
 
-    // A wrapper nft that appends a rule jumping to a chain that does not exist: the kernel refuses the transaction
-    // (which already holds the delete of the old table). WHEN=check makes nft -c see it, WHEN=load only nft -f.
-    const wrapper = join(dir, 'bad-nft');
-    writeFileSync(
-      wrapper,
-      '#!/bin/sh\nif [ "$1 $2 $WHEN" = "-c -f check" ] || [ "$1 $2 $WHEN" = "-f - load" ]; then\n' +
-        '  { cat; echo "add rule inet nftlb pick jump no_such_chain"; } | /usr/sbin/nft "$@"; exit $?\nfi\nexec /usr/sbin/nft "$@"\n',
-    );
-    chmodSync(wrapper, 0o755);
-    for (const when of ['check', 'load']) {
-      const r = await nftlb(topo, ['apply', '-c', other], { ...env, NFTLB_NFT: wrapper, WHEN: when });
-      t.is(r.exitCode, EXIT.nftFailed, `${when}: ${r.stderr}`);
-      t.regex(r.stderr, when === 'check' ? /nft -c refused the script; nothing was changed/ : /nft refused the script; nothing was changed/);
-      t.regex(r.stderr, /line \d+, beyond the script nftlb sent: Error: Could not process rule: No such file or directory\nadd rule inet nftlb pick jump no_such_chain\n/);
-      t.is(await ruleset(topo), before, `${when}: ruleset changed`);
-    }
+      // A wrapper nft that appends a rule jumping to a chain that does not exist: the kernel refuses the transaction
+      // (which already holds the delete of the old table). WHEN=check makes nft -c see it, WHEN=load only nft -f.
+      const wrapper = join(dir, 'bad-nft');
+      writeFileSync(
+        wrapper,
+        '#!/bin/sh\nif [ "$1 $2 $WHEN" = "-c -f check" ] || [ "$1 $2 $WHEN" = "-f - load" ]; then\n' +
+          '  { cat; echo "add rule inet nftlb pick jump no_such_chain"; } | /usr/sbin/nft "$@"; exit $?\nfi\nexec /usr/sbin/nft "$@"\n',
+      );
+      chmodSync(wrapper, 0o755);
+      for (const when of ['check', 'load']) {
+        const r = await nftlb(topo, ['apply', '-c', other], { ...env, NFTLB_NFT: wrapper, WHEN: when });
+        t.is(r.exitCode, EXIT.nftFailed, `${when}: ${r.stderr}`);
+        t.regex(
+          r.stderr,
+          when === 'check'
+            ? /nft -c refused the script; nothing was changed/
+            : /nft refused the script; nothing was changed/,
+        );
+        t.regex(
+          r.stderr,
+          /line \d+, beyond the script nftlb sent: Error: Could not process rule: No such file or directory\nadd rule inet nftlb pick jump no_such_chain\n/,
+        );
+        t.is(await ruleset(topo), before, `${when}: ruleset changed`);
+      }
 
-    const r3 = await nftlb(topo, ['apply', '-c', other], { ...env, PATH: '/usr/bin:/bin' });
-    t.is(r3.exitCode, EXIT.nftMissing);
-    t.is(r3.stderr.trim(), 'nftlb: nft is not installed or not on PATH');
-    t.is(await ruleset(topo), before);
-  });
-});
+      const r3 = await nftlb(topo, ['apply', '-c', other], { ...env, PATH: '/usr/bin:/bin' });
+      t.is(r3.exitCode, EXIT.nftMissing);
+      t.is(r3.stderr.trim(), 'nftlb: nft is not installed or not on PATH');
+      t.is(await ruleset(topo), before);
+    });
+  },
+);
 
 kernelTest('other tables stay byte-identical through apply, reload and remove; remove is idempotent', async (t) => {
   await withTopology({}, async (topo) => {

@@ -10,50 +10,76 @@ import { nftlb, webConfig, workDir, writeConfig } from './ops-support.js';
 const RELOADS = 100;
 const MAX_BATCHES = 400;
 
-kernelTest(`${RELOADS} reloads while a client keeps connecting: zero failed connections, the long-lived one survives`, async (t) => {
-  await withTopology({}, async (topo) => {
-    const dir = workDir();
-    const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir };
-    await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
-    // Two configs that differ in weights, so every apply really replaces the table.
-    const cfgs = [writeConfig(dir, 'a.yaml', webConfig(topo, [1, 2, 3])), writeConfig(dir, 'b.yaml', webConfig(topo, [3, 2, 1]))];
-    t.is((await nftlb(topo, ['apply', '-c', cfgs[0]!], env)).exitCode, EXIT.ok);
-    const sticky = async (): Promise<(string | null)[]> =>
-      (await probe(topo, { target: topo.vip4, port: 81, proto: 'tcp', count: 20, sources: topo.clientV4.slice(0, 20) })).map((r) => r.backend);
-    const stickyBefore = await sticky();
-    t.true(stickyBefore.every((b) => b !== null));
-    const hold = await openLongLived(topo, { target: topo.vip4, port: 80, maxSeconds: 300 });
+kernelTest(
+  `${RELOADS} reloads while a client keeps connecting: zero failed connections, the long-lived one survives`,
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const dir = workDir();
+      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir };
+      await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
+      // Two configs that differ in weights, so every apply really replaces the table.
+      const cfgs = [
+        writeConfig(dir, 'a.yaml', webConfig(topo, [1, 2, 3])),
+        writeConfig(dir, 'b.yaml', webConfig(topo, [3, 2, 1])),
+      ];
+      t.is((await nftlb(topo, ['apply', '-c', cfgs[0]!], env)).exitCode, EXIT.ok);
+      const sticky = async (): Promise<(string | null)[]> =>
+        (
+          await probe(topo, {
+            target: topo.vip4,
+            port: 81,
+            proto: 'tcp',
+            count: 20,
+            sources: topo.clientV4.slice(0, 20),
+          })
+        ).map((r) => r.backend);
+      const stickyBefore = await sticky();
+      t.true(stickyBefore.every((b) => b !== null));
+      const hold = await openLongLived(topo, { target: topo.vip4, port: 80, maxSeconds: 300 });
 
-    let done = false;
-    const codes: number[] = [];
-    const bad: string[] = [];
-    const reloads = (async () => {
-      try {
-        for (let i = 0; i < RELOADS; i++) {
-          const r = await nftlb(topo, ['apply', '-c', cfgs[(i + 1) % 2]!], env);
-          codes.push(r.exitCode);
-          if (r.exitCode !== EXIT.ok) bad.push(`reload ${i + 1}: exit ${r.exitCode}: ${r.stderr.trim()}`);
-          if (i % 10 === 9) t.is(await hold.ping(), hold.backend, `long-lived connection after reload ${i + 1}`);
+      let done = false;
+      const codes: number[] = [];
+      const bad: string[] = [];
+      const reloads = (async () => {
+        try {
+          for (let i = 0; i < RELOADS; i++) {
+            const r = await nftlb(topo, ['apply', '-c', cfgs[(i + 1) % 2]!], env);
+            codes.push(r.exitCode);
+            if (r.exitCode !== EXIT.ok) bad.push(`reload ${i + 1}: exit ${r.exitCode}: ${r.stderr.trim()}`);
+            if (i % 10 === 9) t.is(await hold.ping(), hold.backend, `long-lived connection after reload ${i + 1}`);
+          }
+        } finally {
+          done = true;
         }
-      } finally {
-        done = true;
+      })();
+      const results: ProbeResult[] = [];
+      let batches = 0;
+      while (!done && batches < MAX_BATCHES) {
+        results.push(
+          ...(await probe(topo, {
+            target: topo.vip4,
+            port: 80,
+            proto: 'tcp',
+            count: 25,
+            sources: topo.clientV4,
+            timeoutMs: 3000,
+          })),
+        );
+        batches++;
       }
-    })();
-    const results: ProbeResult[] = [];
-    let batches = 0;
-    while (!done && batches < MAX_BATCHES) {
-      results.push(...(await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 25, sources: topo.clientV4, timeoutMs: 3000 })));
-      batches++;
-    }
-    await reloads;
-    t.deepEqual(bad, [], 'every reload loads (exit 0)');
-    t.is(codes.length, RELOADS);
-    const failed = results.filter((r) => r.backend === null);
-    t.deepEqual(failed, [], `${failed.length} of ${results.length} connections failed`);
-    t.true(results.length >= 100, `the client overlapped the reloads (${results.length} connections in ${batches} batches)`);
-    t.log(`${results.length} connections in ${batches} batches during ${RELOADS} reloads`);
-    t.is(await hold.ping(), hold.backend);
-    t.deepEqual(await sticky(), stickyBefore, 'source-hash keeps every client on its backend across reloads');
-    await hold.close();
-  });
-});
+      await reloads;
+      t.deepEqual(bad, [], 'every reload loads (exit 0)');
+      t.is(codes.length, RELOADS);
+      const failed = results.filter((r) => r.backend === null);
+      t.deepEqual(failed, [], `${failed.length} of ${results.length} connections failed`);
+      t.true(
+        results.length >= 100,
+        `the client overlapped the reloads (${results.length} connections in ${batches} batches)`,
+      );
+      t.log(`${results.length} connections in ${batches} batches during ${RELOADS} reloads`);
+      t.is(await hold.ping(), hold.backend);
+      t.deepEqual(await sticky(), stickyBefore, 'source-hash keeps every client on its backend across reloads');
+      await hold.close();
+    });
+  },
+);

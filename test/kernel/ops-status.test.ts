@@ -8,47 +8,64 @@ import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
 import { nftlb, webConfig, workDir, writeConfig } from './ops-support.js';
 
-kernelTest('status counts equal the connections made: new connections per service, conntrack entries and bytes per backend', async (t) => {
-  await withTopology({}, async (topo) => {
-    const dir = workDir();
-    const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir };
-    await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
-    // Byte counts need conntrack accounting; a per-namespace sysctl, set only in the test's lb namespace.
-    await topo.exec(topo.lb, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
-    const cfg = writeConfig(dir, 'web.yaml', webConfig(topo, [1, 2, 3]));
-    t.is((await nftlb(topo, ['apply', '-c', cfg], env)).exitCode, EXIT.ok);
+kernelTest(
+  'status counts equal the connections made: new connections per service, conntrack entries and bytes per backend',
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const dir = workDir();
+      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir };
+      await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
+      // Byte counts need conntrack accounting; a per-namespace sysctl, set only in the test's lb namespace.
+      await topo.exec(topo.lb, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
+      const cfg = writeConfig(dir, 'web.yaml', webConfig(topo, [1, 2, 3]));
+      t.is((await nftlb(topo, ['apply', '-c', cfg], env)).exitCode, EXIT.ok);
 
-    const results = await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 60, sources: topo.clientV4 });
-    const made = tally(results);
-    t.is(made.get('error'), undefined, 'every connection succeeded');
-    const hold = await openLongLived(topo, { target: topo.vip4, port: 80 });
+      const results = await probe(topo, {
+        target: topo.vip4,
+        port: 80,
+        proto: 'tcp',
+        count: 60,
+        sources: topo.clientV4,
+      });
+      const made = tally(results);
+      t.is(made.get('error'), undefined, 'every connection succeeded');
+      const hold = await openLongLived(topo, { target: topo.vip4, port: 80 });
 
-    const r = await nftlb(topo, ['status', '-c', cfg, '--json'], env);
-    t.is(r.exitCode, EXIT.ok, r.stderr);
-    const s = JSON.parse(r.stdout) as Status & { command: string };
-    t.is(s.command, 'status');
-    t.is(s.live, 'matches');
-    t.deepEqual(s.conntrack, { available: true, reason: null, accounting: true });
-    const web = s.services.find((x) => x.name === 'web');
-    t.is(web?.newConnections, 61, '60 probes + 1 long-lived connection');
-    const sticky = s.services.find((x) => x.name === 'sticky');
-    t.is(sticky?.newConnections, 0);
-    for (const b of web?.backends ?? []) {
-      const expected = (made.get(b.endpoint) ?? 0) + (b.endpoint === hold.backend ? 1 : 0);
-      t.is(b.connections, expected, `conntrack entries of ${b.endpoint}`);
-      t.is(b.established, b.endpoint === hold.backend ? 1 : 0, `established on ${b.endpoint}`);
-      if (expected > 0) t.true((b.bytes ?? 0) > 0, `bytes of ${b.endpoint}`);
-    }
-    t.is(web?.backends.reduce((n, b) => n + (b.connections ?? 0), 0), 61);
+      const r = await nftlb(topo, ['status', '-c', cfg, '--json'], env);
+      t.is(r.exitCode, EXIT.ok, r.stderr);
+      const s = JSON.parse(r.stdout) as Status & { command: string };
+      t.is(s.command, 'status');
+      t.is(s.live, 'matches');
+      t.deepEqual(s.conntrack, { available: true, reason: null, accounting: true });
+      const web = s.services.find((x) => x.name === 'web');
+      t.is(web?.newConnections, 61, '60 probes + 1 long-lived connection');
+      const sticky = s.services.find((x) => x.name === 'sticky');
+      t.is(sticky?.newConnections, 0);
+      for (const b of web?.backends ?? []) {
+        const expected = (made.get(b.endpoint) ?? 0) + (b.endpoint === hold.backend ? 1 : 0);
+        t.is(b.connections, expected, `conntrack entries of ${b.endpoint}`);
+        t.is(b.established, b.endpoint === hold.backend ? 1 : 0, `established on ${b.endpoint}`);
+        if (expected > 0) t.true((b.bytes ?? 0) > 0, `bytes of ${b.endpoint}`);
+      }
+      t.is(
+        web?.backends.reduce((n, b) => n + (b.connections ?? 0), 0),
+        61,
+      );
 
-    const prom = await nftlb(topo, ['status', '-c', cfg, '--prometheus', '--output', join(dir, 'nftlb.prom')], env);
-    t.is(prom.exitCode, EXIT.ok, prom.stderr);
-    const { readFileSync } = await import('node:fs');
-    const text = readFileSync(join(dir, 'nftlb.prom'), 'utf8');
-    t.true(text.includes('nftlb_service_new_connections_total{table="nftlb",service="web"} 61\n'), text);
-    t.true(text.includes(`nftlb_backend_established_connections{table="nftlb",service="web",backend="${hold.backend}"} 1\n`), text);
-    const human = await nftlb(topo, ['status', '-c', cfg], env);
-    t.regex(human.stdout, /table inet nftlb: live table matches the config/);
-    await hold.close();
-  });
-});
+      const prom = await nftlb(topo, ['status', '-c', cfg, '--prometheus', '--output', join(dir, 'nftlb.prom')], env);
+      t.is(prom.exitCode, EXIT.ok, prom.stderr);
+      const { readFileSync } = await import('node:fs');
+      const text = readFileSync(join(dir, 'nftlb.prom'), 'utf8');
+      t.true(text.includes('nftlb_service_new_connections_total{table="nftlb",service="web"} 61\n'), text);
+      t.true(
+        text.includes(
+          `nftlb_backend_established_connections{table="nftlb",service="web",backend="${hold.backend}"} 1\n`,
+        ),
+        text,
+      );
+      const human = await nftlb(topo, ['status', '-c', cfg], env);
+      t.regex(human.stdout, /table inet nftlb: live table matches the config/);
+      await hold.close();
+    });
+  },
+);

@@ -26,7 +26,12 @@ export function writeConfig(dir: string, name: string, text: string): string {
 }
 
 // Runs `nftlb args...` in the lb namespace with the given extra environment (never throws on a non-zero exit).
-export function nftlb(topo: Topology, args: string[], env: Record<string, string> = {}, timeoutMs = 60000): Promise<ExecResult> {
+export function nftlb(
+  topo: Topology,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60000,
+): Promise<ExecResult> {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   return topo.exec(topo.lb, ['env', ...vars, process.execPath, MAIN, ...args], { reject: false, timeoutMs });
 }

@@ -43,7 +43,13 @@ test('the table does not depend on the order backends are listed in', (t) => {
 });
 
 test('weights take proportional shares', (t) => {
-  const table = maglevTable([{ key: 'a', weight: 3 }, { key: 'b', weight: 1 }], 4093);
+  const table = maglevTable(
+    [
+      { key: 'a', weight: 3 },
+      { key: 'b', weight: 1 },
+    ],
+    4093,
+  );
   const a = Array.from(table).filter((v) => v === 0).length;
   t.true(Math.abs(a / 4093 - 0.75) < 0.01, `share ${a / 4093}`);
 });

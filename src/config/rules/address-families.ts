@@ -14,7 +14,13 @@ export const addressFamilies: Rule = ({ model }) => {
     }
     for (const b of s.backends) {
       if (!vipFams.has(b.address.family)) {
-        out.push(error(`${b.path}/address`, 'family.mismatch', `IPv${b.address.family} backend ${b.address.text} but the service has no IPv${b.address.family} VIP`));
+        out.push(
+          error(
+            `${b.path}/address`,
+            'family.mismatch',
+            `IPv${b.address.family} backend ${b.address.text} but the service has no IPv${b.address.family} VIP`,
+          ),
+        );
       }
     }
     if (s.nat.kind === 'snat') {
@@ -24,7 +30,13 @@ export const addressFamilies: Rule = ({ model }) => {
       }
       for (const fam of vipFams) {
         if (!snatFams.includes(fam)) {
-          out.push(error(`${s.path}/nat/snat`, 'nat.snat-family', `expected an IPv${fam} snat address for the IPv${fam} VIP(s)`));
+          out.push(
+            error(
+              `${s.path}/nat/snat`,
+              'nat.snat-family',
+              `expected an IPv${fam} snat address for the IPv${fam} VIP(s)`,
+            ),
+          );
         }
       }
     }

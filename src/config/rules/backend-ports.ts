@@ -8,6 +8,10 @@ export const backendPorts: Rule = ({ model }) =>
     return s.backends
       .filter((b) => b.port !== undefined)
       .map((b) =>
-        error(`${b.path}/port`, 'backend.port-with-range', 'a backend port needs a single service port; with a port range or list, omit it and connections keep their destination port'),
+        error(
+          `${b.path}/port`,
+          'backend.port-with-range',
+          'a backend port needs a single service port; with a port range or list, omit it and connections keep their destination port',
+        ),
       );
   });

@@ -10,20 +10,43 @@ export const hashOptions: Rule = ({ raw, model }) => {
     const path = `${s.path}/hash`;
     const kind = s.scheduler.kind;
     if (kind !== 'source-hash' && kind !== 'maglev') {
-      const why = kind === 'symmetric-hash' ? 'symmetric-hash hashes both addresses and ports with a kernel seed' : `scheduler ${kind} does not hash`;
-      out.push(error(path, 'hash.unused', `hash options have no effect: ${why}; remove "hash" or use source-hash or maglev`));
+      const why =
+        kind === 'symmetric-hash'
+          ? 'symmetric-hash hashes both addresses and ports with a kernel seed'
+          : `scheduler ${kind} does not hash`;
+      out.push(
+        error(path, 'hash.unused', `hash options have no effect: ${why}; remove "hash" or use source-hash or maglev`),
+      );
       return;
     }
     if (h['table-size'] !== undefined && kind !== 'maglev') {
-      out.push(error(`${path}/table-size`, 'hash.table-size-unused', 'table-size applies to the maglev scheduler only'));
+      out.push(
+        error(`${path}/table-size`, 'hash.table-size-unused', 'table-size applies to the maglev scheduler only'),
+      );
     }
     if (s.scheduler.kind === 'maglev') {
       const m = s.scheduler.tableSize;
       const n = s.backends.length;
-      if (!isPrime(m)) out.push(error(`${path}/table-size`, 'hash.table-size-prime', `expected a prime table size, got ${m} (try ${nextPrime(m)})`));
-      else if (m < n) out.push(error(`${path}/table-size`, 'hash.table-size-small', `table size ${m} is smaller than the ${n} backends`));
+      if (!isPrime(m))
+        out.push(
+          error(
+            `${path}/table-size`,
+            'hash.table-size-prime',
+            `expected a prime table size, got ${m} (try ${nextPrime(m)})`,
+          ),
+        );
+      else if (m < n)
+        out.push(
+          error(`${path}/table-size`, 'hash.table-size-small', `table size ${m} is smaller than the ${n} backends`),
+        );
       else if (m < 100 * n) {
-        out.push(warning(`${path}/table-size`, 'hash.table-size-low', `table size ${m} is below 100 x ${n} backends; shares will be uneven (try ${nextPrime(100 * n)})`));
+        out.push(
+          warning(
+            `${path}/table-size`,
+            'hash.table-size-low',
+            `table size ${m} is below 100 x ${n} backends; shares will be uneven (try ${nextPrime(100 * n)})`,
+          ),
+        );
       }
     }
   });

@@ -19,12 +19,25 @@ function checkHealth(h: RawHealth, path: string): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const [key, types] of Object.entries(ONLY_FOR)) {
     if ((h as Record<string, unknown>)[key] !== undefined && !types.includes(h.type)) {
-      out.push(warning(`${path}/${key}`, 'health.unused-key', `${key} is used only by ${types.join('/')} checks; this ${h.type} check ignores it`));
+      out.push(
+        warning(
+          `${path}/${key}`,
+          'health.unused-key',
+          `${key} is used only by ${types.join('/')} checks; this ${h.type} check ignores it`,
+        ),
+      );
     }
   }
-  if (h.type === 'exec' && h.command === undefined) out.push(error(path, 'health.command', 'an exec check needs command: "program args..."'));
+  if (h.type === 'exec' && h.command === undefined)
+    out.push(error(path, 'health.command', 'an exec check needs command: "program args..."'));
   if ((h.timeout ?? 1) > (h.interval ?? 2)) {
-    out.push(error(`${path}/timeout`, 'health.timeout', `timeout (${h.timeout ?? 1} s) must not exceed interval (${h.interval ?? 2} s)`));
+    out.push(
+      error(
+        `${path}/timeout`,
+        'health.timeout',
+        `timeout (${h.timeout ?? 1} s) must not exceed interval (${h.interval ?? 2} s)`,
+      ),
+    );
   }
   return out;
 }
@@ -42,14 +55,39 @@ export const healthOptions: Rule = ({ raw, model }) =>
     });
     const singlePort = s.ports.length === 1 && s.ports[0]!.first === s.ports[0]!.last;
     for (const b of s.backends) {
-      if (b.health !== undefined && b.health.kind !== 'exec' && b.health.port === undefined && b.port === undefined && !singlePort) {
-        out.push(error(b.path, 'health.port', 'the service has several ports and this backend none: give the backend a port or its health check a port'));
+      if (
+        b.health !== undefined &&
+        b.health.kind !== 'exec' &&
+        b.health.port === undefined &&
+        b.port === undefined &&
+        !singlePort
+      ) {
+        out.push(
+          error(
+            b.path,
+            'health.port',
+            'the service has several ports and this backend none: give the backend a port or its health check a port',
+          ),
+        );
       }
     }
     const hasBackup = s.backends.some((b) => b.state === 'backup');
-    if (rs.quorum !== undefined && !hasBackup) out.push(warning(`${path}/quorum`, 'service.quorum-without-backup', 'quorum has no effect without a backend in state backup'));
+    if (rs.quorum !== undefined && !hasBackup)
+      out.push(
+        warning(
+          `${path}/quorum`,
+          'service.quorum-without-backup',
+          'quorum has no effect without a backend in state backup',
+        ),
+      );
     if (rs['limit-overflow'] !== undefined && !s.backends.some((b) => b.maxConnections !== undefined)) {
-      out.push(warning(`${path}/limit-overflow`, 'service.overflow-without-limit', 'limit-overflow has no effect without max-connections on a backend'));
+      out.push(
+        warning(
+          `${path}/limit-overflow`,
+          'service.overflow-without-limit',
+          'limit-overflow has no effect without max-connections on a backend',
+        ),
+      );
     }
     return out;
   });

@@ -12,7 +12,7 @@ export const limits: Rule = ({ raw }) =>
           error(
             `/services/${i}/limit-overflow`,
             'limits.unsupported',
-            'limit-overflow spill is not enforced by this nftlb version (nft cannot test a backend\'s connection count without counting the connection against it); use reject',
+            "limit-overflow spill is not enforced by this nftlb version (nft cannot test a backend's connection count without counting the connection against it); use reject",
           ),
         ]
       : [],

@@ -21,7 +21,9 @@ export const listenerOverlap: Rule = ({ raw, model }) => {
           const range = p.first === p.last ? `${p.first}` : `${p.first}-${p.last}`;
           if (clash) {
             const who = clash.owner === s.name ? 'another port entry of this service' : `service "${clash.owner}"`;
-            out.push(error(`${s.path}/port`, 'service.listener-overlap', `${vip.text} ${proto} port ${range} overlaps ${who}`));
+            out.push(
+              error(`${s.path}/port`, 'service.listener-overlap', `${vip.text} ${proto} port ${range} overlaps ${who}`),
+            );
           } else {
             taken.add(vip.text, proto, p.first, p.last, s.name);
           }
@@ -57,7 +59,8 @@ class TakenListeners {
       if (t !== undefined && first <= t.last && t.first <= last && (best === undefined || t.seq < best.seq)) best = t;
     };
     for (const t of slot.ranges) consider(t);
-    if (last - first + 1 <= slot.singles.size) for (let port = first; port <= last; port++) consider(slot.singles.get(port));
+    if (last - first + 1 <= slot.singles.size)
+      for (let port = first; port <= last; port++) consider(slot.singles.get(port));
     else for (const t of slot.singles.values()) consider(t);
     return best;
   }

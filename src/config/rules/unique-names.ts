@@ -10,6 +10,8 @@ export const uniqueNames: Rule = ({ model }) => {
       first.set(s.name, s.path);
       return [];
     }
-    return [error(`${s.path}/name`, 'service.duplicate-name', `service name "${s.name}" is already used at ${keyPath(prev)}`)];
+    return [
+      error(`${s.path}/name`, 'service.duplicate-name', `service name "${s.name}" is already used at ${keyPath(prev)}`),
+    ];
   });
 };

@@ -13,6 +13,10 @@ export const weights: Rule = ({ model }) =>
     const slots = w.reduce((a, b) => a + b / g, 0);
     if (slots <= MAX_ROUND_ROBIN_SLOTS) return [];
     return [
-      error(`${s.path}/backends`, 'backend.weights', `round-robin weights reduce to ${slots} slots (limit ${MAX_ROUND_ROBIN_SLOTS}); use smaller or more divisible weights`),
+      error(
+        `${s.path}/backends`,
+        'backend.weights',
+        `round-robin weights reduce to ${slots} slots (limit ${MAX_ROUND_ROBIN_SLOTS}); use smaller or more divisible weights`,
+      ),
     ];
   });

@@ -14,7 +14,9 @@ const one = <T>(list: readonly T[]): T | T[] => (list.length === 1 ? list[0]! : 
 // The config object for a set of recognised services (services without a pool or on-empty rule are left out).
 export function toConfig(services: readonly ImportedService[]): { services: Record<string, unknown>[] } {
   const usable = services.filter((s) => s.pool !== undefined || s.onEmpty !== undefined);
-  const ordered = usable.every((s) => Number.isFinite(firstId(s))) ? [...usable].sort((a, b) => firstId(a) - firstId(b)) : [...usable].sort((a, b) => a.firstLine - b.firstLine);
+  const ordered = usable.every((s) => Number.isFinite(firstId(s)))
+    ? [...usable].sort((a, b) => firstId(a) - firstId(b))
+    : [...usable].sort((a, b) => a.firstLine - b.firstLine);
   return { services: ordered.map(serviceConfig) };
 }
 

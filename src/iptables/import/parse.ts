@@ -2,7 +2,9 @@
 // subset nftlb understands is returned as a problem with its line, never dropped.
 
 /** A statistic match. */
-export type Statistic = { readonly mode: 'nth'; readonly every: number; readonly packet: number } | { readonly mode: 'random'; readonly probability: number };
+export type Statistic =
+  | { readonly mode: 'nth'; readonly every: number; readonly packet: number }
+  | { readonly mode: 'random'; readonly probability: number };
 
 /** A value/mask pair (`--mark 0x1/0xff`); mask 0xffffffff when none was written. */
 export interface Masked {
@@ -53,12 +55,14 @@ export interface ParsedFile {
 export function tokenize(text: string): string[] {
   const out: string[] = [];
   const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
+  for (let m = re.exec(text); m !== null; m = re.exec(text))
+    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
   return out;
 }
 
 const num = (s: string | undefined): number => {
-  if (s === undefined || !/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(s)) throw new Error(`expected a number, got ${s ?? 'nothing'}`);
+  if (s === undefined || !/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(s))
+    throw new Error(`expected a number, got ${s ?? 'nothing'}`);
   return Number(s);
 };
 
@@ -67,7 +71,20 @@ const masked = (s: string | undefined): Masked => {
   return { value: num(v), mask: m === undefined ? 0xffffffff : num(m) };
 };
 
-const MATCH_OPTS = new Set(['--dport', '--destination-port', '--dports', '--destination-ports', '--mode', '--every', '--packet', '--probability', '--mark', '--ctstate', '--state', '--comment']);
+const MATCH_OPTS = new Set([
+  '--dport',
+  '--destination-port',
+  '--dports',
+  '--destination-ports',
+  '--mode',
+  '--every',
+  '--packet',
+  '--probability',
+  '--mark',
+  '--ctstate',
+  '--state',
+  '--comment',
+]);
 
 // Parses the words after `-A CHAIN`.
 function parseRule(words: string[], line: number, text: string, table: string): ParsedRule {
@@ -90,13 +107,36 @@ function parseRule(words: string[], line: number, text: string, table: string): 
       continue;
     }
     switch (w) {
-      case '-d': case '--destination': rule.dst = next(); break;
-      case '-s': case '--source': rule.src = next(); break;
-      case '-p': case '--protocol': rule.proto = next(); break;
-      case '-o': case '--out-interface': rule.outIf = next(); break;
-      case '-i': case '--in-interface': rule.inIf = next(); break;
-      case '-m': case '--match': module = next(); if (module === 'statistic') stat = {}; break;
-      case '-j': case '--jump': case '-g': rule.target = next(); break;
+      case '-d':
+      case '--destination':
+        rule.dst = next();
+        break;
+      case '-s':
+      case '--source':
+        rule.src = next();
+        break;
+      case '-p':
+      case '--protocol':
+        rule.proto = next();
+        break;
+      case '-o':
+      case '--out-interface':
+        rule.outIf = next();
+        break;
+      case '-i':
+      case '--in-interface':
+        rule.inIf = next();
+        break;
+      case '-m':
+      case '--match':
+        module = next();
+        if (module === 'statistic') stat = {};
+        break;
+      case '-j':
+      case '--jump':
+      case '-g':
+        rule.target = next();
+        break;
       default: {
         if (!MATCH_OPTS.has(w)) throw new Error(`option ${w} is not understood`);
         const v = next();
@@ -114,8 +154,10 @@ function parseRule(words: string[], line: number, text: string, table: string): 
     }
   }
   if (stat !== undefined) {
-    if (stat.mode === 'nth' && stat.every !== undefined) rule.statistic = { mode: 'nth', every: stat.every, packet: stat.packet ?? 0 };
-    else if (stat.mode === 'random' && stat.probability !== undefined && stat.probability > 0 && stat.probability <= 1) rule.statistic = { mode: 'random', probability: stat.probability };
+    if (stat.mode === 'nth' && stat.every !== undefined)
+      rule.statistic = { mode: 'nth', every: stat.every, packet: stat.packet ?? 0 };
+    else if (stat.mode === 'random' && stat.probability !== undefined && stat.probability > 0 && stat.probability <= 1)
+      rule.statistic = { mode: 'random', probability: stat.probability };
     else throw new Error('statistic match without a usable mode');
   }
   if (rule.target === '') throw new Error('rule without a target (-j)');
@@ -139,7 +181,12 @@ export function parseSave(file: string, text: string): ParsedFile {
     if (t.startsWith(':') || /^-[NFX] \S+$/.test(t)) return;
     const words = tokenize(t);
     if (words[0] !== '-A' || words[1] === undefined || table === '') {
-      problems.push({ file, line, text: t, reason: table === '' ? 'outside a *table section' : 'only -A rules are understood' });
+      problems.push({
+        file,
+        line,
+        text: t,
+        reason: table === '' ? 'outside a *table section' : 'only -A rules are understood',
+      });
       return;
     }
     try {

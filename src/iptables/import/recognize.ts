@@ -40,7 +40,8 @@ export interface Recognised {
   readonly problems: Problem[];
 }
 
-const COMMENT = /^nftlb service ([A-Za-z0-9][A-Za-z0-9_-]{0,47})(?: (round-robin|random|source-hash|symmetric-hash|maglev))?/;
+const COMMENT =
+  /^nftlb service ([A-Za-z0-9][A-Za-z0-9_-]{0,47})(?: (round-robin|random|source-hash|symmetric-hash|maglev))?/;
 const DOWN = /^nftlb service ([A-Za-z0-9][A-Za-z0-9_-]{0,47}) backend (up|down|drain|backup) weight ([0-9]+)$/;
 
 const stripPrefix = (a: string): string => a.replace(/\/(32|128)$/, '');
@@ -48,7 +49,9 @@ const stripPrefix = (a: string): string => a.replace(/\/(32|128)$/, '');
 // Splits a DNAT destination "A", "A:P", "[A6]:P" or "A6" into address and port.
 function endpoint(to: string | undefined): { address: Address; port: number | undefined } | undefined {
   if (to === undefined) return undefined;
-  const m = /^\[([^\]]+)\](?::([0-9]+))?$/.exec(to) ?? (to.includes('::') || to.split(':').length > 2 ? [to, to, undefined] : /^([^:]+)(?::([0-9]+))?$/.exec(to));
+  const m =
+    /^\[([^\]]+)\](?::([0-9]+))?$/.exec(to) ??
+    (to.includes('::') || to.split(':').length > 2 ? [to, to, undefined] : /^([^:]+)(?::([0-9]+))?$/.exec(to));
   const address = m?.[1] === undefined ? undefined : parseAddress(m[1]);
   if (address === undefined) return undefined;
   return { address, port: m?.[2] === undefined ? undefined : Number(m[2]) };
@@ -63,7 +66,12 @@ export function recognise(files: readonly ParsedFile[]): Recognised {
   return { services: [...services.values()], ignored, problems };
 }
 
-function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ignored: Problem[], problems: Problem[]): void {
+function recogniseFile(
+  f: ParsedFile,
+  services: Map<string, ImportedService>,
+  ignored: Problem[],
+  problems: Problem[],
+): void {
   const used = new Set<ParsedRule>();
   const chains = new Map<string, ParsedRule[]>();
   for (const r of f.rules) chains.set(`${r.table}:${r.chain}`, [...(chains.get(`${r.table}:${r.chain}`) ?? []), r]);
@@ -79,7 +87,9 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
     const dest = new Set(dnats.map((r) => r.targetOpts['to-destination']));
     const ep = dest.size === 1 ? endpoint([...dest][0]) : undefined;
     const others = rules.filter((r) => r.target !== 'DNAT');
-    const bookkeeping = others.every((r) => r.target === 'CONNMARK' && r.statistic === undefined && r.mark === undefined && r.dst === undefined);
+    const bookkeeping = others.every(
+      (r) => r.target === 'CONNMARK' && r.statistic === undefined && r.mark === undefined && r.dst === undefined,
+    );
     if (ep === undefined || !bookkeeping) {
       backendChains.set(chain, null);
       return undefined;
@@ -89,7 +99,13 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
     const id = idText === undefined ? undefined : Number(idText.split('/')[0]);
     const note = rules.map((r) => DOWN.exec(r.comment ?? '')).find((m) => m != null);
     const noted = note ? { state: note[2] as ImportedBackend['state'], weight: Number(note[3]) } : undefined;
-    const b: ImportedBackend = { ...ep, id, state: noted?.state ?? 'up', weight: noted?.weight ?? 1, ...(noted ? { noted } : {}) };
+    const b: ImportedBackend = {
+      ...ep,
+      id,
+      state: noted?.state ?? 'up',
+      weight: noted?.weight ?? 1,
+      ...(noted ? { noted } : {}),
+    };
     rules.forEach((r) => used.add(r));
     backendChains.set(chain, b);
     if (id !== undefined) byId.set(id, b);
@@ -110,7 +126,19 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
   const serviceFor = (name: string, line: number, hint: string | undefined): ImportedService => {
     let s = services.get(name);
     if (s === undefined) {
-      s = { name, vips: [], protocols: new Set(), ports: new Set(), pool: undefined, pools: [], backends: [], nat: { masquerade: false, snat: [] }, onEmpty: undefined, firstLine: line, hintScheduler: hint };
+      s = {
+        name,
+        vips: [],
+        protocols: new Set(),
+        ports: new Set(),
+        pool: undefined,
+        pools: [],
+        backends: [],
+        nat: { masquerade: false, snat: [] },
+        onEmpty: undefined,
+        firstLine: line,
+        hintScheduler: hint,
+      };
       services.set(name, s);
     }
     return s;
@@ -122,12 +150,17 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
     for (const p of r.dports!) s.ports.add(p.replace(':', '-'));
   };
   const isListener = (r: ParsedRule): boolean =>
-    r.dst !== undefined && parseAddress(stripPrefix(r.dst)) !== undefined && (r.proto === 'tcp' || r.proto === 'udp') && r.dports !== undefined && r.src === undefined;
+    r.dst !== undefined &&
+    parseAddress(stripPrefix(r.dst)) !== undefined &&
+    (r.proto === 'tcp' || r.proto === 'udp') &&
+    r.dports !== undefined &&
+    r.src === undefined;
   const nameOf = (r: ParsedRule, fallback: string): { name: string; hint: string | undefined } => {
     const m = COMMENT.exec(r.comment ?? '');
     return m ? { name: m[1]!, hint: m[2] } : { name: fallback, hint: undefined };
   };
-  const derivedName = (r: ParsedRule): string => `${r.proto}-${stripPrefix(r.dst!).replace(/[:.]/g, '-')}-${r.dports!.join('-').replace(/:/g, '-')}`.slice(0, 48);
+  const derivedName = (r: ParsedRule): string =>
+    `${r.proto}-${stripPrefix(r.dst!).replace(/[:.]/g, '-')}-${r.dports!.join('-').replace(/:/g, '-')}`.slice(0, 48);
 
   // Listeners in nat: a jump to a pool chain (or straight to one backend chain), or inline statistic DNAT rules.
   const natRules = f.rules.filter((r) => r.table === 'nat');
@@ -142,20 +175,32 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
   for (const r of natRules) {
     if (!isListener(r)) continue;
     const key = `${r.chain} ${r.dst} ${r.proto} ${r.dports}`;
-    if (r.target === 'DNAT' || ((r.statistic !== undefined || r.mark !== undefined) && backendOf(r.target) !== undefined)) {
+    if (
+      r.target === 'DNAT' ||
+      ((r.statistic !== undefined || r.mark !== undefined) && backendOf(r.target) !== undefined)
+    ) {
       inline.set(key, [...(inline.get(key) ?? []), r]);
       continue;
     }
     if (r.statistic !== undefined || r.mark !== undefined) continue;
     if (tainted.has(`nat:${r.target}`)) {
-      problems.push({ file: f.file, line: r.line, text: r.text, reason: `its chain ${r.target} has rules that are not understood` });
+      problems.push({
+        file: f.file,
+        line: r.line,
+        text: r.text,
+        reason: `its chain ${r.target} has rules that are not understood`,
+      });
       used.add(r);
       continue;
     }
     const single = backendOf(r.target);
     const poolRules = single === undefined ? chains.get(`nat:${r.target}`) : undefined;
     if (single === undefined && poolRules === undefined) continue;
-    const chainName = r.target.replace(/^NFTLB-S-/, '').replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || derivedName(r);
+    const chainName =
+      r.target
+        .replace(/^NFTLB-S-/, '')
+        .replace(/[^A-Za-z0-9_-]/g, '-')
+        .replace(/^[^A-Za-z0-9]+/, '') || derivedName(r);
     const { name, hint } = nameOf(r, chainName);
     const s = serviceFor(name, r.line, hint);
     addListener(s, r);
@@ -163,19 +208,41 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
     if (seenPools.has(r.target)) continue;
     seenPools.add(r.target);
     if (single !== undefined) {
-      const pool = poolFromChoices([{ rule: r, backend: single, statistic: undefined, mark: undefined }], undefined, hint);
+      const pool = poolFromChoices(
+        [{ rule: r, backend: single, statistic: undefined, mark: undefined }],
+        undefined,
+        hint,
+      );
       if (typeof pool === 'string') problems.push({ file: f.file, line: r.line, text: r.text, reason: pool });
       else addPool(s, pool);
       continue;
     }
-    const list = (poolRules ?? []).map((x) => ({ x, c: x.target === 'HMARK' || x.target === 'CONNMARK' ? undefined : choiceOf(x) }));
+    const list = (poolRules ?? []).map((x) => ({
+      x,
+      c: x.target === 'HMARK' || x.target === 'CONNMARK' ? undefined : choiceOf(x),
+    }));
     const hmark = list.find((e) => e.x.target === 'HMARK')?.x;
-    const bad = list.filter((e) => e.c === undefined && e.x.target !== 'HMARK' && !(e.x.target === 'CONNMARK' && e.x.targetOpts['save-mark'] !== undefined));
+    const bad = list.filter(
+      (e) =>
+        e.c === undefined &&
+        e.x.target !== 'HMARK' &&
+        !(e.x.target === 'CONNMARK' && e.x.targetOpts['save-mark'] !== undefined),
+    );
     if (bad.length > 0) {
-      for (const e of bad) problems.push({ file: f.file, line: e.x.line, text: e.x.text, reason: `not a backend choice of pool chain ${r.target}` });
+      for (const e of bad)
+        problems.push({
+          file: f.file,
+          line: e.x.line,
+          text: e.x.text,
+          reason: `not a backend choice of pool chain ${r.target}`,
+        });
       continue;
     }
-    const pool = poolFromChoices(list.flatMap((e) => (e.c ? [e.c] : [])), hmark, hint);
+    const pool = poolFromChoices(
+      list.flatMap((e) => (e.c ? [e.c] : [])),
+      hmark,
+      hint,
+    );
     if (typeof pool === 'string') {
       problems.push({ file: f.file, line: r.line, text: r.text, reason: `pool chain ${r.target}: ${pool}` });
       continue;
@@ -186,7 +253,9 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
   for (const rules of inline.values()) {
     const choices = rules.map(choiceOf);
     const first = rules[0]!;
-    const pool = choices.every((c) => c !== undefined) ? poolFromChoices(choices as Choice[], undefined, undefined) : 'a DNAT destination is not an address[:port]';
+    const pool = choices.every((c) => c !== undefined)
+      ? poolFromChoices(choices as Choice[], undefined, undefined)
+      : 'a DNAT destination is not an address[:port]';
     if (typeof pool === 'string') {
       for (const r of rules) problems.push({ file: f.file, line: r.line, text: r.text, reason: pool });
       continue;
@@ -216,7 +285,9 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
     serviceOfBackend.set(b, s);
   }
   // Services with no backend up: filter rules refusing new connections to a listener.
-  for (const r of f.rules.filter((x) => x.table === 'filter' && isListener(x) && (x.target === 'REJECT' || x.target === 'DROP'))) {
+  for (const r of f.rules.filter(
+    (x) => x.table === 'filter' && isListener(x) && (x.target === 'REJECT' || x.target === 'DROP'),
+  )) {
     if (!(r.ctstate?.length === 1 && r.ctstate[0] === 'NEW')) continue;
     const { name, hint } = nameOf(r, derivedName(r));
     const s = serviceFor(name, r.line, hint);
@@ -226,7 +297,8 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
   }
   // Source NAT: per backend (connmark = backend id) or for every DNATed connection.
   for (const r of f.rules.filter((x) => x.table === 'nat' && (x.target === 'MASQUERADE' || x.target === 'SNAT'))) {
-    const to = r.target === 'SNAT' ? parseAddress((r.targetOpts['to-source'] ?? '').replace(/^\[|\]$/g, '')) : undefined;
+    const to =
+      r.target === 'SNAT' ? parseAddress((r.targetOpts['to-source'] ?? '').replace(/^\[|\]$/g, '')) : undefined;
     if (r.target === 'SNAT' && to === undefined) continue;
     const apply = (s: ImportedService): void => {
       if (to === undefined) s.nat.masquerade = true;
@@ -245,15 +317,49 @@ function recogniseFile(f: ParsedFile, services: Map<string, ImportedService>, ig
   // Plumbing and rules without a config equivalent: reported as ignored, not silently dropped.
   for (const r of f.rules) {
     if (used.has(r)) continue;
-    const plain = r.dst === undefined && r.src === undefined && r.dports === undefined && r.statistic === undefined && r.mark === undefined && r.connmark === undefined && r.ctstate === undefined;
+    const plain =
+      r.dst === undefined &&
+      r.src === undefined &&
+      r.dports === undefined &&
+      r.statistic === undefined &&
+      r.mark === undefined &&
+      r.connmark === undefined &&
+      r.ctstate === undefined;
     if (tainted.has(`${r.table}:${r.chain}`)) {
-      problems.push({ file: f.file, line: r.line, text: r.text, reason: `chain ${r.chain} has rules that are not understood` });
+      problems.push({
+        file: f.file,
+        line: r.line,
+        text: r.text,
+        reason: `chain ${r.chain} has rules that are not understood`,
+      });
       continue;
     }
     if (plain && chains.has(`${r.table}:${r.target}`)) continue; // a hook jump into another chain
-    if (r.table === 'filter' && r.target === 'ACCEPT') ignored.push({ file: f.file, line: r.line, text: r.text, reason: 'forward/input accept: nftlb configs have no filter; conntrack and DNAT need no accept rule' });
-    else if (r.target === 'CONNMARK' && (r.targetOpts['restore-mark'] !== undefined || r.targetOpts['save-mark'] !== undefined) && r.dst === undefined) ignored.push({ file: f.file, line: r.line, text: r.text, reason: 'CONNMARK stickiness: nftlb keeps each connection on its backend through conntrack' });
-    else problems.push({ file: f.file, line: r.line, text: r.text, reason: 'not part of a recognised load-balancing recipe' });
+    if (r.table === 'filter' && r.target === 'ACCEPT')
+      ignored.push({
+        file: f.file,
+        line: r.line,
+        text: r.text,
+        reason: 'forward/input accept: nftlb configs have no filter; conntrack and DNAT need no accept rule',
+      });
+    else if (
+      r.target === 'CONNMARK' &&
+      (r.targetOpts['restore-mark'] !== undefined || r.targetOpts['save-mark'] !== undefined) &&
+      r.dst === undefined
+    )
+      ignored.push({
+        file: f.file,
+        line: r.line,
+        text: r.text,
+        reason: 'CONNMARK stickiness: nftlb keeps each connection on its backend through conntrack',
+      });
+    else
+      problems.push({
+        file: f.file,
+        line: r.line,
+        text: r.text,
+        reason: 'not part of a recognised load-balancing recipe',
+      });
   }
 }
 

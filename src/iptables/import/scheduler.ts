@@ -40,7 +40,8 @@ function nthSequence(choices: readonly Choice[]): ImportedBackend[] | string {
     if (i < 0) return 'some connections match no rule (no unconditional last rule)';
     seq.push(choices[i]!.backend);
   }
-  for (let n = 0; n < period; n++) if (seq[n] !== seq[n + period]) return 'the nth rules do not repeat with the period of the first rule';
+  for (let n = 0; n < period; n++)
+    if (seq[n] !== seq[n + period]) return 'the nth rules do not repeat with the period of the first rule';
   return seq.slice(0, period);
 }
 
@@ -65,7 +66,11 @@ const TUPLE: Record<string, HashField> = { src: 'saddr', dst: 'daddr', sport: 's
 
 // HMARK fields from either the input form (--hmark-tuple src,sport) or the saved form (--hmark-src-prefix 32 ...).
 function hmarkFields(opts: Record<string, string>): HashField[] {
-  if (opts['hmark-tuple'] !== undefined) return opts['hmark-tuple'].split(',').map((x) => TUPLE[x]).filter((x): x is HashField => x !== undefined);
+  if (opts['hmark-tuple'] !== undefined)
+    return opts['hmark-tuple']
+      .split(',')
+      .map((x) => TUPLE[x])
+      .filter((x): x is HashField => x !== undefined);
   const out: HashField[] = [];
   if (opts['hmark-src-prefix'] !== undefined) out.push('saddr');
   if (opts['hmark-dst-prefix'] !== undefined) out.push('daddr');
@@ -75,7 +80,11 @@ function hmarkFields(opts: Record<string, string>): HashField[] {
 }
 
 // Recovers the scheduler of a pool from its choices (and HMARK rule); a string says why it could not.
-export function poolFromChoices(original: readonly Choice[], hmark: ParsedRule | undefined, hint: string | undefined): ImportedPool | string {
+export function poolFromChoices(
+  original: readonly Choice[],
+  hmark: ParsedRule | undefined,
+  hint: string | undefined,
+): ImportedPool | string {
   // Recipes share backend chains between services; each pool gets its own backend records (weights differ).
   const copies = new Map<ImportedBackend, ImportedBackend>();
   const own = (b: ImportedBackend): ImportedBackend => copies.get(b) ?? copies.set(b, { ...b }).get(b)!;
@@ -88,7 +97,8 @@ export function poolFromChoices(original: readonly Choice[], hmark: ParsedRule |
     const mod = Number(hmark.targetOpts['hmark-mod']);
     const offset = Number(hmark.targetOpts['hmark-offset'] ?? 0);
     const seed = Number(hmark.targetOpts['hmark-rnd'] ?? 0xc175a3b8);
-    if (!(mod >= 1 && mod <= MAX_PERIOD) || conds.some((c) => c.mark === undefined || c.statistic !== undefined)) return 'HMARK pool with rules that are not mark matches';
+    if (!(mod >= 1 && mod <= MAX_PERIOD) || conds.some((c) => c.mark === undefined || c.statistic !== undefined))
+      return 'HMARK pool with rules that are not mark matches';
     const table: (ImportedBackend | undefined)[] = Array.from({ length: mod }, () => undefined);
     for (const c of conds) if (c.mark! - offset >= 0 && c.mark! - offset < mod) table[c.mark! - offset] ??= c.backend;
     const slots = table.map((b) => b ?? last.backend);
@@ -100,15 +110,28 @@ export function poolFromChoices(original: readonly Choice[], hmark: ParsedRule |
     backends.forEach((b, i) => (b.weight = reduceWeights(weights)[i]!));
     if (contiguous && hint !== 'maglev') {
       const symmetric = hint === 'symmetric-hash' && fields.length === 4;
-      return { scheduler: symmetric ? 'symmetric-hash' : 'source-hash', backends, ...(symmetric ? {} : { hash: { fields, seed } }) };
+      return {
+        scheduler: symmetric ? 'symmetric-hash' : 'source-hash',
+        backends,
+        ...(symmetric ? {} : { hash: { fields, seed } }),
+      };
     }
     const mw = maglevWeights(backends, slots, mod, weights);
-    if (mw === undefined) return `HMARK table of ${mod} slots is neither contiguous (source-hash) nor a Maglev table nftlb would build`;
+    if (mw === undefined)
+      return `HMARK table of ${mod} slots is neither contiguous (source-hash) nor a Maglev table nftlb would build`;
     backends.forEach((b, i) => (b.weight = mw[i]!));
     return { scheduler: 'maglev', backends, hash: { fields, seed, tableSize: mod } };
   }
-  if (conds.length === 0) return { scheduler: hint === 'random' || hint === 'round-robin' || hint === undefined ? (hint ?? 'round-robin') : (hint as ImportedPool['scheduler']), backends: [last.backend] };
-  if (last.statistic !== undefined || last.mark !== undefined) return 'the last rule of the pool is not unconditional (some connections would match nothing)';
+  if (conds.length === 0)
+    return {
+      scheduler:
+        hint === 'random' || hint === 'round-robin' || hint === undefined
+          ? (hint ?? 'round-robin')
+          : (hint as ImportedPool['scheduler']),
+      backends: [last.backend],
+    };
+  if (last.statistic !== undefined || last.mark !== undefined)
+    return 'the last rule of the pool is not unconditional (some connections would match nothing)';
   if (conds.every((c) => c.statistic?.mode === 'nth')) {
     const seq = nthSequence(choices);
     if (typeof seq === 'string') return seq;
@@ -137,10 +160,18 @@ export function poolFromChoices(original: readonly Choice[], hmark: ParsedRule |
 
 // The weights that make nftlb's Maglev builder produce exactly this slot table: the slot counts' ratio first, then a
 // bounded search over small weights (a small table does not show the weights in its counts).
-function maglevWeights(backends: readonly ImportedBackend[], slots: readonly ImportedBackend[], size: number, counts: readonly number[]): number[] | undefined {
+function maglevWeights(
+  backends: readonly ImportedBackend[],
+  slots: readonly ImportedBackend[],
+  size: number,
+  counts: readonly number[],
+): number[] | undefined {
   const keys = backends.map((b) => endpointText(b.address, b.port));
   const matches = (w: readonly number[]): boolean => {
-    const t = maglevTable(keys.map((key, i) => ({ key, weight: w[i]! })), size);
+    const t = maglevTable(
+      keys.map((key, i) => ({ key, weight: w[i]! })),
+      size,
+    );
     return slots.every((b, j) => backends[t[j]!] === b);
   };
   const first = reduceWeights(counts);

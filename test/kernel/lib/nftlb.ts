@@ -9,7 +9,9 @@ import type { Topology } from '../support/topology.js';
 export function renderYaml(yaml: string): string {
   const checked = checkConfig('test.yaml', yaml);
   if (checked.model === undefined) {
-    throw new Error(`test config invalid:\n${checked.diagnostics.map((d) => formatDiagnostic('test.yaml', d)).join('\n')}`);
+    throw new Error(
+      `test config invalid:\n${checked.diagnostics.map((d) => formatDiagnostic('test.yaml', d)).join('\n')}`,
+    );
   }
   return renderNftScript(plan(checked.model)).text;
 }
@@ -24,7 +26,8 @@ export async function loadYaml(topo: Topology, yaml: string): Promise<string> {
 // Backend -> count, failures under 'error'; sorted keys for stable messages.
 export function counts(results: readonly ProbeResult[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const r of results) out[r.backend ?? `error:${r.error ?? '?'}`] = (out[`${r.backend ?? `error:${r.error ?? '?'}`}`] ?? 0) + 1;
+  for (const r of results)
+    out[r.backend ?? `error:${r.error ?? '?'}`] = (out[`${r.backend ?? `error:${r.error ?? '?'}`}`] ?? 0) + 1;
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
