@@ -253,7 +253,7 @@ export const configSchema = {
           type: 'string',
           enum: ['reject', 'spill'],
           description:
-            'A new connection to a backend at max-connections: reject it (default, TCP reset). spill (to another backend) is refused by this version: see docs/limits.md.',
+            'A new connection to a backend at max-connections: reject it (default, TCP reset). spill (to another backend) is refused by this version: see the Limits section of README.md.',
         },
         'rate-limit': {
           type: 'object',

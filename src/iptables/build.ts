@@ -100,7 +100,7 @@ function refuse(s: PlannedService, feature: string, rules: number): never {
   );
 }
 
-// rate-limit and max-connections are enforced by the nft output only (docs/limits.md); an iptables render without them
+// rate-limit and max-connections are enforced by the nft output only (README.md, Limits); an iptables render without them
 // would silently drop a limit the config asks for.
 function refuseLimits(s: PlannedService): void {
   const feature =
