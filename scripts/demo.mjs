@@ -46,7 +46,7 @@ try {
   }
   const { withTopology } = await import('../dist/test/kernel/support/topology.js');
   const { startBackends, listenersFor } = await import('../dist/test/kernel/support/backends.js');
-  const { probe } = await import('../dist/test/kernel/support/client.js');
+  const { probe, tallyObject } = await import('../dist/test/kernel/support/client.js');
   await withTopology({ backends4: 3, backends6: 1, clients: 4 }, async (topo) => {
     await startBackends(topo, listenersFor([...topo.backendV4, ...topo.backendV6], [8080], [8053]));
     // Exactly what an operator runs, inside the LB namespace.
@@ -63,11 +63,9 @@ try {
       ],
     ]) {
       const results = await probe(topo, opts);
-      const spread = {};
-      for (const r of results)
-        spread[r.backend ?? `failed (${r.error})`] = (spread[r.backend ?? `failed (${r.error})`] ?? 0) + 1;
+      const spread = tallyObject(results);
       console.log(`== ${what}: backend <- connections (peer seen by the backend: ${results[0]?.peer})`);
-      for (const [be, n] of Object.entries(spread).sort()) console.log(`   ${be.padEnd(24)} ${n}`);
+      for (const [be, n] of Object.entries(spread)) console.log(`   ${be.padEnd(24)} ${n}`);
     }
     const counters = await topo.exec('lb', ['nft', 'list', 'chain', 'inet', 'nftlb', 'svc_web_v4']);
     console.log(`== live service chain in the LB namespace:\n${counters.stdout}`);

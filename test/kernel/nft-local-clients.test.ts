@@ -1,6 +1,5 @@
 import { listenersFor, startBackends } from './support/backends.js';
-import { supportScript } from './support/child.js';
-import type { ProbeResult } from './support/client.js';
+import { probe, type ProbeResult } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
 import { counts, loadYaml } from './lib/nftlb.js';
@@ -30,13 +29,8 @@ services:
       - { address: 198.51.100.2, port: 8080, state: down }
 `,
       );
-      const fromLb = async (port: number, count: number): Promise<ProbeResult[]> => {
-        const r = await topo.exec('lb', [process.execPath, supportScript('client-main.js'), 'probe'], {
-          input: JSON.stringify({ target: topo.vip4, port, proto: 'tcp', count, timeoutMs: 2000, maxSeconds: 60 }),
-          timeoutMs: 90_000,
-        });
-        return (JSON.parse(r.stdout) as { results: ProbeResult[] }).results;
-      };
+      const fromLb = (port: number, count: number): Promise<ProbeResult[]> =>
+        probe(topo, { ns: 'lb', target: topo.vip4, port, proto: 'tcp', count, timeoutMs: 2000 });
       t.deepEqual(counts(await fromLb(80, 30)), {
         '198.51.100.2:8080': 10,
         '198.51.100.3:8080': 10,

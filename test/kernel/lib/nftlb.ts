@@ -2,7 +2,7 @@ import { formatDiagnostic } from '../../../src/common/diagnostic.js';
 import { checkConfig } from '../../../src/config/validate.js';
 import { renderNftScript } from '../../../src/nft/script.js';
 import { plan } from '../../../src/plan/plan.js';
-import type { ProbeResult } from '../support/client.js';
+import { tallyObject, type ProbeResult } from '../support/client.js';
 import type { Topology } from '../support/topology.js';
 
 // Renders a YAML config through the real pipeline (check -> plan -> render); throws with the diagnostics if invalid.
@@ -23,12 +23,9 @@ export async function loadYaml(topo: Topology, yaml: string): Promise<string> {
   return script;
 }
 
-// Backend -> count, failures under 'error'; sorted keys for stable messages.
+// tallyObject(), with each failure keyed by its error ('error:ECONNREFUSED'), so a failed deepEqual says what went wrong.
 export function counts(results: readonly ProbeResult[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of results)
-    out[r.backend ?? `error:${r.error ?? '?'}`] = (out[`${r.backend ?? `error:${r.error ?? '?'}`}`] ?? 0) + 1;
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+  return tallyObject(results.map((r) => (r.backend === null ? { ...r, backend: `error:${r.error ?? '?'}` } : r)));
 }
 
 // True when `observed` is within 3 standard deviations of a binomial(n, p) mean.

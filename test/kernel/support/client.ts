@@ -22,16 +22,18 @@ export interface ProbeOptions {
   order?: 'round-robin' | 'blocks';
   timeoutMs?: number;
   maxSeconds?: number;
+  /** Namespace the connections start from (default: the client); 'lb' tests clients on the balancer itself. */
+  ns?: string;
 }
 
 // Next UDP source port per topology, so successive probe() runs never reuse a live conntrack flow.
 const udpCursors = new WeakMap<Topology, number>();
 
-// Runs `count` sequential connections from the client namespace in one child process.
-export async function probe(topo: Topology, opts: ProbeOptions): Promise<ProbeResult[]> {
+// Runs `count` sequential connections from one namespace (the client by default) in one child process.
+export async function probe(topo: Topology, { ns, ...opts }: ProbeOptions): Promise<ProbeResult[]> {
   if (opts.count > 20000) throw new Error('probe count is limited to 20000');
   const maxSeconds = Math.min(opts.maxSeconds ?? 120, 120);
-  const r = await topo.exec(topo.client, [process.execPath, supportScript('client-main.js'), 'probe'], {
+  const r = await topo.exec(ns ?? topo.client, [process.execPath, supportScript('client-main.js'), 'probe'], {
     input: JSON.stringify({ ...opts, maxSeconds, udpFirstPort: udpCursors.get(topo) }),
     timeoutMs: (maxSeconds + 15) * 1000,
   });
