@@ -1,35 +1,10 @@
 // Backend lifecycle against the real kernel: nftlb health --once in the lb namespace probes real backend servers and
 // rewrites the live table; real client connections show where new connections go.
-import { healthEnv, healthRound, landed, nftlbIn, statusOf } from './health-support.js';
+import { healthConfig as config, healthEnv, healthRound, landed, nftlbIn, statusOf, web } from './health-support.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { openLongLived, probe } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
-import { withTopology, type Topology } from './support/topology.js';
-
-const config = (topo: Topology, backends: string[], extra = ''): string =>
-  [
-    'table: hc',
-    'services:',
-    '  - name: web',
-    `    vip: ${topo.vip4}`,
-    '    port: 80',
-    '    health: { type: tcp, interval: 1, timeout: 0.5, rise: 2, fall: 2 }',
-    extra,
-    '    backends:',
-    ...backends.map((b) => `      - ${b}`),
-  ]
-    .filter((l) => l !== '')
-    .join('\n');
-
-const web = (topo: Topology, n: number): Promise<import('./support/client.js').ProbeResult[]> =>
-  probe(topo, {
-    target: topo.vip4,
-    port: 80,
-    proto: 'tcp',
-    count: n,
-    sources: topo.clientV4.slice(0, 10),
-    timeoutMs: 2000,
-  });
+import { withTopology } from './support/topology.js';
 
 kernelTest(
   'health: a stopped backend leaves after fall checks and every new connection succeeds; it returns after rise checks',

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN } from './ops-support.js';
-import { tally, type ProbeResult } from './support/client.js';
+import { probe, tally, type ProbeResult } from './support/client.js';
 import type { ExecResult, Topology } from './support/topology.js';
 
 /** A scratch directory with the config, the state dir and the lock of one test. */
@@ -72,3 +72,30 @@ export function landed(results: readonly ProbeResult[]): { backends: string[]; e
   t.delete('error');
   return { backends: [...t.keys()].sort(), errors };
 }
+
+// A one-service config (table hc, VIP:80, tcp check every second, rise 2 / fall 2) with the given backends and extra keys.
+export const healthConfig = (topo: Topology, backends: string[], extra = ''): string =>
+  [
+    'table: hc',
+    'services:',
+    '  - name: web',
+    `    vip: ${topo.vip4}`,
+    '    port: 80',
+    '    health: { type: tcp, interval: 1, timeout: 0.5, rise: 2, fall: 2 }',
+    extra,
+    '    backends:',
+    ...backends.map((b) => `      - ${b}`),
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
+
+// n TCP connections to the VIP's port 80 from ten client addresses.
+export const web = (topo: Topology, n: number): Promise<ProbeResult[]> =>
+  probe(topo, {
+    target: topo.vip4,
+    port: 80,
+    proto: 'tcp',
+    count: n,
+    sources: topo.clientV4.slice(0, 10),
+    timeoutMs: 2000,
+  });
