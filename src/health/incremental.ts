@@ -1,7 +1,7 @@
-import type { Chain, Element, SetDecl } from '../nft/ast.js';
+import type { Chain, SetDecl } from '../nft/ast.js';
 import { buildTable, NAMES } from '../nft/build.js';
 import type { Ident } from '../nft/names.js';
-import { renderElement, renderRule } from '../nft/render.js';
+import { renderElement, renderElementKey, renderRule } from '../nft/render.js';
 import type { Plan, PlannedService } from '../plan/types.js';
 
 /** What an incremental update touches, for logs and tests. */
@@ -85,7 +85,7 @@ function sameShape(a: PlannedService, b: PlannedService): boolean {
 function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, string> {
   const out = new Map<string, string>();
   for (const el of sets.find((s) => s.name === name)?.elements ?? [])
-    out.set(renderElement({ key: el.key } as Element), renderElement(el));
+    out.set(renderElementKey(el), renderElement(el));
   return out;
 }
 

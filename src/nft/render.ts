@@ -71,8 +71,10 @@ const atom = (a: Atom): string => {
   }
 };
 
+const elementKey = (el: Element): string => el.key.map(atom).join(' . ');
+
 const element = (el: Element): string => {
-  const key = el.key.map(atom).join(' . ');
+  const key = elementKey(el);
   if (el.value === undefined) return key;
   const value = Array.isArray(el.value)
     ? (el.value as readonly Atom[]).map(atom).join(' . ')
@@ -139,6 +141,11 @@ export function renderTable(t: Table, body: string): string {
 // One element as nft writes it inside `{ }` (for `add element` / `delete element` in incremental updates).
 export function renderElement(el: Element): string {
   return element(el);
+}
+
+// The key of one element as nft writes it (for `delete element`, and to pair old and new elements).
+export function renderElementKey(el: Element): string {
+  return elementKey(el);
 }
 
 // One rule as nft writes it after `add rule <table> <chain>` (for incremental updates).
