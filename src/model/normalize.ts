@@ -141,18 +141,12 @@ export function normalizeHealth(h: RawHealth): HealthCheck {
 
 function normalizeScheduler(s: RawService, path: string, err: ErrFn): Scheduler {
   const kind = s.scheduler ?? 'round-robin';
+  if (kind !== 'source-hash' && kind !== 'maglev') return { kind };
+  // Only the hashing schedulers need a seed; deriving one costs a sha256, which adds up at 50k services.
   const fields: HashField[] = s.hash?.fields ? [...s.hash.fields] : ['saddr'];
   const seed = s.hash?.seed === undefined ? seedFromName(s.name) : parseSeed(s.hash.seed, `${path}/hash/seed`, err);
-  switch (kind) {
-    case 'round-robin':
-    case 'random':
-    case 'symmetric-hash':
-      return { kind };
-    case 'source-hash':
-      return { kind, fields, seed };
-    case 'maglev':
-      return { kind, fields, seed, tableSize: s.hash?.['table-size'] ?? DEFAULT_MAGLEV_TABLE_SIZE };
-  }
+  if (kind === 'source-hash') return { kind, fields, seed };
+  return { kind, fields, seed, tableSize: s.hash?.['table-size'] ?? DEFAULT_MAGLEV_TABLE_SIZE };
 }
 
 function normalizeNat(nat: RawService['nat'], path: string, address: AddressFn): Nat {

@@ -1,8 +1,7 @@
-import type { Address, Family } from '../model/types.js';
-import type { Plan, Pool, PlannedService, Selector } from '../plan/types.js';
+import type { Family } from '../model/types.js';
+import type { Plan, PlannedBackend, Pool, PlannedService, Selector } from '../plan/types.js';
 import {
   HASH_FIELD,
-  type Atom,
   type DataType,
   type Field,
   type Symbol,
@@ -15,6 +14,7 @@ import {
   type Table,
 } from './ast.js';
 import { ident } from './names.js';
+import { element, rangeText, renderVerdict } from './render.js';
 
 // Fixed object names inside nftlb's table. Per-service state lives only in per-service chains and map elements.
 export const NAMES = {
@@ -46,8 +46,6 @@ const sym = (value: Symbol): Expr => ({ kind: 'symbol', value });
 const addrType = (fam: Family): DataType => (fam === 4 ? 'ipv4_addr' : 'ipv6_addr');
 const daddr = (fam: Family): Expr => f(fam === 4 ? 'ip daddr' : 'ip6 daddr');
 const listenerKey = (fam: Family): Expr => ({ kind: 'concat', parts: [daddr(fam), f('meta l4proto'), f('th dport')] });
-const range = (first: number, last: number = first): Atom => ({ kind: 'range', first, last });
-const addr = (address: Address): Atom => ({ kind: 'addr', address });
 const rule = (...stmts: Stmt[]): Rule => ({ stmts });
 const match = (left: Expr, right: Expr): Stmt => ({ kind: 'match', left, right });
 
@@ -61,7 +59,7 @@ export function buildTable(p: Plan, comment: string): Table {
     // Single ports go into a plain hash map, ranges into an interval map: at 10k services the interval map alone costs
     // nft about 0.15 s of load time, and most services listen on single ports.
     const open = pools.filter(({ pool }) => pool.family === fam && pool.selector !== null);
-    const target = ({ pool }: PoolRef): Element['value'] => ({ kind: 'goto', chain: pool.chain });
+    const target = ({ pool }: PoolRef): string => `goto ${pool.chain}`;
     sets.push(listenerMap(NAMES.services[fam], fam, open, target, 'single'));
     sets.push(listenerMap(NAMES.serviceRanges[fam], fam, open, target, 'ranges'));
   }
@@ -71,12 +69,12 @@ export function buildTable(p: Plan, comment: string): Table {
         NAMES.closed[fam],
         fam,
         pools.filter(({ pool }) => pool.family === fam && pool.selector === null),
-        ({ s }) => (s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'jump', chain: NAMES.refuse }),
+        ({ s }) => renderVerdict(s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'jump', chain: NAMES.refuse }),
       ),
     );
   }
   sets.push(...slotMaps(pools.map(({ pool }) => pool)));
-  for (const fam of FAMILIES) sets.push(...backendMaps(p.services, fam));
+  sets.push(...backendMaps(p.services));
   sets.push(...natObjects(p.services));
 
   const chains: Chain[] = [
@@ -99,17 +97,18 @@ function listenerMap(
   name: SetDecl['name'],
   fam: Family,
   pools: PoolRef[],
-  target: (r: PoolRef) => Element['value'],
+  target: (r: PoolRef) => string,
   ports: 'single' | 'ranges' | 'all' = 'all',
 ): SetDecl {
   const elements: Element[] = [];
   for (const r of pools) {
+    const value = target(r);
     for (const vip of r.pool.vips) {
       for (const proto of r.s.protocols) {
         for (const port of r.s.ports) {
           if ((ports === 'single' && port.first !== port.last) || (ports === 'ranges' && port.first === port.last))
             continue;
-          elements.push({ key: [addr(vip), { kind: 'proto', proto }, range(port.first, port.last)], value: target(r) });
+          elements.push(element(`${vip.text} . ${proto} . ${rangeText(port.first, port.last)}`, value));
         }
       }
     }
@@ -136,12 +135,12 @@ function slotMaps(pools: readonly Pool[]): SetDecl[] {
     let start = 0;
     for (let i = 1; i <= pool.slots.length; i++) {
       if (i === pool.slots.length || pool.slots[i] !== pool.slots[start]) {
-        runs.push({ key: [range(pool.slotBase + start, pool.slotBase + i - 1)], value: [range(pool.slots[start]!)] });
+        runs.push(element(rangeText(pool.slotBase + start, pool.slotBase + i - 1), String(pool.slots[start]!)));
         start = i;
       }
     }
     if (pool.slots.length <= 2 * runs.length) {
-      pool.slots.forEach((id, i) => single.push({ key: [range(pool.slotBase + i)], value: [range(id)] }));
+      pool.slots.forEach((id, i) => single.push(element(String(pool.slotBase + i), String(id))));
     } else {
       ranges.push(...runs);
     }
@@ -152,24 +151,26 @@ function slotMaps(pools: readonly Pool[]): SetDecl[] {
   ];
 }
 
-// backend id -> address . port (or address alone when the connection keeps its port). Down backends stay listed so a
-// state change only touches the slot map.
-function backendMaps(services: readonly PlannedService[], fam: Family): SetDecl[] {
-  const bes = services.flatMap((s) => s.backends).filter((b) => b.address.family === fam);
-  const withPort: Element[] = bes
-    .filter((b) => b.port !== undefined)
-    .map((b) => ({ key: [range(b.id)], value: [addr(b.address), range(b.port!)] }));
-  const keepPort: Element[] = bes
-    .filter((b) => b.port === undefined)
-    .map((b) => ({ key: [range(b.id)], value: [addr(b.address)] }));
-  return [
+// backend id -> address . port (or address alone when the connection keeps its port), per family. Down backends stay
+// listed so a state change only touches the slot map. One pass over every backend (200k at 50k services).
+function backendMaps(services: readonly PlannedService[]): SetDecl[] {
+  const withPort: Record<Family, Element[]> = { 4: [], 6: [] };
+  const keepPort: Record<Family, Element[]> = { 4: [], 6: [] };
+  for (const s of services) {
+    for (const b of s.backends) {
+      const fam = b.address.family;
+      if (b.port === undefined) keepPort[fam].push(element(String(b.id), b.address.text));
+      else withPort[fam].push(element(String(b.id), `${b.address.text} . ${b.port}`));
+    }
+  }
+  return FAMILIES.flatMap((fam): SetDecl[] => [
     {
       kind: 'map',
       name: NAMES.backends[fam],
       key: ['mark'],
       value: [addrType(fam), 'inet_service'],
       interval: false,
-      elements: withPort,
+      elements: withPort[fam],
     },
     {
       kind: 'map',
@@ -177,26 +178,32 @@ function backendMaps(services: readonly PlannedService[], fam: Family): SetDecl[
       key: ['mark'],
       value: [addrType(fam)],
       interval: false,
-      elements: keepPort,
+      elements: keepPort[fam],
     },
-  ];
+  ]);
 }
 
 // Backend-id ranges per NAT mode; a service's ids are contiguous, so one interval per service (merged when adjacent).
 function natObjects(services: readonly PlannedService[]): SetDecl[] {
-  const masq: Element[] = [];
+  const masq: IdRange[] = [];
   const snat: Record<Family, Element[]> = { 4: [], 6: [] };
   for (const s of services) {
     const first = s.backends[0]?.id;
     const last = s.backends[s.backends.length - 1]?.id;
     if (first === undefined || last === undefined) continue;
-    if (s.nat.kind === 'masquerade') masq.push({ key: [range(first, last)] });
+    if (s.nat.kind === 'masquerade') masq.push({ first, last });
     if (s.nat.kind === 'snat') {
-      for (const a of s.nat.addresses) snat[a.family].push({ key: [range(first, last)], value: [addr(a)] });
+      for (const a of s.nat.addresses) snat[a.family].push(element(rangeText(first, last), a.text));
     }
   }
   return [
-    { kind: 'set', name: NAMES.masquerade, key: ['mark'], interval: true, elements: mergeAdjacent(masq) },
+    {
+      kind: 'set',
+      name: NAMES.masquerade,
+      key: ['mark'],
+      interval: true,
+      elements: mergeAdjacent(masq).map((r) => element(rangeText(r.first, r.last))),
+    },
     ...FAMILIES.map((fam): SetDecl => ({
       kind: 'map',
       name: NAMES.snat[fam],
@@ -208,16 +215,15 @@ function natObjects(services: readonly PlannedService[]): SetDecl[] {
   ];
 }
 
+type IdRange = { first: number; last: number };
+
 // nft refuses overlapping intervals and folds adjacent ones on listing; merging here keeps script and listing alike.
-function mergeAdjacent(els: Element[]): Element[] {
-  const out: Element[] = [];
-  for (const el of els) {
+function mergeAdjacent(rs: readonly IdRange[]): IdRange[] {
+  const out: IdRange[] = [];
+  for (const r of rs) {
     const prev = out[out.length - 1];
-    const a = prev?.key[0];
-    const b = el.key[0];
-    if (a?.kind === 'range' && b?.kind === 'range' && a.last + 1 === b.first)
-      out[out.length - 1] = { key: [range(a.first, b.last)] };
-    else out.push(el);
+    if (prev !== undefined && prev.last + 1 === r.first) prev.last = r.last;
+    else out.push({ ...r });
   }
   return out;
 }
@@ -278,7 +284,8 @@ function serviceChain(s: PlannedService, pool: Pool): Chain {
 // that reached it (ct count keeps one list per rule). Forwarded, local-backend and local-client connections all go
 // through the one conn_limit chain, so each backend has one count. Emitted only when some backend has a limit.
 function limitChains(services: readonly PlannedService[]): Chain[] {
-  const limited = services.flatMap((s) => s.backends).filter((b) => b.maxConnections !== undefined);
+  const limited: PlannedBackend[] = [];
+  for (const s of services) for (const b of s.backends) if (b.maxConnections !== undefined) limited.push(b);
   if (limited.length === 0) return [];
   const enter = (name: Chain['name'], hook: 'forward' | 'input' | 'output'): Chain => ({
     name,

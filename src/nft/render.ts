@@ -1,4 +1,4 @@
-import type { Atom, Chain, Element, Expr, Hook, Rule, SetDecl, Stmt, Table, Verdict } from './ast.js';
+import type { Chain, Element, Expr, Hook, Rule, SetDecl, Stmt, Table, Verdict } from './ast.js';
 import { quote } from './names.js';
 
 // Renders nft AST nodes as nft 1.0.6 script text. Input is assumed valid (built by build.ts from a validated plan).
@@ -60,27 +60,17 @@ const stmt = (s: Stmt): string => {
 
 const rule = (r: Rule): string => r.stmts.map(stmt).join(' ');
 
-const atom = (a: Atom): string => {
-  switch (a.kind) {
-    case 'addr':
-      return a.address.text;
-    case 'proto':
-      return a.proto;
-    case 'range':
-      return a.first === a.last ? String(a.first) : `${a.first}-${a.last}`;
-  }
-};
+// A map or set element from key and value text (see Element).
+export function element(key: string, value?: string): Element {
+  return { key, text: value === undefined ? key : `${key} : ${value}` };
+}
 
-const elementKey = (el: Element): string => el.key.map(atom).join(' . ');
+// A number or an inclusive range as nft writes it: 80, 8000-8010 (ports, slots, backend ids).
+export const rangeText = (first: number, last: number = first): string =>
+  first === last ? String(first) : `${first}-${last}`;
 
-const element = (el: Element): string => {
-  const key = elementKey(el);
-  if (el.value === undefined) return key;
-  const value = Array.isArray(el.value)
-    ? (el.value as readonly Atom[]).map(atom).join(' . ')
-    : verdict(el.value as Verdict);
-  return `${key} : ${value}`;
-};
+/** A verdict as nft writes it (the value of a verdict-map element). */
+export const renderVerdict = verdict;
 
 const hook = (h: Hook): string => {
   const prio =
@@ -93,62 +83,54 @@ const hook = (h: Hook): string => {
 };
 
 // Renders a set or map declaration; elements one per line so a diff of two scripts reads like a diff of configs.
-export function renderSet(s: SetDecl, indent = '\t'): string[] {
+export function renderSet(s: SetDecl, indent = '\t'): string {
   const i2 = `${indent}\t`;
   const type =
     s.key.join(' . ') + (s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`);
-  const out = [`${indent}${s.kind} ${s.name} {`, `${i2}type ${type}`];
-  if (s.interval) out.push(`${i2}flags interval`);
+  let out = `${indent}${s.kind} ${s.name} {\n${i2}type ${type}\n`;
+  if (s.interval) out += `${i2}flags interval\n`;
   if (s.elements.length > 0) {
-    out.push(`${i2}elements = {`);
-    const last = s.elements.length - 1;
-    s.elements.forEach((el, n) => out.push(`${i2}\t${element(el)}${n === last ? '' : ','}`));
-    out.push(`${i2}}`);
+    // One join per set: no string per line beyond the element text itself (250k elements at 50k services).
+    const texts = s.elements.map((el) => el.text);
+    out += `${i2}elements = {\n${i2}\t${texts.join(`,\n${i2}\t`)}\n${i2}}\n`;
   }
-  out.push(`${indent}}`);
-  return out;
+  return `${out}${indent}}`;
 }
 
 // Renders a chain: hook line first for base chains, then one rule per line (nft 1.0.6 needs a newline before `}`).
-export function renderChain(c: Chain, indent = '\t'): string[] {
+export function renderChain(c: Chain, indent = '\t'): string {
   const i2 = `${indent}\t`;
-  const out = [`${indent}chain ${c.name} {`];
-  if (c.hook) out.push(`${i2}${hook(c.hook)}`);
-  for (const r of c.rules) out.push(`${i2}${rule(r)}`);
-  out.push(`${indent}}`);
-  return out;
+  let out = `${indent}chain ${c.name} {\n`;
+  if (c.hook) out += `${i2}${hook(c.hook)}\n`;
+  for (const r of c.rules) out += `${i2}${rule(r)}\n`;
+  return `${out}${indent}}`;
 }
 
-// The body lines of a table (everything between its braces but the comment), in a fixed order.
-export function renderTableBody(t: Table): string[] {
-  const out: string[] = [];
-  // Appended line by line: push(...lines) passes every line as an argument and overflows the stack at ~50k services.
-  const append = (lines: readonly string[]): void => {
-    for (const line of lines) out.push(line);
-    out.push('');
-  };
-  for (const s of t.sets) append(renderSet(s));
-  for (const c of t.chains) append(renderChain(c));
-  if (out[out.length - 1] === '') out.pop();
-  return out;
+// The body of a table (everything between its braces but the comment) as one text, sets then chains, a blank line
+// between two of them.
+export function renderTableBody(t: Table): string {
+  const parts: string[] = [];
+  for (const s of t.sets) parts.push(renderSet(s));
+  for (const c of t.chains) parts.push(renderChain(c));
+  return parts.join('\n\n');
 }
 
-// The table block with its comment line, around a body already joined (renderTableBody(t).join('\n')).
+// The table block with its comment line, around its body (renderTableBody(t)).
 export function renderTable(t: Table, body: string): string {
   return `table inet ${t.name} {\n\tcomment ${quote(t.comment)}\n\n${body}\n}`;
-}
-
-// One element as nft writes it inside `{ }` (for `add element` / `delete element` in incremental updates).
-export function renderElement(el: Element): string {
-  return element(el);
-}
-
-// The key of one element as nft writes it (for `delete element`, and to pair old and new elements).
-export function renderElementKey(el: Element): string {
-  return elementKey(el);
 }
 
 // One rule as nft writes it after `add rule <table> <chain>` (for incremental updates).
 export function renderRule(r: Rule): string {
   return rule(r);
+}
+
+// One element as nft writes it inside `{ }` (for `add element` in incremental updates).
+export function renderElement(el: Element): string {
+  return el.text;
+}
+
+// The key of one element as nft writes it (for `delete element`, and to pair old and new elements).
+export function renderElementKey(el: Element): string {
+  return el.key;
 }

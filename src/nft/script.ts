@@ -19,7 +19,7 @@ export const FINGERPRINT_PREFIX = 'nftlb fingerprint ';
 export function renderNftScript(p: Plan): NftScript {
   const probe = buildTable(p, '');
   // Joined once: the same text is hashed and printed (13.9 MB at 50k services).
-  const body = renderTableBody(probe).join('\n');
+  const body = renderTableBody(probe);
   const fingerprint = createHash('sha256').update(body).digest('hex').slice(0, 32);
   const table = { ...probe, comment: `${FINGERPRINT_PREFIX}${fingerprint}` };
   const text = [

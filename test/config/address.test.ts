@@ -1,4 +1,6 @@
 import test from 'ava';
+import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { parseAddress } from '../../src/model/address.js';
 
 const ok = test.macro((t, input: string, family: number, text: string) => {
@@ -16,3 +18,22 @@ test('refuses octets over 255', bad, '203.0.113.300');
 test('refuses zone ids', bad, 'fe80::1%eth0');
 test('refuses IPv4-mapped IPv6', bad, '::ffff:203.0.113.1');
 test('refuses names', bad, 'backend.example');
+
+// The canonical dotted-quad fast path must agree with ipaddr.js, which handles every other spelling.
+test('dotted quads: the fast path gives what ipaddr.js gives', (t) => {
+  const octet = fc.oneof(
+    fc.integer({ min: 0, max: 255 }).map(String),
+    fc.integer({ min: 0, max: 255 }).map((n) => `0${n}`),
+    fc.integer({ min: 256, max: 999 }).map(String),
+  );
+  fc.assert(
+    fc.property(fc.array(octet, { minLength: 4, maxLength: 4 }), (parts) => {
+      const text = parts.join('.');
+      const slow = ipaddr.IPv4.isValidFourPartDecimal(text)
+        ? { family: 4, text: ipaddr.IPv4.parse(text).toString() }
+        : undefined;
+      t.deepEqual(parseAddress(text), slow, text);
+    }),
+    { numRuns: 5000 },
+  );
+});
