@@ -82,7 +82,18 @@ function fastJson(text: string): { value: unknown } | undefined {
   } catch {
     return undefined;
   }
-  return keyTokens(text) === keysIn(value) ? { value } : undefined;
+  // Every key token is followed by a colon outside strings, so the colons of the whole text bound the key tokens from
+  // above: when that bound equals the keys of the value there is no duplicate, and the exact scan is not needed (it
+  // costs ~50 ms at 50k services; colons inside strings, as in IPv6 addresses, make the bound miss and the scan run).
+  const keys = keysIn(value);
+  return colons(text) === keys || keyTokens(text) === keys ? { value } : undefined;
+}
+
+// Counts the colons of a text (indexOf runs natively, far faster than a loop over characters).
+function colons(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) n++;
+  return n;
 }
 
 // Counts the object keys written in JSON text: strings followed by a colon.

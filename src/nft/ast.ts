@@ -77,12 +77,11 @@ export interface Chain {
 /** nft data types used in set and map declarations. */
 export type DataType = 'ipv4_addr' | 'ipv6_addr' | 'inet_proto' | 'inet_service' | 'mark';
 
-/** One set or map element in nft syntax: `key` alone names it (`delete element`), `text` is the whole element (`key` for
- *  a set, `key : value` for a map) as the table and `add element` write it. Text, not nodes: a table at 50k services
- *  holds a quarter of a million elements, and one object with two strings each is what keeps rendering fast and small. */
+/** One set or map element in nft syntax: `key` alone names it (`delete element`); a map element also has its `value`
+ *  (`key : value`). Text, not nodes: a table at 50k services holds a quarter of a million elements. */
 export interface Element {
   readonly key: string;
-  readonly text: string;
+  readonly value?: string;
 }
 
 export interface SetDecl {
@@ -100,6 +99,19 @@ export interface Table {
   readonly comment: string;
   readonly sets: readonly SetDecl[];
   readonly chains: readonly Chain[];
+}
+
+/** A set whose elements may be generated on demand (each iteration may produce them anew). */
+export interface SetView extends Omit<SetDecl, 'elements'> {
+  readonly elements: Iterable<Element>;
+}
+
+/** A table whose elements and chains may be generated on demand; what the renderer takes. A Table is one. */
+export interface TableView {
+  readonly name: Ident;
+  readonly comment: string;
+  readonly sets: readonly SetView[];
+  readonly chains: Iterable<Chain>;
 }
 
 /** Hash inputs by family. */

@@ -9,7 +9,8 @@ import {
   type Element,
   type Expr,
   type Rule,
-  type SetDecl,
+  type SetView,
+  type TableView,
   type Stmt,
   type Table,
 } from './ast.js';
@@ -49,36 +50,38 @@ const listenerKey = (fam: Family): Expr => ({ kind: 'concat', parts: [daddr(fam)
 const rule = (...stmts: Stmt[]): Rule => ({ stmts });
 const match = (left: Expr, right: Expr): Stmt => ({ kind: 'match', left, right });
 
-// Builds the whole table for a plan. The shape (design.md): a verdict map dispatches VIP . proto . port to a per-service
-// chain; that chain writes a slot number into the ct mark; one shared chain maps slot -> backend id (ct mark) and DNATs
-// through one backend map. Every map is bound by a constant number of rules, so load time grows linearly.
+// Builds the whole table for a plan, every part in memory: for incremental updates and tests, which look at a few
+// services. The full script renders tableView() instead, which never holds the big parts.
 export function buildTable(p: Plan, comment: string): Table {
-  const pools = p.services.flatMap((s) => s.pools.map((pool) => ({ s, pool })));
-  const sets: SetDecl[] = [];
+  const v = tableView(p, comment);
+  return { ...v, sets: v.sets.map((set) => ({ ...set, elements: [...set.elements] })), chains: [...v.chains] };
+}
+
+// The table for a plan. The shape (design.md): a verdict map dispatches VIP . proto . port to a per-service chain; that
+// chain writes a slot number (or directly a backend id) into the ct mark; one shared chain maps slot -> backend id and
+// DNATs through one backend map. Every map is bound by a constant number of rules, so load time grows linearly.
+// Elements and per-service chains are generated from the plan each time they are iterated: at 50k services they are a
+// quarter of a million objects, which rendering turns into text and drops at once instead of keeping them all alive.
+export function tableView(p: Plan, comment: string): TableView {
+  const sets: SetView[] = [];
   for (const fam of FAMILIES) {
     // Single ports go into a plain hash map, ranges into an interval map: at 10k services the interval map alone costs
     // nft about 0.15 s of load time, and most services listen on single ports.
-    const open = pools.filter(({ pool }) => pool.family === fam && pool.selector !== null);
-    const target = ({ pool }: PoolRef): string => `goto ${pool.chain}`;
-    sets.push(listenerMap(NAMES.services[fam], fam, open, target, 'single'));
-    sets.push(listenerMap(NAMES.serviceRanges[fam], fam, open, target, 'ranges'));
+    const open = (pool: Pool): boolean => pool.family === fam && pool.selector !== null;
+    const target = (_s: PlannedService, pool: Pool): string => `goto ${pool.chain}`;
+    sets.push(listenerMap(p, NAMES.services[fam], fam, open, target, 'single'));
+    sets.push(listenerMap(p, NAMES.serviceRanges[fam], fam, open, target, 'ranges'));
   }
   for (const fam of FAMILIES) {
-    sets.push(
-      listenerMap(
-        NAMES.closed[fam],
-        fam,
-        pools.filter(({ pool }) => pool.family === fam && pool.selector === null),
-        ({ s }) => renderVerdict(s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'jump', chain: NAMES.refuse }),
-      ),
-    );
+    const verdict = (s: PlannedService): string =>
+      renderVerdict(s.onEmpty === 'drop' ? { kind: 'drop' } : { kind: 'jump', chain: NAMES.refuse });
+    sets.push(listenerMap(p, NAMES.closed[fam], fam, (pool) => pool.family === fam && pool.selector === null, verdict));
   }
-  sets.push(...slotMaps(pools.map(({ pool }) => pool)));
+  sets.push(...slotMaps(p));
   sets.push(...backendMaps(p.services));
   sets.push(...natObjects(p.services));
 
-  const chains: Chain[] = [
-    ...pools.filter(({ pool }) => pool.selector !== null).map(({ s, pool }) => serviceChain(s, pool)),
+  const fixed: Chain[] = [
     pickChain(),
     refuseChain(),
     dispatchChain(NAMES.dispatchPre, 'prerouting'),
@@ -88,31 +91,48 @@ export function buildTable(p: Plan, comment: string): Table {
     natPostChain(),
     ...limitChains(p.services),
   ];
+  const chains = generated(function* () {
+    for (let i = 0; i < p.services.length; i++) {
+      const s = p.services[i]!;
+      for (let j = 0; j < s.pools.length; j++) if (s.pools[j]!.selector !== null) yield serviceChain(s, s.pools[j]!);
+    }
+    yield* fixed;
+  });
   return { name: p.table, comment, sets, chains };
 }
 
-type PoolRef = { s: PlannedService; pool: Pool };
+// An iterable that runs the generator anew on every iteration (a plain generator object can be iterated only once).
+// The generators below loop by index: for-of inside a generator allocates an iterator per loop, 5x slower at 50k.
+const generated = <T>(gen: () => Generator<T>): Iterable<T> => ({ [Symbol.iterator]: gen });
 
 function listenerMap(
-  name: SetDecl['name'],
+  p: Plan,
+  name: SetView['name'],
   fam: Family,
-  pools: PoolRef[],
-  target: (r: PoolRef) => string,
+  included: (pool: Pool) => boolean,
+  target: (s: PlannedService, pool: Pool) => string,
   ports: 'single' | 'ranges' | 'all' = 'all',
-): SetDecl {
-  const elements: Element[] = [];
-  for (const r of pools) {
-    const value = target(r);
-    for (const vip of r.pool.vips) {
-      for (const proto of r.s.protocols) {
-        for (const port of r.s.ports) {
-          if ((ports === 'single' && port.first !== port.last) || (ports === 'ranges' && port.first === port.last))
-            continue;
-          elements.push(element(`${vip.text} . ${proto} . ${rangeText(port.first, port.last)}`, value));
+): SetView {
+  const elements = generated(function* () {
+    for (let i = 0; i < p.services.length; i++) {
+      const s = p.services[i]!;
+      for (let j = 0; j < s.pools.length; j++) {
+        const pool = s.pools[j]!;
+        if (!included(pool)) continue;
+        const value = target(s, pool);
+        for (let a = 0; a < pool.vips.length; a++) {
+          for (let b = 0; b < s.protocols.length; b++) {
+            for (let c = 0; c < s.ports.length; c++) {
+              const port = s.ports[c]!;
+              if ((ports === 'single' && port.first !== port.last) || (ports === 'ranges' && port.first === port.last))
+                continue;
+              yield element(`${pool.vips[a]!.text} . ${s.protocols[b]!} . ${rangeText(port.first, port.last)}`, value);
+            }
+          }
         }
       }
     }
-  }
+  });
   return {
     kind: 'map',
     name,
@@ -125,26 +145,34 @@ function listenerMap(
 
 // slot -> backend id. A pool whose slots mostly differ from their neighbours (equal weights, Maglev) goes into a plain
 // hash map, one element per slot; a pool with long runs (weighted random or hash: one run per backend) into an interval
-// map, one element per run. Interval maps cost nft several times more load time per element, and most pools are the first kind.
-function slotMaps(pools: readonly Pool[]): SetDecl[] {
-  const single: Element[] = [];
-  const ranges: Element[] = [];
-  for (const pool of pools) {
-    if (directBase(pool) !== undefined) continue;
-    const runs: Element[] = [];
+// map, one element per run. Interval maps cost nft several times more load time per element, and most pools are the
+// first kind. Pools with direct selection have no slot elements.
+function slotMaps(p: Plan): SetView[] {
+  const runsOf = (pool: Pool): { first: number; last: number; id: number }[] => {
+    const runs = [];
     let start = 0;
     for (let i = 1; i <= pool.slots.length; i++) {
       if (i === pool.slots.length || pool.slots[i] !== pool.slots[start]) {
-        runs.push(element(rangeText(pool.slotBase + start, pool.slotBase + i - 1), String(pool.slots[start]!)));
+        runs.push({ first: pool.slotBase + start, last: pool.slotBase + i - 1, id: pool.slots[start]! });
         start = i;
       }
     }
-    if (pool.slots.length <= 2 * runs.length) {
-      pool.slots.forEach((id, i) => single.push(element(String(pool.slotBase + i), String(id))));
-    } else {
-      ranges.push(...runs);
+    return runs;
+  };
+  const asSingles = (pool: Pool): boolean => pool.slots.length <= 2 * runsOf(pool).length;
+  // Pools without direct selection: few (weights, a backend down, Maglev), so a list is cheap.
+  const pools = (): Pool[] => p.services.flatMap((s) => s.pools.filter((pool) => directBase(pool) === undefined));
+  const single = generated(function* () {
+    for (const pool of pools()) {
+      if (!asSingles(pool)) continue;
+      for (let i = 0; i < pool.slots.length; i++) yield element(String(pool.slotBase + i), String(pool.slots[i]!));
     }
-  }
+  });
+  const ranges = generated(function* () {
+    for (const pool of pools()) {
+      if (!asSingles(pool)) for (const r of runsOf(pool)) yield element(rangeText(r.first, r.last), String(r.id));
+    }
+  });
   return [
     { kind: 'map', name: NAMES.slots, key: ['mark'], value: ['mark'], interval: false, elements: single },
     { kind: 'map', name: NAMES.slotRanges, key: ['mark'], value: ['mark'], interval: true, elements: ranges },
@@ -152,25 +180,27 @@ function slotMaps(pools: readonly Pool[]): SetDecl[] {
 }
 
 // backend id -> address . port (or address alone when the connection keeps its port), per family. Down backends stay
-// listed so a state change only touches the slot map. One pass over every backend (200k at 50k services).
-function backendMaps(services: readonly PlannedService[]): SetDecl[] {
-  const withPort: Record<Family, Element[]> = { 4: [], 6: [] };
-  const keepPort: Record<Family, Element[]> = { 4: [], 6: [] };
-  for (const s of services) {
-    for (const b of s.backends) {
-      const fam = b.address.family;
-      if (b.port === undefined) keepPort[fam].push(element(String(b.id), b.address.text));
-      else withPort[fam].push(element(String(b.id), `${b.address.text} . ${b.port}`));
-    }
-  }
-  return FAMILIES.flatMap((fam): SetDecl[] => [
+// listed so a state change only touches the slot map.
+function backendMaps(services: readonly PlannedService[]): SetView[] {
+  const of = (fam: Family, keep: boolean): Iterable<Element> =>
+    generated(function* () {
+      for (let i = 0; i < services.length; i++) {
+        const backends = services[i]!.backends;
+        for (let j = 0; j < backends.length; j++) {
+          const b = backends[j]!;
+          if (b.address.family !== fam || (b.port === undefined) !== keep) continue;
+          yield element(String(b.id), b.port === undefined ? b.address.text : `${b.address.text} . ${b.port}`);
+        }
+      }
+    });
+  return FAMILIES.flatMap((fam): SetView[] => [
     {
       kind: 'map',
       name: NAMES.backends[fam],
       key: ['mark'],
       value: [addrType(fam), 'inet_service'],
       interval: false,
-      elements: withPort[fam],
+      elements: of(fam, false),
     },
     {
       kind: 'map',
@@ -178,13 +208,13 @@ function backendMaps(services: readonly PlannedService[]): SetDecl[] {
       key: ['mark'],
       value: [addrType(fam)],
       interval: false,
-      elements: keepPort[fam],
+      elements: of(fam, true),
     },
   ]);
 }
 
 // Backend-id ranges per NAT mode; a service's ids are contiguous, so one interval per service (merged when adjacent).
-function natObjects(services: readonly PlannedService[]): SetDecl[] {
+function natObjects(services: readonly PlannedService[]): SetView[] {
   const masq: IdRange[] = [];
   const snat: Record<Family, Element[]> = { 4: [], 6: [] };
   for (const s of services) {
@@ -204,7 +234,7 @@ function natObjects(services: readonly PlannedService[]): SetDecl[] {
       interval: true,
       elements: mergeAdjacent(masq).map((r) => element(rangeText(r.first, r.last))),
     },
-    ...FAMILIES.map((fam): SetDecl => ({
+    ...FAMILIES.map((fam): SetView => ({
       kind: 'map',
       name: NAMES.snat[fam],
       key: ['mark'],
@@ -326,7 +356,7 @@ function pickChain(): Chain {
   ];
   for (const fam of FAMILIES) {
     const nf = match(f('meta nfproto'), sym(fam === 4 ? 'ipv4' : 'ipv6'));
-    const lookup = (map: SetDecl['name']): Expr => ({ kind: 'map-lookup', key: f('ct mark'), map });
+    const lookup = (map: SetView['name']): Expr => ({ kind: 'map-lookup', key: f('ct mark'), map });
     rules.push(
       rule(nf, match(f('meta l4proto'), { kind: 'anon-set', items: [sym('tcp'), sym('udp')] }), {
         kind: 'nat',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Plan } from '../plan/types.js';
 import { VERSION } from '../version.js';
-import { buildTable } from './build.js';
+import { tableView } from './build.js';
 import { renderTable, renderTableBody } from './render.js';
 
 // A rendered script and the fingerprint of its table, which the table carries in its comment.
@@ -17,7 +17,7 @@ export const FINGERPRINT_PREFIX = 'nftlb fingerprint ';
 // Renders the complete script: create-then-delete makes the delete safe when the table does not exist yet, and the new
 // table follows in the same file, so `nft -f` swaps it in one transaction and touches no other table.
 export function renderNftScript(p: Plan): NftScript {
-  const probe = buildTable(p, '');
+  const probe = tableView(p, '');
   // Joined once: the same text is hashed and printed (13.9 MB at 50k services).
   const body = renderTableBody(probe);
   const fingerprint = createHash('sha256').update(body).digest('hex').slice(0, 32);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parseConfigText } from '../../src/config/load.js';
@@ -5,7 +6,6 @@ import { checkConfig } from '../../src/config/validate.js';
 import { buildTable } from '../../src/nft/build.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
-import { benchConfigJson, benchConfigYaml } from './gen-config.js';
 
 // One render measurement, printed by the child as a single JSON line and read back by main.ts.
 export interface RenderResult {
@@ -38,10 +38,11 @@ export interface RenderResult {
 const MB = 1024 * 1024;
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
-// Runs the real pipeline once on a generated config of n services and measures it.
-export function measureRender(n: number, format: 'yaml' | 'json'): RenderResult {
-  const file = `bench-${n}.${format}`;
-  let text: string | undefined = format === 'json' ? benchConfigJson(n) : benchConfigYaml(n);
+// Runs the real pipeline once on a config file of n services (written by main.ts) and measures it. The text is read
+// as `nftlb render` reads it, so the base RSS is node and the text, not the generator's garbage.
+export function measureRender(file: string, n: number): RenderResult {
+  const format = file.endsWith('.json') ? 'json' : 'yaml';
+  let text: string | undefined = readFileSync(file, 'utf8');
   const configBytes = Buffer.byteLength(text);
   gc();
   const baseRssMb = process.memoryUsage().rss / MB;
@@ -97,16 +98,16 @@ export function measureRender(n: number, format: 'yaml' | 'json'): RenderResult 
   };
 }
 
-// Entry point of the child: `node --expose-gc render-child.js <services> <yaml|json>`; prints one JSON line.
+// Entry point of the child: `node --expose-gc render-child.js <config file> <services>`; prints one JSON line.
 function main(argv: readonly string[]): void {
-  const n = Number(argv[0]);
-  const format = argv[1];
-  if (!Number.isInteger(n) || n < 1 || (format !== 'yaml' && format !== 'json')) {
-    process.stderr.write('usage: render-child.js <services> <yaml|json>\n');
+  const file = argv[0] ?? '';
+  const n = Number(argv[1]);
+  if (file === '' || !Number.isInteger(n) || n < 1) {
+    process.stderr.write('usage: render-child.js <config file> <services>\n');
     process.exitCode = 2;
     return;
   }
-  process.stdout.write(`${JSON.stringify(measureRender(n, format))}\n`);
+  process.stdout.write(`${JSON.stringify(measureRender(file, n))}\n`);
 }
 
 main(process.argv.slice(2));
