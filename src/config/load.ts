@@ -1,6 +1,8 @@
+import jsyaml from 'js-yaml';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Document, type Node } from 'yaml';
 import type { Diagnostic } from '../common/diagnostic.js';
+import { YAML_CORE_SCHEMA } from './yaml-core.js';
 
 // A config document as read from disk: its value, and a way back from a JSON pointer to a line of the file.
 export interface LoadedDocument {
@@ -27,7 +29,7 @@ export function parseConfigText(file: string, text: string): LoadedDocument {
   const diagnostics: Diagnostic[] = [];
   let value: unknown;
 
-  const fast = format === 'json' ? fastJson(text) : undefined;
+  const fast = format === 'json' ? fastJson(text) : fastYaml(text);
   if (fast !== undefined) {
     value = fast.value;
   } else if (format === 'json') {
@@ -53,10 +55,20 @@ export function parseConfigText(file: string, text: string): LoadedDocument {
       if (e.code === 'DUPLICATE_KEY') diagnostics.push(yamlDiagnostic(e, lines, 'parse.duplicate-key'));
     }
   } else {
+    // Text the fast path declined (a syntax error, a duplicate key, aliases, a directive): the `yaml` parser reports
+    // it on its line, or reads it if it is valid after all.
     const doc = docOf();
     for (const e of doc.errors)
       diagnostics.push(yamlDiagnostic(e, lines, e.code === 'DUPLICATE_KEY' ? 'parse.duplicate-key' : 'parse.yaml'));
-    if (doc.errors.length === 0) value = doc.toJS({ maxAliasCount: 100 });
+    if (doc.errors.length === 0) {
+      try {
+        value = doc.toJS({ maxAliasCount: 100 });
+      } catch (e) {
+        // The yaml parser refuses to expand aliases past maxAliasCount ("billion laughs"); a diagnostic, not a crash.
+        const message = `cannot expand aliases: ${(e as Error).message}`;
+        diagnostics.push({ path: '', line: 1, code: 'parse.yaml', message, severity: 'error' });
+      }
+    }
   }
   if (diagnostics.length > 0) value = undefined;
 
@@ -87,6 +99,36 @@ function fastJson(text: string): { value: unknown } | undefined {
   // costs ~50 ms at 50k services; colons inside strings, as in IPv6 addresses, make the bound miss and the scan run).
   const keys = keysIn(value);
   return colons(text) === keys || keyTokens(text) === keys ? { value } : undefined;
+}
+
+// YAML read by js-yaml (YAML 1.2 core schema), about 15x faster than the `yaml` parser's document model (0.5 s instead
+// of 8 s for 50k services), or undefined to leave the text to the `yaml` parser: when js-yaml throws (syntax error,
+// duplicate key), when the document is empty, when it has a directive (%YAML 1.1 would change how scalars read), or
+// when aliases make it share nodes (the `yaml` parser bounds alias expansion against "billion laughs").
+function fastYaml(text: string): { value: unknown } | undefined {
+  if (/^%/m.test(text)) return undefined;
+  let value: unknown;
+  try {
+    value = jsyaml.load(text, { schema: YAML_CORE_SCHEMA });
+  } catch {
+    return undefined;
+  }
+  return value === undefined || sharesNodes(value) ? undefined : { value };
+}
+
+// True when some object or array is reachable twice (a YAML alias of a collection).
+function sharesNodes(root: unknown): boolean {
+  const seen = new Set<object>();
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (seen.has(v)) return true;
+    seen.add(v);
+    if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else for (const k in v) stack.push((v as Record<string, unknown>)[k]);
+  }
+  return false;
 }
 
 // Counts the colons of a text (indexOf runs natively, far faster than a loop over characters).
