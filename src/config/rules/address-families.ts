@@ -5,15 +5,18 @@ import { error, type Rule } from './rule.js';
 export const addressFamilies: Rule = ({ model }) => {
   const out: Diagnostic[] = [];
   for (const s of model.services) {
-    const vipFams = new Set(s.vips.map((v) => v.family));
-    const beFams = new Set(s.backends.map((b) => b.address.family));
-    for (const fam of vipFams) {
-      if (s.backends.length > 0 && !beFams.has(fam)) {
+    // Families as bit sets (bit 4 and bit 6): no Set per service at 50k services.
+    let vipFams = 0;
+    let beFams = 0;
+    for (const v of s.vips) vipFams |= 1 << v.family;
+    for (const b of s.backends) beFams |= 1 << b.address.family;
+    for (const fam of [4, 6] as const) {
+      if ((vipFams & (1 << fam)) !== 0 && s.backends.length > 0 && (beFams & (1 << fam)) === 0) {
         out.push(error(`${s.path}/backends`, 'family.no-backend', `VIP family IPv${fam} has no IPv${fam} backend`));
       }
     }
     for (const b of s.backends) {
-      if (!vipFams.has(b.address.family)) {
+      if ((vipFams & (1 << b.address.family)) === 0) {
         out.push(
           error(
             `${b.path}/address`,
@@ -28,8 +31,8 @@ export const addressFamilies: Rule = ({ model }) => {
       if (new Set(snatFams).size !== snatFams.length) {
         out.push(error(`${s.path}/nat/snat`, 'nat.snat-family', 'expected at most one snat address per family'));
       }
-      for (const fam of vipFams) {
-        if (!snatFams.includes(fam)) {
+      for (const fam of [4, 6] as const) {
+        if ((vipFams & (1 << fam)) !== 0 && !snatFams.includes(fam)) {
           out.push(
             error(
               `${s.path}/nat/snat`,

@@ -16,13 +16,28 @@ export const backendList: Rule = ({ model }) => {
         ),
       );
     }
-    const seen = new Map<string, string>();
-    for (const b of s.backends) {
-      const key = endpointText(b.address, b.port);
-      const prev = seen.get(key);
+    // Most services have a handful of backends: comparing pairs beats building a key string and a Map per service.
+    const bs = s.backends;
+    const seen = bs.length > 16 ? new Map<string, string>() : undefined;
+    for (let i = 0; i < bs.length; i++) {
+      const b = bs[i]!;
+      let prev: string | undefined;
+      if (seen === undefined) {
+        for (let j = 0; j < i && prev === undefined; j++)
+          if (bs[j]!.address.text === b.address.text && bs[j]!.port === b.port) prev = bs[j]!.path;
+      } else {
+        const key = endpointText(b.address, b.port);
+        prev = seen.get(key);
+        if (prev === undefined) seen.set(key, b.path);
+      }
       if (prev !== undefined)
-        out.push(error(b.path, 'backend.duplicate', `backend ${key} is already listed at ${keyPath(prev)}`));
-      else seen.set(key, b.path);
+        out.push(
+          error(
+            b.path,
+            'backend.duplicate',
+            `backend ${endpointText(b.address, b.port)} is already listed at ${keyPath(prev)}`,
+          ),
+        );
     }
   }
   return out;

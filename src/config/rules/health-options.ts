@@ -43,12 +43,12 @@ function checkHealth(h: RawHealth, path: string): Diagnostic[] {
 }
 
 // Health checks, backup/quorum and limits: keys that contradict each other or cannot be probed.
-export const healthOptions: Rule = ({ raw, model }) =>
-  raw.services.flatMap((rs, i): Diagnostic[] => {
-    const path = `/services/${i}`;
+export const healthOptions: Rule = ({ raw, model }) => {
+  const out: Diagnostic[] = [];
+  raw.services.forEach((rs, i) => {
     const s = model.services[i];
-    if (s === undefined) return [];
-    const out: Diagnostic[] = [];
+    if (s === undefined) return;
+    const path = s.path;
     if (rs.health !== undefined) out.push(...checkHealth(rs.health, `${path}/health`));
     rs.backends.forEach((rb, j) => {
       if (rb.health !== undefined) out.push(...checkHealth(rb.health, `${path}/backends/${j}/health`));
@@ -89,5 +89,6 @@ export const healthOptions: Rule = ({ raw, model }) =>
         ),
       );
     }
-    return out;
   });
+  return out;
+};

@@ -6,20 +6,17 @@ export const listenerOverlap: Rule = ({ raw, model }) => {
   const out: Diagnostic[] = [];
   const taken = new TakenListeners();
   for (const [si, s] of model.services.entries()) {
-    const vipIsList = Array.isArray(raw.services[si]?.vip);
-    const seenVip = new Set<string>();
     s.vips.forEach((vip, i) => {
-      const vipPath = vipIsList ? `${s.path}/vip/${i}` : `${s.path}/vip`;
-      if (seenVip.has(vip.text)) {
+      if (s.vips.findIndex((v) => v.text === vip.text) < i) {
+        const vipPath = Array.isArray(raw.services[si]?.vip) ? `${s.path}/vip/${i}` : `${s.path}/vip`;
         out.push(error(vipPath, 'service.duplicate-vip', `VIP ${vip.text} is listed twice`));
         return;
       }
-      seenVip.add(vip.text);
       for (const proto of s.protocols) {
         for (const p of s.ports) {
           const clash = taken.firstOverlap(vip.text, proto, p.first, p.last);
-          const range = p.first === p.last ? `${p.first}` : `${p.first}-${p.last}`;
           if (clash) {
+            const range = p.first === p.last ? `${p.first}` : `${p.first}-${p.last}`;
             const who = clash.owner === s.name ? 'another port entry of this service' : `service "${clash.owner}"`;
             out.push(
               error(`${s.path}/port`, 'service.listener-overlap', `${vip.text} ${proto} port ${range} overlaps ${who}`),
@@ -39,20 +36,22 @@ type Taken = { readonly first: number; readonly last: number; readonly owner: st
 // Listeners taken so far, indexed by VIP and protocol (single ports by port), so the check stays linear at 50k services.
 // Taken entries never overlap each other; when a new range overlaps several, the one added first is reported.
 class TakenListeners {
-  private readonly byKey = new Map<string, { singles: Map<number, Taken>; ranges: Taken[] }>();
+  // By protocol, then VIP: two lookups and no key string per listener.
+  private readonly byKey = new Map<string, Map<string, { singles: Map<number, Taken>; ranges: Taken[] }>>();
   private seq = 0;
 
   add(vip: string, proto: string, first: number, last: number, owner: string): void {
-    const key = `${vip}\u0000${proto}`;
-    let slot = this.byKey.get(key);
-    if (slot === undefined) this.byKey.set(key, (slot = { singles: new Map(), ranges: [] }));
+    let byVip = this.byKey.get(proto);
+    if (byVip === undefined) this.byKey.set(proto, (byVip = new Map()));
+    let slot = byVip.get(vip);
+    if (slot === undefined) byVip.set(vip, (slot = { singles: new Map(), ranges: [] }));
     const t = { first, last, owner, seq: this.seq++ };
     if (first === last) slot.singles.set(first, t);
     else slot.ranges.push(t);
   }
 
   firstOverlap(vip: string, proto: string, first: number, last: number): Taken | undefined {
-    const slot = this.byKey.get(`${vip}\u0000${proto}`);
+    const slot = this.byKey.get(proto)?.get(vip);
     if (slot === undefined) return undefined;
     let best: Taken | undefined;
     const consider = (t: Taken | undefined): void => {

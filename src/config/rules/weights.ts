@@ -1,3 +1,4 @@
+import type { Diagnostic } from '../../common/diagnostic.js';
 import { error, type Rule } from './rule.js';
 import { gcdAll } from '../../plan/weights.js';
 
@@ -5,18 +6,24 @@ import { gcdAll } from '../../plan/weights.js';
 export const MAX_ROUND_ROBIN_SLOTS = 65536;
 
 // Weighted round robin emits one slot per unit of GCD-reduced weight; refuse weight sets that would explode the map.
-export const weights: Rule = ({ model }) =>
-  model.services.flatMap((s) => {
-    if (s.scheduler.kind !== 'round-robin' || s.backends.length === 0) return [];
+export const weights: Rule = ({ model }) => {
+  const out: Diagnostic[] = [];
+  for (const s of model.services) {
+    if (s.scheduler.kind !== 'round-robin' || s.backends.length === 0) continue;
+    // Equal weights reduce to one slot each: the common case needs no GCD.
+    if (s.backends.length <= MAX_ROUND_ROBIN_SLOTS && s.backends.every((b) => b.weight === s.backends[0]!.weight))
+      continue;
     const w = s.backends.map((b) => b.weight);
     const g = gcdAll(w);
     const slots = w.reduce((a, b) => a + b / g, 0);
-    if (slots <= MAX_ROUND_ROBIN_SLOTS) return [];
-    return [
+    if (slots <= MAX_ROUND_ROBIN_SLOTS) continue;
+    out.push(
       error(
         `${s.path}/backends`,
         'backend.weights',
         `round-robin weights reduce to ${slots} slots (limit ${MAX_ROUND_ROBIN_SLOTS}); use smaller or more divisible weights`,
       ),
-    ];
-  });
+    );
+  }
+  return out;
+};
