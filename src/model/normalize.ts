@@ -9,6 +9,7 @@ import {
   type Backend,
   type HashField,
   type HealthCheck,
+  type Limits,
   type Model,
   type Nat,
   type PortRange,
@@ -37,40 +38,76 @@ export function normalize(raw: RawConfig): Normalized {
     return { family: text.includes(':') ? 6 : 4, text };
   };
 
-  const services = raw.services.map((s, i) => normalizeService(s, `/services/${i}`, address, err));
+  // VIPs repeat across services (many services on one address): one Address object per distinct valid text. Invalid
+  // ones are not cached, so each place they appear gets its diagnostic.
+  const vipCache = new Map<string, Address>();
+  const vip = (base: string, key: string, text: string): Address => {
+    const cached = vipCache.get(text);
+    if (cached !== undefined) return cached;
+    const a = address(base, key, text);
+    if (parseAddress(text) !== undefined) vipCache.set(text, a);
+    return a;
+  };
+  const services = raw.services.map((s, i) => normalizeService(s, `/services/${i}`, address, vip, err));
   return { model: { table: raw.table ?? DEFAULT_TABLE, services }, diagnostics };
 }
 
 type AddressFn = (base: string, key: string, text: string) => Address;
 type ErrFn = (path: string, code: string, message: string) => void;
 
-function normalizeService(s: RawService, path: string, address: AddressFn, err: ErrFn): Service {
-  const vipList = typeof s.vip === 'string' ? [s.vip] : s.vip;
-  const vips = vipList.map((v, i) => address(path, typeof s.vip === 'string' ? 'vip' : `vip/${i}`, v));
-  const protocols: Protocol[] =
-    s.protocol === undefined ? ['tcp'] : typeof s.protocol === 'string' ? [s.protocol] : [...s.protocol];
-  const ports = normalizePorts(s.port, `${path}/port`, err);
+// Values most services share, allocated once: the model is read-only, and at 50k services one object each per service
+// is megabytes the GC has to copy.
+const PROTOCOLS: Readonly<Record<Protocol, readonly Protocol[]>> = { tcp: ['tcp'], udp: ['udp'] };
+const NO_LIMITS: Limits = { overflow: 'reject', rate: undefined };
+const MASQUERADE: Nat = { kind: 'masquerade' };
+const NO_NAT: Nat = { kind: 'none' };
+const SINGLE_PORTS = new Map<number, readonly PortRange[]>();
+const PLAIN_SCHEDULERS = {
+  'round-robin': { kind: 'round-robin' },
+  random: { kind: 'random' },
+  'symmetric-hash': { kind: 'symmetric-hash' },
+} as const satisfies Record<string, Scheduler>;
+
+function normalizeService(s: RawService, path: string, address: AddressFn, vip: AddressFn, err: ErrFn): Service {
+  const vips = typeof s.vip === 'string' ? [vip(path, 'vip', s.vip)] : s.vip.map((v, i) => vip(path, `vip/${i}`, v));
+  const protocols: readonly Protocol[] =
+    s.protocol === undefined
+      ? PROTOCOLS.tcp
+      : typeof s.protocol === 'string'
+        ? PROTOCOLS[s.protocol]
+        : [...s.protocol].sort();
+  const ports = typeof s.port === 'number' ? singlePort(s.port) : normalizePorts(s.port, `${path}/port`, err);
   const backends = s.backends.map((b, i) => normalizeBackend(b, `${path}/backends/${i}`, address, s.health));
   return {
     path,
     name: s.name,
     vips,
-    protocols: [...protocols].sort(),
+    protocols,
     ports,
     scheduler: normalizeScheduler(s, path, err),
     nat: normalizeNat(s.nat, `${path}/nat`, address),
     onEmpty: s['on-empty'] ?? 'reject',
     quorum: s.quorum ?? 0,
     onDown: s['on-down'] ?? 'keep',
-    limits: {
-      overflow: s['limit-overflow'] ?? 'reject',
-      rate:
-        s['rate-limit'] === undefined
-          ? undefined
-          : { perSecond: s['rate-limit'].rate, burst: s['rate-limit'].burst ?? 5 },
-    },
+    limits:
+      s['limit-overflow'] === undefined && s['rate-limit'] === undefined
+        ? NO_LIMITS
+        : {
+            overflow: s['limit-overflow'] ?? 'reject',
+            rate:
+              s['rate-limit'] === undefined
+                ? undefined
+                : { perSecond: s['rate-limit'].rate, burst: s['rate-limit'].burst ?? 5 },
+          },
     backends,
   };
+}
+
+// The port list of a service with one port, shared by every service on that port.
+function singlePort(port: number): readonly PortRange[] {
+  let ports = SINGLE_PORTS.get(port);
+  if (ports === undefined) SINGLE_PORTS.set(port, (ports = [{ first: port, last: port }]));
+  return ports;
 }
 
 function normalizePorts(port: RawService['port'], path: string, err: ErrFn): PortRange[] {
@@ -142,7 +179,7 @@ export function normalizeHealth(h: RawHealth): HealthCheck {
 
 function normalizeScheduler(s: RawService, path: string, err: ErrFn): Scheduler {
   const kind = s.scheduler ?? 'round-robin';
-  if (kind !== 'source-hash' && kind !== 'maglev') return { kind };
+  if (kind !== 'source-hash' && kind !== 'maglev') return PLAIN_SCHEDULERS[kind];
   // Only the hashing schedulers need a seed; deriving one costs a sha256, which adds up at 50k services.
   const fields: HashField[] = s.hash?.fields ? [...s.hash.fields] : ['saddr'];
   const seed = s.hash?.seed === undefined ? seedFromName(s.name) : parseSeed(s.hash.seed, `${path}/hash/seed`, err);
@@ -151,8 +188,8 @@ function normalizeScheduler(s: RawService, path: string, err: ErrFn): Scheduler 
 }
 
 function normalizeNat(nat: RawService['nat'], path: string, address: AddressFn): Nat {
-  if (nat === undefined || nat === 'masquerade') return { kind: 'masquerade' };
-  if (nat === 'none') return { kind: 'none' };
+  if (nat === undefined || nat === 'masquerade') return MASQUERADE;
+  if (nat === 'none') return NO_NAT;
   const list = typeof nat.snat === 'string' ? [nat.snat] : nat.snat;
   const where = (i: number): string => (typeof nat.snat === 'string' ? 'snat' : `snat/${i}`);
   return { kind: 'snat', addresses: list.map((a, i) => address(path, where(i), a)) };
