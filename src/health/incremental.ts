@@ -27,16 +27,21 @@ const TOUCHED_SETS: readonly Ident[] = [
 // Given the plan that is loaded and the plan after a membership change (same config, other health verdicts), writes one
 // nft script that rewrites only what differs: the changed pools' slot elements and chains, and their listener elements
 // when a pool empties or refills. Deletions come first, so replaced intervals never overlap within the transaction.
+// `only`: the indexes of the services that may differ (the others must be equal in both plans, e.g. the very same
+// objects); only those are compared, so the work follows the number of changed services. Without it, all are.
 // Throws when the plans are not of the same config (the caller then replaces the whole table).
-export function incrementalUpdate(before: Plan, after: Plan): IncrementalUpdate {
+export function incrementalUpdate(before: Plan, after: Plan, only?: readonly number[]): IncrementalUpdate {
   if (before.table !== after.table || before.services.length !== after.services.length)
     throw new Error('plans of different configs');
   const changed: number[] = [];
-  before.services.forEach((s, i) => {
-    const t = after.services[i]!;
+  for (const i of only ?? before.services.keys()) {
+    const s = before.services[i];
+    const t = after.services[i];
+    if (s === undefined || t === undefined) throw new Error(`no service ${i} in the plans`);
+    if (s === t) continue;
     if (s.name !== t.name || !sameShape(s, t)) throw new Error(`service ${s.name}: plans of different configs`);
     if (JSON.stringify(s.pools) !== JSON.stringify(t.pools)) changed.push(i);
-  });
+  }
   if (changed.length === 0) return { script: null, services: [] };
   const pick = (p: Plan): Plan => ({ table: p.table, services: changed.map((i) => p.services[i]!) });
   const old = buildTable(pick(before), '');
@@ -84,8 +89,7 @@ function sameShape(a: PlannedService, b: PlannedService): boolean {
 
 function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, string> {
   const out = new Map<string, string>();
-  for (const el of sets.find((s) => s.name === name)?.elements ?? [])
-    out.set(renderElementKey(el), renderElement(el));
+  for (const el of sets.find((s) => s.name === name)?.elements ?? []) out.set(renderElementKey(el), renderElement(el));
   return out;
 }
 

@@ -8,13 +8,26 @@ import type { HealthRecord } from './machine.js';
 /** Default directory of the health state file; override with --state-dir or $NFTLB_STATE_DIR. */
 export const DEFAULT_STATE_DIR = '/var/lib/nftlb';
 
+/** The state file format. Version 1 recorded the live table by its kernel handle; its `live` is dropped when read. */
+export const STATE_VERSION = 2;
+
+/** What the live table holds, as far as nftlb health knows: the guard chain of its last full load and the config. */
+export interface LiveRecord {
+  /** Name of the empty chain (`health_<8 hex>`) the last full load by nftlb health added to the table. Any other load
+   *  of the table (nftlb apply, `nftlb render | nft -f -`, a hand edit) drops it, and an incremental script starts by
+   *  flushing it, so such a script is refused as a whole by a table that is not the one recorded here. */
+  readonly token: string;
+  /** modelHash() of the config the live table was built from. */
+  readonly modelHash: string;
+}
+
 /** What `nftlb health` keeps between runs, per table: each backend's checks, and what the live table was built from. */
 export interface HealthState {
-  readonly version: 1;
+  readonly version: typeof STATE_VERSION;
   readonly table: string;
-  /** The kernel handle of the table nftlb health last loaded in full (any other reload makes a new table with a new
-   *  handle) and the plan now live in it (sha256 of the plan JSON). Incremental updates are sent only while both match. */
-  readonly live: { readonly handle: number; readonly planHash: string } | null;
+  /** The live table nftlb health last loaded in full; null: none known (the next sync loads the whole table).
+   *  Incremental updates are sent only while the config is the recorded one, and refused by nft unless the table is. */
+  readonly live: LiveRecord | null;
   /** Health verdicts and on-empty keep sets the live table was built with. */
   readonly applied: {
     readonly health: Readonly<Record<string, 'up' | 'down'>>;
@@ -36,7 +49,7 @@ export function healthStateFile(dir: string, table: string): string {
 
 // A state with nothing known: every checked backend starts unknown (taken as healthy) and the table is reloaded.
 export function emptyState(table: string): HealthState {
-  return { version: 1, table, live: null, applied: { health: {}, lastKnown: {} }, backends: {} };
+  return { version: STATE_VERSION, table, live: null, applied: { health: {}, lastKnown: {} }, backends: {} };
 }
 
 // Reads the state file; a missing file is an empty state. A file that cannot be parsed is also treated as empty (the
@@ -58,20 +71,39 @@ export async function readHealthState(
     );
   }
   try {
-    const v = JSON.parse(text) as Partial<HealthState>;
+    const v = JSON.parse(text) as Record<string, unknown> | null;
     if (
-      v.version !== 1 ||
-      v.table !== table ||
-      typeof v.backends !== 'object' ||
-      typeof v.applied !== 'object' ||
-      v.applied === null
+      typeof v !== 'object' ||
+      v === null ||
+      (v['version'] !== 1 && v['version'] !== STATE_VERSION) ||
+      v['table'] !== table ||
+      !isRecord(v['backends']) ||
+      !isRecord(v['applied']) ||
+      !isRecord(v['applied']['health']) ||
+      !isRecord(v['applied']['lastKnown'])
     )
       throw new Error('unexpected shape');
-    return v as HealthState;
+    // A live record of another shape (version 1 kept a kernel handle) means no known live table: the next sync
+    // reloads the table in full. The check records and applied verdicts stay valid.
+    const live = isLiveRecord(v['live']) ? v['live'] : null;
+    return { ...(v as unknown as HealthState), version: STATE_VERSION, live };
   } catch (e) {
     warn(`health state ${file} is unreadable (${(e as Error).message}); starting from scratch`);
     return emptyState(table);
   }
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isLiveRecord(x: unknown): x is LiveRecord {
+  return (
+    isRecord(x) &&
+    typeof x['token'] === 'string' &&
+    /^health_[0-9a-f]{8}$/.test(x['token']) &&
+    typeof x['modelHash'] === 'string'
+  );
 }
 
 // Writes the state file atomically (temporary file + rename), so a reader or a crash sees the old or the new state.

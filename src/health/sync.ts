@@ -1,14 +1,14 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Executor } from '../apply/executor.js';
 import { acquireLock } from '../apply/lock.js';
 import { checkAndLoad } from '../apply/nft.js';
 import type { Model } from '../model/types.js';
 import { renderNftScript } from '../nft/script.js';
-import { backendKey, plan, poolKey } from '../plan/plan.js';
-import type { Plan } from '../plan/types.js';
+import { backendKey, plan, poolKey, replan, type HealthOverlay, type Lookup } from '../plan/plan.js';
+import type { Plan, PlannedService } from '../plan/types.js';
+import { VERSION } from '../version.js';
 import { incrementalUpdate } from './incremental.js';
-import { tableHandle } from './live-table.js';
-import { appliedOverlay, currentOverlay, type HealthState } from './state-file.js';
+import { STATE_VERSION, type HealthState } from './state-file.js';
 
 /** How sync() talks to the system. */
 export interface SyncDeps {
@@ -20,6 +20,19 @@ export interface SyncDeps {
   readonly lockWaitSeconds: number;
 }
 
+/** What sync() keeps in memory between two calls (`health --watch`): the plan the live table holds. Valid only for the
+ *  same Model object and the very `applied` object of the state sync() returned with it (or a state derived from that
+ *  one that keeps its `applied` object); sync() checks both and ignores the cache otherwise. That `applied` object
+ *  belongs to the cache: the next sync() with the cache updates its records in place once the kernel took the change
+ *  (copying 40,000 verdicts would cost more than the nft transaction at 10k services), so a caller keeps no older state
+ *  that it still needs unchanged. */
+export interface SyncCache {
+  readonly model: Model;
+  /** The plan loaded in the live table: plan(model, the verdicts and keep sets of `applied`). */
+  readonly plan: Plan;
+  readonly applied: HealthState['applied'];
+}
+
 /** What sync() did to the kernel. */
 export interface SyncOutcome {
   readonly action: 'none' | 'incremental' | 'full';
@@ -29,96 +42,225 @@ export interface SyncOutcome {
   /** Backend ids whose conntrack entries were deleted (on-down reset). */
   readonly reset: readonly number[];
   readonly state: HealthState;
+  /** The plan now live. */
   readonly plan: Plan;
+  /** Pass to the next sync() with `state` (or a state derived from it that keeps its `applied` object). */
+  readonly cache: SyncCache;
 }
 
-// A digest of a plan: equal digests mean equal tables.
-export function planHash(p: Plan): string {
-  return createHash('sha256')
-    .update(JSON.stringify(p, (k, v: unknown) => (k === 'health' ? undefined : v)))
-    .digest('hex');
-}
+const modelHashes = new WeakMap<Model, string>();
+const serviceIndexes = new WeakMap<Model, ReadonlyMap<string, number>>();
 
-// Brings the live table in line with the state's check records. While the live table is the one this state describes
-// (same kernel handle, same plan), only the changed pools are rewritten, in one nft transaction; otherwise (first run,
-// config changed, someone else reloaded the table, or the incremental script is refused) the whole table is replaced.
-export async function sync(deps: SyncDeps, model: Model, state: HealthState): Promise<SyncOutcome> {
-  const overlay = currentOverlay(state);
-  const next = plan(model, overlay);
-  const lastKnown: Record<string, readonly string[]> = { ...state.applied.lastKnown };
-  for (const s of next.services) {
-    for (const pool of s.pools) {
-      if (pool.selector === null || pool.kept) continue;
-      const ids = new Set(pool.slots);
-      lastKnown[poolKey(s.name, pool.family)] = s.backends
-        .filter((b) => ids.has(b.id))
-        .map((b) => backendKey(s.name, b.endpoint));
-    }
+// A digest of everything in a config that shapes the table (and the nftlb version that renders it): equal digests mean
+// that equal health verdicts give equal tables. Health check parameters count only as "checked or not", so tuning an
+// interval does not reload the table. Computed once per Model object.
+export function modelHash(model: Model): string {
+  let h = modelHashes.get(model);
+  if (h === undefined) {
+    const json = JSON.stringify(model, (k, v: unknown) => (k === 'health' ? v !== undefined : v));
+    h = createHash('sha256').update(`nftlb ${VERSION}\n`).update(json).digest('hex');
+    modelHashes.set(model, h);
   }
-  const before = plan(model, appliedOverlay(state));
-  const release = await acquireLock(deps.exec, deps.lockFile, deps.lockWaitSeconds);
-  try {
-    const handle = await tableHandle(deps.exec, deps.nft, next.table);
-    const live = state.live;
-    let outcome: { action: SyncOutcome['action']; why: string; services: readonly string[]; handle: number | null };
-    const stale =
-      live === null
-        ? 'no table loaded by nftlb health yet'
-        : handle !== live.handle
-          ? 'the table was replaced since the last health run'
-          : live.planHash !== planHash(before)
-            ? 'the config changed'
-            : null;
-    if (stale === null) {
-      const u = incrementalUpdate(before, next);
-      if (u.script === null) outcome = { action: 'none', why: 'no membership change', services: [], handle };
-      else {
-        const r = await deps.exec.run(deps.nft, ['-f', '-'], u.script);
-        outcome =
-          r.exitCode === 0
-            ? { action: 'incremental', why: `updated ${u.services.join(', ')}`, services: u.services, handle }
-            : await full(deps, next, `incremental update refused (${r.stderr.trim().split('\n')[0] ?? ''})`);
-      }
-    } else {
-      outcome = await full(deps, next, stale);
+  return h;
+}
+
+// Index of each service (by name) in model.services. Computed once per Model object.
+function serviceIndex(model: Model): ReadonlyMap<string, number> {
+  let m = serviceIndexes.get(model);
+  if (m === undefined) {
+    m = new Map(model.services.map((s, i) => [s.name, i]));
+    serviceIndexes.set(model, m);
+  }
+  return m;
+}
+
+// An own property of a record (never one of Object.prototype).
+const own = <V>(r: Readonly<Record<string, V>>, k: string): V | undefined => (Object.hasOwn(r, k) ? r[k] : undefined);
+
+// A Lookup over a plain record, so a state's records serve as an overlay without copying them.
+const lookup = <V>(r: Readonly<Record<string, V>>): Lookup<V> => ({ get: (k) => own(r, k) });
+
+// The overlay of applied verdicts and keep sets, without copying them.
+const overlayOf = (a: HealthState['applied']): HealthOverlay => ({
+  health: lookup(a.health),
+  lastKnown: lookup(a.lastKnown),
+});
+
+/** Verdicts that differ from the applied ones: backend key -> the current verdict (undefined: none, i.e. unknown). */
+export interface VerdictChanges {
+  readonly diff: ReadonlyMap<string, 'up' | 'down' | undefined>;
+  /** Indexes (ascending) of the services of the model with a key in `diff`: only these can plan differently. */
+  readonly changed: readonly number[];
+}
+
+// Compares the verdicts of the check records (unknown ones count as none) with the applied ones. `touched`: the only
+// backend keys whose records can differ from the applied verdicts (health --watch knows them: the keys with a transition
+// since its last sync); without it every record is compared. Backend keys are service/endpoint; names have no '/'.
+export function verdictChanges(model: Model, state: HealthState, touched?: Iterable<string>): VerdictChanges {
+  const applied = state.applied.health;
+  const diff = new Map<string, 'up' | 'down' | undefined>();
+  const verdict = (key: string): 'up' | 'down' | undefined => {
+    const r = own(state.backends, key);
+    return r === undefined || r.state === 'unknown' ? undefined : r.state;
+  };
+  if (touched !== undefined) {
+    for (const key of touched) if (verdict(key) !== own(applied, key)) diff.set(key, verdict(key));
+  } else {
+    let count = 0;
+    for (const key in state.backends) {
+      const v = state.backends[key]!.state;
+      if (v === 'unknown') continue;
+      count++;
+      if (own(applied, key) !== v) diff.set(key, v);
     }
-    const reset = await resetConnections(deps, before, next);
-    const health: Record<string, 'up' | 'down'> = Object.fromEntries(overlay.health);
-    const newState: HealthState = {
-      ...state,
-      live: outcome.handle === null ? null : { handle: outcome.handle, planHash: planHash(next) },
-      applied: { health, lastKnown },
-    };
-    return { action: outcome.action, why: outcome.why, services: outcome.services, reset, state: newState, plan: next };
+    // Every other current verdict is applied as is: the key sets are equal unless applied has more keys.
+    if (count - diff.size !== Object.keys(applied).length)
+      for (const key in applied) if (verdict(key) === undefined) diff.set(key, undefined);
+  }
+  const index = serviceIndex(model);
+  const changed = new Set<number>();
+  for (const key of diff.keys()) {
+    const i = index.get(key.slice(0, key.indexOf('/')));
+    if (i !== undefined) changed.add(i);
+  }
+  return { diff, changed: [...changed].sort((x, y) => x - y) };
+}
+
+// Brings the live table in line with the state's check records. Only the services whose verdicts changed are planned
+// again. While the live table is the one this state describes (same config, and the guard chain of nftlb health's last
+// full load still in it), only the changed pools are rewritten, in one nft transaction that starts by flushing the guard
+// chain, so nft refuses it whole when anyone else replaced the table; then, as on the first run, after a config change
+// or when nft refuses the incremental script, the whole table is replaced. With `cache` (the previous outcome's, for
+// the same model) and `touched` (see verdictChanges) a change to a few services costs O(those services) in JavaScript;
+// with the cache alone, one pass over the check records.
+export async function sync(
+  deps: SyncDeps,
+  model: Model,
+  state: HealthState,
+  cache?: SyncCache,
+  touched?: Iterable<string>,
+): Promise<SyncOutcome> {
+  const valid = cache !== undefined && cache.model === model && cache.applied === state.applied;
+  const { diff, changed } = verdictChanges(model, state, valid ? touched : undefined);
+  const applied = state.applied;
+  const current: HealthOverlay = {
+    health: { get: (k) => (diff.has(k) ? diff.get(k) : own(applied.health, k)) },
+    lastKnown: lookup(applied.lastKnown),
+  };
+  // on-empty keep sets of the pools that balance over healthy backends, to record once the kernel took the change.
+  const kept: Record<string, readonly string[]> = {};
+  let before: Plan;
+  let next: Plan;
+  if (valid) {
+    before = cache.plan;
+    next = replan(before, model, current, changed);
+    for (const i of changed) recordKept(kept, next.services[i]!);
+  } else {
+    next = plan(model, current);
+    before = replan(next, model, overlayOf(applied), changed);
+    for (const s of next.services) recordKept(kept, s);
+  }
+  const hash = modelHash(model);
+  const release = await acquireLock(deps.exec, deps.lockFile, deps.lockWaitSeconds);
+  let outcome: { action: SyncOutcome['action']; why: string; services: readonly string[]; token: string };
+  let reset: number[];
+  try {
+    const live = state.live;
+    const stale =
+      live === null ? 'no table loaded by nftlb health yet' : live.modelHash !== hash ? 'the config changed' : null;
+    if (stale === null && live !== null) {
+      const u = incrementalUpdate(before, next, changed);
+      // The guard first: when the table is not the one nftlb health loaded, nft refuses the whole transaction.
+      const script = `flush chain inet ${next.table} ${live.token}\n${u.script ?? ''}`;
+      const r = await deps.exec.run(deps.nft, ['-f', '-'], script);
+      if (r.exitCode === 0)
+        outcome =
+          u.script === null
+            ? { action: 'none', why: 'no membership change', services: [], token: live.token }
+            : {
+                action: 'incremental',
+                why: `updated ${u.services.join(', ')}`,
+                services: u.services,
+                token: live.token,
+              };
+      // nft echoes the failing line: the guard's when the table is not the one recorded (or absent).
+      else if (r.stderr.includes(live.token))
+        outcome = await full(deps, next, 'the table was replaced since the last health run');
+      else outcome = await full(deps, next, `incremental update refused (${r.stderr.trim().split('\n')[0] ?? ''})`);
+    } else {
+      outcome = await full(deps, next, stale ?? 'no table loaded by nftlb health yet');
+    }
+    reset = await resetConnections(deps, before, next, changed);
   } finally {
     await release();
   }
+  // The kernel has the change: record what it was built with. The records of a valid cache are its own and updated in
+  // place; a state from elsewhere (the file, a caller) is copied. A new `applied` object either way, so a cache from
+  // before this call no longer matches.
+  const records = valid ? applied : { health: { ...applied.health }, lastKnown: { ...applied.lastKnown } };
+  const health = records.health as Record<string, 'up' | 'down'>;
+  for (const [k, v] of diff) {
+    if (v === undefined) delete health[k];
+    else health[k] = v;
+  }
+  Object.assign(records.lastKnown, kept);
+  const newApplied: HealthState['applied'] = { health: records.health, lastKnown: records.lastKnown };
+  return {
+    action: outcome.action,
+    why: outcome.why,
+    services: outcome.services,
+    reset,
+    state: { ...state, version: STATE_VERSION, live: { token: outcome.token, modelHash: hash }, applied: newApplied },
+    plan: next,
+    cache: { model, plan: next, applied: newApplied },
+  };
 }
 
+// on-empty keep: records the backends a pool balances over while it has healthy ones (not when they are a kept set).
+function recordKept(lastKnown: Record<string, readonly string[]>, s: PlannedService): void {
+  for (const pool of s.pools) {
+    if (pool.selector === null || pool.kept) continue;
+    const ids = new Set(pool.slots);
+    lastKnown[poolKey(s.name, pool.family)] = s.backends
+      .filter((b) => ids.has(b.id))
+      .map((b) => backendKey(s.name, b.endpoint));
+  }
+}
+
+// A new guard chain name: `health_` and 8 random hex digits.
+export function newToken(): string {
+  return `health_${randomBytes(4).toString('hex')}`;
+}
+
+// Replaces the whole table and adds a new (empty, unreferenced) guard chain in the same transaction. The guard is
+// appended after the rendered script, so the table body and its fingerprint are exactly what `nftlb render` prints.
 async function full(
   deps: SyncDeps,
   p: Plan,
   why: string,
-): Promise<{ action: 'full'; why: string; services: readonly string[]; handle: number | null }> {
-  await checkAndLoad(deps.exec, deps.nft, renderNftScript(p).text);
-  return {
-    action: 'full',
-    why,
-    services: p.services.map((s) => s.name),
-    handle: await tableHandle(deps.exec, deps.nft, p.table),
-  };
+): Promise<{ action: 'full'; why: string; services: readonly string[]; token: string }> {
+  const token = newToken();
+  await checkAndLoad(deps.exec, deps.nft, `${renderNftScript(p).text}add chain inet ${p.table} ${token}\n`);
+  return { action: 'full', why, services: p.services.map((s) => s.name), token };
 }
 
 // on-down reset: deletes the conntrack entries of backends that left their pool because a check took them down.
-// Their ct mark is their id (design.md), so `conntrack -D --mark <id>` finds exactly their connections.
-async function resetConnections(deps: SyncDeps, before: Plan, after: Plan): Promise<number[]> {
+// Their ct mark is their id (design.md), so `conntrack -D --mark <id>` finds exactly their connections. Only services
+// whose verdicts changed can have such backends.
+async function resetConnections(
+  deps: SyncDeps,
+  before: Plan,
+  after: Plan,
+  changed: readonly number[],
+): Promise<number[]> {
   const out: number[] = [];
-  after.services.forEach((s, i) => {
-    if (s.onDown !== 'reset') return;
+  for (const i of changed) {
+    const s = after.services[i]!;
+    if (s.onDown !== 'reset') continue;
     const was = new Set(before.services[i]!.pools.flatMap((p) => p.slots));
     const now = new Set(s.pools.flatMap((p) => p.slots));
     for (const b of s.backends) if (b.health === 'down' && was.has(b.id) && !now.has(b.id)) out.push(b.id);
-  });
+  }
   for (const id of out) {
     // Exit status 1 with "0 flow entries have been deleted" only means there was nothing to delete.
     await deps.exec.run(deps.conntrack, ['-D', '--mark', String(id)]);

@@ -5,12 +5,17 @@ import { selectFor } from './selector.js';
 import { reduceWeights } from './weights.js';
 import { SLOT_BASE, type Plan, type PlannedBackend, type PlannedService, type Pool } from './types.js';
 
+/** Read access by key: a Map, or a view of a plain record (nftlb health keeps its verdicts in one). */
+export interface Lookup<V> {
+  get(key: string): V | undefined;
+}
+
 /** Health verdicts to plan with (from `nftlb health`); without one every backend is taken as its state says. */
 export interface HealthOverlay {
   /** Probe verdict by backend key (backendKey()); backends not listed count as healthy. */
-  readonly health: ReadonlyMap<string, 'up' | 'down'>;
+  readonly health: Lookup<'up' | 'down'>;
   /** on-empty keep: the last non-empty set of each pool (poolKey()), as backend keys. */
-  readonly lastKnown?: ReadonlyMap<string, readonly string[]>;
+  readonly lastKnown?: Lookup<readonly string[]>;
 }
 
 // The stable name of a backend across reloads: service name and endpoint (ids move when the config is reordered).
@@ -29,49 +34,84 @@ export function plan(model: Model, overlay?: HealthOverlay): Plan {
   let nextId = 1;
   let nextSlot = SLOT_BASE;
   const services = model.services.map((s): PlannedService => {
-    const backends: PlannedBackend[] = s.backends.map((b) => {
-      const endpoint = endpointText(b.address, b.port ?? singlePort(s));
-      return {
-        id: nextId++,
-        path: b.path,
-        address: b.address,
-        port: b.port ?? singlePort(s),
-        weight: b.weight,
-        state: b.state,
-        health: healthOf(b, overlay?.health.get(backendKey(s.name, endpoint))),
-        endpoint,
-        maxConnections: b.maxConnections,
-      };
-    });
-    const families = ([4, 6] as const).filter((f) => s.vips.some((v) => v.family === f));
-    const pools = families.map((family): Pool => {
-      const all = backends.filter((b) => b.address.family === family);
-      const { chosen, kept } = choose(s, family, all, overlay);
-      const chain = ident(`svc_${s.name}_v${family}`);
-      const vips = s.vips.filter((v) => v.family === family);
-      const capacity = slotCapacity(s.scheduler, all);
-      const slotBase = nextSlot;
-      nextSlot += capacity;
-      if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase, slots: [], capacity, kept };
-      const { selector, slots } = selectFor(s.scheduler, chosen);
-      return { family, chain, vips, selector, slotBase, slots: slots.map((i) => chosen[i]!.id), capacity, kept };
-    });
-    return {
-      name: s.name,
-      path: s.path,
-      protocols: s.protocols,
-      ports: s.ports,
-      nat: s.nat,
-      onEmpty: s.onEmpty,
-      quorum: s.quorum,
-      onDown: s.onDown,
-      scheduler: s.scheduler.kind,
-      rateLimit: s.limits.rate,
-      backends,
-      pools,
-    };
+    const planned = planService(s, nextId, nextSlot, overlay);
+    nextId += s.backends.length;
+    for (const pool of planned.pools) nextSlot = pool.slotBase + pool.capacity;
+    return planned;
   });
   return { table: ident(model.table), services };
+}
+
+// Plans again only the services at `indexes` (of model.services) with another overlay; every other service is the
+// very object of `prev`. Ids and slot ranges never depend on health (pools reserve their capacity), so each replanned
+// service starts at the id and slot of its previous plan: replan(plan(m, a), m, b, changed) deep-equals plan(m, b)
+// when the services outside `changed` have the same verdicts (and on-empty keep sets) in a and b. `prev` must be a plan
+// of this very model.
+export function replan(prev: Plan, model: Model, overlay: HealthOverlay, indexes: Iterable<number>): Plan {
+  if (prev.services.length !== model.services.length) throw new Error('replan: the plan is of another model');
+  const services = prev.services.slice();
+  for (const i of indexes) {
+    const s = model.services[i];
+    const was = prev.services[i];
+    if (s === undefined || was === undefined) throw new Error(`replan: no service ${i}`);
+    if (was.name !== s.name || was.backends.length !== s.backends.length)
+      throw new Error(`replan: service ${s.name}: the plan is of another model`);
+    services[i] = planService(s, was.backends[0]?.id ?? 1, was.pools[0]?.slotBase ?? SLOT_BASE, overlay);
+  }
+  return { table: prev.table, services };
+}
+
+// One service, its backends numbered from firstId and its pools' slot ranges laid out from firstSlot.
+function planService(
+  s: Service,
+  firstId: number,
+  firstSlot: number,
+  overlay: HealthOverlay | undefined,
+): PlannedService {
+  let nextId = firstId;
+  let nextSlot = firstSlot;
+  const port = singlePort(s);
+  const backends: PlannedBackend[] = s.backends.map((b) => {
+    const endpoint = endpointText(b.address, b.port ?? port);
+    return {
+      id: nextId++,
+      path: b.path,
+      address: b.address,
+      port: b.port ?? port,
+      weight: b.weight,
+      state: b.state,
+      health: healthOf(b, overlay?.health.get(backendKey(s.name, endpoint))),
+      endpoint,
+      maxConnections: b.maxConnections,
+    };
+  });
+  const families = ([4, 6] as const).filter((f) => s.vips.some((v) => v.family === f));
+  const pools = families.map((family): Pool => {
+    const all = backends.filter((b) => b.address.family === family);
+    const { chosen, kept } = choose(s, family, all, overlay);
+    const chain = ident(`svc_${s.name}_v${family}`);
+    const vips = s.vips.filter((v) => v.family === family);
+    const capacity = slotCapacity(s.scheduler, all);
+    const slotBase = nextSlot;
+    nextSlot += capacity;
+    if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase, slots: [], capacity, kept };
+    const { selector, slots } = selectFor(s.scheduler, chosen);
+    return { family, chain, vips, selector, slotBase, slots: slots.map((i) => chosen[i]!.id), capacity, kept };
+  });
+  return {
+    name: s.name,
+    path: s.path,
+    protocols: s.protocols,
+    ports: s.ports,
+    nat: s.nat,
+    onEmpty: s.onEmpty,
+    quorum: s.quorum,
+    onDown: s.onDown,
+    scheduler: s.scheduler.kind,
+    rateLimit: s.limits.rate,
+    backends,
+    pools,
+  };
 }
 
 function healthOf(b: Backend, verdict: 'up' | 'down' | undefined): PlannedBackend['health'] {

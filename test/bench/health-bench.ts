@@ -1,27 +1,30 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { systemExecutor, type Executor } from '../../src/apply/executor.js';
+import { systemExecutor, type Executor, type Started } from '../../src/apply/executor.js';
 import { checkConfig } from '../../src/config/validate.js';
-import { incrementalUpdate } from '../../src/health/incremental.js';
 import { FRESH, type HealthRecord } from '../../src/health/machine.js';
-import { emptyState, type HealthState } from '../../src/health/state-file.js';
-import { sync } from '../../src/health/sync.js';
+import { emptyState, writeHealthState, type HealthState } from '../../src/health/state-file.js';
+import { sync, type SyncCache, type SyncDeps, type SyncOutcome } from '../../src/health/sync.js';
 import type { Model } from '../../src/model/types.js';
 import { backendKey, plan } from '../../src/plan/plan.js';
 import { ms, table } from './format.js';
 import { benchConfigJson } from './gen-config.js';
 import { createNamespace, kernelUnavailable } from './netns.js';
 
-// `node dist/test/bench/health-bench.js [--sizes 1000,10000] [--runs 5]`: loads a table of N services (4 backends, tcp
-// checks) in a private namespace, then takes one backend down and back up, RUNS times each at the first, middle and
-// last service, and prints how long one membership change takes: the nft transaction alone and the whole sync() (lock,
-// table handle, two plans, script, nft -f). A benchmark, not a test: it asserts nothing.
+// `node dist/test/bench/health-bench.js [--sizes 1000,10000] [--runs 3]`: loads a table of N services (4 backends, tcp
+// checks, every backend with an `up` record as after a while of `health --watch`) in a private namespace, then takes one
+// backend down and back up, RUNS times each at the first, middle and last service, and prints how long one membership
+// change takes in sync(): as `health --watch` calls it (with the plan it keeps in memory) and as `health --once` does
+// (without), split into the nft transaction, the lock (flock) and the rest (JavaScript). The first backend of a pool
+// leaves only chain commands (the others stay consecutive ids); a middle one needs slot elements. Also: a round with
+// no membership change (the guard check only) and writing the state file (each --watch round does). Sizes side by
+// side, so a flat cost shows as equal columns. A benchmark, not a test: it asserts nothing but the kind of update.
 
 const TARGET_MS = 50;
 
 function args(argv: readonly string[]): { sizes: number[]; runs: number } {
-  const o = { sizes: [1000, 10_000], runs: 5 };
+  const o = { sizes: [1000, 10_000], runs: 3 };
   for (let i = 0; i < argv.length; i += 2) {
     const v = argv[i + 1] ?? '';
     if (argv[i] === '--sizes')
@@ -29,7 +32,7 @@ function args(argv: readonly string[]): { sizes: number[]; runs: number } {
         .split(',')
         .map(Number)
         .filter((n) => Number.isInteger(n) && n > 0 && n <= 100_000);
-    else if (argv[i] === '--runs') o.runs = Math.min(Math.max(Number(v) || 5, 1), 50);
+    else if (argv[i] === '--runs') o.runs = Math.min(Math.max(Number(v) || 3, 1), 50);
     else throw new Error(`unknown argument ${argv[i] ?? ''}`);
   }
   return o;
@@ -44,70 +47,141 @@ function modelWithChecks(n: number): Model {
   return c.model;
 }
 
-// Runs nft and conntrack inside the namespace; flock (the lock) on the host, where the lock file is.
-function inNamespace(ns: string, base: Executor): Executor {
+/** Where the time of the calls through the executor went, since the last reset. */
+interface Clock {
+  nft: number;
+  lock: number;
+}
+
+// Runs nft and conntrack inside the namespace; flock (the lock) on the host, where the lock file is. Adds up the wall
+// time of nft runs and of taking and releasing the lock.
+function inNamespace(ns: string, base: Executor, clock: Clock): Executor {
+  const timed = async <T>(what: keyof Clock, p: () => Promise<T>): Promise<T> => {
+    const a = performance.now();
+    try {
+      return await p();
+    } finally {
+      clock[what] += performance.now() - a;
+    }
+  };
   return {
     run: (cmd, a, input) =>
-      cmd === 'nft' || cmd === 'conntrack'
-        ? base.run('ip', ['netns', 'exec', ns, cmd, ...a], input)
-        : base.run(cmd, a, input),
-    ...(base.start ? { start: base.start.bind(base) } : {}),
+      cmd === 'nft'
+        ? timed('nft', () => base.run('ip', ['netns', 'exec', ns, cmd, ...a], input))
+        : cmd === 'conntrack'
+          ? base.run('ip', ['netns', 'exec', ns, cmd, ...a], input)
+          : base.run(cmd, a, input),
+    start: async (cmd, a): Promise<Started> => {
+      const s = await timed('lock', () => base.start!(cmd, a));
+      return {
+        write: (t) => s.write(t),
+        firstLine: (to) => timed('lock', () => s.firstLine(to)),
+        end: () => timed('lock', () => s.end()),
+      };
+    },
   };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const max = (xs: readonly number[]): number => Math.max(...xs);
 
-async function measure(n: number, runs: number): Promise<string[]> {
+/** One timed sync(). */
+interface Sample {
+  readonly total: number;
+  readonly nft: number;
+  readonly lock: number;
+}
+
+type Figures = Map<string, string>;
+
+async function measure(n: number, runs: number): Promise<Figures> {
   const model = modelWithChecks(n);
   const ns = createNamespace();
   const dir = mkdtempSync(join(tmpdir(), 'nftlb-hbench-'));
+  const out: Figures = new Map();
   try {
-    const exec = inNamespace(ns.name, systemExecutor());
-    const deps = { exec, nft: 'nft', conntrack: 'conntrack', lockFile: join(dir, 'apply.lock'), lockWaitSeconds: 5 };
-    const t0 = performance.now();
-    let state: HealthState = (await sync(deps, model, emptyState('hbench'))).state;
-    const fullMs = performance.now() - t0;
-    const nftOnly: number[] = [];
-    const whole: number[] = [];
+    const clock: Clock = { nft: 0, lock: 0 };
+    const exec = inNamespace(ns.name, systemExecutor(), clock);
+    const deps: SyncDeps = {
+      exec,
+      nft: 'nft',
+      conntrack: 'conntrack',
+      lockFile: join(dir, 'apply.lock'),
+      lockWaitSeconds: 5,
+    };
     const p = plan(model);
-    for (const idx of [0, Math.floor(n / 2), n - 1]) {
-      const s = p.services[idx]!;
-      const key = backendKey(s.name, s.backends[0]!.endpoint);
-      for (let r = 0; r < runs; r++) {
-        for (const verdict of ['down', 'up'] as const) {
-          const rec: HealthRecord = { ...FRESH, state: verdict };
-          const next: HealthState = { ...state, backends: { ...state.backends, [key]: rec } };
-          // The nft transaction alone, on a twin change, then the full sync on the real one.
-          const before = plan(model, { health: new Map(Object.entries(state.applied.health)) });
-          const after = plan(model, { health: new Map([...Object.entries(state.applied.health), [key, verdict]]) });
-          const script = incrementalUpdate(before, after).script;
-          const a = performance.now();
-          const out = await sync(deps, model, next);
-          whole.push(performance.now() - a);
-          if (out.action !== 'incremental')
-            throw new Error(`expected an incremental update, got ${out.action} (${out.why})`);
-          state = out.state;
-          // Re-apply the inverse and the same script by hand to time nft alone.
-          if (script !== null) {
-            const inverse = incrementalUpdate(after, before).script!;
-            await exec.run('nft', ['-f', '-'], inverse);
-            const b = performance.now();
-            const rr = await exec.run('nft', ['-f', '-'], script);
-            nftOnly.push(performance.now() - b);
-            if (rr.exitCode !== 0) throw new Error(rr.stderr);
+    const up: HealthRecord = { ...FRESH, state: 'up' };
+    const records: Record<string, HealthRecord> = {};
+    for (const s of p.services) for (const b of s.backends) records[backendKey(s.name, b.endpoint)] = up;
+    const t0 = performance.now();
+    let last: SyncOutcome = await sync(deps, model, { ...emptyState('hbench'), backends: records });
+    out.set('first full load (no state yet)', ms(performance.now() - t0));
+    let state: HealthState = last.state;
+    let cache: SyncCache | undefined = last.cache;
+
+    const timedSync = async (next: HealthState, withCache: boolean, touched: string[]): Promise<Sample> => {
+      clock.nft = 0;
+      clock.lock = 0;
+      const a = performance.now();
+      last = withCache ? await sync(deps, model, next, cache, touched) : await sync(deps, model, next);
+      const total = performance.now() - a;
+      state = last.state;
+      cache = last.cache;
+      return { total, nft: clock.nft, lock: clock.lock };
+    };
+    const report = (label: string, xs: readonly Sample[]): void => {
+      out.set(
+        `${label}: sync() median / max`,
+        `${ms(median(xs.map((x) => x.total)))} / ${ms(max(xs.map((x) => x.total)))}`,
+      );
+      out.set(`${label}:   nft -f median`, ms(median(xs.map((x) => x.nft))));
+      out.set(`${label}:   lock median`, ms(median(xs.map((x) => x.lock))));
+      out.set(`${label}:   rest (JS) median`, ms(median(xs.map((x) => x.total - x.nft - x.lock))));
+    };
+
+    for (const mode of ['watch', 'once'] as const) {
+      for (const [which, j] of [
+        ['first', 0],
+        ['middle', 1],
+      ] as const) {
+        const samples: Sample[] = [];
+        for (const idx of [0, Math.floor(n / 2), n - 1]) {
+          const s = p.services[idx]!;
+          const key = backendKey(s.name, s.backends[j]!.endpoint);
+          for (let r = 0; r < runs; r++) {
+            for (const verdict of ['down', 'up'] as const) {
+              // What the --watch loop does before it calls sync(): merge this round's records (not timed); it passes
+              // the keys with a transition since its last sync.
+              const next: HealthState = {
+                ...state,
+                backends: { ...state.backends, [key]: { ...FRESH, state: verdict } },
+              };
+              samples.push(await timedSync(next, mode === 'watch', [key]));
+              if (last.action !== 'incremental')
+                throw new Error(`expected an incremental update, got ${last.action} (${last.why})`);
+            }
           }
         }
+        report(`${mode === 'watch' ? '--watch (cache)' : '--once (no cache)'}, ${which} backend`, samples);
       }
     }
-    return [
-      String(n),
-      ms(fullMs),
-      ms(median(nftOnly)),
-      ms(Math.max(...nftOnly)),
-      ms(median(whole)),
-      ms(Math.max(...whole)),
-      `<= ${TARGET_MS}`,
-    ];
+
+    // A round without a membership change: sync() only checks the guard chain.
+    const idle: Sample[] = [];
+    for (let r = 0; r < runs * 2; r++) {
+      idle.push(await timedSync({ ...state }, false, []));
+      if (last.action !== 'none') throw new Error(`expected no update, got ${last.action} (${last.why})`);
+    }
+    out.set('--once, no change (guard check only): sync() median', ms(median(idle.map((x) => x.total))));
+
+    const writes: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const a = performance.now();
+      await writeHealthState(join(dir, 'health-hbench.json'), state);
+      writes.push(performance.now() - a);
+    }
+    out.set('state file write (4 records per service) median', ms(median(writes)));
+    return out;
   } finally {
     ns.remove();
     rmSync(dir, { recursive: true, force: true });
@@ -120,9 +194,11 @@ if (why !== undefined) {
   process.exit(1);
 }
 const o = args(process.argv.slice(2));
-const rows: string[][] = [];
-for (const n of o.sizes) rows.push(await measure(n, o.runs));
-process.stdout.write('One membership change (one backend down or up), incremental, in a private namespace (ms):\n');
+const figures: Figures[] = [];
+for (const n of o.sizes) figures.push(await measure(n, o.runs));
+const rows = [...figures[0]!.keys()].map((k) => [k, ...figures.map((f) => f.get(k) ?? 'n/a')]);
 process.stdout.write(
-  table(['services', 'first full load', 'nft -f median', 'nft -f max', 'sync() median', 'sync() max', 'target'], rows),
+  `One membership change (one backend down or up) at N services x 4 backends, in a private namespace, ${o.runs} runs ` +
+    `x 3 places x down/up (ms; target: --watch sync() <= ${TARGET_MS} ms, flat in N):\n`,
 );
+process.stdout.write(`${table(['', ...o.sizes.map((n) => `${n} services`)], rows)}\n`);

@@ -64,10 +64,12 @@ test('first run loads the whole table; then only membership changes reach nft, a
   t.is(loads().length, 1);
   t.true(loads()[0]!.includes('delete table inet hc'));
 
-  // Healthy and unchanged: probes run, nft only lists tables.
+  // Healthy and unchanged: probes run, nft only checks the guard chain (a cheap transaction that changes nothing).
+  const guard = (await readHealthState(deps.stateFile, 'hc')).live!.token;
   const r2 = await healthOnce(deps, model);
   t.is(r2.sync.action, 'none');
-  t.is(loads().length, 1);
+  t.deepEqual(loads().slice(1), [`flush chain inet hc ${guard}\n`]);
+  const updates = (): string[] => loads().filter((l) => l !== `flush chain inet hc ${guard}\n`);
 
   alive.set('198.51.100.2', false);
   const r3 = await healthOnce(deps, model);
@@ -79,8 +81,8 @@ test('first run loads the whole table; then only membership changes reach nft, a
     ['198.51.100.2:80 up->down'],
   );
   t.is(r4.sync.action, 'incremental');
-  t.false(loads()[1]!.includes('delete table'));
-  t.true(loads()[1]!.includes('flush chain inet hc svc_web_v4'));
+  t.false(updates()[1]!.includes('delete table'));
+  t.true(updates()[1]!.startsWith(`flush chain inet hc ${guard}\nflush chain inet hc svc_web_v4\n`));
   // on-down reset: its connections (ct mark = id 1) are deleted.
   t.deepEqual(r4.sync.reset, [1]);
   t.deepEqual(
@@ -96,7 +98,29 @@ test('first run loads the whole table; then only membership changes reach nft, a
     ['down->up'],
   );
   t.is(back.sync.action, 'incremental');
-  t.is(loads().length, 3);
+  t.is(updates().length, 3);
+});
+
+test('a full load adds an empty guard chain health_<hex> after the rendered table; incremental scripts flush it first', async (t) => {
+  const { alive, deps, loads } = await setup(t);
+  await healthOnce(deps, model);
+  const token = (await readHealthState(deps.stateFile, 'hc')).live!.token;
+  t.regex(token, /^health_[0-9a-f]{8}$/);
+  const fullScript = loads()[0]!;
+  // The rendered script unchanged (renderNftScript), then the guard, outside the table block.
+  t.true(fullScript.endsWith(`\n}\nadd chain inet hc ${token}\n`));
+  t.is(fullScript.match(/health_/g)?.length, 1);
+  alive.set('198.51.100.2', false);
+  await healthOnce(deps, model);
+  const r = await healthOnce(deps, model);
+  t.is(r.sync.action, 'incremental');
+  t.is(loads().at(-1)!.split('\n')[0], `flush chain inet hc ${token}`);
+  // Each full load makes a new guard.
+  await writeFile(deps.stateFile, '{}');
+  await healthOnce({ ...deps, warn: () => undefined }, model);
+  const again = (await readHealthState(deps.stateFile, 'hc')).live!.token;
+  t.not(again, token);
+  t.true(loads().at(-1)!.endsWith(`add chain inet hc ${again}\n`));
 });
 
 test('the state file records checks and what the live table holds; a table replaced by someone else is reloaded', async (t) => {
@@ -108,9 +132,11 @@ test('the state file records checks and what the live table holds; a table repla
   t.is(state.backends['web/198.51.100.3:80']?.state, 'down');
   t.is(state.backends['web/198.51.100.3:80']?.reason, 'ECONNREFUSED');
   t.deepEqual(state.applied.health, { 'web/198.51.100.3:80': 'down', 'web/198.51.100.2:80': 'up' });
-  t.is(state.live?.handle, exec.handle!);
-  // `nftlb apply` (or anyone) replaces the table: new handle, so the next round reloads in full with the verdicts.
-  exec.handle = exec.handle! + 5;
+  t.true(exec.chains?.has(state.live!.token));
+  t.regex(state.live!.modelHash, /^[0-9a-f]{64}$/);
+  // `nftlb apply` (or anyone) replaces the table: the guard chain is gone, nft refuses the next script, and the round
+  // reloads in full with the verdicts.
+  exec.replaceTable();
   const r = await healthOnce(deps, model);
   t.is(r.sync.action, 'full');
   t.is(r.sync.why, 'the table was replaced since the last health run');
@@ -118,19 +144,92 @@ test('the state file records checks and what the live table holds; a table repla
   const last = loads()[loads().length - 1]!;
   t.regex(/chain svc_web_v4 \{[^}]*\}/.exec(last)?.[0] ?? '', /ct mark set 1 goto pick/);
   t.notRegex(/map slots \{[^}]*\}/.exec(last)?.[0] ?? '', /: 2\b/);
-  t.true(JSON.parse(await readFile(deps.stateFile, 'utf8')).live.handle === exec.handle);
+  const token = JSON.parse(await readFile(deps.stateFile, 'utf8')).live.token as string;
+  t.not(token, state.live!.token);
+  t.true(exec.chains?.has(token));
+});
+
+test('a table deleted by someone else is loaded again in full, also while a backend changes', async (t) => {
+  const { exec, alive, deps } = await setup(t);
+  await healthOnce(deps, model);
+  exec.dropTable();
+  t.like((await healthOnce(deps, model)).sync, {
+    action: 'full',
+    why: 'the table was replaced since the last health run',
+  });
+  alive.set('198.51.100.2', false);
+  t.is((await healthOnce(deps, model)).sync.action, 'none');
+  exec.dropTable();
+  const r = await healthOnce(deps, model);
+  t.deepEqual(
+    r.transitions.map((x) => `${x.endpoint} ${x.from}->${x.to}`),
+    ['198.51.100.2:80 up->down'],
+  );
+  t.like(r.sync, { action: 'full', why: 'the table was replaced since the last health run' });
+  t.true(exec.chains !== null);
+  const st = await readHealthState(deps.stateFile, 'hc');
+  t.deepEqual(st.applied.health, { 'web/198.51.100.2:80': 'down', 'web/198.51.100.3:80': 'up' });
+});
+
+test('a version 1 state file (live table recorded by kernel handle) keeps its checks and reloads the table in full', async (t) => {
+  const { deps, alive, loads } = await setup(t);
+  alive.set('198.51.100.3', false);
+  const rec = (state: string, fails: number) => ({
+    state,
+    passes: 0,
+    fails,
+    lastCheck: '2026-01-01T00:00:00.000Z',
+    lastOk: null,
+    reason: 'ECONNREFUSED',
+    since: '2026-01-01T00:00:00.000Z',
+  });
+  await writeFile(
+    deps.stateFile,
+    JSON.stringify({
+      version: 1,
+      table: 'hc',
+      live: { handle: 7, planHash: 'ab'.repeat(32) },
+      applied: { health: { 'web/198.51.100.3:80': 'down' }, lastKnown: {} },
+      backends: { 'web/198.51.100.3:80': rec('down', 2) },
+    }),
+  );
+  const warnings: string[] = [];
+  const before = await readHealthState(deps.stateFile, 'hc', (m) => warnings.push(m));
+  t.is(before.live, null);
+  t.is(before.version, 2);
+  t.is(before.backends['web/198.51.100.3:80']?.fails, 2);
+  const r = await healthOnce({ ...deps, warn: (m) => warnings.push(m) }, model);
+  t.deepEqual(warnings, []);
+  t.is(r.sync.action, 'full');
+  t.is(r.sync.why, 'no table loaded by nftlb health yet');
+  t.is(loads().length, 1);
+  t.notRegex(/map slots \{[^}]*\}/.exec(loads()[0]!)?.[0] ?? '', /: 2\b/);
+  const after = JSON.parse(await readFile(deps.stateFile, 'utf8'));
+  t.is(after.version, 2);
+  t.regex(after.live.token, /^health_[0-9a-f]{8}$/);
+  t.is(after.live.handle, undefined);
+});
+
+test('a live record with a malformed guard name is not trusted: no table known, full reload', async (t) => {
+  const { deps } = await setup(t);
+  await healthOnce(deps, model);
+  const st = JSON.parse(await readFile(deps.stateFile, 'utf8'));
+  st.live.token = 'health_x; delete table inet hc';
+  await writeFile(deps.stateFile, JSON.stringify(st));
+  t.is((await readHealthState(deps.stateFile, 'hc')).live, null);
+  t.is((await healthOnce(deps, model)).sync.action, 'full');
 });
 
 test('an incremental script nft refuses falls back to a full reload', async (t) => {
   const { exec, alive, deps, loads } = await setup(t);
   await healthOnce(deps, model);
-  exec.refuse = (s) => !s.includes('delete table');
+  exec.refuse = (s) => s.includes('flush chain inet hc svc_web_v4');
   alive.set('198.51.100.2', false);
   await healthOnce(deps, model);
   const r = await healthOnce(deps, model);
   t.is(r.sync.action, 'full');
   t.regex(r.sync.why, /incremental update refused/);
-  t.is(loads().length, 3); // full, refused incremental, full
+  t.is(loads().length, 4); // full, guard check, refused incremental, full
 });
 
 test('an unreadable state file is reported and replaced, not fatal', async (t) => {
@@ -140,5 +239,5 @@ test('an unreadable state file is reported and replaced, not fatal', async (t) =
   const r = await healthOnce({ ...deps, warn: (m) => warnings.push(m) }, model);
   t.is(r.sync.action, 'full');
   t.regex(warnings[0] ?? '', /unreadable/);
-  t.is((await readHealthState(deps.stateFile, 'hc')).version, 1);
+  t.is((await readHealthState(deps.stateFile, 'hc')).version, 2);
 });
