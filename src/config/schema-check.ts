@@ -1,10 +1,7 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from '../common/diagnostic.js';
-import { configSchema, type RawConfig } from './schema.js';
-
-// verbose: errors carry their schema, whose description becomes the expectation in the message.
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-const validateFn = ajv.compile<RawConfig>(configSchema);
+import type { RawConfig } from './schema.js';
+import { validateConfig as validateFn } from './validator.js';
 
 // Checks a parsed document against the JSON Schema; each problem becomes one diagnostic with a readable expectation.
 export function schemaCheck(

@@ -1,11 +1,12 @@
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.js';
 import { cli } from '../support/cli.js';
+import { FIXTURES, fixtureConfig } from '../support/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nftlb-cli-'));
 const write = (name: string, text: string): string => {
@@ -129,4 +130,20 @@ test('the bundled executable runs on its own', async (t) => {
   const ko = await execa('node', [bundle, 'render', '-c', bad], { reject: false });
   t.is(ko.exitCode, 3);
   t.is(ko.stdout, '');
+});
+
+// The bundle validates with ajv's standalone code, compiled when it was built; the diagnostics must be those of the
+// validator compiled at run time (what every other test uses), for every error fixture.
+test('the bundled validator reports what the run-time one reports', async (t) => {
+  const bundle = resolve(dirname(fileURLToPath(import.meta.url)), '../../nftlb.mjs');
+  const errors = join(FIXTURES, '_error_');
+  const cases = readdirSync(errors).filter((c) => fixtureConfig(join(errors, c)) !== undefined);
+  t.true(cases.length >= 10);
+  for (const c of cases) {
+    const config = join(errors, c, fixtureConfig(join(errors, c))!);
+    const b = await execa('node', [bundle, 'check', '--json', '-c', config], { reject: false });
+    const r = await cli(['check', '--json', '-c', config]);
+    t.is(b.exitCode, r.code, c);
+    t.is(b.stdout.trim(), r.stdout.trim(), c);
+  }
 });
