@@ -80,17 +80,23 @@ function planService(
       port: b.port ?? port,
       weight: b.weight,
       state: b.state,
-      health: healthOf(b, overlay?.health.get(backendKey(s.name, endpoint))),
+      // The key string is built only for a checked backend with an overlay (none at all for a plain render).
+      health:
+        b.health === undefined || overlay === undefined
+          ? 'unknown'
+          : healthOf(b, overlay.health.get(backendKey(s.name, endpoint))),
       endpoint,
       maxConnections: b.maxConnections,
     };
   });
   const families = ([4, 6] as const).filter((f) => s.vips.some((v) => v.family === f));
+  // Single-family services (most) use the service's own arrays instead of filtered copies.
+  const oneFamily = families.length === 1 && backends.every((b) => b.address.family === families[0]);
   const pools = families.map((family): Pool => {
-    const all = backends.filter((b) => b.address.family === family);
+    const all = oneFamily ? backends : backends.filter((b) => b.address.family === family);
     const { chosen, kept } = choose(s, family, all, overlay);
     const chain = ident(`svc_${s.name}_v${family}`);
-    const vips = s.vips.filter((v) => v.family === family);
+    const vips = oneFamily ? s.vips : s.vips.filter((v) => v.family === family);
     const capacity = slotCapacity(s.scheduler, all);
     const slotBase = nextSlot;
     nextSlot += capacity;

@@ -8,6 +8,7 @@ export function gcdAll(values: readonly number[]): number {
 
 // Weights divided by their GCD: 4:2:2 -> 2:1:1, so tables stay as short as the ratios allow.
 export function reduceWeights(weights: readonly number[]): number[] {
+  if (allEqual(weights)) return weights.map(() => 1);
   const g = gcdAll(weights);
   return weights.map((w) => w / g);
 }
@@ -15,6 +16,8 @@ export function reduceWeights(weights: readonly number[]): number[] {
 // Smooth weighted round robin (the nginx algorithm): a sequence of indexes, one per unit of reduced weight, in which
 // each index appears as evenly spread as the weights allow (5:1:1 -> 0 0 1 0 2 0 0, never five in a row).
 export function smoothWeightedSequence(weights: readonly number[]): number[] {
+  // Equal weights rotate in order (what the loop below yields too), the common case: no arithmetic.
+  if (allEqual(weights)) return weights.map((_, i) => i);
   const w = reduceWeights(weights);
   const total = w.reduce((a, b) => a + b, 0);
   const current = w.map(() => 0);
@@ -30,6 +33,8 @@ export function smoothWeightedSequence(weights: readonly number[]): number[] {
   }
   return seq;
 }
+
+const allEqual = (ws: readonly number[]): boolean => ws.every((w) => w === ws[0]);
 
 // Contiguous weight ranges: index i owns reduced-weight units [start, start + w_i); used by random and hash.
 export function contiguousSequence(weights: readonly number[]): number[] {
