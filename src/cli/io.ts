@@ -8,9 +8,24 @@ export interface Io {
   err(text: string): void;
 }
 
+/** Largest piece of text handed to a stream at once (UTF-16 code units). */
+const WRITE_PIECE = 1 << 20;
+
+// Writes text in pieces of at most 1 Mi characters: a stream turns each write into a Buffer, so a 14 MB script written
+// at once costs another 14 MB (or more while a pipe is full). Pieces never split a surrogate pair.
+export function writePieces(write: (piece: string) => void, text: string): void {
+  for (let i = 0; i < text.length;) {
+    let end = Math.min(i + WRITE_PIECE, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    write(text.slice(i, end));
+    i = end;
+  }
+}
+
 // The process's own stdout/stderr.
 export const processIo: Io = {
-  out: (text) => process.stdout.write(text),
+  out: (text) => writePieces((p) => process.stdout.write(p), text),
   err: (text) => process.stderr.write(text),
 };
 

@@ -3,14 +3,15 @@ import { loadModel } from '../config/validate.js';
 import { renderIptablesScript } from '../iptables/script.js';
 import { renderNftScript } from '../nft/script.js';
 import { plan } from '../plan/plan.js';
+import type { Plan } from '../plan/types.js';
 import { configOption, type CommandContext } from './context.js';
 import { printDiagnostics, reportError } from './io.js';
 
-// Output formats of `nftlb render`; other modules (iptables) register theirs here.
-export const renderFormats = new Map<string, (p: ReturnType<typeof plan>) => string>([
-  ['nft', (p) => renderNftScript(p).text],
-  ['iptables', (p) => renderIptablesScript(p, 4)],
-  ['ip6tables', (p) => renderIptablesScript(p, 6)],
+// Output formats of `nftlb render`, each giving its text as pieces whose concatenation is the output.
+export const renderFormats = new Map<string, (p: Plan) => readonly string[]>([
+  ['nft', (p) => renderNftScript(p).pieces],
+  ['iptables', (p) => [renderIptablesScript(p, 4)]],
+  ['ip6tables', (p) => [renderIptablesScript(p, 6)]],
 ]);
 
 // `nftlb render`: prints the script for the config on stdout and nothing else; on error nothing reaches stdout.
@@ -28,12 +29,16 @@ export function renderCommand(ctx: CommandContext): Command {
     )
     .action(async (opts: { config: string; format: string }) => {
       try {
-        const { model, warnings } = await loadModel(opts.config);
         const fmt = renderFormats.get(opts.format);
         if (fmt === undefined) throw new Error(`format ${opts.format} is not available in this build`);
-        const text = fmt(plan(model));
+        // Only the plan is kept: the config text, its parsed value and the model are garbage once planned.
+        const { p, warnings } = await loadModel(opts.config).then(({ model, warnings }) => ({
+          p: plan(model),
+          warnings,
+        }));
+        const pieces = fmt(p);
         printDiagnostics(ctx.io, opts.config, warnings);
-        ctx.io.out(text);
+        for (const piece of pieces) ctx.io.out(piece);
         ctx.exit(0);
       } catch (e) {
         ctx.exit(reportError(ctx.io, e, opts.config));

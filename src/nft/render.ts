@@ -94,8 +94,13 @@ class TextChunks {
   }
 
   text(): string {
+    return this.parts().join('');
+  }
+
+  /** The collected text as chunks of about 4096 pieces each. */
+  parts(): string[] {
     this.flush();
-    return this.chunks.join('');
+    return this.chunks;
   }
 
   private flush(): void {
@@ -147,6 +152,11 @@ export function renderSet(s: SetView, indent = '\t'): string {
 // The body of a table (everything between its braces but the comment) as one text, sets then chains, a blank line
 // between two of them.
 export function renderTableBody(t: TableView): string {
+  return renderTableBodyChunks(t).join('');
+}
+
+// The same body as chunks whose concatenation is the body: the script is joined once, with its header, from these.
+export function renderTableBodyChunks(t: TableView): string[] {
   const out = new TextChunks();
   let first = true;
   const gap = (): void => {
@@ -161,12 +171,12 @@ export function renderTableBody(t: TableView): string {
     gap();
     out.add(renderChain(c));
   }
-  return out.text();
+  return out.parts();
 }
 
-// The table block with its comment line, around its body (renderTableBody(t)).
-export function renderTable(t: TableView, body: string): string {
-  return `table inet ${t.name} {\n\tcomment ${quote(t.comment)}\n\n${body}\n}`;
+// The opening of a table block with its comment line; the body (renderTableBody) and `\n}` follow.
+export function renderTableHead(t: TableView): string {
+  return `table inet ${t.name} {\n\tcomment ${quote(t.comment)}\n\n`;
 }
 
 // One rule as nft writes it after `add rule <table> <chain>` (for incremental updates).

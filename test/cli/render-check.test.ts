@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../../src/version.js';
+import { writePieces } from '../../src/cli/io.js';
 import { cli } from '../support/cli.js';
 import { FIXTURES, fixtureConfig } from '../support/fixtures.js';
 
@@ -146,4 +147,13 @@ test('the bundled validator reports what the run-time one reports', async (t) =>
     t.is(b.exitCode, r.code, c);
     t.is(b.stdout.trim(), r.stdout.trim(), c);
   }
+});
+
+test('writePieces splits long text without splitting a surrogate pair', (t) => {
+  const text = `${'a'.repeat((1 << 20) - 1)}😀${'b'.repeat(1 << 20)}`;
+  const pieces: string[] = [];
+  writePieces((p) => pieces.push(p), text);
+  t.is(pieces.join(''), text);
+  t.true(pieces.length >= 3);
+  t.true(pieces.every((p) => Buffer.from(p, 'utf8').toString('utf8') === p));
 });
