@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -90,26 +90,30 @@ interface CliRender {
   readonly scriptBytes: number;
 }
 
-// Runs the bundled nftlb (what `make install` and the .deb ship) on a config file; stdout is counted, not kept.
+// Runs the bundled nftlb (what `make install` and the .deb ship) on a config file, stdout to a file next to it (as
+// `nftlb render -c FILE > out.nft`): a pipe into this process would time how fast node drains it, not nftlb.
 function cliRender(file: string, n: number, format: 'yaml' | 'json'): Promise<CliRender | string> {
+  const outFile = `${file}.nft`;
+  const out = openSync(outFile, 'w');
   const nftlb = fileURLToPath(new URL('../../nftlb.mjs', import.meta.url));
   const probe = new URL('./rss-probe.js', import.meta.url).href;
   return new Promise((resolve) => {
     const t0 = performance.now();
     const p = spawn(process.execPath, ['--import', probe, nftlb, 'render', '-c', file], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', out, 'pipe', 'pipe'],
     });
-    let bytes = 0;
     let err = '';
     let rss = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    const [, stdout, stderr, fd3] = p.stdio as unknown as NodeJS.ReadableStream[];
-    stdout?.on('data', (d: Buffer) => (bytes += d.length));
+    const [, , stderr, fd3] = p.stdio as unknown as (NodeJS.ReadableStream | null)[];
     stderr?.on('data', (d: Buffer) => (err += d.toString()));
     fd3?.on('data', (d: Buffer) => (rss += d.toString()));
     p.on('close', (code, signal) => {
       clearTimeout(timer);
       const ms = performance.now() - t0;
+      closeSync(out);
+      const bytes = statSync(outFile).size;
+      rmSync(outFile);
       const kb = Number(rss.trim());
       if (code === 0 && Number.isFinite(kb) && kb > 0)
         resolve({ services: n, format, ms, maxRssMb: kb / 1024, scriptBytes: bytes });
@@ -153,7 +157,7 @@ async function renderSection(o: Options): Promise<{ stages: RenderResult[]; cli:
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  say('`nftlb render -c FILE > pipe`, the bundled command as installed, wall time from spawn to exit:');
+  say('`nftlb render -c FILE > FILE.nft`, the bundled command as installed, wall time from spawn to exit:');
   say(
     table(
       ['services', 'format', 'wall ms', 'peak RSS MB', 'script MB'],
