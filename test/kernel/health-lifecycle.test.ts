@@ -1,6 +1,15 @@
 // Backend lifecycle against the real kernel: nftlb health --once in the lb namespace probes real backend servers and
 // rewrites the live table; real client connections show where new connections go.
-import { healthConfig as config, healthEnv, healthRound, landed, nftlbIn, statusOf, web } from './health-support.js';
+import {
+  healthConfig as config,
+  healthEnv,
+  healthRound,
+  landed,
+  nftlbIn,
+  statusOf,
+  web,
+  webBackends,
+} from './health-support.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { openLongLived, probe } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
@@ -10,14 +19,11 @@ kernelTest(
   'health: a stopped backend leaves after fall checks and every new connection succeeds; it returns after rise checks',
   async (t) => {
     await withTopology({}, async (topo) => {
-      const [b0, b1, b2] = topo.backendV4 as [string, string, string];
-      const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
-      const h = healthEnv(
-        config(
-          topo,
-          [b0, b1, b2].map((a) => `{ address: ${a}, port: 8080 }`),
-        ),
-      );
+      const {
+        b: [b0, b1, b2],
+        servers,
+        h,
+      } = await webBackends(topo);
       t.is((await healthRound(topo, h)).action, 'full');
       t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b1}:8080`, `${b2}:8080`], errors: 0 });
 
@@ -67,15 +73,15 @@ kernelTest('health: drain keeps an established connection while new ones go else
 
 kernelTest('health: backups take over only when every primary is down, and give back when one returns', async (t) => {
   await withTopology({}, async (topo) => {
-    const [b0, b1, b2] = topo.backendV4 as [string, string, string];
-    const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
-    const h = healthEnv(
-      config(topo, [
-        `{ address: ${b0}, port: 8080 }`,
-        `{ address: ${b1}, port: 8080 }`,
-        `{ address: ${b2}, port: 8080, state: backup }`,
-      ]),
-    );
+    const {
+      b: [b0, b1, b2],
+      servers,
+      h,
+    } = await webBackends(topo, ([x, y, z]) => [
+      `{ address: ${x}, port: 8080 }`,
+      `{ address: ${y}, port: 8080 }`,
+      `{ address: ${z}, port: 8080, state: backup }`,
+    ]);
     await healthRound(topo, h);
     t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b1}:8080`], errors: 0 });
     await servers.stopOne(b0);

@@ -1,24 +1,24 @@
 // Service policies of the backend lifecycle against the real kernel: quorum and on-empty keep, with real servers and
 // real client connections (the plan-level rules are unit-tested in test/health/plan-overlay.test.ts).
-import { healthConfig, healthEnv, healthRound, landed, web } from './health-support.js';
+import { healthConfig, healthEnv, healthRound, landed, web, webBackends } from './health-support.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
 
 kernelTest('health: below the quorum weight the backups join the remaining primaries', async (t) => {
   await withTopology({}, async (topo) => {
-    const [b0, b1, b2] = topo.backendV4 as [string, string, string];
-    const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
-    const h = healthEnv(
-      healthConfig(
-        topo,
-        [
-          `{ address: ${b0}, port: 8080, weight: 2 }`,
-          `{ address: ${b1}, port: 8080, weight: 2 }`,
-          `{ address: ${b2}, port: 8080, state: backup }`,
-        ],
-        '    quorum: 4',
-      ),
+    const {
+      b: [b0, b1, b2],
+      servers,
+      h,
+    } = await webBackends(
+      topo,
+      ([x, y, z]) => [
+        `{ address: ${x}, port: 8080, weight: 2 }`,
+        `{ address: ${y}, port: 8080, weight: 2 }`,
+        `{ address: ${z}, port: 8080, state: backup }`,
+      ],
+      '    quorum: 4',
     );
     await healthRound(topo, h);
     t.deepEqual(landed(await web(topo, 20)), { backends: [`${b0}:8080`, `${b1}:8080`], errors: 0 }, 'quorum met');

@@ -3,7 +3,7 @@
 // round reloads the table in full with the health verdicts; incremental updates then resume on the new guard.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { healthConfig, healthEnv, healthRound, landed, nftlbIn, web } from './health-support.js';
+import { healthRound, landed, nftlbIn, web, webBackends } from './health-support.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
@@ -12,14 +12,11 @@ kernelTest(
   'health: a table replaced by a full load is reloaded in full by the next round, with the verdicts',
   async (t) => {
     await withTopology({}, async (topo) => {
-      const [b0, b1, b2] = topo.backendV4 as [string, string, string];
-      const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
-      const h = healthEnv(
-        healthConfig(
-          topo,
-          [b0, b1, b2].map((a) => `{ address: ${a}, port: 8080 }`),
-        ),
-      );
+      const {
+        b: [b0, b1, b2],
+        servers,
+        h,
+      } = await webBackends(topo);
       const token = (): string =>
         (
           JSON.parse(readFileSync(join(h.env['NFTLB_STATE_DIR']!, 'health-hc.json'), 'utf8')) as {

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN } from './ops-support.js';
+import { listenersFor, startBackends } from './support/backends.js';
 import { probe, tally, type ProbeResult } from './support/client.js';
 import type { ExecResult, Topology } from './support/topology.js';
 
@@ -99,3 +100,19 @@ export const web = (topo: Topology, n: number): Promise<ProbeResult[]> =>
     sources: topo.clientV4.slice(0, 10),
     timeoutMs: 2000,
   });
+
+// The topology's three IPv4 backend addresses, a web server (port 8080) on each, and the health env of the one-service
+// config that lists them as `backends` writes them (plain backends by default), with `extra` service keys.
+export async function webBackends(
+  topo: Topology,
+  backends: (b: readonly [string, string, string]) => string[] = (b) => b.map((a) => `{ address: ${a}, port: 8080 }`),
+  extra = '',
+): Promise<{
+  b: [string, string, string];
+  servers: Awaited<ReturnType<typeof startBackends>>;
+  h: HealthEnv;
+}> {
+  const b = topo.backendV4.slice(0, 3) as [string, string, string];
+  const servers = await startBackends(topo, listenersFor(b, [8080]));
+  return { b, servers, h: healthEnv(healthConfig(topo, backends(b), extra)) };
+}
