@@ -1,3 +1,4 @@
+import { rangeText } from '../model/address.js';
 import type { Plan } from '../plan/types.js';
 
 // A service as the operator sees it: what `status` reports and `diff` compares (config terms, no slots).
@@ -28,7 +29,7 @@ export function viewOf(p: Plan): ServiceView[] {
     name: s.name,
     vips: s.pools.flatMap((pool) => pool.vips.map((v) => v.text)),
     protocols: [...s.protocols],
-    ports: s.ports.map((r) => (r.first === r.last ? String(r.first) : `${r.first}-${r.last}`)),
+    ports: s.ports.map((r) => rangeText(r.first, r.last)),
     scheduler: s.scheduler,
     nat: s.nat.kind === 'snat' ? `snat ${s.nat.addresses.map((a) => a.text).join(' ')}` : s.nat.kind,
     onEmpty: s.onEmpty,

@@ -19,6 +19,10 @@ export function parseAddress(text: string): Address | undefined {
   return { family: 6, text: v6.toRFC5952String() };
 }
 
+// A number or an inclusive range as the config and nft write it: 80, 8000-8010 (ports, slots, backend ids).
+export const rangeText = (first: number, last: number = first): string =>
+  first === last ? String(first) : `${first}-${last}`;
+
 // The canonical text of a backend destination, e.g. 198.51.100.2:8080 or [2001:db8::2]:8080.
 export function endpointText(address: Address, port: number | undefined): string {
   const host = address.family === 6 ? `[${address.text}]` : address.text;

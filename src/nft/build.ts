@@ -15,7 +15,8 @@ import {
   type Table,
 } from './ast.js';
 import { ident } from './names.js';
-import { element, rangeText, renderVerdict } from './render.js';
+import { rangeText } from '../model/address.js';
+import { element, renderVerdict } from './render.js';
 
 // Fixed object names inside nftlb's table. Per-service state lives only in per-service chains and map elements.
 export const NAMES = {

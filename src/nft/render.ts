@@ -65,10 +65,6 @@ export function element(key: string, value?: string): Element {
   return value === undefined ? { key } : { key, value };
 }
 
-// A number or an inclusive range as nft writes it: 80, 8000-8010 (ports, slots, backend ids).
-export const rangeText = (first: number, last: number = first): string =>
-  first === last ? String(first) : `${first}-${last}`;
-
 /** A verdict as nft writes it (the value of a verdict-map element). */
 export const renderVerdict = verdict;
 
@@ -91,10 +87,6 @@ class TextChunks {
   add(piece: string): void {
     this.pieces.push(piece);
     if (this.pieces.length === 4096) this.flush();
-  }
-
-  text(): string {
-    return this.parts().join('');
   }
 
   /** The collected text as chunks of about 4096 pieces each. */
@@ -134,7 +126,7 @@ function writeSet(out: TextChunks, s: SetView, indent: string): void {
 }
 
 // Renders a chain: hook line first for base chains, then one rule per line (nft 1.0.6 needs a newline before `}`).
-export function renderChain(c: Chain, indent = '\t'): string {
+function renderChain(c: Chain, indent = '\t'): string {
   const i2 = `${indent}\t`;
   let out = `${indent}chain ${c.name} {\n`;
   if (c.hook) out += `${i2}${hook(c.hook)}\n`;
@@ -142,20 +134,8 @@ export function renderChain(c: Chain, indent = '\t'): string {
   return `${out}${indent}}`;
 }
 
-// Renders a set or map declaration.
-export function renderSet(s: SetView, indent = '\t'): string {
-  const out = new TextChunks();
-  writeSet(out, s, indent);
-  return out.text();
-}
-
-// The body of a table (everything between its braces but the comment) as one text, sets then chains, a blank line
-// between two of them.
-export function renderTableBody(t: TableView): string {
-  return renderTableBodyChunks(t).join('');
-}
-
-// The same body as chunks whose concatenation is the body: the script is joined once, with its header, from these.
+// The body of a table (everything between its braces but the comment), sets then chains with a blank line between two
+// of them, as chunks whose concatenation is the body: the script is joined once, with its head, from these.
 export function renderTableBodyChunks(t: TableView): string[] {
   const out = new TextChunks();
   let first = true;
@@ -174,7 +154,7 @@ export function renderTableBodyChunks(t: TableView): string[] {
   return out.parts();
 }
 
-// The opening of a table block with its comment line; the body (renderTableBody) and `\n}` follow.
+// The opening of a table block with its comment line; the body (renderTableBodyChunks) and `\n}` follow.
 export function renderTableHead(t: TableView): string {
   return `table inet ${t.name} {\n\tcomment ${quote(t.comment)}\n\n`;
 }

@@ -1,3 +1,4 @@
+import { rangeText } from '../../model/address.js';
 import type { Diagnostic } from '../../common/diagnostic.js';
 import { error, type Rule } from './rule.js';
 
@@ -16,7 +17,7 @@ export const listenerOverlap: Rule = ({ raw, model }) => {
         for (const p of s.ports) {
           const clash = taken.firstOverlap(vip.text, proto, p.first, p.last);
           if (clash) {
-            const range = p.first === p.last ? `${p.first}` : `${p.first}-${p.last}`;
+            const range = rangeText(p.first, p.last);
             const who = clash.owner === s.name ? 'another port entry of this service' : `service "${clash.owner}"`;
             out.push(
               error(`${s.path}/port`, 'service.listener-overlap', `${vip.text} ${proto} port ${range} overlaps ${who}`),
