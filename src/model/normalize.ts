@@ -44,8 +44,9 @@ export function normalize(raw: RawConfig): Normalized {
   const vip = (base: string, key: string, text: string): Address => {
     const cached = vipCache.get(text);
     if (cached !== undefined) return cached;
-    const a = address(base, key, text);
-    if (parseAddress(text) !== undefined) vipCache.set(text, a);
+    const a = parseAddress(text);
+    if (a === undefined) return address(base, key, text);
+    vipCache.set(text, a);
     return a;
   };
   const services = raw.services.map((s, i) => normalizeService(s, `/services/${i}`, address, vip, err));
