@@ -134,15 +134,32 @@ function listenerMap(
       }
     }
   });
+  // A hash map (single ports) is sized for every single-port listener of the family: a health change moves a listener
+  // between this map and the closed one, never adds one.
+  let most = 0;
+  if (ports === 'single') {
+    for (let i = 0; i < p.services.length; i++) {
+      const s = p.services[i]!;
+      let single = 0;
+      for (let c = 0; c < s.ports.length; c++) if (s.ports[c]!.first === s.ports[c]!.last) single++;
+      for (let j = 0; j < s.pools.length; j++) {
+        if (s.pools[j]!.family === fam) most += s.pools[j]!.vips.length * s.protocols.length * single;
+      }
+    }
+  }
   return {
     kind: 'map',
     name,
     key: [addrType(fam), 'inet_proto', 'inet_service'],
     value: 'verdict',
     interval: ports !== 'single',
+    ...sized(most),
     elements,
   };
 }
+
+// nft `size` for a hash map that can hold at most `most` elements (none when it stays empty).
+const sized = (most: number): { size?: number } => (most > 0 ? { size: most } : {});
 
 // slot -> backend id. A pool whose slots mostly differ from their neighbours (equal weights, Maglev) goes into a plain
 // hash map, one element per slot; a pool with long runs (weighted random or hash: one run per backend) into an interval
@@ -174,8 +191,22 @@ function slotMaps(p: Plan): SetView[] {
       if (!asSingles(pool)) for (const r of runsOf(pool)) yield element(rangeText(r.first, r.last), String(r.id));
     }
   });
+  // Every pool may need its single slots (a backend down turns direct selection into slots); never more than capacity.
+  let most = 0;
+  for (let i = 0; i < p.services.length; i++) {
+    const pools = p.services[i]!.pools;
+    for (let j = 0; j < pools.length; j++) most += pools[j]!.capacity;
+  }
   return [
-    { kind: 'map', name: NAMES.slots, key: ['mark'], value: ['mark'], interval: false, elements: single },
+    {
+      kind: 'map',
+      name: NAMES.slots,
+      key: ['mark'],
+      value: ['mark'],
+      interval: false,
+      ...sized(most),
+      elements: single,
+    },
     { kind: 'map', name: NAMES.slotRanges, key: ['mark'], value: ['mark'], interval: true, elements: ranges },
   ];
 }
@@ -194,6 +225,13 @@ function backendMaps(services: readonly PlannedService[]): SetView[] {
         }
       }
     });
+  // These maps never change after the load, so each is sized to exactly what it holds.
+  const count = { 4: [0, 0], 6: [0, 0] };
+  for (let i = 0; i < services.length; i++) {
+    const backends = services[i]!.backends;
+    for (let j = 0; j < backends.length; j++)
+      count[backends[j]!.address.family][backends[j]!.port === undefined ? 1 : 0]!++;
+  }
   return FAMILIES.flatMap((fam): SetView[] => [
     {
       kind: 'map',
@@ -201,6 +239,7 @@ function backendMaps(services: readonly PlannedService[]): SetView[] {
       key: ['mark'],
       value: [addrType(fam), 'inet_service'],
       interval: false,
+      ...sized(count[fam][0]!),
       elements: of(fam, false),
     },
     {
@@ -209,6 +248,7 @@ function backendMaps(services: readonly PlannedService[]): SetView[] {
       key: ['mark'],
       value: [addrType(fam)],
       interval: false,
+      ...sized(count[fam][1]!),
       elements: of(fam, true),
     },
   ]);

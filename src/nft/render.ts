@@ -105,7 +105,8 @@ const setHeader = (s: SetView, indent: string): string => {
   const i2 = `${indent}\t`;
   const type =
     s.key.join(' . ') + (s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`);
-  return `${indent}${s.kind} ${s.name} {\n${i2}type ${type}\n${s.interval ? `${i2}flags interval\n` : ''}`;
+  const size = s.size === undefined ? '' : `${i2}size ${s.size}\n`;
+  return `${indent}${s.kind} ${s.name} {\n${i2}type ${type}\n${size}${s.interval ? `${i2}flags interval\n` : ''}`;
 };
 
 // Writes a set or map declaration; elements one per line so a diff of two scripts reads like a diff of configs.
