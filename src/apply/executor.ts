@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { NftlbError } from '../common/errors.js';
 
@@ -27,6 +28,21 @@ export interface Executor {
   /** Starts a long-running program with piped stdin/stdout; rejects with 'nft-missing' when it is not installed.
    *  Optional so that executors written before it still type-check; `nftlb apply` needs it for its lock. */
   start?(cmd: string, args: readonly string[]): Promise<Started>;
+  /** Starts a long-running program and hands each line it prints to onLine (stdout and stderr, said which); rejects
+   *  with 'nft-missing' when it is not installed. `nftlb health --watch` follows conntrack events with it. */
+  stream?(
+    cmd: string,
+    args: readonly string[],
+    onLine: (line: string, from: 'stdout' | 'stderr') => void,
+  ): Promise<LineStream>;
+}
+
+/** A program started by Executor.stream. */
+export interface LineStream {
+  /** Resolves once the program has exited (by itself or after end()); stderr holds its last 4 KiB of it. */
+  readonly exited: Promise<ExecResult>;
+  /** Stops the program (SIGTERM) and resolves once it has exited. */
+  end(): Promise<ExecResult>;
 }
 
 // The real executor: execa, script on stdin, no shell.
@@ -47,7 +63,42 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
       return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
     },
     start: (cmd, args) => startProcess(cmd, args, env),
+    stream: (cmd, args, onLine) => streamProcess(cmd, args, env, onLine),
   };
+}
+
+function streamProcess(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  onLine: (line: string, from: 'stdout' | 'stderr') => void,
+): Promise<LineStream> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stdout'));
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => {
+      stderr = `${stderr}${l}\n`.slice(-4096);
+      onLine(l, 'stderr');
+    });
+    const exited = new Promise<ExecResult>((done) => {
+      child.on('close', (code, signal) => done({ exitCode: code ?? (signal ? 128 : 1), stdout: '', stderr }));
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT')
+        reject(new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`, { cause: e }));
+      else reject(new NftlbError('internal', `cannot start ${cmd}: ${e.message}`, { cause: e }));
+    });
+    child.on('spawn', () =>
+      resolve({
+        exited,
+        end: () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          return exited;
+        },
+      }),
+    );
+  });
 }
 
 function startProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Started> {

@@ -47,6 +47,13 @@ function roundDeps(
 function logRound(io: Io, r: RoundReport): void {
   for (const t of r.transitions)
     io.err(`nftlb health: ${t.service} ${t.endpoint}: ${t.from} -> ${t.to} (${t.reason})\n`);
+  for (const c of r.spill) {
+    const at = c.key.indexOf('/');
+    const what = c.full
+      ? `full (${c.count}/${c.max} connections): no new connections`
+      : `has room (${c.count}/${c.max} connections): takes new connections again`;
+    io.err(`nftlb health: ${c.key.slice(0, at)} ${c.key.slice(at + 1)}: ${what}\n`);
+  }
   if (r.sync.action !== 'none')
     io.err(`nftlb health: ${r.sync.action === 'full' ? `reloaded table (${r.sync.why})` : r.sync.why}\n`);
   if (r.sync.reset.length > 0) io.err(`nftlb health: reset connections of backend id ${r.sync.reset.join(', ')}\n`);
@@ -56,6 +63,7 @@ function reportJson(r: RoundReport): object {
   return {
     checked: r.checked,
     transitions: r.transitions,
+    spill: r.spill,
     action: r.sync.action,
     why: r.sync.why,
     services: r.sync.services,

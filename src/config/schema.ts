@@ -253,7 +253,7 @@ export const configSchema = {
           type: 'string',
           enum: ['reject', 'spill'],
           description:
-            'A new connection to a backend at max-connections: reject it (default, TCP reset). spill (to another backend) is refused by this version: see the Limits section of README.md.',
+            'A new connection to a backend at max-connections: reject it (default, TCP reset), or spill: nftlb health --watch counts connections and takes a full backend out of selection until it is down to 3/4 of its limit (see Limits in README.md).',
         },
         'rate-limit': {
           type: 'object',

@@ -82,7 +82,7 @@ function sameShape(a: PlannedService, b: PlannedService): boolean {
     JSON.stringify({
       ...s,
       pools: s.pools.map((p) => [p.family, p.chain, p.slotBase, p.capacity]),
-      backends: s.backends.map((x) => ({ ...x, health: null })),
+      backends: s.backends.map((x) => ({ ...x, health: null, full: null })),
     });
   return strip(a) === strip(b);
 }

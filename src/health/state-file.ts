@@ -32,7 +32,11 @@ export interface HealthState {
   readonly applied: {
     readonly health: Readonly<Record<string, 'up' | 'down'>>;
     readonly lastKnown: Readonly<Record<string, readonly string[]>>;
+    /** limit-overflow spill: the backends the live table leaves out because they were full. */
+    readonly full?: Readonly<Record<string, true>>;
   };
+  /** limit-overflow spill: the backends at their max-connections now (by key), from the last connection count. */
+  readonly full?: Readonly<Record<string, true>>;
   /** Check records by backend key (service/endpoint). */
   readonly backends: Readonly<Record<string, HealthRecord>>;
 }
@@ -86,6 +90,11 @@ export async function readHealthState(
     // A live record of another shape (version 1 kept a kernel handle) means no known live table: the next sync
     // reloads the table in full. The check records and applied verdicts stay valid.
     const live = isLiveRecord(v['live']) ? v['live'] : null;
+    if (
+      (v['full'] !== undefined && !isRecord(v['full'])) ||
+      (v['applied']['full'] !== undefined && !isRecord(v['applied']['full']))
+    )
+      throw new Error('unexpected shape');
     return { ...(v as unknown as HealthState), version: STATE_VERSION, live };
   } catch (e) {
     warn(`health state ${file} is unreadable (${(e as Error).message}); starting from scratch`);
@@ -122,12 +131,20 @@ export async function writeHealthState(file: string, s: HealthState): Promise<vo
 // The overlay the live table was built with (for `nftlb apply` too: plan(model, appliedOverlay(state)) keeps dead
 // backends out of a full reload).
 export function appliedOverlay(s: HealthState): HealthOverlay {
-  return { health: new Map(Object.entries(s.applied.health)), lastKnown: new Map(Object.entries(s.applied.lastKnown)) };
+  return {
+    health: new Map(Object.entries(s.applied.health)),
+    lastKnown: new Map(Object.entries(s.applied.lastKnown)),
+    full: new Map(Object.entries(s.applied.full ?? {})),
+  };
 }
 
 // The overlay of the current check records.
 export function currentOverlay(s: HealthState): HealthOverlay {
   const health = new Map<string, 'up' | 'down'>();
   for (const [key, r] of Object.entries(s.backends)) if (r.state !== 'unknown') health.set(key, r.state);
-  return { health, lastKnown: new Map(Object.entries(s.applied.lastKnown)) };
+  return {
+    health,
+    lastKnown: new Map(Object.entries(s.applied.lastKnown)),
+    full: new Map(Object.entries(s.full ?? {})),
+  };
 }

@@ -14,6 +14,8 @@ export interface BackendStatus {
   readonly health: 'up' | 'down' | 'unknown' | 'unchecked';
   /** Whether new connections can go to it with the current verdicts (backups outside quorum are not). */
   readonly active: boolean;
+  /** limit-overflow spill: at its max-connections at the last count, so out of selection. */
+  readonly full: boolean;
   readonly lastCheck: string | null;
   readonly since: string | null;
   readonly reason: string;
@@ -34,6 +36,7 @@ export function statusView(model: Model, state: HealthState): BackendStatus[] {
         state: b.state,
         health: checked ? rec.state : 'unchecked',
         active: active.has(b.id),
+        full: b.full === true,
         lastCheck: checked ? rec.lastCheck : null,
         since: checked ? rec.since : null,
         reason: checked ? rec.reason : '',
@@ -51,7 +54,7 @@ export function statusText(rows: readonly BackendStatus[]): string {
     String(r.id),
     r.state,
     r.health,
-    r.active ? 'yes' : 'no',
+    r.active ? 'yes' : r.full ? 'no (full)' : 'no',
     r.lastCheck ?? '-',
     r.reason,
   ]);

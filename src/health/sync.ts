@@ -84,7 +84,37 @@ const lookup = <V>(r: Readonly<Record<string, V>>): Lookup<V> => ({ get: (k) => 
 const overlayOf = (a: HealthState['applied']): HealthOverlay => ({
   health: lookup(a.health),
   lastKnown: lookup(a.lastKnown),
+  full: lookup(a.full ?? {}),
 });
+
+const NONE: Readonly<Record<string, true>> = Object.freeze({});
+
+// limit-overflow spill: the backend keys whose full flag differs between the state (now) and the live table, and the
+// indexes of their services. `touched` as for verdictChanges; the records are small (only full backends), so without
+// it both are compared whole.
+export function fullChanges(
+  model: Model,
+  state: HealthState,
+  touched?: Iterable<string>,
+): { keys: string[]; changed: number[] } {
+  const now = state.full ?? NONE;
+  const was = state.applied.full ?? NONE;
+  const differs = (k: string): boolean => Object.hasOwn(now, k) !== Object.hasOwn(was, k);
+  const keys = new Set<string>();
+  if (touched !== undefined) {
+    for (const k of touched) if (differs(k)) keys.add(k);
+  } else {
+    for (const k in now) if (differs(k)) keys.add(k);
+    for (const k in was) if (differs(k)) keys.add(k);
+  }
+  const index = serviceIndex(model);
+  const changed = new Set<number>();
+  for (const k of keys) {
+    const i = index.get(k.slice(0, k.indexOf('/')));
+    if (i !== undefined) changed.add(i);
+  }
+  return { keys: [...keys], changed: [...changed] };
+}
 
 /** Verdicts that differ from the applied ones: backend key -> the current verdict (undefined: none, i.e. unknown). */
 export interface VerdictChanges {
@@ -141,11 +171,18 @@ export async function sync(
   touched?: Iterable<string>,
 ): Promise<SyncOutcome> {
   const valid = cache !== undefined && cache.model === model && cache.applied === state.applied;
-  const { diff, changed } = verdictChanges(model, state, valid ? touched : undefined);
+  const verdicts = verdictChanges(model, state, valid ? touched : undefined);
+  const diff = verdicts.diff;
+  const spill = fullChanges(model, state, valid ? touched : undefined);
+  const changed =
+    spill.changed.length === 0
+      ? verdicts.changed
+      : [...new Set([...verdicts.changed, ...spill.changed])].sort((x, y) => x - y);
   const applied = state.applied;
   const current: HealthOverlay = {
     health: { get: (k) => (diff.has(k) ? diff.get(k) : own(applied.health, k)) },
     lastKnown: lookup(applied.lastKnown),
+    full: lookup(state.full ?? NONE),
   };
   // on-empty keep sets of the pools that balance over healthy backends, to record once the kernel took the change.
   const kept: Record<string, readonly string[]> = {};
@@ -204,7 +241,12 @@ export async function sync(
     else health[k] = v;
   }
   Object.assign(records.lastKnown, kept);
-  const newApplied: HealthState['applied'] = { health: records.health, lastKnown: records.lastKnown };
+  const fullNow = state.full ?? NONE;
+  const newApplied: HealthState['applied'] = {
+    health: records.health,
+    lastKnown: records.lastKnown,
+    ...(Object.keys(fullNow).length > 0 ? { full: { ...fullNow } } : {}),
+  };
   return {
     action: outcome.action,
     why: outcome.why,

@@ -1,7 +1,8 @@
 import type { Model } from '../model/types.js';
 import { plan } from '../plan/plan.js';
 import type { HealthRecord } from './machine.js';
-import { probeTargets, type RoundDeps, type RoundReport } from './round.js';
+import { spillTargets, watchConnections, type ConnectionWatch, type FullChange } from './connections.js';
+import { fullRecord, probeTargets, type RoundDeps, type RoundReport } from './round.js';
 import { readHealthState, writeHealthState, type HealthState } from './state-file.js';
 import { sync, type SyncCache } from './sync.js';
 import { checkTargets, type CheckTarget } from './targets.js';
@@ -53,42 +54,87 @@ export function watch(
     // verdicts can differ from the applied ones.
     let cache: SyncCache | undefined;
     const pending = new Set<string>();
+    // limit-overflow spill: conntrack events keep the connection counts; each flip is queued here for the next sync.
+    let conns: ConnectionWatch | undefined;
+    const flips: FullChange[] = [];
+    const follow = async (p: ReturnType<typeof plan>): Promise<void> => {
+      await conns?.stop();
+      conns = undefined;
+      const spill = spillTargets(model, p);
+      if (spill.size > 0) {
+        conns = await watchConnections(
+          deps.exec,
+          deps.conntrack,
+          spill,
+          Object.keys(state.full ?? {}),
+          (changes) => {
+            flips.push(...changes);
+            wake?.();
+          },
+          onError,
+        );
+      }
+      flips.length = 0;
+      state = { ...state, full: fullRecord(conns?.counts.fullKeys() ?? []) };
+    };
     while (!stopping) {
       if (reloaded) {
         reloaded = false;
-        targets = checkTargets(model, plan(model));
+        const p = plan(model);
+        targets = checkTargets(model, p);
         // Everything is checked right away after a (re)load; then each on its own interval.
         due = new Map(targets.map((t) => [t.key, 0]));
         if (state.table !== model.table) state = owned(await readHealthState(deps.stateFile, model.table, deps.warn));
-      }
-      const now = Date.now();
-      const ready = targets.filter((t) => (due.get(t.key) ?? 0) <= now);
-      if (ready.length > 0) {
-        for (const t of ready) due.set(t.key, now + t.check.interval);
         try {
-          const probed = await probeTargets(deps, state, ready);
-          // recordResults keeps only the probed keys; merge them into the others.
-          const backends = Object.assign(state.backends as Record<string, HealthRecord>, probed.state.backends);
-          state = { ...probed.state, backends };
-          for (const x of probed.transitions) pending.add(x.key);
-          if (probed.transitions.length > 0 || forceSync) {
-            const out = await sync(deps, model, state, cache, pending);
-            state = out.state;
-            cache = out.cache;
-            pending.clear();
-            forceSync = false;
-            report({ checked: ready.length, transitions: probed.transitions, sync: out });
-          }
-          await writeHealthState(deps.stateFile, state);
+          await follow(p);
         } catch (e) {
           onError(e);
         }
       }
+      const now = Date.now();
+      const ready = targets.filter((t) => (due.get(t.key) ?? 0) <= now);
+      try {
+        let transitions: RoundReport['transitions'] = [];
+        if (ready.length > 0) {
+          for (const t of ready) due.set(t.key, now + t.check.interval);
+          const probed = await probeTargets(deps, state, ready);
+          // recordResults keeps only the probed keys; merge them into the others.
+          const backends = Object.assign(state.backends as Record<string, HealthRecord>, probed.state.backends);
+          state = { ...probed.state, backends };
+          transitions = probed.transitions;
+          for (const x of transitions) pending.add(x.key);
+        }
+        const spill = flips.splice(0);
+        if (spill.length > 0) {
+          const full = { ...(state.full ?? {}) } as Record<string, true>;
+          for (const c of spill) {
+            if (c.full) full[c.key] = true;
+            else delete full[c.key];
+            pending.add(c.key);
+          }
+          state = { ...state, full };
+        }
+        if (transitions.length > 0 || spill.length > 0 || forceSync) {
+          // A failed sync keeps forceSync (and the pending keys): the next turn of the loop tries again.
+          forceSync = true;
+          const out = await sync(deps, model, state, cache, pending);
+          state = out.state;
+          cache = out.cache;
+          pending.clear();
+          forceSync = false;
+          report({ checked: ready.length, transitions, spill, sync: out });
+        }
+        if (ready.length > 0 || spill.length > 0) await writeHealthState(deps.stateFile, state);
+      } catch (e) {
+        onError(e);
+      }
+      if (flips.length > 0) continue;
       // A loop, not Math.min(...): a spread of 200,000 arguments overflows the stack.
       let nextDue = Date.now() + MAX_SLEEP_MS;
       for (const t of targets) nextDue = Math.min(nextDue, due.get(t.key) ?? Infinity);
       await sleep(Math.max(5, Math.min(MAX_SLEEP_MS, nextDue - Date.now())));
     }
+    await conns?.stop().catch(onError);
     await writeHealthState(deps.stateFile, state).catch(onError);
   };
   const done = loop();

@@ -16,6 +16,8 @@ export interface HealthOverlay {
   readonly health: Lookup<'up' | 'down'>;
   /** on-empty keep: the last non-empty set of each pool (poolKey()), as backend keys. */
   readonly lastKnown?: Lookup<readonly string[]>;
+  /** limit-overflow spill: backends at their max-connections (by backend key); they take no new connections. */
+  readonly full?: Lookup<true>;
 }
 
 // The stable name of a backend across reloads: service name and endpoint (ids move when the config is reordered).
@@ -73,7 +75,7 @@ function planService(
   const port = singlePort(s);
   const backends: PlannedBackend[] = s.backends.map((b) => {
     const endpoint = endpointText(b.address, b.port ?? port);
-    return {
+    const planned: PlannedBackend = {
       id: nextId++,
       path: b.path,
       address: b.address,
@@ -88,6 +90,12 @@ function planService(
       endpoint,
       maxConnections: b.maxConnections,
     };
+    const full =
+      overlay?.full !== undefined &&
+      b.maxConnections !== undefined &&
+      s.limits.overflow === 'spill' &&
+      overlay.full.get(backendKey(s.name, endpoint)) === true;
+    return full ? { ...planned, full: true } : planned;
   });
   const families = ([4, 6] as const).filter((f) => s.vips.some((v) => v.family === f));
   // Single-family services (most) use the service's own arrays instead of filtered copies.
@@ -124,10 +132,11 @@ function healthOf(b: Backend, verdict: 'up' | 'down' | undefined): PlannedBacken
   return b.health === undefined || verdict === undefined ? 'unknown' : verdict;
 }
 
-const healthy = (b: PlannedBackend): boolean => b.health !== 'down';
+// Takes new connections as far as checks and limits go: not found down, not full (limit-overflow spill).
+const healthy = (b: PlannedBackend): boolean => b.health !== 'down' && b.full !== true;
 
 // Which backends of one family take new connections: healthy primaries; healthy backups too when no primary is healthy
-// or their weight is below the quorum; drain and down never. With on-empty keep and nothing healthy, the last known set.
+// or their weight is below the quorum; drain, down and full never. With on-empty keep and nothing healthy, the last known set.
 function choose(
   s: Service,
   family: Family,

@@ -25,6 +25,9 @@ export interface PlannedBackend {
   readonly endpoint: string;
   /** New connections beyond this many established ones are rejected; undefined: no limit. */
   readonly maxConnections: number | undefined;
+  /** limit-overflow spill: at max-connections when planned, so out of selection like a drained backend. Set only
+   *  when true (plans without spill serialize as before). */
+  readonly full?: true;
 }
 
 /** One service in one address family: its own chain, selector and slot table. */

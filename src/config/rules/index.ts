@@ -3,7 +3,6 @@ import { backendList } from './backend-list.js';
 import { backendPorts } from './backend-ports.js';
 import { hashOptions } from './hash-options.js';
 import { healthOptions } from './health-options.js';
-import { limits } from './limits.js';
 import { listenerOverlap } from './listener-overlap.js';
 import type { Rule } from './rule.js';
 import { tableName } from './table-name.js';
@@ -20,6 +19,5 @@ export const rules: readonly Rule[] = [
   backendPorts,
   hashOptions,
   healthOptions,
-  limits,
   weights,
 ];

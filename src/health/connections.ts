@@ -1,0 +1,294 @@
+import ipaddr from 'ipaddr.js';
+import type { Executor, LineStream } from '../apply/executor.js';
+import { NftlbError } from '../common/errors.js';
+import type { Model } from '../model/types.js';
+import { backendKey } from '../plan/plan.js';
+import type { Plan } from '../plan/types.js';
+
+// limit-overflow spill. The kernel cannot test a backend's connection count without counting the tested connection
+// against it (nft `ct count` adds it to the list it counts), so nftlb counts in user space: every connection a backend
+// holds carries the backend's id as its ct mark, and conntrack reports each one's birth, state changes and death. A
+// backend that reaches its max-connections is taken out of selection like a drained one (its connections stay) and
+// comes back once it is down to 3/4 of the limit (the rule IPVS applies to its upper threshold), so a backend at the
+// limit does not flap the table on every connection. The kernel's `ct count` reject stays as the hard cap for the
+// connections that arrive before the table update lands.
+
+/** One backend whose connections are counted: a backend with max-connections in a service with limit-overflow spill. */
+export interface SpillTarget {
+  /** Backend key (service/endpoint), as in the health state. */
+  readonly key: string;
+  /** Backend id: the ct mark of its connections. */
+  readonly id: number;
+  /** Normalized address the reply direction of its connections comes from (ipaddr.js normalized form). */
+  readonly address: string;
+  /** Port the reply direction comes from; undefined when the backend keeps the client's port. */
+  readonly port: number | undefined;
+  readonly max: number;
+}
+
+// The backends to count, by id. Backends set down by the config take no connections and are left out.
+export function spillTargets(model: Model, p: Plan): Map<number, SpillTarget> {
+  const out = new Map<number, SpillTarget>();
+  model.services.forEach((s, i) => {
+    if (s.limits.overflow !== 'spill') return;
+    s.backends.forEach((b, j) => {
+      const pb = p.services[i]!.backends[j]!;
+      if (b.maxConnections === undefined || b.state === 'down') return;
+      out.set(pb.id, {
+        key: backendKey(s.name, pb.endpoint),
+        id: pb.id,
+        address: ipaddr.parse(pb.address.text).toNormalizedString(),
+        port: pb.port,
+        max: b.maxConnections,
+      });
+    });
+  });
+  return out;
+}
+
+/** The count at or below which a full backend takes new connections again. */
+export const returnAt = (max: number): number => Math.floor((3 * max) / 4);
+
+/** One conntrack line (`conntrack -L -o id` or `conntrack -E -o id`), reduced to what counting needs. */
+export interface CtLine {
+  /** NEW, UPDATE or DESTROY for an event; undefined for a listing line. */
+  readonly event: string | undefined;
+  readonly id: string;
+  readonly mark: number;
+  /** False once the connection no longer counts: destroyed, or TCP in TIME_WAIT or CLOSE (as nft's ct count). */
+  readonly open: boolean;
+  /** Source address and port of the reply direction: the backend's, for a balanced connection. */
+  readonly replySrc: string;
+  readonly replySport: number | undefined;
+}
+
+// Parses `[NEW] tcp 6 120 SYN_SENT src=.. dst=.. sport=.. dport=.. [UNREPLIED] src=.. dst=.. sport=.. dport=.. mark=7
+// id=1896597757` (the event form) or the same without the [EVENT] (the listing). null for anything else (the tool's
+// summary line, warnings) and for entries without a mark, which no balanced connection lacks.
+export function parseCtLine(line: string): CtLine | null {
+  const markAt = line.indexOf(' mark=');
+  if (markAt < 0) return null;
+  const words = line.trim().split(/\s+/);
+  let k = 0;
+  let event: string | undefined;
+  const w0 = words[0] ?? '';
+  if (w0.startsWith('[')) {
+    event = w0.slice(1, -1);
+    k = 1;
+  }
+  const proto = words[k];
+  if (proto === undefined) return null;
+  let id: string | undefined;
+  let mark: number | undefined;
+  const srcs: string[] = [];
+  const sports: string[] = [];
+  for (let i = k + 1; i < words.length; i++) {
+    const w = words[i]!;
+    if (w.startsWith('src=')) srcs.push(w.slice(4));
+    else if (w.startsWith('sport=')) sports.push(w.slice(6));
+    else if (w.startsWith('mark=')) mark = Number(w.slice(5));
+    else if (w.startsWith('id=')) id = w.slice(3);
+  }
+  if (id === undefined || mark === undefined || !Number.isInteger(mark) || srcs.length < 2) return null;
+  // TCP lines carry the state after the timeout: tcp 6 <timeout> <STATE>.
+  const state = proto === 'tcp' ? (words[k + 3] ?? '') : '';
+  const open = event !== 'DESTROY' && state !== 'TIME_WAIT' && state !== 'CLOSE';
+  const rs = sports[1];
+  return { event, id, mark, open, replySrc: srcs[1]!, replySport: rs === undefined ? undefined : Number(rs) };
+}
+
+/** A flip of one backend between full and not full. */
+export interface FullChange {
+  readonly key: string;
+  readonly full: boolean;
+  readonly count: number;
+  readonly max: number;
+}
+
+// Connection counts of the spill backends, fed with conntrack lines. A line counts for a backend when its mark is the
+// backend's id and its reply comes from the backend's address (and port): a mark alone could be another tool's.
+export class ConnectionCounts {
+  private readonly conns = new Map<string, number>();
+  private readonly counts = new Map<number, number>();
+  private readonly fullIds = new Set<number>();
+
+  constructor(
+    private readonly targets: ReadonlyMap<number, SpillTarget>,
+    full: Iterable<string> = [],
+  ) {
+    const wasFull = new Set(full);
+    for (const t of targets.values()) {
+      this.counts.set(t.id, 0);
+      if (wasFull.has(t.key)) this.fullIds.add(t.id);
+    }
+  }
+
+  /** Folds one line in; returns the flip it caused, if any. */
+  feed(line: CtLine): FullChange | undefined {
+    const t = this.targets.get(line.mark);
+    const had = this.conns.get(line.id);
+    if (t === undefined || !belongs(line, t)) {
+      // A connection whose mark was rewritten away from a counted backend stops counting there.
+      return had === undefined ? undefined : this.forget(line.id, had);
+    }
+    if (line.open) {
+      if (had === t.id) return undefined;
+      const gone = had === undefined ? undefined : this.forget(line.id, had);
+      this.conns.set(line.id, t.id);
+      return this.bump(t, 1) ?? gone;
+    }
+    return had === undefined ? undefined : this.forget(line.id, had);
+  }
+
+  /** Replaces every count with a listing's (`conntrack -L -o id`), keeping the connections in `keep` as they are:
+   *  their events arrived while the listing was read, so they are newer than it. Returns the flips. */
+  reset(listing: readonly CtLine[], keep: ReadonlySet<string> = new Set()): FullChange[] {
+    const kept = [...this.conns].filter(([conn]) => keep.has(conn));
+    this.conns.clear();
+    for (const id of this.counts.keys()) this.counts.set(id, 0);
+    const add = (conn: string, id: number): void => {
+      this.conns.set(conn, id);
+      this.counts.set(id, this.count(id) + 1);
+    };
+    for (const [conn, id] of kept) add(conn, id);
+    for (const l of listing) {
+      if (keep.has(l.id) || !l.open || this.conns.has(l.id)) continue;
+      const t = this.targets.get(l.mark);
+      if (t !== undefined && belongs(l, t)) add(l.id, t.id);
+    }
+    const changes: FullChange[] = [];
+    for (const t of this.targets.values()) {
+      const c = this.settle(t);
+      if (c !== undefined) changes.push(c);
+    }
+    return changes;
+  }
+
+  count(id: number): number {
+    return this.counts.get(id) ?? 0;
+  }
+
+  isFull(id: number): boolean {
+    return this.fullIds.has(id);
+  }
+
+  /** Keys of the backends that are full now. */
+  fullKeys(): string[] {
+    return [...this.fullIds].map((id) => this.targets.get(id)!.key);
+  }
+
+  private forget(conn: string, id: number): FullChange | undefined {
+    this.conns.delete(conn);
+    const t = this.targets.get(id);
+    return t === undefined ? undefined : this.bump(t, -1);
+  }
+
+  private bump(t: SpillTarget, by: number): FullChange | undefined {
+    this.counts.set(t.id, Math.max(0, (this.counts.get(t.id) ?? 0) + by));
+    return this.settle(t);
+  }
+
+  // Applies the thresholds: full at max, back at returnAt(max).
+  private settle(t: SpillTarget): FullChange | undefined {
+    const n = this.count(t.id);
+    if (!this.fullIds.has(t.id) && n >= t.max) {
+      this.fullIds.add(t.id);
+      return { key: t.key, full: true, count: n, max: t.max };
+    }
+    if (this.fullIds.has(t.id) && n <= returnAt(t.max)) {
+      this.fullIds.delete(t.id);
+      return { key: t.key, full: false, count: n, max: t.max };
+    }
+    return undefined;
+  }
+}
+
+function belongs(l: CtLine, t: SpillTarget): boolean {
+  if (t.port !== undefined && l.replySport !== t.port) return false;
+  if (l.replySrc === t.address) return true;
+  return ipaddr.isValid(l.replySrc) && ipaddr.parse(l.replySrc).toNormalizedString() === t.address;
+}
+
+// Lists the connection tracking table once (both families) as counting lines.
+export async function listConnections(exec: Executor, conntrack: string): Promise<CtLine[]> {
+  const out: CtLine[] = [];
+  for (const fam of ['ipv4', 'ipv6']) {
+    const r = await exec.run(conntrack, ['-L', '-f', fam, '-o', 'id']);
+    if (r.exitCode !== 0)
+      throw new NftlbError(
+        'internal',
+        `${conntrack} -L failed (limit-overflow spill counts connections with it): ${r.stderr.trim()}`,
+      );
+    for (const line of r.stdout.split('\n')) {
+      const l = parseCtLine(line);
+      if (l !== null) out.push(l);
+    }
+  }
+  return out;
+}
+
+/** A running connection counter (health --watch). */
+export interface ConnectionWatch {
+  readonly counts: ConnectionCounts;
+  /** Stops the conntrack event process. */
+  stop(): Promise<void>;
+}
+
+// Follows conntrack events (`conntrack -E -o id`) for the spill targets, after one listing for the connections that
+// exist already; onChange gets every flip. When the kernel drops events (conntrack warns of ENOBUFS) the counts are
+// rebuilt from a new listing. onError gets failures of the event process (it is restarted after a pause) and of a
+// listing.
+export async function watchConnections(
+  exec: Executor,
+  conntrack: string,
+  targets: ReadonlyMap<number, SpillTarget>,
+  full: Iterable<string>,
+  onChange: (changes: readonly FullChange[]) => void,
+  onError: (e: unknown) => void,
+): Promise<ConnectionWatch> {
+  if (exec.stream === undefined) throw new NftlbError('internal', 'this executor cannot follow conntrack events');
+  const counts = new ConnectionCounts(targets, full);
+  let stopped = false;
+  let stream: LineStream | undefined;
+  // Connections with an event since the listing in progress began (undefined: no listing in progress).
+  let during: Set<string> | undefined;
+  const relist = async (): Promise<void> => {
+    during = new Set();
+    try {
+      const listing = await listConnections(exec, conntrack);
+      const changes = counts.reset(listing, during);
+      if (changes.length > 0) onChange(changes);
+    } catch (e) {
+      onError(e);
+    } finally {
+      during = undefined;
+    }
+  };
+  const start = async (): Promise<void> => {
+    stream = await exec.stream!(conntrack, ['-E', '-o', 'id', '-e', 'NEW,UPDATE,DESTROY'], (line, from) => {
+      if (from === 'stderr') {
+        if (line.includes('ENOBUFS')) void relist();
+        return;
+      }
+      const l = parseCtLine(line);
+      if (l === null) return;
+      during?.add(l.id);
+      const c = counts.feed(l);
+      if (c !== undefined) onChange([c]);
+    });
+    void stream.exited.then((r) => {
+      if (stopped) return;
+      onError(new NftlbError('internal', `${conntrack} -E exited (${r.exitCode}): ${r.stderr.trim()}; restarting it`));
+      setTimeout(() => void (stopped ? undefined : start().then(relist, onError)), 1000).unref();
+    });
+  };
+  await start();
+  await relist();
+  return {
+    counts,
+    async stop() {
+      stopped = true;
+      await stream?.end();
+    },
+  };
+}
