@@ -97,10 +97,14 @@ function planService(
       overlay.full.get(backendKey(s.name, endpoint)) === true;
     return full ? { ...planned, full: true } : planned;
   });
-  const families = ([4, 6] as const).filter((f) => s.vips.some((v) => v.family === f));
+  // Families as bit sets (bit 4, bit 6): no arrays or closures per service at 50k services.
+  let vipFams = 0;
+  for (const v of s.vips) vipFams |= 1 << v.family;
+  let backendFams = 0;
+  for (const b of backends) backendFams |= 1 << b.address.family;
   // Single-family services (most) use the service's own arrays instead of filtered copies.
-  const oneFamily = families.length === 1 && backends.every((b) => b.address.family === families[0]);
-  const pools = families.map((family): Pool => {
+  const oneFamily = (vipFams === 1 << 4 || vipFams === 1 << 6) && (backendFams | vipFams) === vipFams;
+  const pool = (family: Family): Pool => {
     const all = oneFamily ? backends : backends.filter((b) => b.address.family === family);
     const { chosen, kept } = choose(s, family, all, overlay);
     const chain = ident(`svc_${s.name}_v${family}`);
@@ -110,8 +114,17 @@ function planService(
     nextSlot += capacity;
     if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase, slots: [], capacity, kept };
     const { selector, slots } = selectFor(s.scheduler, chosen);
-    return { family, chain, vips, selector, slotBase, slots: slots.map((i) => chosen[i]!.id), capacity, kept };
-  });
+    return { family, chain, vips, selector, slotBase, slots, capacity, kept };
+  };
+  // Array literals, not push: a pushed-to array keeps room for 16 more pools, kilobytes per thousand services.
+  const pools: Pool[] =
+    vipFams === ((1 << 4) | (1 << 6))
+      ? [pool(4), pool(6)]
+      : vipFams === 1 << 4
+        ? [pool(4)]
+        : vipFams === 1 << 6
+          ? [pool(6)]
+          : [];
   return {
     name: s.name,
     path: s.path,
@@ -142,7 +155,9 @@ function choose(
   family: Family,
   all: readonly PlannedBackend[],
   overlay: HealthOverlay | undefined,
-): { chosen: PlannedBackend[]; kept: boolean } {
+): { chosen: readonly PlannedBackend[]; kept: boolean } {
+  // Every backend up and not found down (the common pool): all of them, with no copies.
+  if (all.length > 0 && all.every((b) => b.state === 'up' && healthy(b))) return { chosen: all, kept: false };
   const primaries = all.filter((b) => b.state === 'up' && healthy(b));
   const backups = all.filter((b) => b.state === 'backup' && healthy(b));
   const weight = primaries.reduce((a, b) => a + b.weight, 0);
@@ -161,6 +176,8 @@ function choose(
 function slotCapacity(scheduler: Scheduler, all: readonly PlannedBackend[]): number {
   if (all.length <= 1) return all.length;
   if (scheduler.kind === 'maglev') return scheduler.tableSize;
+  // Equal weights reduce to one slot each.
+  if (all.every((b) => b.weight === all[0]!.weight)) return all.length;
   return reduceWeights(all.map((b) => b.weight)).reduce((a, b) => a + b, 0);
 }
 

@@ -3,40 +3,63 @@ import { maglevTable } from './maglev.js';
 import type { PlannedBackend, Selector } from './types.js';
 import { contiguousSequence, smoothWeightedSequence } from './weights.js';
 
-// For the up backends of one pool: the selector expression and the slot table (backend index per slot).
+// Selectors that depend only on their kind and modulus, shared by every pool that has them: a plan is read-only, and at
+// 50k services one object per pool is megabytes that live as long as the plan.
+const CONSTANT: Selector = { kind: 'constant' };
+const shared = new Map<string, Selector>();
+function sharedSelector(kind: 'inc' | 'random' | 'symhash', mod: number): Selector {
+  const key = `${kind}${mod}`;
+  let sel = shared.get(key);
+  if (sel === undefined) {
+    sel = kind === 'symhash' ? { kind: 'symhash', mod } : { kind: 'numgen', mode: kind, mod };
+    shared.set(key, sel);
+  }
+  return sel;
+}
+
+// For the up backends of one pool: the selector expression and the slot table (backend id per slot).
 export function selectFor(
   scheduler: Scheduler,
   up: readonly PlannedBackend[],
 ): { selector: Selector; slots: number[] } {
-  const weights = up.map((b) => b.weight);
   // One backend: a constant, never a modulo by one.
-  if (up.length === 1) return { selector: { kind: 'constant' }, slots: [0] };
-  switch (scheduler.kind) {
-    case 'round-robin': {
-      const slots = smoothWeightedSequence(weights);
-      return { selector: { kind: 'numgen', mode: 'inc', mod: slots.length }, slots };
-    }
-    case 'random': {
-      const slots = contiguousSequence(weights);
-      return { selector: { kind: 'numgen', mode: 'random', mod: slots.length }, slots };
-    }
-    case 'source-hash': {
-      const slots = contiguousSequence(weights);
-      return { selector: { kind: 'jhash', fields: scheduler.fields, seed: scheduler.seed, mod: slots.length }, slots };
-    }
-    case 'symmetric-hash': {
-      const slots = contiguousSequence(weights);
-      return { selector: { kind: 'symhash', mod: slots.length }, slots };
-    }
-    case 'maglev': {
-      const table = maglevTable(
-        up.map((b) => ({ key: b.endpoint, weight: b.weight })),
-        scheduler.tableSize,
-      );
-      return {
-        selector: { kind: 'jhash', fields: scheduler.fields, seed: scheduler.seed, mod: scheduler.tableSize },
-        slots: Array.from(table),
-      };
-    }
+  if (up.length === 1) return { selector: CONSTANT, slots: [up[0]!.id] };
+  if (scheduler.kind === 'maglev') {
+    const table = maglevTable(
+      up.map((b) => ({ key: b.endpoint, weight: b.weight })),
+      scheduler.tableSize,
+    );
+    const slots = new Array<number>(table.length);
+    for (let i = 0; i < table.length; i++) slots[i] = up[table[i]!]!.id;
+    return {
+      selector: { kind: 'jhash', fields: scheduler.fields, seed: scheduler.seed, mod: scheduler.tableSize },
+      slots,
+    };
   }
+  // Equal weights (the common case) give one slot per backend in order with every scheduler below: smooth weighted
+  // round robin rotates them, the contiguous ranges are one unit each.
+  const slots = equalWeights(up) ? up.map((b) => b.id) : sequence(scheduler.kind, up).map((i) => up[i]!.id);
+  const mod = slots.length;
+  switch (scheduler.kind) {
+    case 'round-robin':
+      return { selector: sharedSelector('inc', mod), slots };
+    case 'random':
+      return { selector: sharedSelector('random', mod), slots };
+    case 'source-hash':
+      return { selector: { kind: 'jhash', fields: scheduler.fields, seed: scheduler.seed, mod }, slots };
+    case 'symmetric-hash':
+      return { selector: sharedSelector('symhash', mod), slots };
+  }
+}
+
+// Backend index per slot for the weighted schedulers.
+function sequence(kind: Scheduler['kind'], up: readonly PlannedBackend[]): number[] {
+  const weights = up.map((b) => b.weight);
+  return kind === 'round-robin' ? smoothWeightedSequence(weights) : contiguousSequence(weights);
+}
+
+function equalWeights(up: readonly PlannedBackend[]): boolean {
+  const w = up[0]?.weight;
+  for (let i = 1; i < up.length; i++) if (up[i]!.weight !== w) return false;
+  return true;
 }
