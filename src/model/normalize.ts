@@ -49,7 +49,14 @@ export function normalize(raw: RawConfig): Normalized {
     vipCache.set(text, a);
     return a;
   };
-  const services = raw.services.map((s, i) => normalizeService(s, `/services/${i}`, address, vip, err));
+  // A VIP given as one string gets a one-element list shared by every service on that address.
+  const vipLists = new Map<Address, readonly Address[]>();
+  const vipList = (a: Address): readonly Address[] => {
+    let list = vipLists.get(a);
+    if (list === undefined) vipLists.set(a, (list = [a]));
+    return list;
+  };
+  const services = raw.services.map((s, i) => normalizeService(s, `/services/${i}`, address, vip, vipList, err));
   return { model: { table: raw.table ?? DEFAULT_TABLE, services }, diagnostics };
 }
 
@@ -69,8 +76,24 @@ const PLAIN_SCHEDULERS = {
   'symmetric-hash': { kind: 'symmetric-hash' },
 } as const satisfies Record<string, Scheduler>;
 
-function normalizeService(s: RawService, path: string, address: AddressFn, vip: AddressFn, err: ErrFn): Service {
-  const vips = typeof s.vip === 'string' ? [vip(path, 'vip', s.vip)] : s.vip.map((v, i) => vip(path, `vip/${i}`, v));
+// "/backends/0", "/backends/1", ...: a backend's path is its service's path + one of these, a string of two parts where
+// a template makes one of three (32 bytes more for each of the 200k backends of a 50k-service config).
+const BACKEND_SUFFIXES: string[] = [];
+const backendSuffix = (i: number): string => {
+  while (BACKEND_SUFFIXES.length <= i) BACKEND_SUFFIXES.push(`/backends/${BACKEND_SUFFIXES.length}`);
+  return BACKEND_SUFFIXES[i]!;
+};
+
+function normalizeService(
+  s: RawService,
+  path: string,
+  address: AddressFn,
+  vip: AddressFn,
+  vipList: (a: Address) => readonly Address[],
+  err: ErrFn,
+): Service {
+  const vips =
+    typeof s.vip === 'string' ? vipList(vip(path, 'vip', s.vip)) : s.vip.map((v, i) => vip(path, `vip/${i}`, v));
   const protocols: readonly Protocol[] =
     s.protocol === undefined
       ? PROTOCOLS.tcp
@@ -78,7 +101,7 @@ function normalizeService(s: RawService, path: string, address: AddressFn, vip: 
         ? PROTOCOLS[s.protocol]
         : [...s.protocol].sort();
   const ports = typeof s.port === 'number' ? singlePort(s.port) : normalizePorts(s.port, `${path}/port`, err);
-  const backends = s.backends.map((b, i) => normalizeBackend(b, `${path}/backends/${i}`, address, s.health));
+  const backends = s.backends.map((b, i) => normalizeBackend(b, path + backendSuffix(i), address, s.health));
   return {
     path,
     name: s.name,
