@@ -6,7 +6,8 @@ import { error, type Rule } from './rule.js';
 // A service needs at least one backend, and each backend endpoint may appear only once.
 export const backendList: Rule = ({ model }) => {
   const out: Diagnostic[] = [];
-  for (const s of model.services) {
+  for (let si = 0; si < model.services.length; si++) {
+    const s = model.services[si]!;
     if (s.backends.length === 0) {
       out.push(
         error(

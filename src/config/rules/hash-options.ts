@@ -4,9 +4,10 @@ import { error, warning, type Rule } from './rule.js';
 // hash options only mean something for hashing schedulers; a Maglev table must be a prime larger than the backend count.
 export const hashOptions: Rule = ({ raw, model }) => {
   const out: Diagnostic[] = [];
-  model.services.forEach((s, i) => {
+  for (let i = 0; i < model.services.length; i++) {
+    const s = model.services[i]!;
     const h = raw.services[i]?.hash;
-    if (h === undefined) return;
+    if (h === undefined) continue;
     const path = `${s.path}/hash`;
     const kind = s.scheduler.kind;
     if (kind !== 'source-hash' && kind !== 'maglev') {
@@ -17,7 +18,7 @@ export const hashOptions: Rule = ({ raw, model }) => {
       out.push(
         error(path, 'hash.unused', `hash options have no effect: ${why}; remove "hash" or use source-hash or maglev`),
       );
-      return;
+      continue;
     }
     if (h['table-size'] !== undefined && kind !== 'maglev') {
       out.push(
@@ -49,7 +50,7 @@ export const hashOptions: Rule = ({ raw, model }) => {
         );
       }
     }
-  });
+  }
   return out;
 };
 

@@ -5,7 +5,8 @@ import { error, type Rule } from './rule.js';
 export const uniqueNames: Rule = ({ model }) => {
   const first = new Map<string, string>();
   const out: Diagnostic[] = [];
-  for (const s of model.services) {
+  for (let i = 0; i < model.services.length; i++) {
+    const s = model.services[i]!;
     const prev = first.get(s.name);
     if (prev === undefined) first.set(s.name, s.path);
     else
