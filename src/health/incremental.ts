@@ -27,6 +27,12 @@ const TOUCHED_SETS: readonly Ident[] = [
 // Given the plan that is loaded and the plan after a membership change (same config, other health verdicts), writes one
 // nft script that rewrites only what differs: the changed pools' slot elements and chains, and their listener elements
 // when a pool empties or refills. Deletions come first, so replaced intervals never overlap within the transaction.
+// The command forms are chosen for what nft 1.0.6 fetches from the kernel before it runs a script (its cache, the union
+// over all commands): `flush chain` nothing; `add chain` with a rule block and `add map` with a declaration and
+// `elements = { }` the table list only; but `add rule` and `add element` every chain of the ruleset (10k services:
+// 10k chains, 0.7 MB, ~20 ms), and any `delete` the same. So rules go in `add chain X { }` blocks (nft turns them into
+// rule commands after the cache is fetched) and additions in `add map` (an existing map with the same type and flags is
+// kept as is, its size too); only a script with a deletion pays for the chain list.
 // `only`: the indexes of the services that may differ (the others must be equal in both plans, e.g. the very same
 // objects); only those are compared, so the work follows the number of changed services. Without it, all are.
 // Throws when the plans are not of the same config (the caller then replaces the whole table).
@@ -55,7 +61,7 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
     const gone = [...o].filter(([k, text]) => n.get(k) !== text).map(([k]) => k);
     const come = [...n].filter(([k, text]) => o.get(k) !== text).map(([, text]) => text);
     if (gone.length > 0) del.push(`delete element ${T} ${name} { ${gone.join(', ')} }`);
-    if (come.length > 0) add.push(`add element ${T} ${name} { ${come.join(', ')} }`);
+    if (come.length > 0) add.push(`add ${declaration(T, neu.sets, name)}; elements = { ${come.join(', ')} } }`);
   }
   const oc = chainsByName(old.chains);
   const nc = chainsByName(neu.chains);
@@ -63,15 +69,19 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
   for (const [name] of oc) if (!nc.has(name)) chainOps.push(`delete chain ${T} ${name}`);
   for (const [name, c] of nc) {
     const prev = oc.get(name);
-    const rules = c.rules.map((r) => `add rule ${T} ${name} ${renderRule(r)}`);
-    if (prev === undefined) chainOps.push(`add chain ${T} ${name}`, ...rules);
-    else if (prev.rules.map(renderRule).join('\n') !== c.rules.map(renderRule).join('\n'))
-      chainOps.push(`flush chain ${T} ${name}`, ...rules);
+    const rules = c.rules.map(renderRule);
+    const block = `add chain ${T} ${name} {\n${rules.map((r) => `\t${r}\n`).join('')}}`;
+    if (prev === undefined) chainOps.push(block);
+    else if (prev.rules.map(renderRule).join('\n') !== rules.join('\n'))
+      chainOps.push(`flush chain ${T} ${name}`, block);
   }
   // Element deletions first (they may reference chains about to go), then chains, then additions (may reference new chains).
   const lines = [...del, ...chainOps, ...add];
+  // `add table` (a no-op on the live table: no flags, its comment stays) first: without it, when the table is gone, nft
+  // stops at the first `add chain` or `add map` (it checks their table against its table list) before the kernel sees
+  // the guard, so the caller could not tell a deleted table from a refused update by the guard's line in the error.
   return {
-    script: lines.length === 0 ? null : `${lines.join('\n')}\n`,
+    script: lines.length === 0 ? null : `add table ${T}\n${lines.join('\n')}\n`,
     services: changed.map((i) => after.services[i]!.name),
   };
 }
@@ -85,6 +95,15 @@ function sameShape(a: PlannedService, b: PlannedService): boolean {
       backends: s.backends.map((x) => ({ ...x, health: null, full: null })),
     });
   return strip(a) === strip(b);
+}
+
+// `map inet T name { type ...; flags interval` without its closing brace: the declaration as buildTable makes it, but
+// without `size` (which a membership change never changes; the kernel keeps an existing map's size when none is given).
+function declaration(table: string, sets: readonly SetDecl[], name: Ident): string {
+  const s = sets.find((x) => x.name === name);
+  if (s === undefined) throw new Error(`no set ${name} in the table`);
+  const value = s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`;
+  return `${s.kind} ${table} ${name} { type ${s.key.join(' . ')}${value}${s.interval ? '; flags interval' : ''}`;
 }
 
 function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, string> {

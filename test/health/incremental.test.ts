@@ -35,7 +35,14 @@ test('one backend down rewrites only that pool: with the rest selectable directl
   t.deepEqual(u.services, ['a']);
   t.is(
     u.script,
-    ['flush chain inet hc svc_a_v4', 'add rule inet hc svc_a_v4 counter ct mark set 2 goto pick', ''].join('\n'),
+    [
+      'add table inet hc',
+      'flush chain inet hc svc_a_v4',
+      'add chain inet hc svc_a_v4 {',
+      '\tcounter ct mark set 2 goto pick',
+      '}',
+      '',
+    ].join('\n'),
   );
 });
 
@@ -45,9 +52,10 @@ test('a pool that empties moves its listeners to the closed map with its on-empt
   t.is(
     u.script,
     [
+      'add table inet hc',
       'delete element inet hc services4 { 203.0.113.2 . tcp . 80 }',
       'delete chain inet hc svc_b_v4',
-      'add element inet hc closed4 { 203.0.113.2 . tcp . 80 : drop }',
+      'add map inet hc closed4 { type ipv4_addr . inet_proto . inet_service : verdict; flags interval; elements = { 203.0.113.2 . tcp . 80 : drop } }',
       '',
     ].join('\n'),
   );
@@ -55,10 +63,12 @@ test('a pool that empties moves its listeners to the closed map with its on-empt
   t.is(
     back.script,
     [
+      'add table inet hc',
       'delete element inet hc closed4 { 203.0.113.2 . tcp . 80 }',
-      'add chain inet hc svc_b_v4',
-      'add rule inet hc svc_b_v4 counter ct mark set 3 goto pick',
-      'add element inet hc services4 { 203.0.113.2 . tcp . 80 : goto svc_b_v4 }',
+      'add chain inet hc svc_b_v4 {',
+      '\tcounter ct mark set 3 goto pick',
+      '}',
+      'add map inet hc services4 { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 203.0.113.2 . tcp . 80 : goto svc_b_v4 } }',
       '',
     ].join('\n'),
   );
@@ -95,9 +105,12 @@ services:
   t.is(
     u.script,
     [
+      'add table inet hc',
       'flush chain inet hc svc_c_v4',
-      'add rule inet hc svc_c_v4 counter ct mark set numgen inc mod 2 offset 1048576 goto pick',
-      'add element inet hc slots { 1048576 : 1, 1048577 : 3 }',
+      'add chain inet hc svc_c_v4 {',
+      '\tcounter ct mark set numgen inc mod 2 offset 1048576 goto pick',
+      '}',
+      'add map inet hc slots { type mark : mark; elements = { 1048576 : 1, 1048577 : 3 } }',
       '',
     ].join('\n'),
   );
@@ -105,9 +118,12 @@ services:
   t.is(
     back.script,
     [
+      'add table inet hc',
       'delete element inet hc slots { 1048576, 1048577 }',
       'flush chain inet hc svc_c_v4',
-      'add rule inet hc svc_c_v4 counter ct mark set numgen inc mod 3 offset 1 goto pick',
+      'add chain inet hc svc_c_v4 {',
+      '\tcounter ct mark set numgen inc mod 3 offset 1 goto pick',
+      '}',
       '',
     ].join('\n'),
   );

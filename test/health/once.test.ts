@@ -82,7 +82,7 @@ test('first run loads the whole table; then only membership changes reach nft, a
   );
   t.is(r4.sync.action, 'incremental');
   t.false(updates()[1]!.includes('delete table'));
-  t.true(updates()[1]!.startsWith(`flush chain inet hc ${guard}\nflush chain inet hc svc_web_v4\n`));
+  t.true(updates()[1]!.startsWith(`flush chain inet hc ${guard}\nadd table inet hc\nflush chain inet hc svc_web_v4\n`));
   // on-down reset: its connections (ct mark = id 1) are deleted.
   t.deepEqual(r4.sync.reset, [1]);
   t.deepEqual(

@@ -58,7 +58,7 @@ export function fakeExecutor(): Executor & {
             1,
             `/dev/stdin:${bad + 1}:1-5: Error: Could not process rule: No such file or directory\n${lines[bad]}\n^^^^^\n`,
           );
-        for (const m of script.matchAll(/^add chain inet hc (\S+)$/gm)) fake.chains?.add(m[1]!);
+        for (const m of script.matchAll(/^add chain inet hc (\S+)(?: \{)?$/gm)) fake.chains?.add(m[1]!);
         for (const m of script.matchAll(/^delete chain inet hc (\S+)$/gm)) fake.chains?.delete(m[1]!);
         return ok();
       }

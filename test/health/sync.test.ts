@@ -132,7 +132,7 @@ test('with the cache, a change in one service plans only that service', async (t
   t.is(r.cache.applied, r.state.applied);
   // The script says so too: the guard, then only s7's chain.
   const script = exec.calls.at(-2)!.input ?? '';
-  t.regex(script, /^flush chain inet hc health_[0-9a-f]{8}\nflush chain inet hc svc_s7_v4\n/);
+  t.regex(script, /^flush chain inet hc health_[0-9a-f]{8}\nadd table inet hc\nflush chain inet hc svc_s7_v4\n/);
   t.notRegex(script, /svc_s(?!7_)/);
 });
 
