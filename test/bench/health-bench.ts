@@ -90,6 +90,8 @@ interface Sample {
   readonly total: number;
   readonly nft: number;
   readonly lock: number;
+  /** The verdict the backend took. */
+  readonly verdict?: 'down' | 'up';
 }
 
 type Figures = Map<string, string>;
@@ -135,6 +137,10 @@ async function measure(n: number, runs: number): Promise<Figures> {
         `${ms(median(xs.map((x) => x.total)))} / ${ms(max(xs.map((x) => x.total)))}`,
       );
       out.set(`${label}:   nft -f median`, ms(median(xs.map((x) => x.nft))));
+      // Down and up need different commands (a middle backend up deletes slot elements, which makes nft 1.0.6 fetch
+      // every chain), so they are shown apart too.
+      const nftOf = (v: 'down' | 'up'): string => ms(median(xs.filter((x) => x.verdict === v).map((x) => x.nft)));
+      out.set(`${label}:   nft -f median, down / up`, `${nftOf('down')} / ${nftOf('up')}`);
       out.set(`${label}:   lock median`, ms(median(xs.map((x) => x.lock))));
       out.set(`${label}:   rest (JS) median`, ms(median(xs.map((x) => x.total - x.nft - x.lock))));
     };
@@ -156,7 +162,7 @@ async function measure(n: number, runs: number): Promise<Figures> {
                 ...state,
                 backends: { ...state.backends, [key]: { ...FRESH, state: verdict } },
               };
-              samples.push(await timedSync(next, mode === 'watch', [key]));
+              samples.push({ ...(await timedSync(next, mode === 'watch', [key])), verdict });
               if (last.action !== 'incremental')
                 throw new Error(`expected an incremental update, got ${last.action} (${last.why})`);
             }
