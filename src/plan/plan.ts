@@ -1,7 +1,7 @@
 import { endpointText } from '../model/address.js';
 import type { Backend, Family, Model, Scheduler, Service } from '../model/types.js';
 import { ident } from '../nft/names.js';
-import { selectFor } from './selector.js';
+import { equalWeights, selectFor } from './selector.js';
 import { reduceWeights } from './weights.js';
 import { SLOT_BASE, type Plan, type PlannedBackend, type PlannedService, type Pool } from './types.js';
 
@@ -38,7 +38,8 @@ export function plan(model: Model, overlay?: HealthOverlay): Plan {
   const services = model.services.map((s): PlannedService => {
     const planned = planService(s, nextId, nextSlot, overlay);
     nextId += s.backends.length;
-    for (const pool of planned.pools) nextSlot = pool.slotBase + pool.capacity;
+    const last = planned.pools[planned.pools.length - 1];
+    if (last !== undefined) nextSlot = last.slotBase + last.capacity;
     return planned;
   });
   return { table: ident(model.table), services };
@@ -71,7 +72,6 @@ function planService(
   overlay: HealthOverlay | undefined,
 ): PlannedService {
   let nextId = firstId;
-  let nextSlot = firstSlot;
   const port = singlePort(s);
   const backends: PlannedBackend[] = s.backends.map((b) => {
     const endpoint = endpointText(b.address, b.port ?? port);
@@ -99,32 +99,21 @@ function planService(
   });
   // Families as bit sets (bit 4, bit 6): no arrays or closures per service at 50k services.
   let vipFams = 0;
-  for (const v of s.vips) vipFams |= 1 << v.family;
+  for (let i = 0; i < s.vips.length; i++) vipFams |= 1 << s.vips[i]!.family;
   let backendFams = 0;
-  for (const b of backends) backendFams |= 1 << b.address.family;
+  for (let i = 0; i < backends.length; i++) backendFams |= 1 << backends[i]!.address.family;
   // Single-family services (most) use the service's own arrays instead of filtered copies.
   const oneFamily = (vipFams === 1 << 4 || vipFams === 1 << 6) && (backendFams | vipFams) === vipFams;
-  const pool = (family: Family): Pool => {
-    const all = oneFamily ? backends : backends.filter((b) => b.address.family === family);
-    const { chosen, kept } = choose(s, family, all, overlay);
-    const chain = ident(`svc_${s.name}_v${family}`);
-    const vips = oneFamily ? s.vips : s.vips.filter((v) => v.family === family);
-    const capacity = slotCapacity(s.scheduler, all);
-    const slotBase = nextSlot;
-    nextSlot += capacity;
-    if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase, slots: [], capacity, kept };
-    const { selector, slots } = selectFor(s.scheduler, chosen);
-    return { family, chain, vips, selector, slotBase, slots, capacity, kept };
-  };
   // Array literals, not push: a pushed-to array keeps room for 16 more pools, kilobytes per thousand services.
-  const pools: Pool[] =
-    vipFams === ((1 << 4) | (1 << 6))
-      ? [pool(4), pool(6)]
-      : vipFams === 1 << 4
-        ? [pool(4)]
-        : vipFams === 1 << 6
-          ? [pool(6)]
-          : [];
+  let pools: Pool[];
+  if (vipFams === ((1 << 4) | (1 << 6))) {
+    const v4 = planPool(s, 4, backends, oneFamily, firstSlot, overlay);
+    pools = [v4, planPool(s, 6, backends, oneFamily, v4.slotBase + v4.capacity, overlay)];
+  } else if (vipFams === 1 << 4 || vipFams === 1 << 6) {
+    pools = [planPool(s, vipFams === 1 << 4 ? 4 : 6, backends, oneFamily, firstSlot, overlay)];
+  } else {
+    pools = [];
+  }
   return {
     name: s.name,
     path: s.path,
@@ -139,6 +128,25 @@ function planService(
     backends,
     pools,
   };
+}
+
+// The pool of one family of a service, its slots reserved from slotBase.
+function planPool(
+  s: Service,
+  family: Family,
+  backends: readonly PlannedBackend[],
+  oneFamily: boolean,
+  slotBase: number,
+  overlay: HealthOverlay | undefined,
+): Pool {
+  const all = oneFamily ? backends : backends.filter((b) => b.address.family === family);
+  const { chosen, kept } = choose(s, family, all, overlay);
+  const chain = ident(`svc_${s.name}_v${family}`);
+  const vips = oneFamily ? s.vips : s.vips.filter((v) => v.family === family);
+  const capacity = slotCapacity(s.scheduler, all);
+  if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase, slots: [], capacity, kept };
+  const { selector, slots } = selectFor(s.scheduler, chosen);
+  return { family, chain, vips, selector, slotBase, slots, capacity, kept };
 }
 
 function healthOf(b: Backend, verdict: 'up' | 'down' | undefined): PlannedBackend['health'] {
@@ -156,8 +164,8 @@ function choose(
   all: readonly PlannedBackend[],
   overlay: HealthOverlay | undefined,
 ): { chosen: readonly PlannedBackend[]; kept: boolean } {
-  // Every backend up and not found down (the common pool): all of them, with no copies.
-  if (all.length > 0 && all.every((b) => b.state === 'up' && healthy(b))) return { chosen: all, kept: false };
+  // Every backend up and healthy (the common pool): all of them, with no copies.
+  if (all.length > 0 && allUp(all)) return { chosen: all, kept: false };
   const primaries = all.filter((b) => b.state === 'up' && healthy(b));
   const backups = all.filter((b) => b.state === 'backup' && healthy(b));
   const weight = primaries.reduce((a, b) => a + b.weight, 0);
@@ -171,13 +179,18 @@ function choose(
   return { chosen: ups.length > 0 ? ups : eligible, kept: eligible.length > 0 };
 }
 
+function allUp(all: readonly PlannedBackend[]): boolean {
+  for (let i = 0; i < all.length; i++) if (all[i]!.state !== 'up' || !healthy(all[i]!)) return false;
+  return true;
+}
+
 // Slots a pool needs when every backend of its family is in: an upper bound for any subset (a subset's weights reduce
 // by a multiple of the whole set's GCD), so a pool never outgrows its reservation.
 function slotCapacity(scheduler: Scheduler, all: readonly PlannedBackend[]): number {
   if (all.length <= 1) return all.length;
   if (scheduler.kind === 'maglev') return scheduler.tableSize;
   // Equal weights reduce to one slot each.
-  if (all.every((b) => b.weight === all[0]!.weight)) return all.length;
+  if (equalWeights(all)) return all.length;
   return reduceWeights(all.map((b) => b.weight)).reduce((a, b) => a + b, 0);
 }
 

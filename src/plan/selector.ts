@@ -6,15 +6,16 @@ import { contiguousSequence, smoothWeightedSequence } from './weights.js';
 // Selectors that depend only on their kind and modulus, shared by every pool that has them: a plan is read-only, and at
 // 50k services one object per pool is megabytes that live as long as the plan.
 const CONSTANT: Selector = { kind: 'constant' };
-const shared = new Map<string, Selector>();
-function sharedSelector(kind: 'inc' | 'random' | 'symhash', mod: number): Selector {
-  const key = `${kind}${mod}`;
-  let sel = shared.get(key);
-  if (sel === undefined) {
-    sel = kind === 'symhash' ? { kind: 'symhash', mod } : { kind: 'numgen', mode: kind, mod };
-    shared.set(key, sel);
-  }
-  return sel;
+type SharedKind = 'inc' | 'random' | 'symhash';
+const SHARED: Record<SharedKind, (Selector | undefined)[]> = { inc: [], random: [], symhash: [] };
+const newSelector = (kind: SharedKind, mod: number): Selector =>
+  kind === 'symhash' ? { kind: 'symhash', mod } : { kind: 'numgen', mode: kind, mod };
+function sharedSelector(kind: SharedKind, mod: number): Selector {
+  // By modulus (a slot count): pools of a few backends, the common case, share; a large modulus gets its own.
+  if (mod > 4096) return newSelector(kind, mod);
+  const byMod = SHARED[kind];
+  while (byMod.length <= mod) byMod.push(undefined);
+  return (byMod[mod] ??= newSelector(kind, mod));
 }
 
 // For the up backends of one pool: the selector expression and the slot table (backend id per slot).
@@ -58,7 +59,8 @@ function sequence(kind: Scheduler['kind'], up: readonly PlannedBackend[]): numbe
   return kind === 'round-robin' ? smoothWeightedSequence(weights) : contiguousSequence(weights);
 }
 
-function equalWeights(up: readonly PlannedBackend[]): boolean {
+// True when every backend has the same weight (or there are none).
+export function equalWeights(up: readonly PlannedBackend[]): boolean {
   const w = up[0]?.weight;
   for (let i = 1; i < up.length; i++) if (up[i]!.weight !== w) return false;
   return true;
