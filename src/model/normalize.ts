@@ -101,7 +101,13 @@ function normalizeService(
         ? PROTOCOLS[s.protocol]
         : [...s.protocol].sort();
   const ports = typeof s.port === 'number' ? singlePort(s.port) : normalizePorts(s.port, `${path}/port`, err);
-  const backends = s.backends.map((b, i) => normalizeBackend(b, path + backendSuffix(i), address, s.health));
+  // The service's health check is the default of its backends: read once, one object shared by those that take it.
+  const health = s.health === undefined ? undefined : normalizeHealth(s.health);
+  // An index loop, no closure per service (map would make the same holey array).
+  const backends = new Array<Backend>(s.backends.length);
+  for (let i = 0; i < backends.length; i++) {
+    backends[i] = normalizeBackend(s.backends[i]!, path + backendSuffix(i), address, health);
+  }
   return {
     path,
     name: s.name,
@@ -109,7 +115,7 @@ function normalizeService(
     protocols,
     ports,
     scheduler: normalizeScheduler(s, path, err),
-    nat: normalizeNat(s.nat, `${path}/nat`, address),
+    nat: normalizeNat(s.nat, path, address),
     onEmpty: s['on-empty'] ?? 'reject',
     quorum: s.quorum ?? 0,
     onDown: s['on-down'] ?? 'keep',
@@ -157,16 +163,15 @@ function normalizeBackend(
   b: RawBackend,
   path: string,
   address: AddressFn,
-  serviceHealth: RawService['health'],
+  serviceHealth: HealthCheck | undefined,
 ): Backend {
-  const raw = b.health ?? serviceHealth;
   return {
     path,
     address: address(path, 'address', b.address),
     port: b.port,
     weight: b.weight ?? 1,
     state: b.state ?? 'up',
-    health: raw === undefined ? undefined : normalizeHealth(raw),
+    health: b.health === undefined ? serviceHealth : normalizeHealth(b.health),
     maxConnections: b['max-connections'],
   };
 }
@@ -211,9 +216,10 @@ function normalizeScheduler(s: RawService, path: string, err: ErrFn): Scheduler 
   return { kind, fields, seed, tableSize: s.hash?.['table-size'] ?? DEFAULT_MAGLEV_TABLE_SIZE };
 }
 
-function normalizeNat(nat: RawService['nat'], path: string, address: AddressFn): Nat {
+function normalizeNat(nat: RawService['nat'], servicePath: string, address: AddressFn): Nat {
   if (nat === undefined || nat === 'masquerade') return MASQUERADE;
   if (nat === 'none') return NO_NAT;
+  const path = `${servicePath}/nat`;
   const list = typeof nat.snat === 'string' ? [nat.snat] : nat.snat;
   const where = (i: number): string => (typeof nat.snat === 'string' ? 'snat' : `snat/${i}`);
   return { kind: 'snat', addresses: list.map((a, i) => address(path, where(i), a)) };
