@@ -97,7 +97,7 @@ function fastJson(text: string): { value: unknown } | undefined {
   // Every key token is followed by a colon outside strings, so the colons of the whole text bound the key tokens from
   // above: when that bound equals the keys of the value there is no duplicate, and the exact scan is not needed (it
   // costs ~50 ms at 50k services; colons inside strings, as in IPv6 addresses, make the bound miss and the scan run).
-  const keys = keysIn(value);
+  const keys = value !== null && typeof value === 'object' ? keysIn(value) : 0;
   return colons(text) === keys || keyTokens(text) === keys ? { value } : undefined;
 }
 
@@ -157,16 +157,21 @@ function keyTokens(text: string): number {
   return n;
 }
 
-// Counts the keys of every object in a parsed JSON value.
-function keysIn(v: unknown): number {
-  if (v === null || typeof v !== 'object') return 0;
+// Counts the keys of every object in a parsed JSON value. Index loops and no call for a scalar: 600k keys at 50k
+// services, counted once per process before the JIT has optimized this (8 ms instead of 13).
+function keysIn(v: object): number {
   let n = 0;
   if (Array.isArray(v)) {
-    for (const x of v) n += keysIn(x);
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (x !== null && typeof x === 'object') n += keysIn(x);
+    }
     return n;
   }
   for (const k in v) {
-    n += 1 + keysIn((v as Record<string, unknown>)[k]);
+    n++;
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== null && typeof x === 'object') n += keysIn(x);
   }
   return n;
 }
