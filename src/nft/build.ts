@@ -179,7 +179,16 @@ function slotMaps(p: Plan): SetView[] {
   };
   const asSingles = (pool: Pool): boolean => pool.slots.length <= 2 * runsOf(pool).length;
   // Pools without direct selection: few (weights, a backend down, Maglev), so a list is cheap.
-  const pools = (): Pool[] => p.services.flatMap((s) => s.pools.filter((pool) => directBase(pool) === undefined));
+  let list: Pool[] | undefined;
+  const pools = (): Pool[] => {
+    if (list !== undefined) return list;
+    list = [];
+    for (let i = 0; i < p.services.length; i++) {
+      const ps = p.services[i]!.pools;
+      for (let j = 0; j < ps.length; j++) if (directBase(ps[j]!) === undefined) list.push(ps[j]!);
+    }
+    return list;
+  };
   const single = generated(function* () {
     for (const pool of pools()) {
       if (!asSingles(pool)) continue;
@@ -240,7 +249,7 @@ function backendMaps(services: readonly PlannedService[]): SetView[] {
       value: [addrType(fam), 'inet_service'],
       interval: false,
       ...sized(count[fam][0]!),
-      elements: of(fam, false),
+      elements: count[fam][0] === 0 ? [] : of(fam, false),
     },
     {
       kind: 'map',
@@ -249,7 +258,7 @@ function backendMaps(services: readonly PlannedService[]): SetView[] {
       value: [addrType(fam)],
       interval: false,
       ...sized(count[fam][1]!),
-      elements: of(fam, true),
+      elements: count[fam][1] === 0 ? [] : of(fam, true),
     },
   ]);
 }
@@ -322,7 +331,8 @@ function selectorExpr(sel: Selector, fam: Family, base: number): Expr {
 function directBase(pool: Pool): number | undefined {
   const first = pool.slots[0];
   if (first === undefined || pool.selector === null) return undefined;
-  return pool.slots.every((id, i) => id === first + i) ? first : undefined;
+  for (let i = 1; i < pool.slots.length; i++) if (pool.slots[i] !== first + i) return undefined;
+  return first;
 }
 
 function serviceChain(s: PlannedService, pool: Pool): Chain {
