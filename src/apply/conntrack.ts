@@ -35,28 +35,69 @@ export async function readConntrack(exec: Executor): Promise<CtSnapshot> {
   return { kind: 'ok', entries };
 }
 
-// Parses conntrack's default text lines (`tcp 6 117 ESTABLISHED src=.. dst=.. sport=.. dport=.. [packets=.. bytes=..]
-// src=.. ... mark=N use=1`).
+/** One conntrack line: an entry of `conntrack -L`, or an event of `conntrack -E` (with `-o id`, its id). */
+export interface CtLine extends CtEntry {
+  /** NEW, UPDATE or DESTROY for an event; undefined for a listed entry. */
+  readonly event: string | undefined;
+  readonly id: string | undefined;
+  /** Source address and port of the reply direction (the backend, for a balanced connection). */
+  readonly replySrc: string | undefined;
+  readonly replySport: number | undefined;
+}
+
+// Parses one line of conntrack's default text output (`[NEW] tcp 6 117 ESTABLISHED src=.. dst=.. sport=.. dport=..
+// [packets=.. bytes=..] src=.. ... mark=N use=1 id=N`; the `[EVENT]` only in `-E` output). null for any other line
+// (the tool's summary, warnings).
+export function parseConntrackLine(line: string): CtLine | null {
+  if (!line.includes('src=')) return null;
+  const words = line.trim().split(/\s+/);
+  const k = words[0]?.startsWith('[') === true ? 1 : 0;
+  const proto = words[k];
+  if (proto === undefined || proto === '') return null;
+  let mark = 0;
+  let bytes: number | null = null;
+  let id: string | undefined;
+  let dst: string | undefined;
+  let dport: string | undefined;
+  const srcs: string[] = [];
+  const sports: string[] = [];
+  for (let i = k + 1; i < words.length; i++) {
+    const w = words[i]!;
+    const eq = w.indexOf('=');
+    if (eq < 0) continue;
+    const key = w.slice(0, eq);
+    const v = w.slice(eq + 1);
+    if (key === 'src') srcs.push(v);
+    else if (key === 'sport') sports.push(v);
+    else if (key === 'dst') dst ??= v;
+    else if (key === 'dport') dport ??= v;
+    else if (key === 'mark') mark = Number(v);
+    else if (key === 'bytes') bytes = (bytes ?? 0) + Number(v);
+    else if (key === 'id') id = v;
+  }
+  // tcp 6 <timeout> <STATE>; other protocols and DESTROY events have no state word there.
+  const state = words[k + 3] !== undefined && /^[A-Z_]+$/.test(words[k + 3]!) ? words[k + 3]! : '';
+  return {
+    event: k === 1 ? words[0]!.slice(1, -1) : undefined,
+    proto,
+    state,
+    dst: dst ?? '',
+    dport: dport === undefined ? undefined : Number(dport),
+    mark,
+    bytes,
+    id,
+    replySrc: srcs[1],
+    replySport: sports[1] === undefined ? undefined : Number(sports[1]),
+  };
+}
+
+// Parses conntrack's default text output (`conntrack -L`), one entry per line.
 export function parseConntrack(text: string): CtEntry[] {
   const out: CtEntry[] = [];
   for (const line of text.split('\n')) {
-    const words = line.trim().split(/\s+/);
-    const proto = words[0];
-    if (proto === undefined || proto === '' || !line.includes('src=')) continue;
-    const kv = words.filter((w) => w.includes('='));
-    const first = (k: string): string | undefined => kv.find((w) => w.startsWith(`${k}=`))?.slice(k.length + 1);
-    const mark = Number(first('mark') ?? '0');
-    const bytes = kv.filter((w) => w.startsWith('bytes=')).map((w) => Number(w.slice(6)));
-    const state = words[3] !== undefined && /^[A-Z_]+$/.test(words[3]) ? words[3] : '';
-    const dport = first('dport');
-    out.push({
-      proto,
-      state,
-      dst: first('dst') ?? '',
-      dport: dport === undefined ? undefined : Number(dport),
-      mark,
-      bytes: bytes.length > 0 ? bytes.reduce((a, b) => a + b, 0) : null,
-    });
+    const l = parseConntrackLine(line);
+    if (l !== null)
+      out.push({ proto: l.proto, state: l.state, dst: l.dst, dport: l.dport, mark: l.mark, bytes: l.bytes });
   }
   return out;
 }

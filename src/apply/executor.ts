@@ -84,11 +84,7 @@ function streamProcess(
     const exited = new Promise<ExecResult>((done) => {
       child.on('close', (code, signal) => done({ exitCode: code ?? (signal ? 128 : 1), stdout: '', stderr }));
     });
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT')
-        reject(new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`, { cause: e }));
-      else reject(new NftlbError('internal', `cannot start ${cmd}: ${e.message}`, { cause: e }));
-    });
+    child.on('error', (e: NodeJS.ErrnoException) => reject(startFailure(cmd, e)));
     child.on('spawn', () =>
       resolve({
         exited,
@@ -99,6 +95,13 @@ function streamProcess(
       }),
     );
   });
+}
+
+// Why a program could not be started: not installed ('nft-missing', as run() reports it) or another spawn error.
+function startFailure(cmd: string, e: NodeJS.ErrnoException): NftlbError {
+  return e.code === 'ENOENT'
+    ? new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`, { cause: e })
+    : new NftlbError('internal', `cannot start ${cmd}: ${e.message}`, { cause: e });
 }
 
 function startProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Started> {
@@ -119,11 +122,7 @@ function startProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessE
         done({ exitCode, stdout, stderr });
       });
     });
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT')
-        reject(new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`, { cause: e }));
-      else reject(new NftlbError('internal', `cannot start ${cmd}: ${e.message}`, { cause: e }));
-    });
+    child.on('error', (e: NodeJS.ErrnoException) => reject(startFailure(cmd, e)));
     child.on('spawn', () =>
       resolve({
         write: (text) => void child.stdin.write(text),

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { parseConntrackLine } from '../apply/conntrack.js';
 import type { Executor, LineStream } from '../apply/executor.js';
 import { NftlbError } from '../common/errors.js';
 import type { Model } from '../model/types.js';
@@ -50,7 +51,7 @@ export function spillTargets(model: Model, p: Plan): Map<number, SpillTarget> {
 export const returnAt = (max: number): number => Math.floor((3 * max) / 4);
 
 /** One conntrack line (`conntrack -L -o id` or `conntrack -E -o id`), reduced to what counting needs. */
-export interface CtLine {
+export interface CountLine {
   /** NEW, UPDATE or DESTROY for an event; undefined for a listing line. */
   readonly event: string | undefined;
   readonly id: string;
@@ -62,39 +63,14 @@ export interface CtLine {
   readonly replySport: number | undefined;
 }
 
-// Parses `[NEW] tcp 6 120 SYN_SENT src=.. dst=.. sport=.. dport=.. [UNREPLIED] src=.. dst=.. sport=.. dport=.. mark=7
-// id=1896597757` (the event form) or the same without the [EVENT] (the listing). null for anything else (the tool's
-// summary line, warnings) and for entries without a mark, which no balanced connection lacks.
-export function parseCtLine(line: string): CtLine | null {
-  const markAt = line.indexOf(' mark=');
-  if (markAt < 0) return null;
-  const words = line.trim().split(/\s+/);
-  let k = 0;
-  let event: string | undefined;
-  const w0 = words[0] ?? '';
-  if (w0.startsWith('[')) {
-    event = w0.slice(1, -1);
-    k = 1;
-  }
-  const proto = words[k];
-  if (proto === undefined) return null;
-  let id: string | undefined;
-  let mark: number | undefined;
-  const srcs: string[] = [];
-  const sports: string[] = [];
-  for (let i = k + 1; i < words.length; i++) {
-    const w = words[i]!;
-    if (w.startsWith('src=')) srcs.push(w.slice(4));
-    else if (w.startsWith('sport=')) sports.push(w.slice(6));
-    else if (w.startsWith('mark=')) mark = Number(w.slice(5));
-    else if (w.startsWith('id=')) id = w.slice(3);
-  }
-  if (id === undefined || mark === undefined || !Number.isInteger(mark) || srcs.length < 2) return null;
-  // TCP lines carry the state after the timeout: tcp 6 <timeout> <STATE>.
-  const state = proto === 'tcp' ? (words[k + 3] ?? '') : '';
-  const open = event !== 'DESTROY' && state !== 'TIME_WAIT' && state !== 'CLOSE';
-  const rs = sports[1];
-  return { event, id, mark, open, replySrc: srcs[1]!, replySport: rs === undefined ? undefined : Number(rs) };
+// A conntrack line (parseConntrackLine) as counting sees it. null for lines that are no entry, and for entries without
+// an id or a mark (no balanced connection has mark 0: backend ids start at 1).
+export function parseCountLine(line: string): CountLine | null {
+  const l = parseConntrackLine(line);
+  if (l === null || l.id === undefined || l.mark === 0 || !Number.isInteger(l.mark) || l.replySrc === undefined)
+    return null;
+  const open = l.event !== 'DESTROY' && l.state !== 'TIME_WAIT' && l.state !== 'CLOSE';
+  return { event: l.event, id: l.id, mark: l.mark, open, replySrc: l.replySrc, replySport: l.replySport };
 }
 
 /** A flip of one backend between full and not full. */
@@ -124,7 +100,7 @@ export class ConnectionCounts {
   }
 
   /** Folds one line in; returns the flip it caused, if any. */
-  feed(line: CtLine): FullChange | undefined {
+  feed(line: CountLine): FullChange | undefined {
     const t = this.targets.get(line.mark);
     const had = this.conns.get(line.id);
     if (t === undefined || !belongs(line, t)) {
@@ -142,7 +118,7 @@ export class ConnectionCounts {
 
   /** Replaces every count with a listing's (`conntrack -L -o id`), keeping the connections in `keep` as they are:
    *  their events arrived while the listing was read, so they are newer than it. Returns the flips. */
-  reset(listing: readonly CtLine[], keep: ReadonlySet<string> = new Set()): FullChange[] {
+  reset(listing: readonly CountLine[], keep: ReadonlySet<string> = new Set()): FullChange[] {
     const kept = [...this.conns].filter(([conn]) => keep.has(conn));
     this.conns.clear();
     for (const id of this.counts.keys()) this.counts.set(id, 0);
@@ -203,15 +179,15 @@ export class ConnectionCounts {
   }
 }
 
-function belongs(l: CtLine, t: SpillTarget): boolean {
+function belongs(l: CountLine, t: SpillTarget): boolean {
   if (t.port !== undefined && l.replySport !== t.port) return false;
   if (l.replySrc === t.address) return true;
   return ipaddr.isValid(l.replySrc) && ipaddr.parse(l.replySrc).toNormalizedString() === t.address;
 }
 
 // Lists the connection tracking table once (both families) as counting lines.
-export async function listConnections(exec: Executor, conntrack: string): Promise<CtLine[]> {
-  const out: CtLine[] = [];
+export async function listConnections(exec: Executor, conntrack: string): Promise<CountLine[]> {
+  const out: CountLine[] = [];
   for (const fam of ['ipv4', 'ipv6']) {
     const r = await exec.run(conntrack, ['-L', '-f', fam, '-o', 'id']);
     if (r.exitCode !== 0)
@@ -220,7 +196,7 @@ export async function listConnections(exec: Executor, conntrack: string): Promis
         `${conntrack} -L failed (limit-overflow spill counts connections with it): ${r.stderr.trim()}`,
       );
     for (const line of r.stdout.split('\n')) {
-      const l = parseCtLine(line);
+      const l = parseCountLine(line);
       if (l !== null) out.push(l);
     }
   }
@@ -270,7 +246,7 @@ export async function watchConnections(
         if (line.includes('ENOBUFS')) void relist();
         return;
       }
-      const l = parseCtLine(line);
+      const l = parseCountLine(line);
       if (l === null) return;
       during?.add(l.id);
       const c = counts.feed(l);

@@ -1,7 +1,7 @@
 import type { Chain, SetDecl } from '../nft/ast.js';
 import { buildTable, NAMES } from '../nft/build.js';
 import type { Ident } from '../nft/names.js';
-import { renderElement, renderElementKey, renderRule } from '../nft/render.js';
+import { renderElement, renderElementKey, renderRule, setType } from '../nft/render.js';
 import type { Plan, PlannedService } from '../plan/types.js';
 
 /** What an incremental update touches, for logs and tests. */
@@ -102,8 +102,7 @@ function sameShape(a: PlannedService, b: PlannedService): boolean {
 function declaration(table: string, sets: readonly SetDecl[], name: Ident): string {
   const s = sets.find((x) => x.name === name);
   if (s === undefined) throw new Error(`no set ${name} in the table`);
-  const value = s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`;
-  return `${s.kind} ${table} ${name} { type ${s.key.join(' . ')}${value}${s.interval ? '; flags interval' : ''}`;
+  return `${s.kind} ${table} ${name} { type ${setType(s)}${s.interval ? '; flags interval' : ''}`;
 }
 
 function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, string> {

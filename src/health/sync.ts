@@ -107,13 +107,7 @@ export function fullChanges(
     for (const k in now) if (differs(k)) keys.add(k);
     for (const k in was) if (differs(k)) keys.add(k);
   }
-  const index = serviceIndex(model);
-  const changed = new Set<number>();
-  for (const k of keys) {
-    const i = index.get(k.slice(0, k.indexOf('/')));
-    if (i !== undefined) changed.add(i);
-  }
-  return { keys: [...keys], changed: [...changed] };
+  return { keys: [...keys], changed: servicesOf(model, keys) };
 }
 
 /** Verdicts that differ from the applied ones: backend key -> the current verdict (undefined: none, i.e. unknown). */
@@ -147,13 +141,19 @@ export function verdictChanges(model: Model, state: HealthState, touched?: Itera
     if (count - diff.size !== Object.keys(applied).length)
       for (const key in applied) if (verdict(key) === undefined) diff.set(key, undefined);
   }
+  return { diff, changed: servicesOf(model, diff.keys()) };
+}
+
+// Indexes (ascending) of the services of the model that the backend keys (service/endpoint) belong to; keys of services
+// the model does not have are left out.
+function servicesOf(model: Model, keys: Iterable<string>): number[] {
   const index = serviceIndex(model);
   const changed = new Set<number>();
-  for (const key of diff.keys()) {
+  for (const key of keys) {
     const i = index.get(key.slice(0, key.indexOf('/')));
     if (i !== undefined) changed.add(i);
   }
-  return { diff, changed: [...changed].sort((x, y) => x - y) };
+  return [...changed].sort((x, y) => x - y);
 }
 
 // Brings the live table in line with the state's check records. Only the services whose verdicts changed are planned
@@ -174,10 +174,7 @@ export async function sync(
   const verdicts = verdictChanges(model, state, valid ? touched : undefined);
   const diff = verdicts.diff;
   const spill = fullChanges(model, state, valid ? touched : undefined);
-  const changed =
-    spill.changed.length === 0
-      ? verdicts.changed
-      : [...new Set([...verdicts.changed, ...spill.changed])].sort((x, y) => x - y);
+  const changed = spill.changed.length === 0 ? verdicts.changed : servicesOf(model, [...diff.keys(), ...spill.keys]);
   const applied = state.applied;
   const current: HealthOverlay = {
     health: { get: (k) => (diff.has(k) ? diff.get(k) : own(applied.health, k)) },

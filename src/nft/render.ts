@@ -101,10 +101,16 @@ class TextChunks {
   }
 }
 
+// The type of a set or map as nft writes it after `type`: `ipv4_addr . inet_service`, `mark : verdict`.
+export function setType(s: Pick<SetView, 'key' | 'value'>): string {
+  return (
+    s.key.join(' . ') + (s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`)
+  );
+}
+
 const setHeader = (s: SetView, indent: string): string => {
   const i2 = `${indent}\t`;
-  const type =
-    s.key.join(' . ') + (s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`);
+  const type = setType(s);
   const size = s.size === undefined ? '' : `${i2}size ${s.size}\n`;
   return `${indent}${s.kind} ${s.name} {\n${i2}type ${type}\n${size}${s.interval ? `${i2}flags interval\n` : ''}`;
 };

@@ -3,10 +3,10 @@ import test from 'ava';
 import fc from 'fast-check';
 import {
   ConnectionCounts,
-  parseCtLine,
+  parseCountLine,
   returnAt,
   spillTargets,
-  type CtLine,
+  type CountLine,
   type SpillTarget,
 } from '../../src/health/connections.js';
 import { plan } from '../../src/plan/plan.js';
@@ -25,16 +25,16 @@ const EV = {
     'tcp      6 431999 ESTABLISHED src=2001:db8::50 dst=2001:db8::10 sport=40000 dport=80 src=2001:db8:0:0::2 dst=2001:db8::50 sport=80 dport=40000 [ASSURED] mark=3 use=1 id=42',
 };
 
-test('parseCtLine reads events and listing lines; summaries and unmarked entries are not lines', (t) => {
-  t.like(parseCtLine(EV.new), { event: 'NEW', id: '1896597757', mark: 1, open: true, replySrc: '198.51.100.2' });
-  t.like(parseCtLine(EV.est), { event: 'UPDATE', open: true, replySport: 80 });
-  t.like(parseCtLine(EV.timeWait), { event: 'UPDATE', open: false });
-  t.like(parseCtLine(EV.destroy), { event: 'DESTROY', open: false });
-  t.like(parseCtLine(EV.udp), { event: 'NEW', mark: 2, open: true, replySrc: '198.51.100.3', replySport: 53 });
-  t.like(parseCtLine(EV.listed), { event: undefined, id: '42', mark: 3, open: true, replySrc: '2001:db8:0:0::2' });
-  t.is(parseCtLine('conntrack v1.4.7 (conntrack-tools): 7 flow events have been shown.'), null);
-  t.is(parseCtLine('WARNING: We have hit ENOBUFS! We are losing events.'), null);
-  t.is(parseCtLine(EV.new.replace(' mark=1', '')), null);
+test('parseCountLine reads events and listing lines; summaries and unmarked entries are not lines', (t) => {
+  t.like(parseCountLine(EV.new), { event: 'NEW', id: '1896597757', mark: 1, open: true, replySrc: '198.51.100.2' });
+  t.like(parseCountLine(EV.est), { event: 'UPDATE', open: true, replySport: 80 });
+  t.like(parseCountLine(EV.timeWait), { event: 'UPDATE', open: false });
+  t.like(parseCountLine(EV.destroy), { event: 'DESTROY', open: false });
+  t.like(parseCountLine(EV.udp), { event: 'NEW', mark: 2, open: true, replySrc: '198.51.100.3', replySport: 53 });
+  t.like(parseCountLine(EV.listed), { event: undefined, id: '42', mark: 3, open: true, replySrc: '2001:db8:0:0::2' });
+  t.is(parseCountLine('conntrack v1.4.7 (conntrack-tools): 7 flow events have been shown.'), null);
+  t.is(parseCountLine('WARNING: We have hit ENOBUFS! We are losing events.'), null);
+  t.is(parseCountLine(EV.new.replace(' mark=1', '')), null);
 });
 
 const CONFIG = `
@@ -67,7 +67,7 @@ test('spillTargets: backends with max-connections in spill services, by id, exce
   );
 });
 
-const line = (id: string, mark: number, open: boolean, replySrc = '198.51.100.2', replySport = 80): CtLine => ({
+const line = (id: string, mark: number, open: boolean, replySrc = '198.51.100.2', replySport = 80): CountLine => ({
   event: open ? 'NEW' : 'DESTROY',
   id,
   mark,
@@ -81,12 +81,12 @@ test('a backend is full at max-connections and takes connections again at 3/4 of
   const c = new ConnectionCounts(spillTargets(m, plan(m)));
   t.is(c.feed(line('a', 1, true)), undefined);
   t.deepEqual(c.feed(line('b', 1, true)), { key: 'web/198.51.100.2:80', full: true, count: 2, max: 2 });
-  t.is(c.feed(parseCtLine(EV.est.replace('id=1896597757', 'id=b'))!), undefined, 'a state change of a counted one');
+  t.is(c.feed(parseCountLine(EV.est.replace('id=1896597757', 'id=b'))!), undefined, 'a state change of a counted one');
   t.deepEqual(c.fullKeys(), ['web/198.51.100.2:80']);
   t.deepEqual(c.feed(line('a', 1, false)), { key: 'web/198.51.100.2:80', full: false, count: 1, max: 2 });
   t.is(c.feed(line('a', 1, false)), undefined, 'a second end of the same connection');
   // Max 4 on the IPv6 backend: full at 4, still full at 3, back at 3 = floor(3 * 4 / 4).
-  const v6 = (id: string, open: boolean): CtLine => line(id, 3, open, '2001:db8::2');
+  const v6 = (id: string, open: boolean): CountLine => line(id, 3, open, '2001:db8::2');
   for (const id of ['p', 'q', 'r']) t.is(c.feed(v6(id, true)), undefined);
   t.like(c.feed(v6('s', true)), { full: true, count: 4 });
   t.like(c.feed(v6('p', false)), { full: false, count: 3 });
