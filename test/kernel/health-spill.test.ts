@@ -1,11 +1,9 @@
 // limit-overflow spill with real connections: nftlb health counts each backend's connections from conntrack and takes
 // a backend at its max-connections out of selection, so new connections go to the others and all of them succeed;
 // it comes back once it is down to 3/4 of its limit. Through --watch (conntrack events) and --once (one listing).
-import { execa } from 'execa';
-import { healthEnv, healthRound, landed, statusOf, web, type HealthEnv } from './health-support.js';
-import { MAIN } from './ops-support.js';
+import { healthEnv, healthRound, landed, startWatch, statusOf, waitFor, web } from './health-support.js';
 import { listenersFor, startBackends } from './support/backends.js';
-import { LineReader, sleep } from './support/child.js';
+import { sleep } from './support/child.js';
 import { openLongLived, type LongLived } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology, type Topology } from './support/topology.js';
@@ -37,39 +35,6 @@ async function fill(topo: Topology, backend: string, n: number): Promise<{ on: L
   }
   if (on.length < n) throw new Error(`only ${on.length} of ${n} connections reached ${backend}`);
   return { on, other };
-}
-
-async function waitFor(lines: LineReader, pattern: RegExp, ms: number): Promise<string> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const left = end - Date.now();
-    if (left <= 0) throw new Error(`no line matching ${pattern} within ${ms} ms`);
-    const l = await lines.next(left);
-    if (pattern.test(l)) return l;
-  }
-}
-
-function startWatch(topo: Topology, h: HealthEnv): { lines: LineReader; stop: () => Promise<number | undefined> } {
-  const env = Object.entries(h.env).map(([k, v]) => `${k}=${v}`);
-  const proc = execa(
-    'ip',
-    ['netns', 'exec', topo.lb, 'env', ...env, process.execPath, MAIN, 'health', '--watch', '-c', h.config],
-    { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false },
-  );
-  let exited = false;
-  const done = proc.then((r) => ((exited = true), r));
-  topo.defer(async () => {
-    if (!exited && proc.pid !== undefined) process.kill(proc.pid, 'SIGKILL');
-    await Promise.race([done, sleep(3000)]);
-  });
-  return {
-    lines: new LineReader(proc.stderr!, 'nftlb health --watch'),
-    stop: async () => {
-      process.kill(proc.pid!, 'SIGTERM');
-      const r = await Promise.race([done, sleep(5000).then(() => null)]);
-      return r?.exitCode;
-    },
-  };
 }
 
 kernelTest(

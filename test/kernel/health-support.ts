@@ -3,8 +3,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { MAIN } from './ops-support.js';
 import { listenersFor, startBackends } from './support/backends.js';
+import { LineReader, sleep } from './support/child.js';
 import { probe, tally, type ProbeResult } from './support/client.js';
 import type { ExecResult, Topology } from './support/topology.js';
 
@@ -115,4 +117,49 @@ export async function webBackends(
   const b = topo.backendV4.slice(0, 3) as [string, string, string];
   const servers = await startBackends(topo, listenersFor(b, [8080]));
   return { b, servers, h: healthEnv(healthConfig(topo, backends(b), extra)) };
+}
+
+// Reads lines until one matches, within a bounded time.
+export async function waitFor(lines: LineReader, pattern: RegExp, ms: number): Promise<string> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const left = end - Date.now();
+    if (left <= 0) throw new Error(`no line matching ${pattern} within ${ms} ms`);
+    const l = await lines.next(left);
+    if (pattern.test(l)) return l;
+  }
+}
+
+/** A running `nftlb health --watch` in the lb namespace. */
+export interface Watching {
+  readonly pid: number;
+  /** Its stderr, line by line. */
+  readonly lines: LineReader;
+  /** Sends SIGTERM; resolves with its exit code, or null when it has not exited within 5 s. */
+  stop(): Promise<number | null>;
+}
+
+// Starts `nftlb health --watch -c <config>` in the lb namespace; teardown kills it if the test has not stopped it.
+export function startWatch(topo: Topology, h: HealthEnv): Watching {
+  const env = Object.entries(h.env).map(([k, v]) => `${k}=${v}`);
+  const proc = execa(
+    'ip',
+    ['netns', 'exec', topo.lb, 'env', ...env, process.execPath, MAIN, 'health', '--watch', '-c', h.config],
+    { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false },
+  );
+  let exited = false;
+  const done = proc.then((r) => ((exited = true), r));
+  topo.defer(async () => {
+    if (!exited && proc.pid !== undefined) process.kill(proc.pid, 'SIGKILL');
+    await Promise.race([done, sleep(3000)]);
+  });
+  return {
+    pid: proc.pid!,
+    lines: new LineReader(proc.stderr!, 'nftlb health --watch'),
+    stop: async () => {
+      process.kill(proc.pid!, 'SIGTERM');
+      const r = await Promise.race([done, sleep(5000).then(() => null)]);
+      return r === null ? null : (r.exitCode ?? null);
+    },
+  };
 }

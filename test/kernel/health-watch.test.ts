@@ -1,10 +1,7 @@
 // nftlb health --watch as a long-running process in the lb namespace: it removes a stopped backend within
 // interval x fall (+ probe time), logs the transition with its reason, re-reads the config on SIGHUP and exits 0 on SIGTERM.
-import { execa } from 'execa';
-import { healthEnv, landed } from './health-support.js';
-import { MAIN } from './ops-support.js';
+import { healthEnv, landed, startWatch, waitFor } from './health-support.js';
 import { listenersFor, startBackends } from './support/backends.js';
-import { LineReader, sleep } from './support/child.js';
 import { probe } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology, type Topology } from './support/topology.js';
@@ -21,35 +18,13 @@ const config = (topo: Topology, addrs: readonly string[], interval: number): str
     ...addrs.map((a) => `      - { address: ${a}, port: 8080 }`),
   ].join('\n');
 
-// Reads stderr lines until one matches, within a bounded time.
-async function waitFor(lines: LineReader, re: RegExp, ms: number): Promise<string> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const left = end - Date.now();
-    if (left <= 0) throw new Error(`no line matching ${re} within ${ms} ms`);
-    const l = await lines.next(left);
-    if (re.test(l)) return l;
-  }
-}
-
 kernelTest('health --watch: removes a stopped backend, logs why, follows SIGHUP, exits 0 on SIGTERM', async (t) => {
   await withTopology({}, async (topo) => {
     const [b0, b1, b2] = topo.backendV4 as [string, string, string];
     const servers = await startBackends(topo, listenersFor([b0, b1, b2], [8080]));
     const h = healthEnv(config(topo, [b0, b1], 0.5));
-    const env = Object.entries(h.env).map(([k, v]) => `${k}=${v}`);
-    const proc = execa(
-      'ip',
-      ['netns', 'exec', topo.lb, 'env', ...env, process.execPath, MAIN, 'health', '--watch', '-c', h.config],
-      { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false },
-    );
-    let exited = false;
-    const done = proc.then((r) => ((exited = true), r));
-    topo.defer(async () => {
-      if (!exited && proc.pid !== undefined) process.kill(proc.pid, 'SIGKILL');
-      await Promise.race([done, sleep(3000)]);
-    });
-    const lines = new LineReader(proc.stderr!, 'nftlb health --watch');
+    const w = startWatch(topo, h);
+    const lines = w.lines;
     await waitFor(lines, /reloaded table \(no table loaded/, 10000);
     await waitFor(lines, new RegExp(`${b1.replace(/\./g, '\\.')}:8080: unknown -> up`), 10000);
 
@@ -74,7 +49,7 @@ kernelTest('health --watch: removes a stopped backend, logs why, follows SIGHUP,
 
     // SIGHUP with a config that adds b2: it is checked and joins.
     h.write(config(topo, [b0, b1, b2], 0.5));
-    process.kill(proc.pid!, 'SIGHUP');
+    process.kill(w.pid, 'SIGHUP');
     await waitFor(lines, /reloaded .*nftlb\.yaml/, 5000);
     await waitFor(lines, /reloaded table \(the config changed\)/, 10000);
     const withB2 = await probe(topo, {
@@ -89,13 +64,11 @@ kernelTest('health --watch: removes a stopped backend, logs why, follows SIGHUP,
 
     // An invalid config on SIGHUP is reported and the previous one kept.
     h.write('services: [ nope');
-    process.kill(proc.pid!, 'SIGHUP');
+    process.kill(w.pid, 'SIGHUP');
     await waitFor(lines, /keeping the previous one/, 5000);
 
-    process.kill(proc.pid!, 'SIGTERM');
+    const stopped = w.stop();
     await waitFor(lines, /stopping/, 5000);
-    const r = await Promise.race([done, sleep(5000).then(() => null)]);
-    t.not(r, null, 'exited within 5 s of SIGTERM');
-    t.is(r?.exitCode, 0);
+    t.is(await stopped, 0, 'exits 0 within 5 s of SIGTERM');
   });
 });
