@@ -228,17 +228,33 @@ export async function watchConnections(
   let stream: LineStream | undefined;
   // Connections with an event since the listing in progress began (undefined: no listing in progress).
   let during: Set<string> | undefined;
-  const relist = async (): Promise<void> => {
+  // One listing at a time; a request during one (events lost meanwhile) runs another right after it.
+  let listing: Promise<void> | undefined;
+  let again = false;
+  const listOnce = async (): Promise<void> => {
     during = new Set();
     try {
-      const listing = await listConnections(exec, conntrack);
-      const changes = counts.reset(listing, during);
+      const changes = counts.reset(await listConnections(exec, conntrack), during);
       if (changes.length > 0) onChange(changes);
     } catch (e) {
       onError(e);
     } finally {
       during = undefined;
     }
+  };
+  const relist = (): Promise<void> => {
+    if (listing !== undefined) {
+      again = true;
+      return listing;
+    }
+    listing = (async () => {
+      do {
+        again = false;
+        await listOnce();
+      } while (again && !stopped);
+      listing = undefined;
+    })();
+    return listing;
   };
   const start = async (): Promise<void> => {
     stream = await exec.stream!(conntrack, ['-E', '-o', 'id', '-e', 'NEW,UPDATE,DESTROY'], (line, from) => {

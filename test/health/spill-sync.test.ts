@@ -74,3 +74,27 @@ test('full flags of a service without spill, or of no backend in the config, cha
   const out = await sync(deps, m, s);
   t.true(out.plan.services.every((x) => x.backends.every((b) => b.full !== true)));
 });
+
+test('every primary full: the backup takes the new connections; a full backup does not', (t) => {
+  const withBackup = modelOf(`
+table: hc
+services:
+  - name: web
+    vip: 203.0.113.10
+    port: 80
+    limit-overflow: spill
+    backends:
+      - { address: 198.51.100.2, max-connections: 2 }
+      - { address: 198.51.100.3, max-connections: 2, state: backup }
+`);
+  const slots = (full: string[]): readonly number[] =>
+    plan(withBackup, { health: new Map(), full: new Map(full.map((k) => [k, true] as const)) }).services[0]!.pools[0]!
+      .slots;
+  t.deepEqual(slots([]), [1]);
+  t.deepEqual(slots(['web/198.51.100.2:80']), [2]);
+  t.deepEqual(
+    slots(['web/198.51.100.2:80', 'web/198.51.100.3:80']),
+    [],
+    'all full: the pool is empty, on-empty decides',
+  );
+});
