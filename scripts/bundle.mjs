@@ -8,16 +8,16 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { fileURLToPath, URL } from 'node:url';
 
 const { configSchema } = await import('../dist/src/config/schema.js');
-const { AJV_OPTIONS } = await import('../dist/src/config/validator.js');
+const { AJV_OPTIONS } = await import('../dist/src/config/schema-validator.js');
 const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true } });
 ajv.addSchema(configSchema, 'nftlb-config');
 const validatorCode = standaloneCode.default(ajv, { validateConfig: 'nftlb-config' });
 
-// src/config/validator.ts, as imported by schema-check.ts, becomes the precompiled validator.
+// src/config/schema-validator.ts, as imported by schema-check.ts, becomes the precompiled validator.
 const precompiledValidator = {
   name: 'precompiled-validator',
   setup(b) {
-    b.onResolve({ filter: /^\.\/validator\.js$/ }, (args) =>
+    b.onResolve({ filter: /^\.\/schema-validator\.js$/ }, (args) =>
       args.importer.endsWith('schema-check.ts') ? { path: 'validator', namespace: 'nftlb-precompiled' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'nftlb-precompiled' }, () => ({

@@ -2,7 +2,7 @@ import test from 'ava';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { formatDiagnostic } from '../src/common/diagnostic.js';
-import { checkConfig } from '../src/config/validate.js';
+import { checkConfig } from '../src/config/read.js';
 import { renderNftScript } from '../src/nft/script.js';
 import { plan } from '../src/plan/plan.js';
 import type { Plan } from '../src/plan/types.js';

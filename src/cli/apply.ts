@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NftlbError } from '../common/errors.js';
-import { applyConfig } from '../apply/apply.js';
-import { systemExecutor, type Executor } from '../apply/executor.js';
-import { lockFileFor } from '../apply/lock.js';
-import { nftProgram } from '../apply/nft.js';
+import { applyConfig } from '../ops/apply.js';
+import { systemExecutor, type Executor } from '../system/executor.js';
+import { lockFileFor } from '../system/lock.js';
+import { nftProgram } from '../system/nft.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics, reportError, type Io } from './io.js';

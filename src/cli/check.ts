@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { hasErrors } from '../common/diagnostic.js';
-import { checkConfig, readConfigFile } from '../config/validate.js';
+import { checkConfig, readConfigFile } from '../config/read.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics, reportError } from './io.js';

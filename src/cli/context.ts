@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { DEFAULT_CONFIG_PATH } from '../config/validate.js';
+import { DEFAULT_CONFIG_PATH } from '../config/read.js';
 import type { Io } from './io.js';
 
 // What a command needs from the outside world; tests substitute every part.

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { readDiff, type Change } from '../apply/diff.js';
-import { systemExecutor, type Executor } from '../apply/executor.js';
-import { lockFileFor } from '../apply/lock.js';
-import { nftProgram } from '../apply/nft.js';
+import { readDiff, type Change } from '../ops/diff.js';
+import { systemExecutor, type Executor } from '../system/executor.js';
+import { lockFileFor } from '../system/lock.js';
+import { nftProgram } from '../system/nft.js';
 import { reportOpsError } from './apply.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { runDoctor, procReader, type Check, type ProcReader } from '../apply/doctor.js';
-import { systemExecutor, type Executor } from '../apply/executor.js';
-import { nftProgram } from '../apply/nft.js';
+import { runDoctor, procReader, type Check, type ProcReader } from '../ops/doctor.js';
+import { systemExecutor, type Executor } from '../system/executor.js';
+import { nftProgram } from '../system/nft.js';
 import { reportOpsError } from './apply.js';
 import type { CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';

@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
-import { systemExecutor, type Executor } from '../apply/executor.js';
-import { lockFileFor } from '../apply/lock.js';
-import { nftProgram } from '../apply/nft.js';
-import { loadModel } from '../config/validate.js';
+import { systemExecutor, type Executor } from '../system/executor.js';
+import { lockFileFor } from '../system/lock.js';
+import { nftProgram } from '../system/nft.js';
+import { loadModel } from '../config/read.js';
 import { runProbe } from '../health/probe.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
 import { healthStateFile, readHealthState, stateDirFor } from '../health/state-file.js';
-import { statusText, statusView } from '../health/status.js';
+import { statusText, statusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
 import { parseWait } from './apply.js';
 import { configOption, type CommandContext } from './context.js';

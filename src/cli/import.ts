@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { formatDiagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
-import { checkConfig } from '../config/validate.js';
+import { checkConfig } from '../config/read.js';
 import { configYaml, toConfig } from '../iptables/import/config.js';
 import { parseSave } from '../iptables/import/parse.js';
 import { recognise } from '../iptables/import/recognize.js';

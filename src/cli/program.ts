@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../version.js';
+import { VERSION } from '../common/version.js';
 import { checkCommand } from './check.js';
 import type { CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { systemExecutor, type Executor } from '../apply/executor.js';
-import { lockFileFor } from '../apply/lock.js';
-import { nftProgram } from '../apply/nft.js';
-import { removeTable } from '../apply/remove.js';
-import { loadModel } from '../config/validate.js';
+import { systemExecutor, type Executor } from '../system/executor.js';
+import { lockFileFor } from '../system/lock.js';
+import { nftProgram } from '../system/nft.js';
+import { removeTable } from '../ops/remove.js';
+import { loadModel } from '../config/read.js';
 import { lockOptions, reportOpsError } from './apply.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';

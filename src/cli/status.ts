@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../apply/atomic-write.js';
-import { systemExecutor, type Executor } from '../apply/executor.js';
-import { nftProgram } from '../apply/nft.js';
-import { readStatus, type Status } from '../apply/status.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
+import { systemExecutor, type Executor } from '../system/executor.js';
+import { nftProgram } from '../system/nft.js';
+import { readStatus, type Status } from '../ops/status.js';
 import { reportOpsError } from './apply.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';

@@ -1,7 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from '../common/diagnostic.js';
 import type { RawConfig } from './schema.js';
-import { validateConfig as validateFn } from './validator.js';
+import { validateConfig as validateFn } from './schema-validator.js';
 
 // Checks a parsed document against the JSON Schema; each problem becomes one diagnostic with a readable expectation.
 export function schemaCheck(

@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
-import { parseConntrackLine } from '../apply/conntrack.js';
-import type { Executor, LineStream } from '../apply/executor.js';
+import { parseConntrackLine } from '../system/conntrack.js';
+import type { Executor, LineStream } from '../system/executor.js';
 import { NftlbError } from '../common/errors.js';
 import type { Model } from '../model/types.js';
 import { backendKey } from '../plan/plan.js';

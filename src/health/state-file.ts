@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../apply/atomic-write.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import { NftlbError } from '../common/errors.js';
 import type { HealthOverlay } from '../plan/plan.js';
 import type { HealthRecord } from './machine.js';

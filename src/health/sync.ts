@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Executor } from '../apply/executor.js';
-import { acquireLock } from '../apply/lock.js';
-import { checkAndLoad } from '../apply/nft.js';
+import type { Executor } from '../system/executor.js';
+import { acquireLock } from '../system/lock.js';
+import { checkAndLoad } from '../system/nft.js';
 import type { Model } from '../model/types.js';
 import { renderNftScript } from '../nft/script.js';
 import { backendKey, plan, poolKey, replan, type HealthOverlay, type Lookup } from '../plan/plan.js';
 import type { Plan, PlannedService } from '../plan/types.js';
-import { VERSION } from '../version.js';
-import { incrementalUpdate } from './incremental.js';
+import { VERSION } from '../common/version.js';
+import { incrementalUpdate } from '../nft/delta.js';
 import { STATE_VERSION, type HealthState } from './state-file.js';
 
 /** How sync() talks to the system. */

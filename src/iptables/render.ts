@@ -1,5 +1,5 @@
 import type { Address } from '../model/types.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../common/version.js';
 import type { IptMatch, IptRule, IptRuleset, IptTable, IptTarget } from './ast.js';
 import { FIXED, quoteComment } from './names.js';
 import { formatProbability } from './probability.js';

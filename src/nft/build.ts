@@ -14,7 +14,7 @@ import {
   type Stmt,
   type Table,
 } from './ast.js';
-import { ident } from './names.js';
+import { ident, serviceChain as serviceChainName } from './names.js';
 import { rangeText } from '../model/address.js';
 import { element, renderVerdict } from './render.js';
 
@@ -69,7 +69,7 @@ export function tableView(p: Plan, comment: string): TableView {
     // Single ports go into a plain hash map, ranges into an interval map: at 10k services the interval map alone costs
     // nft about 0.15 s of load time, and most services listen on single ports.
     const open = (pool: Pool): boolean => pool.family === fam && pool.selector !== null;
-    const target = (_s: PlannedService, pool: Pool): string => `goto ${pool.chain}`;
+    const target = (s: PlannedService, pool: Pool): string => `goto ${serviceChainName(s.name, pool.family)}`;
     sets.push(listenerMap(p, NAMES.services[fam], fam, open, target, 'single'));
     sets.push(listenerMap(p, NAMES.serviceRanges[fam], fam, open, target, 'ranges'));
   }
@@ -99,7 +99,7 @@ export function tableView(p: Plan, comment: string): TableView {
     }
     yield* fixed;
   });
-  return { name: p.table, comment, sets, chains };
+  return { name: ident(p.table), comment, sets, chains };
 }
 
 // An iterable that runs the generator anew on every iteration (a plain generator object can be iterated only once).
@@ -349,7 +349,7 @@ function serviceChain(s: PlannedService, pool: Pool): Chain {
           ),
         ];
   return {
-    name: pool.chain,
+    name: serviceChainName(s.name, pool.family),
     rules: [
       ...limit,
       rule(

@@ -72,3 +72,17 @@ export function quote(text: string): string {
     .slice(0, 128);
   return `"${clean}"`;
 }
+
+const SERVICE_CHAIN = /^svc_(.+)_v([46])$/;
+
+// The chain of one family's pool of a service: `svc_<name>_v4` / `svc_<name>_v6`. Service names are identifiers
+// (letters, digits, - and _), so the name is always one nft accepts.
+export function serviceChain(service: string, family: 4 | 6): Ident {
+  return ident(`svc_${service}_v${family}`);
+}
+
+// The service and family a chain name belongs to, or null for any other chain (the reverse of serviceChain).
+export function parseServiceChain(name: string): { service: string; family: 4 | 6 } | null {
+  const m = SERVICE_CHAIN.exec(name);
+  return m === null ? null : { service: m[1]!, family: m[2] === '4' ? 4 : 6 };
+}

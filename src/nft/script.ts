@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Plan } from '../plan/types.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../common/version.js';
 import { tableView } from './build.js';
 import { renderTableBodyChunks, renderTableHead } from './render.js';
 

@@ -1,6 +1,5 @@
 import { endpointText } from '../model/address.js';
 import type { Backend, Family, Model, Scheduler, Service } from '../model/types.js';
-import { ident } from '../nft/names.js';
 import { equalWeights, selectFor } from './selector.js';
 import { reduceWeights } from './weights.js';
 import { SLOT_BASE, type Plan, type PlannedBackend, type PlannedService, type Pool } from './types.js';
@@ -42,7 +41,7 @@ export function plan(model: Model, overlay?: HealthOverlay): Plan {
     if (last !== undefined) nextSlot = last.slotBase + last.capacity;
     return planned;
   });
-  return { table: ident(model.table), services };
+  return { table: model.table, services };
 }
 
 // Plans again only the services at `indexes` (of model.services) with another overlay; every other service is the
@@ -141,12 +140,11 @@ function planPool(
 ): Pool {
   const all = oneFamily ? backends : backends.filter((b) => b.address.family === family);
   const { chosen, kept } = choose(s, family, all, overlay);
-  const chain = ident(`svc_${s.name}_v${family}`);
   const vips = oneFamily ? s.vips : s.vips.filter((v) => v.family === family);
   const capacity = slotCapacity(s.scheduler, all);
-  if (chosen.length === 0) return { family, chain, vips, selector: null, slotBase, slots: [], capacity, kept };
+  if (chosen.length === 0) return { family, vips, selector: null, slotBase, slots: [], capacity, kept };
   const { selector, slots } = selectFor(s.scheduler, chosen);
-  return { family, chain, vips, selector, slotBase, slots, capacity, kept };
+  return { family, vips, selector, slotBase, slots, capacity, kept };
 }
 
 function healthOf(b: Backend, verdict: 'up' | 'down' | undefined): PlannedBackend['health'] {

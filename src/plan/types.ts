@@ -1,5 +1,4 @@
 import type { Address, BackendState, Family, HashField, Nat, PortRange, Protocol } from '../model/types.js';
-import type { Ident } from '../nft/names.js';
 
 /** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE always names a backend. */
 export const SLOT_BASE = 0x100000;
@@ -33,7 +32,6 @@ export interface PlannedBackend {
 /** One service in one address family: its own chain, selector and slot table. */
 export interface Pool {
   readonly family: Family;
-  readonly chain: Ident;
   readonly vips: readonly Address[];
   /** null when no backend of this family is up: new connections get the service's on-empty verdict. */
   readonly selector: Selector | null;
@@ -67,6 +65,7 @@ export interface PlannedService {
 
 /** Everything the renderers need, decided: ids, slots, selectors. Same model -> same plan. */
 export interface Plan {
-  readonly table: Ident;
+  /** The table name (validated by the config rules). */
+  readonly table: string;
   readonly services: readonly PlannedService[];
 }

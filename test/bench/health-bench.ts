@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { systemExecutor, type Executor, type Started } from '../../src/apply/executor.js';
-import { checkConfig } from '../../src/config/validate.js';
+import { systemExecutor, type Executor, type Started } from '../../src/system/executor.js';
+import { checkConfig } from '../../src/config/read.js';
 import { FRESH, type HealthRecord } from '../../src/health/machine.js';
 import { emptyState, writeHealthState, type HealthState } from '../../src/health/state-file.js';
 import { sync, type SyncCache, type SyncDeps, type SyncOutcome } from '../../src/health/sync.js';

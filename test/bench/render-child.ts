@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { parseConfigText } from '../../src/config/load.js';
-import { checkConfig } from '../../src/config/validate.js';
+import { parseConfigText } from '../../src/config/parse.js';
+import { checkConfig } from '../../src/config/read.js';
 import { buildTable } from '../../src/nft/build.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';

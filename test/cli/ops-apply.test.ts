@@ -1,12 +1,12 @@
 import test from 'ava';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
-import { loadModel } from '../../src/config/validate.js';
+import { loadModel } from '../../src/config/read.js';
 import { applyCommand } from '../../src/cli/apply.js';
 import { removeCommand } from '../../src/cli/remove.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { fakeExecutor, type FakeNft } from '../apply/fake-executor.js';
-import { CONFIG, runCommand, scratch } from '../apply/run-command.js';
+import { fakeExecutor, type FakeNft } from '../ops/fake-executor.js';
+import { CONFIG, runCommand, scratch } from '../ops/run-command.js';
 
 async function setup(state: Partial<FakeNft> = {}, config = CONFIG) {
   const s = scratch(config);

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VERSION } from '../../src/version.js';
+import { VERSION } from '../../src/common/version.js';
 import { writePieces } from '../../src/cli/io.js';
 import { cli } from '../support/cli.js';
 import { FIXTURES, fixtureConfig } from '../support/fixtures.js';

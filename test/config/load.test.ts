@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/parse.js';
 
 // JSON.parse keeps the last of two equal keys silently; the loader must still report the duplicate with its line, also
 // when the quick colon count cannot decide (colons inside strings) and when strings hold escaped quotes.

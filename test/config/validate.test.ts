@@ -1,5 +1,5 @@
 import test from 'ava';
-import { checkConfig } from '../../src/config/validate.js';
+import { checkConfig } from '../../src/config/read.js';
 
 const codes = (file: string, text: string): string[] =>
   checkConfig(file, text).diagnostics.map((d) => `${d.line}:${d.path}:${d.code}`);

@@ -4,7 +4,7 @@ import jsyaml from 'js-yaml';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/parse.js';
 import { YAML_CORE_SCHEMA } from '../../src/config/yaml-core.js';
 import { FIXTURES } from '../support/fixtures.js';
 

@@ -1,7 +1,7 @@
 // watchConnections() with a fake conntrack: the first listing seeds the counts, events move them, a lost-events warning
 // (ENOBUFS) rebuilds them from a new listing, and an event process that dies is restarted and the counts rebuilt.
 import test from 'ava';
-import type { ExecResult, Executor, LineStream } from '../../src/apply/executor.js';
+import type { ExecResult, Executor, LineStream } from '../../src/system/executor.js';
 import { spillTargets, watchConnections, type FullChange } from '../../src/health/connections.js';
 import { plan } from '../../src/plan/plan.js';
 import { modelOf } from './support.js';

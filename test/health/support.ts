@@ -1,6 +1,6 @@
 // Shared pieces of the health unit tests: a config-to-model helper and a fake executor that plays nft and flock.
-import type { ExecResult, Executor, Started } from '../../src/apply/executor.js';
-import { checkConfig } from '../../src/config/validate.js';
+import type { ExecResult, Executor, Started } from '../../src/system/executor.js';
+import { checkConfig } from '../../src/config/read.js';
 import type { Model } from '../../src/model/types.js';
 
 // Builds a model from YAML text, failing loudly on any diagnostic error.

@@ -1,7 +1,7 @@
 // The iptables rule model: exact rotation, exact random shares, HMARK slots, NAT, refusals.
 import test from 'ava';
 import { NftlbError } from '../../src/common/errors.js';
-import { checkConfig } from '../../src/config/validate.js';
+import { checkConfig } from '../../src/config/read.js';
 import type { IptChain, IptRule } from '../../src/iptables/ast.js';
 import { buildIptables, MAX_POOL_RULES } from '../../src/iptables/build.js';
 import { backendChain, serviceChain } from '../../src/iptables/names.js';

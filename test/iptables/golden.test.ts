@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NftlbError } from '../../src/common/errors.js';
-import { checkConfig } from '../../src/config/validate.js';
+import { checkConfig } from '../../src/config/read.js';
 import { renderIptablesScript } from '../../src/iptables/script.js';
 import { plan } from '../../src/plan/plan.js';
 import { fixturesDir } from './support.js';

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/cli/program.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { checkConfig } from '../../src/config/validate.js';
+import { checkConfig } from '../../src/config/read.js';
 import type { Model } from '../../src/model/types.js';
 import { fixturesDir } from './support.js';
 

@@ -5,7 +5,7 @@
 // chain of the ruleset for `add rule`, `add element` and any `delete`, which is what made an update grow with the
 // number of services).
 import type { ExecutionContext } from 'ava';
-import { incrementalUpdate } from '../../src/health/incremental.js';
+import { incrementalUpdate } from '../../src/nft/delta.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { backendKey, plan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';

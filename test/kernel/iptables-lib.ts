@@ -1,7 +1,7 @@
 // Helpers for the iptables kernel tests: render a YAML config to iptables-restore input through the real pipeline,
 // load it with the nft or legacy backend in the lb namespace, and hook nftlb's chains in (once).
 import { formatDiagnostic } from '../../src/common/diagnostic.js';
-import { checkConfig } from '../../src/config/validate.js';
+import { checkConfig } from '../../src/config/read.js';
 import { HOOKS } from '../../src/iptables/render.js';
 import { renderIptablesScript } from '../../src/iptables/script.js';
 import { plan } from '../../src/plan/plan.js';

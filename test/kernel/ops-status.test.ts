@@ -1,6 +1,6 @@
 // nftlb status against the real kernel: its counts equal the connections the test made.
 import { join } from 'node:path';
-import type { Status } from '../../src/apply/status.js';
+import type { Status } from '../../src/ops/status.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { openLongLived, probe, tally } from './support/client.js';

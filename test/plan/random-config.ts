@@ -2,7 +2,7 @@
 // every scheduler, backend states, weights, health checks on some services, on-empty keep, quorum) and health overlays
 // over their backends.
 import fc from 'fast-check';
-import { checkConfig } from '../../src/config/validate.js';
+import { checkConfig } from '../../src/config/read.js';
 import { endpointText } from '../../src/model/address.js';
 import type { Model } from '../../src/model/types.js';
 import { backendKey, poolKey } from '../../src/plan/plan.js';

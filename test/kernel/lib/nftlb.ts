@@ -1,5 +1,5 @@
 import { formatDiagnostic } from '../../../src/common/diagnostic.js';
-import { checkConfig } from '../../../src/config/validate.js';
+import { checkConfig } from '../../../src/config/read.js';
 import { renderNftScript } from '../../../src/nft/script.js';
 import { plan } from '../../../src/plan/plan.js';
 import { tallyObject, type ProbeResult } from '../support/client.js';

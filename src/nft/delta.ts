@@ -1,7 +1,7 @@
-import type { Chain, SetDecl } from '../nft/ast.js';
-import { buildTable, NAMES } from '../nft/build.js';
-import type { Ident } from '../nft/names.js';
-import { renderElement, renderElementKey, renderRule, setType } from '../nft/render.js';
+import type { Chain, SetDecl } from './ast.js';
+import { buildTable, NAMES } from './build.js';
+import type { Ident } from './names.js';
+import { renderElement, renderElementKey, renderRule, setType } from './render.js';
 import type { Plan, PlannedService } from '../plan/types.js';
 
 /** What an incremental update touches, for logs and tests. */
@@ -91,7 +91,7 @@ function sameShape(a: PlannedService, b: PlannedService): boolean {
   const strip = (s: PlannedService): string =>
     JSON.stringify({
       ...s,
-      pools: s.pools.map((p) => [p.family, p.chain, p.slotBase, p.capacity]),
+      pools: s.pools.map((p) => [p.family, p.slotBase, p.capacity]),
       backends: s.backends.map((x) => ({ ...x, health: null, full: null })),
     });
   return strip(a) === strip(b);

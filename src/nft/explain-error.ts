@@ -1,9 +1,10 @@
+import { parseServiceChain } from './names.js';
+
 // Maps nft's error locations (`/dev/stdin:LINE:COL-COL: Error: ...`) back to the script nftlb sent, and names the
 // chain or map (and so the service) the line belongs to, so the user sees the message with the line it refers to.
 
 const LOCATION = /^\/dev\/stdin:(\d+):(\d+)(?:-(\d+))?: (.*)$/;
 const BLOCK = /^\s*(chain|map|set) (\S+) \{\s*$/;
-const SERVICE_CHAIN = /^svc_(.+)_v([46])$/;
 
 // Rewrites nft's stderr: each located error becomes `script line N (in <block>): <message>` followed by the line text
 // and a caret under the columns; other lines pass through unchanged.
@@ -44,8 +45,8 @@ export function enclosingBlock(lines: readonly string[], n: number): string | un
     const m = BLOCK.exec(lines[i] ?? '');
     if (m === null) continue;
     const name = m[2] ?? '';
-    const svc = SERVICE_CHAIN.exec(name);
-    return svc ? `chain ${name}, service ${svc[1]} IPv${svc[2]}` : `${m[1]} ${name}`;
+    const svc = parseServiceChain(name);
+    return svc ? `chain ${name}, service ${svc.service} IPv${svc.family}` : `${m[1]} ${name}`;
   }
   return undefined;
 }

@@ -1,9 +1,9 @@
-import { loadModel } from '../config/validate.js';
+import { loadModel } from '../config/read.js';
 import { renderNftScript } from '../nft/script.js';
 import { desiredPlan } from './desired.js';
-import type { Executor } from './executor.js';
-import { readLiveTable } from './nft.js';
-import { readAppliedState, stateFileFor } from './state.js';
+import type { Executor } from '../system/executor.js';
+import { readLiveTable } from '../system/nft.js';
+import { readAppliedState, stateFileFor } from './apply-record.js';
 import { viewOf, type ServiceView } from './view.js';
 
 /** One difference between the live table and the config, in the config's terms. */

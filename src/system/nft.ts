@@ -1,7 +1,7 @@
 import { NftlbError } from '../common/errors.js';
 import { FINGERPRINT_PREFIX } from '../nft/script.js';
 import type { ExecResult, Executor } from './executor.js';
-import { explainNftError } from './nft-error.js';
+import { explainNftError } from '../nft/explain-error.js';
 
 // The nft program nftlb runs: $NFTLB_NFT when set (an absolute path or a name looked up in PATH), else `nft`.
 export function nftProgram(env: NodeJS.ProcessEnv): string {

@@ -1,8 +1,8 @@
 import { NftlbError } from '../common/errors.js';
 import { ident } from '../nft/names.js';
-import type { Executor } from './executor.js';
-import { acquireLock } from './lock.js';
-import { checkAndLoad, readLiveTable } from './nft.js';
+import type { Executor } from '../system/executor.js';
+import { acquireLock } from '../system/lock.js';
+import { checkAndLoad, readLiveTable } from '../system/nft.js';
 
 // How `nftlb remove` ended.
 export interface RemoveOutcome {

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { diffServices } from '../../src/apply/diff.js';
-import { stateFileFor } from '../../src/apply/state.js';
-import type { ServiceView } from '../../src/apply/view.js';
+import { diffServices } from '../../src/ops/diff.js';
+import { stateFileFor } from '../../src/ops/apply-record.js';
+import type { ServiceView } from '../../src/ops/view.js';
 import { diffCommand } from '../../src/cli/diff.js';
 import { fakeExecutor } from './fake-executor.js';
 import { CONFIG, runCommand, scratch } from './run-command.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { incrementalUpdate } from '../../src/health/incremental.js';
+import { incrementalUpdate } from '../../src/nft/delta.js';
 import { plan } from '../../src/plan/plan.js';
-import { modelOf } from './support.js';
+import { modelOf } from '../health/support.js';
 
 const m = modelOf(`
 table: hc

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { hasErrors, type Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
-import { normalize } from '../model/normalize.js';
+import { normalize } from './normalize.js';
 import type { Model } from '../model/types.js';
-import { parseConfigText, type LoadedDocument } from './load.js';
+import { parseConfigText, type LoadedDocument } from './parse.js';
 import { rules } from './rules/index.js';
 import { schemaCheck } from './schema-check.js';
 

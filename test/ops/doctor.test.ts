@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Executor } from '../../src/apply/executor.js';
+import type { Executor } from '../../src/system/executor.js';
 import { NftlbError } from '../../src/common/errors.js';
 import { doctorCommand } from '../../src/cli/doctor.js';
 import { EXIT } from '../../src/cli/exit-codes.js';

@@ -1,11 +1,11 @@
 import type { Diagnostic } from '../common/diagnostic.js';
-import { loadModel } from '../config/validate.js';
+import { loadModel } from '../config/read.js';
 import { renderNftScript } from '../nft/script.js';
 import { desiredPlan } from './desired.js';
-import type { Executor } from './executor.js';
-import { acquireLock } from './lock.js';
-import { checkAndLoad, readLiveTable } from './nft.js';
-import { stateFileFor, writeAppliedState } from './state.js';
+import type { Executor } from '../system/executor.js';
+import { acquireLock } from '../system/lock.js';
+import { checkAndLoad, readLiveTable } from '../system/nft.js';
+import { stateFileFor, writeAppliedState } from './apply-record.js';
 import { viewOf } from './view.js';
 
 // What `nftlb apply` was asked to do.

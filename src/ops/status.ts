@@ -1,12 +1,13 @@
-import { loadModel } from '../config/validate.js';
+import { loadModel } from '../config/read.js';
 import { renderNftScript } from '../nft/script.js';
-import { statusView } from '../health/status.js';
+import { statusView } from '../health/check-status.js';
 import { desiredPlan } from './desired.js';
 import { SLOT_BASE, type Plan, type PlannedService } from '../plan/types.js';
-import { readConntrack, type CtEntry } from './conntrack.js';
-import type { Executor } from './executor.js';
-import { readLiveJson, readLiveTable } from './nft.js';
+import { readConntrack, type CtEntry } from '../system/conntrack.js';
+import type { Executor } from '../system/executor.js';
+import { readLiveJson, readLiveTable } from '../system/nft.js';
 import { viewOf, type ServiceView } from './view.js';
+import { serviceChain } from '../nft/names.js';
 
 /** How the live table relates to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
 export type LiveState = 'absent' | 'matches' | 'differs' | 'foreign';
@@ -99,7 +100,10 @@ export function buildStatus(
   const services = p.services.map((s, i): ServiceStatus => {
     const v = views[i] as ServiceView;
     const mine = ct === null ? null : ct.filter((e) => belongsTo(s, e));
-    const newConnections = r.json === null ? null : s.pools.reduce((n, pool) => n + (counters.get(pool.chain) ?? 0), 0);
+    const newConnections =
+      r.json === null
+        ? null
+        : s.pools.reduce((n, pool) => n + (counters.get(serviceChain(s.name, pool.family)) ?? 0), 0);
     return {
       name: v.name,
       vips: v.vips,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { NftlbError } from '../common/errors.js';
-import type { Executor } from './executor.js';
+import type { Executor } from '../system/executor.js';
 
 /** One doctor finding. fail is a blocker (nftlb cannot work); warn degrades something; fix says what to do. */
 export interface Check {

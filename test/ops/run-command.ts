@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Executor } from '../../src/apply/executor.js';
+import type { Executor } from '../../src/system/executor.js';
 import type { CommandContext } from '../../src/cli/context.js';
 
 // Output and exit code of a command run.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { RawBackend, RawConfig, RawService } from '../config/schema.js';
+import type { RawBackend, RawConfig, RawService } from './schema.js';
 import type { Diagnostic } from '../common/diagnostic.js';
-import { parseAddress } from './address.js';
+import { parseAddress } from '../model/address.js';
 import {
   DEFAULT_MAGLEV_TABLE_SIZE,
   DEFAULT_TABLE,
@@ -16,7 +16,7 @@ import {
   type Protocol,
   type Scheduler,
   type Service,
-} from './types.js';
+} from '../model/types.js';
 
 // Result of normalize: the model, and the problems found while reading values (bad addresses, reversed ranges).
 export interface Normalized {

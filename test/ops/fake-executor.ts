@@ -1,6 +1,6 @@
 // A fake Executor for unit tests: a scripted nft with one table, and an in-memory flock(1).
 import { NftlbError } from '../../src/common/errors.js';
-import type { ExecResult, Executor, Started } from '../../src/apply/executor.js';
+import type { ExecResult, Executor, Started } from '../../src/system/executor.js';
 
 // The fake kernel state and the failures a test wants nft to produce.
 export interface FakeNft {

@@ -1,10 +1,10 @@
 import test from 'ava';
-import { parseConntrack } from '../../src/apply/conntrack.js';
+import { parseConntrack } from '../../src/system/conntrack.js';
 import { statusCommand } from '../../src/cli/status.js';
 import { fakeExecutor } from './fake-executor.js';
 import { CONFIG, runCommand, scratch } from './run-command.js';
 import { applyCommand } from '../../src/cli/apply.js';
-import type { Status } from '../../src/apply/status.js';
+import type { Status } from '../../src/ops/status.js';
 
 const CT = [
   'tcp      6 431999 ESTABLISHED src=203.0.113.10 dst=203.0.113.1 sport=4000 dport=80 packets=5 bytes=300 src=198.51.100.3 dst=198.51.100.1 sport=8080 dport=4000 packets=4 bytes=700 [ASSURED] mark=2 use=1',

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import type { ServiceView } from './view.js';
 
 // What nftlb remembers of its last apply: the fingerprint it loaded and the services behind it. `diff` trusts it only
