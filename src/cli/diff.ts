@@ -7,14 +7,11 @@ import { reportOpsError } from './apply.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 
-/** `nftlb diff` exit status when apply would change something (like diff(1)); 0 means nothing would change. */
-export const DIFF_DIFFERS = 1;
-
-// `nftlb diff`: what apply would change, in the config's terms. Exit 0 when nothing, 1 when something would change,
+// `nftlb diff`: what apply would change, in the config's terms. Exit 0 when nothing, 12 when something would change,
 // the documented error codes otherwise (3 invalid config, 6 nft failure, 7 nft missing).
 export function diffCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env)): Command {
   return new Command('diff')
-    .description('show what apply would change against the live table (exit 0: nothing, 1: changes)')
+    .description('show what apply would change against the live table (exit 0: nothing, 12: changes)')
     .addOption(configOption())
     .addOption(new Option('--json', 'print the changes as JSON on stdout'))
     .addOption(new Option('--lock-file <file>', 'lock file whose directory holds the record of the last apply'))
@@ -27,7 +24,7 @@ export function diffCommand(ctx: CommandContext, exec: Executor = systemExecutor
           lockFile: lockFileFor(opts.lockFile, ctx.env),
           env: ctx.env,
         });
-        const code = d.changes.length === 0 ? EXIT.ok : DIFF_DIFFERS;
+        const code = d.changes.length === 0 ? EXIT.ok : EXIT.differs;
         if (json) ctx.io.out(`${JSON.stringify({ command: 'diff', exitCode: code, ...d }, null, 2)}\n`);
         else ctx.io.out(d.changes.map((c) => `${changeText(c)}\n`).join(''));
         ctx.exit(code);

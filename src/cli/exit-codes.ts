@@ -3,7 +3,7 @@ import type { NftlbErrorCode } from '../common/errors.js';
 // Exit codes of every nftlb command (documented in README.md and nftlb(8)); scripts may rely on them.
 export const EXIT = {
   ok: 0,
-  /** Unexpected internal error. */
+  /** A bug in nftlb (an unexpected internal error); nothing else exits 1. */
   internal: 1,
   /** Bad command line (unknown option, missing argument). */
   usage: 2,
@@ -15,8 +15,8 @@ export const EXIT = {
   unsupported: 5,
   /** nft refused the script or failed. */
   nftFailed: 6,
-  /** nft (or another required tool) is not installed. */
-  nftMissing: 7,
+  /** A program nftlb needs (nft, flock, conntrack, ...) is not installed. */
+  toolMissing: 7,
   /** Another nftlb apply holds the lock. */
   lockBusy: 8,
   /** `nftlb apply`: the live table already matches the config; nothing was loaded. */
@@ -24,7 +24,13 @@ export const EXIT = {
   /** `nftlb doctor`: a check failed (nftlb cannot work on this host as it is). */
   blocked: 10,
   /** `nftlb import`: the config was printed, but some rules were not understood (listed on stderr). */
-  importIncomplete: 10,
+  importIncomplete: 11,
+  /** `nftlb diff`: applying the config would change the live table. */
+  differs: 12,
+  /** The host refused a file operation (read-only or full file system, a directory that is a file, permissions). */
+  hostFault: 13,
+  /** A table of nftlb's name exists that nftlb did not make; nothing was changed (apply --force takes it over). */
+  foreignTable: 14,
 } as const;
 
 // The exit code for an error code.
@@ -39,7 +45,7 @@ export function exitCodeFor(code: NftlbErrorCode): number {
     case 'nft-failed':
       return EXIT.nftFailed;
     case 'nft-missing':
-      return EXIT.nftMissing;
+      return EXIT.toolMissing;
     case 'lock-busy':
       return EXIT.lockBusy;
     case 'internal':

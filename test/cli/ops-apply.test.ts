@@ -145,11 +145,11 @@ test('a bad --wait is a usage error', async (t) => {
 test('nft missing exits 7; flock missing exits 7 naming flock', async (t) => {
   const { apply } = await setup({ missing: ['nft'] });
   const r = await apply();
-  t.is(r.code, EXIT.nftMissing);
+  t.is(r.code, EXIT.toolMissing);
   t.regex(r.stderr, /nft is not installed or not on PATH/);
   const { apply: a2, exec } = await setup({ missing: ['flock'] });
   const r2 = await a2();
-  t.is(r2.code, EXIT.nftMissing);
+  t.is(r2.code, EXIT.toolMissing);
   t.regex(r2.stderr, /flock \(util-linux\) is not installed/);
   t.deepEqual(nftCalls(exec), []);
 });

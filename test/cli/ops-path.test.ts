@@ -10,7 +10,7 @@ import { CONFIG, scratch } from '../ops/run-command.js';
 test('apply with no nft on PATH exits 7 with the documented message', async (t) => {
   const s = scratch(CONFIG);
   const r = await cli(['apply', '-c', s.config], { PATH: '/usr/bin:/bin', NFTLB_LOCK: s.lock });
-  t.is(r.code, EXIT.nftMissing);
+  t.is(r.code, EXIT.toolMissing);
   t.is(r.stderr, 'nftlb: nft is not installed or not on PATH\n');
 });
 

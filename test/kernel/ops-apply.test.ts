@@ -112,7 +112,7 @@ kernelTest(
       }
 
       const r3 = await nftlb(topo, ['apply', '-c', other], { ...env, PATH: '/usr/bin:/bin' });
-      t.is(r3.exitCode, EXIT.nftMissing);
+      t.is(r3.exitCode, EXIT.toolMissing);
       t.is(r3.stderr.trim(), 'nftlb: nft is not installed or not on PATH');
       t.is(await ruleset(topo), before);
     });

@@ -5,6 +5,7 @@ import { diffServices } from '../../src/ops/diff.js';
 import { stateFileFor } from '../../src/ops/apply-record.js';
 import type { ServiceView } from '../../src/ops/view.js';
 import { diffCommand } from '../../src/cli/diff.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 import { fakeExecutor } from './fake-executor.js';
 import { CONFIG, runCommand, scratch } from './run-command.js';
 
@@ -58,7 +59,7 @@ test('diff: exit 1 with every service added when no table is live; exit 0 once i
   const s = scratch(CONFIG);
   const exec = fakeExecutor({ listing: undefined });
   const r = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock], exec, { NFTLB_STATE_DIR: s.dir });
-  t.is(r.code, 1);
+  t.is(r.code, EXIT.differs);
   t.regex(r.stdout, /^\+ service web\n\+ backend 198\.51\.100\.2:8080 \(service web\)\n/);
   const j = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec, {
     NFTLB_STATE_DIR: s.dir,
@@ -86,7 +87,7 @@ test('diff trusts the record of the last apply only while the live table carries
     fakeExecutor({ listing: listing('aaaa') }),
     { NFTLB_STATE_DIR: s.dir },
   );
-  t.is(trusted.code, 1);
+  t.is(trusted.code, EXIT.differs);
   t.regex(trusted.stdout, /^~ service web: vip 203\.0\.113\.1 -> 203\.0\.113\.1, 2001:db8:1::1\n/);
   t.regex(trusted.stdout, /\+ service dns\n/);
   const stale = await runCommand(
@@ -95,7 +96,7 @@ test('diff trusts the record of the last apply only while the live table carries
     fakeExecutor({ listing: listing('bbbb') }),
     { NFTLB_STATE_DIR: s.dir },
   );
-  t.is(stale.code, 1);
+  t.is(stale.code, EXIT.differs);
   t.regex(
     stale.stdout,
     /^! whole table would be replaced: the live table \(fingerprint bbbb\) was not loaded by nftlb apply/,
