@@ -2,9 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { NftlbError } from '../common/errors.js';
 import { applyConfig } from '../ops/apply.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { lockFileFor } from '../system/lock.js';
-import { nftProgram } from '../system/nft.js';
-import { configOption, type CommandContext } from './context.js';
+import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics, reportError, type Io } from './io.js';
 
@@ -45,7 +43,12 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
     .description('load the config into the kernel in one nft transaction (no-op when the live table already matches)')
     .addOption(configOption())
     .addOption(new Option('-n, --dry-run', 'print the script that would be loaded; change nothing'))
-    .addOption(new Option('--force', 'load even when the live table already matches the config'))
+    .addOption(
+      new Option(
+        '--force',
+        'load even when the live table already matches the config, or replace a table of that name nftlb did not make',
+      ),
+    )
     .addOption(new Option('--json', 'print the outcome as JSON on stdout'));
   for (const o of lockOptions()) cmd.addOption(o);
   return cmd.action(
@@ -59,14 +62,11 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
     }) => {
       const json = opts.json === true;
       try {
-        const r = await applyConfig(exec, {
+        const r = await applyConfig(hostOf(ctx, exec, { lockFile: opts.lockFile }), {
           config: opts.config,
-          nft: nftProgram(ctx.env),
-          lockFile: lockFileFor(opts.lockFile, ctx.env),
           waitSeconds: opts.wait,
           dryRun: opts.dryRun === true,
           force: opts.force === true,
-          env: ctx.env,
         });
         printDiagnostics(ctx.io, opts.config, r.warnings);
         const code = r.kind === 'unchanged' ? EXIT.unchanged : EXIT.ok;

@@ -1,10 +1,8 @@
 import { Command, Option } from 'commander';
 import { readDiff, type Change } from '../ops/diff.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { lockFileFor } from '../system/lock.js';
-import { nftProgram } from '../system/nft.js';
 import { reportOpsError } from './apply.js';
-import { configOption, type CommandContext } from './context.js';
+import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 
 // `nftlb diff`: what apply would change, in the config's terms. Exit 0 when nothing, 12 when something would change,
@@ -18,12 +16,7 @@ export function diffCommand(ctx: CommandContext, exec: Executor = systemExecutor
     .action(async (opts: { config: string; json?: boolean; lockFile?: string }) => {
       const json = opts.json === true;
       try {
-        const d = await readDiff(exec, {
-          config: opts.config,
-          nft: nftProgram(ctx.env),
-          lockFile: lockFileFor(opts.lockFile, ctx.env),
-          env: ctx.env,
-        });
+        const d = await readDiff(hostOf(ctx, exec, { lockFile: opts.lockFile }), { config: opts.config });
         const code = d.changes.length === 0 ? EXIT.ok : EXIT.differs;
         if (json) ctx.io.out(`${JSON.stringify({ command: 'diff', exitCode: code, ...d }, null, 2)}\n`);
         else ctx.io.out(d.changes.map((c) => `${changeText(c)}\n`).join(''));

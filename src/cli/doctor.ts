@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { runDoctor, procReader, type Check, type ProcReader } from '../ops/doctor.js';
+import { runDoctor, type Check } from '../ops/doctor.js';
+import { procReader, type ProcReader } from '../system/proc.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { nftProgram } from '../system/nft.js';
 import { reportOpsError } from './apply.js';
-import type { CommandContext } from './context.js';
+import { hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 
 // `nftlb doctor`: what this host needs for nftlb, one line per check (ok / warn / fail with the fix). Exit 0 without a
@@ -19,7 +19,7 @@ export function doctorCommand(
     .action(async (opts: { json?: boolean }) => {
       const json = opts.json === true;
       try {
-        const checks = await runDoctor(exec, { nft: nftProgram(ctx.env), proc });
+        const checks = await runDoctor(hostOf(ctx, exec), { proc });
         const blocked = checks.some((c) => c.level === 'fail');
         const code = blocked ? EXIT.blocked : EXIT.ok;
         if (json)

@@ -44,8 +44,12 @@ export function exitCodeFor(code: NftlbErrorCode): number {
       return EXIT.unsupported;
     case 'nft-failed':
       return EXIT.nftFailed;
-    case 'nft-missing':
+    case 'tool-missing':
       return EXIT.toolMissing;
+    case 'host-fault':
+      return EXIT.hostFault;
+    case 'foreign-table':
+      return EXIT.foreignTable;
     case 'lock-busy':
       return EXIT.lockBusy;
     case 'internal':

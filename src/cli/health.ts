@@ -1,15 +1,13 @@
 import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { lockFileFor } from '../system/lock.js';
-import { nftProgram } from '../system/nft.js';
 import { loadModel } from '../config/read.js';
 import { runProbe } from '../health/probe.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
-import { healthStateFile, readHealthState, stateDirFor } from '../health/state-file.js';
+import { healthStateFile, readHealthState } from '../health/state-file.js';
 import { statusText, statusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
 import { parseWait } from './apply.js';
-import { configOption, type CommandContext } from './context.js';
+import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { printDiagnostics, reportError, type Io } from './io.js';
 
@@ -27,18 +25,17 @@ export interface SignalSource {
 function roundDeps(
   ctx: CommandContext,
   exec: Executor,
-  opts: { stateDir?: string; lockFile?: string; wait: number },
+  opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean },
   table: string,
 ): RoundDeps {
+  const host = hostOf(ctx, exec, { lockFile: opts.lockFile, stateDir: opts.stateDir });
   return {
-    exec,
-    nft: nftProgram(ctx.env),
-    conntrack: ctx.env['NFTLB_CONNTRACK'] || 'conntrack',
-    lockFile: lockFileFor(opts.lockFile, ctx.env),
+    host,
     lockWaitSeconds: opts.wait,
+    force: opts.force === true,
     probe: (check, target) => runProbe(check, target, ctx.env),
     now: () => new Date(),
-    stateFile: healthStateFile(stateDirFor(opts.stateDir, ctx.env), table),
+    stateFile: healthStateFile(host.stateDir, table),
     warn: (msg) => ctx.io.err(`nftlb health: warning: ${msg}\n`),
   };
 }
@@ -91,6 +88,7 @@ export function healthCommand(
       ),
     )
     .addOption(stateDirOption())
+    .addOption(new Option('--force', "replace a table of the config's name that nftlb did not make"))
     .addOption(new Option('--json', '--once, --status: print JSON on stdout'))
     .addOption(new Option('--wait <seconds>', 'wait up to SECONDS for the apply lock').argParser(parseWait).default(10))
     .addOption(
@@ -106,6 +104,7 @@ export function healthCommand(
         json?: boolean;
         wait: number;
         lockFile?: string;
+        force?: boolean;
       }) => {
         try {
           if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
@@ -115,7 +114,7 @@ export function healthCommand(
           }
           const { model, warnings } = await loadModel(opts.config);
           if (opts.status === true) {
-            const file = healthStateFile(stateDirFor(opts.stateDir, ctx.env), model.table);
+            const file = healthStateFile(hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir, model.table);
             const rows = statusView(
               model,
               await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`)),

@@ -1,11 +1,9 @@
 import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { lockFileFor } from '../system/lock.js';
-import { nftProgram } from '../system/nft.js';
 import { removeTable } from '../ops/remove.js';
 import { loadModel } from '../config/read.js';
 import { lockOptions, reportOpsError } from './apply.js';
-import { configOption, type CommandContext } from './context.js';
+import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 
 // `nftlb remove`: deletes nftlb's table and nothing else; removing a table that is not there succeeds (exit 0).
@@ -21,12 +19,7 @@ export function removeCommand(ctx: CommandContext, exec: Executor = systemExecut
       const json = opts.json === true;
       try {
         const table = opts.table ?? (await loadModel(opts.config)).model.table;
-        const r = await removeTable(exec, {
-          table,
-          nft: nftProgram(ctx.env),
-          lockFile: lockFileFor(opts.lockFile, ctx.env),
-          waitSeconds: opts.wait,
-        });
+        const r = await removeTable(hostOf(ctx, exec, { lockFile: opts.lockFile }), { table, waitSeconds: opts.wait });
         if (json)
           ctx.io.out(
             `${JSON.stringify({ command: 'remove', result: r.removed ? 'removed' : 'absent', exitCode: EXIT.ok, table: r.table }, null, 2)}\n`,

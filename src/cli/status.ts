@@ -1,10 +1,9 @@
 import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { nftProgram } from '../system/nft.js';
 import { readStatus, type Status } from '../ops/status.js';
 import { reportOpsError } from './apply.js';
-import { configOption, type CommandContext } from './context.js';
+import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 
 // `nftlb status`: per service and backend, the config's view (state, weight) with the live figures (new connections
@@ -24,7 +23,7 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
     .action(async (opts: { config: string; json?: boolean; prometheus?: boolean; output?: string }) => {
       const json = opts.json === true;
       try {
-        const s = await readStatus(exec, { config: opts.config, nft: nftProgram(ctx.env), env: ctx.env });
+        const s = await readStatus(hostOf(ctx, exec), { config: opts.config });
         const text = json
           ? `${JSON.stringify({ command: 'status', ...s }, null, 2)}\n`
           : opts.prometheus

@@ -5,10 +5,12 @@ export type NftlbErrorCode =
   | 'config-read' // the config file cannot be read
   | 'config-invalid' // parse, schema or semantic errors (diagnostics attached)
   | 'unsupported' // the requested output cannot express the config (e.g. iptables + maglev)
-  | 'nft-missing' // the nft binary is not on PATH
+  | 'tool-missing' // a program nftlb runs (nft, flock, conntrack, ...) is not installed or not on PATH
   | 'nft-failed' // nft refused the script or failed to list
   | 'lock-busy' // another apply holds the lock
-  | 'internal';
+  | 'host-fault' // the host refused a file operation (read-only or full file system, a directory that is a file)
+  | 'foreign-table' // a table of nftlb's name exists that nftlb did not make
+  | 'internal'; // a bug in nftlb
 
 // The one error type of nftlb: a code, a short message, the diagnostics or tool output behind it, the original cause.
 export class NftlbError extends Error {

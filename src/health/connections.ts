@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
-import { parseConntrackLine } from '../system/conntrack.js';
-import type { Executor, LineStream } from '../system/executor.js';
+import { followConntrackEvents, listConntrackLines, parseConntrackLine } from '../system/conntrack.js';
+import type { LineStream } from '../system/executor.js';
+import type { Host } from '../system/host.js';
 import { NftlbError } from '../common/errors.js';
 import type { Model } from '../model/types.js';
 import { backendKey } from '../plan/plan.js';
@@ -186,19 +187,11 @@ function belongs(l: CountLine, t: SpillTarget): boolean {
 }
 
 // Lists the connection tracking table once (both families) as counting lines.
-export async function listConnections(exec: Executor, conntrack: string): Promise<CountLine[]> {
+export async function listConnections(host: Host): Promise<CountLine[]> {
   const out: CountLine[] = [];
-  for (const fam of ['ipv4', 'ipv6']) {
-    const r = await exec.run(conntrack, ['-L', '-f', fam, '-o', 'id']);
-    if (r.exitCode !== 0)
-      throw new NftlbError(
-        'internal',
-        `${conntrack} -L failed (limit-overflow spill counts connections with it): ${r.stderr.trim()}`,
-      );
-    for (const line of r.stdout.split('\n')) {
-      const l = parseCountLine(line);
-      if (l !== null) out.push(l);
-    }
+  for (const line of await listConntrackLines(host, 'limit-overflow spill counts connections with it')) {
+    const l = parseCountLine(line);
+    if (l !== null) out.push(l);
   }
   return out;
 }
@@ -215,14 +208,12 @@ export interface ConnectionWatch {
 // rebuilt from a new listing. onError gets failures of the event process (it is restarted after a pause) and of a
 // listing.
 export async function watchConnections(
-  exec: Executor,
-  conntrack: string,
+  host: Host,
   targets: ReadonlyMap<number, SpillTarget>,
   full: Iterable<string>,
   onChange: (changes: readonly FullChange[]) => void,
   onError: (e: unknown) => void,
 ): Promise<ConnectionWatch> {
-  if (exec.stream === undefined) throw new NftlbError('internal', 'this executor cannot follow conntrack events');
   const counts = new ConnectionCounts(targets, full);
   let stopped = false;
   let stream: LineStream | undefined;
@@ -234,7 +225,7 @@ export async function watchConnections(
   const listOnce = async (): Promise<void> => {
     during = new Set();
     try {
-      const changes = counts.reset(await listConnections(exec, conntrack), during);
+      const changes = counts.reset(await listConnections(host), during);
       if (changes.length > 0) onChange(changes);
     } catch (e) {
       onError(e);
@@ -257,7 +248,7 @@ export async function watchConnections(
     return listing;
   };
   const start = async (): Promise<void> => {
-    stream = await exec.stream!(conntrack, ['-E', '-o', 'id', '-e', 'NEW,UPDATE,DESTROY'], (line, from) => {
+    stream = await followConntrackEvents(host, (line, from) => {
       if (from === 'stderr') {
         if (line.includes('ENOBUFS')) void relist();
         return;
@@ -270,7 +261,9 @@ export async function watchConnections(
     });
     void stream.exited.then((r) => {
       if (stopped) return;
-      onError(new NftlbError('internal', `${conntrack} -E exited (${r.exitCode}): ${r.stderr.trim()}; restarting it`));
+      onError(
+        new NftlbError('host-fault', `${host.conntrack} -E exited (${r.exitCode}): ${r.stderr.trim()}; restarting it`),
+      );
       setTimeout(() => void (stopped ? undefined : start().then(relist, onError)), 1000).unref();
     });
   };

@@ -62,7 +62,7 @@ export async function countConnections(
   const targets = spillTargets(model, p);
   if (targets.size === 0) return { state: state.full === undefined ? state : { ...state, full: {} }, spill: [] };
   const counts = new ConnectionCounts(targets, Object.keys(state.full ?? {}));
-  const spill = counts.reset(await listConnections(deps.exec, deps.conntrack));
+  const spill = counts.reset(await listConnections(deps.host));
   return { state: { ...state, full: fullRecord(counts.fullKeys()) }, spill };
 }
 

@@ -1,12 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-write.js';
-import { NftlbError } from '../common/errors.js';
+import { isGuardChain } from '../nft/names.js';
+import { readStateFile } from '../system/files.js';
 import type { HealthOverlay } from '../plan/plan.js';
 import type { HealthRecord } from './machine.js';
-
-/** Default directory of the health state file; override with --state-dir or $NFTLB_STATE_DIR. */
-export const DEFAULT_STATE_DIR = '/var/lib/nftlb';
 
 /** The state file format. Version 1 recorded the live table by its kernel handle; its `live` is dropped when read. */
 export const STATE_VERSION = 2;
@@ -41,11 +38,6 @@ export interface HealthState {
   readonly backends: Readonly<Record<string, HealthRecord>>;
 }
 
-// The directory to keep state in: the option, else $NFTLB_STATE_DIR, else /var/lib/nftlb.
-export function stateDirFor(option: string | undefined, env: NodeJS.ProcessEnv): string {
-  return option ?? (env['NFTLB_STATE_DIR'] || DEFAULT_STATE_DIR);
-}
-
 // The health state file of a table.
 export function healthStateFile(dir: string, table: string): string {
   return join(dir, `health-${table}.json`);
@@ -63,17 +55,8 @@ export async function readHealthState(
   table: string,
   warn: (msg: string) => void = () => undefined,
 ): Promise<HealthState> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState(table);
-    throw new NftlbError(
-      'internal',
-      `cannot read health state ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-      { cause: e },
-    );
-  }
+  const text = await readStateFile(file, 'the health state');
+  if (text === null) return emptyState(table);
   try {
     const v = JSON.parse(text) as Record<string, unknown> | null;
     if (
@@ -108,24 +91,13 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 function isLiveRecord(x: unknown): x is LiveRecord {
   return (
-    isRecord(x) &&
-    typeof x['token'] === 'string' &&
-    /^health_[0-9a-f]{8}$/.test(x['token']) &&
-    typeof x['modelHash'] === 'string'
+    isRecord(x) && typeof x['token'] === 'string' && isGuardChain(x['token']) && typeof x['modelHash'] === 'string'
   );
 }
 
 // Writes the state file atomically (temporary file + rename), so a reader or a crash sees the old or the new state.
 export async function writeHealthState(file: string, s: HealthState): Promise<void> {
-  try {
-    await writeFileAtomic(file, `${JSON.stringify(s, null, 1)}\n`);
-  } catch (e) {
-    throw new NftlbError(
-      'internal',
-      `cannot write health state ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-      { cause: e },
-    );
-  }
+  await writeFileAtomic(file, `${JSON.stringify(s, null, 1)}\n`);
 }
 
 // The overlay the live table was built with (for `nftlb apply` too: plan(model, appliedOverlay(state)) keeps dead

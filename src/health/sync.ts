@@ -1,8 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Executor } from '../system/executor.js';
+import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad } from '../system/nft.js';
+import { checkAndLoad, foreignTable, loadScript, readLiveTable } from '../system/nft.js';
+import { deleteConntrackByMark } from '../system/conntrack.js';
 import type { Model } from '../model/types.js';
+import type { TableRef } from '../nft/ast.js';
+import { renderCommands } from '../nft/commands.js';
+import { guardChain, ident } from '../nft/names.js';
 import { renderNftScript } from '../nft/script.js';
 import { backendKey, plan, poolKey, replan, type HealthOverlay, type Lookup } from '../plan/plan.js';
 import type { Plan, PlannedService } from '../plan/types.js';
@@ -12,12 +16,11 @@ import { STATE_VERSION, type HealthState } from './state-file.js';
 
 /** How sync() talks to the system. */
 export interface SyncDeps {
-  readonly exec: Executor;
-  readonly nft: string;
-  /** The conntrack program (on-down reset). */
-  readonly conntrack: string;
-  readonly lockFile: string;
+  /** nft, conntrack (on-down reset) and the apply lock. */
+  readonly host: Host;
   readonly lockWaitSeconds: number;
+  /** Replace a table of nftlb's name that nftlb did not make (otherwise a full load refuses it: foreign-table). */
+  readonly force?: boolean;
 }
 
 /** What sync() keeps in memory between two calls (`health --watch`): the plan the live table holds. Valid only for the
@@ -195,7 +198,7 @@ export async function sync(
     for (const s of next.services) recordKept(kept, s);
   }
   const hash = modelHash(model);
-  const release = await acquireLock(deps.exec, deps.lockFile, deps.lockWaitSeconds);
+  const release = await acquireLock(deps.host, deps.lockWaitSeconds);
   let outcome: { action: SyncOutcome['action']; why: string; services: readonly string[]; token: string };
   let reset: number[];
   try {
@@ -205,8 +208,12 @@ export async function sync(
     if (stale === null && live !== null) {
       const u = incrementalUpdate(before, next, changed);
       // The guard first: when the table is not the one nftlb health loaded, nft refuses the whole transaction.
-      const script = `flush chain inet ${next.table} ${live.token}\n${u.script ?? ''}`;
-      const r = await deps.exec.run(deps.nft, ['-f', '-'], script);
+      const guard = { name: ident(live.token) };
+      const script = renderCommands([
+        { kind: 'chain', verb: 'flush', table: tableOf(next), chain: guard },
+        ...u.commands,
+      ]);
+      const r = await loadScript(deps.host, script);
       if (r.exitCode === 0)
         outcome =
           u.script === null
@@ -266,10 +273,13 @@ function recordKept(lastKnown: Record<string, readonly string[]>, s: PlannedServ
   }
 }
 
-// A new guard chain name: `health_` and 8 random hex digits.
+// A new guard chain name (random, so each full load by health has its own).
 export function newToken(): string {
-  return `health_${randomBytes(4).toString('hex')}`;
+  return guardChain(randomBytes(4).readUInt32BE(0));
 }
+
+// nftlb's table of a plan.
+const tableOf = (p: Plan): TableRef => ({ family: 'inet', name: ident(p.table) });
 
 // Replaces the whole table and adds a new (empty, unreferenced) guard chain in the same transaction. The guard is
 // appended after the rendered script, so the table body and its fingerprint are exactly what `nftlb render` prints.
@@ -278,8 +288,11 @@ async function full(
   p: Plan,
   why: string,
 ): Promise<{ action: 'full'; why: string; services: readonly string[]; token: string }> {
+  const live = await readLiveTable(deps.host, tableOf(p));
+  if (live.kind === 'present' && live.fingerprint === null && deps.force !== true) throw foreignTable(tableOf(p));
   const token = newToken();
-  await checkAndLoad(deps.exec, deps.nft, `${renderNftScript(p).text}add chain inet ${p.table} ${token}\n`);
+  const guard = renderCommands([{ kind: 'chain', verb: 'add', table: tableOf(p), chain: { name: ident(token) } }]);
+  await checkAndLoad(deps.host, `${renderNftScript(p).text}${guard}`);
   return { action: 'full', why, services: p.services.map((s) => s.name), token };
 }
 
@@ -300,9 +313,6 @@ async function resetConnections(
     const now = new Set(s.pools.flatMap((p) => p.slots));
     for (const b of s.backends) if (b.health === 'down' && was.has(b.id) && !now.has(b.id)) out.push(b.id);
   }
-  for (const id of out) {
-    // Exit status 1 with "0 flow entries have been deleted" only means there was nothing to delete.
-    await deps.exec.run(deps.conntrack, ['-D', '--mark', String(id)]);
-  }
+  for (const id of out) await deleteConntrackByMark(deps.host, id);
   return out;
 }

@@ -63,8 +63,7 @@ export function watch(
       const spill = spillTargets(model, p);
       if (spill.size > 0) {
         conns = await watchConnections(
-          deps.exec,
-          deps.conntrack,
+          deps.host,
           spill,
           Object.keys(state.full ?? {}),
           (changes) => {

@@ -58,11 +58,22 @@ export interface Rule {
   readonly stmts: readonly Stmt[];
 }
 
+/** Address family of a table. `inet` holds IPv4 and IPv6; `netdev` sees frames at a device's ingress (before IP). */
+export type TableFamily = 'inet' | 'ip' | 'ip6' | 'netdev';
+
+/** A table by family and name: how every command names the table it acts on. */
+export interface TableRef {
+  readonly family: TableFamily;
+  readonly name: Ident;
+}
+
 /** A base chain's hook; priority is a named priority with an optional offset (dstnat - 10), or a number where nft
- * 1.0.6 has no name for it (the output hook rejects `dstnat`). */
+ * 1.0.6 has no name for it (the output hook rejects `dstnat`). A netdev `ingress` hook names its device. */
 export interface Hook {
   readonly type: 'nat' | 'filter';
-  readonly hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+  readonly hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress';
+  /** Device of a netdev ingress hook (an interface name, quoted when rendered). */
+  readonly device?: string;
   readonly priority: 'dstnat' | 'srcnat' | 'filter' | 'raw' | 'mangle' | number;
   readonly priorityOffset: number;
   readonly policy: 'accept' | 'drop';
@@ -78,11 +89,18 @@ export interface Chain {
 export type DataType = 'ipv4_addr' | 'ipv6_addr' | 'inet_proto' | 'inet_service' | 'mark';
 
 /** One set or map element in nft syntax: `key` alone names it (`delete element`); a map element also has its `value`
- *  (`key : value`). Text, not nodes: a table at 50k services holds a quarter of a million elements. */
+ *  (`key : value`). Text, not nodes: a table at 50k services holds a quarter of a million elements. In a set with
+ *  `flags timeout` an element may carry its own timeout and the time left until it expires (both in seconds). */
 export interface Element {
   readonly key: string;
   readonly value?: string;
+  readonly timeout?: number;
+  readonly expires?: number;
 }
+
+/** Set flags nftlb uses: `interval` (range keys), `dynamic` (the packet path adds elements: `update @s`), `timeout`
+ *  (elements expire). */
+export type SetFlag = 'interval' | 'dynamic' | 'timeout';
 
 export interface SetDecl {
   readonly kind: 'set' | 'map';
@@ -90,15 +108,21 @@ export interface SetDecl {
   readonly key: readonly DataType[];
   /** Map value type; 'verdict' for verdict maps. */
   readonly value?: readonly DataType[] | 'verdict';
-  readonly interval: boolean;
-  /** nft `size`: the most elements this map can hold under this config, whatever the health verdicts (hash maps only).
-   *  With it the kernel sizes a fixed hash once instead of growing an rhashtable while 40k elements load (10k
-   *  services: ~30 ms less per load). Absent when the map can never hold an element. */
+  /** In the order nft lists them (interval, dynamic, timeout) so a listing and the script read alike. */
+  readonly flags: readonly SetFlag[];
+  /** Default element timeout in seconds (`timeout 300s`); only with the timeout flag. */
+  readonly timeout?: number;
+  /** nft `size`: the most elements this map can hold. For a map the packet path adds to (dynamic) it is required. For a
+   *  hash map nftlb fills, the most it can hold under this config whatever the health verdicts: with it the kernel
+   *  sizes a fixed hash once instead of growing an rhashtable while 40k elements load (10k services: ~30 ms less per
+   *  load). Absent when the map can never hold an element. */
   readonly size?: number;
   readonly elements: readonly Element[];
 }
 
+/** A table declaration: what `table FAMILY NAME { ... }` holds. */
 export interface Table {
+  readonly family: TableFamily;
   readonly name: Ident;
   readonly comment: string;
   readonly sets: readonly SetDecl[];
@@ -112,6 +136,7 @@ export interface SetView extends Omit<SetDecl, 'elements'> {
 
 /** A table whose elements and chains may be generated on demand; what the renderer takes. A Table is one. */
 export interface TableView {
+  readonly family: TableFamily;
   readonly name: Ident;
   readonly comment: string;
   readonly sets: readonly SetView[];

@@ -9,6 +9,7 @@ import {
   type Element,
   type Expr,
   type Rule,
+  type SetFlag,
   type SetView,
   type TableView,
   type Stmt,
@@ -43,6 +44,8 @@ export const NAMES = {
 } as const;
 
 const FAMILIES = [4, 6] as const;
+const NO_FLAGS: readonly SetFlag[] = [];
+const INTERVAL: readonly SetFlag[] = ['interval'];
 const f = (field: Field): Expr => ({ kind: 'field', field });
 const sym = (value: Symbol): Expr => ({ kind: 'symbol', value });
 const addrType = (fam: Family): DataType => (fam === 4 ? 'ipv4_addr' : 'ipv6_addr');
@@ -99,7 +102,7 @@ export function tableView(p: Plan, comment: string): TableView {
     }
     yield* fixed;
   });
-  return { name: ident(p.table), comment, sets, chains };
+  return { family: 'inet', name: ident(p.table), comment, sets, chains };
 }
 
 // An iterable that runs the generator anew on every iteration (a plain generator object can be iterated only once).
@@ -152,7 +155,7 @@ function listenerMap(
     name,
     key: [addrType(fam), 'inet_proto', 'inet_service'],
     value: 'verdict',
-    interval: ports !== 'single',
+    flags: ports !== 'single' ? INTERVAL : NO_FLAGS,
     ...sized(most),
     elements,
   };
@@ -212,11 +215,11 @@ function slotMaps(p: Plan): SetView[] {
       name: NAMES.slots,
       key: ['mark'],
       value: ['mark'],
-      interval: false,
+      flags: NO_FLAGS,
       ...sized(most),
       elements: single,
     },
-    { kind: 'map', name: NAMES.slotRanges, key: ['mark'], value: ['mark'], interval: true, elements: ranges },
+    { kind: 'map', name: NAMES.slotRanges, key: ['mark'], value: ['mark'], flags: INTERVAL, elements: ranges },
   ];
 }
 
@@ -247,7 +250,7 @@ function backendMaps(services: readonly PlannedService[]): SetView[] {
       name: NAMES.backends[fam],
       key: ['mark'],
       value: [addrType(fam), 'inet_service'],
-      interval: false,
+      flags: NO_FLAGS,
       ...sized(count[fam][0]!),
       elements: count[fam][0] === 0 ? [] : of(fam, false),
     },
@@ -256,7 +259,7 @@ function backendMaps(services: readonly PlannedService[]): SetView[] {
       name: NAMES.backendsKeepPort[fam],
       key: ['mark'],
       value: [addrType(fam)],
-      interval: false,
+      flags: NO_FLAGS,
       ...sized(count[fam][1]!),
       elements: count[fam][1] === 0 ? [] : of(fam, true),
     },
@@ -281,7 +284,7 @@ function natObjects(services: readonly PlannedService[]): SetView[] {
       kind: 'set',
       name: NAMES.masquerade,
       key: ['mark'],
-      interval: true,
+      flags: INTERVAL,
       elements: mergeAdjacent(masq).map((r) => element(rangeText(r.first, r.last))),
     },
     ...FAMILIES.map((fam): SetView => ({
@@ -289,7 +292,7 @@ function natObjects(services: readonly PlannedService[]): SetView[] {
       name: NAMES.snat[fam],
       key: ['mark'],
       value: [addrType(fam)],
-      interval: true,
+      flags: INTERVAL,
       elements: snat[fam],
     })),
   ];

@@ -1,12 +1,15 @@
-import type { Chain, SetDecl } from './ast.js';
+import type { Chain, Element, SetDecl, TableRef } from './ast.js';
+import { renderCommands, type Command } from './commands.js';
 import { buildTable, NAMES } from './build.js';
 import type { Ident } from './names.js';
-import { renderElement, renderElementKey, renderRule, setType } from './render.js';
+import { renderElement, renderElementKey, renderRule } from './render.js';
 import type { Plan, PlannedService } from '../plan/types.js';
 
 /** What an incremental update touches, for logs and tests. */
 export interface IncrementalUpdate {
-  /** The nft script (one transaction), or null when the two plans load the same table. */
+  /** The commands of the update (one transaction); none when the two plans load the same table. */
+  readonly commands: readonly Command[];
+  /** The commands as an nft script, or null when there are none. */
   readonly script: string | null;
   /** Names of the services whose pools changed. */
   readonly services: readonly string[];
@@ -48,40 +51,52 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
     if (s.name !== t.name || !sameShape(s, t)) throw new Error(`service ${s.name}: plans of different configs`);
     if (JSON.stringify(s.pools) !== JSON.stringify(t.pools)) changed.push(i);
   }
-  if (changed.length === 0) return { script: null, services: [] };
+  if (changed.length === 0) return { commands: [], script: null, services: [] };
   const pick = (p: Plan): Plan => ({ table: p.table, services: changed.map((i) => p.services[i]!) });
   const old = buildTable(pick(before), '');
   const neu = buildTable(pick(after), '');
-  const T = `inet ${after.table}`;
-  const del: string[] = [];
-  const add: string[] = [];
+  const table: TableRef = { family: neu.family, name: neu.name };
+  const del: Command[] = [];
+  const add: Command[] = [];
   for (const name of TOUCHED_SETS) {
     const o = elementsByKey(old.sets, name);
     const n = elementsByKey(neu.sets, name);
-    const gone = [...o].filter(([k, text]) => n.get(k) !== text).map(([k]) => k);
-    const come = [...n].filter(([k, text]) => o.get(k) !== text).map(([, text]) => text);
-    if (gone.length > 0) del.push(`delete element ${T} ${name} { ${gone.join(', ')} }`);
-    if (come.length > 0) add.push(`add ${declaration(T, neu.sets, name)}; elements = { ${come.join(', ')} } }`);
+    const gone = [...o].filter(([k, el]) => !sameElement(n.get(k), el)).map(([, el]) => el);
+    const come = [...n].filter(([k, el]) => !sameElement(o.get(k), el)).map(([, el]) => el);
+    if (gone.length > 0) del.push({ kind: 'elements', verb: 'delete', table, set: name, elements: gone });
+    // A membership change never changes a map's size; the kernel keeps an existing map's size when none is given.
+    if (come.length > 0)
+      add.push({
+        kind: 'set',
+        verb: 'add',
+        table,
+        set: { ...declaration(neu.sets, name), elements: come },
+        withoutSize: true,
+      });
   }
   const oc = chainsByName(old.chains);
   const nc = chainsByName(neu.chains);
-  const chainOps: string[] = [];
-  for (const [name] of oc) if (!nc.has(name)) chainOps.push(`delete chain ${T} ${name}`);
+  const chainOps: Command[] = [];
+  for (const [name] of oc) if (!nc.has(name)) chainOps.push({ kind: 'chain', verb: 'delete', table, chain: { name } });
   for (const [name, c] of nc) {
     const prev = oc.get(name);
     const rules = c.rules.map(renderRule);
-    const block = `add chain ${T} ${name} {\n${rules.map((r) => `\t${r}\n`).join('')}}`;
-    if (prev === undefined) chainOps.push(block);
+    if (prev === undefined) chainOps.push({ kind: 'chain', verb: 'add', table, chain: c });
     else if (prev.rules.map(renderRule).join('\n') !== rules.join('\n'))
-      chainOps.push(`flush chain ${T} ${name}`, block);
+      chainOps.push(
+        { kind: 'chain', verb: 'flush', table, chain: { name } },
+        { kind: 'chain', verb: 'add', table, chain: c },
+      );
   }
   // Element deletions first (they may reference chains about to go), then chains, then additions (may reference new chains).
-  const lines = [...del, ...chainOps, ...add];
+  const body = [...del, ...chainOps, ...add];
   // `add table` (a no-op on the live table: no flags, its comment stays) first: without it, when the table is gone, nft
   // stops at the first `add chain` or `add map` (it checks their table against its table list) before the kernel sees
   // the guard, so the caller could not tell a deleted table from a refused update by the guard's line in the error.
+  const commands: Command[] = body.length === 0 ? [] : [{ kind: 'table', verb: 'add', table }, ...body];
   return {
-    script: lines.length === 0 ? null : `add table ${T}\n${lines.join('\n')}\n`,
+    commands,
+    script: commands.length === 0 ? null : renderCommands(commands),
     services: changed.map((i) => after.services[i]!.name),
   };
 }
@@ -97,17 +112,19 @@ function sameShape(a: PlannedService, b: PlannedService): boolean {
   return strip(a) === strip(b);
 }
 
-// `map inet T name { type ...; flags interval` without its closing brace: the declaration as buildTable makes it, but
-// without `size` (which a membership change never changes; the kernel keeps an existing map's size when none is given).
-function declaration(table: string, sets: readonly SetDecl[], name: Ident): string {
+// The declaration of a set of the table, as buildTable makes it.
+function declaration(sets: readonly SetDecl[], name: Ident): SetDecl {
   const s = sets.find((x) => x.name === name);
   if (s === undefined) throw new Error(`no set ${name} in the table`);
-  return `${s.kind} ${table} ${name} { type ${setType(s)}${s.interval ? '; flags interval' : ''}`;
+  return s;
 }
 
-function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const el of sets.find((s) => s.name === name)?.elements ?? []) out.set(renderElementKey(el), renderElement(el));
+const sameElement = (a: Element | undefined, b: Element): boolean =>
+  a !== undefined && renderElement(a) === renderElement(b);
+
+function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, Element> {
+  const out = new Map<string, Element>();
+  for (const el of sets.find((s) => s.name === name)?.elements ?? []) out.set(renderElementKey(el), el);
   return out;
 }
 

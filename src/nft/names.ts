@@ -86,3 +86,17 @@ export function parseServiceChain(name: string): { service: string; family: 4 | 
   const m = SERVICE_CHAIN.exec(name);
   return m === null ? null : { service: m[1]!, family: m[2] === '4' ? 4 : 6 };
 }
+
+const GUARD_CHAIN = /^health_[0-9a-f]{8}$/;
+
+// The guard chain of one full load by nftlb health: `health_` and 8 hex digits (32 random bits). An empty chain outside
+// the fingerprinted body; any other load of the table drops it, so a script that starts by flushing it is refused as a
+// whole by a table that is not the one health loaded.
+export function guardChain(random32: number): Ident {
+  return ident(`health_${(random32 >>> 0).toString(16).padStart(8, '0')}`);
+}
+
+// True for a name guardChain() makes (a state file's record of the guard is checked with it).
+export function isGuardChain(name: string): boolean {
+  return GUARD_CHAIN.test(name);
+}

@@ -69,13 +69,14 @@ export function element(key: string, value?: string): Element {
 export const renderVerdict = verdict;
 
 const hook = (h: Hook): string => {
+  const device = h.device === undefined ? '' : ` device ${quote(h.device)}`;
   const prio =
     typeof h.priority === 'number'
       ? String(h.priority + h.priorityOffset)
       : h.priorityOffset === 0
         ? h.priority
         : `${h.priority} ${h.priorityOffset < 0 ? '-' : '+'} ${Math.abs(h.priorityOffset)}`;
-  return `type ${h.type} hook ${h.hook} priority ${prio}; policy ${h.policy};`;
+  return `type ${h.type} hook ${h.hook}${device} priority ${prio}; policy ${h.policy};`;
 };
 
 // Collects many small strings into a few large ones: every 4096 pieces are joined into one chunk, so the pieces die
@@ -108,11 +109,22 @@ export function setType(s: Pick<SetView, 'key' | 'value'>): string {
   );
 }
 
+// The lines of a set or map declaration before its elements, each ending in `end` (a newline and indent in a table
+// block, `; ` in a one-line command): type, size, flags, default timeout, in the order nft lists them.
+export function setProperties(s: Omit<SetView, 'elements' | 'name' | 'kind'>, end: string, withSize = true): string {
+  let out = `type ${setType(s)}${end}`;
+  if (withSize && s.size !== undefined) out += `size ${s.size}${end}`;
+  if (s.flags.length > 0) out += `flags ${s.flags.join(',')}${end}`;
+  if (s.timeout !== undefined) out += `timeout ${duration(s.timeout)}${end}`;
+  return out;
+}
+
+// Seconds as nft writes a duration; whole seconds only (nftlb's timeouts are configured in seconds).
+export const duration = (seconds: number): string => `${seconds}s`;
+
 const setHeader = (s: SetView, indent: string): string => {
   const i2 = `${indent}\t`;
-  const type = setType(s);
-  const size = s.size === undefined ? '' : `${i2}size ${s.size}\n`;
-  return `${indent}${s.kind} ${s.name} {\n${i2}type ${type}\n${size}${s.interval ? `${i2}flags interval\n` : ''}`;
+  return `${indent}${s.kind} ${s.name} {\n${i2}${setProperties(s, `\n${i2}`).slice(0, -i2.length)}`;
 };
 
 // Writes a set or map declaration; elements one per line so a diff of two scripts reads like a diff of configs.
@@ -124,7 +136,7 @@ function writeSet(out: TextChunks, s: SetView, indent: string): void {
   let sep = `${indent}\telements = {\n${i3}`;
   let any = false;
   for (const el of s.elements) {
-    out.add(el.value === undefined ? `${sep}${el.key}` : `${sep}${el.key} : ${el.value}`);
+    out.add(`${sep}${renderElement(el)}`);
     sep = next;
     any = true;
   }
@@ -133,7 +145,7 @@ function writeSet(out: TextChunks, s: SetView, indent: string): void {
 }
 
 // Renders a chain: hook line first for base chains, then one rule per line (nft 1.0.6 needs a newline before `}`).
-function renderChain(c: Chain, indent = '\t'): string {
+export function renderChain(c: Chain, indent = '\t'): string {
   const i2 = `${indent}\t`;
   let out = `${indent}chain ${c.name} {\n`;
   if (c.hook) out += `${i2}${hook(c.hook)}\n`;
@@ -163,7 +175,7 @@ export function renderTableBodyChunks(t: TableView): string[] {
 
 // The opening of a table block with its comment line; the body (renderTableBodyChunks) and `\n}` follow.
 export function renderTableHead(t: TableView): string {
-  return `table inet ${t.name} {\n\tcomment ${quote(t.comment)}\n\n`;
+  return `table ${t.family} ${t.name} {\n\tcomment ${quote(t.comment)}\n\n`;
 }
 
 // One rule as nft writes it after `add rule <table> <chain>` (for incremental updates).
@@ -171,9 +183,12 @@ export function renderRule(r: Rule): string {
   return rule(r);
 }
 
-// One element as nft writes it inside `{ }` (for `add element` in incremental updates).
+// One element as nft writes it inside `{ }`: `key`, `key : value`, with `timeout`/`expires` after the key.
 export function renderElement(el: Element): string {
-  return el.value === undefined ? el.key : `${el.key} : ${el.value}`;
+  let key = el.key;
+  if (el.timeout !== undefined) key += ` timeout ${duration(el.timeout)}`;
+  if (el.expires !== undefined) key += ` expires ${duration(el.expires)}`;
+  return el.value === undefined ? key : `${key} : ${el.value}`;
 }
 
 // The key of one element as nft writes it (for `delete element`, and to pair old and new elements).

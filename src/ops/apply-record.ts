@@ -1,32 +1,37 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-write.js';
+import { readStateFile } from '../system/files.js';
 import type { ServiceView } from './view.js';
 
-// What nftlb remembers of its last apply: the fingerprint it loaded and the services behind it. `diff` trusts it only
-// while the live table still carries the same fingerprint, so a stale or edited file cannot make it lie.
-export interface AppliedState {
+// What nftlb apply remembers of its last load: the fingerprint it loaded and the services behind it, in config terms.
+// `diff` trusts it only while the live table still carries the same fingerprint, so a stale or edited file cannot make
+// it lie. (nftlb health keeps its own record of what it built the table with, in its state file.)
+export interface ApplyRecord {
   readonly table: string;
   readonly fingerprint: string;
   readonly services: readonly ServiceView[];
 }
 
-// The state file of a table: next to the lock file (/run/nftlb/<table>.applied.json by default).
-export function stateFileFor(lockFile: string, table: string): string {
-  return join(dirname(lockFile), `${table}.applied.json`);
+// The record of a table, in the run directory (next to the lock file: /run/nftlb/<table>.applied.json by default).
+// /run is emptied at boot, as the kernel's tables are.
+export function applyRecordFile(runDir: string, table: string): string {
+  return join(runDir, `${table}.applied.json`);
 }
 
 // Records a successful apply (atomically, so a reader sees the old or the new record, never half of one).
-export async function writeAppliedState(file: string, s: AppliedState): Promise<void> {
+export async function writeApplyRecord(file: string, s: ApplyRecord): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(s)}\n`);
 }
 
-// The recorded apply, or null when there is none or it cannot be read.
-export async function readAppliedState(file: string): Promise<AppliedState | null> {
+// The recorded apply, or null when there is none or it cannot be used (unreadable, not a record): `diff` then says
+// that the live table's content is not known in config terms, which is true.
+export async function readApplyRecord(file: string): Promise<ApplyRecord | null> {
   try {
-    const v = JSON.parse(await readFile(file, 'utf8')) as Partial<AppliedState>;
+    const text = await readStateFile(file, 'the record of the last apply');
+    if (text === null) return null;
+    const v = JSON.parse(text) as Partial<ApplyRecord>;
     if (typeof v.fingerprint !== 'string' || typeof v.table !== 'string' || !Array.isArray(v.services)) return null;
-    return v as AppliedState;
+    return v as ApplyRecord;
   } catch {
     return null;
   }

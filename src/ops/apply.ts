@@ -1,27 +1,24 @@
 import type { Diagnostic } from '../common/diagnostic.js';
 import { loadModel } from '../config/read.js';
 import { renderNftScript } from '../nft/script.js';
-import { desiredPlan } from './desired.js';
-import type { Executor } from '../system/executor.js';
+import { ident } from '../nft/names.js';
+import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, readLiveTable } from '../system/nft.js';
-import { stateFileFor, writeAppliedState } from './apply-record.js';
+import { checkAndLoad, foreignTable, readLiveTable } from '../system/nft.js';
+import { applyRecordFile, writeApplyRecord } from './apply-record.js';
+import { desiredPlan } from './desired.js';
 import { viewOf } from './view.js';
 
 // What `nftlb apply` was asked to do.
 export interface ApplyOptions {
   readonly config: string;
-  /** The nft program (see nftProgram). */
-  readonly nft: string;
-  readonly lockFile: string;
   /** Seconds to wait for another apply to finish; 0 fails at once with lock-busy. */
   readonly waitSeconds: number;
   /** Print the script instead of loading it; touches nothing. */
   readonly dryRun: boolean;
-  /** Load even when the live table already carries this config's fingerprint. */
+  /** Load even when the live table already carries this config's fingerprint, and replace a table of nftlb's name
+   *  that nftlb did not make. */
   readonly force: boolean;
-  /** For $NFTLB_STATE_DIR (health verdicts, see desiredPlan). */
-  readonly env: NodeJS.ProcessEnv;
 }
 
 // How an apply ended (failures are thrown as NftlbError).
@@ -53,20 +50,22 @@ export type ApplyOutcome =
 // load -> validate -> render -> (lock) -> compare fingerprint with the live table -> nft -c -f - -> nft -f -.
 // Every failure happens before nft commits, or is nft's own all-or-nothing commit failing, so the live ruleset is then
 // exactly what it was.
-export async function applyConfig(exec: Executor, o: ApplyOptions): Promise<ApplyOutcome> {
+export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOutcome> {
   const { model, warnings } = await loadModel(o.config);
-  const { plan: p } = await desiredPlan(model, o.env);
+  const { plan: p } = await desiredPlan(model, host);
   const { text, fingerprint } = renderNftScript(p);
-  const base = { table: p.table as string, fingerprint, services: p.services.length, warnings };
+  const base = { table: p.table, fingerprint, services: p.services.length, warnings };
   if (o.dryRun) return { kind: 'dry-run', ...base, script: text };
-  const release = await acquireLock(exec, o.lockFile, o.waitSeconds);
+  const release = await acquireLock(host, o.waitSeconds);
   try {
-    const live = await readLiveTable(exec, o.nft, p.table);
+    const live = await readLiveTable(host, { family: 'inet', name: ident(p.table) });
     const previous = live.kind === 'present' ? live.fingerprint : null;
+    if (live.kind === 'present' && previous === null && !o.force)
+      throw foreignTable({ family: 'inet', name: ident(p.table) });
     if (!o.force && previous === fingerprint) return { kind: 'unchanged', ...base };
-    await checkAndLoad(exec, o.nft, text);
+    await checkAndLoad(host, text);
     // Best effort: the record only improves `diff`, which does not trust it unless the live fingerprint matches.
-    await writeAppliedState(stateFileFor(o.lockFile, p.table), {
+    await writeApplyRecord(applyRecordFile(host.runDir, p.table), {
       table: p.table,
       fingerprint,
       services: viewOf(p),

@@ -1,18 +1,13 @@
-import {
-  appliedOverlay,
-  healthStateFile,
-  readHealthState,
-  stateDirFor,
-  type HealthState,
-} from '../health/state-file.js';
+import { appliedOverlay, healthStateFile, readHealthState, type HealthState } from '../health/state-file.js';
+import type { Host } from '../system/host.js';
 import type { Model } from '../model/types.js';
 import { plan } from '../plan/plan.js';
 import type { Plan } from '../plan/types.js';
 
 // The plan `apply`, `status` and `diff` compare with the live table: the config with the health verdicts the live table
-// was last built with (nftlb health's state file, $NFTLB_STATE_DIR or /var/lib/nftlb), so an apply never brings a
+// was last built with (nftlb health's state file in the host's state directory), so an apply never brings a
 // backend that its checks took out back into the pools. Without health checks this is plan(model).
-export async function desiredPlan(model: Model, env: NodeJS.ProcessEnv): Promise<{ plan: Plan; health: HealthState }> {
-  const health = await readHealthState(healthStateFile(stateDirFor(undefined, env), model.table), model.table);
+export async function desiredPlan(model: Model, host: Host): Promise<{ plan: Plan; health: HealthState }> {
+  const health = await readHealthState(healthStateFile(host.stateDir, model.table), model.table);
   return { plan: plan(model, appliedOverlay(health)), health };
 }

@@ -1,9 +1,10 @@
 import { loadModel } from '../config/read.js';
 import { renderNftScript } from '../nft/script.js';
-import { desiredPlan } from './desired.js';
-import type { Executor } from '../system/executor.js';
+import { ident } from '../nft/names.js';
+import type { Host } from '../system/host.js';
 import { readLiveTable } from '../system/nft.js';
-import { readAppliedState, stateFileFor } from './apply-record.js';
+import { applyRecordFile, readApplyRecord } from './apply-record.js';
+import { desiredPlan } from './desired.js';
 import { viewOf, type ServiceView } from './view.js';
 
 /** One difference between the live table and the config, in the config's terms. */
@@ -38,17 +39,14 @@ export interface DiffResult {
 
 // What apply would change. The live table is known in config terms through the record of the last apply, which is
 // trusted only while the live table still carries the fingerprint it was recorded with.
-export async function readDiff(
-  exec: Executor,
-  o: { config: string; nft: string; lockFile: string; env: NodeJS.ProcessEnv },
-): Promise<DiffResult> {
+export async function readDiff(host: Host, o: { config: string }): Promise<DiffResult> {
   const { model } = await loadModel(o.config);
-  const { plan: p } = await desiredPlan(model, o.env);
+  const { plan: p } = await desiredPlan(model, host);
   const { fingerprint } = renderNftScript(p);
   const want = viewOf(p);
-  const live = await readLiveTable(exec, o.nft, p.table);
+  const live = await readLiveTable(host, { family: 'inet', name: ident(p.table) });
   const base = {
-    table: p.table as string,
+    table: p.table,
     fingerprint: { config: fingerprint, live: live.kind === 'present' ? live.fingerprint : null },
   };
   if (live.kind === 'absent') return { ...base, live: 'absent', changes: diffServices([], want) };
@@ -59,7 +57,7 @@ export async function readDiff(
       changes: [{ kind: 'table-replaced', reason: `table inet ${p.table} was not made by nftlb` }],
     };
   if (live.fingerprint === fingerprint) return { ...base, live: 'matches', changes: [] };
-  const rec = await readAppliedState(stateFileFor(o.lockFile, p.table));
+  const rec = await readApplyRecord(applyRecordFile(host.runDir, p.table));
   if (rec === null || rec.fingerprint !== live.fingerprint) {
     return {
       ...base,

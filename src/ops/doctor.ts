@@ -1,6 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { NftlbError } from '../common/errors.js';
-import type { Executor } from '../system/executor.js';
+import type { Chain, Expr, Field, SetDecl, Stmt, TableRef } from '../nft/ast.js';
+import { renderCommands } from '../nft/commands.js';
+import { ident } from '../nft/names.js';
+import type { Host } from '../system/host.js';
+import type { ProcReader } from '../system/proc.js';
+import { checkScript } from '../system/nft.js';
 
 /** One doctor finding. fail is a blocker (nftlb cannot work); warn degrades something; fix says what to do. */
 export interface Check {
@@ -10,52 +14,101 @@ export interface Check {
   readonly fix: string | null;
 }
 
-// Reads a file under /proc ("sys/net/ipv4/ip_forward"); null when it does not exist. Tests inject their own.
-export type ProcReader = (path: string) => Promise<string | null>;
-
-// The real reader: /proc of the network namespace nftlb runs in.
-export const procReader: ProcReader = async (path) => {
-  try {
-    return (await readFile(`/proc/${path}`, 'utf8')).trim();
-  } catch {
-    return null;
-  }
-};
-
-const PROBE_TABLE = 'nftlb_doctor_probe';
-const probe = (body: string): string => `table inet ${PROBE_TABLE} {\n${body}\n}\n`;
+const PROBE: TableRef = { family: 'inet', name: ident('nftlb_doctor_probe') };
+const f = (field: Field): Expr => ({ kind: 'field', field });
+const probeChain = (...stmts: Stmt[][]): Chain => ({ name: ident('c'), rules: stmts.map((x) => ({ stmts: x })) });
+const probe = (chain: Chain, sets: SetDecl[] = []): string =>
+  renderCommands([{ kind: 'table-block', table: { ...PROBE, comment: 'nftlb doctor', sets, chains: [chain] } }]);
+const mark = (value: Expr): Stmt => ({ kind: 'ct-mark-set', value });
 
 /** Kernel features nftlb's script uses, each probed with `nft -c -f -` (checked by the kernel, never committed). */
 export const FEATURE_PROBES: readonly { name: string; script: string }[] = [
-  { name: 'ct mark', script: probe('chain c {\n ct mark set 1\n}') },
+  { name: 'ct mark', script: probe(probeChain([mark({ kind: 'number', value: 1 })])) },
   {
     name: 'numgen',
-    script: probe('chain c {\n ct mark set numgen inc mod 2 offset 5\n ct mark set numgen random mod 2\n}'),
+    script: probe(
+      probeChain(
+        [mark({ kind: 'numgen', mode: 'inc', mod: 2, offset: 5 })],
+        [mark({ kind: 'numgen', mode: 'random', mod: 2, offset: 0 })],
+      ),
+    ),
   },
-  { name: 'jhash', script: probe('chain c {\n ct mark set jhash ip saddr . th sport mod 3 seed 0x5eed offset 7\n}') },
-  { name: 'symhash', script: probe('chain c {\n ct mark set symhash mod 3 offset 7\n}') },
+  {
+    name: 'jhash',
+    script: probe(
+      probeChain([
+        mark({
+          kind: 'jhash',
+          input: { kind: 'concat', parts: [f('ip saddr'), f('th sport')] },
+          mod: 3,
+          seed: 0x5eed,
+          offset: 7,
+        }),
+      ]),
+    ),
+  },
+  { name: 'symhash', script: probe(probeChain([mark({ kind: 'symhash', mod: 3, offset: 7 })])) },
   {
     name: 'interval maps',
-    script: probe(
-      'map m {\n type mark : mark\n flags interval\n elements = { 10-12 : 1 }\n}\nchain c {\n ct mark set ct mark map @m\n}',
-    ),
+    script: probe(probeChain([mark({ kind: 'map-lookup', key: f('ct mark'), map: ident('m') })]), [
+      {
+        kind: 'map',
+        name: ident('m'),
+        key: ['mark'],
+        value: ['mark'],
+        flags: ['interval'],
+        elements: [{ key: '10-12', value: '1' }],
+      },
+    ]),
   },
   {
     name: 'nat',
     script: probe(
-      'map b {\n type mark : ipv4_addr . inet_service\n elements = { 1 : 198.51.100.2 . 80 }\n}\nchain c {\n type nat hook prerouting priority dstnat; policy accept;\n meta nfproto ipv4 meta l4proto tcp dnat ip to ct mark map @b\n}',
+      {
+        name: ident('c'),
+        hook: { type: 'nat', hook: 'prerouting', priority: 'dstnat', priorityOffset: 0, policy: 'accept' },
+        rules: [
+          {
+            stmts: [
+              { kind: 'match', left: f('meta nfproto'), right: { kind: 'symbol', value: 'ipv4' } },
+              { kind: 'match', left: f('meta l4proto'), right: { kind: 'symbol', value: 'tcp' } },
+              { kind: 'nat', type: 'dnat', family: 4, to: { kind: 'map-lookup', key: f('ct mark'), map: ident('b') } },
+            ],
+          },
+        ],
+      },
+      [
+        {
+          kind: 'map',
+          name: ident('b'),
+          key: ['mark'],
+          value: ['ipv4_addr', 'inet_service'],
+          flags: [],
+          elements: [{ key: '1', value: '198.51.100.2 . 80' }],
+        },
+      ],
     ),
   },
   {
     name: 'masquerade',
-    script: probe(
-      'chain c {\n type nat hook postrouting priority srcnat; policy accept;\n ct status dnat masquerade\n}',
-    ),
+    script: probe({
+      name: ident('c'),
+      hook: { type: 'nat', hook: 'postrouting', priority: 'srcnat', priorityOffset: 0, policy: 'accept' },
+      rules: [
+        {
+          stmts: [
+            { kind: 'match', left: f('ct status'), right: { kind: 'symbol', value: 'dnat' } },
+            { kind: 'masquerade' },
+          ],
+        },
+      ],
+    }),
   },
 ];
 
 // Runs every check; never throws for a missing tool (that is a finding), only for an unexpected internal error.
-export async function runDoctor(exec: Executor, o: { nft: string; proc: ProcReader }): Promise<Check[]> {
+export async function runDoctor(host: Host, o: { proc: ProcReader }): Promise<Check[]> {
+  const { exec } = host;
   const out: Check[] = [];
   const tool = async (
     cmd: string,
@@ -67,24 +120,24 @@ export async function runDoctor(exec: Executor, o: { nft: string; proc: ProcRead
         ? { ok: true, text: `${r.stdout}${r.stderr}`.trim() }
         : { ok: false, why: (r.stderr.trim() || `exit ${r.exitCode}`).split('\n')[0] ?? '' };
     } catch (e) {
-      if (e instanceof NftlbError && e.code === 'nft-missing') return { ok: false, why: 'not installed' };
+      if (e instanceof NftlbError && e.code === 'tool-missing') return { ok: false, why: 'not installed' };
       throw e;
     }
   };
-  const v = await tool(o.nft, ['--version']);
+  const v = await tool(host.nft, ['--version']);
   out.push(
     v.ok
       ? { name: 'nft', level: 'ok', detail: v.text, fix: null }
       : {
           name: 'nft',
           level: 'fail',
-          detail: `${o.nft}: ${v.why}`,
+          detail: `${host.nft}: ${v.why}`,
           fix: 'apt-get install nftables (or set NFTLB_NFT to the nft binary)',
         },
   );
   if (v.ok) {
     for (const p of FEATURE_PROBES) {
-      const res = await exec.run(o.nft, ['-c', '-f', '-'], p.script);
+      const res = await checkScript(host, p.script);
       out.push(
         res.exitCode === 0
           ? { name: `kernel: ${p.name}`, level: 'ok', detail: 'accepted by nft -c', fix: null }
@@ -99,18 +152,18 @@ export async function runDoctor(exec: Executor, o: { nft: string; proc: ProcRead
       );
     }
   }
-  const f = await tool('flock', ['--version']);
+  const fl = await tool(host.flock, ['--version']);
   out.push(
-    f.ok
-      ? { name: 'flock', level: 'ok', detail: f.text.split('\n')[0] ?? '', fix: null }
+    fl.ok
+      ? { name: 'flock', level: 'ok', detail: fl.text.split('\n')[0] ?? '', fix: null }
       : {
           name: 'flock',
           level: 'fail',
-          detail: f.why,
+          detail: fl.why,
           fix: 'apt-get install util-linux (nftlb apply takes its lock with flock)',
         },
   );
-  const c = await tool('conntrack', ['--version']);
+  const c = await tool(host.conntrack, ['--version']);
   out.push(
     c.ok
       ? { name: 'conntrack', level: 'ok', detail: c.text.split('\n')[0] ?? '', fix: null }

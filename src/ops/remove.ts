@@ -1,8 +1,9 @@
 import { NftlbError } from '../common/errors.js';
+import { renderCommands } from '../nft/commands.js';
 import { ident } from '../nft/names.js';
-import type { Executor } from '../system/executor.js';
+import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, readLiveTable } from '../system/nft.js';
+import { checkAndLoad, foreignTable, readLiveTable } from '../system/nft.js';
 
 // How `nftlb remove` ended.
 export interface RemoveOutcome {
@@ -11,29 +12,23 @@ export interface RemoveOutcome {
   readonly removed: boolean;
 }
 
-// Deletes nftlb's table (and nothing else) under the apply lock. The `table inet T {}` + `delete table` pair makes the
-// delete itself idempotent, so a table that vanishes between the listing and the delete is no error either.
-export async function removeTable(
-  exec: Executor,
-  o: { table: string; nft: string; lockFile: string; waitSeconds: number },
-): Promise<RemoveOutcome> {
+// Deletes nftlb's table (and nothing else) under the apply lock. `destroy` (written for nft 1.0.6 as an empty `add`
+// and a `delete`) makes the delete itself idempotent, so a table that vanishes between the listing and the delete is
+// no error either. A table of that name that nftlb did not make is left alone.
+export async function removeTable(host: Host, o: { table: string; waitSeconds: number }): Promise<RemoveOutcome> {
   let name;
   try {
     name = ident(o.table);
   } catch (cause) {
     throw new NftlbError('config-invalid', `not a valid table name: ${JSON.stringify(o.table)}`, { cause });
   }
-  const release = await acquireLock(exec, o.lockFile, o.waitSeconds);
+  const table = { family: 'inet', name } as const;
+  const release = await acquireLock(host, o.waitSeconds);
   try {
-    const live = await readLiveTable(exec, o.nft, name);
+    const live = await readLiveTable(host, table);
     if (live.kind === 'absent') return { table: name, removed: false };
-    if (live.fingerprint === null) {
-      throw new NftlbError(
-        'nft-failed',
-        `table inet ${name} exists but was not made by nftlb (no fingerprint comment); not removing it`,
-      );
-    }
-    await checkAndLoad(exec, o.nft, `table inet ${name} {}\ndelete table inet ${name}\n`);
+    if (live.fingerprint === null) throw foreignTable(table);
+    await checkAndLoad(host, renderCommands([{ kind: 'table', verb: 'destroy', table }]));
     return { table: name, removed: true };
   } finally {
     await release();

@@ -4,10 +4,10 @@ import { statusView } from '../health/check-status.js';
 import { desiredPlan } from './desired.js';
 import { SLOT_BASE, type Plan, type PlannedService } from '../plan/types.js';
 import { readConntrack, type CtEntry } from '../system/conntrack.js';
-import type { Executor } from '../system/executor.js';
+import type { Host } from '../system/host.js';
 import { readLiveJson, readLiveTable } from '../system/nft.js';
 import { viewOf, type ServiceView } from './view.js';
-import { serviceChain } from '../nft/names.js';
+import { ident, serviceChain } from '../nft/names.js';
 
 /** How the live table relates to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
 export type LiveState = 'absent' | 'matches' | 'differs' | 'foreign';
@@ -55,20 +55,18 @@ export interface Status {
 }
 
 // Reads config + live table + conntrack into one status.
-export async function readStatus(
-  exec: Executor,
-  o: { config: string; nft: string; env: NodeJS.ProcessEnv },
-): Promise<Status> {
+export async function readStatus(host: Host, o: { config: string }): Promise<Status> {
   const { model } = await loadModel(o.config);
-  const { plan: p, health } = await desiredPlan(model, o.env);
+  const { plan: p, health } = await desiredPlan(model, host);
   const checks = new Map(statusView(model, health).map((r) => [r.id, r]));
   const { fingerprint } = renderNftScript(p);
-  const head = await readLiveTable(exec, o.nft, p.table);
+  const table = { family: 'inet', name: ident(p.table) } as const;
+  const head = await readLiveTable(host, table);
   const liveFp = head.kind === 'present' ? head.fingerprint : null;
   const live: LiveState =
     head.kind === 'absent' ? 'absent' : liveFp === null ? 'foreign' : liveFp === fingerprint ? 'matches' : 'differs';
-  const json = live === 'matches' ? await readLiveJson(exec, o.nft, p.table) : null;
-  const ct = await readConntrack(exec);
+  const json = live === 'matches' ? await readLiveJson(host, table) : null;
+  const ct = await readConntrack(host);
   return buildStatus(p, {
     checks,
     live,

@@ -1,4 +1,6 @@
-import type { Executor } from './executor.js';
+import { NftlbError } from '../common/errors.js';
+import type { LineStream } from './executor.js';
+import type { Host } from './host.js';
 
 // One conntrack entry, reduced to what status needs.
 export interface CtEntry {
@@ -20,12 +22,12 @@ export type CtSnapshot =
 
 // Lists the connection tracking table of both families (`conntrack -L -f ipv4|ipv6`). The conntrack tool is optional:
 // without it status still reports the rule counters.
-export async function readConntrack(exec: Executor): Promise<CtSnapshot> {
+export async function readConntrack(host: Host): Promise<CtSnapshot> {
   const entries: CtEntry[] = [];
   for (const fam of ['ipv4', 'ipv6']) {
     let r;
     try {
-      r = await exec.run('conntrack', ['-L', '-f', fam]);
+      r = await host.exec.run(host.conntrack, ['-L', '-f', fam]);
     } catch (e) {
       return { kind: 'unavailable', reason: (e as Error).message };
     }
@@ -100,4 +102,32 @@ export function parseConntrack(text: string): CtEntry[] {
       out.push({ proto: l.proto, state: l.state, dst: l.dst, dport: l.dport, mark: l.mark, bytes: l.bytes });
   }
   return out;
+}
+
+// Lists the connection tracking table of both families with entry ids (`conntrack -L -o id`), as lines; `why` says
+// what needs it, for the message when conntrack fails.
+export async function listConntrackLines(host: Host, why: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const fam of ['ipv4', 'ipv6']) {
+    const r = await host.exec.run(host.conntrack, ['-L', '-f', fam, '-o', 'id']);
+    if (r.exitCode !== 0)
+      throw new NftlbError('host-fault', `${host.conntrack} -L failed (${why}): ${r.stderr.trim()}`);
+    for (const line of r.stdout.split('\n')) out.push(line);
+  }
+  return out;
+}
+
+// Follows conntrack events with entry ids (`conntrack -E -o id`: new, update, destroy), each line to onLine.
+export async function followConntrackEvents(
+  host: Host,
+  onLine: (line: string, from: 'stdout' | 'stderr') => void,
+): Promise<LineStream> {
+  if (host.exec.stream === undefined) throw new NftlbError('internal', 'this executor cannot follow conntrack events');
+  return host.exec.stream(host.conntrack, ['-E', '-o', 'id', '-e', 'NEW,UPDATE,DESTROY'], onLine);
+}
+
+// Deletes the conntrack entries whose ct mark is `mark` (`conntrack -D --mark`). Exit status 1 with "0 flow entries
+// have been deleted" only means there was nothing to delete, so the outcome is not checked.
+export async function deleteConntrackByMark(host: Host, mark: number): Promise<void> {
+  await host.exec.run(host.conntrack, ['-D', '--mark', String(mark)]);
 }

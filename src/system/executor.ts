@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
 
 // The result of one external command.
@@ -23,13 +22,13 @@ export interface Started {
 // Runs external tools (nft, conntrack, iptables-restore). The only way nftlb touches the system; tests inject a fake.
 export interface Executor {
   /** Runs `cmd args...` with `input` on stdin; resolves with a non-zero exitCode instead of throwing; rejects with
-   *  NftlbError 'nft-missing' when the program is not installed. */
+   *  NftlbError 'tool-missing' when the program is not installed. */
   run(cmd: string, args: readonly string[], input?: string): Promise<ExecResult>;
-  /** Starts a long-running program with piped stdin/stdout; rejects with 'nft-missing' when it is not installed.
+  /** Starts a long-running program with piped stdin/stdout; rejects with 'tool-missing' when it is not installed.
    *  Optional so that executors written before it still type-check; `nftlb apply` needs it for its lock. */
   start?(cmd: string, args: readonly string[]): Promise<Started>;
   /** Starts a long-running program and hands each line it prints to onLine (stdout and stderr, said which); rejects
-   *  with 'nft-missing' when it is not installed. `nftlb health --watch` follows conntrack events with it. */
+   *  with 'tool-missing' when it is not installed. `nftlb health --watch` follows conntrack events with it. */
   stream?(
     cmd: string,
     args: readonly string[],
@@ -45,7 +44,7 @@ export interface LineStream {
   end(): Promise<ExecResult>;
 }
 
-// The real executor: execa, script on stdin, no shell.
+// The real executor: execa for every program, script on stdin, no shell.
 export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Executor {
   const env = withoutNodeModulesPath(callerEnv);
   return {
@@ -57,14 +56,37 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
         extendEnv: false,
         stripFinalNewline: false,
       });
-      if ((r as { code?: string }).code === 'ENOENT') {
-        throw new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`);
-      }
+      if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
       return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
     },
     start: (cmd, args) => startProcess(cmd, args, env),
     stream: (cmd, args, onLine) => streamProcess(cmd, args, env, onLine),
   };
+}
+
+// A long-running execa child: resolves once it has spawned (rejects when it cannot), with its exit as a promise.
+function spawned(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  stdin: 'pipe' | 'ignore',
+): Promise<{ child: ResultPromise; exited: Promise<number> }> {
+  const child = execa(cmd, [...args], {
+    env,
+    extendEnv: false,
+    stdin,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+  });
+  const exited = child.then((r) => r.exitCode ?? (r.signal !== undefined ? 128 : 1));
+  return new Promise((resolve, reject) => {
+    child.once('spawn', () => resolve({ child, exited }));
+    child.once('error', (e: NodeJS.ErrnoException) => reject(startFailure(cmd, e)));
+    // A spawn failure ends the execa promise with the error too; the 'error' event above reports it.
+    void exited.then(() => undefined);
+  });
 }
 
 function streamProcess(
@@ -73,82 +95,120 @@ function streamProcess(
   env: NodeJS.ProcessEnv,
   onLine: (line: string, from: 'stdout' | 'stderr') => void,
 ): Promise<LineStream> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawned(cmd, args, env, 'ignore').then(({ child, exited }) => {
     let stderr = '';
-    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stdout'));
-    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => {
+    createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stdout'));
+    createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (l) => {
       stderr = `${stderr}${l}\n`.slice(-4096);
       onLine(l, 'stderr');
     });
-    const exited = new Promise<ExecResult>((done) => {
-      child.on('close', (code, signal) => done({ exitCode: code ?? (signal ? 128 : 1), stdout: '', stderr }));
-    });
-    child.on('error', (e: NodeJS.ErrnoException) => reject(startFailure(cmd, e)));
-    child.on('spawn', () =>
-      resolve({
-        exited,
-        end: () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          return exited;
-        },
-      }),
-    );
+    const done = exited.then((exitCode): ExecResult => ({ exitCode, stdout: '', stderr }));
+    return {
+      exited: done,
+      end: () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        return done;
+      },
+    };
   });
 }
 
-// Why a program could not be started: not installed ('nft-missing', as run() reports it) or another spawn error.
+// Why a program could not be started: not installed ('tool-missing', as run() reports it) or another spawn error.
 function startFailure(cmd: string, e: NodeJS.ErrnoException): NftlbError {
   return e.code === 'ENOENT'
-    ? new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`, { cause: e })
-    : new NftlbError('internal', `cannot start ${cmd}: ${e.message}`, { cause: e });
+    ? new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`, { cause: e })
+    : new NftlbError('host-fault', `cannot start ${cmd}: ${e.message}`, { cause: e });
 }
 
 function startProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Started> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawned(cmd, args, env, 'pipe').then(({ child, exited }) => {
     let stdout = '';
     let stderr = '';
     let exitCode: number | null = null;
     const waiters: (() => void)[] = [];
     const wake = (): void => void waiters.splice(0).forEach((w) => w());
-    child.stdout.setEncoding('utf8').on('data', (d: string) => ((stdout += d), wake()));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.stdin.on('error', () => undefined); // EPIPE when the program has already exited
-    const exited = new Promise<ExecResult>((done) => {
-      child.on('close', (code, signal) => {
-        exitCode = code ?? (signal ? 128 : 1);
-        wake();
-        done({ exitCode, stdout, stderr });
-      });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => ((stdout += d), wake()));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin!.on('error', () => undefined); // EPIPE when the program has already exited
+    const done = exited.then((code): ExecResult => {
+      exitCode = code;
+      wake();
+      return { exitCode: code, stdout, stderr };
     });
-    child.on('error', (e: NodeJS.ErrnoException) => reject(startFailure(cmd, e)));
-    child.on('spawn', () =>
-      resolve({
-        write: (text) => void child.stdin.write(text),
-        firstLine: (timeoutMs) =>
-          new Promise((done) => {
-            const check = (): boolean => {
-              const nl = stdout.indexOf('\n');
-              if (nl >= 0) return (done(stdout.slice(0, nl)), true);
-              if (exitCode !== null) return (done(null), true);
-              return false;
-            };
-            if (check()) return;
-            const timer = setTimeout(() => done(null), timeoutMs);
-            const again = (): void => {
-              if (check()) clearTimeout(timer);
-              else waiters.push(again);
-            };
-            waiters.push(again);
-          }),
-        end: () => {
-          child.stdin.end();
-          return exited;
-        },
-      }),
-    );
+    return {
+      write: (text) => void child.stdin!.write(text),
+      firstLine: (timeoutMs) =>
+        new Promise<string | null>((resolve) => {
+          const check = (): boolean => {
+            const nl = stdout.indexOf('\n');
+            if (nl >= 0) return (resolve(stdout.slice(0, nl)), true);
+            if (exitCode !== null) return (resolve(null), true);
+            return false;
+          };
+          if (check()) return;
+          const timer = setTimeout(() => resolve(null), timeoutMs);
+          const again = (): void => {
+            if (check()) clearTimeout(timer);
+            else waiters.push(again);
+          };
+          waiters.push(again);
+        }),
+      end: () => {
+        child.stdin!.end();
+        return done;
+      },
+    };
   });
+}
+
+/** How a check program ended: exit 0, another exit status, a signal, a timeout, or not started. */
+export interface CheckRun {
+  readonly ok: boolean;
+  /** exit 0, `exit 2: <first stderr line>`, `timeout after N ms`, `prog: not found`. */
+  readonly reason: string;
+}
+
+// Runs a health check program (no shell) with extra environment variables; ok when it exits 0. It runs in its own
+// process group, and the whole group is killed at the timeout or when the program exits, so a shell script's
+// children cannot keep the check alive.
+export async function runCheckProgram(
+  command: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<CheckRun> {
+  const [file, ...args] = command;
+  if (file === undefined) return { ok: false, reason: 'empty command' };
+  const child = execa(file, args, {
+    env,
+    detached: true,
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    reject: false,
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: 4096,
+  });
+  const killGroup = (): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  child.once('exit', killGroup);
+  const r = await child;
+  killGroup();
+  if (r.timedOut) return { ok: false, reason: `timeout after ${timeoutMs} ms` };
+  if (r.code === 'ENOENT') return { ok: false, reason: `${file}: not found` };
+  if (r.exitCode === 0) return { ok: true, reason: 'exit 0' };
+  const why = r.exitCode === undefined ? `signal ${r.signal ?? '?'}` : `exit ${r.exitCode}`;
+  const said =
+    String(r.stderr ?? '')
+      .trim()
+      .split('\n')[0]
+      ?.slice(0, 120) ?? '';
+  return { ok: false, reason: said === '' ? why : `${why}: ${said}` };
 }
 
 // npm and npx put node_modules/.bin first on PATH, and there `nft` is @vercel/nft (a file tracer that exits 0 and loads

@@ -1,19 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { NftlbError } from '../common/errors.js';
-import type { Executor } from './executor.js';
-
-/** Default lock file of `nftlb apply` (and remove); override with --lock-file or $NFTLB_LOCK. */
-export const DEFAULT_LOCK_FILE = '/run/nftlb/apply.lock';
+import { hostFault } from './host-fault.js';
+import type { Host } from './host.js';
 
 /** flock(1) exit status nftlb asks for (-E) when the lock is busy; distinct from any status of `cat`. */
 const BUSY_STATUS = 75;
 const HELLO = 'nftlb-locked';
-
-// The lock file to use: the option, else $NFTLB_LOCK, else the default.
-export function lockFileFor(option: string | undefined, env: NodeJS.ProcessEnv): string {
-  return option ?? (env['NFTLB_LOCK'] || DEFAULT_LOCK_FILE);
-}
 
 // Takes the apply lock and resolves with its release function; throws lock-busy when another nftlb holds it for longer
 // than waitSeconds (0: do not wait).
@@ -23,20 +16,21 @@ export function lockFileFor(option: string | undefined, env: NodeJS.ProcessEnv):
 // exists. Node has no flock(2), so `flock LOCKFILE cat` holds it for us: cat starts only once the lock is ours, echoes
 // a hello line to prove it, and exits (releasing the lock) when we close its stdin — or when nftlb dies and the pipe
 // closes.
-export async function acquireLock(exec: Executor, file: string, waitSeconds: number): Promise<() => Promise<void>> {
+export async function acquireLock(host: Host, waitSeconds: number): Promise<() => Promise<void>> {
+  const { exec, lockFile: file } = host;
   if (exec.start === undefined) throw new NftlbError('internal', 'this executor cannot hold a lock');
-  await mkdir(dirname(file), { recursive: true, mode: 0o755 }).catch((cause: unknown) => {
-    throw new NftlbError('internal', `cannot create the directory of lock file ${file}`, { cause });
+  await mkdir(dirname(file), { recursive: true, mode: 0o755 }).catch((e: unknown) => {
+    throw hostFault('create the directory of the lock file', dirname(file), e);
   });
   const wait = waitSeconds > 0 ? ['-w', String(waitSeconds)] : ['-n'];
   let held;
   try {
-    held = await exec.start('flock', [...wait, '-E', String(BUSY_STATUS), file, 'cat']);
+    held = await exec.start(host.flock, [...wait, '-E', String(BUSY_STATUS), file, 'cat']);
   } catch (e) {
-    if (e instanceof NftlbError && e.code === 'nft-missing') {
+    if (e instanceof NftlbError && e.code === 'tool-missing') {
       throw new NftlbError(
-        'nft-missing',
-        'flock (util-linux) is not installed or not on PATH; nftlb needs it for its lock',
+        'tool-missing',
+        `${host.flock} (util-linux) is not installed or not on PATH; nftlb needs it for its lock`,
         { cause: e },
       );
     }
@@ -57,5 +51,15 @@ export async function acquireLock(exec: Executor, file: string, waitSeconds: num
     const how = waitSeconds > 0 ? `after waiting ${waitSeconds} s` : '(use --wait SECONDS to wait for it)';
     throw new NftlbError('lock-busy', `another nftlb apply holds ${file} ${how}`);
   }
-  throw new NftlbError('internal', `cannot take lock ${file}: flock exited with ${r.exitCode}`, { detail: r.stderr });
+  // flock exits 126/127 when it cannot run its command, and 1 (with its reason) when it cannot open the lock file.
+  if (r.exitCode === 126 || r.exitCode === 127)
+    throw new NftlbError('tool-missing', 'cat (coreutils) is not installed or not on PATH; the lock needs it', {
+      detail: r.stderr.trim() || undefined,
+    });
+  const why = r.stderr.trim();
+  if (/Read-only|No space|Permission denied|Not a directory|Is a directory/i.test(why))
+    throw new NftlbError('host-fault', `cannot open lock file ${file}: ${why}`, {
+      detail: 'use a writable lock file (--lock-file, $NFTLB_LOCK)',
+    });
+  throw new NftlbError('internal', `cannot take lock ${file}: flock exited with ${r.exitCode}`, { detail: why });
 }

@@ -1,63 +1,89 @@
 import { NftlbError } from '../common/errors.js';
-import { FINGERPRINT_PREFIX } from '../nft/script.js';
-import type { ExecResult, Executor } from './executor.js';
+import type { TableRef } from '../nft/ast.js';
+import { listArgs } from '../nft/commands.js';
 import { explainNftError } from '../nft/explain-error.js';
+import { fingerprintOfListing } from '../nft/script.js';
+import type { ExecResult } from './executor.js';
+import type { Host } from './host.js';
 
-// The nft program nftlb runs: $NFTLB_NFT when set (an absolute path or a name looked up in PATH), else `nft`.
-export function nftProgram(env: NodeJS.ProcessEnv): string {
-  const v = env['NFTLB_NFT'];
-  return v !== undefined && v !== '' ? v : 'nft';
-}
+// The nft program's input and output: scripts in, listings out. What the scripts say is src/nft's business.
 
-// What nftlb finds of its table in the live ruleset.
+/** What nftlb finds of one of its tables in the live ruleset. */
 export type LiveTable =
   | { readonly kind: 'absent' }
   /** fingerprint is null when the table exists but was not made by nftlb (no fingerprint comment). */
-  | { readonly kind: 'present'; readonly fingerprint: string | null; readonly chains: readonly string[] };
+  | { readonly kind: 'present'; readonly fingerprint: string | null };
 
-const COMMENT = new RegExp(`^\\s*comment "${FINGERPRINT_PREFIX}([0-9a-f]+)"\\s*$`, 'm');
-const CHAIN = /^\s*chain (\S+) \{\s*$/gm;
+const where = (t: TableRef): string => `table ${t.family} ${t.name}`;
+const absent = (r: ExecResult): boolean => /No such file or directory/.test(r.stderr);
 
-// Reads nftlb's table header from the live ruleset. nft 1.0.6 leaves table comments out of its JSON, so this reads the
-// terse text listing (`-t` skips set elements and keeps it cheap at 10k services).
-export async function readLiveTable(exec: Executor, nft: string, table: string): Promise<LiveTable> {
-  const r = await exec.run(nft, ['-t', 'list', 'table', 'inet', table]);
+// Reads a table's header from the live ruleset. nft 1.0.6 leaves table comments out of its JSON, so this reads the
+// terse text listing (`-t` skips set elements).
+export async function readLiveTable(host: Host, table: TableRef): Promise<LiveTable> {
+  const r = await host.exec.run(host.nft, listArgs({ table, terse: true }));
   if (r.exitCode !== 0) {
-    if (/No such file or directory/.test(r.stderr)) return { kind: 'absent' };
-    throw nftFailed(`nft cannot list table inet ${table}`, r);
+    if (absent(r)) return { kind: 'absent' };
+    throw nftFailed(`nft cannot list ${where(table)}`, r);
   }
-  const m = COMMENT.exec(r.stdout);
-  const chains = [...r.stdout.matchAll(CHAIN)].map((c) => c[1] ?? '');
-  return { kind: 'present', fingerprint: m?.[1] ?? null, chains };
+  return { kind: 'present', fingerprint: fingerprintOfListing(r.stdout) };
 }
 
-// Reads nftlb's table as nft JSON (rules with their counters, maps with their elements); null when it does not exist.
-export async function readLiveJson(exec: Executor, nft: string, table: string): Promise<unknown[] | null> {
-  const r = await exec.run(nft, ['-j', 'list', 'table', 'inet', table]);
+// Reads a table as nft JSON (rules with their counters, maps with their elements); null when it does not exist.
+export async function readLiveJson(host: Host, table: TableRef): Promise<unknown[] | null> {
+  const r = await host.exec.run(host.nft, listArgs({ table, json: true }));
   if (r.exitCode !== 0) {
-    if (/No such file or directory/.test(r.stderr)) return null;
-    throw nftFailed(`nft cannot list table inet ${table}`, r);
+    if (absent(r)) return null;
+    throw nftFailed(`nft cannot list ${where(table)}`, r);
   }
   try {
     const doc = JSON.parse(r.stdout) as { nftables?: unknown[] };
     return doc.nftables ?? [];
   } catch (cause) {
-    throw new NftlbError('nft-failed', `nft -j list table inet ${table} printed something that is not JSON`, { cause });
+    throw new NftlbError('nft-failed', `nft -j list ${where(table)} printed something that is not JSON`, { cause });
   }
 }
 
-// Checks the script with `nft -c -f -` (the kernel sees it, nothing is committed), then loads it with `nft -f -`.
+// Checks a script with `nft -c -f -` (the kernel sees it, nothing is committed), then loads it with `nft -f -`.
 // Either failure throws nft-failed with nft's message next to the script line it refers to; nothing was changed then,
 // because nft commits a file in one transaction or not at all.
-export async function checkAndLoad(exec: Executor, nft: string, script: string): Promise<void> {
-  const check = await exec.run(nft, ['-c', '-f', '-'], script);
+export async function checkAndLoad(host: Host, script: string): Promise<void> {
+  const check = await checkScript(host, script);
   if (check.exitCode !== 0) throw scriptRefused('nft -c refused the script; nothing was changed', check, script);
-  const load = await exec.run(nft, ['-f', '-'], script);
+  const load = await loadScript(host, script);
   if (load.exitCode !== 0) throw scriptRefused('nft refused the script; nothing was changed', load, script);
+}
+
+// `nft -c -f -`: what the kernel says of a script, committing nothing.
+export function checkScript(host: Host, script: string): Promise<ExecResult> {
+  return host.exec.run(host.nft, ['-c', '-f', '-'], script);
+}
+
+// `nft -f -`: loads a script in one transaction; the caller reads the outcome (health tells a refused guard from other
+// failures by nft's echo of the line).
+export function loadScript(host: Host, script: string): Promise<ExecResult> {
+  return host.exec.run(host.nft, ['-f', '-'], script);
+}
+
+// `nft --version`.
+export function nftVersion(host: Host): Promise<ExecResult> {
+  return host.exec.run(host.nft, ['--version']);
 }
 
 function scriptRefused(message: string, r: ExecResult, script: string): NftlbError {
   return new NftlbError('nft-failed', message, { detail: explainNftError(r.stderr, script) });
+}
+
+// A table of nftlb's name that nftlb did not make (no fingerprint comment): someone else's, or a hand-made one. nftlb
+// replaces or deletes only its own tables unless told to (apply --force, health --force).
+export function foreignTable(t: TableRef): NftlbError {
+  return new NftlbError(
+    'foreign-table',
+    `${where(t)} exists but was not made by nftlb (no fingerprint comment); nothing was changed`,
+    {
+      detail:
+        "If it is an old copy of nftlb's table, replace it with `nftlb apply --force`; otherwise choose another table name in the config.",
+    },
+  );
 }
 
 // An nft-failed error carrying nft's own output.

@@ -5,6 +5,7 @@ import { systemExecutor, type Executor, type Started } from '../../src/system/ex
 import { checkConfig } from '../../src/config/read.js';
 import { FRESH, type HealthRecord } from '../../src/health/machine.js';
 import { emptyState, writeHealthState, type HealthState } from '../../src/health/state-file.js';
+import { resolveHost } from '../../src/system/host.js';
 import { sync, type SyncCache, type SyncDeps, type SyncOutcome } from '../../src/health/sync.js';
 import type { Model } from '../../src/model/types.js';
 import { backendKey, plan } from '../../src/plan/plan.js';
@@ -105,10 +106,7 @@ async function measure(n: number, runs: number): Promise<Figures> {
     const clock: Clock = { nft: 0, lock: 0 };
     const exec = inNamespace(ns.name, systemExecutor(), clock);
     const deps: SyncDeps = {
-      exec,
-      nft: 'nft',
-      conntrack: 'conntrack',
-      lockFile: join(dir, 'apply.lock'),
+      host: resolveHost(exec, {}, { lockFile: join(dir, 'apply.lock'), stateDir: dir }),
       lockWaitSeconds: 5,
     };
     const p = plan(model);

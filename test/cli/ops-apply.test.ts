@@ -5,18 +5,18 @@ import { loadModel } from '../../src/config/read.js';
 import { applyCommand } from '../../src/cli/apply.js';
 import { removeCommand } from '../../src/cli/remove.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { fakeExecutor, type FakeNft } from '../ops/fake-executor.js';
+import { fakeSystem, type FakeOptions } from '../support/fake-system.js';
 import { CONFIG, runCommand, scratch } from '../ops/run-command.js';
 
-async function setup(state: Partial<FakeNft> = {}, config = CONFIG) {
+async function setup(state: FakeOptions = {}, config = CONFIG) {
   const s = scratch(config);
-  const exec = fakeExecutor({ listing: undefined, ...state });
+  const exec = fakeSystem(state);
   const script = renderNftScript(plan((await loadModel(scratch(CONFIG).config)).model));
   const apply = (...args: string[]) => runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock, ...args], exec);
   return { s, exec, script, apply };
 }
 
-const nftCalls = (exec: ReturnType<typeof fakeExecutor>) =>
+const nftCalls = (exec: ReturnType<typeof fakeSystem>) =>
   exec.calls.filter((c) => c.cmd === 'nft').map((c) => c.args.join(' '));
 
 test('apply with no live table checks, then loads the script on stdin, and exits 0 with one line', async (t) => {
@@ -38,7 +38,7 @@ test('apply with no live table checks, then loads the script on stdin, and exits
 test('apply is silent and exits 9 when the live table carries the same fingerprint; --force loads anyway', async (t) => {
   const { exec, script, apply } = await setup();
   exec.calls.length = 0;
-  const live = await setup({ listing: `table inet nftlb {\n\tcomment "nftlb fingerprint ${script.fingerprint}"\n}\n` });
+  const live = await setup({ live: { fingerprint: script.fingerprint } });
   const r = await live.apply();
   t.deepEqual(r, { code: EXIT.unchanged, stdout: '', stderr: '' });
   t.deepEqual(nftCalls(live.exec), ['-t list table inet nftlb']);
@@ -51,7 +51,7 @@ test('apply is silent and exits 9 when the live table carries the same fingerpri
 
 test('apply loads when the live table has another fingerprint, and says which one it replaced', async (t) => {
   const { exec, apply } = await setup({
-    listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 0123456789abcdef0123456789abcdef"\n}\n',
+    live: { fingerprint: '0123456789abcdef0123456789abcdef' },
   });
   const r = await apply();
   t.is(r.code, EXIT.ok);
@@ -72,7 +72,7 @@ test('an invalid config exits 3 with its diagnostics and runs nothing', async (t
 });
 
 test('an unreadable config exits 4 and runs nothing', async (t) => {
-  const exec = fakeExecutor({ listing: undefined });
+  const exec = fakeSystem();
   const r = await runCommand(applyCommand, ['-c', '/nonexistent/nftlb.yaml', '--lock-file', '/tmp/x.lock'], exec);
   t.is(r.code, EXIT.configRead);
   t.regex(r.stderr, /cannot read config \/nonexistent\/nftlb\.yaml: ENOENT/);
@@ -117,7 +117,7 @@ test('nft -f failing after a passed check exits 6', async (t) => {
 
 test('a held lock exits 8 without touching nft; --wait is passed to flock', async (t) => {
   const s = scratch(CONFIG);
-  const exec = fakeExecutor({ listing: undefined, heldLocks: new Set([s.lock]) });
+  const exec = fakeSystem({ heldLocks: new Set([s.lock]) });
   const r = await runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock], exec);
   t.is(r.code, EXIT.lockBusy);
   t.regex(r.stderr, /another nftlb apply holds .*apply\.lock \(use --wait SECONDS to wait for it\)/);
@@ -130,7 +130,7 @@ test('a held lock exits 8 without touching nft; --wait is passed to flock', asyn
 
 test('$NFTLB_LOCK names the lock file when --lock-file is not given', async (t) => {
   const s = scratch(CONFIG);
-  const exec = fakeExecutor({ listing: undefined });
+  const exec = fakeSystem();
   const r = await runCommand(applyCommand, ['-c', s.config], exec, { NFTLB_LOCK: s.lock });
   t.is(r.code, EXIT.ok);
   t.is(exec.calls[0]?.args[3], s.lock);
@@ -138,7 +138,7 @@ test('$NFTLB_LOCK names the lock file when --lock-file is not given', async (t) 
 
 test('a bad --wait is a usage error', async (t) => {
   const s = scratch(CONFIG);
-  const r = await runCommand(applyCommand, ['-c', s.config, '--wait', 'soon'], fakeExecutor({ listing: undefined }));
+  const r = await runCommand(applyCommand, ['-c', s.config, '--wait', 'soon'], fakeSystem());
   t.is(r.code, EXIT.usage);
 });
 
@@ -156,7 +156,7 @@ test('nft missing exits 7; flock missing exits 7 naming flock', async (t) => {
 
 test('$NFTLB_NFT names the nft program', async (t) => {
   const s = scratch(CONFIG);
-  const exec = fakeExecutor({ listing: undefined, missing: ['nft'] });
+  const exec = fakeSystem({ missing: ['nft'] });
   const r = await runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock], exec, { NFTLB_NFT: '/opt/nft' });
   t.is(r.code, EXIT.ok);
   t.is(exec.calls[1]?.cmd, '/opt/nft');
@@ -198,14 +198,14 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
     command: 'apply',
     result: 'error',
     exitCode: 7,
-    error: { code: 'nft-missing', message: 'nft is not installed or not on PATH', detail: null },
+    error: { code: 'tool-missing', message: 'nft is not installed or not on PATH', detail: null },
   });
 });
 
 test('remove deletes only its table, is idempotent, and refuses a table nftlb did not make', async (t) => {
   const s = scratch(CONFIG);
-  const exec = fakeExecutor({
-    listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 0123456789abcdef0123456789abcdef"\n}\n',
+  const exec = fakeSystem({
+    live: { fingerprint: '0123456789abcdef0123456789abcdef' },
   });
   const r = await runCommand(removeCommand, ['-c', s.config, '--lock-file', s.lock], exec);
   t.is(r.code, EXIT.ok);
@@ -215,9 +215,9 @@ test('remove deletes only its table, is idempotent, and refuses a table nftlb di
   const again = await runCommand(removeCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec);
   t.is(again.code, EXIT.ok);
   t.deepEqual(JSON.parse(again.stdout), { command: 'remove', result: 'absent', exitCode: 0, table: 'nftlb' });
-  const foreign = fakeExecutor({ listing: 'table inet mine {\n}\n' });
+  const foreign = fakeSystem({ live: { table: 'mine', fingerprint: null } });
   const f = await runCommand(removeCommand, ['--table', 'mine', '--lock-file', s.lock], foreign);
-  t.is(f.code, EXIT.nftFailed);
-  t.regex(f.stderr, /was not made by nftlb/);
+  t.is(f.code, EXIT.foreignTable);
+  t.regex(f.stderr, /table inet mine exists but was not made by nftlb/);
   t.is(foreign.calls.filter((c) => c.args.includes('-f')).length, 0);
 });

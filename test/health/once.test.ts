@@ -5,7 +5,8 @@ import test from 'ava';
 import type { ProbeResult } from '../../src/health/probe-types.js';
 import { healthOnce, type RoundDeps } from '../../src/health/round.js';
 import { healthStateFile, readHealthState } from '../../src/health/state-file.js';
-import { fakeExecutor, modelOf } from './support.js';
+import { FakeSystem } from '../support/fake-system.js';
+import { modelOf } from './support.js';
 
 const model = modelOf(`
 table: hc
@@ -30,17 +31,14 @@ services:
 async function setup(t: import('ava').ExecutionContext) {
   const dir = await mkdtemp(join(tmpdir(), 'nftlb-health-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const exec = fakeExecutor();
+  const exec = new FakeSystem();
   const alive = new Map<string, boolean>([
     ['198.51.100.2', true],
     ['198.51.100.3', true],
   ]);
   const probed: string[] = [];
   const deps: RoundDeps = {
-    exec,
-    nft: 'nft',
-    conntrack: 'conntrack',
-    lockFile: join(dir, 'apply.lock'),
+    host: exec.host(dir, { lockFile: join(dir, 'apply.lock') }),
     lockWaitSeconds: 0,
     probe: async (_check, target): Promise<ProbeResult> => {
       probed.push(`${target.address.text}:${target.port}`);
@@ -132,11 +130,11 @@ test('the state file records checks and what the live table holds; a table repla
   t.is(state.backends['web/198.51.100.3:80']?.state, 'down');
   t.is(state.backends['web/198.51.100.3:80']?.reason, 'ECONNREFUSED');
   t.deepEqual(state.applied.health, { 'web/198.51.100.3:80': 'down', 'web/198.51.100.2:80': 'up' });
-  t.true(exec.chains?.has(state.live!.token));
+  t.true(exec.tables.get('inet hc')?.chains.has(state.live!.token));
   t.regex(state.live!.modelHash, /^[0-9a-f]{64}$/);
   // `nftlb apply` (or anyone) replaces the table: the guard chain is gone, nft refuses the next script, and the round
   // reloads in full with the verdicts.
-  exec.replaceTable();
+  exec.setTable('inet', 'hc', { comment: 'nftlb fingerprint 00' });
   const r = await healthOnce(deps, model);
   t.is(r.sync.action, 'full');
   t.is(r.sync.why, 'the table was replaced since the last health run');
@@ -146,27 +144,27 @@ test('the state file records checks and what the live table holds; a table repla
   t.notRegex(/map slots \{[^}]*\}/.exec(last)?.[0] ?? '', /: 2\b/);
   const token = JSON.parse(await readFile(deps.stateFile, 'utf8')).live.token as string;
   t.not(token, state.live!.token);
-  t.true(exec.chains?.has(token));
+  t.true(exec.tables.get('inet hc')?.chains.has(token));
 });
 
 test('a table deleted by someone else is loaded again in full, also while a backend changes', async (t) => {
   const { exec, alive, deps } = await setup(t);
   await healthOnce(deps, model);
-  exec.dropTable();
+  exec.tables.delete('inet hc');
   t.like((await healthOnce(deps, model)).sync, {
     action: 'full',
     why: 'the table was replaced since the last health run',
   });
   alive.set('198.51.100.2', false);
   t.is((await healthOnce(deps, model)).sync.action, 'none');
-  exec.dropTable();
+  exec.tables.delete('inet hc');
   const r = await healthOnce(deps, model);
   t.deepEqual(
     r.transitions.map((x) => `${x.endpoint} ${x.from}->${x.to}`),
     ['198.51.100.2:80 up->down'],
   );
   t.like(r.sync, { action: 'full', why: 'the table was replaced since the last health run' });
-  t.true(exec.chains !== null);
+  t.true(exec.tables.has('inet hc'));
   const st = await readHealthState(deps.stateFile, 'hc');
   t.deepEqual(st.applied.health, { 'web/198.51.100.2:80': 'down', 'web/198.51.100.3:80': 'up' });
 });
@@ -223,7 +221,10 @@ test('a live record with a malformed guard name is not trusted: no table known, 
 test('an incremental script nft refuses falls back to a full reload', async (t) => {
   const { exec, alive, deps, loads } = await setup(t);
   await healthOnce(deps, model);
-  exec.refuse = (s) => s.includes('flush chain inet hc svc_web_v4');
+  exec.refuse = (s) =>
+    s.includes('flush chain inet hc svc_web_v4')
+      ? 'Error: Could not process rule: No such file or directory'
+      : undefined;
   alive.set('198.51.100.2', false);
   await healthOnce(deps, model);
   const r = await healthOnce(deps, model);

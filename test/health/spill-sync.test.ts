@@ -7,7 +7,8 @@ import test from 'ava';
 import { appliedOverlay, emptyState, type HealthState } from '../../src/health/state-file.js';
 import { plan } from '../../src/plan/plan.js';
 import { fullChanges, sync, type SyncDeps } from '../../src/health/sync.js';
-import { fakeExecutor, modelOf } from './support.js';
+import { FakeSystem } from '../support/fake-system.js';
+import { modelOf } from './support.js';
 
 const m = modelOf(`
 table: hc
@@ -33,8 +34,8 @@ const FULL = 'web/198.51.100.2:80';
 test('a full backend leaves the pool incrementally and returns the same way; nothing is reset', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'nftlb-spill-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const exec = fakeExecutor();
-  const deps: SyncDeps = { exec, nft: 'nft', conntrack: 'conntrack', lockFile: join(dir, 'l'), lockWaitSeconds: 0 };
+  const exec = new FakeSystem();
+  const deps: SyncDeps = { host: exec.host(dir, { lockFile: join(dir, 'l') }), lockWaitSeconds: 0 };
   const first = await sync(deps, m, emptyState('hc'));
   t.is(first.action, 'full');
   t.deepEqual(first.plan.services[0]!.pools[0]!.slots, [1, 2, 3]);
@@ -69,8 +70,8 @@ test('full flags of a service without spill, or of no backend in the config, cha
   const s: HealthState = { ...emptyState('hc'), full: { 'other/198.51.100.5:80': true, 'gone/198.51.100.9:80': true } };
   const dir = await mkdtemp(join(tmpdir(), 'nftlb-spill-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const exec = fakeExecutor();
-  const deps: SyncDeps = { exec, nft: 'nft', conntrack: 'conntrack', lockFile: join(dir, 'l'), lockWaitSeconds: 0 };
+  const exec = new FakeSystem();
+  const deps: SyncDeps = { host: exec.host(dir, { lockFile: join(dir, 'l') }), lockWaitSeconds: 0 };
   const out = await sync(deps, m, s);
   t.true(out.plan.services.every((x) => x.backends.every((b) => b.full !== true)));
 });

@@ -13,15 +13,16 @@ import { modelHash, sync, verdictChanges, type SyncCache, type SyncDeps } from '
 import type { Model } from '../../src/model/types.js';
 import { plan } from '../../src/plan/plan.js';
 import { modelArb, overlayArb, type RandomOverlay } from '../plan/random-config.js';
-import { fakeExecutor, modelOf } from './support.js';
+import { FakeSystem } from '../support/fake-system.js';
+import { modelOf } from './support.js';
 
 async function scratch(): Promise<{ dir: string; done: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'nftlb-sync-'));
   return { dir, done: () => rm(dir, { recursive: true, force: true }) };
 }
 
-function depsWith(exec: ReturnType<typeof fakeExecutor>, dir: string, name: string): SyncDeps {
-  return { exec, nft: 'nft', conntrack: 'conntrack', lockFile: join(dir, `${name}.lock`), lockWaitSeconds: 0 };
+function depsWith(exec: FakeSystem, dir: string, name: string): SyncDeps {
+  return { host: exec.host(dir, { lockFile: join(dir, `${name}.lock`) }), lockWaitSeconds: 0 };
 }
 
 // The state after a round whose checks give these verdicts (no verdict: unknown).
@@ -32,7 +33,7 @@ function withVerdicts(s: HealthState, health: ReadonlyMap<string, 'up' | 'down'>
 }
 
 // nft and conntrack calls since `from`, with the random guard names made equal.
-const callsSince = (exec: ReturnType<typeof fakeExecutor>, from: number): string[] =>
+const callsSince = (exec: FakeSystem, from: number): string[] =>
   exec.calls
     .slice(from)
     .filter((c) => c.cmd !== 'flock')
@@ -58,15 +59,15 @@ test('property: with and without the cache, sync() sends the same scripts and re
   let incremental = 0;
   await fc.assert(
     fc.asyncProperty(scenario, async ([m, steps]: [Model, [RandomOverlay, string, string][]]) => {
-      const a = fakeExecutor();
-      const b = fakeExecutor();
+      const a = new FakeSystem();
+      const b = new FakeSystem();
       let sa = emptyState('hc');
       let sb = emptyState('hc');
       let cache: SyncCache | undefined;
       let previous = new Map<string, 'up' | 'down'>();
       for (const [o, table, hint] of steps) {
-        if (table === 'replace') for (const x of [a, b]) x.replaceTable();
-        if (table === 'drop') for (const x of [a, b]) x.dropTable();
+        if (table === 'replace') for (const x of [a, b]) x.setTable('inet', 'hc', { comment: 'nftlb fingerprint 00' });
+        if (table === 'drop') for (const x of [a, b]) x.tables.delete('inet hc');
         const na = a.calls.length;
         const nb = b.calls.length;
         // What health --watch passes: the keys whose records changed since the last sync (or more).
@@ -118,7 +119,7 @@ ${Array.from(
 test('with the cache, a change in one service plans only that service', async (t) => {
   const { dir, done } = await scratch();
   t.teardown(done);
-  const exec = fakeExecutor();
+  const exec = new FakeSystem();
   const deps = depsWith(exec, dir, 'x');
   const first = await sync(deps, m, emptyState('hc'));
   t.is(first.action, 'full');
@@ -139,7 +140,7 @@ test('with the cache, a change in one service plans only that service', async (t
 test('a cache of another model or of other applied verdicts is ignored', async (t) => {
   const { dir, done } = await scratch();
   t.teardown(done);
-  const exec = fakeExecutor();
+  const exec = new FakeSystem();
   const deps = depsWith(exec, dir, 'x');
   const first = await sync(deps, m, emptyState('hc'));
   const down = withVerdicts(first.state, new Map([['s3/198.51.100.9:80', 'down']]));

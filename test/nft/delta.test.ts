@@ -25,6 +25,7 @@ const overlay = (o: Record<string, 'up' | 'down'>) => ({ health: new Map(Object.
 
 test('no change, no script', (t) => {
   t.deepEqual(incrementalUpdate(plan(m), plan(m, overlay({ 'a/198.51.100.2:80': 'up' }))), {
+    commands: [],
     script: null,
     services: [],
   });

@@ -2,11 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { diffServices } from '../../src/ops/diff.js';
-import { stateFileFor } from '../../src/ops/apply-record.js';
+import { applyRecordFile } from '../../src/ops/apply-record.js';
 import type { ServiceView } from '../../src/ops/view.js';
 import { diffCommand } from '../../src/cli/diff.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { fakeExecutor } from './fake-executor.js';
+import { fakeSystem } from '../support/fake-system.js';
 import { CONFIG, runCommand, scratch } from './run-command.js';
 
 const svc = (name: string, backends: [string, number, string][], over: Partial<ServiceView> = {}): ServiceView => ({
@@ -53,11 +53,9 @@ test('diffServices names services and backends added, removed and changed', (t) 
   t.deepEqual(diffServices(b, b), []);
 });
 
-const listing = (fp: string) => `table inet nftlb {\n\tcomment "nftlb fingerprint ${fp}"\n}\n`;
-
-test('diff: exit 1 with every service added when no table is live; exit 0 once it matches', async (t) => {
+test('diff: exit 12 with every service added when no table is live; exit 0 once it matches', async (t) => {
   const s = scratch(CONFIG);
-  const exec = fakeExecutor({ listing: undefined });
+  const exec = fakeSystem();
   const r = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock], exec, { NFTLB_STATE_DIR: s.dir });
   t.is(r.code, EXIT.differs);
   t.regex(r.stdout, /^\+ service web\n\+ backend 198\.51\.100\.2:8080 \(service web\)\n/);
@@ -68,7 +66,7 @@ test('diff: exit 1 with every service added when no table is live; exit 0 once i
   t.is(d.live, 'absent');
   t.is(d.changes.length, 7);
   exec.calls.length = 0;
-  const same = fakeExecutor({ listing: listing(d.fingerprint.config) });
+  const same = fakeSystem({ live: { fingerprint: d.fingerprint.config } });
   const m = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock], same, { NFTLB_STATE_DIR: s.dir });
   t.deepEqual(m, { code: 0, stdout: '', stderr: '' });
 });
@@ -78,13 +76,13 @@ test('diff trusts the record of the last apply only while the live table carries
   const recorded = [svc('web', [['198.51.100.2:8080', 1, 'up']])];
   mkdirSync(join(s.dir, 'run'), { recursive: true });
   writeFileSync(
-    stateFileFor(s.lock, 'nftlb'),
+    applyRecordFile(join(s.dir, 'run'), 'nftlb'),
     JSON.stringify({ table: 'nftlb', fingerprint: 'aaaa', services: recorded }),
   );
   const trusted = await runCommand(
     diffCommand,
     ['-c', s.config, '--lock-file', s.lock],
-    fakeExecutor({ listing: listing('aaaa') }),
+    fakeSystem({ live: { fingerprint: 'aaaa' } }),
     { NFTLB_STATE_DIR: s.dir },
   );
   t.is(trusted.code, EXIT.differs);
@@ -93,7 +91,7 @@ test('diff trusts the record of the last apply only while the live table carries
   const stale = await runCommand(
     diffCommand,
     ['-c', s.config, '--lock-file', s.lock],
-    fakeExecutor({ listing: listing('bbbb') }),
+    fakeSystem({ live: { fingerprint: 'bbbb' } }),
     { NFTLB_STATE_DIR: s.dir },
   );
   t.is(stale.code, EXIT.differs);
@@ -104,14 +102,14 @@ test('diff trusts the record of the last apply only while the live table carries
   const foreign = await runCommand(
     diffCommand,
     ['-c', s.config, '--lock-file', s.lock],
-    fakeExecutor({ listing: 'table inet nftlb {\n}\n' }),
+    fakeSystem({ live: { fingerprint: null } }),
     { NFTLB_STATE_DIR: s.dir },
   );
   t.regex(foreign.stdout, /was not made by nftlb/);
   const missing = await runCommand(
     diffCommand,
     ['-c', s.config, '--lock-file', s.lock],
-    fakeExecutor({ listing: undefined, missing: ['nft'] }),
+    fakeSystem({ missing: ['nft'] }),
     { NFTLB_STATE_DIR: s.dir },
   );
   t.is(missing.code, 7);

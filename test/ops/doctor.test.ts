@@ -1,29 +1,19 @@
 import test from 'ava';
-import type { Executor } from '../../src/system/executor.js';
-import { NftlbError } from '../../src/common/errors.js';
+import { fakeSystem } from '../support/fake-system.js';
 import { doctorCommand } from '../../src/cli/doctor.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { runCommand } from './run-command.js';
 
 // A fake host: which tools exist, which nft -c probes fail, and what /proc says.
 function host(o: { missing?: string[]; refuse?: RegExp; legacyNat?: string; proc?: Record<string, string> }) {
-  const exec: Executor = {
-    async run(cmd, args, input) {
-      if (o.missing?.includes(cmd)) throw new NftlbError('nft-missing', `${cmd} is not installed or not on PATH`);
-      if (args[0] === '--version') return { exitCode: 0, stdout: `${cmd} 1.0\n`, stderr: '' };
-      if (args.join(' ') === '-c -f -') {
-        return o.refuse?.test(input ?? '')
-          ? {
-              exitCode: 1,
-              stdout: '',
-              stderr: '/dev/stdin:3:2-9: Error: Could not process rule: No such file or directory\n',
-            }
-          : { exitCode: 0, stdout: '', stderr: '' };
-      }
-      if (cmd === 'iptables-legacy-save') return { exitCode: 0, stdout: o.legacyNat ?? '', stderr: '' };
-      return { exitCode: 1, stdout: '', stderr: 'unexpected' };
-    },
-  };
+  const exec = fakeSystem({ missing: o.missing ?? [] });
+  for (const tool of ['flock', 'conntrack'])
+    exec.outputs.set(`${tool} --version`, { exitCode: 0, stdout: `${tool} 1.0\n`, stderr: '' });
+  exec.outputs.set('iptables-legacy-save -t nat', { exitCode: 0, stdout: o.legacyNat ?? '', stderr: '' });
+  exec.refuse = (script) =>
+    o.refuse?.test(script) === true
+      ? '/dev/stdin:3:2-9: Error: Could not process rule: No such file or directory\n'
+      : undefined;
   const proc = async (p: string): Promise<string | null> => o.proc?.[p] ?? null;
   return (args: string[]) => runCommand((ctx, e) => doctorCommand(ctx, e, proc), args, exec);
 }

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { parseConntrack } from '../../src/system/conntrack.js';
 import { statusCommand } from '../../src/cli/status.js';
-import { fakeExecutor } from './fake-executor.js';
+import { fakeSystem } from '../support/fake-system.js';
 import { CONFIG, runCommand, scratch } from './run-command.js';
 import { applyCommand } from '../../src/cli/apply.js';
 import type { Status } from '../../src/ops/status.js';
@@ -35,7 +35,7 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
       { rule: { chain: 'svc_dns_v4', expr: [{ counter: { packets: 2, bytes: 120 } }] } },
     ],
   });
-  const e2 = fakeExecutor({ listing: undefined, conntrack: CT, json });
+  const e2 = fakeSystem({ conntrack: CT, json });
   t.is(
     (await runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock], e2, { NFTLB_STATE_DIR: s.dir })).code,
     0,
@@ -75,8 +75,8 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
 
 test('status without conntrack still reports, and says why figures are missing; a differing table hides counters', async (t) => {
   const s = scratch(CONFIG);
-  const exec = fakeExecutor({
-    listing: 'table inet nftlb {\n\tcomment "nftlb fingerprint 00"\n}\n',
+  const exec = fakeSystem({
+    live: { fingerprint: '00' },
     missing: ['conntrack'],
   });
   const r = await runCommand(statusCommand, ['-c', s.config, '--json'], exec, { NFTLB_STATE_DIR: s.dir });
@@ -87,7 +87,7 @@ test('status without conntrack still reports, and says why figures are missing; 
   t.regex(st.conntrack.reason ?? '', /conntrack is not installed/);
   t.is(st.services[0]?.newConnections, null);
   t.is(st.services[0]?.backends[0]?.connections, null);
-  const n = await runCommand(statusCommand, ['-c', s.config], fakeExecutor({ listing: undefined, missing: ['nft'] }), {
+  const n = await runCommand(statusCommand, ['-c', s.config], fakeSystem({ missing: ['nft'] }), {
     NFTLB_STATE_DIR: s.dir,
   });
   t.is(n.code, 7);
