@@ -32,6 +32,7 @@ golden: build
 
 lint: setup
 	npx tsc -p tsconfig.json --noEmit
+	$(NODE) scripts/check-layers.mjs
 	npx eslint .
 	npx prettier --check .
 

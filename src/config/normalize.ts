@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { seedFromName } from '../model/seed.js';
 import type { RawBackend, RawConfig, RawService } from './schema.js';
 import type { Diagnostic } from '../common/diagnostic.js';
 import { parseAddress } from '../model/address.js';
@@ -230,9 +230,4 @@ function parseSeed(seed: number | string, path: string, err: ErrFn): number {
   const n = Number.parseInt(seed.slice(2), 16);
   if (!Number.isFinite(n)) err(path, 'hash.seed', `expected a 32-bit seed, got "${seed}"`);
   return n >>> 0;
-}
-
-// A seed derived from the service name: stable across reloads and across LB nodes that share the config.
-export function seedFromName(name: string): number {
-  return createHash('sha256').update(`nftlb-seed:${name}`).digest().readUInt32BE(0);
 }

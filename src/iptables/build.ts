@@ -1,5 +1,5 @@
 import { NftlbError } from '../common/errors.js';
-import { seedFromName } from '../config/normalize.js';
+import { seedFromName } from '../model/seed.js';
 import type { Family, HashField } from '../model/types.js';
 import type { Plan, PlannedBackend, PlannedService, Pool } from '../plan/types.js';
 import type { IptChain, IptMatch, IptRule, IptRuleset, IptTarget } from './ast.js';

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { seedFromName } from '../../config/normalize.js';
+import { seedFromName } from '../../model/seed.js';
 import type { ImportedBackend, ImportedService } from './recognize.js';
 
 // Turns recognised services into an nftlb config object, writing only what differs from the defaults.
