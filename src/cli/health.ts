@@ -4,7 +4,7 @@ import { loadModel } from '../config/read.js';
 import { runProbe } from '../health/probe.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
 import { healthStateFile, readHealthState } from '../health/state-file.js';
-import { statusText, statusView } from '../health/check-status.js';
+import { checkStatusText, checkStatusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
 import { parseWait } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
@@ -115,14 +115,14 @@ export function healthCommand(
           const { model, warnings } = await loadModel(opts.config);
           if (opts.status === true) {
             const file = healthStateFile(hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir, model.table);
-            const rows = statusView(
+            const rows = checkStatusView(
               model,
               await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`)),
             );
             ctx.io.out(
               opts.json === true
                 ? `${JSON.stringify({ table: model.table, stateFile: file, backends: rows }, null, 2)}\n`
-                : statusText(rows),
+                : checkStatusText(rows),
             );
             ctx.exit(EXIT.ok);
             return;

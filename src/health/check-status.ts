@@ -3,8 +3,8 @@ import { backendKey, plan } from '../plan/plan.js';
 import { FRESH } from './machine.js';
 import { currentOverlay, type HealthState } from './state-file.js';
 
-/** One backend as `nftlb status` shows it. */
-export interface BackendStatus {
+/** One backend's checks as `nftlb health --status` shows them. */
+export interface BackendCheck {
   readonly service: string;
   readonly endpoint: string;
   readonly id: number;
@@ -22,11 +22,11 @@ export interface BackendStatus {
 }
 
 // What the table looks like with the recorded verdicts: per backend, its config state, health, last check and reason.
-export function statusView(model: Model, state: HealthState): BackendStatus[] {
+export function checkStatusView(model: Model, state: HealthState): BackendCheck[] {
   const p = plan(model, currentOverlay(state));
   return p.services.flatMap((s, i) => {
     const active = new Set(s.pools.flatMap((pool) => pool.slots));
-    return s.backends.map((b, j): BackendStatus => {
+    return s.backends.map((b, j): BackendCheck => {
       const checked = model.services[i]!.backends[j]!.health !== undefined;
       const rec = state.backends[backendKey(s.name, b.endpoint)] ?? FRESH;
       return {
@@ -46,7 +46,7 @@ export function statusView(model: Model, state: HealthState): BackendStatus[] {
 }
 
 // The status as aligned text columns.
-export function statusText(rows: readonly BackendStatus[]): string {
+export function checkStatusText(rows: readonly BackendCheck[]): string {
   const head = ['SERVICE', 'BACKEND', 'ID', 'STATE', 'HEALTH', 'ACTIVE', 'LAST CHECK', 'REASON'];
   const body = rows.map((r) => [
     r.service,

@@ -5,8 +5,9 @@ import { readStateFile } from '../system/files.js';
 import type { HealthOverlay } from '../plan/plan.js';
 import type { HealthRecord } from './machine.js';
 
-/** The state file format. Version 1 recorded the live table by its kernel handle; its `live` is dropped when read. */
-export const STATE_VERSION = 2;
+/** The state file format. Version 1 recorded the live table by its kernel handle; its `live` is dropped when read.
+ *  Versions 1 and 2 called `loaded` `applied` (the word `nftlb apply` uses for its own record); both are read. */
+export const STATE_VERSION = 3;
 
 /** What the live table holds, as far as nftlb health knows: the guard chain of its last full load and the config. */
 export interface LiveRecord {
@@ -26,7 +27,7 @@ export interface HealthState {
    *  Incremental updates are sent only while the config is the recorded one, and refused by nft unless the table is. */
   readonly live: LiveRecord | null;
   /** Health verdicts and on-empty keep sets the live table was built with. */
-  readonly applied: {
+  readonly loaded: {
     readonly health: Readonly<Record<string, 'up' | 'down'>>;
     readonly lastKnown: Readonly<Record<string, readonly string[]>>;
     /** limit-overflow spill: the backends the live table leaves out because they were full. */
@@ -45,7 +46,7 @@ export function healthStateFile(dir: string, table: string): string {
 
 // A state with nothing known: every checked backend starts unknown (taken as healthy) and the table is reloaded.
 export function emptyState(table: string): HealthState {
-  return { version: STATE_VERSION, table, live: null, applied: { health: {}, lastKnown: {} }, backends: {} };
+  return { version: STATE_VERSION, table, live: null, loaded: { health: {}, lastKnown: {} }, backends: {} };
 }
 
 // Reads the state file; a missing file is an empty state. A file that cannot be parsed is also treated as empty (the
@@ -59,23 +60,27 @@ export async function readHealthState(
   if (text === null) return emptyState(table);
   try {
     const v = JSON.parse(text) as Record<string, unknown> | null;
+    if (isRecord(v) && (v['version'] === 1 || v['version'] === 2) && v['loaded'] === undefined) {
+      v['loaded'] = v['applied'];
+      delete v['applied'];
+    }
     if (
       typeof v !== 'object' ||
       v === null ||
-      (v['version'] !== 1 && v['version'] !== STATE_VERSION) ||
+      (v['version'] !== 1 && v['version'] !== 2 && v['version'] !== STATE_VERSION) ||
       v['table'] !== table ||
       !isRecord(v['backends']) ||
-      !isRecord(v['applied']) ||
-      !isRecord(v['applied']['health']) ||
-      !isRecord(v['applied']['lastKnown'])
+      !isRecord(v['loaded']) ||
+      !isRecord(v['loaded']['health']) ||
+      !isRecord(v['loaded']['lastKnown'])
     )
       throw new Error('unexpected shape');
     // A live record of another shape (version 1 kept a kernel handle) means no known live table: the next sync
-    // reloads the table in full. The check records and applied verdicts stay valid.
+    // reloads the table in full. The check records and loaded verdicts stay valid.
     const live = isLiveRecord(v['live']) ? v['live'] : null;
     if (
       (v['full'] !== undefined && !isRecord(v['full'])) ||
-      (v['applied']['full'] !== undefined && !isRecord(v['applied']['full']))
+      (v['loaded']['full'] !== undefined && !isRecord(v['loaded']['full']))
     )
       throw new Error('unexpected shape');
     return { ...(v as unknown as HealthState), version: STATE_VERSION, live };
@@ -100,13 +105,13 @@ export async function writeHealthState(file: string, s: HealthState): Promise<vo
   await writeFileAtomic(file, `${JSON.stringify(s, null, 1)}\n`);
 }
 
-// The overlay the live table was built with (for `nftlb apply` too: plan(model, appliedOverlay(state)) keeps dead
+// The overlay the live table was built with (for `nftlb apply` too: plan(model, loadedOverlay(state)) keeps dead
 // backends out of a full reload).
-export function appliedOverlay(s: HealthState): HealthOverlay {
+export function loadedOverlay(s: HealthState): HealthOverlay {
   return {
-    health: new Map(Object.entries(s.applied.health)),
-    lastKnown: new Map(Object.entries(s.applied.lastKnown)),
-    full: new Map(Object.entries(s.applied.full ?? {})),
+    health: new Map(Object.entries(s.loaded.health)),
+    lastKnown: new Map(Object.entries(s.loaded.lastKnown)),
+    full: new Map(Object.entries(s.loaded.full ?? {})),
   };
 }
 
@@ -116,7 +121,7 @@ export function currentOverlay(s: HealthState): HealthOverlay {
   for (const [key, r] of Object.entries(s.backends)) if (r.state !== 'unknown') health.set(key, r.state);
   return {
     health,
-    lastKnown: new Map(Object.entries(s.applied.lastKnown)),
+    lastKnown: new Map(Object.entries(s.loaded.lastKnown)),
     full: new Map(Object.entries(s.full ?? {})),
   };
 }

@@ -24,16 +24,16 @@ export interface SyncDeps {
 }
 
 /** What sync() keeps in memory between two calls (`health --watch`): the plan the live table holds. Valid only for the
- *  same Model object and the very `applied` object of the state sync() returned with it (or a state derived from that
- *  one that keeps its `applied` object); sync() checks both and ignores the cache otherwise. That `applied` object
+ *  same Model object and the very `loaded` object of the state sync() returned with it (or a state derived from that
+ *  one that keeps its `loaded` object); sync() checks both and ignores the cache otherwise. That `loaded` object
  *  belongs to the cache: the next sync() with the cache updates its records in place once the kernel took the change
  *  (copying 40,000 verdicts would cost more than the nft transaction at 10k services), so a caller keeps no older state
  *  that it still needs unchanged. */
 export interface SyncCache {
   readonly model: Model;
-  /** The plan loaded in the live table: plan(model, the verdicts and keep sets of `applied`). */
+  /** The plan loaded in the live table: plan(model, the verdicts and keep sets of `loaded`). */
   readonly plan: Plan;
-  readonly applied: HealthState['applied'];
+  readonly loaded: HealthState['loaded'];
 }
 
 /** What sync() did to the kernel. */
@@ -47,7 +47,7 @@ export interface SyncOutcome {
   readonly state: HealthState;
   /** The plan now live. */
   readonly plan: Plan;
-  /** Pass to the next sync() with `state` (or a state derived from it that keeps its `applied` object). */
+  /** Pass to the next sync() with `state` (or a state derived from it that keeps its `loaded` object). */
   readonly cache: SyncCache;
 }
 
@@ -83,8 +83,8 @@ const own = <V>(r: Readonly<Record<string, V>>, k: string): V | undefined => (Ob
 // A Lookup over a plain record, so a state's records serve as an overlay without copying them.
 const lookup = <V>(r: Readonly<Record<string, V>>): Lookup<V> => ({ get: (k) => own(r, k) });
 
-// The overlay of applied verdicts and keep sets, without copying them.
-const overlayOf = (a: HealthState['applied']): HealthOverlay => ({
+// The overlay of loaded verdicts and keep sets, without copying them.
+const overlayOf = (a: HealthState['loaded']): HealthOverlay => ({
   health: lookup(a.health),
   lastKnown: lookup(a.lastKnown),
   full: lookup(a.full ?? {}),
@@ -101,7 +101,7 @@ export function fullChanges(
   touched?: Iterable<string>,
 ): { keys: string[]; changed: number[] } {
   const now = state.full ?? NONE;
-  const was = state.applied.full ?? NONE;
+  const was = state.loaded.full ?? NONE;
   const differs = (k: string): boolean => Object.hasOwn(now, k) !== Object.hasOwn(was, k);
   const keys = new Set<string>();
   if (touched !== undefined) {
@@ -113,36 +113,36 @@ export function fullChanges(
   return { keys: [...keys], changed: servicesOf(model, keys) };
 }
 
-/** Verdicts that differ from the applied ones: backend key -> the current verdict (undefined: none, i.e. unknown). */
+/** Verdicts that differ from the loaded ones: backend key -> the current verdict (undefined: none, i.e. unknown). */
 export interface VerdictChanges {
   readonly diff: ReadonlyMap<string, 'up' | 'down' | undefined>;
   /** Indexes (ascending) of the services of the model with a key in `diff`: only these can plan differently. */
   readonly changed: readonly number[];
 }
 
-// Compares the verdicts of the check records (unknown ones count as none) with the applied ones. `touched`: the only
-// backend keys whose records can differ from the applied verdicts (health --watch knows them: the keys with a transition
+// Compares the verdicts of the check records (unknown ones count as none) with the loaded ones. `touched`: the only
+// backend keys whose records can differ from the loaded verdicts (health --watch knows them: the keys with a transition
 // since its last sync); without it every record is compared. Backend keys are service/endpoint; names have no '/'.
 export function verdictChanges(model: Model, state: HealthState, touched?: Iterable<string>): VerdictChanges {
-  const applied = state.applied.health;
+  const loaded = state.loaded.health;
   const diff = new Map<string, 'up' | 'down' | undefined>();
   const verdict = (key: string): 'up' | 'down' | undefined => {
     const r = own(state.backends, key);
     return r === undefined || r.state === 'unknown' ? undefined : r.state;
   };
   if (touched !== undefined) {
-    for (const key of touched) if (verdict(key) !== own(applied, key)) diff.set(key, verdict(key));
+    for (const key of touched) if (verdict(key) !== own(loaded, key)) diff.set(key, verdict(key));
   } else {
     let count = 0;
     for (const key in state.backends) {
       const v = state.backends[key]!.state;
       if (v === 'unknown') continue;
       count++;
-      if (own(applied, key) !== v) diff.set(key, v);
+      if (own(loaded, key) !== v) diff.set(key, v);
     }
-    // Every other current verdict is applied as is: the key sets are equal unless applied has more keys.
-    if (count - diff.size !== Object.keys(applied).length)
-      for (const key in applied) if (verdict(key) === undefined) diff.set(key, undefined);
+    // Every other current verdict is loaded as is: the key sets are equal unless loaded has more keys.
+    if (count - diff.size !== Object.keys(loaded).length)
+      for (const key in loaded) if (verdict(key) === undefined) diff.set(key, undefined);
   }
   return { diff, changed: servicesOf(model, diff.keys()) };
 }
@@ -173,15 +173,15 @@ export async function sync(
   cache?: SyncCache,
   touched?: Iterable<string>,
 ): Promise<SyncOutcome> {
-  const valid = cache !== undefined && cache.model === model && cache.applied === state.applied;
+  const valid = cache !== undefined && cache.model === model && cache.loaded === state.loaded;
   const verdicts = verdictChanges(model, state, valid ? touched : undefined);
   const diff = verdicts.diff;
   const spill = fullChanges(model, state, valid ? touched : undefined);
   const changed = spill.changed.length === 0 ? verdicts.changed : servicesOf(model, [...diff.keys(), ...spill.keys]);
-  const applied = state.applied;
+  const loaded = state.loaded;
   const current: HealthOverlay = {
-    health: { get: (k) => (diff.has(k) ? diff.get(k) : own(applied.health, k)) },
-    lastKnown: lookup(applied.lastKnown),
+    health: { get: (k) => (diff.has(k) ? diff.get(k) : own(loaded.health, k)) },
+    lastKnown: lookup(loaded.lastKnown),
     full: lookup(state.full ?? NONE),
   };
   // on-empty keep sets of the pools that balance over healthy backends, to record once the kernel took the change.
@@ -194,7 +194,7 @@ export async function sync(
     for (const i of changed) recordKept(kept, next.services[i]!);
   } else {
     next = plan(model, current);
-    before = replan(next, model, overlayOf(applied), changed);
+    before = replan(next, model, overlayOf(loaded), changed);
     for (const s of next.services) recordKept(kept, s);
   }
   const hash = modelHash(model);
@@ -236,9 +236,9 @@ export async function sync(
     await release();
   }
   // The kernel has the change: record what it was built with. The records of a valid cache are its own and updated in
-  // place; a state from elsewhere (the file, a caller) is copied. A new `applied` object either way, so a cache from
+  // place; a state from elsewhere (the file, a caller) is copied. A new `loaded` object either way, so a cache from
   // before this call no longer matches.
-  const records = valid ? applied : { health: { ...applied.health }, lastKnown: { ...applied.lastKnown } };
+  const records = valid ? loaded : { health: { ...loaded.health }, lastKnown: { ...loaded.lastKnown } };
   const health = records.health as Record<string, 'up' | 'down'>;
   for (const [k, v] of diff) {
     if (v === undefined) delete health[k];
@@ -246,7 +246,7 @@ export async function sync(
   }
   Object.assign(records.lastKnown, kept);
   const fullNow = state.full ?? NONE;
-  const newApplied: HealthState['applied'] = {
+  const newLoaded: HealthState['loaded'] = {
     health: records.health,
     lastKnown: records.lastKnown,
     ...(Object.keys(fullNow).length > 0 ? { full: { ...fullNow } } : {}),
@@ -256,9 +256,9 @@ export async function sync(
     why: outcome.why,
     services: outcome.services,
     reset,
-    state: { ...state, version: STATE_VERSION, live: { token: outcome.token, modelHash: hash }, applied: newApplied },
+    state: { ...state, version: STATE_VERSION, live: { token: outcome.token, modelHash: hash }, loaded: newLoaded },
     plan: next,
-    cache: { model, plan: next, applied: newApplied },
+    cache: { model, plan: next, loaded: newLoaded },
   };
 }
 

@@ -51,7 +51,7 @@ export function watch(
     let due = new Map<string, number>();
     // The plan the live table holds, so a round that changes a few services plans only those (sync() checks that it
     // is still for this model and state), and the backends with a transition since the last sync: the only ones whose
-    // verdicts can differ from the applied ones.
+    // verdicts can differ from the loaded ones.
     let cache: SyncCache | undefined;
     const pending = new Set<string>();
     // limit-overflow spill: conntrack events keep the connection counts; each flip is queued here for the next sync.

@@ -1,4 +1,4 @@
-import { appliedOverlay, healthStateFile, readHealthState, type HealthState } from '../health/state-file.js';
+import { loadedOverlay, healthStateFile, readHealthState, type HealthState } from '../health/state-file.js';
 import type { Host } from '../system/host.js';
 import type { Model } from '../model/types.js';
 import { plan } from '../plan/plan.js';
@@ -9,5 +9,5 @@ import type { Plan } from '../plan/types.js';
 // backend that its checks took out back into the pools. Without health checks this is plan(model).
 export async function desiredPlan(model: Model, host: Host): Promise<{ plan: Plan; health: HealthState }> {
   const health = await readHealthState(healthStateFile(host.stateDir, model.table), model.table);
-  return { plan: plan(model, appliedOverlay(health)), health };
+  return { plan: plan(model, loadedOverlay(health)), health };
 }

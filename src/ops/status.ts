@@ -1,6 +1,6 @@
 import { loadModel } from '../config/read.js';
 import { renderNftScript } from '../nft/script.js';
-import { statusView } from '../health/check-status.js';
+import { checkStatusView } from '../health/check-status.js';
 import { desiredPlan } from './desired.js';
 import { SLOT_BASE, type Plan, type PlannedService } from '../plan/types.js';
 import { readConntrack, type CtEntry } from '../system/conntrack.js';
@@ -58,7 +58,7 @@ export interface Status {
 export async function readStatus(host: Host, o: { config: string }): Promise<Status> {
   const { model } = await loadModel(o.config);
   const { plan: p, health } = await desiredPlan(model, host);
-  const checks = new Map(statusView(model, health).map((r) => [r.id, r]));
+  const checks = new Map(checkStatusView(model, health).map((r) => [r.id, r]));
   const { fingerprint } = renderNftScript(p);
   const table = { family: 'inet', name: ident(p.table) } as const;
   const head = await readLiveTable(host, table);

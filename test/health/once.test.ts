@@ -129,7 +129,7 @@ test('the state file records checks and what the live table holds; a table repla
   const state = await readHealthState(deps.stateFile, 'hc');
   t.is(state.backends['web/198.51.100.3:80']?.state, 'down');
   t.is(state.backends['web/198.51.100.3:80']?.reason, 'ECONNREFUSED');
-  t.deepEqual(state.applied.health, { 'web/198.51.100.3:80': 'down', 'web/198.51.100.2:80': 'up' });
+  t.deepEqual(state.loaded.health, { 'web/198.51.100.3:80': 'down', 'web/198.51.100.2:80': 'up' });
   t.true(exec.tables.get('inet hc')?.chains.has(state.live!.token));
   t.regex(state.live!.modelHash, /^[0-9a-f]{64}$/);
   // `nftlb apply` (or anyone) replaces the table: the guard chain is gone, nft refuses the next script, and the round
@@ -166,7 +166,7 @@ test('a table deleted by someone else is loaded again in full, also while a back
   t.like(r.sync, { action: 'full', why: 'the table was replaced since the last health run' });
   t.true(exec.tables.has('inet hc'));
   const st = await readHealthState(deps.stateFile, 'hc');
-  t.deepEqual(st.applied.health, { 'web/198.51.100.2:80': 'down', 'web/198.51.100.3:80': 'up' });
+  t.deepEqual(st.loaded.health, { 'web/198.51.100.2:80': 'down', 'web/198.51.100.3:80': 'up' });
 });
 
 test('a version 1 state file (live table recorded by kernel handle) keeps its checks and reloads the table in full', async (t) => {
@@ -194,7 +194,8 @@ test('a version 1 state file (live table recorded by kernel handle) keeps its ch
   const warnings: string[] = [];
   const before = await readHealthState(deps.stateFile, 'hc', (m) => warnings.push(m));
   t.is(before.live, null);
-  t.is(before.version, 2);
+  t.is(before.version, 3);
+  t.deepEqual(before.loaded.health, { 'web/198.51.100.3:80': 'down' }, 'read from the old key `applied`');
   t.is(before.backends['web/198.51.100.3:80']?.fails, 2);
   const r = await healthOnce({ ...deps, warn: (m) => warnings.push(m) }, model);
   t.deepEqual(warnings, []);
@@ -203,7 +204,7 @@ test('a version 1 state file (live table recorded by kernel handle) keeps its ch
   t.is(loads().length, 1);
   t.notRegex(/map slots \{[^}]*\}/.exec(loads()[0]!)?.[0] ?? '', /: 2\b/);
   const after = JSON.parse(await readFile(deps.stateFile, 'utf8'));
-  t.is(after.version, 2);
+  t.is(after.version, 3);
   t.regex(after.live.token, /^health_[0-9a-f]{8}$/);
   t.is(after.live.handle, undefined);
 });
@@ -240,5 +241,5 @@ test('an unreadable state file is reported and replaced, not fatal', async (t) =
   const r = await healthOnce({ ...deps, warn: (m) => warnings.push(m) }, model);
   t.is(r.sync.action, 'full');
   t.regex(warnings[0] ?? '', /unreadable/);
-  t.is((await readHealthState(deps.stateFile, 'hc')).version, 2);
+  t.is((await readHealthState(deps.stateFile, 'hc')).version, 3);
 });

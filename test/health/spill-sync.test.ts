@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { appliedOverlay, emptyState, type HealthState } from '../../src/health/state-file.js';
+import { loadedOverlay, emptyState, type HealthState } from '../../src/health/state-file.js';
 import { plan } from '../../src/plan/plan.js';
 import { fullChanges, sync, type SyncDeps } from '../../src/health/sync.js';
 import { FakeSystem } from '../support/fake-system.js';
@@ -50,19 +50,19 @@ test('a full backend leaves the pool incrementally and returns the same way; not
     [true, false, false],
   );
   t.deepEqual(out.plan.services[0]!.pools[0]!.slots, [2, 3]);
-  t.deepEqual(out.state.applied.full, { [FULL]: true });
+  t.deepEqual(out.state.loaded.full, { [FULL]: true });
   const script = exec.calls.filter((c) => c.cmd === 'nft').at(-1)!.input ?? '';
   // The web pool's chain now picks between the other two backends (ids 2 and 3: offset 2); nothing else changes.
   t.regex(script, /svc_web_v4/);
   t.regex(script, /numgen inc mod 2 offset 2 goto pick/);
   t.notRegex(script, /svc_other/);
   t.false(exec.calls.some((c) => c.cmd === 'conntrack'));
-  // nftlb apply of the same config plans with the applied record: the full backend stays out.
-  t.deepEqual(plan(m, appliedOverlay(out.state)).services[0]!.pools[0]!.slots, [2, 3]);
+  // nftlb apply of the same config plans with the loaded record: the full backend stays out.
+  t.deepEqual(plan(m, loadedOverlay(out.state)).services[0]!.pools[0]!.slots, [2, 3]);
   // Room again: back in, incrementally.
   const room = await sync(deps, m, { ...out.state, full: {} }, out.cache, [FULL]);
   t.is(room.action, 'incremental');
-  t.deepEqual(room.state.applied.full, undefined);
+  t.deepEqual(room.state.loaded.full, undefined);
   t.deepEqual(room.plan.services[0]!.pools[0]!.slots, [1, 2, 3]);
 });
 

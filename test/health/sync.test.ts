@@ -1,5 +1,5 @@
 // sync() with and without its in-memory cache (health --watch keeps it between rounds; --once has none): the same
-// verdicts must give the same nft scripts, outcomes and applied state; with the cache, untouched services are not
+// verdicts must give the same nft scripts, outcomes and loaded state; with the cache, untouched services are not
 // planned again.
 import { deepStrictEqual, strictEqual } from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -82,7 +82,7 @@ test('property: with and without the cache, sync() sends the same scripts and re
         const rb = await sync(depsWith(b, dir, 'b'), m, withVerdicts(sb, o.health));
         deepStrictEqual(callsSince(a, na), callsSince(b, nb));
         deepStrictEqual([ra.action, ra.why, ra.services, ra.reset], [rb.action, rb.why, rb.services, rb.reset]);
-        deepStrictEqual(ra.state.applied, rb.state.applied);
+        deepStrictEqual(ra.state.loaded, rb.state.loaded);
         deepStrictEqual(ra.plan, rb.plan);
         // And both are plan() of the current verdicts.
         deepStrictEqual(ra.plan, plan(m, currentOverlay(withVerdicts(sb, o.health))));
@@ -124,20 +124,20 @@ test('with the cache, a change in one service plans only that service', async (t
   const first = await sync(deps, m, emptyState('hc'));
   t.is(first.action, 'full');
   const down = withVerdicts(first.state, new Map([['s7/198.51.100.17:80', 'down']]));
-  const r = await sync(deps, m, { ...down, applied: first.state.applied }, first.cache);
+  const r = await sync(deps, m, { ...down, loaded: first.state.loaded }, first.cache);
   t.is(r.action, 'incremental');
   t.deepEqual(r.services, ['s7']);
   t.deepEqual(r.reset, [23]); // s7's second backend: ids 22, 23, 24
   r.plan.services.forEach((s, i) => (i === 7 ? t.not(s, first.plan.services[i]!) : t.is(s, first.plan.services[i]!)));
   t.is(r.cache.plan, r.plan);
-  t.is(r.cache.applied, r.state.applied);
+  t.is(r.cache.loaded, r.state.loaded);
   // The script says so too: the guard, then only s7's chain.
   const script = exec.calls.at(-2)!.input ?? '';
   t.regex(script, /^flush chain inet hc health_[0-9a-f]{8}\nadd table inet hc\nflush chain inet hc svc_s7_v4\n/);
   t.notRegex(script, /svc_s(?!7_)/);
 });
 
-test('a cache of another model or of other applied verdicts is ignored', async (t) => {
+test('a cache of another model or of other loaded verdicts is ignored', async (t) => {
   const { dir, done } = await scratch();
   t.teardown(done);
   const exec = new FakeSystem();
@@ -153,19 +153,19 @@ test('a cache of another model or of other applied verdicts is ignored', async (
   const r1 = await sync(deps, sameModelOtherObject, down, bogus);
   t.is(r1.action, 'incremental');
   t.deepEqual(r1.plan, plan(m, currentOverlay(down)));
-  const r2 = await sync(deps, m, { ...down, applied: { ...down.applied } }, bogus);
+  const r2 = await sync(deps, m, { ...down, loaded: { ...down.loaded } }, bogus);
   t.is(r2.action, 'incremental');
   t.deepEqual(r2.plan, plan(m, currentOverlay(down)));
 });
 
-test('verdictChanges: only services whose verdicts differ from the applied ones; unknown counts as no verdict', (t) => {
-  const applied = {
+test('verdictChanges: only services whose verdicts differ from the loaded ones; unknown counts as no verdict', (t) => {
+  const loaded = {
     health: { 's1/198.51.100.4:80': 'down' as const, 's2/198.51.100.6:80': 'up' as const },
     lastKnown: {},
   };
   const st: HealthState = {
     ...emptyState('hc'),
-    applied,
+    loaded,
     backends: {
       's1/198.51.100.4:80': { ...FRESH, state: 'down' },
       's5/198.51.100.12:80': { ...FRESH, state: 'up' },

@@ -5,7 +5,7 @@ import { plan, replan } from '../../src/plan/plan.js';
 import { modelOf } from '../health/support.js';
 import { changedServices, modelArb, overlayArb } from './random-config.js';
 
-// A model with two random overlays that share their on-empty keep sets (as nftlb health's current and applied ones do).
+// A model with two random overlays that share their on-empty keep sets (as nftlb health's current and loaded ones do).
 const twoOverlays = modelArb.chain((m) =>
   fc
     .tuple(overlayArb(m), overlayArb(m), fc.array(fc.nat(), { maxLength: 3 }))
