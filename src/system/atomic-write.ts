@@ -1,5 +1,6 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { makeDirectory } from './files.js';
 import { hostFault } from './host-fault.js';
 
 // Writes a file so readers see either the old or the new content, also after a crash or power loss: a temporary file
@@ -8,11 +9,7 @@ import { hostFault } from './host-fault.js';
 // naming the path.
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
   const dir = dirname(file);
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw hostFault('create the directory', dir, e);
-  }
+  await makeDirectory(dir, 'the directory');
   const tmp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
   try {
     const fh = await open(tmp, 'w', 0o644);

@@ -1,7 +1,6 @@
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { NftlbError } from '../common/errors.js';
-import { hostFault } from './host-fault.js';
+import { makeDirectory } from './files.js';
 import type { Host } from './host.js';
 
 /** flock(1) exit status nftlb asks for (-E) when the lock is busy; distinct from any status of `cat`. */
@@ -19,9 +18,7 @@ const HELLO = 'nftlb-locked';
 export async function acquireLock(host: Host, waitSeconds: number): Promise<() => Promise<void>> {
   const { exec, lockFile: file } = host;
   if (exec.start === undefined) throw new NftlbError('internal', 'this executor cannot hold a lock');
-  await mkdir(dirname(file), { recursive: true, mode: 0o755 }).catch((e: unknown) => {
-    throw hostFault('create the directory of the lock file', dirname(file), e);
-  });
+  await makeDirectory(dirname(file), 'the directory of the lock file');
   const wait = waitSeconds > 0 ? ['-w', String(waitSeconds)] : ['-n'];
   let held;
   try {
@@ -51,12 +48,13 @@ export async function acquireLock(host: Host, waitSeconds: number): Promise<() =
     const how = waitSeconds > 0 ? `after waiting ${waitSeconds} s` : '(use --wait SECONDS to wait for it)';
     throw new NftlbError('lock-busy', `another nftlb apply holds ${file} ${how}`);
   }
-  // flock exits 126/127 when it cannot run its command, and 1 (with its reason) when it cannot open the lock file.
-  if (r.exitCode === 126 || r.exitCode === 127)
-    throw new NftlbError('tool-missing', 'cat (coreutils) is not installed or not on PATH; the lock needs it', {
-      detail: r.stderr.trim() || undefined,
-    });
+  // flock says "failed to execute cat" (exit 69) when it cannot run its command, and gives its reason (exit 1) when it
+  // cannot open the lock file.
   const why = r.stderr.trim();
+  if (/failed to execute/.test(why))
+    throw new NftlbError('tool-missing', 'cat (coreutils) is not installed or not on PATH; the lock needs it', {
+      detail: why,
+    });
   if (/Read-only|No space|Permission denied|Not a directory|Is a directory/i.test(why))
     throw new NftlbError('host-fault', `cannot open lock file ${file}: ${why}`, {
       detail: 'use a writable lock file (--lock-file, $NFTLB_LOCK)',
