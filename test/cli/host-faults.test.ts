@@ -9,7 +9,7 @@ import { applyCommand } from '../../src/cli/apply.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { healthCommand } from '../../src/cli/health.js';
 import { fakeSystem } from '../support/fake-system.js';
-import { CONFIG, runCommand, scratch } from '../ops/run-command.js';
+import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 
 const CHECKED = `table: hf
 services:

@@ -6,7 +6,7 @@ import { applyCommand } from '../../src/cli/apply.js';
 import { removeCommand } from '../../src/cli/remove.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { fakeSystem, type FakeOptions } from '../support/fake-system.js';
-import { CONFIG, runCommand, scratch } from '../ops/run-command.js';
+import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 
 async function setup(state: FakeOptions = {}, config = CONFIG) {
   const s = scratch(config);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli } from '../support/cli.js';
-import { CONFIG, scratch } from '../ops/run-command.js';
+import { CONFIG, scratch } from '../support/run-command.js';
 
 // The real executor against a PATH without nft, and against a fake nft script (no kernel involved).
 

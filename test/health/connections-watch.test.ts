@@ -4,7 +4,7 @@ import test from 'ava';
 import { FakeSystem } from '../support/fake-system.js';
 import { spillTargets, watchConnections, type FullChange } from '../../src/health/connections.js';
 import { plan } from '../../src/plan/plan.js';
-import { modelOf } from './support.js';
+import { modelOf } from '../support/model.js';
 
 const m = modelOf(`
 services:

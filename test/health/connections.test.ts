@@ -10,7 +10,7 @@ import {
   type SpillTarget,
 } from '../../src/health/connections.js';
 import { plan } from '../../src/plan/plan.js';
-import { modelOf } from './support.js';
+import { modelOf } from '../support/model.js';
 
 // Lines as conntrack 1.4.7 prints them (`conntrack -E -o id`, `conntrack -L -o id`), from a run in a namespace.
 const EV = {

@@ -6,7 +6,7 @@ import type { ProbeResult } from '../../src/health/probe-types.js';
 import { healthOnce, type RoundDeps } from '../../src/health/round.js';
 import { healthStateFile, readHealthState } from '../../src/health/state-file.js';
 import { FakeSystem } from '../support/fake-system.js';
-import { modelOf } from './support.js';
+import { modelOf } from '../support/model.js';
 
 const model = modelOf(`
 table: hc

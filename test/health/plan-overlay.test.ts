@@ -1,6 +1,6 @@
 import test from 'ava';
 import { plan } from '../../src/plan/plan.js';
-import { modelOf } from './support.js';
+import { modelOf } from '../support/model.js';
 
 const cfg = (extra: string, backends: string): string => `
 table: hc

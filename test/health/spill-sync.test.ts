@@ -8,7 +8,7 @@ import { loadedOverlay, emptyState, type HealthState } from '../../src/health/st
 import { plan } from '../../src/plan/plan.js';
 import { fullChanges, sync, type SyncDeps } from '../../src/health/sync.js';
 import { FakeSystem } from '../support/fake-system.js';
-import { modelOf } from './support.js';
+import { modelOf } from '../support/model.js';
 
 const m = modelOf(`
 table: hc

@@ -14,7 +14,7 @@ import type { Model } from '../../src/model/types.js';
 import { plan } from '../../src/plan/plan.js';
 import { modelArb, overlayArb, type RandomOverlay } from '../plan/random-config.js';
 import { FakeSystem } from '../support/fake-system.js';
-import { modelOf } from './support.js';
+import { modelOf } from '../support/model.js';
 
 async function scratch(): Promise<{ dir: string; done: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'nftlb-sync-'));

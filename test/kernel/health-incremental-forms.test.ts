@@ -9,7 +9,7 @@ import { incrementalUpdate } from '../../src/nft/delta.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { backendKey, plan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
-import { modelOf } from '../health/support.js';
+import { modelOf } from '../support/model.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology, type Topology } from './support/topology.js';
 

@@ -9,7 +9,7 @@ import {
   statusOf,
   web,
   webBackends,
-} from './health-support.js';
+} from './support/health.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { openLongLived, probe } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';

@@ -1,6 +1,6 @@
 // Service policies of the backend lifecycle against the real kernel: quorum and on-empty keep, with real servers and
 // real client connections (the plan-level rules are unit-tested in test/health/plan-overlay.test.ts).
-import { healthConfig, healthEnv, healthRound, landed, web, webBackends } from './health-support.js';
+import { healthConfig, healthEnv, healthRound, landed, web, webBackends } from './support/health.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';

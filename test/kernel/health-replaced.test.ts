@@ -3,7 +3,7 @@
 // round reloads the table in full with the health verdicts; incremental updates then resume on the new guard.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { healthRound, landed, nftlbIn, web, webBackends } from './health-support.js';
+import { healthRound, landed, nftlbIn, web, webBackends } from './support/health.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';

@@ -1,6 +1,6 @@
 // on-down: keep leaves a down backend's established connections alone; reset deletes their conntrack entries
 // (ct mark = backend id), so they break while new connections go elsewhere.
-import { healthEnv, healthRound, landed } from './health-support.js';
+import { healthEnv, healthRound, landed } from './support/health.js';
 import { startBackends } from './support/backends.js';
 import { openLongLived, probe } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';

@@ -1,7 +1,7 @@
 // limit-overflow spill with real connections: nftlb health counts each backend's connections from conntrack and takes
 // a backend at its max-connections out of selection, so new connections go to the others and all of them succeed;
 // it comes back once it is down to 3/4 of its limit. Through --watch (conntrack events) and --once (one listing).
-import { healthEnv, healthRound, landed, startWatch, statusOf, waitFor, web } from './health-support.js';
+import { healthEnv, healthRound, landed, startWatch, statusOf, waitFor, web } from './support/health.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { sleep } from './support/child.js';
 import { openLongLived, type LongLived } from './support/client.js';

@@ -1,6 +1,6 @@
 // nftlb health --watch as a long-running process in the lb namespace: it removes a stopped backend within
 // interval x fall (+ probe time), logs the transition with its reason, re-reads the config on SIGHUP and exits 0 on SIGTERM.
-import { healthEnv, landed, startWatch, waitFor } from './health-support.js';
+import { healthEnv, landed, startWatch, waitFor } from './support/health.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { probe } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';

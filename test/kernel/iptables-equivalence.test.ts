@@ -3,7 +3,7 @@
 // 3 sigma, sticky source hash, the same NAT, ct mark = backend id, the empty-service guard, and reloads that keep
 // established connections.
 import type { ExecutionContext } from 'ava';
-import { counts, sharesWithin3Sigma } from './lib/nftlb.js';
+import { counts, sharesWithin3Sigma } from './support/nftlb.js';
 import {
   backendUsable,
   conntrackByMark,

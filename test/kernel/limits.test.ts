@@ -2,8 +2,8 @@ import { probe, openLongLived, type LongLived } from './support/client.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
-import { counts, loadYaml } from './lib/nftlb.js';
-import { connectBurst, waitEstablished } from './limits-support.js';
+import { counts, loadYaml } from './support/nftlb.js';
+import { connectBurst, waitEstablished } from './support/limits.js';
 
 // Backend ids follow config order: web's backends are ct mark 1 and 2.
 const config = `

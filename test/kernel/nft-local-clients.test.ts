@@ -2,7 +2,7 @@ import { listenersFor, startBackends } from './support/backends.js';
 import { probe, type ProbeResult } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
-import { counts, loadYaml } from './lib/nftlb.js';
+import { counts, loadYaml } from './support/nftlb.js';
 
 // Connections opened on the LB host itself take the output hook (dispatch_out, guard_out), not prerouting.
 kernelTest(

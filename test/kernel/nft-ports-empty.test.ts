@@ -2,7 +2,7 @@ import { probe } from './support/client.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
-import { counts, loadYaml } from './lib/nftlb.js';
+import { counts, loadYaml } from './support/nftlb.js';
 
 kernelTest('kernel: port ranges and lists keep the destination port', async (t) => {
   await withTopology({ backends4: 2, backends6: 1 }, async (topo) => {

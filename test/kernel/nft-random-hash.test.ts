@@ -2,7 +2,7 @@ import { probe } from './support/client.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
-import { counts, loadYaml, sharesWithin3Sigma } from './lib/nftlb.js';
+import { counts, loadYaml, sharesWithin3Sigma } from './support/nftlb.js';
 
 kernelTest('kernel: weighted random stays within 3 sigma (TCP and UDP)', async (t) => {
   await withTopology({ backends4: 3, backends6: 1 }, async (topo) => {

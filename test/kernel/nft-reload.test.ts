@@ -5,7 +5,7 @@ import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
 import { FIXTURES } from '../support/fixtures.js';
-import { counts, loadYaml } from './lib/nftlb.js';
+import { counts, loadYaml } from './support/nftlb.js';
 
 const v1 = `
 services:

@@ -2,7 +2,7 @@ import { probe } from './support/client.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
-import { counts, loadYaml, longestRun } from './lib/nftlb.js';
+import { counts, loadYaml, longestRun } from './support/nftlb.js';
 
 const config = `
 services:

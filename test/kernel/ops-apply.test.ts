@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
-import { liveFingerprint, nftlb, ruleset, webConfig, workDir, writeConfig } from './ops-support.js';
+import { liveFingerprint, nftlb, ruleset, webConfig, workDir, writeConfig } from './support/ops.js';
 
 const FOREIGN = `table ip nat {
 	chain PREROUTING {

@@ -5,7 +5,7 @@ import { listenersFor, startBackends } from './support/backends.js';
 import { openLongLived, probe, type ProbeResult } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
-import { nftlb, webConfig, workDir, writeConfig } from './ops-support.js';
+import { nftlb, webConfig, workDir, writeConfig } from './support/ops.js';
 
 const RELOADS = 100;
 const MAX_BATCHES = 400;

@@ -6,7 +6,7 @@ import { listenersFor, startBackends } from './support/backends.js';
 import { openLongLived, probe, tally } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
-import { nftlb, webConfig, workDir, writeConfig } from './ops-support.js';
+import { nftlb, webConfig, workDir, writeConfig } from './support/ops.js';
 
 kernelTest(
   'status counts equal the connections made: new connections per service, conntrack entries and bytes per backend',

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { incrementalUpdate } from '../../src/nft/delta.js';
 import { plan } from '../../src/plan/plan.js';
-import { modelOf } from '../health/support.js';
+import { modelOf } from '../support/model.js';
 
 const m = modelOf(`
 table: hc

@@ -7,7 +7,7 @@ import type { ServiceView } from '../../src/ops/view.js';
 import { diffCommand } from '../../src/cli/diff.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { fakeSystem } from '../support/fake-system.js';
-import { CONFIG, runCommand, scratch } from './run-command.js';
+import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 
 const svc = (name: string, backends: [string, number, string][], over: Partial<ServiceView> = {}): ServiceView => ({
   name,

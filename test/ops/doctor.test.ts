@@ -2,7 +2,7 @@ import test from 'ava';
 import { fakeSystem } from '../support/fake-system.js';
 import { doctorCommand } from '../../src/cli/doctor.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../support/run-command.js';
 
 // A fake host: which tools exist, which nft -c probes fail, and what /proc says.
 function host(o: { missing?: string[]; refuse?: RegExp; legacyNat?: string; proc?: Record<string, string> }) {

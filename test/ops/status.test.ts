@@ -2,7 +2,7 @@ import test from 'ava';
 import { parseConntrack } from '../../src/system/conntrack.js';
 import { statusCommand } from '../../src/cli/status.js';
 import { fakeSystem } from '../support/fake-system.js';
-import { CONFIG, runCommand, scratch } from './run-command.js';
+import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 import { applyCommand } from '../../src/cli/apply.js';
 import type { Status } from '../../src/ops/status.js';
 

@@ -6,7 +6,7 @@ import { maglevTable } from '../../src/plan/maglev.js';
 import { plan, poolKey, backendKey, type HealthOverlay } from '../../src/plan/plan.js';
 import type { PlannedBackend, Selector } from '../../src/plan/types.js';
 import { contiguousSequence, reduceWeights, smoothWeightedSequence } from '../../src/plan/weights.js';
-import { modelOf } from '../health/support.js';
+import { modelOf } from '../support/model.js';
 import { modelArb, overlayArb } from './random-config.js';
 
 // The pools of a service as the plan defines them, written the long way (filters, index sequences, then ids): plan()

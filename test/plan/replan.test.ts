@@ -2,7 +2,7 @@ import { deepStrictEqual, strictEqual } from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
 import { plan, replan } from '../../src/plan/plan.js';
-import { modelOf } from '../health/support.js';
+import { modelOf } from '../support/model.js';
 import { changedServices, modelArb, overlayArb } from './random-config.js';
 
 // A model with two random overlays that share their on-empty keep sets (as nftlb health's current and loaded ones do).

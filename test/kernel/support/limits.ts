@@ -1,4 +1,4 @@
-import type { Topology } from './support/topology.js';
+import type { Topology } from './topology.js';
 
 // Opens `count` TCP connections from the client namespace all at once (one burst, no waiting between them), each given
 // up to timeoutMs to complete its handshake (below the 1 s SYN retransmit, so a dropped SYN stays a failure); returns

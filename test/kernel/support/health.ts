@@ -4,11 +4,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { MAIN } from './ops-support.js';
-import { listenersFor, startBackends } from './support/backends.js';
-import { LineReader, sleep } from './support/child.js';
-import { probe, tally, type ProbeResult } from './support/client.js';
-import type { ExecResult, Topology } from './support/topology.js';
+import { MAIN } from './ops.js';
+import { listenersFor, startBackends } from './backends.js';
+import { LineReader, sleep } from './child.js';
+import { probe, tally, type ProbeResult } from './client.js';
+import type { ExecResult, Topology } from './topology.js';
 
 /** A scratch directory with the config, the state dir and the lock of one test. */
 export interface HealthEnv {

@@ -2,8 +2,8 @@ import { formatDiagnostic } from '../../../src/common/diagnostic.js';
 import { checkConfig } from '../../../src/config/read.js';
 import { renderNftScript } from '../../../src/nft/script.js';
 import { plan } from '../../../src/plan/plan.js';
-import { tallyObject, type ProbeResult } from '../support/client.js';
-import type { Topology } from '../support/topology.js';
+import { tallyObject, type ProbeResult } from './client.js';
+import type { Topology } from './topology.js';
 
 // Renders a YAML config through the real pipeline (check -> plan -> render); throws with the diagnostics if invalid.
 export function renderYaml(yaml: string): string {

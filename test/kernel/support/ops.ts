@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExecResult, Topology } from './support/topology.js';
+import type { ExecResult, Topology } from './topology.js';
 
 /** The compiled CLI entry point. */
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
