@@ -297,7 +297,7 @@ async function full(
 }
 
 // on-down reset: deletes the conntrack entries of backends that left their pool because a check took them down.
-// Their ct mark is their id (design.md), so `conntrack -D --mark <id>` finds exactly their connections. Only services
+// Their ct mark is their id (docs/architecture.md), so `conntrack -D --mark <id>` finds exactly their connections. Only services
 // whose verdicts changed can have such backends.
 async function resetConnections(
   deps: SyncDeps,

@@ -114,8 +114,8 @@ export interface SetDecl {
   readonly timeout?: number;
   /** nft `size`: the most elements this map can hold. For a map the packet path adds to (dynamic) it is required. For a
    *  hash map nftlb fills, the most it can hold under this config whatever the health verdicts: with it the kernel
-   *  sizes a fixed hash once instead of growing an rhashtable while 40k elements load (10k services: ~30 ms less per
-   *  load). Absent when the map can never hold an element. */
+   *  sizes a fixed hash once instead of growing an rhashtable while the elements load (docs/architecture.md). Absent
+   *  when the map can never hold an element. */
   readonly size?: number;
   readonly elements: readonly Element[];
 }

@@ -61,7 +61,7 @@ export function buildTable(p: Plan, comment: string): Table {
   return { ...v, sets: v.sets.map((set) => ({ ...set, elements: [...set.elements] })), chains: [...v.chains] };
 }
 
-// The table for a plan. The shape (design.md): a verdict map dispatches VIP . proto . port to a per-service chain; that
+// The table for a plan. The shape (docs/architecture.md): a verdict map dispatches VIP . proto . port to a per-service chain; that
 // chain writes a slot number (or directly a backend id) into the ct mark; one shared chain maps slot -> backend id and
 // DNATs through one backend map. Every map is bound by a constant number of rules, so load time grows linearly.
 // Elements and per-service chains are generated from the plan each time they are iterated: at 50k services they are a
@@ -69,8 +69,8 @@ export function buildTable(p: Plan, comment: string): Table {
 export function tableView(p: Plan, comment: string): TableView {
   const sets: SetView[] = [];
   for (const fam of FAMILIES) {
-    // Single ports go into a plain hash map, ranges into an interval map: at 10k services the interval map alone costs
-    // nft about 0.15 s of load time, and most services listen on single ports.
+    // Single ports go into a plain hash map, ranges into an interval map: interval maps cost nft far more load time
+    // (docs/architecture.md), and most services listen on single ports.
     const open = (pool: Pool): boolean => pool.family === fam && pool.selector !== null;
     const target = (s: PlannedService, pool: Pool): string => `goto ${serviceChainName(s.name, pool.family)}`;
     sets.push(listenerMap(p, NAMES.services[fam], fam, open, target, 'single'));
@@ -106,7 +106,7 @@ export function tableView(p: Plan, comment: string): TableView {
 }
 
 // An iterable that runs the generator anew on every iteration (a plain generator object can be iterated only once).
-// The generators below loop by index: for-of inside a generator allocates an iterator per loop, 5x slower at 50k.
+// The generators below loop by index: for-of inside a generator allocates an iterator per loop (docs/architecture.md).
 const generated = <T>(gen: () => Generator<T>): Iterable<T> => ({ [Symbol.iterator]: gen });
 
 function listenerMap(

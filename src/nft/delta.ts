@@ -32,8 +32,8 @@ const TOUCHED_SETS: readonly Ident[] = [
 // when a pool empties or refills. Deletions come first, so replaced intervals never overlap within the transaction.
 // The command forms are chosen for what nft 1.0.6 fetches from the kernel before it runs a script (its cache, the union
 // over all commands): `flush chain` nothing; `add chain` with a rule block and `add map` with a declaration and
-// `elements = { }` the table list only; but `add rule` and `add element` every chain of the ruleset (10k services:
-// 10k chains, 0.7 MB, ~20 ms), and any `delete` the same. So rules go in `add chain X { }` blocks (nft turns them into
+// `elements = { }` the table list only; but `add rule` and `add element` every chain of the ruleset (a cost that grows with
+// the number of services, docs/architecture.md), and any `delete` the same. So rules go in `add chain X { }` blocks (nft turns them into
 // rule commands after the cache is fetched) and additions in `add map` (an existing map with the same type and flags is
 // kept as is, its size too); only a script with a deletion pays for the chain list.
 // `only`: the indexes of the services that may differ (the others must be equal in both plans, e.g. the very same

@@ -7,7 +7,7 @@ import { renderTableBodyChunks, renderTableHead } from './render.js';
 
 // A rendered script and the fingerprint of its table, which the table carries in its comment. The script is kept as
 // the pieces it was rendered in (head, body chunks, tail): `nftlb render` writes them one by one, and `text` joins them
-// only for a caller that needs one string (14 MB at 50k services).
+// only for a caller that needs one string (megabytes at scale, docs/architecture.md).
 export class NftScript {
   private joined: string | undefined;
 
@@ -37,8 +37,7 @@ export function fingerprintOfListing(listing: string): string | null {
 // table follows in the same file, so `nft -f` swaps it in one transaction and touches no other table.
 export function renderNftScript(p: Plan): NftScript {
   const probe = tableView(p, '');
-  // The body is hashed chunk by chunk and joined once, with the header, into the script: no separate 14 MB body
-  // string at 50k services.
+  // The body is hashed chunk by chunk and joined once, with the header, into the script: no separate body string.
   const body = renderTableBodyChunks(probe);
   const hash = createHash('sha256');
   for (const chunk of body) hash.update(chunk);

@@ -3,7 +3,7 @@ import { BACKEND_PORT, benchServices } from './gen-config.js';
 /** Name of the table the comparison shape loads (never nftlb's own table name). */
 export const FLAT_TABLE = 'flatbench';
 
-// The shape nftlb avoids, for comparison (design.md): one rule per service in one prerouting nat chain, each rule with
+// The shape nftlb avoids, for comparison (docs/architecture.md): one rule per service in one prerouting nat chain, each rule with
 // its own anonymous `numgen inc mod N map { ... }` of address . port, plus the same masquerade step nftlb has.
 export function flatShapeScript(n: number): string {
   const out: string[] = [
