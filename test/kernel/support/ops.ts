@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecResult, Topology } from './topology.js';
 
 /** The compiled CLI entry point. */
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
 const made: string[] = [];
 process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
