@@ -45,12 +45,12 @@ kernelTest(
       await startBackends(topo, listenersFor([b0, b1], [8080]));
       const h = healthEnv(spillConfig(topo, b0, b1));
       const w = startWatch(topo, h);
-      await waitFor(w.lines, /reloaded table \(no table loaded/, 10000);
+      await waitFor(w.lines, /reloaded table \(no table loaded/, 60000);
 
       const { on } = await fill(topo, `${b0}:8080`, 2);
       const filledAt = Date.now();
-      await waitFor(w.lines, new RegExp(`web ${re(b0)}:8080: full \\(2/2 connections\\)`), 5000);
-      await waitFor(w.lines, /updated web/, 5000);
+      await waitFor(w.lines, new RegExp(`web ${re(b0)}:8080: full \\(2/2 connections\\)`), 30000);
+      await waitFor(w.lines, /updated web/, 30000);
       t.log(`2nd connection on ${b0} -> table updated after ${Date.now() - filledAt} ms`);
 
       t.deepEqual(
@@ -65,8 +65,8 @@ kernelTest(
 
       // One closed: 1 <= 3/4 of 2, so b0 takes connections again.
       await on[0]!.close();
-      await waitFor(w.lines, new RegExp(`web ${re(b0)}:8080: has room \\(1/2 connections\\)`), 5000);
-      await waitFor(w.lines, /updated web/, 5000);
+      await waitFor(w.lines, new RegExp(`web ${re(b0)}:8080: has room \\(1/2 connections\\)`), 30000);
+      await waitFor(w.lines, /updated web/, 30000);
       // Two sequential connections: round robin sends one to each.
       t.deepEqual(landed(await web(topo, 2)), { backends: [`${b0}:8080`, `${b1}:8080`], errors: 0 });
       t.is(await w.stop(), 0, 'exits 0 on SIGTERM');
@@ -89,7 +89,7 @@ kernelTest('spill, --once: one conntrack listing marks a backend full and the ne
     await on[1]!.close();
     // Closed connections stop counting once conntrack sees TIME_WAIT; bounded wait for that.
     let back: typeof r | undefined;
-    for (let i = 0; i < 20 && back?.action !== 'incremental'; i++) {
+    for (let i = 0; i < 100 && back?.action !== 'incremental'; i++) {
       await sleep(100);
       back = (await healthRound(topo, h)) as typeof r;
     }

@@ -35,7 +35,8 @@ kernelTest(
         ).map((r) => r.backend);
       const stickyBefore = await sticky();
       t.true(stickyBefore.every((b) => b !== null));
-      const hold = await openLongLived(topo, { target: topo.vip4, port: 80, maxSeconds: 300 });
+      // The hold ends when the test closes it; its own limit is only a safety net for a crashed test, far above any run.
+      const hold = await openLongLived(topo, { target: topo.vip4, port: 80, maxSeconds: 3600 });
 
       let done = false;
       const codes: number[] = [];

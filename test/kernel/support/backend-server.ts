@@ -24,7 +24,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { listens: [], banner: '220 nftlb-test ready', maxSeconds: 600 };
+  const args: Args = { listens: [], banner: '220 nftlb-test ready', maxSeconds: 1800 };
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -36,7 +36,7 @@ function parseArgs(argv: string[]): Args {
       args.banner = value;
     } else if (flag === '--max-seconds') {
       // Capped so that a leftover server always disappears within the hour.
-      args.maxSeconds = Math.min(Math.max(Number(value) || 600, 1), 3600);
+      args.maxSeconds = Math.min(Math.max(Number(value) || 1800, 1), 3600);
     } else {
       throw new Error(`unknown flag ${flag ?? ''}`);
     }

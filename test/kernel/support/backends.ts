@@ -60,7 +60,7 @@ async function startOne(
 ): Promise<BackendProcess> {
   const args = listeners.flatMap(flags);
   if (opts.banner !== undefined) args.push('--banner', opts.banner);
-  args.push('--max-seconds', String(opts.maxSeconds ?? 600));
+  args.push('--max-seconds', String(opts.maxSeconds ?? 1800));
   const child: NsChild = spawnNode(topo, topo.backend, 'backend-server.js', args, `backend ${key}`);
   try {
     const line = await child.lines.next(opts.readyTimeoutMs ?? 10000);

@@ -189,7 +189,7 @@ interface HoldSpec {
 
 function hold(spec: HoldSpec): void {
   const say = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
-  const maxMs = Math.min(spec.maxSeconds ?? 600, MAX_HOLD_SECONDS) * 1000;
+  const maxMs = Math.min(spec.maxSeconds ?? 1800, MAX_HOLD_SECONDS) * 1000;
   const stop = (code: number): never => process.exit(code);
   setTimeout(() => {
     say({ kind: 'closed', reason: 'max-seconds' });

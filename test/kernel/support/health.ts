@@ -135,7 +135,7 @@ export interface Watching {
   readonly pid: number;
   /** Its stderr, line by line. */
   readonly lines: LineReader;
-  /** Sends SIGTERM; resolves with its exit code, or null when it has not exited within 5 s. */
+  /** Sends SIGTERM; resolves with its exit code, or null when it has not exited within 30 s. */
   stop(): Promise<number | null>;
 }
 
@@ -158,7 +158,7 @@ export function startWatch(topo: Topology, h: HealthEnv): Watching {
     lines: new LineReader(proc.stderr!, 'nftlb health --watch'),
     stop: async () => {
       process.kill(proc.pid!, 'SIGTERM');
-      const r = await Promise.race([done, sleep(5000).then(() => null)]);
+      const r = await Promise.race([done, sleep(30000).then(() => null)]);
       return r === null ? null : (r.exitCode ?? null);
     },
   };
