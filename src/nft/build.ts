@@ -61,7 +61,12 @@ export function buildTable(p: Plan, comment: string): Table {
   return { ...v, sets: v.sets.map((set) => ({ ...set, elements: [...set.elements] })), chains: [...v.chains] };
 }
 
-// The table for a plan. The shape (docs/architecture.md): a verdict map dispatches VIP . proto . port to a per-service chain; that
+// nftlb's tables for a plan, in the order the script replaces them: the inet table (the NAT balancer) first.
+export function tableViews(p: Plan, comment: string): TableView[] {
+  return [tableView(p, comment)];
+}
+
+// The inet table for a plan. The shape (docs/architecture.md): a verdict map dispatches VIP . proto . port to a per-service chain; that
 // chain writes a slot number (or directly a backend id) into the ct mark; one shared chain maps slot -> backend id and
 // DNATs through one backend map. Every map is bound by a constant number of rules, so load time grows linearly.
 // Elements and per-service chains are generated from the plan each time they are iterated: at 50k services they are a
