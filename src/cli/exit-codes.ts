@@ -31,6 +31,9 @@ export const EXIT = {
   hostFault: 13,
   /** A table of nftlb's name exists that nftlb did not make; nothing was changed (apply --force takes it over). */
   foreignTable: 14,
+  /** The reader of stdout went away before all output was written (`nftlb render | head`): as a program killed by
+   *  SIGPIPE (128 + 13), quietly. */
+  brokenPipe: 141,
 } as const;
 
 // The exit code for an error code.

@@ -46,3 +46,14 @@ test('NFTLB_NFT points at an nft outside PATH', async (t) => {
   const r = await cli(['apply', '-c', s.config], { PATH: '/usr/bin:/bin', NFTLB_LOCK: s.lock, NFTLB_NFT: fake });
   t.is(r.code, EXIT.ok, r.stderr);
 });
+
+test('a reader that closes the pipe early ends nftlb quietly with 141, as SIGPIPE would', async (t) => {
+  const s = scratch(CONFIG);
+  const { execa } = await import('execa');
+  // The read end is closed before the child runs (spawn is synchronous), so its first write fails with EPIPE.
+  const child = execa(process.execPath, ['dist/nftlb.mjs', 'render', '-c', s.config], { reject: false, buffer: false });
+  child.stdout!.destroy();
+  const done = await child;
+  t.is(done.exitCode, EXIT.brokenPipe, String(done.stderr));
+  t.is(String(done.stderr ?? ''), '');
+});
