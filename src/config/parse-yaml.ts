@@ -6,8 +6,12 @@ import { FULL_YAML_ERRORS_BYTES, MAX_ALIAS_EXPANSION, MAX_NESTING } from './limi
 import { emptyDocument, tooDeep, type ParsedText } from './parsed.js';
 import { YAML_CORE_SCHEMA } from './yaml-core.js';
 
-// js-yaml refuses a node inside more than maxDepth - 1 collections, before it recurses any deeper.
+// js-yaml refuses a node more than maxDepth - 1 of its own levels deep, before it recurses any deeper. Its levels are
+// not quite the document's: a node in block context is first tried as a mapping key, one more level. A document
+// within MAX_NESTING + 1 of them is within the limit; one that js-yaml refuses there is read again with room for
+// twice as many, and its nesting checked on the value.
 const LOAD_OPTIONS = { schema: YAML_CORE_SCHEMA, maxDepth: MAX_NESTING + 1 } as jsyaml.LoadOptions;
+const DEEP_LOAD_OPTIONS = { schema: YAML_CORE_SCHEMA, maxDepth: 2 * MAX_NESTING + 2 } as jsyaml.LoadOptions;
 
 // Reads YAML 1.2 text. js-yaml reads it (about 15x faster than the `yaml` parser's document model, and with a bound on
 // nesting); the `yaml` parser is used only where js-yaml cannot answer: text with a %-directive (%YAML 1.1 changes how
@@ -23,11 +27,14 @@ export function parseYaml(text: string): ParsedText {
   }
   let value: unknown;
   try {
-    value = jsyaml.load(text, LOAD_OPTIONS);
+    value = load(text);
   } catch (e) {
     if (!(e instanceof jsyaml.YAMLException)) throw e;
     const line = (e.mark?.line ?? 0) + 1;
-    if (/maxDepth/.test(e.reason)) return { value: undefined, diagnostics: [tooDeep(line)], locate };
+    if (e instanceof TooDeep) {
+      const at = e.pointer === undefined ? undefined : locate([e.pointer])[0];
+      return { value: undefined, diagnostics: [tooDeep(at ?? line)], locate };
+    }
     if (text.length <= FULL_YAML_ERRORS_BYTES && nestingBound(text) <= 4 * MAX_NESTING) return slowYaml(text);
     const dup = /duplicated mapping key/.test(e.reason);
     const d = yamlError(line, dup ? 'parse.duplicate-key' : 'parse.yaml', dup ? 'Map keys must be unique' : e.reason);
@@ -39,6 +46,47 @@ export function parseYaml(text: string): ParsedText {
   const shared = text.includes('*') ? aliasProblem(value) : undefined;
   if (shared !== undefined) return { value: undefined, diagnostics: [shared], locate };
   return { value, diagnostics: [], locate };
+}
+
+// A document nested deeper than MAX_NESTING: where js-yaml stopped, and the first value too deep when it is known.
+class TooDeep extends jsyaml.YAMLException {
+  constructor(
+    cause: jsyaml.YAMLException,
+    readonly pointer?: string,
+  ) {
+    super(cause.reason, cause.mark);
+  }
+}
+
+// js-yaml's reading, with the nesting limit exact (see LOAD_OPTIONS).
+function load(text: string): unknown {
+  try {
+    return jsyaml.load(text, LOAD_OPTIONS);
+  } catch (e) {
+    if (!(e instanceof jsyaml.YAMLException) || !/maxDepth/.test(e.reason)) throw e;
+    let value: unknown;
+    try {
+      value = jsyaml.load(text, DEEP_LOAD_OPTIONS);
+    } catch (deeper) {
+      if (deeper instanceof jsyaml.YAMLException && /maxDepth/.test(deeper.reason)) throw new TooDeep(e);
+      throw deeper;
+    }
+    const pointer = tooDeepPointer(value, '', 0);
+    if (pointer !== undefined) throw new TooDeep(e, pointer);
+    return value;
+  }
+}
+
+// The JSON pointer of the first value inside more than MAX_NESTING lists and mappings, if any.
+function tooDeepPointer(v: unknown, path: string, level: number): string | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  for (const k of Object.keys(v)) {
+    const p = `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (level >= MAX_NESTING) return p;
+    const deeper = tooDeepPointer((v as Record<string, unknown>)[k], p, level + 1);
+    if (deeper !== undefined) return deeper;
+  }
+  return undefined;
 }
 
 function yamlError(line: number, code: string, message: string): Diagnostic {
@@ -159,7 +207,7 @@ function locateYaml(text: string, lineOf: (o: number) => number, pointers: reado
   };
   let root: unknown;
   try {
-    root = jsyaml.load(text, { ...LOAD_OPTIONS, listener } as jsyaml.LoadOptions);
+    root = jsyaml.load(text, { ...DEEP_LOAD_OPTIONS, listener } as jsyaml.LoadOptions);
   } catch {
     return pointers.map(() => undefined);
   }

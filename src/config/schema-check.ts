@@ -105,6 +105,8 @@ function move(path: string, from: string, to: string, offset: number): string {
   return m === null ? to + rest : `${to}/backends/${Number(m[1]) + offset}${m[2]}`;
 }
 
+const LIST_KEYWORDS = new Set(['maxItems', 'minItems', 'uniqueItems']);
+
 function toDiagnostics(errors: readonly ErrorObject[]): Diagnostic[] {
   // A failed oneOf at path P comes with the complaints of every branch. When some branch complains about something
   // inside the value (an unknown key of the object form), the user chose that form: keep those. Otherwise the value
@@ -122,7 +124,9 @@ function toDiagnostics(errors: readonly ErrorObject[]): Diagnostic[] {
     const deeper = branch.filter((e) => e.instancePath !== o.instancePath && e.keyword !== 'oneOf');
     if (deeper.length > 0) {
       drop.add(o);
-      for (const e of branch) if (e.instancePath === o.instancePath) drop.add(e);
+      // At the value itself, keep what only the chosen form can say of it (a list too long or too short).
+      for (const e of branch)
+        if (e.instancePath === o.instancePath && !LIST_KEYWORDS.has(e.keyword)) drop.add(e);
     } else {
       for (const e of branch) drop.add(e);
     }
