@@ -11,7 +11,7 @@
 // into `nft list table inet WORD` (argv, as `nftlb status` runs it). A word is a keyword when nft refuses any of them.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 
 const OUT = fileURLToPath(new URL('../src/nft/keywords.ts', import.meta.url));
 const LIB = '/usr/lib/x86_64-linux-gnu/libnftables.so.1';

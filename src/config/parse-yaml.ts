@@ -263,6 +263,7 @@ function slowYaml(text: string): ParsedText {
     doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
   } catch (e) {
     // The document model recurses: a stack overflow is a diagnostic too (nestingBound should keep it from happening).
+    if (!(e instanceof RangeError)) throw e;
     return { value: undefined, diagnostics: [tooDeep(1)], locate: (ps) => ps.map(() => undefined) };
   }
   const diagnostics: Diagnostic[] = doc.errors.map((e) => {

@@ -47,7 +47,7 @@ export async function readConfigFile(file: string): Promise<string> {
       const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;
-      if (total > MAX_CONFIG_BYTES) throw tooLarge(file, total);
+      if (total > MAX_CONFIG_BYTES) throw tooLarge(file, undefined);
       chunks.push(bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead));
     }
     return Buffer.concat(chunks, total).toString('utf8');
@@ -63,10 +63,15 @@ function unreadable(file: string, why: string, cause?: unknown): NftlbError {
   return new NftlbError('config-read', `cannot read config ${file}: ${why}`, { cause });
 }
 
-function tooLarge(file: string, bytes: number): NftlbError {
-  const mib = (n: number): string => `${Number((n / 1048576).toFixed(1))} MiB`;
-  const size = bytes > MAX_CONFIG_BYTES + 1 ? `it is ${mib(bytes)}` : 'it grew past the limit while it was read';
-  return unreadable(file, `${size}; a config may be at most ${mib(MAX_CONFIG_BYTES)}`);
+// A file over MAX_CONFIG_BYTES: its size when stat told it, or that it grew past the limit while it was read.
+function tooLarge(file: string, size: number | undefined): NftlbError {
+  const limit = `${MAX_CONFIG_BYTES} bytes (${MAX_CONFIG_BYTES / 1048576} MiB)`;
+  return unreadable(
+    file,
+    size === undefined
+      ? `it grew past ${limit} while it was read`
+      : `it is ${size} bytes; a config may be at most ${limit}`,
+  );
 }
 
 // What a path that is not a regular file is, in the words of ls and file(1).

@@ -125,8 +125,7 @@ function toDiagnostics(errors: readonly ErrorObject[]): Diagnostic[] {
     if (deeper.length > 0) {
       drop.add(o);
       // At the value itself, keep what only the chosen form can say of it (a list too long or too short).
-      for (const e of branch)
-        if (e.instancePath === o.instancePath && !LIST_KEYWORDS.has(e.keyword)) drop.add(e);
+      for (const e of branch) if (e.instancePath === o.instancePath && !LIST_KEYWORDS.has(e.keyword)) drop.add(e);
     } else {
       for (const e of branch) drop.add(e);
     }
