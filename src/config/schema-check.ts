@@ -74,10 +74,15 @@ export function schemaCheck(value: unknown): SchemaChecked {
 
 // The problems of one service, with paths in the file (/services/<i>/...).
 function validateService(s: unknown, i: number): Diagnostic[] {
-  const prefix = `/services/${i}`;
   const backends = s !== null && typeof s === 'object' ? (s as Partial<RawService>).backends : undefined;
-  if (!Array.isArray(backends) || backends.length <= BACKENDS_PER_CALL)
-    return validate({ services: [s] }, '/services/0', prefix);
+  if (!Array.isArray(backends) || backends.length <= BACKENDS_PER_CALL) {
+    // One wrapper for every service: 50k valid services cost no allocation here.
+    WRAPPER.services[0] = s;
+    const ok = validateFn(WRAPPER);
+    WRAPPER.services[0] = undefined;
+    return ok ? [] : toDiagnostics(moved(validateFn.errors, '/services/0', `/services/${i}`, 0));
+  }
+  const prefix = `/services/${i}`;
   const shell = { ...(s as object), backends: [] };
   const out = validate({ services: [shell] }, '/services/0', prefix);
   for (let b = 0; b < backends.length && out.length < MAX_PROBLEMS; b += BACKENDS_PER_CALL) {
@@ -89,12 +94,16 @@ function validateService(s: unknown, i: number): Diagnostic[] {
   return out;
 }
 
+const WRAPPER: { services: unknown[] } = { services: [undefined] };
+
 // Validates a document and turns its errors into diagnostics, the instance paths moved from `from` to `to` (and, for a
 // chunk of backends, their indexes by `offset`).
 function validate(doc: unknown, from: string, to: string, offset = 0): Diagnostic[] {
-  if (validateFn(doc)) return [];
-  const errors = (validateFn.errors ?? []).map((e) => ({ ...e, instancePath: move(e.instancePath, from, to, offset) }));
-  return toDiagnostics(errors);
+  return validateFn(doc) ? [] : toDiagnostics(moved(validateFn.errors, from, to, offset));
+}
+
+function moved(errors: ErrorObject[] | null | undefined, from: string, to: string, offset: number): ErrorObject[] {
+  return (errors ?? []).map((e) => ({ ...e, instancePath: move(e.instancePath, from, to, offset) }));
 }
 
 function move(path: string, from: string, to: string, offset: number): string {

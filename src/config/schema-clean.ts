@@ -13,8 +13,43 @@ interface SchemaNode {
   readonly oneOf?: readonly SchemaNode[];
 }
 
-const ROOT = configSchema as unknown as SchemaNode;
+// What the walk needs of a schema node, resolved once: for an object, its keys (and what each holds) and whether others
+// are refused; for a list, its limit and items; for either kind of value, the branch of a oneOf that applies. null: no
+// object or list below can hold an unknown key or a long list (a scalar, or a list of scalars without a limit).
+interface Shape {
+  object?: { readonly props: Map<string, Shape | null>; readonly closed: boolean; readonly allowed: string };
+  array?: { readonly maxItems: number | undefined; readonly items: Shape | null };
+}
+
 const DEFINITIONS = (configSchema as unknown as { definitions: Record<string, SchemaNode> }).definitions;
+const shapes = new Map<SchemaNode, Shape | null>();
+
+function shapeOf(schema: SchemaNode | undefined): Shape | null {
+  if (schema === undefined) return null;
+  if (schema.$ref !== undefined) return shapeOf(DEFINITIONS[schema.$ref.replace('#/definitions/', '')]);
+  const known = shapes.get(schema);
+  if (known !== undefined) return known;
+  const shape: Shape = {};
+  shapes.set(schema, shape); // before the children: a schema that refers to itself stays finite
+  for (const b of schema.oneOf ?? [schema]) {
+    const node = b.$ref !== undefined ? DEFINITIONS[b.$ref.replace('#/definitions/', '')] : b;
+    if (node?.type === 'object' && node.properties !== undefined) {
+      const props = new Map<string, Shape | null>();
+      for (const [k, v] of Object.entries(node.properties)) props.set(k, shapeOf(v));
+      const allowed = Object.keys(node.properties)
+        .filter((k) => k !== '$schema')
+        .join(', ');
+      shape.object = { props, closed: node.additionalProperties === false, allowed };
+    } else if (node?.type === 'array') {
+      shape.array = { maxItems: node.maxItems, items: shapeOf(node.items) };
+    }
+  }
+  const useful = shape.object !== undefined || shape.array !== undefined;
+  shapes.set(schema, useful ? shape : null);
+  return useful ? shape : null;
+}
+
+const ROOT = shapeOf(configSchema as unknown as SchemaNode);
 
 /** Longest key quoted in a message; a longer one is cut (a hostile file may hold a key of megabytes). */
 const KEY_SHOWN = 64;
@@ -30,20 +65,24 @@ export function setAside(
   const diagnostics: Diagnostic[] = [];
   let stopped = false;
 
-  const walk = (v: unknown, schema: SchemaNode, path: string): unknown => {
+  // The keys and indexes from the root to the value being walked: the path is written out only for a diagnostic.
+  const segs: (string | number)[] = [];
+  const path = (): string => segs.map((k) => `/${typeof k === 'number' ? k : escapeSegment(k)}`).join('');
+  const walk = (v: unknown, shape: Shape): unknown => {
     if (stopped) return v;
-    const s = resolve(schema, v);
-    if (s === undefined || v === null || typeof v !== 'object') return v;
     if (Array.isArray(v)) {
-      if (s.type !== 'array') return v;
+      const a = shape.array;
+      if (a === undefined) return v;
       let out: unknown[] = v;
-      if (s.maxItems !== undefined && out.length > s.maxItems + 1) out = out.slice(0, s.maxItems + 1);
-      const items = s.items;
-      if (items === undefined) return out;
+      if (a.maxItems !== undefined && out.length > a.maxItems + 1) out = out.slice(0, a.maxItems + 1);
+      const items = a.items;
+      if (items === null) return out;
       for (let i = 0; i < out.length; i++) {
         const x = out[i];
         if (x === null || typeof x !== 'object') continue;
-        const y = walk(x, items, `${path}/${i}`);
+        segs.push(i);
+        const y = walk(x, items);
+        segs.pop();
         if (y !== x) {
           if (out === v) out = v.slice();
           out[i] = y;
@@ -51,25 +90,27 @@ export function setAside(
       }
       return out;
     }
-    if (s.type !== 'object' || s.properties === undefined) return v;
-    const props = s.properties;
+    const o = shape.object;
+    if (o === undefined) return v;
     let out: Record<string, unknown> | undefined;
-    for (const k in v) {
+    for (const k in v as object) {
       const x = (v as Record<string, unknown>)[k];
-      const ps = Object.prototype.hasOwnProperty.call(props, k) ? props[k] : undefined;
+      const ps = o.props.get(k);
       if (ps === undefined) {
-        if (s.additionalProperties !== false) continue;
+        if (!o.closed) continue;
         out ??= { ...(v as Record<string, unknown>) };
         delete out[k];
         if (diagnostics.length >= budget) {
           stopped = true;
           return out;
         }
-        diagnostics.push(unknownKey(path, k, props));
+        diagnostics.push(unknownKey(path(), k, o.allowed));
         continue;
       }
-      if (x === null || typeof x !== 'object') continue;
-      const y = walk(x, ps, `${path}/${escapeSegment(k)}`);
+      if (ps === null || x === null || typeof x !== 'object') continue;
+      segs.push(k);
+      const y = walk(x, ps);
+      segs.pop();
       if (y !== x) {
         out ??= { ...(v as Record<string, unknown>) };
         out[k] = y;
@@ -78,35 +119,18 @@ export function setAside(
     return out ?? v;
   };
 
-  const clean = walk(value, ROOT, '');
+  const clean = ROOT === null || value === null || typeof value !== 'object' ? value : walk(value, ROOT);
   return { value: clean, diagnostics, stopped };
 }
 
-// The schema node that applies to a value: $ref followed, and of a oneOf the branch of the value's kind (an object
-// or a list; this schema has at most one of each per oneOf).
-function resolve(schema: SchemaNode, v: unknown): SchemaNode | undefined {
-  let s: SchemaNode | undefined = schema;
-  for (let i = 0; i < 8 && s !== undefined; i++) {
-    if (s.$ref !== undefined) s = DEFINITIONS[s.$ref.replace('#/definitions/', '')];
-    else if (s.oneOf !== undefined) {
-      const kind = Array.isArray(v) ? 'array' : 'object';
-      s = s.oneOf
-        .map((b) => (b.$ref !== undefined ? DEFINITIONS[b.$ref.replace('#/definitions/', '')] : b))
-        .find((b) => b?.type === kind);
-    } else return s;
-  }
-  return s;
-}
-
-function unknownKey(path: string, key: string, props: Readonly<Record<string, SchemaNode>>): Diagnostic {
-  const allowed = Object.keys(props).filter((k) => k !== '$schema');
+function unknownKey(path: string, key: string, allowed: string): Diagnostic {
   // A key too long to print is reported on its object.
   const long = key.length > KEY_SHOWN;
   const shown = long ? `${key.slice(0, KEY_SHOWN)}..." (${key.length} characters)` : `${key}"`;
   return {
     path: long ? path : `${path}/${escapeSegment(key)}`,
     code: 'schema.unknown-key',
-    message: `unknown key "${shown}; expected one of: ${allowed.join(', ')}`,
+    message: `unknown key "${shown}; expected one of: ${allowed}`,
     severity: 'error',
   };
 }

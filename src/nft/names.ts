@@ -16,13 +16,13 @@ export const MAX_NAME_LENGTH = 242;
 
 // nft's own `string` token (first a letter, '_' or '.'; then letters, digits, '_', '.', '-' and '/'), without '/':
 // a table name also names files. '.' alone is not a string to nft.
-const IDENT = new RegExp(`^(?!\\.$)[A-Za-z_.][A-Za-z0-9_.-]{0,${MAX_NAME_LENGTH - 1}}$`);
+const IDENT = new RegExp(`^[A-Za-z_.][A-Za-z0-9_.-]{0,${MAX_NAME_LENGTH - 1}}$`);
 
 // Why a name is not one nft takes as a table, chain or set name, or undefined when it is.
 export function identProblem(name: string): string | undefined {
   if (name.length === 0) return 'it is empty';
   if (name.length > MAX_NAME_LENGTH) return `it is longer than ${MAX_NAME_LENGTH} characters`;
-  if (!IDENT.test(name))
+  if (!IDENT.test(name) || name === '.')
     return name === '.'
       ? 'nft does not take "." as a name'
       : 'nft takes only letters, digits, "_", "." and "-", and a letter, "_" or "." first';
@@ -32,6 +32,8 @@ export function identProblem(name: string): string | undefined {
 
 // Makes an nft identifier, refusing anything nft would misparse; callers build names from validated parts.
 export function ident(name: string): Ident {
+  // The common case first: one regular expression and one lookup (chain names, 100k at 50k services).
+  if (IDENT.test(name) && name !== '.' && !NFT_KEYWORDS.has(name)) return name as Ident;
   if (identProblem(name) !== undefined) throw new Error(`not a safe nft identifier: ${JSON.stringify(name)}`);
   return name as Ident;
 }
