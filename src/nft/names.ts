@@ -22,10 +22,12 @@ const IDENT = new RegExp(`^[A-Za-z_.][A-Za-z0-9_.-]{0,${MAX_NAME_LENGTH - 1}}$`)
 export function identProblem(name: string): string | undefined {
   if (name.length === 0) return 'it is empty';
   if (name.length > MAX_NAME_LENGTH) return `it is longer than ${MAX_NAME_LENGTH} characters`;
-  if (!IDENT.test(name) || name === '.')
-    return name === '.'
-      ? 'nft does not take "." as a name'
-      : 'nft takes only letters, digits, "_", "." and "-", and a letter, "_" or "." first';
+  if (!IDENT.test(name) || name === '.') {
+    if (name === '.') return 'nft does not take "." as a name';
+    if (IDENT.test(name.charAt(0) + name.slice(1).replace(/\//g, '_')))
+      return 'nft would take the "/", but nftlb also names files after the table, where it separates directories';
+    return 'nft takes only letters, digits, "_", "." and "-", and a letter, "_" or "." first';
+  }
   if (NFT_KEYWORDS.has(name)) return 'it is an nft keyword (nft 1.0.6 refuses it even quoted)';
   return undefined;
 }
