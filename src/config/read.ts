@@ -43,7 +43,8 @@ export async function readConfigFile(file: string): Promise<string> {
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(Math.max(st.size - total, 0) + 1, 1 << 20));
+      // st.size + 1: one read past the end finds EOF; /proc files say size 0 and are read 64 KiB at a time.
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(st.size - total + 1, 1 << 16), 1 << 20));
       const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) break;
       total += bytesRead;
