@@ -191,7 +191,8 @@ function locateYaml(text: string, lineOf: (o: number) => number, pointers: reado
         const kids: number[] = [];
         for (let i = 0; i < f.kids.length; i += 2) {
           keys.push(String(f.results[i]));
-          kids.push(f.kids[i + 1]!);
+          // An empty value is placed on its key.
+          kids.push(f.kids[i + 1]! >= 0 ? f.kids[i + 1]! : f.kids[i]!);
         }
         placed.set(r, { start: f.start, kids, keys });
       } else {
@@ -201,7 +202,9 @@ function locateYaml(text: string, lineOf: (o: number) => number, pointers: reado
     }
     const parent = frames[frames.length - 1];
     if (parent !== undefined) {
-      parent.kids.push(f.start);
+      // An empty node (`key:` and nothing) starts nowhere: js-yaml sought past the line break, to the next key.
+      const empty = r === null && contentStart(text, f.start) >= state.position;
+      parent.kids.push(empty ? -1 : f.start);
       parent.results.push(r);
     }
   };
@@ -230,7 +233,7 @@ function locateYaml(text: string, lineOf: (o: number) => number, pointers: reado
         }
         i = index.get(seg);
       }
-      if (i === undefined || i >= at.kids.length) break;
+      if (i === undefined || i >= at.kids.length || at.kids[i]! < 0) break;
       line = lineAt(at.kids[i]!);
       node = (node as Record<string, unknown>)[seg];
       at = node !== null && typeof node === 'object' ? placed.get(node) : undefined;

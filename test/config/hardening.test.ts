@@ -1,4 +1,9 @@
 import test from 'ava';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { parseConfigText } from '../../src/config/parse.js';
+import { FIXTURES } from '../support/fixtures.js';
 import { checkConfig, STOPPED_CODE } from '../../src/config/read.js';
 import { MAX_NESTING, MAX_PROBLEMS } from '../../src/config/limits.js';
 import { NFT_TABLE_KEYWORDS } from '../../src/nft/keywords.js';
@@ -196,4 +201,62 @@ test('diagnostics in a large YAML config are placed without the document model',
     c.diagnostics.map((d) => [d.line, d.path, d.code]),
     [[100_004, '/services/20000/port', 'service.listener-overlap']],
   );
+});
+
+test('YAML: an empty value is placed on its key, a value on the next line on that line', (t) => {
+  const text = 'services:\n  - name: web\n    vip:\n    port: 80\n    backends:\n      - address: 198.51.100.2\n';
+  t.deepEqual(found('a.yaml', text), ['3:/services/0/vip:schema.one-of']);
+  t.deepEqual(found('a.yaml', 'table:\nservices: []\n'), ['1:/table:schema.type']);
+});
+
+// Every JSON pointer of a value (collections and scalars).
+function pointers(v: unknown, at = ''): string[] {
+  if (v === null || typeof v !== 'object') return [at];
+  const out = [at];
+  for (const [k, x] of Object.entries(v))
+    out.push(...pointers(x, `${at}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`));
+  return out;
+}
+
+// The line the `yaml` parser's document model gives a pointer (what the loader used before, and still uses for text
+// with a %-directive): the node, or for a missing one its closest parent; an empty value is its key.
+function yamlLibLine(text: string, pointer: string): number | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  let node = doc.contents as YamlNode | null;
+  for (const seg of pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))) {
+    let next: YamlNode | null = null;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === seg);
+      if (pair) next = (pair.value as YamlNode | null) ?? (pair.key as YamlNode);
+    } else if (isSeq(node)) next = (node.items[Number(seg)] as YamlNode | undefined) ?? null;
+    if (next === null) break;
+    node = next;
+  }
+  const offset = node?.range?.[0];
+  return offset === undefined ? undefined : lines.linePos(offset).line;
+}
+
+test('the YAML line finder agrees with the yaml parser on every node of every fixture config', (t) => {
+  let n = 0;
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name === 'config.yaml') {
+        const text = readFileSync(path, 'utf8');
+        const doc = parseConfigText('config.yaml', text);
+        if (doc.value === undefined) continue;
+        const ps = pointers(doc.value);
+        const lines = doc.locate(ps);
+        ps.forEach((p, i) => t.is(lines[i], yamlLibLine(text, p), `${path} ${p}`));
+        n += ps.length;
+      }
+    }
+  };
+  walk(FIXTURES);
+  t.true(n > 500, `${n} nodes compared`);
 });
