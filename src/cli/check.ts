@@ -3,14 +3,14 @@ import { hasErrors } from '../common/diagnostic.js';
 import { checkConfig, readConfigFile } from '../config/read.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
-import { printDiagnostics, reportError } from './io.js';
+import { errorCount, printDiagnostics, reportError } from './io.js';
 
 // `nftlb check`: reports every problem of the config at once; exit 0 when it can be used, 3 when it cannot.
 export function checkCommand(ctx: CommandContext): Command {
   return new Command('check')
     .description('validate the config and report every problem with file, line and key')
     .addOption(configOption())
-    .addOption(new Option('--json', 'print the diagnostics as JSON on stdout'))
+    .addOption(new Option('--json', 'print every diagnostic found as JSON on stdout'))
     .action(async (opts: { config: string; json?: boolean }) => {
       try {
         const checked = checkConfig(opts.config, await readConfigFile(opts.config));
@@ -21,10 +21,9 @@ export function checkCommand(ctx: CommandContext): Command {
           );
         } else {
           printDiagnostics(ctx.io, opts.config, checked.diagnostics);
-          const n = checked.diagnostics.filter((d) => d.severity === 'error').length;
           ctx.io.err(
             bad
-              ? `nftlb: ${opts.config}: ${n} error${n === 1 ? '' : 's'}\n`
+              ? `nftlb: ${opts.config}: ${errorCount(checked.diagnostics)}\n`
               : `nftlb: ${opts.config}: ok (${checked.model?.services.length ?? 0} services)\n`,
           );
         }

@@ -1,5 +1,6 @@
 import { formatDiagnostic, type Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
+import { STOPPED_CODE } from '../config/read.js';
 import { exitCodeFor, EXIT } from './exit-codes.js';
 
 // Output sinks of a command run; tests pass buffers, main() passes the process streams.
@@ -29,9 +30,22 @@ export const processIo: Io = {
   err: (text) => process.stderr.write(text),
 };
 
-// Prints diagnostics one per line on stderr.
+/** Most diagnostics printed on stderr; the rest are counted ("and M more"). `nftlb check --json` lists all that were
+ *  found (at most MAX_PROBLEMS, then checking stops). */
+export const MAX_PRINTED = 50;
+
+// Prints diagnostics one per line on stderr: the first MAX_PRINTED (in file order), then how many more there are.
 export function printDiagnostics(io: Io, file: string, ds: readonly Diagnostic[]): void {
-  for (const d of ds) io.err(`${formatDiagnostic(file, d)}\n`);
+  const n = Math.min(ds.length, MAX_PRINTED);
+  for (let i = 0; i < n; i++) io.err(`${formatDiagnostic(file, ds[i]!)}\n`);
+  if (ds.length > n) io.err(`nftlb: ${file}: and ${ds.length - n} more (nftlb check --json lists them all)\n`);
+}
+
+// "3 errors", or "at least 10000 errors" when checking stopped (the loader's check.stopped diagnostic).
+export function errorCount(ds: readonly Diagnostic[]): string {
+  const stopped = ds.some((d) => d.code === STOPPED_CODE);
+  const n = ds.filter((d) => d.severity === 'error' && d.code !== STOPPED_CODE).length;
+  return `${stopped ? 'at least ' : ''}${n} error${n === 1 ? '' : 's'}${stopped ? ' (checking stopped there)' : ''}`;
 }
 
 // Reports an error on stderr and returns the exit code that belongs to it.
@@ -39,8 +53,7 @@ export function reportError(io: Io, e: unknown, file?: string): number {
   if (e instanceof NftlbError) {
     if (e.diagnostics.length > 0 && file !== undefined) {
       printDiagnostics(io, file, e.diagnostics);
-      const n = e.diagnostics.filter((d) => d.severity === 'error').length;
-      io.err(`nftlb: ${file}: ${n} error${n === 1 ? '' : 's'}; nothing was changed\n`);
+      io.err(`nftlb: ${file}: ${errorCount(e.diagnostics)}; nothing was changed\n`);
     } else {
       io.err(`nftlb: ${e.message}\n`);
     }

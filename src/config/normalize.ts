@@ -24,8 +24,9 @@ export interface Normalized {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-// Turns a schema-valid config into the model: defaults filled, addresses canonical, seeds resolved.
-export function normalize(raw: RawConfig): Normalized {
+// Turns a schema-valid config into the model: defaults filled, addresses canonical, seeds resolved. `indices` are the
+// services' places in the file when raw holds only some of them (the valid ones of an invalid config), for their paths.
+export function normalize(raw: RawConfig, indices?: readonly number[]): Normalized {
   const diagnostics: Diagnostic[] = [];
   const err = (path: string, code: string, message: string): void => {
     diagnostics.push({ path, code, message, severity: 'error' });
@@ -56,7 +57,9 @@ export function normalize(raw: RawConfig): Normalized {
     if (list === undefined) vipLists.set(a, (list = [a]));
     return list;
   };
-  const services = raw.services.map((s, i) => normalizeService(s, `/services/${i}`, address, vip, vipList, err));
+  const services = raw.services.map((s, i) =>
+    normalizeService(s, `/services/${indices?.[i] ?? i}`, address, vip, vipList, err),
+  );
   return { model: { table: raw.table ?? DEFAULT_TABLE, services }, diagnostics };
 }
 

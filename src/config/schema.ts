@@ -12,8 +12,10 @@ export const configSchema = {
     $schema: { type: 'string', description: 'Editor hint; ignored by nftlb.' },
     table: {
       type: 'string',
-      pattern: '^[A-Za-z][A-Za-z0-9_]{0,31}$',
-      description: 'Name of the nft table (family inet) that nftlb owns and replaces. Default: nftlb.',
+      minLength: 1,
+      maxLength: 242,
+      description:
+        'Name of the nft table (family inet) that nftlb owns and replaces: a name nft 1.0.6 takes (letters, digits, _ . and -; a letter, _ or . first; not an nft keyword). Default: nftlb.',
     },
     services: {
       type: 'array',
@@ -25,6 +27,7 @@ export const configSchema = {
     address: {
       type: 'string',
       minLength: 1,
+      maxLength: 64,
       description: 'An IPv4 or IPv6 address (no prefix length).',
     },
     port: { type: 'integer', minimum: 1, maximum: 65535 },
@@ -136,7 +139,7 @@ export const configSchema = {
           description: 'http: expected status code(s). Default 200.',
           oneOf: [
             { type: 'integer', minimum: 100, maximum: 599 },
-            { type: 'array', minItems: 1, items: { type: 'integer', minimum: 100, maximum: 599 } },
+            { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'integer', minimum: 100, maximum: 599 } },
           ],
         },
         command: {
@@ -162,14 +165,14 @@ export const configSchema = {
           description: 'The virtual address(es) clients connect to: one address or a list (IPv4 and/or IPv6).',
           oneOf: [
             { $ref: '#/definitions/address' },
-            { type: 'array', minItems: 1, items: { $ref: '#/definitions/address' } },
+            { type: 'array', minItems: 1, maxItems: 1024, items: { $ref: '#/definitions/address' } },
           ],
         },
         protocol: {
           description: 'tcp (default), udp, or [tcp, udp].',
           oneOf: [
             { $ref: '#/definitions/protocol' },
-            { type: 'array', minItems: 1, uniqueItems: true, items: { $ref: '#/definitions/protocol' } },
+            { type: 'array', minItems: 1, maxItems: 2, uniqueItems: true, items: { $ref: '#/definitions/protocol' } },
           ],
         },
         port: {
@@ -180,6 +183,7 @@ export const configSchema = {
             {
               type: 'array',
               minItems: 1,
+              maxItems: 1024,
               items: { oneOf: [{ $ref: '#/definitions/port' }, { $ref: '#/definitions/portRange' }] },
             },
           ],
@@ -197,6 +201,7 @@ export const configSchema = {
             fields: {
               type: 'array',
               minItems: 1,
+              maxItems: 4,
               uniqueItems: true,
               items: { type: 'string', enum: ['saddr', 'daddr', 'sport', 'dport'] },
               description: 'Packet fields hashed, in this order. Default [saddr] (client-sticky).',

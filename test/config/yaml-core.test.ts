@@ -58,7 +58,7 @@ test('every fixture config reads the same by both parsers', (t) => {
   t.true(n > 20, `compared ${n} configs`);
 });
 
-test('aliases are read by the yaml parser, which bounds their expansion', (t) => {
+test('aliases are read, and their expansion is bounded', (t) => {
   const ok = parseConfigText('lb.yaml', 'a: &x [1, 2]\nb: *x\n');
   t.deepEqual(ok.value, { a: [1, 2], b: [1, 2] });
   const rows = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];

@@ -1,8 +1,15 @@
-import { NFT_KEYWORDS } from '../../nft/names.js';
+import { identProblem } from '../../nft/names.js';
 import { error, type Rule } from './rule.js';
 
-// nft refuses keywords as table names, even quoted.
-export const tableName: Rule = ({ model }) =>
-  NFT_KEYWORDS.has(model.table)
-    ? [error('/table', 'table.keyword', `"${model.table}" is an nft keyword; choose another table name`)]
-    : [];
+// The table name goes into every nft command nftlb sends; refuse here, with the line, what nft would refuse there.
+export const tableName: Rule = ({ model }) => {
+  const why = identProblem(model.table);
+  if (why === undefined) return [];
+  return [
+    error(
+      '/table',
+      why.includes('keyword') ? 'table.keyword' : 'table.name',
+      `"${model.table}" cannot be a table name: ${why}; choose another name`,
+    ),
+  ];
+};

@@ -1,0 +1,313 @@
+import jsyaml from 'js-yaml';
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Document, type Node } from 'yaml';
+import type { Diagnostic } from '../common/diagnostic.js';
+import { lineIndex, pointerSegments } from './lines.js';
+import { FULL_YAML_ERRORS_BYTES, MAX_ALIAS_EXPANSION, MAX_NESTING } from './limits.js';
+import { emptyDocument, tooDeep, type ParsedText } from './parsed.js';
+import { YAML_CORE_SCHEMA } from './yaml-core.js';
+
+// js-yaml refuses a node more than maxDepth - 1 of its own levels deep, before it recurses any deeper. Its levels are
+// not quite the document's: a node in block context is first tried as a mapping key, one more level. A document
+// within MAX_NESTING + 1 of them is within the limit; one that js-yaml refuses there is read again with room for
+// twice as many, and its nesting checked on the value.
+const LOAD_OPTIONS = { schema: YAML_CORE_SCHEMA, maxDepth: MAX_NESTING + 1 } as jsyaml.LoadOptions;
+const DEEP_LOAD_OPTIONS = { schema: YAML_CORE_SCHEMA, maxDepth: 2 * MAX_NESTING + 2 } as jsyaml.LoadOptions;
+
+// Reads YAML 1.2 text. js-yaml reads it (about 15x faster than the `yaml` parser's document model, and with a bound on
+// nesting); the `yaml` parser is used only where js-yaml cannot answer: text with a %-directive (%YAML 1.1 changes how
+// scalars read) and, for text up to FULL_YAML_ERRORS_BYTES, syntax errors (it reports all of them, js-yaml the first).
+export function parseYaml(text: string): ParsedText {
+  const lineOf = lineIndex(text);
+  const locate = (pointers: readonly string[]): (number | undefined)[] => locateYaml(text, lineOf, pointers);
+  const directive = /^%/m.exec(text);
+  if (directive !== null) {
+    if (text.length <= FULL_YAML_ERRORS_BYTES && nestingBound(text) <= 4 * MAX_NESTING) return slowYaml(text);
+    const message = `a %-directive is read only in configs up to ${FULL_YAML_ERRORS_BYTES / 1048576} MiB; remove it`;
+    return { value: undefined, diagnostics: [yamlError(lineOf(directive.index), 'parse.yaml', message)], locate };
+  }
+  let value: unknown;
+  try {
+    value = load(text);
+  } catch (e) {
+    if (!(e instanceof jsyaml.YAMLException)) throw e;
+    const line = (e.mark?.line ?? 0) + 1;
+    if (e instanceof TooDeep) {
+      const at = e.pointer === undefined ? undefined : locate([e.pointer])[0];
+      return { value: undefined, diagnostics: [tooDeep(at ?? line)], locate };
+    }
+    if (text.length <= FULL_YAML_ERRORS_BYTES && nestingBound(text) <= 4 * MAX_NESTING) return slowYaml(text);
+    const dup = /duplicated mapping key/.test(e.reason);
+    const d = yamlError(line, dup ? 'parse.duplicate-key' : 'parse.yaml', dup ? 'Map keys must be unique' : e.reason);
+    return { value: undefined, diagnostics: [d], locate };
+  }
+  if (value === undefined || (value === null && blank(text)))
+    return { value: undefined, diagnostics: [emptyDocument('YAML')], locate };
+  // An alias is written with '*': without one in the text no node can be shared.
+  const shared = text.includes('*') ? aliasProblem(value) : undefined;
+  if (shared !== undefined) return { value: undefined, diagnostics: [shared], locate };
+  return { value, diagnostics: [], locate };
+}
+
+// A document nested deeper than MAX_NESTING: where js-yaml stopped, and the first value too deep when it is known.
+class TooDeep extends jsyaml.YAMLException {
+  constructor(
+    cause: jsyaml.YAMLException,
+    readonly pointer?: string,
+  ) {
+    super(cause.reason, cause.mark);
+  }
+}
+
+// js-yaml's reading, with the nesting limit exact (see LOAD_OPTIONS).
+function load(text: string): unknown {
+  try {
+    return jsyaml.load(text, LOAD_OPTIONS);
+  } catch (e) {
+    if (!(e instanceof jsyaml.YAMLException) || !/maxDepth/.test(e.reason)) throw e;
+    let value: unknown;
+    try {
+      value = jsyaml.load(text, DEEP_LOAD_OPTIONS);
+    } catch (deeper) {
+      if (deeper instanceof jsyaml.YAMLException && /maxDepth/.test(deeper.reason)) throw new TooDeep(e);
+      throw deeper;
+    }
+    const pointer = tooDeepPointer(value, '', 0);
+    if (pointer !== undefined) throw new TooDeep(e, pointer);
+    return value;
+  }
+}
+
+// The JSON pointer of the first value inside more than MAX_NESTING lists and mappings, if any.
+function tooDeepPointer(v: unknown, path: string, level: number): string | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  for (const k of Object.keys(v)) {
+    const p = `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (level >= MAX_NESTING) return p;
+    const deeper = tooDeepPointer((v as Record<string, unknown>)[k], p, level + 1);
+    if (deeper !== undefined) return deeper;
+  }
+  return undefined;
+}
+
+function yamlError(line: number, code: string, message: string): Diagnostic {
+  return { path: '', line, code, message, severity: 'error' };
+}
+
+// True when the text holds no node: only blank lines, comments and document markers.
+function blank(text: string): boolean {
+  return text.split('\n').every((l) => /^\s*(#.*)?$/.test(l) || /^(---|\.\.\.)\s*(#.*)?$/.test(l));
+}
+
+// An upper bound of the nesting of YAML text: the deepest indentation plus block indicators on one line, plus the
+// deepest flow brackets. Keeps deep text from the `yaml` parser, whose document model recurses.
+function nestingBound(text: string): number {
+  let lines = 0;
+  for (const l of text.split('\n')) {
+    const indent = l.length - l.trimStart().length;
+    const indicators = (l.match(/(?:^|\s)[-?:](?=\s|$)/g) ?? []).length;
+    lines = Math.max(lines, indent + indicators);
+  }
+  let flow = 0;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 91 || c === 123) flow = Math.max(flow, ++depth);
+    else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  return lines + flow;
+}
+
+// Collections that aliases share: refused when one contains itself, when the document they expand to would hold more
+// than MAX_ALIAS_EXPANSION values beyond those written, or nest deeper than MAX_NESTING once expanded.
+function aliasProblem(root: unknown): Diagnostic | undefined {
+  // Per collection: values in its expansion (itself included) and its height; -1 while it is being walked.
+  const size = new Map<object, number>();
+  const height = new Map<object, number>();
+  let written = 0;
+  const stack: { v: object; done: boolean }[] = [];
+  if (root !== null && typeof root === 'object') stack.push({ v: root, done: false });
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    const kids = Object.values(top.v) as unknown[];
+    if (top.done) {
+      let s = 1;
+      let h = 0;
+      for (const k of kids) {
+        if (k === null || typeof k !== 'object') s++;
+        else {
+          s += size.get(k)!;
+          h = Math.max(h, height.get(k)! + 1);
+        }
+      }
+      size.set(top.v, s);
+      height.set(top.v, h);
+      if (s - written > MAX_ALIAS_EXPANSION)
+        return yamlError(1, 'parse.alias', `aliases expand the document by more than ${MAX_ALIAS_EXPANSION} values`);
+      continue;
+    }
+    const seen = size.get(top.v);
+    if (seen === -1) return yamlError(1, 'parse.alias', 'an alias refers to a collection that contains it');
+    if (seen !== undefined) continue;
+    size.set(top.v, -1);
+    written++;
+    stack.push({ v: top.v, done: true });
+    for (const k of kids) {
+      if (k === null || typeof k !== 'object') written++;
+      else if (size.get(k) === -1)
+        return yamlError(1, 'parse.alias', 'an alias refers to a collection that contains it');
+      else if (!size.has(k)) stack.push({ v: k, done: false });
+    }
+  }
+  if (root !== null && typeof root === 'object' && height.get(root)! > MAX_NESTING) return tooDeep(1);
+  return undefined;
+}
+
+// Where js-yaml found a collection: the offset where its node starts (before any blank or comment) and, when its
+// children could be matched to the events of the parse, where each item (sequence) or value (mapping) starts.
+interface Placed {
+  readonly start: number;
+  readonly kids?: readonly number[];
+  readonly keys?: readonly string[];
+}
+
+// The lines of the nodes at some JSON pointers: the text is read again by js-yaml, whose listener reports where each
+// node opens and what it closes as; collections are matched by identity with the value of that read.
+function locateYaml(text: string, lineOf: (o: number) => number, pointers: readonly string[]): (number | undefined)[] {
+  const placed = new Map<object, Placed>();
+  const frames: { start: number; kids: number[]; results: unknown[] }[] = [];
+  const listener = (event: 'open' | 'close', state: { position: number; result: unknown; kind: string }): void => {
+    if (event === 'open') {
+      frames.push({ start: state.position, kids: [], results: [] });
+      return;
+    }
+    const f = frames.pop()!;
+    const r = state.result;
+    // A flow collection read while js-yaml tries it as a mapping key closes twice: the inner close has its items.
+    if (r !== null && typeof r === 'object' && !placed.has(r)) {
+      if (state.kind === 'sequence' && Array.isArray(r) && f.kids.length === r.length) {
+        placed.set(r, { start: f.start, kids: f.kids });
+      } else if (state.kind === 'mapping' && f.kids.length === 2 * Object.keys(r).length) {
+        const keys: string[] = [];
+        const kids: number[] = [];
+        for (let i = 0; i < f.kids.length; i += 2) {
+          keys.push(String(f.results[i]));
+          // An empty value is placed on its key.
+          kids.push(f.kids[i + 1]! >= 0 ? f.kids[i + 1]! : f.kids[i]!);
+        }
+        placed.set(r, { start: f.start, kids, keys });
+      } else {
+        // A key without a value, a null item: the children cannot be matched, diagnostics stop at the collection.
+        placed.set(r, { start: f.start });
+      }
+    }
+    const parent = frames[frames.length - 1];
+    if (parent !== undefined) {
+      // An empty node (`key:` and nothing) starts nowhere: js-yaml sought past the line break, to the next key.
+      const empty = r === null && contentStart(text, f.start) >= state.position;
+      parent.kids.push(empty ? -1 : f.start);
+      parent.results.push(r);
+    }
+  };
+  let root: unknown;
+  try {
+    root = jsyaml.load(text, { ...DEEP_LOAD_OPTIONS, listener } as jsyaml.LoadOptions);
+  } catch {
+    return pointers.map(() => undefined);
+  }
+  const lineAt = (offset: number): number => lineOf(contentStart(text, offset));
+  const keyIndex = new Map<Placed, Map<string, number>>();
+  return pointers.map((p) => {
+    let node = root;
+    let at = node !== null && typeof node === 'object' ? placed.get(node) : undefined;
+    let line = lineAt(at?.start ?? 0);
+    for (const seg of pointerSegments(p)) {
+      if (at?.kids === undefined) break;
+      let i: number | undefined;
+      if (at.keys === undefined) i = /^(0|[1-9][0-9]*)$/.test(seg) ? Number(seg) : undefined;
+      else {
+        let index = keyIndex.get(at);
+        if (index === undefined) {
+          index = new Map();
+          for (let k = at.keys.length - 1; k >= 0; k--) index.set(at.keys[k]!, k);
+          keyIndex.set(at, index);
+        }
+        i = index.get(seg);
+      }
+      if (i === undefined || i >= at.kids.length || at.kids[i]! < 0) break;
+      line = lineAt(at.kids[i]!);
+      node = (node as Record<string, unknown>)[seg];
+      at = node !== null && typeof node === 'object' ? placed.get(node) : undefined;
+      if (at === undefined) break;
+    }
+    return line;
+  });
+}
+
+// The offset of the first character of a node that js-yaml opened at offset: past blanks, line breaks and comments.
+function contentStart(text: string, offset: number): number {
+  let i = offset;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) i++;
+    else if (c === 35) {
+      const nl = text.indexOf('\n', i);
+      i = nl < 0 ? text.length : nl;
+    } else break;
+  }
+  return i;
+}
+
+// The `yaml` parser's reading of small text: every syntax error and duplicate key on its line, aliases expanded under
+// its own bound ("billion laughs"), and lines from its document model.
+function slowYaml(text: string): ParsedText {
+  const lines = new LineCounter();
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
+  } catch (e) {
+    // The document model recurses: a stack overflow is a diagnostic too (nestingBound should keep it from happening).
+    if (!(e instanceof RangeError)) throw e;
+    return { value: undefined, diagnostics: [tooDeep(1)], locate: (ps) => ps.map(() => undefined) };
+  }
+  const diagnostics: Diagnostic[] = doc.errors.map((e) => {
+    const message = e.message.split('\n')[0] ?? e.message;
+    const code = e.code === 'DUPLICATE_KEY' ? 'parse.duplicate-key' : 'parse.yaml';
+    return yamlError(lines.linePos(e.pos[0]).line, code, message);
+  });
+  let value: unknown;
+  if (diagnostics.length === 0) {
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // The yaml parser refuses to expand aliases past maxAliasCount ("billion laughs"); a diagnostic, not a crash.
+      diagnostics.push(yamlError(1, 'parse.alias', `cannot expand aliases: ${(e as Error).message}`));
+    }
+  }
+  if (diagnostics.length === 0 && doc.contents === null) diagnostics.push(emptyDocument('YAML'));
+  return {
+    value: diagnostics.length === 0 ? value : undefined,
+    diagnostics,
+    locate: (pointers) =>
+      pointers.map((p) => {
+        const offset = nodeAt(doc.contents as Node | null, p)?.range?.[0];
+        return offset === undefined ? undefined : lines.linePos(offset).line;
+      }),
+  };
+}
+
+// Walks a YAML node tree along a JSON pointer; stops at the deepest node that exists.
+function nodeAt(root: Node | null, pointer: string): Node | null {
+  let node: Node | null = root;
+  for (const seg of pointerSegments(pointer)) {
+    let next: Node | null = null;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
+      if (pair) next = (pair.value as Node | null) ?? (pair.key as Node);
+    } else if (isSeq(node)) {
+      next = (node.items[Number(seg)] as Node | undefined) ?? null;
+    }
+    if (next === null) return node;
+    node = next;
+  }
+  return node;
+}
