@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { hasErrors } from '../common/diagnostic.js';
-import { checkConfig, readConfigFile } from '../config/read.js';
+import { checkConfig } from '../config/read.js';
+import { readConfigFile } from '../system/config-file.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { errorCount, printDiagnostics, reportError } from './io.js';

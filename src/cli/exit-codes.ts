@@ -9,7 +9,8 @@ export const EXIT = {
   usage: 2,
   /** The config has errors (all of them are printed on stderr). */
   configInvalid: 3,
-  /** The config file cannot be read. */
+  /** The config file cannot be read: missing, unreadable, not a regular file (a FIFO, a device, a directory), or over
+   *  the size limit. */
   configRead: 4,
   /** The requested output cannot express the config (e.g. iptables and maglev). */
   unsupported: 5,

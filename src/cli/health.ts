@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { loadModel } from '../config/read.js';
+import { loadModel } from '../system/config-file.js';
 import { runProbe } from '../health/probe.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
 import { healthStateFile, readHealthState } from '../health/state-file.js';

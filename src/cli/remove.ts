@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { removeTable } from '../ops/remove.js';
-import { loadModel } from '../config/read.js';
+import { loadModel } from '../system/config-file.js';
 import { lockOptions, reportOpsError } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { loadModel } from '../config/read.js';
+import { loadModel } from '../system/config-file.js';
 import { renderIptablesScript } from '../iptables/script.js';
 import { renderNftScript } from '../nft/script.js';
 import { plan } from '../plan/plan.js';

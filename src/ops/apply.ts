@@ -1,5 +1,5 @@
 import type { Diagnostic } from '../common/diagnostic.js';
-import { loadModel } from '../config/read.js';
+import { loadModel } from '../system/config-file.js';
 import { renderNftScript } from '../nft/script.js';
 import { ident } from '../nft/names.js';
 import type { Host } from '../system/host.js';

@@ -1,4 +1,4 @@
-import { loadModel } from '../config/read.js';
+import { loadModel } from '../system/config-file.js';
 import { renderNftScript } from '../nft/script.js';
 import { checkStatusView } from '../health/check-status.js';
 import { desiredPlan } from './desired.js';

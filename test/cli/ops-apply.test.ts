@@ -1,7 +1,7 @@
 import test from 'ava';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
-import { loadModel } from '../../src/config/read.js';
+import { loadModel } from '../../src/system/config-file.js';
 import { applyCommand } from '../../src/cli/apply.js';
 import { removeCommand } from '../../src/cli/remove.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
