@@ -60,7 +60,6 @@ ${values.join('\n')}
 
 _nftlb() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev='' path='' i=1 w commands options args kind words
-  local -a reply=()
   COMPREPLY=()
   ((COMP_CWORD > 0)) && prev=\${COMP_WORDS[COMP_CWORD - 1]}
   # bash splits --config=FILE at the '=' (COMP_WORDBREAKS) into --config, =, FILE: complete FILE as its value.
@@ -84,21 +83,23 @@ _nftlb() {
     ((i++))
   done
   _nftlb_spec "$path" || return 0
+  # Command substitution rather than mapfile < <(...): no /dev/fd needed. Results are split on newlines only (file
+  # names with spaces) and not globbed.
+  local - IFS=$'\\n'
+  set -f
   if [[ $prev == -* ]] && _nftlb_value "$path" "$prev"; then
     case $kind in
-      words) mapfile -t reply < <(compgen -W "$words" -- "$cur") ;;
-      file) mapfile -t reply < <(compgen -f -- "$cur"); compopt -o filenames 2>/dev/null ;;
-      dir) mapfile -t reply < <(compgen -d -- "$cur"); compopt -o filenames 2>/dev/null ;;
+      words) COMPREPLY=($(IFS=' ' compgen -W "$words" -- "$cur")) ;;
+      file) COMPREPLY=($(compgen -f -- "$cur")) && compopt -o filenames 2>/dev/null ;;
+      dir) COMPREPLY=($(compgen -d -- "$cur")) && compopt -o filenames 2>/dev/null ;;
     esac
   elif [[ $cur == -* ]]; then
-    mapfile -t reply < <(compgen -W "$options" -- "$cur")
+    COMPREPLY=($(IFS=' ' compgen -W "$options" -- "$cur"))
   elif [[ -n $commands ]]; then
-    mapfile -t reply < <(compgen -W "$commands" -- "$cur")
+    COMPREPLY=($(IFS=' ' compgen -W "$commands" -- "$cur"))
   elif [[ $args == file ]]; then
-    mapfile -t reply < <(compgen -f -- "$cur")
-    compopt -o filenames 2>/dev/null
+    COMPREPLY=($(compgen -f -- "$cur")) && compopt -o filenames 2>/dev/null
   fi
-  COMPREPLY=("\${reply[@]}")
   return 0
 }
 
