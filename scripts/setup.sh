@@ -15,11 +15,14 @@ command -v iptables-legacy >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
-command -v groff >/dev/null 2>&1 || need+=(groff-base)
-# The package test (test/package/deb.test.ts): a throwaway Debian root, lintian, and the completion smoke test.
+# sysctl: the kernel tests and the demo turn on forwarding inside their namespaces (minimal images lack procps).
+command -v sysctl >/dev/null 2>&1 || need+=(procps)
+# The package and docs tests (test/package/): a throwaway Debian root, lintian, unit checks, zsh -n, groff.
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     mapfile -t pkgs < <(printf '%s\n' "${need[@]}" | sort -u)
