@@ -168,3 +168,41 @@ test('zsh completion parses (zsh -n) and defines a function per command', async 
   for (const { path } of commands(buildProgram(quiet)))
     t.regex(text, new RegExp(`^_nftlb__${path.join('__').replace(/-/g, '_')}\\(\\) \\{$`, 'm'));
 });
+
+// Drives zsh's completion system in a pseudo-terminal (zpty): types each line, presses TAB, then a key bound to a
+// widget that prints the edited line. Each read waits for its marker; the whole run is bounded by execa's timeout.
+const ZPTY = `
+zmodload zsh/zpty
+fp=$1; shift
+for line in "$@"; do
+  zpty z zsh -f -i
+  zpty -w z "fpath=($fp \\$fpath); autoload -U compinit; compinit -u -D; dump() { zle -I; print -r -- \\"BUF<\\$BUFFER>\\"; }; zle -N dump; bindkey '^X' dump; PS1='RE''ADY> '"
+  zpty -r z junk '*READY> '
+  zpty -n -w z "$line"$'\\t\\C-X'
+  zpty -r z out '*BUF<*>*'
+  print -r -- "\${\${out##*BUF<}%%>*}"
+  zpty -d z
+done
+`;
+
+test('zsh completion completes commands, options, option values and files (compinit, in a pty)', async (t) => {
+  if (!(await needZsh(t))) return;
+  const cases: [string, string][] = [
+    ['nftlb ap', 'nftlb apply '],
+    ['nftlb st', 'nftlb status '],
+    ['nftlb render -f ip6', 'nftlb render -f ip6tables '],
+    ['nftlb render --fo', 'nftlb render --format '],
+    ['nftlb import ', 'nftlb import iptables '],
+    ['nftlb health --state', 'nftlb health --state-dir '],
+    ['nftlb check -c fixtures/exa', 'nftlb check -c fixtures/examples/'],
+  ];
+  const r = await execa('zsh', ['-f', '-c', ZPTY, 'zsh', resolve('templates/completion'), ...cases.map(([l]) => l)], {
+    reject: false,
+    timeout: 120_000,
+  });
+  t.is(r.exitCode, 0, `${r.stderr}\n${r.stdout}`);
+  t.deepEqual(
+    r.stdout.split('\n').map((l) => l.replace(/\r/g, '')),
+    cases.map(([, want]) => want),
+  );
+});
