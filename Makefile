@@ -4,7 +4,7 @@ NODE ?= node
 # ava runs without npx: npx puts node_modules/.bin on PATH, where `nft` is @vercel/nft (an ava dependency), not nftables.
 AVA := $(NODE) node_modules/ava/entrypoints/cli.mjs
 
-.PHONY: all setup build test test-unit test-kernel golden lint format bench demo install deb clean
+.PHONY: all setup build test test-unit test-kernel golden lint format bench demo install deb man completion clean
 
 all: build
 
@@ -46,15 +46,35 @@ bench: build
 demo: build
 	$(NODE) scripts/demo.mjs
 
+# The file layout of the Debian package (scripts/deb.sh). The bundle keeps its .mjs name, which is what makes Node 18
+# load it as an ES module; /usr/bin/nftlb is a symlink to it (Node resolves the link before it looks at the name).
 install: build
-	install -D -m 0755 dist/nftlb.mjs $(DESTDIR)/usr/bin/nftlb
+	install -D -m 0755 dist/nftlb.mjs $(DESTDIR)/usr/lib/nftlb/nftlb.mjs
+	install -d $(DESTDIR)/usr/bin
+	ln -sfn ../lib/nftlb/nftlb.mjs $(DESTDIR)/usr/bin/nftlb
 	install -D -m 0644 dist/nftlb.schema.json $(DESTDIR)/usr/share/nftlb/nftlb.schema.json
 	install -D -m 0644 man/nftlb.8 $(DESTDIR)/usr/share/man/man8/nftlb.8
-	for f in templates/*.service templates/*.timer; do [ -e "$$f" ] && install -D -m 0644 "$$f" $(DESTDIR)/lib/systemd/system/$$(basename "$$f"); done; true
+	install -D -m 0644 man/nftlb.conf.5 $(DESTDIR)/usr/share/man/man5/nftlb.conf.5
+	install -D -m 0644 templates/completion/nftlb.bash $(DESTDIR)/usr/share/bash-completion/completions/nftlb
+	install -D -m 0644 templates/completion/_nftlb $(DESTDIR)/usr/share/zsh/vendor-completions/_nftlb
+	install -d $(DESTDIR)/lib/systemd/system
+	install -m 0644 templates/*.service templates/*.timer $(DESTDIR)/lib/systemd/system/
+	install -D -m 0644 dist/copyright $(DESTDIR)/usr/share/doc/nftlb/copyright
+	install -D -m 0644 templates/nftlb.cron $(DESTDIR)/usr/share/doc/nftlb/examples/nftlb.cron
 	[ -e $(DESTDIR)/etc/nftlb/nftlb.yaml ] || install -D -m 0644 templates/nftlb.yaml $(DESTDIR)/etc/nftlb/nftlb.yaml
+	[ -e $(DESTDIR)/etc/default/nftlb ] || install -D -m 0644 templates/nftlb.default $(DESTDIR)/etc/default/nftlb
 
+# dist/nftlb_<version>_all.deb, checked with lintian when it is installed (errors fail).
 deb: build
 	scripts/deb.sh
+
+# Regenerate man/nftlb.8, man/nftlb.conf.5 (from their .in templates, the program, the schema and README.md) and the
+# shell completions; test/package/docs.test.ts fails while the committed ones differ.
+man: build
+	$(NODE) scripts/gen-docs.mjs --man
+
+completion: build
+	$(NODE) scripts/gen-docs.mjs --completion
 
 clean:
 	rm -rf dist

@@ -1,11 +1,12 @@
-// Bundles the CLI into one file (dist/nftlb.mjs) that runs without node_modules, and writes the editor JSON Schema.
-// Runs after tsc: it reads the compiled schema. The config validator is compiled by ajv here, ahead of time (ajv's
+// Bundles the CLI into one file (dist/nftlb.mjs) that runs without node_modules, and writes the editor JSON Schema and
+// the licence notices of what the bundle contains (dist/copyright). Runs after tsc: it reads the compiled schema. The config validator is compiled by ajv here, ahead of time (ajv's
 // standalone code), instead of on every start of the command (~120 ms).
 import { Ajv } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { build } from 'esbuild';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, URL } from 'node:url';
+import { bundledPackages, debianCopyright } from './licenses.mjs';
 
 const { configSchema } = await import('../dist/src/config/schema.js');
 const { AJV_OPTIONS } = await import('../dist/src/config/schema-validator.js');
@@ -28,19 +29,27 @@ const precompiledValidator = {
   },
 };
 
-await build({
+const result = await build({
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/nftlb.mjs',
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node18',
+  // The notices go to dist/copyright, complete (legal comments would cover only the packages that write them).
   legalComments: 'none',
+  metafile: true,
   // Prefer ESM builds: jsonc-parser's UMD main cannot be bundled.
   mainFields: ['module', 'main'],
-  // commander and ajv are CommonJS and require() node built-ins; ESM output needs a real require for them.
+  // commander and ajv are CommonJS and require() node built-ins; ESM output needs a real require for them. The file
+  // must keep its .mjs name (or be reached through a symlink of that name): Node 18 reads it as ESM only then.
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __nftlbCreateRequire } from 'node:module';\nconst require = __nftlbCreateRequire(import.meta.url);",
+    js: [
+      '#!/usr/bin/env node',
+      '// nftlb, bundled with npm packages; licences: LICENSE and dist/copyright (installed: /usr/share/doc/nftlb/copyright).',
+      "import { createRequire as __nftlbCreateRequire } from 'node:module';",
+      'const require = __nftlbCreateRequire(import.meta.url);',
+    ].join('\n'),
   },
   plugins: [precompiledValidator],
   logLevel: 'warning',
@@ -48,3 +57,15 @@ await build({
 await chmod('dist/nftlb.mjs', 0o755);
 
 await writeFile('dist/nftlb.schema.json', `${JSON.stringify(configSchema, null, 2)}\n`);
+
+// The bundle's inputs (esbuild's metafile): which npm packages it contains, for the notices and their test.
+await writeFile('dist/nftlb.meta.json', JSON.stringify(result.metafile));
+const root = fileURLToPath(new URL('..', import.meta.url));
+await writeFile(
+  'dist/copyright',
+  debianCopyright({
+    ownLicense: await readFile(new URL('../LICENSE', import.meta.url), 'utf8'),
+    packages: bundledPackages(result.metafile, root),
+    installedAs: '/usr/lib/nftlb/nftlb.mjs',
+  }),
+);

@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian 12 machine lacks for nftlb's build, demo and tests: npm packages always (when
-# node_modules is missing or stale), the Debian packages only when run as root and only those that are missing.
+# Installs what a fresh Debian 12 machine lacks for nftlb's build, demo, tests and package: the Debian packages only
+# when run as root and only those that are missing (nodejs and npm first, since npm ci needs them), then the npm
+# packages (when node_modules is missing or stale).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund
-fi
-
 need=()
+# Debian's own nodejs (18.19 or 18.20 on Debian 12) is enough; a node that is already there (nvm, NodeSource) is kept.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v iptables-legacy >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
+# sysctl: the kernel tests and the demo turn on forwarding inside their namespaces (minimal images lack procps).
+command -v sysctl >/dev/null 2>&1 || need+=(procps)
+# The package and docs tests (test/package/): a throwaway Debian root, lintian, unit checks, zsh -n, groff.
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     mapfile -t pkgs < <(printf '%s\n' "${need[@]}" | sort -u)
@@ -24,6 +31,15 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
   else
-    echo "setup: missing ${need[*]} (run as root to install them; kernel tests need them)" >&2
+    echo "setup: missing ${need[*]} (run as root to install them; npm needs node, kernel and package tests need the rest)" >&2
   fi
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: npm is not installed: run 'sudo scripts/setup.sh' (installs Debian's nodejs and npm) or install Node.js 18.19+" >&2
+  exit 1
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
 fi

@@ -2,6 +2,7 @@ import type { NftlbErrorCode } from '../common/errors.js';
 
 // Exit codes of every nftlb command (documented in README.md and nftlb(8)); scripts may rely on them.
 export const EXIT = {
+  /** Success (`nftlb diff`: applying the config would change nothing). */
   ok: 0,
   /** A bug in nftlb (an unexpected internal error); nothing else exits 1. */
   internal: 1,

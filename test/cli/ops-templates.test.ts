@@ -11,11 +11,19 @@ test('templates/nftlb.yaml, the default config, is valid', async (t) => {
   t.is(r.code, EXIT.ok, r.stderr);
 });
 
+// The units take the config file and extra options from /etc/default/nftlb: expand them as systemd does, with the values
+// the package installs (templates/nftlb.default).
+const defaults = new Map(
+  [...readFileSync('templates/nftlb.default', 'utf8').matchAll(/^([A-Z_]+)="?([^"\n]*)"?$/gm)].map((m) => [m[1], m[2]]),
+);
+const expand = (line: string): string => line.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a, b) => defaults.get(a ?? b) ?? '');
+
 for (const file of ['nftlb.service', 'nftlb-reload.service', 'nftlb.cron']) {
   test(`the apply command lines of templates/${file} are valid`, async (t) => {
     const lines = readFileSync(`templates/${file}`, 'utf8')
       .split('\n')
-      .filter((l) => /\/usr\/bin\/nftlb apply /.test(l) && !l.startsWith('#'));
+      .filter((l) => /\/usr\/bin\/nftlb apply /.test(l) && !l.startsWith('#'))
+      .map(expand);
     t.true(lines.length > 0);
     for (const l of lines) {
       const args = (l.split('/usr/bin/nftlb ')[1] ?? '')
