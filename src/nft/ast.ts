@@ -103,6 +103,8 @@ export interface Hook {
 export interface Chain {
   readonly name: Ident;
   readonly hook?: Hook;
+  /** The chain's comment (nft keeps it with the chain, so it changes with each load of the chain). */
+  readonly comment?: string;
   readonly rules: readonly Rule[];
 }
 

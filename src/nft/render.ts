@@ -184,6 +184,7 @@ export function renderChain(c: Chain, indent = '\t'): string {
   const i2 = `${indent}\t`;
   let out = `${indent}chain ${c.name} {\n`;
   if (c.hook) out += `${i2}${hook(c.hook)}\n`;
+  if (c.comment !== undefined) out += `${i2}comment ${quote(c.comment)}\n`;
   for (const r of c.rules) out += `${i2}${rule(r)}\n`;
   return `${out}${indent}}`;
 }

@@ -11,8 +11,9 @@ import type { Host } from './host.js';
 /** What nftlb finds of one of its tables in the live ruleset. */
 export type LiveTable =
   | { readonly kind: 'absent' }
-  /** fingerprint is null when the table exists but was not made by nftlb (no fingerprint comment). */
-  | { readonly kind: 'present'; readonly fingerprint: string | null };
+  /** fingerprint is null when the table exists but was not made by nftlb (no fingerprint comment); listing is the
+   *  terse listing it was read from (what a reload that keeps the persistence entries deletes). */
+  | { readonly kind: 'present'; readonly fingerprint: string | null; readonly listing: string };
 
 const where = (t: TableRef): string => `table ${t.family} ${t.name}`;
 const absent = (r: ExecResult): boolean => /No such file or directory/.test(r.stderr);
@@ -25,7 +26,7 @@ export async function readLiveTable(host: Host, table: TableRef): Promise<LiveTa
     if (absent(r)) return { kind: 'absent' };
     throw nftFailed(`nft cannot list ${where(table)}`, r);
   }
-  return { kind: 'present', fingerprint: fingerprintOfListing(r.stdout) };
+  return { kind: 'present', fingerprint: fingerprintOfListing(r.stdout), listing: r.stdout };
 }
 
 // Reads a table as nft JSON (rules with their counters, maps with their elements); null when it does not exist.
