@@ -1,6 +1,7 @@
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { applyCommand } from '../../src/cli/apply.js';
+import { diffCommand } from '../../src/cli/diff.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { fakeSystem } from '../support/fake-system.js';
 import { runCommand, scratch } from '../support/run-command.js';
@@ -68,4 +69,22 @@ test('a config without persistence replaces the table whole and says the entries
   write(config(82, ''));
   const plain = await apply('--json');
   t.false('persistence' in JSON.parse(plain.stdout), 'nothing to say without persistence');
+});
+
+test('diff names a persistence change in config terms', async (t) => {
+  const { s, exec, write } = await setup();
+  write(config(81, '    persistence: { netmask: 24, timeout: 60 }\n'));
+  const r = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec, {
+    NFTLB_STATE_DIR: s.dir,
+  });
+  t.is(r.code, EXIT.differs, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout).changes, [
+    {
+      kind: 'service-changed',
+      service: 'web',
+      field: 'persistence',
+      from: 'timeout 300s, key saddr, netmask 24/64, size 65536',
+      to: 'timeout 60s, key saddr, netmask 24/64, size 65536',
+    },
+  ]);
 });
