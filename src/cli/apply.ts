@@ -80,13 +80,14 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
             previousFingerprint: r.kind === 'applied' ? r.previous : r.kind === 'unchanged' ? r.fingerprint : null,
             services: r.services,
             ...(r.kind === 'dry-run' ? { script: r.script } : {}),
+            ...(r.kind === 'applied' && r.persistence !== null ? { persistence: r.persistence } : {}),
           };
           ctx.io.out(`${JSON.stringify(out, null, 2)}\n`);
         } else if (r.kind === 'dry-run') {
           ctx.io.out(r.script);
         } else if (r.kind === 'applied') {
           ctx.io.err(
-            `nftlb: applied table inet ${r.table}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}\n`,
+            `nftlb: applied table inet ${r.table}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}\n`,
           );
         }
         ctx.exit(code);

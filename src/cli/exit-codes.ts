@@ -41,6 +41,8 @@ export const EXIT = {
 // The exit code for an error code.
 export function exitCodeFor(code: NftlbErrorCode): number {
   switch (code) {
+    case 'usage':
+      return EXIT.usage;
     case 'config-invalid':
       return EXIT.configInvalid;
     case 'config-read':

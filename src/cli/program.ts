@@ -11,6 +11,7 @@ import { diffCommand } from './diff.js';
 import { doctorCommand } from './doctor.js';
 import { healthCommand } from './health.js';
 import { importCommand } from './import.js';
+import { persistenceCommand } from './persistence.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -29,8 +30,12 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(doctorCommand(ctx));
   program.addCommand(healthCommand(ctx));
   program.addCommand(importCommand(ctx));
-  for (const c of program.commands)
+  program.addCommand(persistenceCommand(ctx));
+  const configure = (c: Command): void => {
     c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+    for (const sub of c.commands) configure(sub);
+  };
+  for (const c of program.commands) configure(c);
   return program;
 }
 

@@ -49,7 +49,22 @@ const num = (v: number | null): string => (v === null ? '-' : String(v));
 
 // The human table.
 export function table(s: Status): string {
-  const rows: string[][] = [['SERVICE', 'BACKEND', 'STATE', 'HEALTH', 'WEIGHT', 'NEW', 'CONNS', 'ESTAB', 'BYTES']];
+  // The PERSIST column (persistence entries per backend) only when some service has persistence.
+  const persist = s.services.some((svc) => svc.backends.some((b) => b.persistenceEntries !== undefined));
+  const rows: string[][] = [
+    [
+      'SERVICE',
+      'BACKEND',
+      'STATE',
+      'HEALTH',
+      'WEIGHT',
+      'NEW',
+      'CONNS',
+      'ESTAB',
+      'BYTES',
+      ...(persist ? ['PERSIST'] : []),
+    ],
+  ];
   for (const svc of s.services) {
     rows.push([
       svc.name,
@@ -73,6 +88,7 @@ export function table(s: Status): string {
         num(b.connections),
         num(b.established),
         num(b.bytes),
+        ...(persist ? [b.persistenceEntries === undefined ? '' : num(b.persistenceEntries)] : []),
       ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -164,5 +180,13 @@ export function prometheus(s: Status): string {
     'Bytes of the current conntrack entries of the backend, both directions.',
     be.map(({ b, l }) => [l, b.bytes]),
   );
+  const persistent = be.filter(({ b }) => b.persistenceEntries !== undefined);
+  if (persistent.length > 0)
+    metric(
+      'nftlb_backend_persistence_entries',
+      'gauge',
+      'Persistence entries (clients kept on it) that name the backend.',
+      persistent.map(({ b, l }) => [l, b.persistenceEntries ?? null]),
+    );
   return `${out.join('\n')}\n`;
 }

@@ -2,6 +2,7 @@ import type { Diagnostic } from './diagnostic.js';
 
 // Every failure nftlb reports; the CLI maps each code to a documented exit code.
 export type NftlbErrorCode =
+  | 'usage' // a command-line value that names nothing in the config (e.g. a service it does not have)
   | 'config-read' // the config file cannot be read
   | 'config-invalid' // parse, schema or semantic errors (diagnostics attached)
   | 'unsupported' // the requested output cannot express the config (e.g. iptables + maglev)

@@ -5,6 +5,7 @@ import { parseAddress } from '../model/address.js';
 import {
   DEFAULT_MAGLEV_TABLE_SIZE,
   DEFAULT_TABLE,
+  PERSISTENCE_DEFAULTS,
   type Address,
   type Backend,
   type HashField,
@@ -12,6 +13,7 @@ import {
   type Limits,
   type Model,
   type Nat,
+  type Persistence,
   type PortRange,
   type Protocol,
   type Scheduler,
@@ -132,7 +134,20 @@ function normalizeService(
                 ? undefined
                 : { perSecond: s['rate-limit'].rate, burst: s['rate-limit'].burst ?? 5 },
           },
+    // Left undefined (and so out of the model's JSON) for a service without persistence.
+    persistence: s.persistence === undefined ? undefined : normalizePersistence(s.persistence),
     backends,
+  };
+}
+
+// Persistence with its defaults filled (README.md, Persistence).
+function normalizePersistence(p: NonNullable<RawService['persistence']>): Persistence {
+  return {
+    timeout: p.timeout ?? PERSISTENCE_DEFAULTS.timeout,
+    key: p.key ?? PERSISTENCE_DEFAULTS.key,
+    netmask4: p.netmask ?? PERSISTENCE_DEFAULTS.netmask4,
+    netmask6: p.netmask6 ?? PERSISTENCE_DEFAULTS.netmask6,
+    size: p.size ?? PERSISTENCE_DEFAULTS.size,
   };
 }
 

@@ -271,9 +271,51 @@ export const configSchema = {
             burst: { type: 'integer', minimum: 1, maximum: 10000000, description: 'Burst allowance. Default 5.' },
           },
         },
+        persistence: { $ref: '#/definitions/persistence' },
         backends: {
           type: 'array',
           items: { $ref: '#/definitions/backend' },
+        },
+      },
+    },
+    persistence: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        "Keep each client's new connections on the backend it was given, for timeout seconds after its last new connection, whatever the scheduler (see Persistence in README.md). {} takes every default.",
+      properties: {
+        timeout: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 2592000,
+          description:
+            "Seconds an entry lives after the client's last new connection (refreshed by each one). Default 300.",
+        },
+        key: {
+          type: 'string',
+          enum: ['saddr', 'saddr-daddr'],
+          description:
+            'What a client is: saddr (default; its address, one backend for every VIP and port of the service) or saddr-daddr (its address and the VIP it connects to).',
+        },
+        netmask: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 32,
+          description: 'IPv4 prefix length that groups clients (24: a /24 shares one entry). Default 32.',
+        },
+        netmask6: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 96,
+          description:
+            'IPv6 prefix length that groups clients (by default a /64, in which one host rotates its temporary addresses, shares one entry). Default 64; at most 96 (nft 1.0.6 keys an IPv6 entry by the first 96 bits of the address).',
+        },
+        size: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 16777216,
+          description:
+            "Entries this service adds to the capacity of its address family's persistence map, shared with the other services (see Persistence in README.md). Default 65536.",
         },
       },
     },

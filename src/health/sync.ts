@@ -7,6 +7,7 @@ import type { Model } from '../model/types.js';
 import type { TableRef } from '../nft/ast.js';
 import { renderCommands } from '../nft/commands.js';
 import { guardChain, ident } from '../nft/names.js';
+import { keepEntries } from '../nft/in-place.js';
 import { renderNftScript } from '../nft/script.js';
 import { backendKey, plan, poolKey, replan, type HealthOverlay, type Lookup } from '../plan/plan.js';
 import type { Plan, PlannedService } from '../plan/types.js';
@@ -292,7 +293,14 @@ async function full(
   if (live.kind === 'present' && live.fingerprint === null && deps.force !== true) throw foreignTable(tableOf(p));
   const token = newToken();
   const guard = renderCommands([{ kind: 'chain', verb: 'add', table: tableOf(p), chain: { name: ident(token) } }]);
-  await checkAndLoad(deps.host, `${renderNftScript(p).text}${guard}`);
+  // Persistence entries of nftlb's live table are kept: the table is emptied in place when that keeps them.
+  const inPlace = live.kind === 'present' && live.fingerprint !== null ? keepEntries(p, live.listing) : undefined;
+  let kept = false;
+  if (inPlace !== undefined) {
+    const r = await loadScript(deps.host, `${renderNftScript(p, inPlace).text}${guard}`);
+    kept = r.exitCode === 0;
+  }
+  if (!kept) await checkAndLoad(deps.host, `${renderNftScript(p).text}${guard}`);
   return { action: 'full', why, services: p.services.map((s) => s.name), token };
 }
 

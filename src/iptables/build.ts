@@ -4,6 +4,7 @@ import type { Family, HashField } from '../model/types.js';
 import type { Plan, PlannedBackend, PlannedService, Pool } from '../plan/types.js';
 import type { IptChain, IptMatch, IptRule, IptRuleset, IptTarget } from './ast.js';
 import { backendChain, FIXED, serviceChain } from './names.js';
+import { refusePersistence } from './persistence.js';
 import { conditionalShares } from './probability.js';
 
 /** Most rules nftlb puts in one pool chain: a new connection walks the chain linearly, so a larger slot table
@@ -27,6 +28,7 @@ export function buildIptables(p: Plan, family: Family): IptRuleset {
   const otherFamily: string[] = [];
   for (const s of p.services) {
     refuseLimits(s);
+    refusePersistence(s);
     if (s.pools.some((pool) => pool.family !== family)) otherFamily.push(s.name);
     const pool = s.pools.find((x) => x.family === family);
     if (pool === undefined) continue;

@@ -74,6 +74,21 @@ export interface Limits {
   readonly rate: { readonly perSecond: number; readonly burst: number } | undefined;
 }
 
+/** Persistence (README.md, Persistence): a client's new connections go to the backend it was given within `timeout`
+ *  seconds of its last new connection. Kernel state: one dynamic map per address family (and key), shared by every
+ *  service. */
+export interface Persistence {
+  /** Seconds an entry lives after the client's last new connection. Default 300. */
+  readonly timeout: number;
+  /** saddr: the client address; saddr-daddr: the client address and the VIP it connected to. */
+  readonly key: 'saddr' | 'saddr-daddr';
+  /** Prefix lengths that group clients: IPv4 (default 32) and IPv6 (default 64, at most 96). */
+  readonly netmask4: number;
+  readonly netmask6: number;
+  /** What the service adds to the capacity of its family's map. Default 65536. */
+  readonly size: number;
+}
+
 export interface Backend {
   /** JSON pointer of this backend in the config. */
   readonly path: string;
@@ -103,6 +118,8 @@ export interface Service {
   /** What happens to established connections of a backend that goes down. */
   readonly onDown: 'keep' | 'reset';
   readonly limits: Limits;
+  /** Absent: every new connection is scheduled. */
+  readonly persistence?: Persistence;
   readonly backends: readonly Backend[];
 }
 
@@ -114,5 +131,13 @@ export interface Model {
 
 /** Default Maglev lookup table size: a prime well above 100 x the backends of a typical service. */
 export const DEFAULT_MAGLEV_TABLE_SIZE = 4093;
+/** Persistence defaults (README.md): 5 minutes, one entry per IPv4 address or IPv6 /64, 65536 entries per service. */
+export const PERSISTENCE_DEFAULTS: Persistence = {
+  timeout: 300,
+  key: 'saddr',
+  netmask4: 32,
+  netmask6: 64,
+  size: 65536,
+};
 /** Default nft table name. */
 export const DEFAULT_TABLE = 'nftlb';

@@ -36,7 +36,17 @@ export type Expr =
       readonly offset: number;
     }
   | { readonly kind: 'symhash'; readonly mod: number; readonly offset: number }
-  | { readonly kind: 'map-lookup'; readonly key: Expr; readonly map: Ident };
+  | { readonly kind: 'map-lookup'; readonly key: Expr; readonly map: Ident }
+  /** A number written in hex (ct marks read better so: 0x00101000). */
+  | { readonly kind: 'hex'; readonly value: number }
+  /** The network mask of a prefix length: 255.255.255.0 for (4, 24), ffff:ffff:ffff:ffff:: for (6, 64). */
+  | { readonly kind: 'prefix-mask'; readonly family: 4 | 6; readonly length: number }
+  /** The first `length` bits of a 'bits'-wide integer set, in hex: the mask of a prefix within a raw payload field. */
+  | { readonly kind: 'hex-mask'; readonly bits: number; readonly length: number }
+  /** Raw bits of the network header: `@nh,offset,length` (offset and length in bits). */
+  | { readonly kind: 'raw-nh'; readonly offset: number; readonly length: number }
+  /** Bitwise and (`left & right`); parenthesized inside a concatenation, where nft 1.0.6 needs it. */
+  | { readonly kind: 'and'; readonly left: Expr; readonly right: Expr };
 
 export type Verdict = { readonly kind: 'goto' | 'jump'; readonly chain: Ident } | { readonly kind: 'accept' | 'drop' };
 
@@ -52,6 +62,17 @@ export type Stmt =
   | { readonly kind: 'limit-over'; readonly perSecond: number; readonly burst: number }
   /** Matches while the connections counted by this rule (the current one included) exceed over. */
   | { readonly kind: 'ct-count-over'; readonly over: number }
+  /** Writes a dynamic map from the packet path: `update @m { key timeout T : value }` adds the element or, when the key
+   *  is there, restarts its timeout (the value stays); `delete @m { key : value }` removes it (nft 1.0.6 wants a value
+   *  for a map; the kernel ignores it). A full map makes `update` end its rule. */
+  | {
+      readonly kind: 'set-update';
+      readonly op: 'update' | 'delete';
+      readonly set: Ident;
+      readonly key: Expr;
+      readonly timeout?: number;
+      readonly value: Expr;
+    }
   | { readonly kind: 'verdict'; readonly verdict: Verdict };
 
 export interface Rule {
@@ -82,6 +103,8 @@ export interface Hook {
 export interface Chain {
   readonly name: Ident;
   readonly hook?: Hook;
+  /** The chain's comment (nft keeps it with the chain, so it changes with each load of the chain). */
+  readonly comment?: string;
   readonly rules: readonly Rule[];
 }
 
@@ -110,6 +133,9 @@ export interface SetDecl {
   readonly value?: readonly DataType[] | 'verdict';
   /** In the order nft lists them (interval, dynamic, timeout) so a listing and the script read alike. */
   readonly flags: readonly SetFlag[];
+  /** Declared by the expressions that fill it (`typeof KEY . KEY : VALUE`) instead of `key`/`value`: for keys no nft
+   *  type names, such as raw payload bits. */
+  readonly typeof?: { readonly key: readonly Expr[]; readonly value: Expr };
   /** Default element timeout in seconds (`timeout 300s`); only with the timeout flag. */
   readonly timeout?: number;
   /** nft `size`: the most elements this map can hold. For a map the packet path adds to (dynamic) it is required. For a

@@ -18,6 +18,7 @@ import {
 import { ident, serviceChain as serviceChainName } from './names.js';
 import { rangeText } from '../model/address.js';
 import { element, renderVerdict } from './render.js';
+import { persistenceChains, persistenceSets, persistentServiceChain } from './persistence.js';
 
 // Fixed object names inside nftlb's table. Per-service state lives only in per-service chains and map elements.
 export const NAMES = {
@@ -89,6 +90,7 @@ export function tableView(p: Plan, comment: string): TableView {
   sets.push(...slotMaps(p));
   sets.push(...backendMaps(p.services));
   sets.push(...natObjects(p.services));
+  sets.push(...persistenceSets(p));
 
   const fixed: Chain[] = [
     pickChain(),
@@ -99,6 +101,7 @@ export function tableView(p: Plan, comment: string): TableView {
     guardChain(NAMES.guardOut, 'output'),
     natPostChain(),
     ...limitChains(p.services),
+    ...persistenceChains(p, NAMES),
   ];
   const chains = generated(function* () {
     for (let i = 0; i < p.services.length; i++) {
@@ -356,13 +359,16 @@ function serviceChain(s: PlannedService, pool: Pool): Chain {
             { kind: 'verdict', verdict: { kind: 'drop' } },
           ),
         ];
+  const selector = selectorExpr(sel, pool.family, directBase(pool) ?? pool.slotBase);
+  if (s.persistence !== undefined)
+    return persistentServiceChain(s, pool, serviceChainName(s.name, pool.family), limit, selector);
   return {
     name: serviceChainName(s.name, pool.family),
     rules: [
       ...limit,
       rule(
         { kind: 'counter' },
-        { kind: 'ct-mark-set', value: selectorExpr(sel, pool.family, directBase(pool) ?? pool.slotBase) },
+        { kind: 'ct-mark-set', value: selector },
         { kind: 'verdict', verdict: { kind: 'goto', chain: NAMES.pick } },
       ),
     ],

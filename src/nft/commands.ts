@@ -102,9 +102,11 @@ export function renderCommands(cs: readonly Command[]): string {
   return out;
 }
 
-/** What an `nft list` should show: a whole table, terse (no set elements), or as JSON. */
+/** What an `nft list` should show: a whole table (or one of its sets or maps), terse (no set elements), or as JSON. */
 export interface ListRequest {
   readonly table: TableRef;
+  /** List only this set or map of the table. */
+  readonly set?: Pick<SetDecl, 'kind' | 'name'>;
   /** Leave set and map elements out (`-t`): what nftlb reads to find a table's comment and chains. */
   readonly terse?: boolean;
   readonly json?: boolean;
@@ -112,5 +114,9 @@ export interface ListRequest {
 
 // The nft argv of a listing (nft takes these as arguments, not from a script).
 export function listArgs(r: ListRequest): string[] {
-  return [...(r.json ? ['-j'] : []), ...(r.terse ? ['-t'] : []), 'list', 'table', r.table.family, r.table.name];
+  const what =
+    r.set === undefined
+      ? ['table', r.table.family, r.table.name]
+      : [r.set.kind, r.table.family, r.table.name, r.set.name];
+  return [...(r.json ? ['-j'] : []), ...(r.terse ? ['-t'] : []), 'list', ...what];
 }

@@ -2,6 +2,7 @@ import type { Chain, Element, SetDecl, TableRef } from './ast.js';
 import { renderCommands, type Command } from './commands.js';
 import { buildTable, NAMES } from './build.js';
 import type { Ident } from './names.js';
+import { PERSIST_NAMES } from './persistence.js';
 import { renderElement, renderElementKey, renderRule } from './render.js';
 import type { Plan, PlannedService } from '../plan/types.js';
 
@@ -25,6 +26,8 @@ const TOUCHED_SETS: readonly Ident[] = [
   NAMES.closed[6],
   NAMES.slots,
   NAMES.slotRanges,
+  // Persistence: the backends whose entries may be used follow the pools (absent from tables without persistence).
+  PERSIST_NAMES.live,
 ];
 
 // Given the plan that is loaded and the plan after a membership change (same config, other health verdicts), writes one

@@ -12,7 +12,7 @@ const expr = (e: Expr): string => {
     case 'number':
       return String(e.value);
     case 'concat':
-      return e.parts.map(expr).join(' . ');
+      return e.parts.map((x) => (x.kind === 'and' ? `(${expr(x)})` : expr(x))).join(' . ');
     case 'anon-set':
       return `{ ${e.items.map(expr).join(', ')} }`;
     case 'set-ref':
@@ -25,8 +25,38 @@ const expr = (e: Expr): string => {
       return `symhash mod ${e.mod}${offset(e.offset)}`;
     case 'map-lookup':
       return `${expr(e.key)} map @${e.map}`;
+    case 'hex':
+      return `0x${e.value.toString(16).padStart(8, '0')}`;
+    case 'prefix-mask':
+      return prefixMask(e.family, e.length);
+    case 'hex-mask': {
+      let digits = '';
+      for (let i = 0; i < e.bits; i += 4)
+        digits += (0xf ^ (2 ** (4 - Math.max(0, Math.min(4, e.length - i))) - 1)).toString(16);
+      return `0x${digits}`;
+    }
+    case 'raw-nh':
+      return `@nh,${e.offset},${e.length}`;
+    case 'and':
+      return `${expr(e.left)} & ${expr(e.right)}`;
   }
 };
+
+// The mask of a prefix length as nft reads an address: dotted quad, or IPv6 groups with the zero tail compressed.
+function prefixMask(family: 4 | 6, length: number): string {
+  const bits = family === 4 ? 32 : 128;
+  const groups = family === 4 ? 4 : 8;
+  const width = bits / groups;
+  const parts: number[] = [];
+  for (let i = 0; i < groups; i++) {
+    const on = Math.max(0, Math.min(width, length - i * width));
+    parts.push(on === 0 ? 0 : ((2 ** width - 1) ^ (2 ** (width - on) - 1)) >>> 0);
+  }
+  if (family === 4) return parts.join('.');
+  const used = parts.findIndex((x) => x === 0);
+  const head = (used < 0 ? parts : parts.slice(0, used)).map((x) => x.toString(16));
+  return used < 0 ? head.join(':') : `${head.join(':')}::`;
+}
 
 const offset = (n: number): string => (n === 0 ? '' : ` offset ${n}`);
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
@@ -53,6 +83,10 @@ const stmt = (s: Stmt): string => {
       return `limit rate over ${s.perSecond}/second burst ${s.burst} packets`;
     case 'ct-count-over':
       return `ct count over ${s.over}`;
+    case 'set-update': {
+      const timeout = s.timeout === undefined ? '' : ` timeout ${duration(s.timeout)}`;
+      return `${s.op} @${s.set} { ${expr(s.key)}${timeout} : ${expr(s.value)} }`;
+    }
     case 'verdict':
       return verdict(s.verdict);
   }
@@ -103,7 +137,8 @@ class TextChunks {
 }
 
 // The type of a set or map as nft writes it after `type`: `ipv4_addr . inet_service`, `mark : verdict`.
-export function setType(s: Pick<SetView, 'key' | 'value'>): string {
+export function setType(s: Pick<SetView, 'key' | 'value' | 'typeof'>): string {
+  if (s.typeof !== undefined) return `${s.typeof.key.map(expr).join(' . ')} : ${expr(s.typeof.value)}`;
   return (
     s.key.join(' . ') + (s.value === undefined ? '' : ` : ${s.value === 'verdict' ? 'verdict' : s.value.join(' . ')}`)
   );
@@ -112,7 +147,7 @@ export function setType(s: Pick<SetView, 'key' | 'value'>): string {
 // The lines of a set or map declaration before its elements, each ending in `end` (a newline and indent in a table
 // block, `; ` in a one-line command): type, size, flags, default timeout, in the order nft lists them.
 export function setProperties(s: Omit<SetView, 'elements' | 'name' | 'kind'>, end: string, withSize = true): string {
-  let out = `type ${setType(s)}${end}`;
+  let out = `${s.typeof === undefined ? 'type' : 'typeof'} ${setType(s)}${end}`;
   if (withSize && s.size !== undefined) out += `size ${s.size}${end}`;
   if (s.flags.length > 0) out += `flags ${s.flags.join(',')}${end}`;
   if (s.timeout !== undefined) out += `timeout ${duration(s.timeout)}${end}`;
@@ -149,6 +184,7 @@ export function renderChain(c: Chain, indent = '\t'): string {
   const i2 = `${indent}\t`;
   let out = `${indent}chain ${c.name} {\n`;
   if (c.hook) out += `${i2}${hook(c.hook)}\n`;
+  if (c.comment !== undefined) out += `${i2}comment ${quote(c.comment)}\n`;
   for (const r of c.rules) out += `${i2}${rule(r)}\n`;
   return `${out}${indent}}`;
 }

@@ -3,8 +3,9 @@ import type { Plan } from '../plan/types.js';
 import { VERSION } from '../common/version.js';
 import type { TableRef } from './ast.js';
 import { tableViews } from './build.js';
-import { renderCommand } from './commands.js';
-import { renderTableBodyChunks, renderTableHead } from './render.js';
+import { renderCommand, renderCommands, type Command } from './commands.js';
+import { ident } from './names.js';
+import { renderChain, renderTableBodyChunks, renderTableHead } from './render.js';
 
 // A rendered script and the fingerprint of its tables, which each table carries in its comment. The script is kept as
 // the pieces it was rendered in (head, body chunks, tail): `nftlb render` writes them one by one, and `text` joins them
@@ -31,15 +32,32 @@ export class NftScript {
 const FINGERPRINT_PREFIX = 'nftlb fingerprint ';
 const FINGERPRINT_COMMENT = new RegExp(`^\\s*comment "${FINGERPRINT_PREFIX}([0-9a-f]+)"\\s*$`, 'm');
 
-// The fingerprint a table listing (`nft list table`, text) carries in its comment; null for a table nftlb did not make.
+/** A table replaced in place (see InPlace) carries its fingerprint in the comment of this chain: the kernel keeps an
+ *  existing table's comment when the table is declared again. */
+export const FINGERPRINT_CHAIN = ident('fingerprint');
+const FINGERPRINT_CHAIN_COMMENT = new RegExp(
+  `^\\s*chain ${FINGERPRINT_CHAIN} \\{\\s*\\n\\s*comment "${FINGERPRINT_PREFIX}([0-9a-f]+)"\\s*$`,
+  'm',
+);
+
+// The fingerprint a table listing (`nft list table`, text) carries: in its fingerprint chain when it was last replaced
+// in place, else in the table comment; null for a table nftlb did not make.
 export function fingerprintOfListing(listing: string): string | null {
-  return FINGERPRINT_COMMENT.exec(listing)?.[1] ?? null;
+  return FINGERPRINT_CHAIN_COMMENT.exec(listing)?.[1] ?? FINGERPRINT_COMMENT.exec(listing)?.[1] ?? null;
+}
+
+/** How one table of the script replaces the live one without being deleted (its persistence entries stay):
+ *  `preamble` empties it (flush and delete of everything but the kept maps), then the table block declares everything
+ *  again (an existing map is kept with its elements) and a chain carries the fingerprint. */
+export interface InPlace {
+  readonly table: TableRef;
+  readonly preamble: readonly Command[];
 }
 
 // Renders the complete script: for each of nftlb's tables, create-then-delete makes the delete safe when the table does
 // not exist yet, and the new table follows in the same file, so `nft -f` swaps every table in one transaction and
 // touches no other. Each table carries the one fingerprint of all of them.
-export function renderNftScript(p: Plan): NftScript {
+export function renderNftScript(p: Plan, inPlace?: InPlace): NftScript {
   const probes = tableViews(p, '');
   // The bodies are hashed chunk by chunk and joined once, with their headers, into the script: no separate body string.
   const bodies = probes.map(renderTableBodyChunks);
@@ -58,8 +76,16 @@ export function renderNftScript(p: Plan): NftScript {
   ];
   probes.forEach((probe, i) => {
     const table = { ...probe, comment: `${FINGERPRINT_PREFIX}${fingerprint}` };
-    pieces.push(`${renderCommand({ kind: 'table', verb: 'destroy', table: refs[i]! })}\n${renderTableHead(table)}`);
-    pieces.push(...bodies[i]!, '\n}\n');
+    const ref = refs[i]!;
+    const kept = inPlace !== undefined && inPlace.table.family === ref.family && inPlace.table.name === ref.name;
+    if (!kept) {
+      pieces.push(`${renderCommand({ kind: 'table', verb: 'destroy', table: ref })}\n${renderTableHead(table)}`);
+      pieces.push(...bodies[i]!, '\n}\n');
+      return;
+    }
+    pieces.push(`${renderCommands(inPlace.preamble)}${renderTableHead(table)}`);
+    const chain = renderChain({ name: FINGERPRINT_CHAIN, comment: table.comment, rules: [] });
+    pieces.push(...bodies[i]!, `\n\n${chain}\n}\n`);
   });
   return new NftScript(pieces, fingerprint, refs);
 }

@@ -1,11 +1,14 @@
 import type { Diagnostic } from '../common/diagnostic.js';
+import { NftlbError } from '../common/errors.js';
 import { loadModel } from '../system/config-file.js';
+import { holdsEntries, keepEntries } from '../nft/in-place.js';
 import { renderNftScript } from '../nft/script.js';
 import { ident } from '../nft/names.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
 import { checkAndLoad, foreignTable, readLiveTable } from '../system/nft.js';
 import { applyRecordFile, writeApplyRecord } from './apply-record.js';
+import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
 import { viewOf } from './view.js';
 
@@ -30,6 +33,8 @@ export type ApplyOutcome =
       readonly previous: string | null;
       readonly services: number;
       readonly warnings: readonly Diagnostic[];
+      /** Persistence entries of the live table: kept (emptied in place), dropped (replaced whole), or null (none). */
+      readonly persistence: 'kept' | 'dropped' | null;
     }
   | {
       readonly kind: 'unchanged';
@@ -63,15 +68,37 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     if (live.kind === 'present' && previous === null && !o.force)
       throw foreignTable({ family: 'inet', name: ident(p.table) });
     if (!o.force && previous === fingerprint) return { kind: 'unchanged', ...base };
-    await checkAndLoad(host, text);
+    const persistence = await load(host, p, text, live.kind === 'present' && previous !== null ? live.listing : null);
     // Best effort: the record only improves `diff`, which does not trust it unless the live fingerprint matches.
     await writeApplyRecord(applyRecordFile(host.runDir, p.table), {
       table: p.table,
       fingerprint,
       services: viewOf(p),
     }).catch(() => undefined);
-    return { kind: 'applied', ...base, previous };
+    return { kind: 'applied', ...base, previous, persistence };
   } finally {
     await release();
   }
+}
+
+// Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): emptied in place
+// when that keeps persistence entries, else replaced whole by `script`. A script that empties in place and is refused
+// (the live table is not what its listing said any more) falls back to the whole replacement, which drops the entries.
+export async function load(
+  host: Host,
+  p: Plan,
+  script: string,
+  listing: string | null,
+): Promise<'kept' | 'dropped' | null> {
+  const inPlace = listing === null ? undefined : keepEntries(p, listing);
+  if (inPlace !== undefined) {
+    try {
+      await checkAndLoad(host, renderNftScript(p, inPlace).text);
+      return 'kept';
+    } catch (e) {
+      if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
+    }
+  }
+  await checkAndLoad(host, script);
+  return listing !== null && holdsEntries(listing) ? 'dropped' : null;
 }

@@ -107,6 +107,7 @@ export function diffServices(from: readonly ServiceView[], to: readonly ServiceV
       ['scheduler', o.scheduler, s.scheduler],
       ['nat', o.nat, s.nat],
       ['on-empty', o.onEmpty, s.onEmpty],
+      ['persistence', o.persistence ?? 'none', s.persistence ?? 'none'],
     ];
     for (const [field, a, b] of fields)
       if (a !== b) out.push({ kind: 'service-changed', service: s.name, field, from: a, to: b });

@@ -8,6 +8,7 @@ import type { Host } from '../system/host.js';
 import { readLiveJson, readLiveTable } from '../system/nft.js';
 import { viewOf, type ServiceView } from './view.js';
 import { ident, serviceChain } from '../nft/names.js';
+import { entriesOfJson } from '../nft/persistence-entries.js';
 
 /** How the live table relates to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
 export type LiveState = 'absent' | 'matches' | 'differs' | 'foreign';
@@ -28,6 +29,9 @@ export interface BackendStatus {
   readonly established: number | null;
   /** Bytes of those entries, both directions (needs net.netfilter.nf_conntrack_acct=1). */
   readonly bytes: number | null;
+  /** Persistence entries that name this backend (only for services with persistence; null when the live table does
+   *  not match the config). */
+  readonly persistenceEntries?: number | null;
 }
 
 // Live figures of one service.
@@ -92,6 +96,11 @@ export function buildStatus(
   },
 ): Status {
   const counters = chainCounters(r.json ?? []);
+  // Persistence entries by service mark and backend tag (a mark and a tag name a backend whatever its id).
+  const entries = new Map<string, number>();
+  if (r.json !== null)
+    for (const e of entriesOfJson(r.json))
+      entries.set(`${e.mark}/${e.tag}`, (entries.get(`${e.mark}/${e.tag}`) ?? 0) + 1);
   const views = viewOf(p);
   const ct = r.conntrack;
   const accounting = ct !== null && ct.some((e) => e.bytes !== null);
@@ -120,10 +129,18 @@ export function buildStatus(
           connections: es === null ? null : es.length,
           established: es === null ? null : es.filter((e) => e.state === 'ESTABLISHED' || e.proto === 'udp').length,
           bytes: es === null || !accounting ? null : es.reduce((n, e) => n + (e.bytes ?? 0), 0),
+          ...persistenceOf(s, b.id),
         };
       }),
     };
   });
+  // Only for services with persistence, so the status of a config without it is what it was.
+  function persistenceOf(s: PlannedService, id: number): { persistenceEntries?: number | null } {
+    const mark = s.persistence?.mark;
+    if (mark === undefined) return {};
+    const tag = s.backends.find((b) => b.id === id)?.tag;
+    return { persistenceEntries: r.json === null ? null : (entries.get(`${mark}/${tag}`) ?? 0) };
+  }
   return {
     table: p.table,
     live: r.live,

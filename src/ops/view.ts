@@ -12,6 +12,8 @@ export interface ServiceView {
   /** "masquerade", "none", "snat 198.51.100.1". */
   readonly nat: string;
   readonly onEmpty: string;
+  /** "timeout 300s, key saddr, netmask 24/64, size 65536"; absent without persistence. */
+  readonly persistence?: string;
   readonly backends: readonly BackendView[];
 }
 
@@ -33,6 +35,11 @@ export function viewOf(p: Plan): ServiceView[] {
     scheduler: s.scheduler,
     nat: s.nat.kind === 'snat' ? `snat ${s.nat.addresses.map((a) => a.text).join(' ')}` : s.nat.kind,
     onEmpty: s.onEmpty,
+    ...(s.persistence === undefined
+      ? {}
+      : {
+          persistence: `timeout ${s.persistence.timeout}s, key ${s.persistence.key}, netmask ${s.persistence.netmask4}/${s.persistence.netmask6}, size ${s.persistence.size}`,
+        }),
     backends: s.backends.map((b) => ({ id: b.id, endpoint: b.endpoint, weight: b.weight, state: b.state })),
   }));
 }

@@ -2,6 +2,7 @@ import { endpointText } from '../model/address.js';
 import type { Backend, Family, Model, Scheduler, Service } from '../model/types.js';
 import { equalWeights, selectFor } from './selector.js';
 import { reduceWeights } from './weights.js';
+import { backendTags, persistenceMarks } from './persistence.js';
 import { SLOT_BASE, type Plan, type PlannedBackend, type PlannedService, type Pool } from './types.js';
 
 /** Read access by key: a Map, or a view of a plain record (nftlb health keeps its verdicts in one). */
@@ -34,8 +35,9 @@ export function poolKey(service: string, family: Family): string {
 export function plan(model: Model, overlay?: HealthOverlay): Plan {
   let nextId = 1;
   let nextSlot = SLOT_BASE;
+  const marks = persistenceMarks(model);
   const services = model.services.map((s): PlannedService => {
-    const planned = planService(s, nextId, nextSlot, overlay);
+    const planned = planService(s, nextId, nextSlot, overlay, marks.get(s.name));
     nextId += s.backends.length;
     const last = planned.pools[planned.pools.length - 1];
     if (last !== undefined) nextSlot = last.slotBase + last.capacity;
@@ -58,7 +60,8 @@ export function replan(prev: Plan, model: Model, overlay: HealthOverlay, indexes
     if (s === undefined || was === undefined) throw new Error(`replan: no service ${i}`);
     if (was.name !== s.name || was.backends.length !== s.backends.length)
       throw new Error(`replan: service ${s.name}: the plan is of another model`);
-    services[i] = planService(s, was.backends[0]?.id ?? 1, was.pools[0]?.slotBase ?? SLOT_BASE, overlay);
+    const mark = was.persistence?.mark;
+    services[i] = planService(s, was.backends[0]?.id ?? 1, was.pools[0]?.slotBase ?? SLOT_BASE, overlay, mark);
   }
   return { table: prev.table, services };
 }
@@ -69,10 +72,11 @@ function planService(
   firstId: number,
   firstSlot: number,
   overlay: HealthOverlay | undefined,
+  persistMark?: number,
 ): PlannedService {
   let nextId = firstId;
   const port = singlePort(s);
-  const backends: PlannedBackend[] = s.backends.map((b) => {
+  let backends: PlannedBackend[] = s.backends.map((b) => {
     const endpoint = endpointText(b.address, b.port ?? port);
     const planned: PlannedBackend = {
       id: nextId++,
@@ -96,6 +100,15 @@ function planService(
       overlay.full.get(backendKey(s.name, endpoint)) === true;
     return full ? { ...planned, full: true } : planned;
   });
+  const persistence =
+    s.persistence === undefined || persistMark === undefined ? undefined : { ...s.persistence, mark: persistMark };
+  if (persistence !== undefined) {
+    const tags = backendTags(
+      persistence.mark,
+      backends.map((b) => b.endpoint),
+    );
+    backends = backends.map((b, i) => ({ ...b, tag: tags[i]! }));
+  }
   // Families as bit sets (bit 4, bit 6): no arrays or closures per service at 50k services.
   let vipFams = 0;
   for (let i = 0; i < s.vips.length; i++) vipFams |= 1 << s.vips[i]!.family;
@@ -113,7 +126,7 @@ function planService(
   } else {
     pools = [];
   }
-  return {
+  const out: PlannedService = {
     name: s.name,
     path: s.path,
     protocols: s.protocols,
@@ -127,6 +140,7 @@ function planService(
     backends,
     pools,
   };
+  return persistence === undefined ? out : { ...out, persistence };
 }
 
 // The pool of one family of a service, its slots reserved from slotBase.

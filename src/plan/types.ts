@@ -1,4 +1,13 @@
-import type { Address, BackendState, Family, HashField, Nat, PortRange, Protocol } from '../model/types.js';
+import type {
+  Address,
+  BackendState,
+  Family,
+  HashField,
+  Nat,
+  Persistence,
+  PortRange,
+  Protocol,
+} from '../model/types.js';
 
 /** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE always names a backend. */
 export const SLOT_BASE = 0x100000;
@@ -27,6 +36,8 @@ export interface PlannedBackend {
   /** limit-overflow spill: at max-connections when planned, so out of selection like a drained backend. Set only
    *  when true (plans without spill serialize as before). */
   readonly full?: true;
+  /** Persistence: the backend's tag (plan/persistence.ts), what a persistence entry names. Set only with persistence. */
+  readonly tag?: number;
 }
 
 /** One service in one address family: its own chain, selector and slot table. */
@@ -61,6 +72,14 @@ export interface PlannedService {
   /** All backends of the service, up or down, in config order; ids are contiguous. */
   readonly backends: readonly PlannedBackend[];
   readonly pools: readonly Pool[];
+  /** Persistence with the service's mark (plan/persistence.ts); absent without persistence. */
+  readonly persistence?: PlannedPersistence;
+}
+
+/** A service's persistence as planned: the config's settings and the mark its entries are keyed by. */
+export interface PlannedPersistence extends Persistence {
+  /** The service key in the ct mark's upper bits; every tag of the service carries it. */
+  readonly mark: number;
 }
 
 /** Everything the renderers need, decided: ids, slots, selectors. Same model -> same plan. */

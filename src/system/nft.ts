@@ -1,5 +1,6 @@
 import { NftlbError } from '../common/errors.js';
 import type { TableRef } from '../nft/ast.js';
+import type { Ident } from '../nft/names.js';
 import { listArgs } from '../nft/commands.js';
 import { explainNftError } from '../nft/explain-error.js';
 import { fingerprintOfListing } from '../nft/script.js';
@@ -11,8 +12,9 @@ import type { Host } from './host.js';
 /** What nftlb finds of one of its tables in the live ruleset. */
 export type LiveTable =
   | { readonly kind: 'absent' }
-  /** fingerprint is null when the table exists but was not made by nftlb (no fingerprint comment). */
-  | { readonly kind: 'present'; readonly fingerprint: string | null };
+  /** fingerprint is null when the table exists but was not made by nftlb (no fingerprint comment); listing is the
+   *  terse listing it was read from (what a reload that keeps the persistence entries deletes). */
+  | { readonly kind: 'present'; readonly fingerprint: string | null; readonly listing: string };
 
 const where = (t: TableRef): string => `table ${t.family} ${t.name}`;
 const absent = (r: ExecResult): boolean => /No such file or directory/.test(r.stderr);
@@ -25,15 +27,23 @@ export async function readLiveTable(host: Host, table: TableRef): Promise<LiveTa
     if (absent(r)) return { kind: 'absent' };
     throw nftFailed(`nft cannot list ${where(table)}`, r);
   }
-  return { kind: 'present', fingerprint: fingerprintOfListing(r.stdout) };
+  return { kind: 'present', fingerprint: fingerprintOfListing(r.stdout), listing: r.stdout };
 }
 
-// Reads a table as nft JSON (rules with their counters, maps with their elements); null when it does not exist.
-export async function readLiveJson(host: Host, table: TableRef): Promise<unknown[] | null> {
-  const r = await host.exec.run(host.nft, listArgs({ table, json: true }));
+// Reads a table as nft JSON (rules with their counters, maps with their elements), or only one of its sets or maps;
+// null when it does not exist.
+export async function readLiveJson(
+  host: Host,
+  table: TableRef,
+  set?: { readonly kind: 'set' | 'map'; readonly name: Ident },
+): Promise<unknown[] | null> {
+  const r = await host.exec.run(host.nft, listArgs({ table, json: true, ...(set === undefined ? {} : { set }) }));
   if (r.exitCode !== 0) {
     if (absent(r)) return null;
-    throw nftFailed(`nft cannot list ${where(table)}`, r);
+    throw nftFailed(
+      `nft cannot list ${set === undefined ? where(table) : `${set.kind} ${set.name} of ${where(table)}`}`,
+      r,
+    );
   }
   try {
     const doc = JSON.parse(r.stdout) as { nftables?: unknown[] };

@@ -5,7 +5,7 @@
 _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
-    '') commands='render check apply remove status diff doctor health import help' options='-V --version -h --help' args=none ;;
+    '') commands='render check apply remove status diff doctor health import persistence help' options='-V --version -h --help' args=none ;;
     'render') commands='' options='-c --config -f --format -h --help' args=none ;;
     'check') commands='' options='-c --config --json -h --help' args=none ;;
     'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -h --help' args=none ;;
@@ -16,7 +16,10 @@ _nftlb_spec() {
     'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file -h --help' args=none ;;
     'import') commands='iptables' options='-h --help' args=none ;;
     'import iptables') commands='' options='-h --help' args=file ;;
-    'help') commands='render check apply remove status diff doctor health import' options='' args=none ;;
+    'persistence') commands='list flush' options='-h --help' args=none ;;
+    'persistence list') commands='' options='-c --config --service --client --json -h --help' args=none ;;
+    'persistence flush') commands='' options='-c --config --service --client --json -h --help' args=none ;;
+    'help') commands='render check apply remove status diff doctor health import persistence' options='' args=none ;;
     *) return 1 ;;
   esac
 }
@@ -43,6 +46,12 @@ _nftlb_value() {
     'health|--state-dir') kind=dir ;;
     'health|--wait') kind=none ;;
     'health|--lock-file') kind=file ;;
+    'persistence list|-c'|'persistence list|--config') kind=file ;;
+    'persistence list|--service') kind=none ;;
+    'persistence list|--client') kind=none ;;
+    'persistence flush|-c'|'persistence flush|--config') kind=file ;;
+    'persistence flush|--service') kind=none ;;
+    'persistence flush|--client') kind=none ;;
     *) return 1 ;;
   esac
 }

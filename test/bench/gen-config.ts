@@ -50,12 +50,14 @@ export function benchConfigYaml(n: number): string {
   return out.join('\n');
 }
 
-// The same config as JSON text (pretty-printed, as a person or a tool would write it).
-export function benchConfigJson(n: number): string {
+// The same config as JSON text (pretty-printed, as a person or a tool would write it); with `persistence`, every
+// service keeps its clients (`persistence: {}`, the defaults).
+export function benchConfigJson(n: number, o: { persistence?: boolean } = {}): string {
   const services = benchServices(n).map((s) => ({
     name: s.name,
     vip: s.vip,
     port: s.port,
+    ...(o.persistence === true ? { persistence: {} } : {}),
     backends: s.backends.map((address) => ({ address, port: BACKEND_PORT })),
   }));
   return `${JSON.stringify({ table: 'nftlbbench', services }, null, 2)}\n`;

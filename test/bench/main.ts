@@ -12,6 +12,7 @@ import { BACKENDS_PER_SERVICE, benchConfigJson, benchConfigYaml } from './gen-co
 import { int, mb, ms, sec, table } from './format.js';
 import { minMedian, timeLoads, type LoadTiming } from './kernel-load.js';
 import { createNamespace, kernelUnavailable } from './netns.js';
+import { persistenceLoads } from './persistence-load.js';
 import type { RenderResult } from './render-child.js';
 
 // `node dist/test/bench/main.js [--sizes 1000,10000,50000] [--load-size 10000] [--runs 3] [--no-kernel]`:
@@ -268,6 +269,7 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
   );
   const ns = createNamespace();
   const timings: LoadTiming[] = [];
+  let kept = '';
   try {
     timings.push(await timeLoads(ns, 'nftlb: nft -c -f (check)', nftlb, 'check', o.runs));
     timings.push(await timeLoads(ns, 'nftlb: nft -f, fresh load', nftlb, 'fresh', o.runs));
@@ -275,6 +277,9 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
     // The comparison shape takes ~10 s per load on the reference machine: check it once, load it `runs` times.
     timings.push(await timeLoads(ns, 'anon map per rule: nft -c -f (check)', flat, 'check', 1));
     timings.push(await timeLoads(ns, 'anon map per rule: nft -f, fresh load', flat, 'fresh', o.runs));
+    const persistent = await persistenceLoads(ns, o.loadSize, o.runs);
+    timings.push(...persistent.timings);
+    kept = persistent.kept;
   } finally {
     ns.remove();
   }
@@ -306,6 +311,22 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
   } else {
     say('ratio: n/a (a load failed, see above)');
   }
+  // Persistence on every service beside the same services without it (issue 13), and the reload that keeps entries.
+  // Wall and CPU medians: on a busy machine the CPU ratio is the steadier one.
+  const cpuMed = (i: number): number | undefined =>
+    timings[i]?.error === undefined ? minMedian(timings[i]?.cpu ?? [])?.median : undefined;
+  const ratio = (a: number, b: number, what: string): void => {
+    const [wa, wb, ca, cb] = [med(a), med(b), cpuMed(a), cpuMed(b)];
+    const part = (x: number | undefined, y: number | undefined, unit: string): string =>
+      x !== undefined && y !== undefined
+        ? `${(x / y).toFixed(2)}x ${unit} (${sec(x)} s vs ${sec(y)} s)`
+        : `n/a ${unit}`;
+    say(`ratio, ${what}: ${part(wa, wb, 'wall')}, ${part(ca, cb, 'cpu')}`);
+  };
+  ratio(5, 1, 'fresh load median, persistence on every service / without');
+  ratio(7, 6, 'persistence, reload median, in place with entries / whole replacement');
+  ratio(7, 2, 'reload median, persistence in place with entries / without persistence');
+  if (kept !== '') say(kept);
   say(
     'wall time is what a user waits for; cpu = user + system time of ip netns exec + nft (nft parses the script in user',
   );

@@ -46,3 +46,13 @@ test('render --format iptables refuses maglev with the default table: exit 5, se
   t.is(r.out, '');
   t.regex(r.err, /service mg: maglev with table-size 4093/);
 });
+
+test('render --format iptables refuses persistence: exit 5, the reason named, nothing on stdout', async (t) => {
+  const r = await render(
+    'services:\n  - { name: st, vip: 203.0.113.1, port: 80, persistence: {}, backends: [{ address: 198.51.100.2 }] }\n',
+    'iptables',
+  );
+  t.is(r.code, EXIT.unsupported);
+  t.is(r.out, '');
+  t.regex(r.err, /service st: persistence is not expressed by the iptables output \(-m recent keeps at most/);
+});

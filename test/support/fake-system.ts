@@ -9,6 +9,10 @@ export interface FakeTable {
   comment: string | undefined;
   chains: Set<string>;
   sets: Set<string>;
+  /** Declaration line (`type ...`/`typeof ...`) of the sets declared in table blocks, listed with them. */
+  setTypes?: Map<string, string>;
+  /** Comments of the chains declared with one in table blocks. */
+  chainComments?: Map<string, string>;
 }
 
 /** One recorded call. */
@@ -78,7 +82,16 @@ export class FakeSystem implements Executor {
     const t = this.tables.get(key(family, name));
     if (t === undefined) return undefined;
     const comment = t.comment === undefined ? '' : `\tcomment "${t.comment}"\n`;
-    return `table ${family} ${name} {\n${comment}${[...t.chains].map((c) => `\tchain ${c} {\n\t}\n`).join('')}}\n`;
+    // Sets declared with a type line are listed with it (what a reload that keeps persistence entries reads).
+    const sets = [...t.sets]
+      .filter((n) => t.setTypes?.has(n))
+      .map((n) => `\tmap ${n} {\n\t\t${t.setTypes!.get(n)}\n\t}\n`)
+      .join('');
+    const chain = (c: string): string => {
+      const cc = t.chainComments?.get(c);
+      return `\tchain ${c} {\n${cc === undefined ? '' : `\t\tcomment "${cc}"\n`}\t}\n`;
+    };
+    return `table ${family} ${name} {\n${comment}${sets}${[...t.chains].map(chain).join('')}}\n`;
   }
 
   // Puts a table in place as another program would (`nft -f` of someone else's script).
@@ -160,7 +173,16 @@ export class FakeSystem implements Executor {
       return fail(refused);
     }
     const tables = new Map(
-      [...this.tables].map(([k, t]) => [k, { ...t, chains: new Set(t.chains), sets: new Set(t.sets) }]),
+      [...this.tables].map(([k, t]) => [
+        k,
+        {
+          ...t,
+          chains: new Set(t.chains),
+          sets: new Set(t.sets),
+          setTypes: new Map(t.setTypes),
+          chainComments: new Map(t.chainComments),
+        },
+      ]),
     );
     const error = runScript(tables, script);
     this.transactions.push({ script, check, ok: error === undefined });
@@ -175,6 +197,9 @@ export class FakeSystem implements Executor {
 function runScript(tables: Map<string, FakeTable>, script: string): string | undefined {
   const lines = script.split('\n');
   let block: FakeTable | undefined;
+  // As the kernel: a table block declares the comment of a table it creates, never of one that exists.
+  let created = false;
+  let inner: { kind: string; name: string } | undefined;
   let depth = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -182,9 +207,16 @@ function runScript(tables: Map<string, FakeTable>, script: string): string | und
     if (depth > 0) {
       if (depth === 1 && block !== undefined) {
         const comment = /^comment "(.*)"$/.exec(text);
-        if (comment !== null) block.comment = comment[1];
+        if (comment !== null && created) block.comment = comment[1];
         const obj = /^(chain|map|set) (\S+) \{$/.exec(text);
         if (obj !== null) (obj[1] === 'chain' ? block.chains : block.sets).add(obj[2]!);
+        inner = obj === null ? undefined : { kind: obj[1]!, name: obj[2]! };
+      } else if (depth === 2 && block !== undefined && inner !== undefined) {
+        if (inner.kind !== 'chain' && /^typeo?f? /.test(text) && !block.setTypes?.has(inner.name))
+          (block.setTypes ??= new Map()).set(inner.name, text);
+        const comment = /^comment "(.*)"$/.exec(text);
+        if (inner.kind === 'chain' && comment !== null)
+          (block.chainComments ??= new Map()).set(inner.name, comment[1]!);
       }
       depth += opens(text);
       continue;
@@ -194,7 +226,8 @@ function runScript(tables: Map<string, FakeTable>, script: string): string | und
     block = undefined;
     if (tableBlock !== null) {
       const k = key(tableBlock[1]!, tableBlock[2]!);
-      if (!tables.has(k)) tables.set(k, { comment: undefined, chains: new Set(), sets: new Set() });
+      created = !tables.has(k);
+      if (created) tables.set(k, { comment: undefined, chains: new Set(), sets: new Set() });
       block = tables.get(k)!;
       if (tableBlock[3] === undefined) depth = 1;
       continue;
@@ -217,11 +250,17 @@ function runScript(tables: Map<string, FakeTable>, script: string): string | und
     if (what === 'chain') {
       if (verb === 'add' || verb === 'create') t.chains.add(obj);
       else if (!t.chains.has(obj)) return located(i + 1, line);
-      else if (verb === 'delete') t.chains.delete(obj);
+      else if (verb === 'delete') {
+        t.chains.delete(obj);
+        t.chainComments?.delete(obj);
+      }
     } else if (what === 'map' || what === 'set') {
       if (verb === 'add' || verb === 'create') t.sets.add(obj);
       else if (!t.sets.has(obj)) return located(i + 1, line);
-      else if (verb === 'delete') t.sets.delete(obj);
+      else if (verb === 'delete') {
+        t.sets.delete(obj);
+        t.setTypes?.delete(obj);
+      }
     } else if (what === 'element') {
       if (!t.sets.has(obj)) return located(i + 1, line);
     } else if (what === 'rule' && !t.chains.has(obj)) return located(i + 1, line);

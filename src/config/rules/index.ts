@@ -4,6 +4,7 @@ import { backendPorts } from './backend-ports.js';
 import { hashOptions } from './hash-options.js';
 import { healthOptions } from './health-options.js';
 import { listenerOverlap } from './listener-overlap.js';
+import { persistenceOptions } from './persistence.js';
 import type { Rule } from './rule.js';
 import { tableName } from './table-name.js';
 import { uniqueNames } from './unique-names.js';
@@ -19,5 +20,6 @@ export const rules: readonly Rule[] = [
   backendPorts,
   hashOptions,
   healthOptions,
+  persistenceOptions,
   weights,
 ];

@@ -1,0 +1,88 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseAddress } from '../model/address.js';
+import { flushPersistence, listPersistence, type EntryView } from '../ops/persistence.js';
+import { systemExecutor, type Executor } from '../system/executor.js';
+import { reportOpsError } from './apply.js';
+import { configOption, hostOf, type CommandContext } from './context.js';
+import { EXIT } from './exit-codes.js';
+
+// `nftlb persistence list|flush`: the live persistence entries (which backend each client is kept on, for how long),
+// and their removal, for all services, one service or one client.
+export function persistenceCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env)): Command {
+  const filters = (c: Command): Command =>
+    c
+      .addOption(configOption())
+      .addOption(new Option('--service <name>', 'only the entries of this service'))
+      .addOption(
+        new Option('--client <address>', 'only the entries of this client (the prefix it falls in)').argParser(
+          (v: string) => {
+            if (parseAddress(v) === undefined) throw new InvalidArgumentError('expected an IPv4 or IPv6 address');
+            return v;
+          },
+        ),
+      )
+      .addOption(new Option('--json', 'print the outcome as JSON on stdout'));
+  type Opts = { config: string; service?: string; client?: string; json?: boolean };
+  const filterOf = (o: Opts): { service?: string; client?: string } => ({
+    ...(o.service === undefined ? {} : { service: o.service }),
+    ...(o.client === undefined ? {} : { client: o.client }),
+  });
+  const list = filters(
+    new Command('list').description('list the live entries: client, service, backend, expiry'),
+  ).action(async (o: Opts) => {
+    const json = o.json === true;
+    try {
+      const r = await listPersistence(hostOf(ctx, exec), { config: o.config, ...filterOf(o) });
+      ctx.io.out(
+        json ? `${JSON.stringify({ command: 'persistence list', ...r }, null, 2)}\n` : entriesTable(r.entries),
+      );
+      ctx.exit(EXIT.ok);
+    } catch (e) {
+      ctx.exit(reportOpsError(ctx.io, 'persistence list', json, e, o.config));
+    }
+  });
+  const flush = filters(
+    new Command('flush').description("remove the live entries (their clients' next connections are scheduled anew)"),
+  ).action(async (o: Opts) => {
+    const json = o.json === true;
+    try {
+      const r = await flushPersistence(hostOf(ctx, exec), { config: o.config, ...filterOf(o) });
+      if (json) ctx.io.out(`${JSON.stringify({ command: 'persistence flush', exitCode: EXIT.ok, ...r }, null, 2)}\n`);
+      else
+        ctx.io.err(
+          `nftlb: removed ${r.flushed} persistence entr${r.flushed === 1 ? 'y' : 'ies'} of table inet ${r.table}\n`,
+        );
+      ctx.exit(EXIT.ok);
+    } catch (e) {
+      ctx.exit(reportOpsError(ctx.io, 'persistence flush', json, e, o.config));
+    }
+  });
+  return new Command('persistence')
+    .description('list or flush the persistence entries of the live table')
+    .addCommand(list)
+    .addCommand(flush);
+}
+
+// The human table of entries; `-` for what is unknown.
+export function entriesTable(entries: readonly EntryView[]): string {
+  const rows: string[][] = [['SERVICE', 'CLIENT', 'VIP', 'BACKEND', 'ID', 'ACTIVE', 'EXPIRES']];
+  for (const e of entries)
+    rows.push([
+      e.service ?? '-',
+      e.client,
+      e.vip ?? '-',
+      e.backend ?? '-',
+      e.id === null ? '-' : String(e.id),
+      e.active ? 'yes' : 'no',
+      e.expires === null ? '-' : `${e.expires}s`,
+    ]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
+}

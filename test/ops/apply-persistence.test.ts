@@ -1,0 +1,90 @@
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { applyCommand } from '../../src/cli/apply.js';
+import { diffCommand } from '../../src/cli/diff.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { fakeSystem } from '../support/fake-system.js';
+import { runCommand, scratch } from '../support/run-command.js';
+
+const config = (port: number, persistence = '    persistence: { netmask: 24 }\n'): string =>
+  `services:
+  - name: web
+    vip: [203.0.113.1, "2001:db8:1::1"]
+    port: 80
+${persistence}    backends:
+      - { address: 198.51.100.2, port: 8080 }
+      - { address: "2001:db8:2::2", port: 8080 }
+  - name: other
+    vip: 203.0.113.1
+    port: ${port}
+    backends:
+      - { address: 198.51.100.3 }
+`;
+
+async function setup() {
+  const s = scratch(config(81));
+  const exec = fakeSystem();
+  const apply = (...args: string[]) =>
+    runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock, ...args], exec, { NFTLB_STATE_DIR: s.dir });
+  const first = await apply('--json');
+  if (first.code !== EXIT.ok) throw new Error(first.stderr);
+  return { s, exec, apply, write: (text: string) => writeFileSync(s.config, text) };
+}
+
+test('apply over a table with persistence maps empties it in place: the entries stay, the fingerprint moves to a chain', async (t) => {
+  const { exec, apply, write } = await setup();
+  t.notRegex(exec.loads()[0]!, /flush table/, 'the first load replaces (creates) the table whole');
+  write(config(82));
+  const r = await apply();
+  t.is(r.code, EXIT.ok, r.stderr);
+  t.regex(r.stderr, /; persistence entries kept\n$/);
+  const script = exec.loads().at(-1)!;
+  t.regex(script, /^flush table inet nftlb\n(delete (map|set|chain) inet nftlb \S+\n)+table inet nftlb \{$/m);
+  t.notRegex(script, /^delete table|^delete map inet nftlb persist(4|6)\n/m);
+  // The table comment stays what it was; the fingerprint chain says what is loaded, so the same config is a no-op.
+  const again = await apply();
+  t.is(again.code, EXIT.unchanged, again.stderr);
+  const json = await apply('--json', '--force');
+  t.is(JSON.parse(json.stdout).persistence, 'kept');
+});
+
+test('an in-place load that nft refuses falls back to the whole replacement, which drops the entries', async (t) => {
+  const { exec, apply, write } = await setup();
+  exec.refuse = (script) =>
+    script.startsWith('flush table') || script.includes('\nflush table') ? 'Error: refused' : undefined;
+  write(config(82));
+  const r = await apply('--json');
+  t.is(r.code, EXIT.ok, r.stderr);
+  t.is(JSON.parse(r.stdout).persistence, 'dropped');
+  t.regex(exec.loads().at(-1)!, /^delete table inet nftlb$/m);
+});
+
+test('a config without persistence replaces the table whole and says the entries were dropped', async (t) => {
+  const { exec, apply, write } = await setup();
+  write(config(81, ''));
+  const r = await apply();
+  t.is(r.code, EXIT.ok);
+  t.regex(r.stderr, /; persistence entries dropped\n$/);
+  t.notRegex(exec.loads().at(-1)!, /flush table|persist/);
+  write(config(82, ''));
+  const plain = await apply('--json');
+  t.false('persistence' in JSON.parse(plain.stdout), 'nothing to say without persistence');
+});
+
+test('diff names a persistence change in config terms', async (t) => {
+  const { s, exec, write } = await setup();
+  write(config(81, '    persistence: { netmask: 24, timeout: 60 }\n'));
+  const r = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec, {
+    NFTLB_STATE_DIR: s.dir,
+  });
+  t.is(r.code, EXIT.differs, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout).changes, [
+    {
+      kind: 'service-changed',
+      service: 'web',
+      field: 'persistence',
+      from: 'timeout 300s, key saddr, netmask 24/64, size 65536',
+      to: 'timeout 60s, key saddr, netmask 24/64, size 65536',
+    },
+  ]);
+});
