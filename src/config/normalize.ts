@@ -108,7 +108,7 @@ function normalizeService(
   for (let i = 0; i < backends.length; i++) {
     backends[i] = normalizeBackend(s.backends[i]!, path + backendSuffix(i), address, health);
   }
-  return {
+  const service: Service = {
     path,
     name: s.name,
     vips,
@@ -131,6 +131,8 @@ function normalizeService(
           },
     backends,
   };
+  // Only DSR services carry the key (a missing interface is reported by the dsr rule).
+  return s.forwarding === 'dsr' ? { ...service, dsr: { interface: s.interface ?? '' } } : service;
 }
 
 // The port list of a service with one port, shared by every service on that port.

@@ -229,6 +229,18 @@ export const configSchema = {
             },
           ],
         },
+        forwarding: {
+          type: 'string',
+          enum: ['nat', 'dsr'],
+          description:
+            "nat (default): the balancer rewrites the destination (and source, see nat) and sees both directions. dsr: direct server return: the balancer forwards the client's frames unchanged but for the Ethernet header to a backend on the same L2 segment (interface), which holds the VIP on its loopback and answers the client directly. Needs scheduler source-hash or maglev.",
+        },
+        interface: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$',
+          description:
+            "forwarding dsr: the network interface of the balancer on the backends' L2 segment; clients' packets must arrive on it too (its netdev ingress hook sees them).",
+        },
         'on-empty': {
           type: 'string',
           enum: ['reject', 'drop', 'keep'],

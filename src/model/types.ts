@@ -88,6 +88,14 @@ export interface Backend {
   readonly maxConnections: number | undefined;
 }
 
+/** Direct server return: the balancer rewrites only the Ethernet header (nft `fwd` in netdev ingress) and sends the
+ *  client's packets to a backend on the same L2 segment; the backend answers the client directly. No conntrack, no NAT. */
+export interface Dsr {
+  /** The balancer's interface on the backends' segment: where the netdev ingress hook sees the clients' packets and
+   *  where `fwd` sends them. */
+  readonly interface: string;
+}
+
 export interface Service {
   readonly path: string;
   readonly name: string;
@@ -104,6 +112,8 @@ export interface Service {
   readonly onDown: 'keep' | 'reset';
   readonly limits: Limits;
   readonly backends: readonly Backend[];
+  /** Set for `forwarding: dsr`; absent for NAT (the default), so a NAT service's model is what it was before DSR. */
+  readonly dsr?: Dsr;
 }
 
 export interface Model {

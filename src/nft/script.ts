@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Plan } from '../plan/types.js';
 import { VERSION } from '../common/version.js';
 import type { TableRef } from './ast.js';
-import { tableViews } from './build.js';
+import { tableViews } from './tables.js';
 import { renderCommand } from './commands.js';
 import { renderTableBodyChunks, renderTableHead } from './render.js';
 

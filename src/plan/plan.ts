@@ -113,7 +113,7 @@ function planService(
   } else {
     pools = [];
   }
-  return {
+  const planned: PlannedService = {
     name: s.name,
     path: s.path,
     protocols: s.protocols,
@@ -127,6 +127,7 @@ function planService(
     backends,
     pools,
   };
+  return s.dsr === undefined ? planned : { ...planned, dsr: s.dsr };
 }
 
 // The pool of one family of a service, its slots reserved from slotBase.
@@ -143,7 +144,11 @@ function planPool(
   const vips = oneFamily ? s.vips : s.vips.filter((v) => v.family === family);
   const capacity = slotCapacity(s.scheduler, all);
   if (chosen.length === 0) return { family, vips, selector: null, slotBase, slots: [], capacity, kept };
-  const { selector, slots } = selectFor(s.scheduler, chosen);
+  // DSR keeps no connection state, so a backend leaving its pool must move only its own flows: the Maglev table of
+  // every primary stays, and only the slots of backends out of selection are given to the others (stickyMaglev).
+  const base =
+    s.dsr !== undefined && s.scheduler.kind === 'maglev' ? all.filter((b) => b.state !== 'backup') : undefined;
+  const { selector, slots } = selectFor(s.scheduler, chosen, base);
   return { family, vips, selector, slotBase, slots, capacity, kept };
 }
 

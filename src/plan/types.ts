@@ -1,4 +1,4 @@
-import type { Address, BackendState, Family, HashField, Nat, PortRange, Protocol } from '../model/types.js';
+import type { Address, BackendState, Dsr, Family, HashField, Nat, PortRange, Protocol } from '../model/types.js';
 
 /** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE always names a backend. */
 export const SLOT_BASE = 0x100000;
@@ -61,6 +61,8 @@ export interface PlannedService {
   /** All backends of the service, up or down, in config order; ids are contiguous. */
   readonly backends: readonly PlannedBackend[];
   readonly pools: readonly Pool[];
+  /** forwarding: dsr (the netdev table forwards its packets); absent for NAT, so NAT plans serialize as before. */
+  readonly dsr?: Dsr;
 }
 
 /** Everything the renderers need, decided: ids, slots, selectors. Same model -> same plan. */
