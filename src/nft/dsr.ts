@@ -41,8 +41,8 @@ export function dsrInterfaces(p: Plan): string[] {
 }
 
 // The netdev table for the DSR services of `p` (p holds only those: see dsrPlan).
-export function dsrTableView(p: Plan, name: Ident, comment: string): TableView {
-  const devices = dsrInterfaces(p);
+// `devices`: the interfaces of the whole config when p holds only some of its DSR services (an incremental update).
+export function dsrTableView(p: Plan, name: Ident, comment: string, devices = dsrInterfaces(p)): TableView {
   const sets: SetView[] = [];
   for (const fam of FAMILIES) {
     // A pool with no backend up keeps its listeners here with the on-empty verdict: netdev has no conntrack to tell

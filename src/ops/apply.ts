@@ -1,10 +1,18 @@
 import type { Diagnostic } from '../common/diagnostic.js';
+import type { TableRef } from '../nft/ast.js';
 import { loadModel } from '../config/read.js';
 import { renderNftScript } from '../nft/script.js';
-import { ident } from '../nft/names.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, foreignTable, readLiveTable } from '../system/nft.js';
+import { checkAndLoad, foreignTable } from '../system/nft.js';
+import {
+  deleteTablesScript,
+  foreignTables,
+  liveState,
+  previousFingerprint,
+  readOwnedTables,
+  staleTables,
+} from '../system/owned-tables.js';
 import { applyRecordFile, writeApplyRecord } from './apply-record.js';
 import { desiredPlan } from './desired.js';
 import { viewOf } from './view.js';
@@ -26,6 +34,11 @@ export type ApplyOutcome =
   | {
       readonly kind: 'applied';
       readonly table: string;
+      /** The tables loaded, as `family name` (the inet one, and the DSR netdev one when the config has DSR). */
+      readonly tables: readonly string[];
+      /** nftlb's tables the config no longer needs, deleted in the same transaction (a netdev table after the last
+       *  DSR service went). */
+      readonly deleted: readonly string[];
       readonly fingerprint: string;
       readonly previous: string | null;
       readonly services: number;
@@ -34,6 +47,7 @@ export type ApplyOutcome =
   | {
       readonly kind: 'unchanged';
       readonly table: string;
+      readonly tables: readonly string[];
       readonly fingerprint: string;
       readonly services: number;
       readonly warnings: readonly Diagnostic[];
@@ -41,6 +55,7 @@ export type ApplyOutcome =
   | {
       readonly kind: 'dry-run';
       readonly table: string;
+      readonly tables: readonly string[];
       readonly fingerprint: string;
       readonly services: number;
       readonly script: string;
@@ -53,24 +68,28 @@ export type ApplyOutcome =
 export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOutcome> {
   const { model, warnings } = await loadModel(o.config);
   const { plan: p } = await desiredPlan(model, host);
-  const { text, fingerprint } = renderNftScript(p);
-  const base = { table: p.table, fingerprint, services: p.services.length, warnings };
+  const { text, fingerprint, tables } = renderNftScript(p);
+  const names = (ts: readonly TableRef[]): string[] => ts.map((t) => `${t.family} ${t.name}`);
+  const base = { table: p.table, tables: names(tables), fingerprint, services: p.services.length, warnings };
   if (o.dryRun) return { kind: 'dry-run', ...base, script: text };
   const release = await acquireLock(host, o.waitSeconds);
   try {
-    const live = await readLiveTable(host, { family: 'inet', name: ident(p.table) });
-    const previous = live.kind === 'present' ? live.fingerprint : null;
-    if (live.kind === 'present' && previous === null && !o.force)
-      throw foreignTable({ family: 'inet', name: ident(p.table) });
-    if (!o.force && previous === fingerprint) return { kind: 'unchanged', ...base };
-    await checkAndLoad(host, text);
+    // Every table nftlb may own under this name: the script's tables are replaced, a netdev table the config no longer
+    // needs is deleted in the same transaction, and one of the script's names that nftlb did not make is refused.
+    const owned = await readOwnedTables(host, p.table);
+    const foreign = foreignTables(owned, tables);
+    if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
+    const previous = previousFingerprint(owned);
+    if (!o.force && liveState(owned, tables, fingerprint) === 'matches') return { kind: 'unchanged', ...base };
+    const stale = staleTables(owned, tables);
+    await checkAndLoad(host, `${text}${deleteTablesScript(stale)}`);
     // Best effort: the record only improves `diff`, which does not trust it unless the live fingerprint matches.
     await writeApplyRecord(applyRecordFile(host.runDir, p.table), {
       table: p.table,
       fingerprint,
       services: viewOf(p),
     }).catch(() => undefined);
-    return { kind: 'applied', ...base, previous };
+    return { kind: 'applied', ...base, previous, deleted: names(stale) };
   } finally {
     await release();
   }

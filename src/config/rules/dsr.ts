@@ -35,7 +35,11 @@ export const dsr: Rule = ({ raw, model }) => {
         error(
           r.scheduler === undefined ? `${s.path}/forwarding` : `${s.path}/scheduler`,
           'dsr.scheduler',
-          `forwarding: dsr needs scheduler source-hash or maglev (a hash of each packet's flow); ${kind} picks per packet without conntrack and would scatter a TCP connection over backends`,
+          `forwarding: dsr needs scheduler source-hash or maglev (an explicit-seed hash of each packet's flow); ${
+            kind === 'symmetric-hash'
+              ? "symmetric-hash uses the kernel's per-boot key, so a reboot or another balancer node sends a flow elsewhere"
+              : `${kind} picks per packet without conntrack and would scatter a TCP connection over backends`
+          }`,
         ),
       );
     if (r.nat !== undefined)
