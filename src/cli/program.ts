@@ -11,6 +11,7 @@ import { diffCommand } from './diff.js';
 import { doctorCommand } from './doctor.js';
 import { healthCommand } from './health.js';
 import { importCommand } from './import.js';
+import { backendSetupCommand } from './backend-setup.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -29,6 +30,7 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(doctorCommand(ctx));
   program.addCommand(healthCommand(ctx));
   program.addCommand(importCommand(ctx));
+  program.addCommand(backendSetupCommand(ctx));
   for (const c of program.commands)
     c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
   return program;
