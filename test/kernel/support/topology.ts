@@ -59,7 +59,8 @@ const PREFIX = 'nftlbt-';
 const TAG = threadId === 0 ? '' : `t${threadId}_`;
 let counter = 0;
 
-async function run(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+// Runs a program with the harness's PATH (throws with its stderr on failure unless reject is false).
+export async function run(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const r = await execa(file, args, {
     reject: false,
     timeout: opts.timeoutMs ?? 30000,
@@ -83,7 +84,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function deleteNamespaces(names: readonly string[]): Promise<void> {
+// Deletes the namespaces and checks that they are gone (untracking them).
+export async function deleteNamespaces(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
   // -force: keep going after a failed line, so one missing namespace does not leave the others.
   await run('ip', ['-force', '-b', '-'], { input: names.map((n) => `netns del ${n}\n`).join(''), reject: false });
