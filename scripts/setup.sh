@@ -16,6 +16,8 @@ command -v iptables-legacy >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
+# nftlb doctor probes a DSR VIP on the segment with arping (its kernel test too).
+command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     mapfile -t pkgs < <(printf '%s\n' "${need[@]}" | sort -u)

@@ -118,8 +118,9 @@ async function vipLocal(host: Host, vip: Address): Promise<Check> {
   const r = await tool(host, 'ip', ['-o', 'address', 'show', 'to', prefix]);
   if (r.missing)
     return { name, level: 'warn', detail: 'not checked: ip not installed', fix: 'apt-get install iproute2' };
-  if (r.code === 0 && r.text.includes(vip.text))
-    return { name, level: 'ok', detail: r.text.split('\n')[0]!, fix: null };
+  // `ip -o` prints "2: eth0    inet 203.0.113.1/32 scope global eth0 ...": the address and its interface.
+  const line = r.code === 0 ? /^\d+: (\S+)\s+inet6? (\S+)/m.exec(r.text) : null;
+  if (line !== null) return { name, level: 'ok', detail: `${line[2]} on ${line[1]}`, fix: null };
   return {
     name,
     level: 'warn',
