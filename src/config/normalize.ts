@@ -188,6 +188,7 @@ export function normalizeHealth(h: RawHealth): HealthCheck {
     rise: h.rise ?? 2,
     fall: h.fall ?? 2,
     port: h.port,
+    ...(h.target === 'vip' ? { target: 'vip' as const } : {}),
   };
   switch (h.type) {
     case 'tcp':

@@ -105,6 +105,12 @@ export const configSchema = {
           description: 'Consecutive failures that take it down. Default 2.',
         },
         port: { $ref: '#/definitions/port', description: 'Port to probe. Default: the backend port.' },
+        target: {
+          type: 'string',
+          enum: ['backend', 'vip'],
+          description:
+            "backend (default): the probe connects to the backend's own address. vip (forwarding: dsr only; tcp, banner, http): it connects to the VIP through that backend (the balancer's loopback egress forwards it there), which proves the VIP on the backend's lo, the service listening on it and the backend's replies from it.",
+        },
         send: {
           type: 'string',
           maxLength: 4096,

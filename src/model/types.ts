@@ -53,6 +53,8 @@ export type HealthCheck = {
   readonly fall: number;
   /** Port probed; undefined: the backend's port (or the service's single port). */
   readonly port: number | undefined;
+  /** DSR: probe the VIP through the backend instead of the backend's own address; absent: the backend's address. */
+  readonly target?: 'vip';
 } & (
   | { readonly kind: 'tcp'; readonly send: string | undefined }
   | { readonly kind: 'banner'; readonly send: string | undefined; readonly expect: string }

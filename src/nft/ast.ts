@@ -78,7 +78,7 @@ export interface TableRef {
  * 1.0.6 has no name for it (the output hook rejects `dstnat`). A netdev `ingress` hook names its device. */
 export interface Hook {
   readonly type: 'nat' | 'filter';
-  readonly hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress';
+  readonly hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress';
   /** Device of a netdev ingress hook (an interface name, quoted when rendered). */
   readonly device?: string;
   readonly priority: 'dstnat' | 'srcnat' | 'filter' | 'raw' | 'mangle' | number;

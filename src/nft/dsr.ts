@@ -57,10 +57,13 @@ export function dsrTableView(p: Plan, name: Ident, comment: string, devices = ds
   }
   sets.push(...slotMaps(p));
   sets.push(...backendMaps(p.services));
+  const probes = probeMaps(p, devices);
+  sets.push(...probes.map((x) => x.set));
   const fixed: Chain[] = [
     refuseChain(),
     ...devices.map((d, k) => fwdChainOf(k, d)),
     ...devices.map((d, k) => ingressChainOf(k, d)),
+    ...(probes.length > 0 ? [probeChain(probes)] : []),
   ];
   const chains = generated(function* () {
     for (let i = 0; i < p.services.length; i++) {
@@ -146,6 +149,65 @@ function ingressChainOf(k: number, device: string): Chain {
       rule({ kind: 'vmap', key: listenerKey(fam), map: DSR_NAMES.services[fam] }),
       rule({ kind: 'vmap', key: listenerKey(fam), map: DSR_NAMES.serviceRanges[fam] }),
     ]),
+  };
+}
+
+/** A probe map with the family and interface its rule forwards to. */
+interface ProbeMap {
+  readonly fam: Family;
+  readonly device: string;
+  readonly set: SetView;
+}
+
+// The probe map of one family and interface: VIP . port . source port of a VIP-path health probe -> the backend.
+const probeMap = (fam: Family, k: number): Ident => ident(`probes${fam}_${k}`);
+
+// health target: vip. The probe leaves the balancer for the VIP, which is local, so it goes out of lo; lo's egress hook
+// matches its VIP, port and source port (one per backend, see VIP_PROBE_PORTS) and sends it to that backend instead. The
+// maps exist only when some check asks for it (per family and interface, since `fwd` names its device).
+function probeMaps(p: Plan, devices: readonly string[]): ProbeMap[] {
+  const out: ProbeMap[] = [];
+  devices.forEach((device, k) => {
+    for (const fam of FAMILIES) {
+      const elements: Element[] = [];
+      for (const s of p.services) {
+        if (s.dsr?.interface !== device) continue;
+        for (const b of s.backends) {
+          const v = b.vipCheck;
+          if (v !== undefined && b.address.family === fam)
+            elements.push(element(`${v.vip.text} . ${v.port} . ${v.sourcePort}`, b.address.text));
+        }
+      }
+      if (elements.length > 0)
+        out.push({
+          fam,
+          device,
+          set: {
+            kind: 'map',
+            name: probeMap(fam, k),
+            key: [addrType(fam), 'inet_service', 'inet_service'],
+            value: [addrType(fam)],
+            flags: [],
+            elements,
+          },
+        });
+    }
+  });
+  return out;
+}
+
+// lo's egress hook: a VIP-path probe goes to its backend, every other packet on (a lookup miss ends only its rule).
+function probeChain(maps: readonly ProbeMap[]): Chain {
+  const key = (fam: Family): Expr => ({ kind: 'concat', parts: [daddr(fam), f('th dport'), f('th sport')] });
+  return {
+    name: ident('probe_lo'),
+    hook: { type: 'filter', hook: 'egress', device: 'lo', priority: 'filter', priorityOffset: 0, policy: 'accept' },
+    rules: maps.map(({ fam, device, set }) =>
+      rule(
+        { kind: 'match', left: f('meta l4proto'), right: { kind: 'symbol', value: 'tcp' } },
+        { kind: 'fwd', family: fam, to: { kind: 'map-lookup', key: key(fam), map: set.name }, device },
+      ),
+    ),
   };
 }
 

@@ -66,6 +66,10 @@ export async function dsrChecks(host: Host, model: Model, proc: ProcReader): Pro
       continue;
     }
     out.push({ name: `dsr: interface ${dev}`, level: 'ok', detail: 'present', fix: null });
+    const vip4Checks = services.some(
+      (s) => s.dsr!.interface === dev && s.backends.some((b) => b.health?.target === 'vip' && b.address.family === 4),
+    );
+    if (vip4Checks) out.push(await acceptLocal(dev, proc));
     const r = await checkScript(host, fwdProbe(dev));
     out.push(
       r.exitCode === 0
@@ -93,6 +97,26 @@ export async function dsrChecks(host: Host, model: Model, proc: ProcReader): Pro
     if (vip.family === 4) for (const dev of [...devs].sort()) out.push(await vipAnswered(host, vip, dev));
   }
   return out;
+}
+
+// health target: vip over IPv4: the backend's reply comes from the VIP, an address of this host, which the kernel drops
+// as a martian unless accept_local is on for the interface; strict reverse-path filtering (rp_filter 1: the source's
+// route must leave by the same interface, and the VIP's is lo) drops it too. IPv6 needs neither.
+async function acceptLocal(dev: string, proc: ProcReader): Promise<Check> {
+  const name = `dsr: VIP-path health checks on ${dev}`;
+  const accept = await proc(`sys/net/ipv4/conf/${dev}/accept_local`);
+  const rp = Math.max(
+    Number((await proc('sys/net/ipv4/conf/all/rp_filter')) ?? 0),
+    Number((await proc(`sys/net/ipv4/conf/${dev}/rp_filter`)) ?? 0),
+  );
+  if (accept === '1' && rp !== 1)
+    return { name, level: 'ok', detail: `net.ipv4.conf.${dev}.accept_local = 1, rp_filter ${rp}`, fix: null };
+  return {
+    name,
+    level: 'fail',
+    detail: `net.ipv4.conf.${dev}.accept_local = ${accept ?? 'absent'}, rp_filter ${rp}: the backends' replies from the VIP are dropped, every IPv4 check with target: vip fails`,
+    fix: `sysctl -w net.ipv4.conf.${dev}.accept_local=1${rp === 1 ? ` net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${dev}.rp_filter=2` : ''}`,
+  };
 }
 
 // Runs a program; a missing one is a finding, not an error.

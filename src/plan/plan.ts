@@ -2,7 +2,15 @@ import { endpointText } from '../model/address.js';
 import type { Backend, Family, Model, Scheduler, Service } from '../model/types.js';
 import { equalWeights, selectFor } from './selector.js';
 import { reduceWeights } from './weights.js';
-import { SLOT_BASE, type Plan, type PlannedBackend, type PlannedService, type Pool } from './types.js';
+import {
+  SLOT_BASE,
+  VIP_PROBE_PORTS,
+  type Plan,
+  type PlannedBackend,
+  type PlannedService,
+  type Pool,
+  type VipCheck,
+} from './types.js';
 
 /** Read access by key: a Map, or a view of a plain record (nftlb health keeps its verdicts in one). */
 export interface Lookup<V> {
@@ -94,7 +102,9 @@ function planService(
       b.maxConnections !== undefined &&
       s.limits.overflow === 'spill' &&
       overlay.full.get(backendKey(s.name, endpoint)) === true;
-    return full ? { ...planned, full: true } : planned;
+    if (full) return { ...planned, full: true };
+    const via = s.dsr !== undefined && b.health?.target === 'vip' ? vipCheckOf(s, planned, b.health.port) : undefined;
+    return via === undefined ? planned : { ...planned, vipCheck: via };
   });
   // Families as bit sets (bit 4, bit 6): no arrays or closures per service at 50k services.
   let vipFams = 0;
@@ -185,6 +195,16 @@ function choose(
 function allUp(all: readonly PlannedBackend[]): boolean {
   for (let i = 0; i < all.length; i++) if (all[i]!.state !== 'up' || !healthy(all[i]!)) return false;
   return true;
+}
+
+// DSR's VIP-path probe of a backend: the first VIP of its family, the check's port (or the backend's), and a source
+// port derived from the backend id (config/rules/dsr.ts refuses configs where two probes of one VIP and port would
+// share one).
+export function vipCheckOf(s: Service, b: PlannedBackend, checkPort: number | undefined): VipCheck | undefined {
+  const vip = s.vips.find((v) => v.family === b.address.family);
+  const port = checkPort ?? b.port;
+  if (vip === undefined || port === undefined) return undefined;
+  return { vip, port, sourcePort: VIP_PROBE_PORTS.first + (b.id % VIP_PROBE_PORTS.count) };
 }
 
 // Slots a pool needs when every backend of its family is in: an upper bound for any subset (a subset's weights reduce

@@ -27,7 +27,21 @@ export interface PlannedBackend {
   /** limit-overflow spill: at max-connections when planned, so out of selection like a drained backend. Set only
    *  when true (plans without spill serialize as before). */
   readonly full?: true;
+  /** DSR with a health check of `target: vip`: the probe connects to `vip`:`port` from the balancer's `sourcePort`,
+   *  which the netdev table's loopback egress hook maps to this backend. Set only then. */
+  readonly vipCheck?: VipCheck;
 }
+
+/** How a health probe reaches the VIP through one DSR backend (see PlannedBackend.vipCheck). */
+export interface VipCheck {
+  readonly vip: Address;
+  readonly port: number;
+  readonly sourcePort: number;
+}
+
+/** Source ports of VIP-path probes: VIP_PROBE_PORTS.first + (backend id mod count). Above Linux's default ephemeral
+ *  range (32768-60999), so the kernel never gives them to another connection. */
+export const VIP_PROBE_PORTS = { first: 61000, count: 4536 } as const;
 
 /** One service in one address family: its own chain, selector and slot table. */
 export interface Pool {

@@ -1,4 +1,7 @@
 import type { Diagnostic } from '../../common/diagnostic.js';
+import type { Service } from '../../model/types.js';
+import { VIP_PROBE_PORTS } from '../../plan/types.js';
+import type { RawService } from '../schema.js';
 import { error, type Rule } from './rule.js';
 
 // forwarding: dsr sends each packet on by itself, with no conntrack and no NAT on the balancer. So the choice must be a
@@ -6,10 +9,16 @@ import { error, type Rule } from './rule.js';
 // that counts connections or rewrites addresses applies. `interface` goes with dsr and only with it.
 export const dsr: Rule = ({ raw, model }) => {
   const out: Diagnostic[] = [];
+  // VIP-path probes by VIP . port . source port (the key of the netdev table's probe map), to find two that collide.
+  const probes = new Map<string, string>();
+  let nextId = 1;
   for (let i = 0; i < model.services.length; i++) {
     const s = model.services[i]!;
     const r = raw.services[i];
+    const firstId = nextId;
+    nextId += s.backends.length;
     if (r === undefined) continue;
+    out.push(...vipTargets(s, r, firstId, probes));
     if (s.dsr === undefined) {
       if (r.interface !== undefined)
         out.push(
@@ -91,3 +100,60 @@ export const dsr: Rule = ({ raw, model }) => {
   }
   return out;
 };
+
+// Health checks with `target: vip`: DSR only, a socket check with a port, and a probe key of their own.
+function vipTargets(s: Service, r: RawService, firstId: number, probes: Map<string, string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const serviceWide = r.health?.target === 'vip';
+  const only = s.ports.length === 1 && s.ports[0]!.first === s.ports[0]!.last ? s.ports[0]!.first : undefined;
+  let reported = false;
+  s.backends.forEach((b, j) => {
+    const h = b.health;
+    if (h?.target !== 'vip') return;
+    const where =
+      r.backends[j]?.health?.target === 'vip' || !serviceWide ? `${b.path}/health/target` : `${s.path}/health/target`;
+    const once = (d: Diagnostic): void => {
+      if (where === `${s.path}/health/target`) {
+        if (reported) return;
+        reported = true;
+      }
+      out.push(d);
+    };
+    if (s.dsr === undefined)
+      return once(
+        error(
+          where,
+          'dsr.health-target',
+          'target: vip probes the VIP through a DSR backend; this service uses NAT (remove it)',
+        ),
+      );
+    if (h.kind === 'exec')
+      return once(
+        error(
+          where,
+          'dsr.health-target',
+          'target: vip needs a tcp, banner or http check (an exec check opens its own connections)',
+        ),
+      );
+    const port = h.port ?? b.port ?? only;
+    if (port === undefined)
+      return once(
+        error(where, 'dsr.health-target', 'target: vip needs a port to probe: health.port, or a single service port'),
+      );
+    const vip = s.vips.find((v) => v.family === b.address.family);
+    if (vip === undefined) return;
+    const sourcePort = VIP_PROBE_PORTS.first + ((firstId + j) % VIP_PROBE_PORTS.count);
+    const key = `${vip.text} . ${port} . ${sourcePort}`;
+    const other = probes.get(key);
+    if (other !== undefined)
+      out.push(
+        error(
+          `${b.path}/health/target`,
+          'dsr.health-target',
+          `its VIP probe (${vip.text} port ${port}) would share source port ${sourcePort} with ${other}; use health.port to probe another port`,
+        ),
+      );
+    else probes.set(key, `${s.name} backend ${b.address.text}`);
+  });
+  return out;
+}
