@@ -2,13 +2,11 @@
 // switch) in a namespace of its own, so a frame the balancer sends on with the client's MAC would teach the switch the
 // wrong port for the client (and the test would see the backends' replies arrive at the balancer). Each backend has its
 // own namespace (its own VIP on lo and ARP sysctls, set with nftlb's own recipe: setupDsrBackends). No link to the host.
-import { threadId } from 'node:worker_threads';
 import { assertAllowed, clientAddresses } from './addresses.js';
 import { spawnNode } from './child.js';
-import { trackNamespace } from './cleanup.js';
 import { reach } from './client.js';
 import { nftlb } from './ops.js';
-import { deleteNamespaces, run, sweepLeftovers, type ExecOptions, type ExecResult, type Topology } from './topology.js';
+import { newPrefix, withNamespaces, type Topology } from './topology.js';
 
 /** One backend of the segment: its namespace and addresses (on its eth0). */
 export interface DsrBackend {
@@ -34,62 +32,44 @@ export interface DsrTopologyOptions {
   readonly vips6?: readonly string[];
 }
 
-const PREFIX = 'nftlbt-';
-const TAG = threadId === 0 ? '' : `t${threadId}_`;
-let counter = 0;
-const batch = (lines: string[]): string => lines.map((l) => `${l}\n`).join('');
-
 // Creates the namespaces, runs fn, then stops deferred children and deletes the namespaces (also on failure).
 export async function withDsrTopology<T>(opts: DsrTopologyOptions, fn: (topo: DsrTopology) => Promise<T>): Promise<T> {
-  await sweepLeftovers();
   const clients = clientAddresses(opts.clients ?? 40);
   const n = opts.backends ?? 3;
   if (n < 1 || n > 8) throw new Error('1..8 DSR backends');
   const vips4 = (opts.vips4 ?? ['203.0.113.1']).map(assertAllowed);
   const vips6 = (opts.vips6 ?? ['2001:db8:1::1']).map(assertAllowed);
-  const prefix = `${PREFIX}${process.pid}-${TAG}${counter++}-`;
+  const prefix = newPrefix();
   const backends: DsrBackend[] = Array.from({ length: n }, (_, i) => ({
     ns: `${prefix}b${i + 1}`,
     v4: `198.51.100.${2 + i}`,
     v6: `2001:db8:2::${2 + i}`,
   }));
   const names = { client: `${prefix}client`, lb: `${prefix}lb`, sw: `${prefix}sw` };
-  const all = [names.sw, names.client, names.lb, ...backends.map((b) => b.ns)];
-  const deferred: (() => Promise<void>)[] = [];
-  const exec = (ns: string, cmd: string[], o?: ExecOptions): Promise<ExecResult> => {
-    const name = (names as Record<string, string>)[ns] ?? ns;
-    // Never run anything outside our own namespaces (that would touch the host).
-    if (!all.includes(name)) throw new Error(`${ns} is not a namespace of topology ${prefix}`);
-    return run('ip', ['netns', 'exec', name, ...cmd], o);
-  };
-  const topo: DsrTopology = {
-    prefix,
-    client: names.client,
-    lb: names.lb,
-    backend: backends[0]!.ns,
-    sw: names.sw,
-    backends,
-    clientV4: clients.v4,
-    clientV6: clients.v6,
-    backendV4: backends.map((b) => b.v4),
-    backendV6: backends.map((b) => b.v6),
-    vip4: '203.0.113.1',
-    vip6: '2001:db8:1::1',
-    lbClientIf: 'lbc0',
-    lbBackendIf: 'lbb0',
-    lbV4: '203.0.113.2',
-    lbV6: '2001:db8:1::2',
-    exec,
-    nft: (script) => exec(names.lb, ['nft', '-f', '-'], { input: script }),
-    defer: (f) => void deferred.push(f),
-  };
-  const errors: unknown[] = [];
-  let result: T;
-  try {
-    for (const ns of all) trackNamespace(ns);
-    await run('ip', ['-b', '-'], { input: batch(all.map((ns) => `netns add ${ns}`)) });
-    const ip = (ns: string, lines: string[]): Promise<ExecResult> =>
-      run('ip', ['-n', ns, '-b', '-'], { input: batch(lines) });
+  const all: Record<string, string> = { ...names };
+  for (const b of backends) all[b.ns] = b.ns;
+  return withNamespaces(prefix, all, async ({ exec, ip, defer }) => {
+    const topo: DsrTopology = {
+      prefix,
+      client: names.client,
+      lb: names.lb,
+      backend: backends[0]!.ns,
+      sw: names.sw,
+      backends,
+      clientV4: clients.v4,
+      clientV6: clients.v6,
+      backendV4: backends.map((b) => b.v4),
+      backendV6: backends.map((b) => b.v6),
+      vip4: '203.0.113.1',
+      vip6: '2001:db8:1::1',
+      lbClientIf: 'lbc0',
+      lbBackendIf: 'lbb0',
+      lbV4: '203.0.113.2',
+      lbV6: '2001:db8:1::2',
+      exec,
+      nft: (script) => exec(names.lb, ['nft', '-f', '-'], { input: script }),
+      defer,
+    };
     // The switch: a bridge without multicast snooping (neighbour discovery's multicast is flooded like broadcast).
     await ip(names.sw, ['link set lo up', 'link add br0 type bridge mcast_snooping 0', 'link set br0 up']);
     // Each member's eth0 is a veth whose peer is a port of the bridge; created inside the member, so the host never
@@ -148,13 +128,8 @@ export async function withDsrTopology<T>(opts: DsrTopologyOptions, fn: (topo: Ds
       reach(topo, names.lb, [...backends.flatMap((b) => [b.v4, b.v6]), clients.v4[0]!, clients.v6[0]!]),
       ...backends.map((b) => reach(topo, b.ns, [clients.v4[0]!, clients.v6[0]!])),
     ]);
-    result = await fn(topo);
-  } finally {
-    for (const f of deferred.reverse()) await f().catch((e: unknown) => errors.push(e));
-    await deleteNamespaces(all).catch((e: unknown) => errors.push(e));
-  }
-  if (errors.length > 0) throw new AggregateError(errors, `topology ${prefix} teardown failed`);
-  return result;
+    return fn(topo);
+  });
 }
 
 // Sets every backend up with nftlb's own recipe: `nftlb backend-setup -c CONFIG --backend ADDRESS --interface eth0`
