@@ -19,6 +19,8 @@ const NAT_VIP = '203.0.113.5';
 export interface DatapathFigures {
   readonly connPerSec: { dsr: number; nat: number } | undefined;
   readonly bytesPerSec: { dsr: number; nat: number } | undefined;
+  /** Bytes the balancer's interface moved (received + sent) per byte the client downloaded. */
+  readonly balancerShare: { dsr: number; nat: number } | undefined;
 }
 
 const config = (topo: DsrTopology): string => `
@@ -70,6 +72,19 @@ async function serve(topo: DsrTopology, ns: string, own: string): Promise<void> 
   });
 }
 
+// Bytes received plus sent by the balancer's interface so far.
+async function balancerBytes(topo: DsrTopology): Promise<number> {
+  const r = await topo.exec(topo.lb, [
+    'cat',
+    '/sys/class/net/eth0/statistics/rx_bytes',
+    '/sys/class/net/eth0/statistics/tx_bytes',
+  ]);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .reduce((a, x) => a + Number(x), 0);
+}
+
 // One run of the load client in the client namespace.
 async function client<T>(topo: DsrTopology, mode: 'conns' | 'bulk', spec: object, seconds: number): Promise<T> {
   const r = await topo.exec(topo.client, [process.execPath, LOAD, mode, JSON.stringify(spec)], {
@@ -96,6 +111,7 @@ export async function datapathSection(
     const conn: Record<'dsr' | 'nat', number[]> = { dsr: [], nat: [] };
     const bulk: Record<'dsr' | 'nat', number[]> = { dsr: [], nat: [] };
     const failed: Record<'dsr' | 'nat', number> = { dsr: 0, nat: 0 };
+    const share: Record<'dsr' | 'nat', number[]> = { dsr: [], nat: [] };
     const target = { dsr: DSR_VIP, nat: NAT_VIP };
     for (let run = 0; run < o.runs; run++) {
       for (const k of ['dsr', 'nat'] as const) {
@@ -107,6 +123,7 @@ export async function datapathSection(
         );
         conn[k].push((c.connections * 1000) / c.ms);
         failed[k] += c.failed;
+        const before = await balancerBytes(topo);
         const b = await client<{ bytes: number; ms: number }>(
           topo,
           'bulk',
@@ -114,11 +131,14 @@ export async function datapathSection(
           o.seconds,
         );
         bulk[k].push((b.bytes * 1000) / b.ms);
+        share[k].push(((await balancerBytes(topo)) - before) / b.bytes);
       }
     }
     const cps = { dsr: median(conn.dsr), nat: median(conn.nat) };
     const bps = { dsr: median(bulk.dsr), nat: median(bulk.nat) };
     const mbs = (x: number): string => (x / 2 ** 20).toFixed(0);
+    const sh = { dsr: median(share.dsr), nat: median(share.nat) };
+    const f3 = (x: number): string => (x < 0.01 ? x.toFixed(5) : x.toFixed(3));
     say(
       table(
         ['what (median)', 'DSR', 'masquerade', 'DSR / masquerade', 'all runs DSR', 'all runs masquerade'],
@@ -139,6 +159,14 @@ export async function datapathSection(
             bulk.dsr.map(mbs).join(' '),
             bulk.nat.map(mbs).join(' '),
           ],
+          [
+            'balancer bytes per byte downloaded',
+            f3(sh.dsr),
+            f3(sh.nat),
+            `${(sh.dsr / sh.nat).toPrecision(2)}x`,
+            share.dsr.map(f3).join(' '),
+            share.nat.map(f3).join(' '),
+          ],
         ],
       ),
     );
@@ -151,7 +179,12 @@ export async function datapathSection(
     say(
       "servers. Everything shares the machine's CPUs, so the figures include the client and the servers; the ratio shows",
     );
-    say("what taking the replies (and conntrack, NAT) off the balancer's path is worth on this machine.");
-    return { connPerSec: cps, bytesPerSec: bps };
+    say(
+      "what taking the replies (and conntrack, NAT) off the balancer's path is worth on this machine. The last row: what",
+    );
+    say(
+      "the balancer's interface received and sent during the downloads, per byte the client got (DSR: the clients' ACKs).",
+    );
+    return { connPerSec: cps, bytesPerSec: bps, balancerShare: sh };
   });
 }
