@@ -3,7 +3,7 @@ import { renderCommands, type Command } from './commands.js';
 import { buildTable, NAMES } from './build.js';
 import { DSR_NAMES, dsrInterfaces, dsrTableView } from './dsr.js';
 import { parseServiceChain, type Ident } from './names.js';
-import { dsrTableRef } from './tables.js';
+import { dsrTableRef, inetTableRef } from './tables.js';
 import { renderElement, renderElementKey, renderRule } from './render.js';
 import type { Plan, PlannedService } from '../plan/types.js';
 
@@ -80,16 +80,13 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
   // Element deletions first (they may reference chains about to go), then chains, then additions (may reference new
   // chains), across both tables.
   const body = [...parts.flatMap((x) => x.del), ...parts.flatMap((x) => x.chainOps), ...parts.flatMap((x) => x.add)];
-  // `add table` (a no-op on the live table: no flags, its comment stays) first: without it, when the table is gone, nft
-  // stops at the first `add chain` or `add map` (it checks their table against its table list) before the kernel sees
-  // the guard, so the caller could not tell a deleted table from a refused update by the guard's line in the error.
+  // `add table` of the inet table (a no-op on the live table: no flags, its comment stays) first: without it, when the
+  // table is gone, nft stops at the first `add chain` or `add map` (it checks their table against its table list)
+  // before the kernel sees the guard (nftlb health's, in the inet table), so the caller could not tell a deleted table
+  // from a refused update by the guard's line in the error. Never for the netdev table: when that one is gone, nft's
+  // refusal is what makes the caller load the whole script (`add map` would otherwise build a bare table).
   const commands: Command[] =
-    body.length === 0
-      ? []
-      : [
-          ...parts.filter((x) => x.touched).map((x): Command => ({ kind: 'table', verb: 'add', table: x.table })),
-          ...body,
-        ];
+    body.length === 0 ? [] : [{ kind: 'table', verb: 'add', table: inetTableRef(after.table) }, ...body];
   return {
     commands,
     script: commands.length === 0 ? null : renderCommands(commands),
@@ -99,11 +96,9 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
 
 /** The commands that bring one table from `old` to `neu`, by kind (see incrementalUpdate for their order). */
 interface TableChanges {
-  readonly table: TableRef;
   readonly del: Command[];
   readonly chainOps: Command[];
   readonly add: Command[];
-  readonly touched: boolean;
 }
 
 // A whole table in memory (its elements and chains listed once): the delta compares two of them.
@@ -146,7 +141,7 @@ function tableChanges(old: Table, neu: Table, touched: readonly Ident[]): TableC
         { kind: 'chain', verb: 'add', table, chain: c },
       );
   }
-  return { table, del, chainOps, add, touched: del.length + chainOps.length + add.length > 0 };
+  return { del, chainOps, add };
 }
 
 // Same config as far as the table is concerned: everything but the pools and the health verdicts.

@@ -56,15 +56,23 @@ test('a DSR backend going down updates the netdev maps behind the inet guard; a 
   t.is(r.action, 'incremental');
   t.deepEqual(r.services, ['dns']);
   const script = exec.loads().at(-1)!;
-  t.regex(script, /^flush chain inet hc health_[0-9a-f]{8}\nadd table netdev hc_dsr\n/);
+  t.regex(script, /^flush chain inet hc health_[0-9a-f]{8}\nadd table inet hc\n/);
   // Maglev slots of the one backend change (slot map elements), the chain stays: it goes through the slot map.
   t.regex(script, /delete element netdev hc_dsr slots \{ [0-9, ]+ \}\n/);
   t.regex(script, /add map netdev hc_dsr slots \{ type mark : mark; elements = \{ [0-9 :,]+ \} \}\n$/);
   t.notRegex(script, /inet hc (svc|services)/, 'the inet table is not touched');
   for (const [, id] of script.matchAll(/: (\d+)/g)) t.not(id, '4', 'no slot goes to the backend that is down');
 
+  // Someone deleted the netdev table: the next update is refused (no table to add to, none made bare) and health
+  // loads everything again.
+  exec.tables.delete('netdev hc_dsr');
+  const again = await sync(deps, m, withVerdicts(r.state, { 'dns/198.51.100.55:53': 'down' }), r.cache);
+  t.is(again.action, 'full');
+  t.regex(again.why, /^incremental update refused/);
+  t.regex(exec.tables.get('netdev hc_dsr')?.comment ?? '', /^nftlb fingerprint /);
+
   // The config loses its DSR service: health's next (full) load deletes the netdev table in the same transaction.
-  const nat = await sync(deps, modelOf(yaml(false)), r.state);
+  const nat = await sync(deps, modelOf(yaml(false)), again.state);
   t.is(nat.action, 'full');
   t.regex(
     exec.loads().at(-1)!,

@@ -64,7 +64,7 @@ test('a DSR backend down rewrites only its chain in the netdev table, with the f
   t.is(
     u.script,
     [
-      'add table netdev hc_dsr',
+      'add table inet hc',
       'flush chain netdev hc_dsr svc_a_v4',
       'add chain netdev hc_dsr svc_a_v4 {',
       '\tcounter meta mark set 4 goto fwd_0',
@@ -84,7 +84,6 @@ test('a DSR pool that empties keeps its listener with the on-empty verdict; NAT 
     u.script,
     [
       'add table inet hc',
-      'add table netdev hc_dsr',
       'delete element netdev hc_dsr services4 { 203.0.113.3 . tcp . 80 }',
       'flush chain inet hc svc_web_v4',
       'add chain inet hc svc_web_v4 {',
