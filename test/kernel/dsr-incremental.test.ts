@@ -72,7 +72,9 @@ async function listing(topo: Topology): Promise<string[]> {
     for (const o of (JSON.parse(r.stdout) as { nftables: Record<string, Record<string, unknown>>[] }).nftables) {
       if (o['metainfo'] !== undefined) continue;
       const [kind, body] = Object.entries(o)[0]!;
-      const { handle: _h, comment: _c, elem, ...rest } = body as Record<string, unknown>;
+      const rest = { ...(body as Record<string, unknown>) };
+      const elem = rest['elem'];
+      for (const k of ['handle', 'comment', 'elem']) delete rest[k];
       const elems = Array.isArray(elem) ? elem.map((e) => JSON.stringify(e)).sort() : null;
       const key =
         kind === 'rule'
