@@ -23,6 +23,8 @@ command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v groff >/dev/null 2>&1 || need+=(groff-base)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# nftlb doctor probes a DSR VIP on the segment with arping (its kernel test too).
+command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     mapfile -t pkgs < <(printf '%s\n' "${need[@]}" | sort -u)

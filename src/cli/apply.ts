@@ -76,6 +76,8 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
             result: r.kind,
             exitCode: code,
             table: r.table,
+            tables: r.tables,
+            deleted: r.kind === 'applied' ? r.deleted : [],
             fingerprint: r.fingerprint,
             previousFingerprint: r.kind === 'applied' ? r.previous : r.kind === 'unchanged' ? r.fingerprint : null,
             services: r.services,
@@ -87,7 +89,7 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
           ctx.io.out(r.script);
         } else if (r.kind === 'applied') {
           ctx.io.err(
-            `nftlb: applied table inet ${r.table}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}\n`,
+            `nftlb: applied ${r.tables.map((t) => `table ${t}`).join(' and ')}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.deleted.map((t) => `; deleted table ${t}`).join('')}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}\n`,
           );
         }
         ctx.exit(code);

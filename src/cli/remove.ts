@@ -9,7 +9,7 @@ import { EXIT } from './exit-codes.js';
 // `nftlb remove`: deletes nftlb's table and nothing else; removing a table that is not there succeeds (exit 0).
 export function removeCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env)): Command {
   const cmd = new Command('remove')
-    .description("delete nftlb's table (idempotent; other tables are untouched)")
+    .description("delete nftlb's tables: the inet one and the DSR netdev one (idempotent; other tables are untouched)")
     .addOption(configOption())
     .addOption(new Option('--table <name>', 'table to remove (default: the table named in the config)'))
     .addOption(new Option('--json', 'print the outcome as JSON on stdout'));
@@ -22,9 +22,9 @@ export function removeCommand(ctx: CommandContext, exec: Executor = systemExecut
         const r = await removeTable(hostOf(ctx, exec, { lockFile: opts.lockFile }), { table, waitSeconds: opts.wait });
         if (json)
           ctx.io.out(
-            `${JSON.stringify({ command: 'remove', result: r.removed ? 'removed' : 'absent', exitCode: EXIT.ok, table: r.table }, null, 2)}\n`,
+            `${JSON.stringify({ command: 'remove', result: r.removed ? 'removed' : 'absent', exitCode: EXIT.ok, table: r.table, tables: r.tables }, null, 2)}\n`,
           );
-        else if (r.removed) ctx.io.err(`nftlb: removed table inet ${r.table}\n`);
+        else if (r.removed) ctx.io.err(`nftlb: removed ${r.tables.map((t) => `table ${t}`).join(' and ')}\n`);
         ctx.exit(EXIT.ok);
       } catch (e) {
         ctx.exit(reportOpsError(ctx.io, 'remove', json, e, opts.table === undefined ? opts.config : undefined));

@@ -47,10 +47,15 @@ const LIVE_TEXT: Record<Status['live'], string> = {
 
 const num = (v: number | null): string => (v === null ? '-' : String(v));
 
-// The human table.
+// The human table. With DSR services, a PACKETS column and the service's BYTES: what the balancer forwarded of the
+// clients' direction (a DSR service has no connections on the balancer, its NEW and CONNS read -).
 export function table(s: Status): string {
-  // The PERSIST column (persistence entries per backend) only when some service has persistence.
+  // The PERSIST column (persistence entries per backend) only when some service has persistence; PACKETS (what the
+  // netdev table forwarded) only when some service uses DSR.
   const persist = s.services.some((svc) => svc.backends.some((b) => b.persistenceEntries !== undefined));
+  const dsr = s.services.some((svc) => svc.forwarding !== 'nat');
+  const pk = (v: string): string[] => (dsr ? [v] : []);
+  const pe = (v: string): string[] => (persist ? [v] : []);
   const rows: string[][] = [
     [
       'SERVICE',
@@ -59,23 +64,27 @@ export function table(s: Status): string {
       'HEALTH',
       'WEIGHT',
       'NEW',
+      ...pk('PACKETS'),
       'CONNS',
       'ESTAB',
       'BYTES',
-      ...(persist ? ['PERSIST'] : []),
+      ...pe('PERSIST'),
     ],
   ];
   for (const svc of s.services) {
+    const isDsr = svc.forwarding !== 'nat';
     rows.push([
       svc.name,
-      `${svc.vips.join(',')} ${svc.protocols.join(',')}/${svc.ports.join(',')}`,
+      `${svc.vips.join(',')} ${svc.protocols.join(',')}/${svc.ports.join(',')}${isDsr ? ` ${svc.forwarding}` : ''}`,
       svc.state,
       '',
       '',
       num(svc.newConnections),
+      ...pk(isDsr ? num(svc.packets) : ''),
       '',
       '',
-      '',
+      isDsr ? num(svc.bytes) : '',
+      ...pe(''),
     ]);
     for (const b of svc.backends)
       rows.push([
@@ -85,10 +94,11 @@ export function table(s: Status): string {
         b.health,
         String(b.weight),
         '',
+        ...pk(''),
         num(b.connections),
         num(b.established),
         num(b.bytes),
-        ...(persist ? [b.persistenceEntries === undefined ? '' : num(b.persistenceEntries)] : []),
+        ...pe(b.persistenceEntries === undefined ? '' : num(b.persistenceEntries)),
       ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -98,7 +108,11 @@ export function table(s: Status): string {
       .join('  ')
       .trimEnd(),
   );
-  const notes = [`table inet ${s.table}: ${LIVE_TEXT[s.live]}`];
+  const notes = [
+    s.tables.length <= 1
+      ? `table inet ${s.table}: ${LIVE_TEXT[s.live]}`
+      : `${s.tables.map((t) => `table ${t}`).join(' and ')}: ${LIVE_TEXT[s.live].replace('live table matches', 'live tables match')}`,
+  ];
   if (!s.conntrack.available)
     notes.push(`conntrack: unavailable (${s.conntrack.reason ?? ''}); CONNS/ESTAB/BYTES not shown`);
   else if (!s.conntrack.accounting)
@@ -143,6 +157,18 @@ export function prometheus(s: Status): string {
     'counter',
     'New connections dispatched to the service since the table was loaded.',
     s.services.map((svc) => [{ service: svc.name }, svc.newConnections]),
+  );
+  metric(
+    'nftlb_service_forwarded_packets_total',
+    'counter',
+    "DSR: packets of the clients' direction the balancer forwarded since the table was loaded.",
+    s.services.map((svc) => [{ service: svc.name }, svc.packets]),
+  );
+  metric(
+    'nftlb_service_forwarded_bytes_total',
+    'counter',
+    "DSR: bytes of the clients' direction the balancer forwarded since the table was loaded.",
+    s.services.map((svc) => [{ service: svc.name }, svc.bytes]),
   );
   metric(
     'nftlb_backend_up',

@@ -113,7 +113,7 @@ function normalizeService(
   for (let i = 0; i < backends.length; i++) {
     backends[i] = normalizeBackend(s.backends[i]!, path + backendSuffix(i), address, health);
   }
-  return {
+  const service: Service = {
     path,
     name: s.name,
     vips,
@@ -138,6 +138,8 @@ function normalizeService(
     persistence: s.persistence === undefined ? undefined : normalizePersistence(s.persistence),
     backends,
   };
+  // Only DSR services carry the key (a missing interface is reported by the dsr rule).
+  return s.forwarding === 'dsr' ? { ...service, dsr: { interface: s.interface ?? '' } } : service;
 }
 
 // Persistence with its defaults filled (README.md, Persistence).
@@ -204,6 +206,7 @@ export function normalizeHealth(h: RawHealth): HealthCheck {
     rise: h.rise ?? 2,
     fall: h.fall ?? 2,
     port: h.port,
+    ...(h.target === 'vip' ? { target: 'vip' as const } : {}),
   };
   switch (h.type) {
     case 'tcp':

@@ -108,6 +108,12 @@ export const configSchema = {
           description: 'Consecutive failures that take it down. Default 2.',
         },
         port: { $ref: '#/definitions/port', description: 'Port to probe. Default: the backend port.' },
+        target: {
+          type: 'string',
+          enum: ['backend', 'vip'],
+          description:
+            "backend (default): the probe connects to the backend's own address. vip (forwarding: dsr only; tcp, banner, http): it connects to the VIP through that backend (the balancer's loopback egress forwards it there), which proves the VIP on the backend's lo, the service listening on it and the backend's replies from it.",
+        },
         send: {
           type: 'string',
           maxLength: 4096,
@@ -233,6 +239,18 @@ export const configSchema = {
               },
             },
           ],
+        },
+        forwarding: {
+          type: 'string',
+          enum: ['nat', 'dsr'],
+          description:
+            "nat (default): the balancer rewrites the destination (and source, see nat) and sees both directions. dsr: direct server return: the balancer forwards the client's frames unchanged but for the Ethernet header to a backend on the same L2 segment (interface), which holds the VIP on its loopback and answers the client directly. Needs scheduler source-hash or maglev.",
+        },
+        interface: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$',
+          description:
+            "forwarding dsr: the network interface of the balancer on the backends' L2 segment; clients' packets must arrive on it too (its netdev ingress hook sees them).",
         },
         'on-empty': {
           type: 'string',

@@ -1,3 +1,4 @@
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { ProbeResult, ProbeTarget } from './probe-types.js';
 
@@ -12,18 +13,39 @@ const MAX_REPLY = 16384;
 
 // Connects to the target and runs the conversation; every outcome (refused, reset, timeout, wrong reply) is a result,
 // never an exception. The socket is destroyed in all cases, so no probe outlives its timeout.
-export function socketProbe(target: ProbeTarget, timeoutMs: number, talk: Conversation): Promise<ProbeResult> {
+export async function socketProbe(target: ProbeTarget, timeoutMs: number, talk: Conversation): Promise<ProbeResult> {
   const started = Date.now();
+  const via = target.via;
+  let from: string;
+  try {
+    from = via === undefined ? '' : await sourceAddress(target.address);
+  } catch (e) {
+    return {
+      ok: false,
+      reason: `no route to ${target.address.text}: ${(e as NodeJS.ErrnoException).code ?? ''}`,
+      ms: 0,
+    };
+  }
   return new Promise((resolve) => {
     let settled = false;
     let reply = '';
-    const sock = net.connect({ host: target.address.text, port: target.port ?? 0 });
+    // A VIP-path probe: to the VIP from the balancer's address towards the backend and the backend's own source port.
+    const sock =
+      via === undefined
+        ? net.connect({ host: target.address.text, port: target.port ?? 0 })
+        : net.connect({ host: via.vip.text, port: via.port, localAddress: from, localPort: via.sourcePort });
     const finish = (ok: boolean, reason: string): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      sock.destroy();
-      resolve({ ok, reason, ms: Date.now() - started });
+      // The VIP-path probe reuses its source port every round: a reset leaves no TIME_WAIT that would refuse the next.
+      if (via !== undefined && sock.readyState === 'open') sock.resetAndDestroy();
+      else sock.destroy();
+      resolve({
+        ok,
+        reason: via === undefined ? reason : `via VIP ${via.vip.text}: ${reason}`,
+        ms: Date.now() - started,
+      });
     };
     const timer = setTimeout(
       () =>
@@ -48,6 +70,23 @@ export function socketProbe(target: ProbeTarget, timeoutMs: number, talk: Conver
       finish(v.ok, v.reason);
     });
     sock.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
+  });
+}
+
+// The address this host sends from towards `to` (the route's source): a UDP socket's connect() picks it and sends
+// nothing. The VIP-path probe binds it, so the backend's reply comes back over the segment.
+function sourceAddress(to: ProbeTarget['address']): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket(to.family === 6 ? 'udp6' : 'udp4');
+    s.once('error', (e) => {
+      s.close();
+      reject(e);
+    });
+    s.connect(9, to.text, () => {
+      const a = s.address().address;
+      s.close();
+      resolve(a);
+    });
   });
 }
 

@@ -1,9 +1,13 @@
 import type { Address } from '../model/types.js';
+import type { VipCheck } from '../plan/types.js';
 
 /** Where a check connects: the backend's address and the probed port (undefined only for exec checks). */
 export interface ProbeTarget {
   readonly address: Address;
   readonly port: number | undefined;
+  /** DSR health target vip: connect to the VIP from this source port instead (the balancer's lo egress hook sends it
+   *  to the backend at `address`). */
+  readonly via?: VipCheck;
 }
 
 /** Outcome of one check: pass or fail, why, and how long it took. */

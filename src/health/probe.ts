@@ -9,7 +9,11 @@ export function runProbe(
   target: ProbeTarget,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ProbeResult> {
-  const at: ProbeTarget = { address: target.address, port: check.port ?? target.port };
+  const at: ProbeTarget = {
+    address: target.address,
+    port: check.port ?? target.port,
+    ...(target.via !== undefined ? { via: target.via } : {}),
+  };
   switch (check.kind) {
     case 'tcp':
       return socketProbe(at, check.timeout, {

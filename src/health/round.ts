@@ -34,7 +34,11 @@ export async function probeTargets(
   targets: readonly CheckTarget[],
 ): Promise<{ state: HealthState; transitions: BackendTransition[] }> {
   const results = await mapLimit(targets, PROBE_CONCURRENCY, (t) =>
-    deps.probe(t.check, { address: t.backend.address, port: t.backend.port }),
+    deps.probe(t.check, {
+      address: t.backend.address,
+      port: t.backend.port,
+      ...(t.backend.vipCheck !== undefined ? { via: t.backend.vipCheck } : {}),
+    }),
   );
   return recordResults(state, targets, results, deps.now());
 }

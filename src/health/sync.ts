@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, foreignTable, loadScript, readLiveTable } from '../system/nft.js';
+import { checkAndLoad, foreignTable, loadScript } from '../system/nft.js';
+import { deleteTablesScript, foreignTables, readOwnedTables, staleTables } from '../system/owned-tables.js';
 import { deleteConntrackByMark } from '../system/conntrack.js';
 import type { Model } from '../model/types.js';
 import type { TableRef } from '../nft/ast.js';
@@ -289,18 +290,24 @@ async function full(
   p: Plan,
   why: string,
 ): Promise<{ action: 'full'; why: string; services: readonly string[]; token: string }> {
-  const live = await readLiveTable(deps.host, tableOf(p));
-  if (live.kind === 'present' && live.fingerprint === null && deps.force !== true) throw foreignTable(tableOf(p));
+  // Every table of nftlb's under this name: a foreign one the script replaces is refused, a netdev table the config
+  // no longer needs goes in the same transaction (as with apply).
+  const script = renderNftScript(p);
+  const owned = await readOwnedTables(deps.host, p.table);
+  const foreign = foreignTables(owned, script.tables);
+  if (foreign.length > 0 && deps.force !== true) throw foreignTable(foreign[0]!);
   const token = newToken();
   const guard = renderCommands([{ kind: 'chain', verb: 'add', table: tableOf(p), chain: { name: ident(token) } }]);
+  const tail = `${guard}${deleteTablesScript(staleTables(owned, script.tables))}`;
   // Persistence entries of nftlb's live table are kept: the table is emptied in place when that keeps them.
-  const inPlace = live.kind === 'present' && live.fingerprint !== null ? keepEntries(p, live.listing) : undefined;
+  const inet = owned[0]?.live;
+  const inPlace = inet?.kind === 'present' && inet.fingerprint !== null ? keepEntries(p, inet.listing) : undefined;
   let kept = false;
   if (inPlace !== undefined) {
-    const r = await loadScript(deps.host, `${renderNftScript(p, inPlace).text}${guard}`);
+    const r = await loadScript(deps.host, `${renderNftScript(p, inPlace).text}${tail}`);
     kept = r.exitCode === 0;
   }
-  if (!kept) await checkAndLoad(deps.host, `${renderNftScript(p).text}${guard}`);
+  if (!kept) await checkAndLoad(deps.host, `${script.text}${tail}`);
   return { action: 'full', why, services: p.services.map((s) => s.name), token };
 }
 

@@ -105,6 +105,11 @@ function refuse(s: PlannedService, feature: string, rules: number): never {
 // rate-limit and max-connections are enforced by the nft output only (README.md, Limits); an iptables render without them
 // would silently drop a limit the config asks for.
 function refuseLimits(s: PlannedService): void {
+  if (s.dsr !== undefined)
+    throw new NftlbError(
+      'unsupported',
+      `service ${s.name}: forwarding: dsr needs nft's netdev table (fwd in the ingress hook), which iptables cannot express; use --format nft for this service`,
+    );
   const feature =
     s.rateLimit !== undefined
       ? 'rate-limit'

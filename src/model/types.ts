@@ -53,6 +53,8 @@ export type HealthCheck = {
   readonly fall: number;
   /** Port probed; undefined: the backend's port (or the service's single port). */
   readonly port: number | undefined;
+  /** DSR: probe the VIP through the backend instead of the backend's own address; absent: the backend's address. */
+  readonly target?: 'vip';
 } & (
   | { readonly kind: 'tcp'; readonly send: string | undefined }
   | { readonly kind: 'banner'; readonly send: string | undefined; readonly expect: string }
@@ -103,6 +105,14 @@ export interface Backend {
   readonly maxConnections: number | undefined;
 }
 
+/** Direct server return: the balancer rewrites only the Ethernet header (nft `fwd` in netdev ingress) and sends the
+ *  client's packets to a backend on the same L2 segment; the backend answers the client directly. No conntrack, no NAT. */
+export interface Dsr {
+  /** The balancer's interface on the backends' segment: where the netdev ingress hook sees the clients' packets and
+   *  where `fwd` sends them. */
+  readonly interface: string;
+}
+
 export interface Service {
   readonly path: string;
   readonly name: string;
@@ -121,6 +131,8 @@ export interface Service {
   /** Absent: every new connection is scheduled. */
   readonly persistence?: Persistence;
   readonly backends: readonly Backend[];
+  /** Set for `forwarding: dsr`; absent for NAT (the default), so a NAT service's model is what it was before DSR. */
+  readonly dsr?: Dsr;
 }
 
 export interface Model {

@@ -13,12 +13,14 @@ export type Field =
   | 'th dport'
   | 'meta l4proto'
   | 'meta nfproto'
+  | 'meta protocol'
+  | 'meta mark'
   | 'ct mark'
   | 'ct state'
   | 'ct status';
 
 /** Symbolic constants nft accepts on the right of a match. */
-export type Symbol = 'tcp' | 'udp' | 'ipv4' | 'ipv6' | 'new' | 'dnat';
+export type Symbol = 'tcp' | 'udp' | 'ipv4' | 'ipv6' | 'new' | 'dnat' | 'ip' | 'ip6';
 
 export type Expr =
   | { readonly kind: 'field'; readonly field: Field }
@@ -54,6 +56,11 @@ export type Stmt =
   | { readonly kind: 'match'; readonly left: Expr; readonly right: Expr }
   | { readonly kind: 'counter' }
   | { readonly kind: 'ct-mark-set'; readonly value: Expr }
+  /** The packet's mark (netdev has no conntrack: DSR keeps its slot and backend id there). */
+  | { readonly kind: 'meta-mark-set'; readonly value: Expr }
+  /** netdev: send the packet out of `device` to the neighbour `to` (the kernel resolves its MAC and writes the
+   *  device's own as the source); the packet leaves nft's hands. */
+  | { readonly kind: 'fwd'; readonly family: 4 | 6; readonly to: Expr; readonly device: string }
   | { readonly kind: 'vmap'; readonly key: Expr; readonly map: Ident }
   | { readonly kind: 'nat'; readonly type: 'dnat' | 'snat'; readonly family: 4 | 6; readonly to: Expr }
   | { readonly kind: 'masquerade' }
@@ -92,7 +99,7 @@ export interface TableRef {
  * 1.0.6 has no name for it (the output hook rejects `dstnat`). A netdev `ingress` hook names its device. */
 export interface Hook {
   readonly type: 'nat' | 'filter';
-  readonly hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress';
+  readonly hook: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress';
   /** Device of a netdev ingress hook (an interface name, quoted when rendered). */
   readonly device?: string;
   readonly priority: 'dstnat' | 'srcnat' | 'filter' | 'raw' | 'mangle' | number;

@@ -62,11 +62,6 @@ export function buildTable(p: Plan, comment: string): Table {
   return { ...v, sets: v.sets.map((set) => ({ ...set, elements: [...set.elements] })), chains: [...v.chains] };
 }
 
-// nftlb's tables for a plan, in the order the script replaces them: the inet table (the NAT balancer) first.
-export function tableViews(p: Plan, comment: string): TableView[] {
-  return [tableView(p, comment)];
-}
-
 // The inet table for a plan. The shape (docs/architecture.md): a verdict map dispatches VIP . proto . port to a per-service chain; that
 // chain writes a slot number (or directly a backend id) into the ct mark; one shared chain maps slot -> backend id and
 // DNATs through one backend map. Every map is bound by a constant number of rules, so load time grows linearly.
@@ -115,9 +110,10 @@ export function tableView(p: Plan, comment: string): TableView {
 
 // An iterable that runs the generator anew on every iteration (a plain generator object can be iterated only once).
 // The generators below loop by index: for-of inside a generator allocates an iterator per loop (docs/architecture.md).
-const generated = <T>(gen: () => Generator<T>): Iterable<T> => ({ [Symbol.iterator]: gen });
+export const generated = <T>(gen: () => Generator<T>): Iterable<T> => ({ [Symbol.iterator]: gen });
 
-function listenerMap(
+// VIP . protocol . port -> verdict for the pools `included` picks, single ports or ranges (the netdev table uses it too).
+export function listenerMap(
   p: Plan,
   name: SetView['name'],
   fam: Family,
@@ -170,13 +166,13 @@ function listenerMap(
 }
 
 // nft `size` for a hash map that can hold at most `most` elements (none when it stays empty).
-const sized = (most: number): { size?: number } => (most > 0 ? { size: most } : {});
+export const sized = (most: number): { size?: number } => (most > 0 ? { size: most } : {});
 
 // slot -> backend id. A pool whose slots mostly differ from their neighbours (equal weights, Maglev) goes into a plain
 // hash map, one element per slot; a pool with long runs (weighted random or hash: one run per backend) into an interval
 // map, one element per run. Interval maps cost nft several times more load time per element, and most pools are the
 // first kind. Pools with direct selection have no slot elements.
-function slotMaps(p: Plan): SetView[] {
+export function slotMaps(p: Plan): SetView[] {
   const runsOf = (pool: Pool): { first: number; last: number; id: number }[] => {
     const runs = [];
     let start = 0;
@@ -319,7 +315,8 @@ function mergeAdjacent(rs: readonly IdRange[]): IdRange[] {
   return out;
 }
 
-function selectorExpr(sel: Selector, fam: Family, base: number): Expr {
+// The expression of a pool's selector, yielding base + slot (the netdev table uses it too).
+export function selectorExpr(sel: Selector, fam: Family, base: number): Expr {
   switch (sel.kind) {
     case 'constant':
       return { kind: 'number', value: base };
@@ -339,7 +336,7 @@ function selectorExpr(sel: Selector, fam: Family, base: number): Expr {
 // it are dropped before they get a backend (the client's SYN retransmit is a new try).
 // When a pool's slots are consecutive backend ids (equal weights, every backend up: the common case), the selector can
 // yield the backend id itself; the pool then needs no slot elements, which is most of the table at scale.
-function directBase(pool: Pool): number | undefined {
+export function directBase(pool: Pool): number | undefined {
   const first = pool.slots[0];
   if (first === undefined || pool.selector === null) return undefined;
   for (let i = 1; i < pool.slots.length; i++) if (pool.slots[i] !== first + i) return undefined;

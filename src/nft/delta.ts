@@ -1,8 +1,10 @@
-import type { Chain, Element, SetDecl, TableRef } from './ast.js';
+import type { Chain, Element, SetDecl, Table, TableRef, TableView } from './ast.js';
 import { renderCommands, type Command } from './commands.js';
 import { buildTable, NAMES } from './build.js';
-import type { Ident } from './names.js';
 import { PERSIST_NAMES } from './persistence.js';
+import { DSR_NAMES, dsrInterfaces, dsrTableView } from './dsr.js';
+import { parseServiceChain, type Ident } from './names.js';
+import { dsrTableRef, inetTableRef } from './tables.js';
 import { renderElement, renderElementKey, renderRule } from './render.js';
 import type { Plan, PlannedService } from '../plan/types.js';
 
@@ -15,6 +17,16 @@ export interface IncrementalUpdate {
   /** Names of the services whose pools changed. */
   readonly services: readonly string[];
 }
+
+// The same in the DSR netdev table: listener maps (open and closed pools alike) and slot maps.
+const DSR_TOUCHED_SETS: readonly Ident[] = [
+  DSR_NAMES.services[4],
+  DSR_NAMES.services[6],
+  DSR_NAMES.serviceRanges[4],
+  DSR_NAMES.serviceRanges[6],
+  NAMES.slots,
+  NAMES.slotRanges,
+];
 
 // Per-service objects a membership change can touch; backend maps and NAT sets list every backend whatever its health.
 const TOUCHED_SETS: readonly Ident[] = [
@@ -55,13 +67,54 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
     if (JSON.stringify(s.pools) !== JSON.stringify(t.pools)) changed.push(i);
   }
   if (changed.length === 0) return { commands: [], script: null, services: [] };
-  const pick = (p: Plan): Plan => ({ table: p.table, services: changed.map((i) => p.services[i]!) });
-  const old = buildTable(pick(before), '');
-  const neu = buildTable(pick(after), '');
+  // NAT services live in the inet table, DSR ones in the netdev table: each table gets the changes of its services.
+  const nat = changed.filter((i) => after.services[i]!.dsr === undefined);
+  const dsr = changed.filter((i) => after.services[i]!.dsr !== undefined);
+  const pick = (p: Plan, is: readonly number[]): Plan => ({ table: p.table, services: is.map((i) => p.services[i]!) });
+  const parts: TableChanges[] = [];
+  if (nat.length > 0)
+    parts.push(tableChanges(buildTable(pick(before, nat), ''), buildTable(pick(after, nat), ''), TOUCHED_SETS));
+  if (dsr.length > 0) {
+    // The fwd chain a service goes to is numbered among all DSR interfaces, not only the changed services' ones.
+    const devices = dsrInterfaces(after);
+    const netdev = (p: Plan): Table => materialize(dsrTableView(pick(p, dsr), dsrTableRef(p.table).name, '', devices));
+    parts.push(tableChanges(netdev(before), netdev(after), DSR_TOUCHED_SETS));
+  }
+  // Element deletions first (they may reference chains about to go), then chains, then additions (may reference new
+  // chains), across both tables.
+  const body = [...parts.flatMap((x) => x.del), ...parts.flatMap((x) => x.chainOps), ...parts.flatMap((x) => x.add)];
+  // `add table` of the inet table (a no-op on the live table: no flags, its comment stays) first: without it, when the
+  // table is gone, nft stops at the first `add chain` or `add map` (it checks their table against its table list)
+  // before the kernel sees the guard (nftlb health's, in the inet table), so the caller could not tell a deleted table
+  // from a refused update by the guard's line in the error. Never for the netdev table: when that one is gone, nft's
+  // refusal is what makes the caller load the whole script (`add map` would otherwise build a bare table).
+  const commands: Command[] =
+    body.length === 0 ? [] : [{ kind: 'table', verb: 'add', table: inetTableRef(after.table) }, ...body];
+  return {
+    commands,
+    script: commands.length === 0 ? null : renderCommands(commands),
+    services: changed.map((i) => after.services[i]!.name),
+  };
+}
+
+/** The commands that bring one table from `old` to `neu`, by kind (see incrementalUpdate for their order). */
+interface TableChanges {
+  readonly del: Command[];
+  readonly chainOps: Command[];
+  readonly add: Command[];
+}
+
+// A whole table in memory (its elements and chains listed once): the delta compares two of them.
+function materialize(v: TableView): Table {
+  return { ...v, sets: v.sets.map((set) => ({ ...set, elements: [...set.elements] })), chains: [...v.chains] };
+}
+
+// Element changes of the `touched` maps and the per-pool chains that differ between two builds of one table.
+function tableChanges(old: Table, neu: Table, touched: readonly Ident[]): TableChanges {
   const table: TableRef = { family: neu.family, name: neu.name };
   const del: Command[] = [];
   const add: Command[] = [];
-  for (const name of TOUCHED_SETS) {
+  for (const name of touched) {
     const o = elementsByKey(old.sets, name);
     const n = elementsByKey(neu.sets, name);
     const gone = [...o].filter(([k, el]) => !sameElement(n.get(k), el)).map(([, el]) => el);
@@ -91,17 +144,7 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
         { kind: 'chain', verb: 'add', table, chain: c },
       );
   }
-  // Element deletions first (they may reference chains about to go), then chains, then additions (may reference new chains).
-  const body = [...del, ...chainOps, ...add];
-  // `add table` (a no-op on the live table: no flags, its comment stays) first: without it, when the table is gone, nft
-  // stops at the first `add chain` or `add map` (it checks their table against its table list) before the kernel sees
-  // the guard, so the caller could not tell a deleted table from a refused update by the guard's line in the error.
-  const commands: Command[] = body.length === 0 ? [] : [{ kind: 'table', verb: 'add', table }, ...body];
-  return {
-    commands,
-    script: commands.length === 0 ? null : renderCommands(commands),
-    services: changed.map((i) => after.services[i]!.name),
-  };
+  return { del, chainOps, add };
 }
 
 // Same config as far as the table is concerned: everything but the pools and the health verdicts.
@@ -131,11 +174,8 @@ function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, Eleme
   return out;
 }
 
-// Only the per-pool chains: buildTable also emits the shared chains (pick, dispatch...), which never change here.
+// Only the per-pool chains: the builds also emit the shared chains (pick, refuse, the netdev fwd_ ones, the hooked
+// ones), which never change here.
 function chainsByName(chains: readonly Chain[]): Map<Ident, Chain> {
-  return new Map(
-    chains
-      .filter((c) => c.hook === undefined && c.name !== NAMES.pick && c.name !== NAMES.refuse)
-      .map((c) => [c.name, c]),
-  );
+  return new Map(chains.filter((c) => parseServiceChain(c.name) !== null).map((c) => [c.name, c]));
 }

@@ -71,6 +71,10 @@ const stmt = (s: Stmt): string => {
       return 'counter';
     case 'ct-mark-set':
       return `ct mark set ${expr(s.value)}`;
+    case 'meta-mark-set':
+      return `meta mark set ${expr(s.value)}`;
+    case 'fwd':
+      return `fwd ${s.family === 4 ? 'ip' : 'ip6'} to ${expr(s.to)} device ${quote(s.device)}`;
     case 'vmap':
       return `${expr(s.key)} vmap @${s.map}`;
     case 'nat':

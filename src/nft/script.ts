@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Plan } from '../plan/types.js';
 import { VERSION } from '../common/version.js';
 import type { TableRef } from './ast.js';
-import { tableViews } from './build.js';
+import { tableViews } from './tables.js';
 import { renderCommand, renderCommands, type Command } from './commands.js';
 import { ident } from './names.js';
 import { renderChain, renderTableBodyChunks, renderTableHead } from './render.js';

@@ -1,12 +1,20 @@
 import type { Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
-import { loadModel } from '../system/config-file.js';
+import type { TableRef } from '../nft/ast.js';
 import { holdsEntries, keepEntries } from '../nft/in-place.js';
+import { loadModel } from '../system/config-file.js';
 import { renderNftScript } from '../nft/script.js';
-import { ident } from '../nft/names.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, foreignTable, readLiveTable } from '../system/nft.js';
+import { checkAndLoad, foreignTable } from '../system/nft.js';
+import {
+  deleteTablesScript,
+  foreignTables,
+  liveState,
+  previousFingerprint,
+  readOwnedTables,
+  staleTables,
+} from '../system/owned-tables.js';
 import { applyRecordFile, writeApplyRecord } from './apply-record.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
@@ -29,6 +37,11 @@ export type ApplyOutcome =
   | {
       readonly kind: 'applied';
       readonly table: string;
+      /** The tables loaded, as `family name` (the inet one, and the DSR netdev one when the config has DSR). */
+      readonly tables: readonly string[];
+      /** nftlb's tables the config no longer needs, deleted in the same transaction (a netdev table after the last
+       *  DSR service went). */
+      readonly deleted: readonly string[];
       readonly fingerprint: string;
       readonly previous: string | null;
       readonly services: number;
@@ -39,6 +52,7 @@ export type ApplyOutcome =
   | {
       readonly kind: 'unchanged';
       readonly table: string;
+      readonly tables: readonly string[];
       readonly fingerprint: string;
       readonly services: number;
       readonly warnings: readonly Diagnostic[];
@@ -46,6 +60,7 @@ export type ApplyOutcome =
   | {
       readonly kind: 'dry-run';
       readonly table: string;
+      readonly tables: readonly string[];
       readonly fingerprint: string;
       readonly services: number;
       readonly script: string;
@@ -58,24 +73,31 @@ export type ApplyOutcome =
 export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOutcome> {
   const { model, warnings } = await loadModel(o.config);
   const { plan: p } = await desiredPlan(model, host);
-  const { text, fingerprint } = renderNftScript(p);
-  const base = { table: p.table, fingerprint, services: p.services.length, warnings };
+  const { text, fingerprint, tables } = renderNftScript(p);
+  const names = (ts: readonly TableRef[]): string[] => ts.map((t) => `${t.family} ${t.name}`);
+  const base = { table: p.table, tables: names(tables), fingerprint, services: p.services.length, warnings };
   if (o.dryRun) return { kind: 'dry-run', ...base, script: text };
   const release = await acquireLock(host, o.waitSeconds);
   try {
-    const live = await readLiveTable(host, { family: 'inet', name: ident(p.table) });
-    const previous = live.kind === 'present' ? live.fingerprint : null;
-    if (live.kind === 'present' && previous === null && !o.force)
-      throw foreignTable({ family: 'inet', name: ident(p.table) });
-    if (!o.force && previous === fingerprint) return { kind: 'unchanged', ...base };
-    const persistence = await load(host, p, text, live.kind === 'present' && previous !== null ? live.listing : null);
+    // Every table nftlb may own under this name: the script's tables are replaced, a netdev table the config no longer
+    // needs is deleted in the same transaction, and one of the script's names that nftlb did not make is refused.
+    const owned = await readOwnedTables(host, p.table);
+    const foreign = foreignTables(owned, tables);
+    if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
+    const previous = previousFingerprint(owned);
+    if (!o.force && liveState(owned, tables, fingerprint) === 'matches') return { kind: 'unchanged', ...base };
+    const stale = staleTables(owned, tables);
+    // The inet table comes first in `owned`; its listing says what an in-place reload must empty.
+    const inet = owned[0]?.live;
+    const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
+    const persistence = await load(host, p, text, deleteTablesScript(stale), listing);
     // Best effort: the record only improves `diff`, which does not trust it unless the live fingerprint matches.
     await writeApplyRecord(applyRecordFile(host.runDir, p.table), {
       table: p.table,
       fingerprint,
       services: viewOf(p),
     }).catch(() => undefined);
-    return { kind: 'applied', ...base, previous, persistence };
+    return { kind: 'applied', ...base, previous, deleted: names(stale), persistence };
   } finally {
     await release();
   }
@@ -88,17 +110,18 @@ export async function load(
   host: Host,
   p: Plan,
   script: string,
+  tail: string,
   listing: string | null,
 ): Promise<'kept' | 'dropped' | null> {
   const inPlace = listing === null ? undefined : keepEntries(p, listing);
   if (inPlace !== undefined) {
     try {
-      await checkAndLoad(host, renderNftScript(p, inPlace).text);
+      await checkAndLoad(host, `${renderNftScript(p, inPlace).text}${tail}`);
       return 'kept';
     } catch (e) {
       if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
     }
   }
-  await checkAndLoad(host, script);
+  await checkAndLoad(host, `${script}${tail}`);
   return listing !== null && holdsEntries(listing) ? 'dropped' : null;
 }

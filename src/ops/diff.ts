@@ -1,8 +1,13 @@
 import { loadModel } from '../system/config-file.js';
 import { renderNftScript } from '../nft/script.js';
-import { ident } from '../nft/names.js';
 import type { Host } from '../system/host.js';
-import { readLiveTable } from '../system/nft.js';
+import {
+  foreignTables,
+  liveState,
+  previousFingerprint,
+  readOwnedTables,
+  type OwnedTable,
+} from '../system/owned-tables.js';
 import { applyRecordFile, readApplyRecord } from './apply-record.js';
 import { desiredPlan } from './desired.js';
 import { viewOf, type ServiceView } from './view.js';
@@ -42,30 +47,33 @@ export interface DiffResult {
 export async function readDiff(host: Host, o: { config: string }): Promise<DiffResult> {
   const { model } = await loadModel(o.config);
   const { plan: p } = await desiredPlan(model, host);
-  const { fingerprint } = renderNftScript(p);
+  const { fingerprint, tables } = renderNftScript(p);
   const want = viewOf(p);
-  const live = await readLiveTable(host, { family: 'inet', name: ident(p.table) });
-  const base = {
-    table: p.table,
-    fingerprint: { config: fingerprint, live: live.kind === 'present' ? live.fingerprint : null },
-  };
-  if (live.kind === 'absent') return { ...base, live: 'absent', changes: diffServices([], want) };
-  if (live.fingerprint === null)
+  const owned = await readOwnedTables(host, p.table);
+  const state = liveState(owned, tables, fingerprint);
+  const previous = previousFingerprint(owned);
+  const base = { table: p.table, fingerprint: { config: fingerprint, live: previous } };
+  if (state === 'absent') return { ...base, live: 'absent', changes: diffServices([], want) };
+  if (state === 'foreign') {
+    const t = foreignTables(owned, tables)[0]!;
     return {
       ...base,
       live: 'foreign',
-      changes: [{ kind: 'table-replaced', reason: `table inet ${p.table} was not made by nftlb` }],
+      changes: [{ kind: 'table-replaced', reason: `table ${t.family} ${t.name} was not made by nftlb` }],
     };
-  if (live.fingerprint === fingerprint) return { ...base, live: 'matches', changes: [] };
+  }
+  if (state === 'matches') return { ...base, live: 'matches', changes: [] };
+  // The services in config terms are known only when every table of nftlb's carries the recorded fingerprint (a
+  // netdev table missing or left over is a change the record cannot name).
   const rec = await readApplyRecord(applyRecordFile(host.runDir, p.table));
-  if (rec === null || rec.fingerprint !== live.fingerprint) {
+  if (rec === null || previous === null || rec.fingerprint !== previous || !ownedLike(owned, rec.fingerprint)) {
     return {
       ...base,
       live: 'differs',
       changes: [
         {
           kind: 'table-replaced',
-          reason: `the live table (fingerprint ${live.fingerprint}) was not loaded by nftlb apply on this host, so its content is not known in config terms`,
+          reason: `the live table (fingerprint ${previous ?? 'none'}) was not loaded by nftlb apply on this host, so its content is not known in config terms`,
         },
       ],
     };
@@ -87,6 +95,11 @@ export async function readDiff(host: Host, o: { config: string }): Promise<DiffR
   };
 }
 
+// True when every present table of nftlb's carries `fingerprint` (one load made all of them).
+function ownedLike(owned: readonly OwnedTable[], fingerprint: string): boolean {
+  return owned.every((t) => t.live.kind === 'absent' || t.live.fingerprint === fingerprint);
+}
+
 // Compares two service lists by name, then backends by endpoint.
 export function diffServices(from: readonly ServiceView[], to: readonly ServiceView[]): Change[] {
   const out: Change[] = [];
@@ -106,6 +119,8 @@ export function diffServices(from: readonly ServiceView[], to: readonly ServiceV
       ['port', o.ports.join(', '), s.ports.join(', ')],
       ['scheduler', o.scheduler, s.scheduler],
       ['nat', o.nat, s.nat],
+      // Records written before DSR have no forwarding: they were all NAT.
+      ['forwarding', o.forwarding ?? 'nat', s.forwarding ?? 'nat'],
       ['on-empty', o.onEmpty, s.onEmpty],
       ['persistence', o.persistence ?? 'none', s.persistence ?? 'none'],
     ];

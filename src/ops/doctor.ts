@@ -5,6 +5,8 @@ import { ident } from '../nft/names.js';
 import type { Host } from '../system/host.js';
 import type { ProcReader } from '../system/proc.js';
 import { checkScript } from '../system/nft.js';
+import type { Model } from '../model/types.js';
+import { dsrChecks } from './doctor-dsr.js';
 
 /** One doctor finding. fail is a blocker (nftlb cannot work); warn degrades something; fix says what to do. */
 export interface Check {
@@ -106,8 +108,9 @@ export const FEATURE_PROBES: readonly { name: string; script: string }[] = [
   },
 ];
 
-// Runs every check; never throws for a missing tool (that is a finding), only for an unexpected internal error.
-export async function runDoctor(host: Host, o: { proc: ProcReader }): Promise<Check[]> {
+// Runs every check; never throws for a missing tool (that is a finding), only for an unexpected internal error. With a
+// model that has DSR services, the checks of the balancer side of DSR follow (doctor-dsr.ts).
+export async function runDoctor(host: Host, o: { proc: ProcReader; model?: Model }): Promise<Check[]> {
   const { exec } = host;
   const out: Check[] = [];
   const tool = async (
@@ -237,5 +240,6 @@ export async function runDoctor(host: Host, o: { proc: ProcReader }): Promise<Ch
           },
     );
   }
+  if (o.model !== undefined) out.push(...(await dsrChecks(host, o.model, o.proc)));
   return out;
 }

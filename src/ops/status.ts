@@ -5,13 +5,16 @@ import { desiredPlan } from './desired.js';
 import { SLOT_BASE, type Plan, type PlannedService } from '../plan/types.js';
 import { readConntrack, type CtEntry } from '../system/conntrack.js';
 import type { Host } from '../system/host.js';
-import { readLiveJson, readLiveTable } from '../system/nft.js';
+import { readLiveJson } from '../system/nft.js';
+import { liveState, previousFingerprint, readOwnedTables, type LiveState } from '../system/owned-tables.js';
+import { hasDsr } from '../plan/forwarding.js';
+import { inetTableRef, ownedTableRefs } from '../nft/tables.js';
 import { viewOf, type ServiceView } from './view.js';
-import { ident, serviceChain } from '../nft/names.js';
+import { serviceChain } from '../nft/names.js';
 import { entriesOfJson } from '../nft/persistence-entries.js';
 
-/** How the live table relates to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
-export type LiveState = 'absent' | 'matches' | 'differs' | 'foreign';
+/** How the live tables relate to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
+export type { LiveState };
 
 // Live figures of one backend; null where the source is unavailable (conntrack missing, accounting off).
 export interface BackendStatus {
@@ -43,15 +46,23 @@ export interface ServiceStatus {
   readonly scheduler: string;
   /** up: some backend is up; down: none is (new connections get on-empty). */
   readonly state: 'up' | 'down';
+  /** "nat", or "dsr <interface>" (direct server return). */
+  readonly forwarding: string;
   /** New connections dispatched to the service since the table was loaded (its chains' rule counters); null when the
-   *  live table does not match the config. */
+   *  live table does not match the config, and for DSR (no conntrack: every packet is forwarded alike). */
   readonly newConnections: number | null;
+  /** DSR: packets and bytes of the clients' direction the balancer forwarded since the table was loaded (replies go
+   *  from the backends to the clients and are never seen); null for NAT or when the live tables do not match. */
+  readonly packets: number | null;
+  readonly bytes: number | null;
   readonly backends: readonly BackendStatus[];
 }
 
 // Everything `nftlb status` reports (its --json output).
 export interface Status {
   readonly table: string;
+  /** The tables of the config, as `family name`: the inet one, and the netdev one when some service is DSR. */
+  readonly tables: readonly string[];
   readonly live: LiveState;
   readonly fingerprint: { readonly config: string; readonly live: string | null };
   readonly conntrack: { readonly available: boolean; readonly reason: string | null; readonly accounting: boolean };
@@ -63,19 +74,21 @@ export async function readStatus(host: Host, o: { config: string }): Promise<Sta
   const { model } = await loadModel(o.config);
   const { plan: p, health } = await desiredPlan(model, host);
   const checks = new Map(checkStatusView(model, health).map((r) => [r.id, r]));
-  const { fingerprint } = renderNftScript(p);
-  const table = { family: 'inet', name: ident(p.table) } as const;
-  const head = await readLiveTable(host, table);
-  const liveFp = head.kind === 'present' ? head.fingerprint : null;
-  const live: LiveState =
-    head.kind === 'absent' ? 'absent' : liveFp === null ? 'foreign' : liveFp === fingerprint ? 'matches' : 'differs';
-  const json = live === 'matches' ? await readLiveJson(host, table) : null;
+  const { fingerprint, tables } = renderNftScript(p);
+  const owned = await readOwnedTables(host, p.table);
+  const live = liveState(owned, tables, fingerprint);
+  // Every table's rules with their counters (the DSR services' chains are in the netdev table).
+  let json: unknown[] | null = null;
+  if (live === 'matches') {
+    json = [];
+    for (const t of tables) json.push(...((await readLiveJson(host, t)) ?? []));
+  }
   const ct = await readConntrack(host);
   return buildStatus(p, {
     checks,
     live,
     configFingerprint: fingerprint,
-    liveFingerprint: liveFp,
+    liveFingerprint: previousFingerprint(owned),
     json,
     conntrack: ct.kind === 'ok' ? ct.entries : null,
     ctReason: ct.kind === 'ok' ? null : ct.reason,
@@ -107,20 +120,26 @@ export function buildStatus(
   const services = p.services.map((s, i): ServiceStatus => {
     const v = views[i] as ServiceView;
     const mine = ct === null ? null : ct.filter((e) => belongsTo(s, e));
-    const newConnections =
+    // A service's chains are in one table, named alike in both (svc_<name>_v4/_v6); the counters are read from both.
+    const sum = (k: 'packets' | 'bytes'): number | null =>
       r.json === null
         ? null
-        : s.pools.reduce((n, pool) => n + (counters.get(serviceChain(s.name, pool.family)) ?? 0), 0);
+        : s.pools.reduce((n, pool) => n + (counters.get(serviceChain(s.name, pool.family))?.[k] ?? 0), 0);
+    const dsr = s.dsr !== undefined;
     return {
       name: v.name,
       vips: v.vips,
       protocols: v.protocols,
       ports: v.ports,
       scheduler: v.scheduler,
+      forwarding: v.forwarding ?? 'nat',
       state: s.pools.some((pool) => pool.selector !== null) ? 'up' : 'down',
-      newConnections,
+      newConnections: dsr ? null : sum('packets'),
+      packets: dsr ? sum('packets') : null,
+      bytes: dsr ? sum('bytes') : null,
       backends: v.backends.map((b) => {
-        const es = mine?.filter((e) => e.mark === b.id) ?? null;
+        // DSR keeps no conntrack entries on the balancer: nothing to count there.
+        const es = dsr ? null : (mine?.filter((e) => e.mark === b.id) ?? null);
         const c = r.checks.get(b.id);
         return {
           ...b,
@@ -143,6 +162,7 @@ export function buildStatus(
   }
   return {
     table: p.table,
+    tables: tableViewsOf(p),
     live: r.live,
     fingerprint: { config: r.configFingerprint, live: r.liveFingerprint },
     conntrack: { available: ct !== null, reason: r.ctReason, accounting },
@@ -161,16 +181,23 @@ function belongsTo(s: PlannedService, e: CtEntry): boolean {
   return e.dport !== undefined && s.ports.some((r) => e.dport! >= r.first && e.dport! <= r.last);
 }
 
-// Packets counted by the anonymous counter of each chain (in a nat chain: one per new connection).
-function chainCounters(json: readonly unknown[]): Map<string, number> {
-  const out = new Map<string, number>();
+// The config's tables as `family name`.
+function tableViewsOf(p: Plan): string[] {
+  return (hasDsr(p) ? ownedTableRefs(p.table) : [inetTableRef(p.table)]).map((t) => `${t.family} ${t.name}`);
+}
+
+// Packets and bytes counted by the anonymous counters of each chain (in a nat chain: one packet per new connection; in
+// a DSR service chain: every packet of the clients' direction).
+function chainCounters(json: readonly unknown[]): Map<string, { packets: number; bytes: number }> {
+  const out = new Map<string, { packets: number; bytes: number }>();
   for (const item of json) {
     const rule = (item as { rule?: { chain?: string; expr?: unknown[] } }).rule;
     if (rule?.chain === undefined || rule.expr === undefined) continue;
     for (const x of rule.expr) {
-      const c = (x as { counter?: { packets?: number } }).counter;
-      if (c !== undefined && c !== null && typeof c.packets === 'number')
-        out.set(rule.chain, (out.get(rule.chain) ?? 0) + c.packets);
+      const c = (x as { counter?: { packets?: number; bytes?: number } }).counter;
+      if (c === undefined || c === null || typeof c.packets !== 'number') continue;
+      const was = out.get(rule.chain) ?? { packets: 0, bytes: 0 };
+      out.set(rule.chain, { packets: was.packets + c.packets, bytes: was.bytes + (c.bytes ?? 0) });
     }
   }
   return out;

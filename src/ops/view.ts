@@ -9,8 +9,10 @@ export interface ServiceView {
   /** "80", "8000-8010". */
   readonly ports: readonly string[];
   readonly scheduler: string;
-  /** "masquerade", "none", "snat 198.51.100.1". */
+  /** "masquerade", "none", "snat 198.51.100.1" ("none" for DSR). */
   readonly nat: string;
+  /** "nat", or "dsr <interface>" (direct server return). Optional: records of older versions lack it. */
+  readonly forwarding?: string;
   readonly onEmpty: string;
   /** "timeout 300s, key saddr, netmask 24/64, size 65536"; absent without persistence. */
   readonly persistence?: string;
@@ -33,7 +35,13 @@ export function viewOf(p: Plan): ServiceView[] {
     protocols: [...s.protocols],
     ports: s.ports.map((r) => rangeText(r.first, r.last)),
     scheduler: s.scheduler,
-    nat: s.nat.kind === 'snat' ? `snat ${s.nat.addresses.map((a) => a.text).join(' ')}` : s.nat.kind,
+    nat:
+      s.dsr !== undefined
+        ? 'none'
+        : s.nat.kind === 'snat'
+          ? `snat ${s.nat.addresses.map((a) => a.text).join(' ')}`
+          : s.nat.kind,
+    forwarding: s.dsr === undefined ? 'nat' : `dsr ${s.dsr.interface}`,
     onEmpty: s.onEmpty,
     ...(s.persistence === undefined
       ? {}

@@ -3,7 +3,15 @@ import type { Backend, Family, Model, Scheduler, Service } from '../model/types.
 import { equalWeights, selectFor } from './selector.js';
 import { reduceWeights } from './weights.js';
 import { backendTags, persistenceMarks } from './persistence.js';
-import { SLOT_BASE, type Plan, type PlannedBackend, type PlannedService, type Pool } from './types.js';
+import {
+  SLOT_BASE,
+  VIP_PROBE_PORTS,
+  type Plan,
+  type PlannedBackend,
+  type PlannedService,
+  type Pool,
+  type VipCheck,
+} from './types.js';
 
 /** Read access by key: a Map, or a view of a plain record (nftlb health keeps its verdicts in one). */
 export interface Lookup<V> {
@@ -98,7 +106,9 @@ function planService(
       b.maxConnections !== undefined &&
       s.limits.overflow === 'spill' &&
       overlay.full.get(backendKey(s.name, endpoint)) === true;
-    return full ? { ...planned, full: true } : planned;
+    if (full) return { ...planned, full: true };
+    const via = s.dsr !== undefined && b.health?.target === 'vip' ? vipCheckOf(s, planned, b.health.port) : undefined;
+    return via === undefined ? planned : { ...planned, vipCheck: via };
   });
   const persistence =
     s.persistence === undefined || persistMark === undefined ? undefined : { ...s.persistence, mark: persistMark };
@@ -140,7 +150,8 @@ function planService(
     backends,
     pools,
   };
-  return persistence === undefined ? out : { ...out, persistence };
+  const withPersistence = persistence === undefined ? out : { ...out, persistence };
+  return s.dsr === undefined ? withPersistence : { ...withPersistence, dsr: s.dsr };
 }
 
 // The pool of one family of a service, its slots reserved from slotBase.
@@ -157,7 +168,11 @@ function planPool(
   const vips = oneFamily ? s.vips : s.vips.filter((v) => v.family === family);
   const capacity = slotCapacity(s.scheduler, all);
   if (chosen.length === 0) return { family, vips, selector: null, slotBase, slots: [], capacity, kept };
-  const { selector, slots } = selectFor(s.scheduler, chosen);
+  // DSR keeps no connection state, so a backend leaving its pool must move only its own flows: the Maglev table of
+  // every primary stays, and only the slots of backends out of selection are given to the others (stickyMaglev).
+  const base =
+    s.dsr !== undefined && s.scheduler.kind === 'maglev' ? all.filter((b) => b.state !== 'backup') : undefined;
+  const { selector, slots } = selectFor(s.scheduler, chosen, base);
   return { family, vips, selector, slotBase, slots, capacity, kept };
 }
 
@@ -194,6 +209,16 @@ function choose(
 function allUp(all: readonly PlannedBackend[]): boolean {
   for (let i = 0; i < all.length; i++) if (all[i]!.state !== 'up' || !healthy(all[i]!)) return false;
   return true;
+}
+
+// DSR's VIP-path probe of a backend: the first VIP of its family, the check's port (or the backend's), and a source
+// port derived from the backend id (config/rules/dsr.ts refuses configs where two probes of one VIP and port would
+// share one).
+export function vipCheckOf(s: Service, b: PlannedBackend, checkPort: number | undefined): VipCheck | undefined {
+  const vip = s.vips.find((v) => v.family === b.address.family);
+  const port = checkPort ?? b.port;
+  if (vip === undefined || port === undefined) return undefined;
+  return { vip, port, sourcePort: VIP_PROBE_PORTS.first + (b.id % VIP_PROBE_PORTS.count) };
 }
 
 // Slots a pool needs when every backend of its family is in: an upper bound for any subset (a subset's weights reduce

@@ -19,19 +19,19 @@ function sharedSelector(kind: SharedKind, mod: number): Selector {
 }
 
 // For the up backends of one pool: the selector expression and the slot table (backend id per slot).
+// `base` (Maglev only): the backends whose table stays put while some of them are out of selection (stickyMaglev).
 export function selectFor(
   scheduler: Scheduler,
   up: readonly PlannedBackend[],
+  base?: readonly PlannedBackend[],
 ): { selector: Selector; slots: number[] } {
   // One backend: a constant, never a modulo by one.
   if (up.length === 1) return { selector: CONSTANT, slots: [up[0]!.id] };
   if (scheduler.kind === 'maglev') {
-    const table = maglevTable(
-      up.map((b) => ({ key: b.endpoint, weight: b.weight })),
-      scheduler.tableSize,
-    );
-    const slots = new Array<number>(table.length);
-    for (let i = 0; i < table.length; i++) slots[i] = up[table[i]!]!.id;
+    const slots =
+      base === undefined || base.length === 0
+        ? maglevSlots(up, scheduler.tableSize)
+        : stickyMaglev(base, up, scheduler.tableSize);
     return {
       selector: { kind: 'jhash', fields: scheduler.fields, seed: scheduler.seed, mod: scheduler.tableSize },
       slots,
@@ -51,6 +51,30 @@ export function selectFor(
     case 'symmetric-hash':
       return { selector: sharedSelector('symhash', mod), slots };
   }
+}
+
+// The Maglev table of `up` as backend ids.
+function maglevSlots(up: readonly PlannedBackend[], size: number): number[] {
+  const table = maglevTable(
+    up.map((b) => ({ key: b.endpoint, weight: b.weight })),
+    size,
+  );
+  const slots = new Array<number>(table.length);
+  for (let i = 0; i < table.length; i++) slots[i] = up[table[i]!]!.id;
+  return slots;
+}
+
+// Maglev over `base`, where each slot of a backend that is not in `up` takes its owner from the Maglev table of `up`.
+// A slot whose backend is up never changes, so taking a backend out moves exactly its own clients (plain Maglev also
+// moves a few of the others', which conntrack hides for NAT but which DSR, without state, would break); its slots are
+// spread over the others as Maglev spreads them.
+export function stickyMaglev(base: readonly PlannedBackend[], up: readonly PlannedBackend[], size: number): number[] {
+  const inUp = new Set(up.map((b) => b.id));
+  if (base.length === up.length && base.every((b) => inUp.has(b.id))) return maglevSlots(up, size);
+  const full = maglevSlots(base, size);
+  const reduced = maglevSlots(up, size);
+  for (let i = 0; i < size; i++) if (!inUp.has(full[i]!)) full[i] = reduced[i]!;
+  return full;
 }
 
 // Backend index per slot for the weighted schedulers.

@@ -1,6 +1,7 @@
 import type {
   Address,
   BackendState,
+  Dsr,
   Family,
   HashField,
   Nat,
@@ -38,7 +39,21 @@ export interface PlannedBackend {
   readonly full?: true;
   /** Persistence: the backend's tag (plan/persistence.ts), what a persistence entry names. Set only with persistence. */
   readonly tag?: number;
+  /** DSR with a health check of `target: vip`: the probe connects to `vip`:`port` from the balancer's `sourcePort`,
+   *  which the netdev table's loopback egress hook maps to this backend. Set only then. */
+  readonly vipCheck?: VipCheck;
 }
+
+/** How a health probe reaches the VIP through one DSR backend (see PlannedBackend.vipCheck). */
+export interface VipCheck {
+  readonly vip: Address;
+  readonly port: number;
+  readonly sourcePort: number;
+}
+
+/** Source ports of VIP-path probes: VIP_PROBE_PORTS.first + (backend id mod count). Above Linux's default ephemeral
+ *  range (32768-60999), so the kernel never gives them to another connection. */
+export const VIP_PROBE_PORTS = { first: 61000, count: 4536 } as const;
 
 /** One service in one address family: its own chain, selector and slot table. */
 export interface Pool {
@@ -74,6 +89,8 @@ export interface PlannedService {
   readonly pools: readonly Pool[];
   /** Persistence with the service's mark (plan/persistence.ts); absent without persistence. */
   readonly persistence?: PlannedPersistence;
+  /** forwarding: dsr (the netdev table forwards its packets); absent for NAT, so NAT plans serialize as before. */
+  readonly dsr?: Dsr;
 }
 
 /** A service's persistence as planned: the config's settings and the mark its entries are keyed by. */

@@ -5,21 +5,22 @@
 _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
-    '') commands='render check apply remove status diff doctor health import persistence help' options='-V --version -h --help' args=none ;;
+    '') commands='render check apply remove status diff doctor health import persistence backend-setup help' options='-V --version -h --help' args=none ;;
     'render') commands='' options='-c --config -f --format -h --help' args=none ;;
     'check') commands='' options='-c --config --json -h --help' args=none ;;
     'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -h --help' args=none ;;
     'remove') commands='' options='-c --config --table --json --wait --lock-file -h --help' args=none ;;
     'status') commands='' options='-c --config --json --prometheus -o --output -h --help' args=none ;;
     'diff') commands='' options='-c --config --json --lock-file -h --help' args=none ;;
-    'doctor') commands='' options='--json -h --help' args=none ;;
+    'doctor') commands='' options='-c --config --json -h --help' args=none ;;
     'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file -h --help' args=none ;;
     'import') commands='iptables' options='-h --help' args=none ;;
     'import iptables') commands='' options='-h --help' args=file ;;
     'persistence') commands='list flush' options='-h --help' args=none ;;
     'persistence list') commands='' options='-c --config --service --client --json -h --help' args=none ;;
     'persistence flush') commands='' options='-c --config --service --client --json -h --help' args=none ;;
-    'help') commands='render check apply remove status diff doctor health import persistence' options='' args=none ;;
+    'backend-setup') commands='' options='-c --config --backend --interface --json -h --help' args=none ;;
+    'help') commands='render check apply remove status diff doctor health import persistence backend-setup' options='' args=none ;;
     *) return 1 ;;
   esac
 }
@@ -42,6 +43,7 @@ _nftlb_value() {
     'status|-o'|'status|--output') kind=file ;;
     'diff|-c'|'diff|--config') kind=file ;;
     'diff|--lock-file') kind=file ;;
+    'doctor|-c'|'doctor|--config') kind=file ;;
     'health|-c'|'health|--config') kind=file ;;
     'health|--state-dir') kind=dir ;;
     'health|--wait') kind=none ;;
@@ -52,6 +54,9 @@ _nftlb_value() {
     'persistence flush|-c'|'persistence flush|--config') kind=file ;;
     'persistence flush|--service') kind=none ;;
     'persistence flush|--client') kind=none ;;
+    'backend-setup|-c'|'backend-setup|--config') kind=file ;;
+    'backend-setup|--backend') kind=none ;;
+    'backend-setup|--interface') kind=none ;;
     *) return 1 ;;
   esac
 }

@@ -13,11 +13,12 @@ import { int, mb, ms, sec, table } from './format.js';
 import { minMedian, timeLoads, type LoadTiming } from './kernel-load.js';
 import { createNamespace, kernelUnavailable } from './netns.js';
 import { persistenceLoads } from './persistence-load.js';
+import { datapathSection } from './dsr-datapath.js';
 import type { RenderResult } from './render-child.js';
 
-// `node dist/test/bench/main.js [--sizes 1000,10000,50000] [--load-size 10000] [--runs 3] [--no-kernel]`:
-// prints render time and peak memory per config size and the kernel load time of nftlb's script beside the
-// one-anonymous-map-per-rule shape. A benchmark, not a test: it asserts nothing and exits 0 unless it could not run.
+// `node dist/test/bench/main.js [--sizes 1000,10000,50000] [--load-size 10000] [--runs 3] [--no-kernel]
+// [--datapath-seconds 4]`: prints render time and peak memory per config size, the kernel load time of nftlb's script
+// beside the one-anonymous-map-per-rule shape, and new connections and bytes per second through DSR beside masquerade. A benchmark, not a test: it asserts nothing and exits 0 unless it could not run.
 
 /** The targets of issue 2, printed beside the measured figures. */
 const TARGETS = { renderSize: 50_000, renderMs: 1000, renderMb: 300, loadSize: 10_000, loadMs: 500 } as const;
@@ -29,10 +30,18 @@ interface Options {
   loadSize: number;
   runs: number;
   kernel: boolean;
+  /** Seconds of each datapath measurement (DSR beside masquerade); 0 leaves the datapath part out. */
+  datapathSeconds: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { sizes: [1000, 10_000, 50_000], loadSize: TARGETS.loadSize, runs: 3, kernel: true };
+  const o: Options = {
+    sizes: [1000, 10_000, 50_000],
+    loadSize: TARGETS.loadSize,
+    runs: 3,
+    kernel: true,
+    datapathSeconds: 4,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -52,6 +61,7 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--load-size') o.loadSize = count(next(), 100_000);
     else if (a === '--runs') o.runs = count(next(), 10);
     else if (a === '--no-kernel') o.kernel = false;
+    else if (a === '--datapath-seconds') o.datapathSeconds = Number(next()) === 0 ? 0 : count(argv[i]!, 30);
     else throw new Error(`unknown argument ${String(a)}`);
   }
   return o;
@@ -374,6 +384,13 @@ async function main(): Promise<void> {
   );
   const { cli } = await renderSection(o);
   const k = await kernelSection(o);
+  if (k.skipped === undefined && o.datapathSeconds > 0) {
+    try {
+      await datapathSection(say, { runs: Math.min(o.runs, 3), seconds: o.datapathSeconds });
+    } catch (e) {
+      say(`datapath part FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   if (o.loadSize !== TARGETS.loadSize && k.skipped === undefined)
     say(`(load target is for ${int(TARGETS.loadSize)} services; measured ${int(o.loadSize)})`);
   targetsSection(cli, o.loadSize === TARGETS.loadSize ? k : { ...k, nftlbFresh: undefined, nftlbReload: undefined });

@@ -25,7 +25,7 @@ test('apply with no live table checks, then loads the script on stdin, and exits
   t.is(r.code, EXIT.ok);
   t.is(r.stdout, '');
   t.regex(r.stderr, new RegExp(`^nftlb: applied table inet nftlb: 2 services, fingerprint ${script.fingerprint}\\n$`));
-  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -', '-f -']);
+  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-t list table netdev nftlb_dsr', '-c -f -', '-f -']);
   const loads = exec.calls.filter((c) => c.cmd === 'nft' && c.args.includes('-f'));
   t.true(
     loads.every((c) => c.input === script.text),
@@ -41,10 +41,15 @@ test('apply is silent and exits 9 when the live table carries the same fingerpri
   const live = await setup({ live: { fingerprint: script.fingerprint } });
   const r = await live.apply();
   t.deepEqual(r, { code: EXIT.unchanged, stdout: '', stderr: '' });
-  t.deepEqual(nftCalls(live.exec), ['-t list table inet nftlb']);
+  t.deepEqual(nftCalls(live.exec), ['-t list table inet nftlb', '-t list table netdev nftlb_dsr']);
   const f = await live.apply('--force');
   t.is(f.code, EXIT.ok);
-  t.deepEqual(nftCalls(live.exec).slice(1), ['-t list table inet nftlb', '-c -f -', '-f -']);
+  t.deepEqual(nftCalls(live.exec).slice(2), [
+    '-t list table inet nftlb',
+    '-t list table netdev nftlb_dsr',
+    '-c -f -',
+    '-f -',
+  ]);
   t.is(exec.calls.length, 0);
   void apply;
 });
@@ -56,7 +61,7 @@ test('apply loads when the live table has another fingerprint, and says which on
   const r = await apply();
   t.is(r.code, EXIT.ok);
   t.regex(r.stderr, /\(was 0123456789abcdef0123456789abcdef\)/);
-  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -', '-f -']);
+  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-t list table netdev nftlb_dsr', '-c -f -', '-f -']);
 });
 
 test('an invalid config exits 3 with its diagnostics and runs nothing', async (t) => {
@@ -101,7 +106,7 @@ test('nft -c refusing the script exits 6, shows the script line it refers to, an
     1,
     "nft's own echo of the line is not repeated",
   );
-  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -']);
+  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-t list table netdev nftlb_dsr', '-c -f -']);
 });
 
 test('nft -f failing after a passed check exits 6', async (t) => {
@@ -112,7 +117,7 @@ test('nft -f failing after a passed check exits 6', async (t) => {
     r.stderr,
     /nft refused the script; nothing was changed\nError: Could not process rule: Cannot allocate memory/,
   );
-  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-c -f -', '-f -']);
+  t.deepEqual(nftCalls(exec), ['-t list table inet nftlb', '-t list table netdev nftlb_dsr', '-c -f -', '-f -']);
 });
 
 test('a held lock exits 8 without touching nft; --wait is passed to flock', async (t) => {
@@ -177,6 +182,8 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
     result: 'applied',
     exitCode: 0,
     table: 'nftlb',
+    tables: ['inet nftlb'],
+    deleted: [],
     fingerprint: script.fingerprint,
     previousFingerprint: null,
     services: 2,
@@ -188,6 +195,8 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
     result: 'unchanged',
     exitCode: 9,
     table: 'nftlb',
+    tables: ['inet nftlb'],
+    deleted: [],
     fingerprint: script.fingerprint,
     previousFingerprint: script.fingerprint,
     services: 2,
@@ -214,7 +223,13 @@ test('remove deletes only its table, is idempotent, and refuses a table nftlb di
   t.is(loads[0]?.input, 'table inet nftlb {}\ndelete table inet nftlb\n');
   const again = await runCommand(removeCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec);
   t.is(again.code, EXIT.ok);
-  t.deepEqual(JSON.parse(again.stdout), { command: 'remove', result: 'absent', exitCode: 0, table: 'nftlb' });
+  t.deepEqual(JSON.parse(again.stdout), {
+    command: 'remove',
+    result: 'absent',
+    exitCode: 0,
+    table: 'nftlb',
+    tables: [],
+  });
   const foreign = fakeSystem({ live: { table: 'mine', fingerprint: null } });
   const f = await runCommand(removeCommand, ['--table', 'mine', '--lock-file', s.lock], foreign);
   t.is(f.code, EXIT.foreignTable);

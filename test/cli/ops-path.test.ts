@@ -30,7 +30,7 @@ test('a fake nft on PATH sees the lock held, the listing, the check and the load
   const text = readFileSync(log, 'utf8');
   t.deepEqual(
     text.split('\n').filter((l) => l.startsWith('ARGS')),
-    ['ARGS -t list table inet nftlb', 'ARGS -c -f -', 'ARGS -f -'],
+    ['ARGS -t list table inet nftlb', 'ARGS -t list table netdev nftlb_dsr', 'ARGS -c -f -', 'ARGS -f -'],
   );
   t.is(text.split('table inet nftlb {}\ndelete table inet nftlb\n').length, 3, 'the script reached nft twice on stdin');
 });

@@ -15,7 +15,8 @@ function host(o: { missing?: string[]; refuse?: RegExp; legacyNat?: string; proc
       ? '/dev/stdin:3:2-9: Error: Could not process rule: No such file or directory\n'
       : undefined;
   const proc = async (p: string): Promise<string | null> => o.proc?.[p] ?? null;
-  return (args: string[]) => runCommand((ctx, e) => doctorCommand(ctx, e, proc), args, exec);
+  // No default config: these checks are the host's (the DSR ones have their own tests).
+  return (args: string[]) => runCommand((ctx, e) => doctorCommand(ctx, e, proc, '/nonexistent/nftlb.yaml'), args, exec);
 }
 
 const GOOD = {

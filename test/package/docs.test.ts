@@ -67,7 +67,8 @@ test('nftlb(8) has a subsection for every command, with every option of it', (t)
   const all = commands(program);
   t.true(all.length >= 10);
   for (const { path, cmd } of all) {
-    const sub = section(man8, new RegExp(`^\\.SS "${roff(['nftlb', ...path].join(' '))}\\b.*$`, 'm'), /^\.S[SH] /m);
+    const title = roff(['nftlb', ...path].join(' ')).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+    const sub = section(man8, new RegExp(`^\\.SS "${title}\\b.*$`, 'm'), /^\.S[SH] /m);
     t.not(sub, '', `no subsection for nftlb ${path.join(' ')}`);
     t.true(man8.includes(roff(`nftlb ${path.join(' ')}`)), `nftlb ${path.join(' ')} is not in the SYNOPSIS`);
     for (const o of cmd.options) {

@@ -59,12 +59,23 @@ function referencePool(
       return { selector: { kind: 'symhash', mod: slots.length }, slots, capacity, kept };
     }
     case 'maglev': {
-      const table = maglevTable(
-        chosen.map((b) => ({ key: b.endpoint, weight: b.weight })),
-        sc.tableSize,
-      );
+      const table = (bs: readonly PlannedBackend[]): number[] =>
+        Array.from(
+          maglevTable(
+            bs.map((b) => ({ key: b.endpoint, weight: b.weight })),
+            sc.tableSize,
+          ),
+          (i) => bs[i]!.id,
+        );
       const selector: Selector = { kind: 'jhash', fields: sc.fields, seed: sc.seed, mod: sc.tableSize };
-      return { selector, slots: ids(table), capacity, kept };
+      const reduced = table(chosen);
+      // DSR: the table of every non-backup backend, where a slot of a backend out of selection takes the owner the
+      // table of the chosen ones gives it.
+      const base = all.filter((b) => b.state !== 'backup');
+      if (s.dsr === undefined || base.length === 0) return { selector, slots: reduced, capacity, kept };
+      const ok = new Set(chosen.map((b) => b.id));
+      const slots = table(base).map((id, j) => (ok.has(id) ? id : reduced[j]!));
+      return { selector, slots, capacity, kept };
     }
   }
 }

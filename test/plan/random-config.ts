@@ -1,5 +1,5 @@
 // fast-check arbitraries for plan-level properties: small valid configs (one or two address families per service,
-// every scheduler, backend states, weights, health checks on some services, on-empty keep, quorum) and health overlays
+// every scheduler, NAT and DSR forwarding, backend states, weights, health checks on some services, on-empty keep, quorum) and health overlays
 // over their backends.
 import fc from 'fast-check';
 import { checkConfig } from '../../src/config/read.js';
@@ -21,6 +21,8 @@ interface RawService {
   readonly onEmpty: 'reject' | 'drop' | 'keep';
   readonly quorum: number;
   readonly onDown: 'keep' | 'reset';
+  /** forwarding: dsr, when the scheduler hashes (DSR needs source-hash or maglev). */
+  readonly dsr: boolean;
   readonly backends: readonly RawBackend[];
 }
 
@@ -36,6 +38,7 @@ const serviceArb: fc.Arbitrary<RawService> = fc.record({
   onEmpty: fc.constantFrom('reject', 'drop', 'keep') as fc.Arbitrary<RawService['onEmpty']>,
   quorum: fc.constantFrom(0, 0, 2, 3),
   onDown: fc.constantFrom('keep', 'reset') as fc.Arbitrary<RawService['onDown']>,
+  dsr: fc.constantFrom(false, false, true),
   backends: fc.array(backendArb, { minLength: 1, maxLength: 5 }),
 });
 
@@ -46,14 +49,17 @@ export function configText(services: readonly RawService[]): string {
     const v4 = s.families !== 'v6';
     const v6 = s.families !== 'v4';
     const vips = [...(v4 ? [`203.0.113.${i + 1}`] : []), ...(v6 ? [`"2001:db8:1::${i + 1}"`] : [])];
+    const dsr = s.dsr && (s.scheduler === 'source-hash' || s.scheduler === 'maglev');
     lines.push(
       `  - name: s${i}`,
       `    vip: [${vips.join(', ')}]`,
       `    port: ${8000 + i}`,
       `    scheduler: ${s.scheduler}`,
       `    on-empty: ${s.onEmpty}`,
-      `    on-down: ${s.onDown}`,
+      `    on-down: ${dsr ? 'keep' : s.onDown}`,
     );
+    // DSR services on two interfaces, so a config can have two fwd chains.
+    if (dsr) lines.push('    forwarding: dsr', `    interface: eth${i % 2}`);
     if (s.scheduler === 'maglev') lines.push('    hash: { table-size: 31 }');
     if (s.quorum > 0) lines.push(`    quorum: ${s.quorum}`);
     if (s.checked) lines.push('    health: { type: tcp }');

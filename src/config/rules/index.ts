@@ -1,6 +1,7 @@
 import { addressFamilies } from './address-families.js';
 import { backendList } from './backend-list.js';
 import { backendPorts } from './backend-ports.js';
+import { dsr } from './dsr.js';
 import { hashOptions } from './hash-options.js';
 import { healthOptions } from './health-options.js';
 import { listenerOverlap } from './listener-overlap.js';
@@ -22,4 +23,5 @@ export const rules: readonly Rule[] = [
   healthOptions,
   persistenceOptions,
   weights,
+  dsr,
 ];

@@ -1,10 +1,12 @@
 // Backend server run inside the backend namespace; every reply names the exact address:port it
 // was received on, so tests can count where the load balancer sent each connection.
 //   node backend-server.js --tcp 198.51.100.2:8080 --tcp [2001:db8:2::2]:8080 --udp 198.51.100.2:8053
-//          [--banner-tcp 198.51.100.2:25] [--banner "220 ready"] [--max-seconds 600]
+//          [--banner-tcp 198.51.100.2:25] [--banner "220 ready"] [--max-seconds 600] [--identity 198.51.100.2]
 // TCP: on connect "<local> <peer>\n" (after the banner line for --banner-tcp listeners), then every
 // received line is echoed as "<local> <peer> <line>\n". UDP: each datagram gets "<local> <peer>\n".
-// Prints READY once every listener is bound; exits on SIGTERM/SIGINT, stdin EOF or --max-seconds.
+// Prints READY once every listener is bound; exits on SIGTERM/SIGINT, stdin EOF or --max-seconds. --identity names
+// the host in the replies instead of the listening address (a DSR backend listens on the VIP, which all of them share).
+
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as readline from 'node:readline';
@@ -21,10 +23,11 @@ interface Args {
   listens: Listen[];
   banner: string;
   maxSeconds: number;
+  identity: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { listens: [], banner: '220 nftlb-test ready', maxSeconds: 1800 };
+  const args: Args = { listens: [], banner: '220 nftlb-test ready', maxSeconds: 1800, identity: undefined };
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -32,6 +35,8 @@ function parseArgs(argv: string[]): Args {
     if (flag === '--tcp' || flag === '--udp' || flag === '--banner-tcp') {
       const { host, port } = parseHostPort(value);
       args.listens.push({ kind: flag === '--udp' ? 'udp' : 'tcp', host, port, banner: flag === '--banner-tcp' });
+    } else if (flag === '--identity') {
+      args.identity = value;
     } else if (flag === '--banner') {
       args.banner = value;
     } else if (flag === '--max-seconds') {
@@ -54,8 +59,8 @@ function plain(addr: string | undefined): string {
 const sockets = new Set<net.Socket>();
 const closers: (() => void)[] = [];
 
-function startTcp(l: Listen, banner: string): Promise<void> {
-  const me = hostPort(l.host, l.port);
+function startTcp(l: Listen, banner: string, identity: string | undefined): Promise<void> {
+  const me = hostPort(identity ?? l.host, l.port);
   const server = net.createServer((sock) => {
     sockets.add(sock);
     const prefix = `${me} ${plain(sock.remoteAddress)}`;
@@ -79,8 +84,8 @@ function startTcp(l: Listen, banner: string): Promise<void> {
   });
 }
 
-function startUdp(l: Listen): Promise<void> {
-  const me = hostPort(l.host, l.port);
+function startUdp(l: Listen, identity: string | undefined): Promise<void> {
+  const me = hostPort(identity ?? l.host, l.port);
   const sock = dgram.createSocket(net.isIPv6(l.host) ? 'udp6' : 'udp4');
   closers.push(() => sock.close());
   return new Promise((resolve, reject) => {
@@ -116,7 +121,9 @@ async function main(): Promise<void> {
   // The harness keeps our stdin open; EOF means it died without stopping us.
   process.stdin.on('end', () => shutdown(0));
   process.stdin.resume();
-  await Promise.all(args.listens.map((l) => (l.kind === 'tcp' ? startTcp(l, args.banner) : startUdp(l))));
+  await Promise.all(
+    args.listens.map((l) => (l.kind === 'tcp' ? startTcp(l, args.banner, args.identity) : startUdp(l, args.identity))),
+  );
   process.stdout.write('READY\n');
 }
 

@@ -59,7 +59,8 @@ const PREFIX = 'nftlbt-';
 const TAG = threadId === 0 ? '' : `t${threadId}_`;
 let counter = 0;
 
-async function run(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+// Runs a program with the harness's PATH (throws with its stderr on failure unless reject is false).
+export async function run(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const r = await execa(file, args, {
     reject: false,
     timeout: opts.timeoutMs ?? 30000,
@@ -83,7 +84,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function deleteNamespaces(names: readonly string[]): Promise<void> {
+// Deletes the namespaces and checks that they are gone (untracking them).
+export async function deleteNamespaces(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
   // -force: keep going after a failed line, so one missing namespace does not leave the others.
   await run('ip', ['-force', '-b', '-'], { input: names.map((n) => `netns del ${n}\n`).join(''), reject: false });
@@ -145,47 +147,80 @@ function batch(lines: string[]): string {
   return lines.map((l) => `${l}\n`).join('');
 }
 
-// Creates the namespaces, runs fn, then stops deferred children and deletes the namespaces.
-export async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology) => Promise<T>): Promise<T> {
+// A prefix of namespace names unique to this process, worker thread and topology: `nftlbt-<pid>-[t<thread>_]<n>-`.
+export function newPrefix(): string {
+  return `${PREFIX}${process.pid}-${TAG}${counter++}-`;
+}
+
+/** The namespaces of one topology while it lives: commands confined to them, and work to do before they go. */
+export interface Namespaces {
+  // Runs argv in one of the namespaces (its full name or its short name).
+  exec(ns: string, cmd: string[], o?: ExecOptions): Promise<ExecResult>;
+  // Runs `ip -n NS -b -` with these lines.
+  ip(ns: string, lines: string[]): Promise<ExecResult>;
+  // Registers work to do before the namespaces are deleted (run newest first).
+  defer(fn: () => Promise<void>): void;
+}
+
+// Creates the namespaces `names` (short name -> full name), runs fn, then runs the deferred work and deletes the
+// namespaces, also when fn fails. Teardown errors never hide fn's own error, nor pass silently.
+export async function withNamespaces<T>(
+  prefix: string,
+  names: Readonly<Record<string, string>>,
+  fn: (n: Namespaces) => Promise<T>,
+): Promise<T> {
   await sweepLeftovers();
-  const clients = clientAddresses(opts.clients ?? 40);
-  const backends = backendAddresses(opts.backends4 ?? 4, opts.backends6 ?? 4);
-  const extra4 = (opts.lbExtraV4 ?? []).map(assertAllowed);
-  const extra6 = (opts.lbExtraV6 ?? []).map(assertAllowed);
-  const prefix = `${PREFIX}${process.pid}-${TAG}${counter++}-`;
-  const names = { client: `${prefix}client`, lb: `${prefix}lb`, backend: `${prefix}backend` };
-  const all = [names.client, names.lb, names.backend];
+  const all = Object.values(names);
   const deferred: (() => Promise<void>)[] = [];
   const resolveNs = (ns: string): string => {
-    const name = (names as Record<string, string>)[ns] ?? ns;
+    const name = names[ns] ?? ns;
     // Never run anything outside our own namespaces (that would touch the host).
     if (!all.includes(name)) throw new Error(`${ns} is not a namespace of topology ${prefix}`);
     return name;
   };
-  const exec = (ns: string, cmd: string[], o?: ExecOptions): Promise<ExecResult> =>
-    run('ip', ['netns', 'exec', resolveNs(ns), ...cmd], o);
-  const topo: Topology = {
-    prefix,
-    ...names,
-    clientV4: clients.v4,
-    clientV6: clients.v6,
-    backendV4: backends.v4,
-    backendV6: backends.v6,
-    vip4: '203.0.113.1',
-    vip6: '2001:db8:1::1',
-    lbClientIf: 'lbc0',
-    lbBackendIf: 'lbb0',
-    exec,
-    nft: (script) => exec(names.lb, ['nft', '-f', '-'], { input: script }),
+  const n: Namespaces = {
+    exec: (ns, cmd, o) => run('ip', ['netns', 'exec', resolveNs(ns), ...cmd], o),
+    ip: (ns, lines) => run('ip', ['-n', resolveNs(ns), '-b', '-'], { input: batch(lines) }),
     defer: (f) => void deferred.push(f),
   };
   const errors: unknown[] = [];
   let result: T;
   try {
-    for (const n of all) trackNamespace(n);
-    await run('ip', ['-b', '-'], { input: batch(all.map((n) => `netns add ${n}`)) });
-    const ip = (ns: string, lines: string[]): Promise<ExecResult> =>
-      run('ip', ['-n', ns, '-b', '-'], { input: batch(lines) });
+    for (const ns of all) trackNamespace(ns);
+    await run('ip', ['-b', '-'], { input: batch(all.map((ns) => `netns add ${ns}`)) });
+    result = await fn(n);
+  } finally {
+    for (const f of deferred.reverse()) await f().catch((e: unknown) => errors.push(e));
+    await deleteNamespaces(all).catch((e: unknown) => errors.push(e));
+  }
+  if (errors.length > 0) throw new AggregateError(errors, `topology ${prefix} teardown failed`);
+  return result;
+}
+
+// Creates the namespaces, runs fn, then stops deferred children and deletes the namespaces.
+export async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology) => Promise<T>): Promise<T> {
+  const clients = clientAddresses(opts.clients ?? 40);
+  const backends = backendAddresses(opts.backends4 ?? 4, opts.backends6 ?? 4);
+  const extra4 = (opts.lbExtraV4 ?? []).map(assertAllowed);
+  const extra6 = (opts.lbExtraV6 ?? []).map(assertAllowed);
+  const prefix = newPrefix();
+  const names = { client: `${prefix}client`, lb: `${prefix}lb`, backend: `${prefix}backend` };
+  return withNamespaces(prefix, names, async ({ exec, ip, defer }) => {
+    const topo: Topology = {
+      prefix,
+      ...names,
+      clientV4: clients.v4,
+      clientV6: clients.v6,
+      backendV4: backends.v4,
+      backendV6: backends.v6,
+      vip4: '203.0.113.1',
+      vip6: '2001:db8:1::1',
+      lbClientIf: 'lbc0',
+      lbBackendIf: 'lbb0',
+      exec,
+      nft: (script) => exec(names.lb, ['nft', '-f', '-'], { input: script }),
+      defer,
+    };
     // The veth peers are created inside the namespaces, so the host never sees an interface.
     await ip(names.client, [
       'link set lo up',
@@ -230,12 +265,6 @@ export async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology
       reach(topo, names.lb, some(c4, c6, b4, b6)),
       reach(topo, names.backend, some(b4 && '198.51.100.1', b6 && '2001:db8:2::1', b4 && c4, b6 && c6)),
     ]);
-    result = await fn(topo);
-  } finally {
-    for (const f of deferred.reverse()) await f().catch((e: unknown) => errors.push(e));
-    await deleteNamespaces(all).catch((e: unknown) => errors.push(e));
-  }
-  // Teardown errors must not hide the test's own error (thrown above), nor pass silently.
-  if (errors.length > 0) throw new AggregateError(errors, `topology ${prefix} teardown failed`);
-  return result;
+    return fn(topo);
+  });
 }

@@ -1,0 +1,34 @@
+import { dsrPlan, natPlan } from '../plan/forwarding.js';
+import type { Plan } from '../plan/types.js';
+import type { TableRef, TableView } from './ast.js';
+import { tableView } from './build.js';
+import { dsrTableView } from './dsr.js';
+import { ident } from './names.js';
+
+// The tables nftlb owns under one configured name: `table inet <name>` (the NAT balancer, always) and, for configs with
+// DSR services, `table netdev <name>_dsr`. The suffix keeps the two apart in `nft list tables` and names what the
+// second one is for; a table of another family does not clash with the inet one.
+
+// nftlb's inet table of a configured name.
+export function inetTableRef(table: string): TableRef {
+  return { family: 'inet', name: ident(table) };
+}
+
+// nftlb's netdev (DSR) table of a configured name.
+export function dsrTableRef(table: string): TableRef {
+  return { family: 'netdev', name: ident(`${table}_dsr`) };
+}
+
+// Every table nftlb may own under a configured name, the inet one first: what remove deletes and what apply and health
+// look at (a netdev table left from a config that had DSR services is deleted with the next load).
+export function ownedTableRefs(table: string): TableRef[] {
+  return [inetTableRef(table), dsrTableRef(table)];
+}
+
+// nftlb's tables for a plan, in the order the script replaces them: the inet table (the NAT balancer) first, then the
+// netdev table when some service uses forwarding: dsr. A config without DSR gives exactly the one inet table.
+export function tableViews(p: Plan, comment: string): TableView[] {
+  const dsr = dsrPlan(p);
+  if (dsr.services.length === 0) return [tableView(p, comment)];
+  return [tableView(natPlan(p), comment), dsrTableView(dsr, dsrTableRef(p.table).name, comment)];
+}
