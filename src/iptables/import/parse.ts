@@ -1,3 +1,5 @@
+import { readComment, type NftlbComment } from '../comment.js';
+
 // Reads iptables-save (or iptables-restore) text into typed rule records, keeping line numbers; anything outside the
 // subset nftlb understands is returned as a problem with its line, never dropped.
 
@@ -27,6 +29,8 @@ export interface ParsedRule {
   connmark?: Masked;
   ctstate?: string[];
   comment?: string;
+  /** The comment, when nftlb wrote it. */
+  note?: NftlbComment;
   outIf?: string;
   inIf?: string;
   target: string;
@@ -161,6 +165,11 @@ function parseRule(words: string[], line: number, text: string, table: string): 
     else throw new Error('statistic match without a usable mode');
   }
   if (rule.target === '') throw new Error('rule without a target (-j)');
+  if (rule.comment !== undefined) {
+    const note = readComment(rule.comment);
+    if (note?.kind === 'malformed') throw new Error(note.reason);
+    rule.note = note;
+  }
   return rule;
 }
 

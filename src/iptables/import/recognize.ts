@@ -1,6 +1,7 @@
 import { parseAddress } from '../../model/address.js';
 import type { Address, Protocol } from '../../model/types.js';
 import { reduceWeights } from '../../plan/weights.js';
+import type { NftlbComment } from '../comment.js';
 import type { ParsedFile, ParsedRule, Problem } from './parse.js';
 import { poolFromChoices, type Choice, type ImportedPool } from './scheduler.js';
 
@@ -40,9 +41,11 @@ export interface Recognised {
   readonly problems: Problem[];
 }
 
-const COMMENT =
-  /^nftlb service ([A-Za-z0-9][A-Za-z0-9_-]{0,47})(?: (round-robin|random|source-hash|symmetric-hash|maglev))?/;
-const DOWN = /^nftlb service ([A-Za-z0-9][A-Za-z0-9_-]{0,47}) backend (up|down|drain|backup) weight ([0-9]+)$/;
+// The nftlb backend comment on one of a chain's rules (state, configured weight, service name).
+const backendNote = (rules: readonly ParsedRule[]): (NftlbComment & { kind: 'backend' }) | undefined => {
+  for (const r of rules) if (r.note?.kind === 'backend') return r.note;
+  return undefined;
+};
 
 const stripPrefix = (a: string): string => a.replace(/\/(32|128)$/, '');
 
@@ -97,8 +100,8 @@ function recogniseFile(
     const set = others.find((r) => r.targetOpts['set-xmark'] !== undefined || r.targetOpts['set-mark'] !== undefined);
     const idText = set?.targetOpts['set-xmark'] ?? set?.targetOpts['set-mark'];
     const id = idText === undefined ? undefined : Number(idText.split('/')[0]);
-    const note = rules.map((r) => DOWN.exec(r.comment ?? '')).find((m) => m != null);
-    const noted = note ? { state: note[2] as ImportedBackend['state'], weight: Number(note[3]) } : undefined;
+    const note = backendNote(rules);
+    const noted = note ? { state: note.state, weight: note.weight } : undefined;
     const b: ImportedBackend = {
       ...ep,
       id,
@@ -156,8 +159,10 @@ function recogniseFile(
     r.dports !== undefined &&
     r.src === undefined;
   const nameOf = (r: ParsedRule, fallback: string): { name: string; hint: string | undefined } => {
-    const m = COMMENT.exec(r.comment ?? '');
-    return m ? { name: m[1]!, hint: m[2] } : { name: fallback, hint: undefined };
+    const n = r.note;
+    return n?.kind === 'service' || n?.kind === 'guard'
+      ? { name: n.name, hint: n.scheduler }
+      : { name: fallback, hint: undefined };
   };
   const derivedName = (r: ParsedRule): string =>
     `${r.proto}-${stripPrefix(r.dst!).replace(/[:.]/g, '-')}-${r.dports!.join('-').replace(/:/g, '-')}`.slice(0, 48);
@@ -276,11 +281,11 @@ function recogniseFile(
   // Backend chains nothing jumps to, written by nftlb for backends that are down.
   for (const [key, rules] of chains) {
     const [table, chain] = key.split(':') as [string, string];
-    const down = rules.map((r) => DOWN.exec(r.comment ?? '')).find((m) => m !== null);
-    if (table !== 'nat' || down == null || backendChains.has(chain)) continue;
+    const down = backendNote(rules);
+    if (table !== 'nat' || down === undefined || backendChains.has(chain)) continue;
     const b = backendOf(chain);
     if (b === undefined) continue;
-    const s = serviceFor(down[1]!, rules[0]!.line, undefined);
+    const s = serviceFor(down.name, rules[0]!.line, undefined);
     s.backends.push(b);
     serviceOfBackend.set(b, s);
   }
