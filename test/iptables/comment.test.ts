@@ -3,7 +3,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { commentText, MAX_WEIGHT, readComment, type NftlbComment } from '../../src/iptables/comment.js';
-import { parseSave } from '../../src/iptables/import/parse.js';
+import { parseSave } from '../../src/iptables/import/save-parser.js';
 import { renderRule } from '../../src/iptables/render.js';
 import { backendChain } from '../../src/iptables/names.js';
 

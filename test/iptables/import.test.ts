@@ -69,7 +69,7 @@ test('recipe: statistic nth/random chains, inline DNAT, MASQUERADE, FORWARD acce
 });
 
 test('import refuses nothing silently: unknown lines and unknown options are listed with their line', async (t) => {
-  const { parseSave } = await import('../../src/iptables/import/parse.js');
+  const { parseSave } = await import('../../src/iptables/import/save-parser.js');
   const p = parseSave(
     'x',
     '*nat\n-A PREROUTING -d 203.0.113.1/32 -p tcp --dport 80 -j DNAT --to-destination 198.51.100.2:80\n-I PREROUTING -j X\n-A P -m foo --bar 1 -j ACCEPT\nbogus\n',

@@ -2,23 +2,8 @@ import { endpointText } from '../../model/address.js';
 import { maglevTable } from '../../plan/maglev.js';
 import { contiguousSequence, reduceWeights } from '../../plan/weights.js';
 import type { HashField } from '../../model/types.js';
-import type { ParsedRule, Statistic } from './parse.js';
-import type { ImportedBackend } from './recognize.js';
-
-/** One rule of a pool: under which condition it sends the connection to which backend. */
-export interface Choice {
-  readonly rule: ParsedRule;
-  readonly backend: ImportedBackend;
-  readonly statistic: Statistic | undefined;
-  readonly mark: number | undefined;
-}
-
-/** The scheduler recovered from a pool's rules, and its backends (those that take connections) in rule order. */
-export interface ImportedPool {
-  readonly scheduler: 'round-robin' | 'random' | 'source-hash' | 'symmetric-hash' | 'maglev';
-  readonly backends: ImportedBackend[];
-  readonly hash?: { readonly fields: HashField[]; readonly seed: number; readonly tableSize?: number };
-}
+import type { Choice, ImportedBackend, ImportedPool } from './imported.js';
+import type { ParsedRule } from './save-parser.js';
 
 /** Longest nth period or hash table the importer simulates. */
 const MAX_PERIOD = 100000;

@@ -2,44 +2,12 @@ import { parseAddress } from '../../model/address.js';
 import type { Address, Protocol } from '../../model/types.js';
 import { reduceWeights } from '../../plan/weights.js';
 import type { NftlbComment } from '../comment.js';
-import type { ParsedFile, ParsedRule, Problem } from './parse.js';
-import { poolFromChoices, type Choice, type ImportedPool } from './scheduler.js';
+import type { Choice, ImportedBackend, ImportedPool, ImportedService, Recognised } from './imported.js';
+import { poolFromChoices } from './pool-scheduler.js';
+import type { ParsedFile, ParsedRule, Problem } from './save-parser.js';
 
-/** A backend found behind a DNAT. */
-export interface ImportedBackend {
-  readonly address: Address;
-  readonly port: number | undefined;
-  /** CONNMARK id of its chain (nftlb renders: the backend id, i.e. config order). */
-  readonly id: number | undefined;
-  state: 'up' | 'down' | 'drain' | 'backup';
-  weight: number;
-  /** State and configured weight from an nftlb comment on the backend chain. */
-  readonly noted?: { readonly state: 'up' | 'down' | 'drain' | 'backup'; readonly weight: number };
-}
-
-/** A service as recognised: listeners, pool, NAT. */
-export interface ImportedService {
-  name: string;
-  readonly vips: Address[];
-  readonly protocols: Set<Protocol>;
-  readonly ports: Set<string>;
-  /** The first pool found decides the scheduler; pools of the other family only add their backends. */
-  pool: ImportedPool | undefined;
-  readonly pools: ImportedPool[];
-  readonly backends: ImportedBackend[];
-  nat: { masquerade: boolean; snat: Address[] };
-  onEmpty: 'reject' | 'drop' | undefined;
-  readonly firstLine: number;
-  readonly hintScheduler: string | undefined;
-}
-
-/** What the recogniser made of the input: services, rules it understood but that have no config equivalent, and
- * rules it did not understand. */
-export interface Recognised {
-  readonly services: ImportedService[];
-  readonly ignored: Problem[];
-  readonly problems: Problem[];
-}
+// Finds the load-balancing recipes in parsed rules (listeners, pool chains, backend chains, source NAT, guards) and
+// turns them into services; every rule is used, reported as ignored, or listed as not understood.
 
 // The nftlb backend comment on one of a chain's rules (state, configured weight, service name).
 const backendNote = (rules: readonly ParsedRule[]): (NftlbComment & { kind: 'backend' }) | undefined => {

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { seedFromName } from '../../config/normalize.js';
-import type { ImportedBackend, ImportedService } from './recognize.js';
+import type { ImportedBackend, ImportedService } from './imported.js';
 
 // Turns recognised services into an nftlb config object, writing only what differs from the defaults.
 
