@@ -1,24 +1,33 @@
 import { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { formatDiagnostic } from '../common/diagnostic.js';
+import { createReadStream } from 'node:fs';
 import { NftlbError } from '../common/errors.js';
 import { checkConfig } from '../config/read.js';
-import { configYaml, toConfig } from '../iptables/import/config-writer.js';
-import { parseSave } from '../iptables/import/save-parser.js';
-import { recognise } from '../iptables/import/recognise-services.js';
+import { importIptables, type ImportInput } from '../iptables/import/import-pipeline.js';
 import type { CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { reportError } from './io.js';
 
+/** The largest input `nftlb import iptables` reads, per file (iptables-save of a million rules is about 100 MB). */
+export const MAX_IMPORT_BYTES = 256 * 1024 * 1024;
+
+// Reads one input, at most MAX_IMPORT_BYTES of it (/dev/zero or a runaway pipe end in exit 4, not in a full memory).
 async function readInput(file: string): Promise<string> {
+  const name = file === '-' ? '<stdin>' : file;
   try {
-    if (file === '-') {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of file === '-' ? process.stdin : createReadStream(file)) {
+      size += (c as Buffer).length;
+      if (size > MAX_IMPORT_BYTES)
+        throw new NftlbError(
+          'config-read',
+          `${name} is larger than ${MAX_IMPORT_BYTES / 1024 / 1024} MiB, the most nftlb import reads`,
+        );
+      chunks.push(c as Buffer);
     }
-    return await readFile(file, 'utf8');
+    return Buffer.concat(chunks).toString('utf8');
   } catch (cause) {
+    if (cause instanceof NftlbError) throw cause;
     throw new NftlbError(
       'config-read',
       `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
@@ -38,19 +47,16 @@ export function importCommand(ctx: CommandContext): Command {
     .action(async (files: string[]) => {
       try {
         const names = files.length === 0 ? ['-'] : files;
-        const parsed = [];
-        for (const f of names) parsed.push(parseSave(f === '-' ? '<stdin>' : f, await readInput(f)));
-        const { services, ignored, problems } = recognise(parsed);
-        const text = configYaml(toConfig(services));
-        const checked = checkConfig('<import>', text);
-        if (checked.model === undefined) {
-          for (const d of checked.diagnostics) ctx.io.err(`${formatDiagnostic('<import>', d)}\n`);
-          throw new NftlbError('internal', 'the imported config does not validate (a bug in the importer)');
-        }
-        ctx.io.out(text);
-        for (const p of ignored) ctx.io.err(`${p.file}:${p.line}: ignored: ${p.reason}: ${p.text}\n`);
-        for (const p of [...problems].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line))
-          ctx.io.err(`${p.file}:${p.line}: not understood: ${p.reason}: ${p.text}\n`);
+        const inputs: ImportInput[] = [];
+        for (const f of names) inputs.push({ file: f === '-' ? '<stdin>' : f, text: await readInput(f) });
+        const { yaml, ignored, problems } = importIptables(inputs, (text) => checkConfig('<import>', text).diagnostics);
+        ctx.io.out(yaml);
+        const listed = [
+          ...ignored.map((p) => `${p.file}:${p.line}: ignored: ${p.reason}: ${p.text}\n`),
+          ...problems.map((p) => `${p.file}:${p.line}: not understood: ${p.reason}: ${p.text}\n`),
+        ];
+        // The input's own text is echoed: control characters (a terminal's escape sequences) are shown as '?'.
+        if (listed.length > 0) ctx.io.err(listed.join('').replace(/[^\t\n -~\u00a0-\uffff]/g, '?'));
         if (problems.length > 0)
           ctx.io.err(`nftlb: ${problems.length} rule${problems.length === 1 ? '' : 's'} not imported (listed above)\n`);
         ctx.exit(problems.length > 0 ? EXIT.importIncomplete : EXIT.ok);

@@ -1,7 +1,11 @@
 // Helpers shared by the iptables tests.
+import type { TestFn } from 'ava';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run } from '../../src/cli/program.js';
 
 // The repository's fixtures/ directory, found from the compiled test (dist/test/iptables) or the source tree.
 export function fixturesDir(): string {
@@ -11,4 +15,41 @@ export function fixturesDir(): string {
     dir = dirname(dir);
   }
   throw new Error('fixtures/ not found above the test file');
+}
+
+/** What one run of `nftlb import iptables` gave. */
+export interface ImportRun {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+  /** The input files, in order. */
+  readonly files: readonly string[];
+}
+
+// Writes texts to files in a temporary folder (made once per test file, removed after it) and runs
+// `nftlb import iptables` on them and on `more` (names given as they are), as a user would.
+export function importRunner(test: TestFn): (texts: readonly string[], more?: readonly string[]) => Promise<ImportRun> {
+  let dir = '';
+  let seq = 0;
+  test.before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nftlb-import-'));
+  });
+  test.after.always(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  return async (texts, more = []) => {
+    const files: string[] = [];
+    for (const text of texts) {
+      const f = join(dir, `in-${++seq}.save`);
+      await writeFile(f, text);
+      files.push(f);
+    }
+    let out = '';
+    let err = '';
+    const code = await run(['import', 'iptables', ...files, ...more], {
+      out: (s) => void (out += s),
+      err: (s) => void (err += s),
+    });
+    return { code, out, err, files };
+  };
 }

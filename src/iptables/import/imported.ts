@@ -1,4 +1,4 @@
-import type { Address, HashField, Protocol } from '../../model/types.js';
+import type { Address, BackendState, Family, HashField, Protocol } from '../../model/types.js';
 import type { ParsedRule, Problem, Statistic } from './save-parser.js';
 
 // The records the importer builds from iptables rules, before they become a config: backends, pools, services.
@@ -9,10 +9,12 @@ export interface ImportedBackend {
   readonly port: number | undefined;
   /** CONNMARK id of its chain (nftlb renders: the backend id, i.e. config order). */
   readonly id: number | undefined;
-  state: 'up' | 'down' | 'drain' | 'backup';
+  state: BackendState;
   weight: number;
   /** State and configured weight from an nftlb comment on the backend chain. */
-  readonly noted?: { readonly state: 'up' | 'down' | 'drain' | 'backup'; readonly weight: number };
+  readonly noted?: { readonly state: BackendState; readonly weight: number };
+  /** The rules of its backend chain (none for a DNAT written inline in a pool). */
+  readonly rules: readonly ParsedRule[];
 }
 
 /** One rule of a pool: under which condition it sends the connection to which backend. */
@@ -30,20 +32,34 @@ export interface ImportedPool {
   readonly hash?: { readonly fields: HashField[]; readonly seed: number; readonly tableSize?: number };
 }
 
-/** A service as recognised: listeners, pool, NAT. */
+/** A pool as a service holds it: the family of its listeners, the chain it came from (or the inline listener). */
+export interface ServicePool {
+  readonly family: Family;
+  readonly source: string;
+  readonly pool: ImportedPool;
+}
+
+/** A service as recognised: listeners, pool, NAT, and every rule it was made from. */
 export interface ImportedService {
-  name: string;
+  readonly name: string;
+  /** VIPs, protocols and ports (80, 8000-8010), each once, in the order found. */
   readonly vips: Address[];
-  readonly protocols: Set<Protocol>;
-  readonly ports: Set<string>;
-  /** The first pool found decides the scheduler; pools of the other family only add their backends. */
+  readonly protocols: Protocol[];
+  readonly ports: string[];
+  /** The pool that decides the scheduler: the first found, or the first with more than one backend. */
   pool: ImportedPool | undefined;
-  readonly pools: ImportedPool[];
+  /** At most one pool per family. */
+  readonly pools: ServicePool[];
   readonly backends: ImportedBackend[];
   nat: { masquerade: boolean; snat: Address[] };
   onEmpty: 'reject' | 'drop' | undefined;
   readonly firstLine: number;
   readonly hintScheduler: string | undefined;
+  /** The rules this service was made from: listeners, pool rules, guards, its own source NAT; backend chains are in
+   * its backends. Listed as not understood if the service cannot be imported after all. */
+  readonly rules: ParsedRule[];
+  /** The file of its first rule. */
+  readonly file: string;
 }
 
 /** What the recogniser made of the input: services, rules it understood but that have no config equivalent, and

@@ -1,42 +1,70 @@
 import { endpointText } from '../../model/address.js';
-import { maglevTable } from '../../plan/maglev.js';
-import { contiguousSequence, reduceWeights } from '../../plan/weights.js';
-import type { HashField } from '../../model/types.js';
+import type { Family } from '../../model/types.js';
+import { reduceWeights } from '../../plan/weights.js';
+import { MAX_WEIGHT } from '../comment.js';
+import { hashPool } from './hash-pool.js';
 import type { Choice, ImportedBackend, ImportedPool } from './imported.js';
 import type { ParsedRule } from './save-parser.js';
 
-/** Longest nth period or hash table the importer simulates. */
+// Recovers the scheduler and the backend weights of a pool from the rules that choose among its backends.
+
+/** Longest nth period the importer reads. */
 const MAX_PERIOD = 100000;
+
+/** The most slots a round-robin config may reduce to (the config's own limit, config/rules/weights.ts). */
+const MAX_ROUND_ROBIN_SLOTS = 65536;
+
+/** Work allowed for simulating an nth chain that is not in the usual form: connections x rules walked. */
+const NTH_SIMULATION_BUDGET = 20_000_000;
 
 // The backend sequence an nth chain produces over one period (each rule counts only the connections that reach it and
 // takes the first of every `every`, as the kernel does; verified by the kernel tests against the render).
-function nthSequence(choices: readonly Choice[]): ImportedBackend[] | string {
+export function nthSequence(choices: readonly Choice[]): ImportedBackend[] | string {
   const period = choices[0]?.statistic?.mode === 'nth' ? choices[0].statistic.every : 1;
   if (period > MAX_PERIOD) return `nth period ${period} is too long`;
+  // The usual form (nftlb's render, the common recipe): rule i of N takes one in every N-i of what reaches it, from the
+  // first on, so each window of N connections visits the rules once, in order.
+  const n = choices.length;
+  if (
+    period === n &&
+    choices.every(
+      (c, i) => i === n - 1 || (c.statistic?.mode === 'nth' && c.statistic.every === n - i && c.statistic.packet === 0),
+    )
+  )
+    return choices.map((c) => c.backend);
+  if (2 * period * n > NTH_SIMULATION_BUDGET)
+    return `nth rules in an unusual form: ${n} rules over a period of ${period} are too many to follow`;
   const counters = choices.map(() => 0);
   const seq: ImportedBackend[] = [];
-  for (let n = 0; n < 2 * period; n++) {
-    const i = choices.findIndex((c, k) => {
+  for (let k = 0; k < 2 * period; k++) {
+    const i = choices.findIndex((c, r) => {
       if (c.statistic?.mode !== 'nth') return true;
-      const hit = counters[k]! % c.statistic.every === c.statistic.packet;
-      counters[k]!++;
+      const hit = counters[r]! % c.statistic.every === c.statistic.packet;
+      counters[r]!++;
       return hit;
     });
     if (i < 0) return 'some connections match no rule (no unconditional last rule)';
     seq.push(choices[i]!.backend);
   }
-  for (let n = 0; n < period; n++)
-    if (seq[n] !== seq[n + period]) return 'the nth rules do not repeat with the period of the first rule';
+  for (let k = 0; k < period; k++)
+    if (seq[k] !== seq[k + period]) return 'the nth rules do not repeat with the period of the first rule';
   return seq.slice(0, period);
 }
 
-// Smallest integer weights (at most 10000 each) whose shares match the given ones within what 31-bit probabilities and
-// 11 printed decimals can carry.
+// Smallest integer weights (at most MAX_WEIGHT each) whose shares match the given ones within what 31-bit
+// probabilities and 11 printed decimals can carry. The search is bounded by the work it does, not only by the total.
 export function weightsFromShares(shares: readonly number[]): number[] | undefined {
-  for (let total = shares.length; total <= 100000; total++) {
+  const maxTotal = Math.min(100000, Math.floor(50_000_000 / Math.max(1, shares.length)));
+  const w: number[] = new Array<number>(shares.length);
+  for (let total = shares.length; total <= maxTotal; total++) {
     const tol = Math.max(1e-6, total * shares.length * 1e-9);
-    const w = shares.map((s) => Math.round(s * total));
-    if (w.every((x, i) => x >= 1 && x <= 10000 && Math.abs(x - shares[i]! * total) <= tol)) return reduceWeights(w);
+    let ok = true;
+    for (let i = 0; i < shares.length && ok; i++) {
+      const x = Math.round(shares[i]! * total);
+      w[i] = x;
+      ok = x >= 1 && x <= MAX_WEIGHT && Math.abs(x - shares[i]! * total) <= tol;
+    }
+    if (ok) return reduceWeights(w);
   }
   return undefined;
 }
@@ -47,66 +75,44 @@ const count = (seq: readonly ImportedBackend[]): Map<ImportedBackend, number> =>
   return m;
 };
 
-const TUPLE: Record<string, HashField> = { src: 'saddr', dst: 'daddr', sport: 'sport', dport: 'dport' };
-
-// HMARK fields from either the input form (--hmark-tuple src,sport) or the saved form (--hmark-src-prefix 32 ...).
-function hmarkFields(opts: Record<string, string>): HashField[] {
-  if (opts['hmark-tuple'] !== undefined)
-    return opts['hmark-tuple']
-      .split(',')
-      .map((x) => TUPLE[x])
-      .filter((x): x is HashField => x !== undefined);
-  const out: HashField[] = [];
-  if (opts['hmark-src-prefix'] !== undefined) out.push('saddr');
-  if (opts['hmark-dst-prefix'] !== undefined) out.push('daddr');
-  if (opts['hmark-sport-mask'] !== undefined) out.push('sport');
-  if (opts['hmark-dport-mask'] !== undefined) out.push('dport');
-  return out;
-}
-
-// Recovers the scheduler of a pool from its choices (and HMARK rule); a string says why it could not.
+// Recovers the scheduler of a pool of the given family from its choices (and HMARK rule); a string says why it could
+// not.
 export function poolFromChoices(
   original: readonly Choice[],
   hmark: ParsedRule | undefined,
   hint: string | undefined,
+  family: Family,
 ): ImportedPool | string {
-  // Recipes share backend chains between services; each pool gets its own backend records (weights differ).
-  const copies = new Map<ImportedBackend, ImportedBackend>();
-  const own = (b: ImportedBackend): ImportedBackend => copies.get(b) ?? copies.set(b, { ...b }).get(b)!;
+  const alien = original.find((c) => c.backend.address.family !== family);
+  if (alien !== undefined)
+    return `DNAT to IPv${alien.backend.address.family} address ${alien.backend.address.text} from an IPv${family} listener`;
+  // Recipes share backend chains between services; each pool gets its own backend records (weights differ). Two rules
+  // to one destination are one backend that takes both shares.
+  const copies = new Map<string, ImportedBackend>();
+  const own = (b: ImportedBackend): ImportedBackend => {
+    const key = endpointText(b.address, b.port);
+    let copy = copies.get(key);
+    if (copy === undefined) copies.set(key, (copy = { ...b }));
+    return copy;
+  };
   const choices = original.map((c) => ({ ...c, backend: own(c.backend) }));
+  const pool = schedulerOf(choices, hmark, hint);
+  if (typeof pool === 'string') return pool;
+  const heavy = pool.backends.find((b) => b.weight > MAX_WEIGHT);
+  if (heavy !== undefined)
+    return `backend ${endpointText(heavy.address, heavy.port)} would need weight ${heavy.weight} (a config allows up to ${MAX_WEIGHT})`;
+  return pool;
+}
+
+function schedulerOf(
+  choices: readonly Choice[],
+  hmark: ParsedRule | undefined,
+  hint: string | undefined,
+): ImportedPool | string {
   const last = choices[choices.length - 1];
   if (last === undefined) return 'no backend choice';
   const conds = choices.slice(0, -1);
-  const distinct = (seq: readonly ImportedBackend[]): ImportedBackend[] => [...new Set(seq)];
-  if (hmark !== undefined) {
-    const mod = Number(hmark.targetOpts['hmark-mod']);
-    const offset = Number(hmark.targetOpts['hmark-offset'] ?? 0);
-    const seed = Number(hmark.targetOpts['hmark-rnd'] ?? 0xc175a3b8);
-    if (!(mod >= 1 && mod <= MAX_PERIOD) || conds.some((c) => c.mark === undefined || c.statistic !== undefined))
-      return 'HMARK pool with rules that are not mark matches';
-    const table: (ImportedBackend | undefined)[] = Array.from({ length: mod }, () => undefined);
-    for (const c of conds) if (c.mark! - offset >= 0 && c.mark! - offset < mod) table[c.mark! - offset] ??= c.backend;
-    const slots = table.map((b) => b ?? last.backend);
-    const backends = distinct(slots);
-    const counts = count(slots);
-    const weights = backends.map((b) => counts.get(b)!);
-    const fields = hmarkFields(hmark.targetOpts);
-    const contiguous = contiguousSequence(weights).every((i, k) => slots[k] === backends[i]);
-    backends.forEach((b, i) => (b.weight = reduceWeights(weights)[i]!));
-    if (contiguous && hint !== 'maglev') {
-      const symmetric = hint === 'symmetric-hash' && fields.length === 4;
-      return {
-        scheduler: symmetric ? 'symmetric-hash' : 'source-hash',
-        backends,
-        ...(symmetric ? {} : { hash: { fields, seed } }),
-      };
-    }
-    const mw = maglevWeights(backends, slots, mod, weights);
-    if (mw === undefined)
-      return `HMARK table of ${mod} slots is neither contiguous (source-hash) nor a Maglev table nftlb would build`;
-    backends.forEach((b, i) => (b.weight = mw[i]!));
-    return { scheduler: 'maglev', backends, hash: { fields, seed, tableSize: mod } };
-  }
+  if (hmark !== undefined) return hashPool(hmark, conds, last, hint);
   if (conds.length === 0)
     return {
       scheduler:
@@ -120,9 +126,12 @@ export function poolFromChoices(
   if (conds.every((c) => c.statistic?.mode === 'nth')) {
     const seq = nthSequence(choices);
     if (typeof seq === 'string') return seq;
-    const backends = distinct(seq);
     const counts = count(seq);
+    const backends = [...counts.keys()];
     const weights = reduceWeights(backends.map((b) => counts.get(b)!));
+    const slots = weights.reduce((a, b) => a + b, 0);
+    if (slots > MAX_ROUND_ROBIN_SLOTS)
+      return `round robin over ${slots} slots (a config allows up to ${MAX_ROUND_ROBIN_SLOTS})`;
     backends.forEach((b, i) => (b.weight = weights[i]!));
     return { scheduler: 'round-robin', backends };
   }
@@ -136,40 +145,10 @@ export function poolFromChoices(
     }
     const backends = [...share.keys()];
     const weights = weightsFromShares(backends.map((b) => share.get(b)!));
-    if (weights === undefined) return 'the random probabilities do not correspond to integer weights up to 10000';
+    if (weights === undefined)
+      return `the random probabilities do not correspond to integer weights up to ${MAX_WEIGHT}`;
     backends.forEach((b, i) => (b.weight = weights[i]!));
     return { scheduler: 'random', backends };
   }
   return 'a pool mixes nth, random and mark conditions';
-}
-
-// The weights that make nftlb's Maglev builder produce exactly this slot table: the slot counts' ratio first, then a
-// bounded search over small weights (a small table does not show the weights in its counts).
-function maglevWeights(
-  backends: readonly ImportedBackend[],
-  slots: readonly ImportedBackend[],
-  size: number,
-  counts: readonly number[],
-): number[] | undefined {
-  const keys = backends.map((b) => endpointText(b.address, b.port));
-  const matches = (w: readonly number[]): boolean => {
-    const t = maglevTable(
-      keys.map((key, i) => ({ key, weight: w[i]! })),
-      size,
-    );
-    return slots.every((b, j) => backends[t[j]!] === b);
-  };
-  const first = reduceWeights(counts);
-  if (matches(first)) return first;
-  const max = Math.floor(Math.pow(20000, 1 / backends.length));
-  const w = backends.map(() => 1);
-  for (let n = 0; n < Math.pow(Math.max(max, 1), backends.length); n++) {
-    let k = n;
-    for (let i = 0; i < w.length; i++) {
-      w[i] = (k % max) + 1;
-      k = Math.floor(k / max);
-    }
-    if (reduceWeights(w).every((x, i) => x === w[i]) && matches(w)) return [...w];
-  }
-  return undefined;
 }

@@ -1,338 +1,290 @@
-import { parseAddress } from '../../model/address.js';
-import type { Address, Protocol } from '../../model/types.js';
+import type { Family } from '../../model/types.js';
 import { reduceWeights } from '../../plan/weights.js';
-import type { NftlbComment } from '../comment.js';
+import { BackendChains } from './backend-chains.js';
+import { ChainIndex } from './chain-index.js';
 import type { Choice, ImportedBackend, ImportedPool, ImportedService, Recognised } from './imported.js';
+import { listLeftovers } from './leftovers.js';
 import { poolFromChoices } from './pool-scheduler.js';
-import type { ParsedFile, ParsedRule, Problem } from './save-parser.js';
+import { listenerKey, type ParsedFile, type ParsedRule, type Problem } from './save-parser.js';
+import { addPool, derivedName, isListener, listenerFamily, nameOf, ServiceTable } from './service-table.js';
+import { applySourceNat } from './source-nat.js';
 
 // Finds the load-balancing recipes in parsed rules (listeners, pool chains, backend chains, source NAT, guards) and
 // turns them into services; every rule is used, reported as ignored, or listed as not understood.
 
-// The nftlb backend comment on one of a chain's rules (state, configured weight, service name).
-const backendNote = (rules: readonly ParsedRule[]): (NftlbComment & { kind: 'backend' }) | undefined => {
-  for (const r of rules) if (r.note?.kind === 'backend') return r.note;
-  return undefined;
-};
-
-const stripPrefix = (a: string): string => a.replace(/\/(32|128)$/, '');
-
-// Splits a DNAT destination "A", "A:P", "[A6]:P" or "A6" into address and port.
-function endpoint(to: string | undefined): { address: Address; port: number | undefined } | undefined {
-  if (to === undefined) return undefined;
-  const m =
-    /^\[([^\]]+)\](?::([0-9]+))?$/.exec(to) ??
-    (to.includes('::') || to.split(':').length > 2 ? [to, to, undefined] : /^([^:]+)(?::([0-9]+))?$/.exec(to));
-  const address = m?.[1] === undefined ? undefined : parseAddress(m[1]);
-  if (address === undefined) return undefined;
-  return { address, port: m?.[2] === undefined ? undefined : Number(m[2]) };
-}
-
 // Recognises the services in one or more parsed files (iptables-save and ip6tables-save output of one host).
 export function recognise(files: readonly ParsedFile[]): Recognised {
-  const services = new Map<string, ImportedService>();
+  const services = new ServiceTable();
   const ignored: Problem[] = [];
   const problems: Problem[] = files.flatMap((f) => f.problems);
   for (const f of files) recogniseFile(f, services, ignored, problems);
-  return { services: [...services.values()], ignored, problems };
+  return { services: services.all(), ignored, problems };
 }
 
-function recogniseFile(
-  f: ParsedFile,
-  services: Map<string, ImportedService>,
-  ignored: Problem[],
-  problems: Problem[],
-): void {
-  const used = new Set<ParsedRule>();
-  const chains = new Map<string, ParsedRule[]>();
-  for (const r of f.rules) chains.set(`${r.table}:${r.chain}`, [...(chains.get(`${r.table}:${r.chain}`) ?? []), r]);
-  const byId = new Map<number, ImportedBackend>();
-  const serviceOfBackend = new Map<ImportedBackend, ImportedService>();
+// The work on one file: what it has used, what it has listed.
+interface FileWork {
+  readonly file: ParsedFile;
+  readonly index: ChainIndex;
+  readonly backends: BackendChains;
+  readonly services: ServiceTable;
+  /** Services that got something from this file. */
+  readonly touched: Set<ImportedService>;
+  /** Rules a service or a report has taken. */
+  readonly used: Set<ParsedRule>;
+  readonly problems: Problem[];
+  readonly ignored: Problem[];
+}
 
-  // A backend chain: CONNMARK/MARK bookkeeping plus DNAT rules that all go to one destination.
-  const backendChains = new Map<string, ImportedBackend | null>();
-  const backendOf = (chain: string): ImportedBackend | undefined => {
-    if (backendChains.has(chain)) return backendChains.get(chain) ?? undefined;
-    const rules = chains.get(`nat:${chain}`) ?? [];
-    const dnats = rules.filter((r) => r.target === 'DNAT');
-    const dest = new Set(dnats.map((r) => r.targetOpts['to-destination']));
-    const ep = dest.size === 1 ? endpoint([...dest][0]) : undefined;
-    const others = rules.filter((r) => r.target !== 'DNAT');
-    const bookkeeping = others.every(
-      (r) => r.target === 'CONNMARK' && r.statistic === undefined && r.mark === undefined && r.dst === undefined,
-    );
-    if (ep === undefined || !bookkeeping) {
-      backendChains.set(chain, null);
-      return undefined;
-    }
-    const set = others.find((r) => r.targetOpts['set-xmark'] !== undefined || r.targetOpts['set-mark'] !== undefined);
-    const idText = set?.targetOpts['set-xmark'] ?? set?.targetOpts['set-mark'];
-    const id = idText === undefined ? undefined : Number(idText.split('/')[0]);
-    const note = backendNote(rules);
-    const noted = note ? { state: note.state, weight: note.weight } : undefined;
-    const b: ImportedBackend = {
-      ...ep,
-      id,
-      state: noted?.state ?? 'up',
-      weight: noted?.weight ?? 1,
-      ...(noted ? { noted } : {}),
-    };
-    rules.forEach((r) => used.add(r));
-    backendChains.set(chain, b);
-    if (id !== undefined) byId.set(id, b);
-    return b;
-  };
+// Lists a rule as not understood (once).
+function notUnderstood(w: FileWork, r: ParsedRule, reason: string): void {
+  if (w.used.has(r)) return;
+  w.used.add(r);
+  w.problems.push({
+    file: w.file.file,
+    line: r.line,
+    text: r.text,
+    reason,
+    ...(w.index.has(r.table, r.target) ? { jumps: `${r.table}:${r.target}` } : {}),
+  });
+}
 
-  // A choice: a jump to a backend chain, or a DNAT written inline.
-  const choiceOf = (r: ParsedRule): Choice | undefined => {
-    const backend = r.target === 'DNAT' ? inlineBackend(r) : backendOf(r.target);
-    if (backend === undefined) return undefined;
-    return { rule: r, backend, statistic: r.statistic, mark: r.mark?.value };
+function recogniseFile(f: ParsedFile, services: ServiceTable, ignored: Problem[], problems: Problem[]): void {
+  const index = new ChainIndex(f);
+  const w: FileWork = {
+    file: f,
+    index,
+    backends: new BackendChains(index),
+    services,
+    touched: new Set(),
+    used: new Set(),
+    problems,
+    ignored,
   };
-  const inlineBackend = (r: ParsedRule): ImportedBackend | undefined => {
-    const ep = endpoint(r.targetOpts['to-destination']);
-    return ep === undefined ? undefined : { ...ep, id: undefined, state: 'up', weight: 1 };
-  };
+  const inline = jumpListeners(w);
+  inlineListeners(w, inline);
+  const byId = new Map<number, { backend: ImportedBackend; service: ImportedService }>();
+  for (const s of w.touched) {
+    for (const p of s.pools) restoreNotes(p.pool.backends);
+    const seen = new Set(s.backends);
+    for (const p of s.pools)
+      for (const b of p.pool.backends) {
+        if (seen.has(b)) continue;
+        seen.add(b);
+        s.backends.push(b);
+      }
+    for (const b of s.backends) if (b.id !== undefined) byId.set(b.id, { backend: b, service: s });
+  }
+  downBackends(w, byId);
+  guards(w);
+  applySourceNat(w.file.rules, w.used, byId, w.touched);
+  listLeftovers(f, index, w.used, problems, ignored);
+}
 
-  const serviceFor = (name: string, line: number, hint: string | undefined): ImportedService => {
-    let s = services.get(name);
-    if (s === undefined) {
-      s = {
-        name,
-        vips: [],
-        protocols: new Set(),
-        ports: new Set(),
-        pool: undefined,
-        pools: [],
-        backends: [],
-        nat: { masquerade: false, snat: [] },
-        onEmpty: undefined,
-        firstLine: line,
-        hintScheduler: hint,
-      };
-      services.set(name, s);
-    }
-    return s;
-  };
-  const addListener = (s: ImportedService, r: ParsedRule): void => {
-    const vip = parseAddress(stripPrefix(r.dst!))!;
-    if (!s.vips.some((v) => v.text === vip.text)) s.vips.push(vip);
-    s.protocols.add(r.proto as Protocol);
-    for (const p of r.dports!) s.ports.add(p.replace(':', '-'));
-  };
-  const isListener = (r: ParsedRule): boolean =>
-    r.dst !== undefined &&
-    parseAddress(stripPrefix(r.dst)) !== undefined &&
-    (r.proto === 'tcp' || r.proto === 'udp') &&
-    r.dports !== undefined &&
-    r.src === undefined;
-  const nameOf = (r: ParsedRule, fallback: string): { name: string; hint: string | undefined } => {
-    const n = r.note;
-    return n?.kind === 'service' || n?.kind === 'guard'
-      ? { name: n.name, hint: n.scheduler }
-      : { name: fallback, hint: undefined };
-  };
-  const derivedName = (r: ParsedRule): string =>
-    `${r.proto}-${stripPrefix(r.dst!).replace(/[:.]/g, '-')}-${r.dports!.join('-').replace(/:/g, '-')}`.slice(0, 48);
-
-  // Listeners in nat: a jump to a pool chain (or straight to one backend chain), or inline statistic DNAT rules.
-  const natRules = f.rules.filter((r) => r.table === 'nat');
+// Listeners in nat that jump to a pool chain (or straight to one backend chain); returns the inline ones (statistic +
+// DNAT written in the listener's own chain), grouped by listener, for inlineListeners.
+function jumpListeners(w: FileWork): Map<string, ParsedRule[]> {
   const inline = new Map<string, ParsedRule[]>();
-  const seenPools = new Set<string>();
-  const tainted = new Set(f.problems.flatMap((p) => (p.chain === undefined ? [] : [p.chain])));
-  const addPool = (s: ImportedService, pool: ImportedPool): void => {
-    s.pools.push(pool);
-    // A pool with one backend shows no scheduler; a later pool (other family) with rules decides.
-    if (s.pool === undefined || (s.pool.backends.length === 1 && pool.backends.length > 1)) s.pool = pool;
-  };
-  for (const r of natRules) {
-    if (!isListener(r)) continue;
-    const key = `${r.chain} ${r.dst} ${r.proto} ${r.dports}`;
-    if (
-      r.target === 'DNAT' ||
-      ((r.statistic !== undefined || r.mark !== undefined) && backendOf(r.target) !== undefined)
-    ) {
-      inline.set(key, [...(inline.get(key) ?? []), r]);
+  const owner = new Map<string, { s: ImportedService; family: Family } | string>();
+  for (const r of w.file.rules) {
+    if (r.table !== 'nat' || !isListener(r)) continue;
+    const conditional = r.statistic !== undefined || r.mark !== undefined;
+    if (r.target === 'DNAT' || (conditional && typeof w.backends.backend(r.target) !== 'string')) {
+      const key = listenerKey(r.chain, r.dst!, r.proto!, r.dportsText!);
+      const list = inline.get(key);
+      if (list === undefined) inline.set(key, [r]);
+      else list.push(r);
       continue;
     }
-    if (r.statistic !== undefined || r.mark !== undefined) continue;
-    if (tainted.has(`nat:${r.target}`)) {
-      problems.push({
-        file: f.file,
-        line: r.line,
-        text: r.text,
-        reason: `its chain ${r.target} has rules that are not understood`,
-      });
-      used.add(r);
+    if (conditional) continue;
+    if (w.index.unreadIn('nat', r.target) !== undefined) {
+      notUnderstood(w, r, `its chain ${r.target} has rules that are not understood`);
       continue;
     }
-    const single = backendOf(r.target);
-    const poolRules = single === undefined ? chains.get(`nat:${r.target}`) : undefined;
-    if (single === undefined && poolRules === undefined) continue;
-    const chainName =
+    const single = w.backends.backend(r.target);
+    const poolRules = typeof single === 'string' ? w.index.rules('nat', r.target) : [];
+    if (typeof single === 'string' && poolRules.length === 0) continue;
+    // Every listener of one pool chain belongs to the service that took the chain first.
+    const taken = owner.get(r.target);
+    if (typeof taken === 'string') {
+      notUnderstood(w, r, taken);
+      continue;
+    }
+    if (taken !== undefined) {
+      const family = listenerFamily(r);
+      const why =
+        family === taken.family
+          ? w.services.clash(r, taken.s.name)
+          : `an IPv${family} listener of the IPv${taken.family} pool chain ${r.target}`;
+      if (why === undefined) listen(w, taken.s, r);
+      else notUnderstood(w, r, why);
+      continue;
+    }
+    const fallback =
       r.target
         .replace(/^NFTLB-S-/, '')
         .replace(/[^A-Za-z0-9_-]/g, '-')
-        .replace(/^[^A-Za-z0-9]+/, '') || derivedName(r);
-    const { name, hint } = nameOf(r, chainName);
-    const s = serviceFor(name, r.line, hint);
-    addListener(s, r);
-    used.add(r);
-    if (seenPools.has(r.target)) continue;
-    seenPools.add(r.target);
-    if (single !== undefined) {
-      const pool = poolFromChoices(
-        [{ rule: r, backend: single, statistic: undefined, mark: undefined }],
-        undefined,
-        hint,
-      );
-      if (typeof pool === 'string') problems.push({ file: f.file, line: r.line, text: r.text, reason: pool });
-      else addPool(s, pool);
+        .replace(/^[^A-Za-z0-9]+/, '')
+        .slice(0, 48) || derivedName(r);
+    const { name, hint } = nameOf(r, fallback);
+    const clash = w.services.clash(r, name);
+    if (clash !== undefined) {
+      notUnderstood(w, r, clash);
       continue;
     }
-    const list = (poolRules ?? []).map((x) => ({
-      x,
-      c: x.target === 'HMARK' || x.target === 'CONNMARK' ? undefined : choiceOf(x),
-    }));
-    const hmark = list.find((e) => e.x.target === 'HMARK')?.x;
-    const bad = list.filter(
-      (e) =>
-        e.c === undefined &&
-        e.x.target !== 'HMARK' &&
-        !(e.x.target === 'CONNMARK' && e.x.targetOpts['save-mark'] !== undefined),
-    );
-    if (bad.length > 0) {
-      for (const e of bad)
-        problems.push({
-          file: f.file,
-          line: e.x.line,
-          text: e.x.text,
-          reason: `not a backend choice of pool chain ${r.target}`,
-        });
+    const family = listenerFamily(r);
+    let pool: ImportedPool | string;
+    let rules: readonly ParsedRule[] = [];
+    if (typeof single !== 'string') {
+      const choice = { rule: r, backend: single, statistic: undefined, mark: undefined };
+      pool = poolFromChoices([choice], undefined, hint, family);
+    } else {
+      const chain = poolChain(w, r.target, poolRules, hint, family);
+      pool = typeof chain.pool === 'string' ? `pool chain ${r.target}: ${chain.pool}` : chain.pool;
+      rules = chain.rules;
+    }
+    const s = typeof pool === 'string' ? undefined : w.services.get(name, w.file.file, r.line, hint);
+    const added = s === undefined || typeof pool === 'string' ? pool : addPool(s, family, `chain ${r.target}`, pool);
+    if (s === undefined || typeof pool === 'string' || (added !== 'added' && added !== 'same')) {
+      owner.set(r.target, added as string);
+      notUnderstood(w, r, added as string);
       continue;
     }
-    const pool = poolFromChoices(
-      list.flatMap((e) => (e.c ? [e.c] : [])),
-      hmark,
-      hint,
-    );
-    if (typeof pool === 'string') {
-      problems.push({ file: f.file, line: r.line, text: r.text, reason: `pool chain ${r.target}: ${pool}` });
-      continue;
-    }
-    addPool(s, pool);
-    list.forEach((e) => used.add(e.x));
+    owner.set(r.target, { s, family });
+    listen(w, s, r);
+    claim(w, s, rules, pool.backends, added === 'added');
   }
-  for (const rules of inline.values()) {
-    const choices = rules.map(choiceOf);
+  return inline;
+}
+
+// A pool chain's rules as backend choices (HMARK and CONNMARK --save-mark are its plumbing), and the pool they make.
+function poolChain(
+  w: FileWork,
+  chain: string,
+  rules: readonly ParsedRule[],
+  hint: string | undefined,
+  family: Family,
+): { pool: ReturnType<typeof poolFromChoices>; rules: readonly ParsedRule[] } {
+  const choices: Choice[] = [];
+  let hmark: ParsedRule | undefined;
+  let bad = 0;
+  for (const x of rules) {
+    let why: string | undefined;
+    if (x.target === 'HMARK') {
+      if (hmark === undefined) hmark = x;
+      else why = 'a second HMARK';
+    } else if (x.target === 'CONNMARK') {
+      if (x.targetOpts['save-mark'] === undefined) why = 'CONNMARK other than --save-mark';
+    } else {
+      const c = choiceOf(w, x);
+      if (typeof c === 'string') why = c;
+      else choices.push(c);
+    }
+    if (why !== undefined) {
+      bad++;
+      notUnderstood(w, x, `not a backend choice of pool chain ${chain}: ${why}`);
+    }
+  }
+  if (bad > 0)
+    return { pool: bad === 1 ? 'a rule is not a backend choice' : `${bad} rules are not backend choices`, rules };
+  return { pool: poolFromChoices(choices, hmark, hint, family), rules };
+}
+
+// A choice: a jump to a backend chain, or a DNAT written inline.
+function choiceOf(w: FileWork, r: ParsedRule): Choice | string {
+  const backend: ImportedBackend | string =
+    r.target === 'DNAT'
+      ? { address: r.to!.address, port: r.to!.port, id: undefined, state: 'up', weight: 1, rules: [] }
+      : w.backends.backend(r.target);
+  if (typeof backend === 'string') return backend;
+  return { rule: r, backend, statistic: r.statistic, mark: r.mark?.value };
+}
+
+// Inline pools: a listener's statistic rules that DNAT (or jump to backend chains) from the listener's own chain.
+function inlineListeners(w: FileWork, inline: Map<string, ParsedRule[]>): void {
+  for (const [key, rules] of inline) {
     const first = rules[0]!;
-    const pool = choices.every((c) => c !== undefined)
-      ? poolFromChoices(choices as Choice[], undefined, undefined)
-      : 'a DNAT destination is not an address[:port]';
-    if (typeof pool === 'string') {
-      for (const r of rules) problems.push({ file: f.file, line: r.line, text: r.text, reason: pool });
+    const unread = w.index.unreadFor(key);
+    const choices = rules.map((r) => choiceOf(w, r));
+    const bad = choices.find((c) => typeof c === 'string');
+    const name = nameOf(first, derivedName(first)).name;
+    const pool =
+      unread !== undefined
+        ? `line ${unread.line}, a rule of this listener, is not understood`
+        : bad !== undefined
+          ? bad
+          : (w.services.clash(first, name) ??
+            poolFromChoices(choices as Choice[], undefined, undefined, listenerFamily(first)));
+    const family = listenerFamily(first);
+    const s = typeof pool === 'string' ? undefined : w.services.get(name, w.file.file, first.line, undefined);
+    const added =
+      s === undefined || typeof pool === 'string' ? pool : addPool(s, family, `the rules at line ${first.line}`, pool);
+    if (s === undefined || typeof pool === 'string' || (added !== 'added' && added !== 'same')) {
+      for (const r of rules) notUnderstood(w, r, added as string);
       continue;
     }
-    const s = serviceFor(nameOf(first, derivedName(first)).name, first.line, undefined);
-    addListener(s, first);
-    addPool(s, pool);
-    rules.forEach((r) => used.add(r));
+    listen(w, s, first);
+    claim(w, s, rules.slice(1), pool.backends, added === 'added');
   }
-  for (const s of services.values()) {
-    for (const pool of s.pools) restoreNotes(pool.backends);
-    for (const b of s.pools.flatMap((x) => x.backends)) if (!s.backends.includes(b)) s.backends.push(b);
-    for (const b of s.backends) {
-      serviceOfBackend.set(b, s);
-      if (b.id !== undefined) byId.set(b.id, b);
+}
+
+// Adds a listener rule to a service (its clash checked before).
+function listen(w: FileWork, s: ImportedService, r: ParsedRule): void {
+  w.services.addListener(s, r);
+  w.used.add(r);
+}
+
+// Gives a service the rules of its pool; the rules of its backend chains go with its backends, unless the pool was
+// the same as one it had (then the service keeps them among its own rules).
+function claim(
+  w: FileWork,
+  s: ImportedService,
+  rules: readonly ParsedRule[],
+  backends: readonly ImportedBackend[],
+  added: boolean,
+): void {
+  w.touched.add(s);
+  for (const r of rules) {
+    s.rules.push(r);
+    w.used.add(r);
+  }
+  for (const b of backends)
+    for (const r of b.rules) {
+      if (!added) s.rules.push(r);
+      w.used.add(r);
     }
-  }
-  // Backend chains nothing jumps to, written by nftlb for backends that are down.
-  for (const [key, rules] of chains) {
-    const [table, chain] = key.split(':') as [string, string];
-    const down = backendNote(rules);
-    if (table !== 'nat' || down === undefined || backendChains.has(chain)) continue;
-    const b = backendOf(chain);
-    if (b === undefined) continue;
-    const s = serviceFor(down.name, rules[0]!.line, undefined);
+}
+
+// Backend chains nothing jumps to, written by nftlb for backends that are down (the comment names the service).
+function downBackends(w: FileWork, byId: Map<number, { backend: ImportedBackend; service: ImportedService }>): void {
+  for (const [table, chain, rules] of w.index.chains()) {
+    if (table !== 'nat' || w.backends.asked(chain)) continue;
+    const note = rules.find((r) => r.note?.kind === 'backend')?.note;
+    if (note?.kind !== 'backend') continue;
+    const b = w.backends.backend(chain);
+    if (typeof b === 'string') continue;
+    const s = w.services.get(note.name, w.file.file, rules[0]!.line, undefined);
     s.backends.push(b);
-    serviceOfBackend.set(b, s);
+    w.touched.add(s);
+    if (b.id !== undefined) byId.set(b.id, { backend: b, service: s });
+    for (const r of b.rules) w.used.add(r);
   }
-  // Services with no backend up: filter rules refusing new connections to a listener.
-  for (const r of f.rules.filter(
-    (x) => x.table === 'filter' && isListener(x) && (x.target === 'REJECT' || x.target === 'DROP'),
-  )) {
+}
+
+// Services with no backend up: filter rules refusing new connections to a listener.
+function guards(w: FileWork): void {
+  for (const r of w.file.rules) {
+    if (r.table !== 'filter' || !isListener(r) || (r.target !== 'REJECT' && r.target !== 'DROP')) continue;
     if (!(r.ctstate?.length === 1 && r.ctstate[0] === 'NEW')) continue;
     const { name, hint } = nameOf(r, derivedName(r));
-    const s = serviceFor(name, r.line, hint);
-    addListener(s, r);
-    s.onEmpty = r.target === 'DROP' ? 'drop' : 'reject';
-    used.add(r);
-  }
-  // Source NAT: per backend (connmark = backend id) or for every DNATed connection.
-  for (const r of f.rules.filter((x) => x.table === 'nat' && (x.target === 'MASQUERADE' || x.target === 'SNAT'))) {
-    const to =
-      r.target === 'SNAT' ? parseAddress((r.targetOpts['to-source'] ?? '').replace(/^\[|\]$/g, '')) : undefined;
-    if (r.target === 'SNAT' && to === undefined) continue;
-    const apply = (s: ImportedService): void => {
-      if (to === undefined) s.nat.masquerade = true;
-      else if (!s.nat.snat.some((a) => a.text === to.text)) s.nat.snat.push(to);
-    };
-    if (r.connmark !== undefined) {
-      const b = byId.get(r.connmark.value);
-      const s = b === undefined ? undefined : serviceOfBackend.get(b);
-      if (s === undefined) continue;
-      apply(s);
-    } else if (r.dst === undefined && r.dports === undefined) {
-      for (const s of services.values()) apply(s);
-    } else continue;
-    used.add(r);
-  }
-  // Plumbing and rules without a config equivalent: reported as ignored, not silently dropped.
-  for (const r of f.rules) {
-    if (used.has(r)) continue;
-    const plain =
-      r.dst === undefined &&
-      r.src === undefined &&
-      r.dports === undefined &&
-      r.statistic === undefined &&
-      r.mark === undefined &&
-      r.connmark === undefined &&
-      r.ctstate === undefined;
-    if (tainted.has(`${r.table}:${r.chain}`)) {
-      problems.push({
-        file: f.file,
-        line: r.line,
-        text: r.text,
-        reason: `chain ${r.chain} has rules that are not understood`,
-      });
+    const clash = w.services.clash(r, name);
+    if (clash !== undefined) {
+      notUnderstood(w, r, clash);
       continue;
     }
-    if (plain && chains.has(`${r.table}:${r.target}`)) continue; // a hook jump into another chain
-    if (r.table === 'filter' && r.target === 'ACCEPT')
-      ignored.push({
-        file: f.file,
-        line: r.line,
-        text: r.text,
-        reason: 'forward/input accept: nftlb configs have no filter; conntrack and DNAT need no accept rule',
-      });
-    else if (
-      r.target === 'CONNMARK' &&
-      (r.targetOpts['restore-mark'] !== undefined || r.targetOpts['save-mark'] !== undefined) &&
-      r.dst === undefined
-    )
-      ignored.push({
-        file: f.file,
-        line: r.line,
-        text: r.text,
-        reason: 'CONNMARK stickiness: nftlb keeps each connection on its backend through conntrack',
-      });
-    else
-      problems.push({
-        file: f.file,
-        line: r.line,
-        text: r.text,
-        reason: 'not part of a recognised load-balancing recipe',
-      });
+    const s = w.services.get(name, w.file.file, r.line, hint);
+    listen(w, s, r);
+    s.onEmpty = r.target === 'DROP' ? 'drop' : 'reject';
+    w.touched.add(s);
   }
 }
 
@@ -342,7 +294,7 @@ function restoreNotes(backends: readonly ImportedBackend[]): void {
   if (backends.some((b) => b.noted === undefined)) return;
   const ruled = reduceWeights(backends.map((b) => b.weight));
   const noted = backends.map((b) => b.noted!.weight);
-  const same = backends.length === 1 || reduceWeights(noted).every((w, i) => w === ruled[i]);
+  const same = backends.length === 1 || reduceWeights(noted).every((x, i) => x === ruled[i]);
   for (const b of backends) {
     b.state = b.noted!.state;
     if (same) b.weight = b.noted!.weight;
