@@ -1,6 +1,6 @@
-import { stringify } from 'yaml';
 import { seedFromName } from '../../config/normalize.js';
 import type { ImportedBackend, ImportedService } from './imported.js';
+import { yamlText } from './yaml-writer.js';
 
 // Turns recognised services into an nftlb config object, writing only what differs from the defaults.
 
@@ -66,7 +66,7 @@ function serviceConfig(s: ImportedService): Record<string, unknown> {
   return out;
 }
 
-// YAML text of a config object, flow style for backends so a service reads as one block.
+// YAML text of a config object.
 export function configYaml(config: { services: Record<string, unknown>[] }): string {
-  return stringify(config, { lineWidth: 0 });
+  return yamlText(config);
 }
