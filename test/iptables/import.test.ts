@@ -6,9 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/cli/program.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { checkConfig } from '../../src/config/read.js';
-import type { Model } from '../../src/model/types.js';
-import { fixturesDir } from './support.js';
+import { comparable, fixturesDir, modelOf as model } from './support.js';
 
 const ROOT = join(fixturesDir(), 'iptables');
 
@@ -17,21 +15,6 @@ async function runCli(args: string[]): Promise<{ code: number; out: string; err:
   let err = '';
   const code = await run(args, { out: (s) => void (out += s), err: (s) => void (err += s) });
   return { code, out, err };
-}
-
-// The model without what an iptables ruleset cannot carry: the nft table name and the source paths.
-// A backend without a port in a one-port service is rendered (as in nft) with that port: the same thing.
-function comparable(m: Model): unknown {
-  return m.services.map(({ path: _p, backends, ...s }) => {
-    const only = s.ports.length === 1 && s.ports[0]!.first === s.ports[0]!.last ? s.ports[0]!.first : undefined;
-    return { ...s, backends: backends.map(({ path: _b, ...b }) => ({ ...b, port: b.port ?? only })) };
-  });
-}
-
-function model(file: string, text: string): Model {
-  const c = checkConfig(file, text);
-  if (c.model === undefined) throw new Error(`${file}: ${JSON.stringify(c.diagnostics)}`);
-  return c.model;
 }
 
 const cases = readdirSync(ROOT).filter(

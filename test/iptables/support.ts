@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/program.js';
+import { checkConfig } from '../../src/config/read.js';
+import type { Model } from '../../src/model/types.js';
 
 // The repository's fixtures/ directory, found from the compiled test (dist/test/iptables) or the source tree.
 export function fixturesDir(): string {
@@ -52,4 +54,20 @@ export function importRunner(test: TestFn): (texts: readonly string[], more?: re
     });
     return { code, out, err, files };
   };
+}
+
+// The model of a config text; throws with the diagnostics when it is invalid.
+export function modelOf(file: string, text: string): Model {
+  const c = checkConfig(file, text);
+  if (c.model === undefined) throw new Error(`${file}: ${JSON.stringify(c.diagnostics)}`);
+  return c.model;
+}
+
+// The model without what an iptables ruleset cannot carry: the nft table name and the source paths.
+// A backend without a port in a one-port service is rendered (as in nft) with that port: the same thing.
+export function comparable(m: Model): unknown {
+  return m.services.map(({ path: _p, backends, ...s }) => {
+    const only = s.ports.length === 1 && s.ports[0]!.first === s.ports[0]!.last ? s.ports[0]!.first : undefined;
+    return { ...s, backends: backends.map(({ path: _b, ...b }) => ({ ...b, port: b.port ?? only })) };
+  });
 }

@@ -34,6 +34,11 @@ export class ChainIndex {
     return this.byChain.has(key(table, chain));
   }
 
+  // Whether the file declares this chain or has rules in it.
+  exists(table: string, chain: string): boolean {
+    return this.file.declared.has(key(table, chain)) || this.has(table, chain);
+  }
+
   // Every chain with rules, as [table, chain, rules], in the order first seen.
   *chains(): Generator<[string, string, readonly ParsedRule[]]> {
     for (const rules of this.byChain.values()) yield [rules[0]!.table, rules[0]!.chain, rules];

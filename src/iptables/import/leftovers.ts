@@ -47,7 +47,7 @@ export function listLeftovers(
       report(problems, r, `chain ${r.chain} has rules that are not understood`);
     else if (origin !== undefined)
       report(problems, r, `chain ${r.chain} is reached from line ${origin.line}, which is not understood`);
-    else if (matchesAll(r) && index.has(r.table, r.target))
+    else if (matchesAll(r) && index.exists(r.table, r.target))
       continue; // a hook jump into another chain
     else if (r.table === 'filter' && r.target === 'ACCEPT')
       report(ignored, r, 'forward/input accept: nftlb configs have no filter; conntrack and DNAT need no accept rule');

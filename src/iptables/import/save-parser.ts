@@ -70,6 +70,8 @@ export interface ParsedFile {
   readonly file: string;
   readonly rules: ParsedRule[];
   readonly problems: Problem[];
+  /** `table:chain` of every chain declared (`:NAME ...`, `-N NAME`), with or without rules. */
+  readonly declared: Set<string>;
 }
 
 // Splits a rule line into words; double quotes group words (iptables-save quotes comments).
@@ -276,6 +278,7 @@ function parseRule(words: string[], file: string, line: number, text: string, ta
 export function parseSave(file: string, text: string): ParsedFile {
   const rules: ParsedRule[] = [];
   const problems: Problem[] = [];
+  const declared = new Set<string>();
   let table = '';
   let line = 0;
   for (const raw of text.split('\n')) {
@@ -287,7 +290,11 @@ export function parseSave(file: string, text: string): ParsedFile {
       continue;
     }
     // Chain declarations, creation and flushes carry no behaviour of their own.
-    if (t.startsWith(':') || /^-[NFX] \S+$/.test(t)) continue;
+    if (t.startsWith(':') || /^-[NFX] \S+$/.test(t)) {
+      if (table !== '' && !t.startsWith('-F') && !t.startsWith('-X'))
+        declared.add(`${table}:${t.slice(t.startsWith(':') ? 1 : 3).split(' ')[0]}`);
+      continue;
+    }
     const words = tokenize(t);
     if (words[0] !== '-A' || words[1] === undefined || table === '') {
       problems.push({
@@ -305,5 +312,5 @@ export function parseSave(file: string, text: string): ParsedFile {
       problems.push({ file, line, text: t, reason, chain: `${table}:${words[1]}`, ...placeOfUnread(words, table) });
     }
   }
-  return { file, rules, problems };
+  return { file, rules, problems, declared };
 }
