@@ -4,6 +4,7 @@ import {
   portRangeText,
   readAddress,
   readEndpoint,
+  readHost,
   readMasked,
   readPortRange,
   readU32,
@@ -59,4 +60,12 @@ test('addresses: canonical text, brackets allowed; prefixes and IPv4-mapped ones
   t.deepEqual(readAddress('[2001:DB8::1]', 'x'), { family: 6, text: '2001:db8::1' });
   for (const text of ['203.0.113.0/24', '::ffff:203.0.113.1', 'host.example', ''])
     t.throws(() => readAddress(text, '--to-source'), { message: /--to-source: expected one IPv4 or IPv6 address/ });
+});
+
+test('a listener destination is one host: A, A/32, A6/128; a network or a prefix of the other length is not', (t) => {
+  t.deepEqual(readHost('203.0.113.1'), { family: 4, text: '203.0.113.1' });
+  t.deepEqual(readHost('203.0.113.1/32'), { family: 4, text: '203.0.113.1' });
+  t.deepEqual(readHost('2001:db8::1/128'), { family: 6, text: '2001:db8::1' });
+  for (const text of ['203.0.113.0/24', '2001:db8::1/32', '203.0.113.1/128', '203.0.113.1/', 'web'])
+    t.is(readHost(text), undefined, text);
 });

@@ -14,8 +14,11 @@ export interface TakenListener {
   readonly line: number;
 }
 
+// The listeners of one protocol and VIP. Most VIPs have one port: it is kept as `first`, and the map of single ports
+// is made when a second one comes.
 interface Slot {
-  readonly singles: Map<number, TakenListener>;
+  first: TakenListener | undefined;
+  singles: Map<number, TakenListener> | undefined;
   readonly ranges: TakenListener[];
 }
 
@@ -34,12 +37,14 @@ export class ListenerIndex {
     const bad = (t: TakenListener): boolean =>
       intersects(t, first, last) && !(t.service === service && t.first === first && t.last === last);
     for (const t of slot.ranges) if (bad(t)) return t;
-    if (last - first + 1 <= slot.singles.size) {
+    const singles = slot.singles;
+    if (singles === undefined) return slot.first !== undefined && bad(slot.first) ? slot.first : undefined;
+    if (last - first + 1 <= singles.size) {
       for (let p = first; p <= last; p++) {
-        const t = slot.singles.get(p);
+        const t = singles.get(p);
         if (t !== undefined && bad(t)) return t;
       }
-    } else for (const t of slot.singles.values()) if (bad(t)) return t;
+    } else for (const t of singles.values()) if (bad(t)) return t;
     return undefined;
   }
 
@@ -47,9 +52,13 @@ export class ListenerIndex {
   add(proto: string, vip: string, taken: TakenListener): void {
     const key = `${proto} ${vip}`;
     let slot = this.slots.get(key);
-    if (slot === undefined) this.slots.set(key, (slot = { singles: new Map(), ranges: [] }));
+    if (slot === undefined) this.slots.set(key, (slot = { first: undefined, singles: undefined, ranges: [] }));
     if (taken.first === taken.last) {
-      if (!slot.singles.has(taken.first)) slot.singles.set(taken.first, taken);
+      if (slot.first === undefined) slot.first = taken;
+      else if (slot.first.first !== taken.first || slot.singles !== undefined) {
+        slot.singles ??= new Map([[slot.first.first, slot.first]]);
+        if (!slot.singles.has(taken.first)) slot.singles.set(taken.first, taken);
+      }
     } else if (!slot.ranges.some((t) => t.first === taken.first && t.last === taken.last)) slot.ranges.push(taken);
   }
 }

@@ -68,6 +68,14 @@ export function readAddress(text: string, what: string): Address {
   return a;
 }
 
+// The address of a -d that names one host (A, A/32, A6/128), else undefined: a network is no VIP.
+export function readHost(text: string): Address | undefined {
+  const slash = text.indexOf('/');
+  const a = parseAddress(slash < 0 ? text : text.slice(0, slash));
+  if (a === undefined || (slash >= 0 && text.slice(slash + 1) !== (a.family === 4 ? '32' : '128'))) return undefined;
+  return a;
+}
+
 // A DNAT --to-destination: "A", "A:P", "[A6]:P", "[A6]" or a bare IPv6 address. Address ranges and port ranges
 // spread connections in ways a backend list cannot say.
 export function readEndpoint(text: string): Endpoint {

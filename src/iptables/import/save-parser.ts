@@ -3,6 +3,7 @@ import { readComment, type NftlbComment } from '../comment.js';
 import {
   readAddress,
   readEndpoint,
+  readHost,
   readMasked,
   readPortRange,
   readU32,
@@ -26,6 +27,8 @@ export interface ParsedRule {
   readonly table: string;
   readonly chain: string;
   dst?: string;
+  /** The destination, when it is one host (the VIP of a listener). */
+  vip?: Address;
   src?: string;
   proto?: string;
   dports?: PortRange[];
@@ -214,6 +217,7 @@ function parseRule(words: string[], file: string, line: number, text: string, ta
       case '-d':
       case '--destination':
         rule.dst = next();
+        rule.vip = readHost(rule.dst);
         break;
       case '-s':
       case '--source':

@@ -1,4 +1,4 @@
-import { endpointText, parseAddress } from '../../model/address.js';
+import { endpointText } from '../../model/address.js';
 import type { Family, Protocol } from '../../model/types.js';
 import type { ImportedBackend, ImportedPool, ImportedService } from './imported.js';
 import { ListenerIndex } from './listener-index.js';
@@ -8,27 +8,24 @@ import type { ParsedRule } from './save-parser.js';
 // The services found so far, by name (a service's IPv4 and IPv6 halves come from two files), and the operations that
 // add a listener or a pool to one.
 
-const stripPrefix = (a: string): string => a.replace(/\/(32|128)$/, '');
-
 // A rule that selects connections to one VIP, protocol and port set: the start of a service.
 export function isListener(r: ParsedRule): boolean {
   return (
-    r.dst !== undefined &&
-    parseAddress(stripPrefix(r.dst)) !== undefined &&
-    (r.proto === 'tcp' || r.proto === 'udp') &&
-    r.dports !== undefined &&
-    r.src === undefined
+    r.vip !== undefined && (r.proto === 'tcp' || r.proto === 'udp') && r.dports !== undefined && r.src === undefined
   );
 }
 
 // The VIP family of a listener rule.
 export function listenerFamily(r: ParsedRule): Family {
-  return parseAddress(stripPrefix(r.dst!))!.family;
+  return r.vip!.family;
 }
 
 // A service name made from a listener, for a pool that carries none: tcp-203-0-113-1-80.
 export function derivedName(r: ParsedRule): string {
-  return `${r.proto}-${stripPrefix(r.dst!).replace(/[:.]/g, '-')}-${r.dportsText!.replace(/[:,]/g, '-')}`.slice(0, 48);
+  return `${r.proto}-${r.dst!.split('/')[0]!.replace(/[:.]/g, '-')}-${r.dportsText!.replace(/[:,]/g, '-')}`.slice(
+    0,
+    48,
+  );
 }
 
 // The service name and scheduler an nftlb comment on the rule gives, else the fallback name.
@@ -45,12 +42,14 @@ const indexes = new WeakMap<unknown[], Set<string>>();
 
 // Appends a value to a list unless it is there: a look along a short list, an index for a long one.
 function addOnce<T>(list: T[], value: T, key: string, keyOf: (t: T) => string): void {
+  if (list.length < SHORT) {
+    if (!list.some((x) => keyOf(x) === key)) list.push(value);
+    return;
+  }
   let index = indexes.get(list);
-  if (index === undefined && list.length >= SHORT) indexes.set(list, (index = new Set(list.map(keyOf))));
-  if (index !== undefined) {
-    if (index.has(key)) return;
-    index.add(key);
-  } else if (list.some((x) => keyOf(x) === key)) return;
+  if (index === undefined) indexes.set(list, (index = new Set(list.map(keyOf))));
+  if (index.has(key)) return;
+  index.add(key);
   list.push(value);
 }
 
@@ -94,7 +93,7 @@ export class ServiceTable {
 
   // Why a listener rule cannot be a listener of the named service: it overlaps one already taken.
   clash(r: ParsedRule, service: string): string | undefined {
-    const vip = parseAddress(stripPrefix(r.dst!))!;
+    const vip = r.vip!;
     for (const p of r.dports!) {
       const t = this.listeners.clash(r.proto!, vip.text, p, service);
       if (t !== undefined)
@@ -105,7 +104,7 @@ export class ServiceTable {
 
   // Adds a listener rule's VIP, protocol and ports to a service (check clash first), and the rule to its rules.
   addListener(s: ImportedService, r: ParsedRule): void {
-    const vip = parseAddress(stripPrefix(r.dst!))!;
+    const vip = r.vip!;
     addOnce(s.vips, vip, vip.text, (a) => a.text);
     addOnce(s.protocols, r.proto as Protocol, r.proto!, same);
     for (const p of r.dports!) {
