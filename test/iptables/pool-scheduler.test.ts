@@ -4,7 +4,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import type { Choice, ImportedBackend } from '../../src/iptables/import/imported.js';
 import { nthSequence, poolFromChoices } from '../../src/iptables/import/pool-scheduler.js';
-import type { ParsedRule } from '../../src/iptables/import/save-parser.js';
+import type { ParsedRule } from '../../src/iptables/import/parsed-rule.js';
 
 const backend = (i: number, family: 4 | 6 = 4): ImportedBackend => ({
   address: family === 4 ? { family: 4, text: `198.51.100.${i}` } : { family: 6, text: `2001:db8::${i}` },

@@ -1,7 +1,7 @@
 import { endpointText } from '../../model/address.js';
 import type { ChainIndex } from './chain-index.js';
 import type { ImportedBackend } from './imported.js';
-import { matchesAll, type ParsedRule } from './save-parser.js';
+import { matchesAll, type ParsedRule } from './parsed-rule.js';
 
 // Backend chains: a chain that DNATs every connection to one destination, with CONNMARK bookkeeping around it (nftlb's
 // NFTLB-B-<id>, a recipe's BE0). Read once per chain, whoever jumps to it.

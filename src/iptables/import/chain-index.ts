@@ -1,4 +1,4 @@
-import type { ParsedFile, ParsedRule, Problem } from './save-parser.js';
+import type { ParsedFile, ParsedRule, Problem } from './parsed-rule.js';
 
 // The rules of one file by table and chain, and what its lines that could not be read say about the rest: a chain
 // holding such a line, or a listener matched by one, is known to be incomplete.

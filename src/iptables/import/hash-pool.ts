@@ -3,7 +3,7 @@ import type { HashField } from '../../model/types.js';
 import { maglevTable } from '../../plan/maglev.js';
 import { contiguousSequence, reduceWeights } from '../../plan/weights.js';
 import type { Choice, ImportedBackend, ImportedPool } from './imported.js';
-import type { ParsedRule } from './save-parser.js';
+import type { ParsedRule } from './parsed-rule.js';
 
 // Pools of HMARK + `-m mark` rules: source-hash when each backend owns one contiguous run of slots, else Maglev when
 // nftlb's Maglev builder gives exactly this table for some weights.

@@ -3,7 +3,8 @@ import { NftlbError } from '../../common/errors.js';
 import { configYaml, toConfig } from './config-writer.js';
 import type { ImportedService } from './imported.js';
 import { recognise } from './recognise-services.js';
-import { parseSave, type Problem } from './save-parser.js';
+import type { Problem } from './parsed-rule.js';
+import { parseSave } from './save-parser.js';
 import { leaveOut, serviceProblem } from './service-checks.js';
 
 // `nftlb import iptables` from texts to a config: parse, recognise, leave out what a config cannot say, write YAML.

@@ -1,5 +1,5 @@
 import type { Address, BackendState, Family, HashField, Protocol } from '../../model/types.js';
-import type { ParsedRule, Problem, Statistic } from './save-parser.js';
+import type { ParsedRule, Problem, Statistic } from './parsed-rule.js';
 
 // The records the importer builds from iptables rules, before they become a config: backends, pools, services.
 

@@ -1,5 +1,5 @@
 import type { ChainIndex } from './chain-index.js';
-import { matchesAll, type ParsedFile, type ParsedRule, type Problem } from './save-parser.js';
+import { matchesAll, type ParsedFile, type ParsedRule, type Problem } from './parsed-rule.js';
 
 // The rules of a file that no service took: plumbing without a config equivalent is reported as ignored (nothing is
 // lost), everything else is listed as not understood, with the most telling reason.

@@ -4,7 +4,7 @@ import { reduceWeights } from '../../plan/weights.js';
 import { MAX_WEIGHT } from '../comment.js';
 import { hashPool } from './hash-pool.js';
 import type { Choice, ImportedBackend, ImportedPool } from './imported.js';
-import type { ParsedRule } from './save-parser.js';
+import type { ParsedRule } from './parsed-rule.js';
 
 // Recovers the scheduler and the backend weights of a pool from the rules that choose among its backends.
 

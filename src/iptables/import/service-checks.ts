@@ -1,6 +1,6 @@
 import { endpointText } from '../../model/address.js';
 import type { ImportedService } from './imported.js';
-import type { ParsedRule, Problem } from './save-parser.js';
+import type { ParsedRule, Problem } from './parsed-rule.js';
 
 // What makes a recognised service impossible to write as a config service, said in the terms of the rules it came
 // from; such a service is left out and its rules are listed as not understood.

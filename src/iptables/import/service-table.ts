@@ -3,7 +3,7 @@ import type { Family, Protocol } from '../../model/types.js';
 import type { ImportedBackend, ImportedPool, ImportedService } from './imported.js';
 import { ListenerIndex } from './listener-index.js';
 import { portRangeText } from './rule-values.js';
-import type { ParsedRule } from './save-parser.js';
+import type { ParsedRule } from './parsed-rule.js';
 
 // The services found so far, by name (a service's IPv4 and IPv6 halves come from two files), and the operations that
 // add a listener or a pool to one.

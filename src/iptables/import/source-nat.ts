@@ -1,5 +1,5 @@
 import type { ImportedBackend, ImportedService } from './imported.js';
-import type { ParsedRule } from './save-parser.js';
+import type { ParsedRule } from './parsed-rule.js';
 
 // Source NAT in nat (MASQUERADE, SNAT --to-source): per backend (`-m connmark --mark <id>`, nftlb's render) or for
 // every DNATed connection (`-m conntrack --ctstate DNAT`, the usual recipe), which then applies to every service of
