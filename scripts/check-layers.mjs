@@ -14,6 +14,20 @@ const NFT_COMMAND =
   /^\s*(add|create|insert|replace|flush|delete|destroy|list|reset) (table|chain|set|map|element|rule|ruleset|counter|quota)\b/;
 const NFT_TABLE_BLOCK = /^\s*table (inet|ip|ip6|netdev|arp|bridge) \S+ \{/;
 
+/** Modules that touch the host: only src/system may import them (health's probes may open sockets: the check is the
+ *  point of that code). */
+const HOST_MODULES = {
+  'node:fs': ['system'],
+  'node:fs/promises': ['system'],
+  'node:child_process': ['system'],
+  execa: ['system'],
+  'node:net': ['system', 'health'],
+  'node:dgram': ['system', 'health'],
+  'node:tls': ['system', 'health'],
+  'node:http': ['system', 'health'],
+  'node:https': ['system', 'health'],
+};
+
 const IMPORT = /(?:^|[^\w.])(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 // String literals and templates; a template's ${...} (not nested) reads as a placeholder word.
 const STRING = /'((?:[^'\\\n]|\\.)*)'|"((?:[^"\\\n]|\\.)*)"|`((?:[^`\\]|\\.)*)`/g;
@@ -47,6 +61,11 @@ export function checkLayers(src) {
     }
     for (const m of text.matchAll(IMPORT)) {
       const spec = m[1] ?? m[2];
+      const hostOnly = HOST_MODULES[spec];
+      if (hostOnly !== undefined && !hostOnly.includes(from))
+        out.push(
+          `${where(m.index + m[0].indexOf(spec))}: ${from} imports ${spec}; only ${hostOnly.join(' and ')} may touch the host`,
+        );
       if (!spec.startsWith('.')) continue;
       const to = layerOf(src, resolve(dirname(file), spec));
       const toRank = LAYERS.indexOf(to);

@@ -1,31 +1,10 @@
 import { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { formatDiagnostic } from '../common/diagnostic.js';
-import { NftlbError } from '../common/errors.js';
 import { checkConfig } from '../config/read.js';
-import { configYaml, toConfig } from '../iptables/import/config.js';
-import { parseSave } from '../iptables/import/parse.js';
-import { recognise } from '../iptables/import/recognize.js';
+import { importIptables, type ImportInput } from '../iptables/import/import-pipeline.js';
+import { readImportInput } from '../system/input-file.js';
 import type { CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { reportError } from './io.js';
-
-async function readInput(file: string): Promise<string> {
-  try {
-    if (file === '-') {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    }
-    return await readFile(file, 'utf8');
-  } catch (cause) {
-    throw new NftlbError(
-      'config-read',
-      `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
-      { cause },
-    );
-  }
-}
 
 // `nftlb import iptables [FILE...|-]`: iptables-save output (IPv4 and/or IPv6) -> nftlb config on stdout. Rules it
 // does not understand are listed on stderr with file and line, and the exit code says the import is incomplete.
@@ -38,19 +17,16 @@ export function importCommand(ctx: CommandContext): Command {
     .action(async (files: string[]) => {
       try {
         const names = files.length === 0 ? ['-'] : files;
-        const parsed = [];
-        for (const f of names) parsed.push(parseSave(f === '-' ? '<stdin>' : f, await readInput(f)));
-        const { services, ignored, problems } = recognise(parsed);
-        const text = configYaml(toConfig(services));
-        const checked = checkConfig('<import>', text);
-        if (checked.model === undefined) {
-          for (const d of checked.diagnostics) ctx.io.err(`${formatDiagnostic('<import>', d)}\n`);
-          throw new NftlbError('internal', 'the imported config does not validate (a bug in the importer)');
-        }
-        ctx.io.out(text);
-        for (const p of ignored) ctx.io.err(`${p.file}:${p.line}: ignored: ${p.reason}: ${p.text}\n`);
-        for (const p of [...problems].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line))
-          ctx.io.err(`${p.file}:${p.line}: not understood: ${p.reason}: ${p.text}\n`);
+        const inputs: ImportInput[] = [];
+        for (const f of names) inputs.push({ file: f === '-' ? '<stdin>' : f, text: await readImportInput(f) });
+        const { yaml, ignored, problems } = importIptables(inputs, (text) => checkConfig('<import>', text).diagnostics);
+        ctx.io.out(yaml);
+        const listed = [
+          ...ignored.map((p) => `${p.file}:${p.line}: ignored: ${p.reason}: ${p.text}\n`),
+          ...problems.map((p) => `${p.file}:${p.line}: not understood: ${p.reason}: ${p.text}\n`),
+        ];
+        // The input's own text is echoed: control characters (a terminal's escape sequences) are shown as '?'.
+        if (listed.length > 0) ctx.io.err(listed.join('').replace(/[^\t\n -~\u00a0-\uffff]/g, '?'));
         if (problems.length > 0)
           ctx.io.err(`nftlb: ${problems.length} rule${problems.length === 1 ? '' : 's'} not imported (listed above)\n`);
         ctx.exit(problems.length > 0 ? EXIT.importIncomplete : EXIT.ok);

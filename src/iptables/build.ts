@@ -3,6 +3,7 @@ import { seedFromName } from '../model/seed.js';
 import type { Family, HashField } from '../model/types.js';
 import type { Plan, PlannedBackend, PlannedService, Pool } from '../plan/types.js';
 import type { IptChain, IptMatch, IptRule, IptRuleset, IptTarget } from './ast.js';
+import { commentText } from './comment.js';
 import { backendChain, FIXED, serviceChain } from './names.js';
 import { refusePersistence } from './persistence.js';
 import { conditionalShares } from './probability.js';
@@ -37,7 +38,9 @@ export function buildIptables(p: Plan, family: Family): IptRuleset {
     } else {
       const chain = serviceChain(s.name);
       for (const listener of listeners(s, pool)) {
-        dispatch.push(rule({ kind: 'jump', chain }, ...listener, { kind: 'comment', text: serviceComment(s) }));
+        // A pool of one backend (no statistic, no HMARK) does not show its scheduler: the import reads it from here.
+        const text = commentText({ kind: 'service', name: s.name, scheduler: s.scheduler });
+        dispatch.push(rule({ kind: 'jump', chain }, ...listener, { kind: 'comment', text }));
       }
       chains.push({ name: chain, rules: poolRules(s, pool) });
     }
@@ -57,12 +60,6 @@ export function buildIptables(p: Plan, family: Family): IptRuleset {
       { name: 'filter', chains: [{ name: FIXED.guard, rules: guard }] },
     ],
   };
-}
-
-// The dispatch comment names the service and its scheduler: a pool with one backend (no statistic, no HMARK) does not
-// show its scheduler in its rules, and `nftlb import iptables` reads it back from here.
-export function serviceComment(s: PlannedService): string {
-  return `nftlb service ${s.name} ${s.scheduler}`;
 }
 
 // Every VIP x protocol x port range of a pool, as the matches that select it.
@@ -90,7 +87,7 @@ function guardRules(s: PlannedService, pool: Pool): IptRule[] {
       target,
       ...m,
       { kind: 'ctstate', state: 'NEW' },
-      { kind: 'comment', text: `${serviceComment(s)} no backend up` },
+      { kind: 'comment', text: commentText({ kind: 'guard', name: s.name, scheduler: s.scheduler }) },
     );
   });
 }
@@ -170,7 +167,7 @@ function poolRules(s: PlannedService, pool: Pool): IptRule[] {
 function backendRules(s: PlannedService, b: PlannedBackend, hashed: boolean): IptRule[] {
   // State and configured weight ride along in the comment: the rules show only the reduced weights of the backends in
   // use, and `nftlb import iptables` reads the rest back from here.
-  const text = `nftlb service ${s.name} backend ${b.state} weight ${b.weight}`;
+  const text = commentText({ kind: 'backend', name: s.name, state: b.state, weight: b.weight });
   const out: IptRule[] = [];
   if (hashed) out.push(rule({ kind: 'connmark-restore' }));
   out.push(rule({ kind: 'connmark-set', value: b.id }, { kind: 'comment', text }));

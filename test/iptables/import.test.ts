@@ -6,9 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../src/cli/program.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { checkConfig } from '../../src/config/read.js';
-import type { Model } from '../../src/model/types.js';
-import { fixturesDir } from './support.js';
+import { comparable, fixturesDir, modelOf as model } from './support.js';
 
 const ROOT = join(fixturesDir(), 'iptables');
 
@@ -17,21 +15,6 @@ async function runCli(args: string[]): Promise<{ code: number; out: string; err:
   let err = '';
   const code = await run(args, { out: (s) => void (out += s), err: (s) => void (err += s) });
   return { code, out, err };
-}
-
-// The model without what an iptables ruleset cannot carry: the nft table name and the source paths.
-// A backend without a port in a one-port service is rendered (as in nft) with that port: the same thing.
-function comparable(m: Model): unknown {
-  return m.services.map(({ path: _p, backends, ...s }) => {
-    const only = s.ports.length === 1 && s.ports[0]!.first === s.ports[0]!.last ? s.ports[0]!.first : undefined;
-    return { ...s, backends: backends.map(({ path: _b, ...b }) => ({ ...b, port: b.port ?? only })) };
-  });
-}
-
-function model(file: string, text: string): Model {
-  const c = checkConfig(file, text);
-  if (c.model === undefined) throw new Error(`${file}: ${JSON.stringify(c.diagnostics)}`);
-  return c.model;
 }
 
 const cases = readdirSync(ROOT).filter(
@@ -69,7 +52,7 @@ test('recipe: statistic nth/random chains, inline DNAT, MASQUERADE, FORWARD acce
 });
 
 test('import refuses nothing silently: unknown lines and unknown options are listed with their line', async (t) => {
-  const { parseSave } = await import('../../src/iptables/import/parse.js');
+  const { parseSave } = await import('../../src/iptables/import/save-parser.js');
   const p = parseSave(
     'x',
     '*nat\n-A PREROUTING -d 203.0.113.1/32 -p tcp --dport 80 -j DNAT --to-destination 198.51.100.2:80\n-I PREROUTING -j X\n-A P -m foo --bar 1 -j ACCEPT\nbogus\n',

@@ -32,6 +32,8 @@ test('an import of a higher layer, a folder in no layer and nft text outside src
       'const T = `inet ${name}`;\nexport const s = `table inet ${name} {}\\ndelete table inet ${name}`;\n',
     'ops/msg.ts': 'export const m = `table inet ${name}: removed`;\n',
     'extra/x.ts': 'export {};\n',
+    'ops/files.ts': "import { readFile } from 'node:fs/promises';\nimport { execa } from 'execa';\n",
+    'health/probe.ts': "import * as net from 'node:net';\n",
   });
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const r = await check(root);
@@ -49,4 +51,10 @@ test('an import of a higher layer, a folder in no layer and nft text outside src
     'messages and src/nft are fine',
   );
   t.true(lines.some((l) => /extra\/x\.ts:1: extra is not a layer/.test(l)));
+  t.true(lines.some((l) => /ops\/files\.ts:1: ops imports node:fs\/promises; only system may touch the host/.test(l)));
+  t.true(lines.some((l) => /ops\/files\.ts:2: ops imports execa/.test(l)));
+  t.false(
+    lines.some((l) => /health\/probe\.ts/.test(l)),
+    'health probes may open sockets',
+  );
 });

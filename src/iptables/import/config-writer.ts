@@ -1,23 +1,35 @@
-import { stringify } from 'yaml';
 import { seedFromName } from '../../model/seed.js';
-import type { ImportedBackend, ImportedService } from './recognize.js';
+import type { ImportedBackend, ImportedService } from './imported.js';
+import { yamlText } from './yaml-writer.js';
 
 // Turns recognised services into an nftlb config object, writing only what differs from the defaults.
 
 const byId = (list: readonly ImportedBackend[]): ImportedBackend[] =>
   list.every((b) => b.id !== undefined) ? [...list].sort((a, b) => a.id! - b.id!) : [...list];
 
-const firstId = (s: ImportedService): number => Math.min(...s.backends.map((b) => b.id ?? Infinity));
+// The lowest backend id of a service (Infinity when a backend has none): nftlb numbers backends in config order.
+const firstId = (s: ImportedService): number => {
+  let min = Infinity;
+  for (const b of s.backends) min = Math.min(min, b.id ?? Infinity);
+  return min;
+};
 
 const one = <T>(list: readonly T[]): T | T[] => (list.length === 1 ? list[0]! : [...list]);
 
-// The config object for a set of recognised services (services without a pool or on-empty rule are left out).
-export function toConfig(services: readonly ImportedService[]): { services: Record<string, unknown>[] } {
-  const usable = services.filter((s) => s.pool !== undefined || s.onEmpty !== undefined);
-  const ordered = usable.every((s) => Number.isFinite(firstId(s)))
-    ? [...usable].sort((a, b) => firstId(a) - firstId(b))
-    : [...usable].sort((a, b) => a.firstLine - b.firstLine);
-  return { services: ordered.map(serviceConfig) };
+/** A config object and the service each of its entries came from (`order[i]` is `services[i]`). */
+export interface WrittenConfig {
+  readonly config: { services: Record<string, unknown>[] };
+  readonly order: readonly ImportedService[];
+}
+
+// The config object for recognised services: in backend-id order when every backend has an id (nftlb's render), else
+// in the order of their first rule.
+export function toConfig(services: readonly ImportedService[]): WrittenConfig {
+  const ids = new Map(services.map((s) => [s, firstId(s)]));
+  const order = [...ids.values()].every((id) => Number.isFinite(id))
+    ? [...services].sort((a, b) => ids.get(a)! - ids.get(b)!)
+    : [...services].sort((a, b) => a.firstLine - b.firstLine);
+  return { config: { services: order.map(serviceConfig) }, order };
 }
 
 function portValue(p: string): number | string {
@@ -54,7 +66,7 @@ function serviceConfig(s: ImportedService): Record<string, unknown> {
   return out;
 }
 
-// YAML text of a config object, flow style for backends so a service reads as one block.
+// YAML text of a config object.
 export function configYaml(config: { services: Record<string, unknown>[] }): string {
-  return stringify(config, { lineWidth: 0 });
+  return yamlText(config);
 }

@@ -1,0 +1,283 @@
+// Malformed and unusual recipes: each rule that cannot be imported is listed with file, line and why, the rest is
+// imported, and the exit code is 11 (never 1: exit 1 is a bug in nftlb).
+import test from 'ava';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { checkConfig } from '../../src/config/read.js';
+import { importRunner, type ImportRun } from './support.js';
+
+const runImport = importRunner(test);
+const importText = async (text: string, more: string[] = []): Promise<ImportRun & { file: string }> => {
+  const r = await runImport([text], more);
+  return { ...r, file: r.files[0]! };
+};
+
+// A pool chain recipe (lines 4-6) beside a plain port forward (line 7) that always imports.
+const recipe = (listen: string, to: string, nth = '--every 2 --packet 0'): string =>
+  [
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':SVC - [0:0]',
+    `-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp ${listen} -j SVC`,
+    `-A SVC -m statistic --mode nth ${nth} -j DNAT --to-destination ${to}`,
+    '-A SVC -j DNAT --to-destination 198.51.100.3:80',
+    '-A PREROUTING -d 203.0.113.9/32 -p tcp -m tcp --dport 22 -j DNAT --to-destination 198.51.100.9:22',
+    'COMMIT',
+    '',
+  ].join('\n');
+
+// nftlb's own render of a two-backend service, with the backend comments given.
+const render = (first: string, second: string): string =>
+  [
+    '*nat',
+    '-A NFTLB-DISPATCH -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -m comment --comment "nftlb service web round-robin" -j NFTLB-S-web',
+    '-A NFTLB-S-web -m statistic --mode nth --every 2 --packet 0 -j NFTLB-B-1',
+    '-A NFTLB-S-web -j NFTLB-B-2',
+    `-A NFTLB-B-1 -m comment --comment "nftlb service web backend ${first}" -j CONNMARK --set-xmark 0x1/0xffffffff`,
+    '-A NFTLB-B-1 -p tcp -j DNAT --to-destination 198.51.100.2:80',
+    `-A NFTLB-B-2 -m comment --comment "nftlb service web backend ${second}" -j CONNMARK --set-xmark 0x2/0xffffffff`,
+    '-A NFTLB-B-2 -p tcp -j DNAT --to-destination 198.51.100.3:80',
+    '-A NFTLB-DISPATCH -d 203.0.113.9/32 -p tcp -m tcp --dport 22 -j DNAT --to-destination 198.51.100.9:22',
+    'COMMIT',
+    '',
+  ].join('\n');
+
+interface Case {
+  readonly title: string;
+  readonly text: string;
+  /** The line whose reason says what is wrong, and the reason. */
+  readonly line: number;
+  readonly why: RegExp;
+  /** Every line listed as not understood. */
+  readonly listed: readonly number[];
+}
+
+const CASES: readonly Case[] = [
+  {
+    title: '--dport 0',
+    text: recipe('--dport 0', '198.51.100.2:80'),
+    line: 4,
+    why: /--dport: port 0 is outside 1\.\.65535/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: '--dport 65536',
+    text: recipe('--dport 65536', '198.51.100.2:80'),
+    line: 4,
+    why: /port 65536 is outside 1\.\.65535/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: '--dport 90:80',
+    text: recipe('--dport 90:80', '198.51.100.2:80'),
+    line: 4,
+    why: /port range 90:80 runs backwards/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: '--dport 1:65535 with a fixed DNAT port',
+    text: recipe('--dport 1:65535', '198.51.100.2:80'),
+    line: 4,
+    why: /DNAT to a fixed port \(198\.51\.100\.2:80\) from the ports 1-65535/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: '-m multiport --dports 80,443 with a fixed DNAT port',
+    text: recipe('-m multiport --dports 80,443', '198.51.100.2:80'),
+    line: 4,
+    why: /DNAT to a fixed port .* from the ports 80, 443/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: 'DNAT to :0',
+    text: recipe('--dport 80', '198.51.100.2:0'),
+    line: 5,
+    why: /--to-destination 198\.51\.100\.2:0: port 0 is outside/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: 'DNAT to :70000',
+    text: recipe('--dport 80', '198.51.100.2:70000'),
+    line: 5,
+    why: /port 70000 is outside 1\.\.65535/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: 'DNAT to :65536',
+    text: recipe('--dport 80', '198.51.100.2:65536'),
+    line: 5,
+    why: /port 65536 is outside/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: 'DNAT to [IPv6]:port in an IPv4 file',
+    text: recipe('--dport 80', '[2001:db8::1]:80'),
+    line: 4,
+    why: /DNAT to IPv6 address 2001:db8::1 from an IPv4 listener/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: 'DNAT to a bare IPv6 address in an IPv4 file',
+    text: recipe('--dport 80', '2001:db8::1'),
+    line: 4,
+    why: /DNAT to IPv6 address 2001:db8::1 from an IPv4 listener/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: '--every 0',
+    text: recipe('--dport 80', '198.51.100.2:80', '--every 0 --packet 0'),
+    line: 5,
+    why: /--every 0: a statistic nth match needs --every 1 or more/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: 'a weight comment of 99999999999',
+    text: render('up weight 99999999999', 'up weight 1'),
+    line: 5,
+    why: /weight 99999999999 in the nftlb comment is outside 1\.\.10000/,
+    listed: [2, 3, 4, 5, 6, 7, 8],
+  },
+  {
+    title: 'backup weight 0',
+    text: render('up weight 1', 'backup weight 0'),
+    line: 7,
+    why: /weight 0 in the nftlb comment is outside 1\.\.10000/,
+    listed: [2, 3, 4, 5, 6, 7, 8],
+  },
+  {
+    title: '--packet not below --every',
+    text: recipe('--dport 80', '198.51.100.2:80', '--every 2 --packet 2'),
+    line: 5,
+    why: /--packet 2 is not below --every 2/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: 'an option given twice',
+    text: recipe('--dport 80', '198.51.100.2:80', '--every 2 --packet 1 --packet 0'),
+    line: 5,
+    why: /--packet is given twice/,
+    listed: [4, 5, 6],
+  },
+  {
+    title: 'DNAT to a port range',
+    text: recipe('--dport 80', '198.51.100.2:8000-8010'),
+    line: 5,
+    why: /a range of addresses or ports is not a backend/,
+    listed: [4, 5, 6],
+  },
+];
+
+for (const c of CASES) {
+  test(`${c.title}: listed with its line and why, the rest imported, exit 11`, async (t) => {
+    const r = await importText(c.text);
+    t.is(r.code, EXIT.importIncomplete, r.err);
+    const model = checkConfig('out.yaml', r.out).model;
+    t.truthy(model, r.out);
+    t.true(
+      model!.services.some((s) => s.backends.some((b) => b.address.text === '198.51.100.9')),
+      'the port forward is imported',
+    );
+    t.false(r.out.includes('198.51.100.2'), 'nothing of the malformed recipe is imported');
+    const lines = r.err.split('\n').filter((l) => l.includes(': not understood: '));
+    t.deepEqual(
+      lines.map((l) => Number(l.slice(r.file.length + 1).split(':')[0])),
+      c.listed,
+    );
+    const mine = lines.find((l) => l.startsWith(`${r.file}:${c.line}: not understood: `));
+    t.regex(mine ?? '', c.why);
+    t.regex(r.err, new RegExp(`nftlb: ${c.listed.length} rules not imported \\(listed above\\)\\n$`));
+  });
+}
+
+test('a filter rule that refuses new connections to a listener nothing balances is listed (a firewall rule), not a bug', async (t) => {
+  const r = await importText(
+    '*filter\n-A INPUT -d 203.0.113.1/32 -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -j DROP\nCOMMIT\n',
+  );
+  t.is(r.code, EXIT.importIncomplete);
+  t.is(r.out, 'services: []\n');
+  t.regex(
+    r.err,
+    /:2: not understood: service tcp-203-0-113-1-22: new connections to the listener are refused, and no backend chain names it/,
+  );
+});
+
+test('two listeners that overlap: the second is listed, naming the first', async (t) => {
+  const r = await importText(
+    [
+      '*nat',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 198.51.100.2:80',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 1:100 -j DNAT --to-destination 198.51.100.3',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+  t.is(r.code, EXIT.importIncomplete);
+  t.regex(
+    r.err,
+    /:3: not understood: 203\.0\.113\.1 tcp port 1-100 overlaps the listener of service tcp-203-0-113-1-80 \(.*:2\)/,
+  );
+  t.regex(r.out, /address: 198\.51\.100\.2/);
+});
+
+test('one listener in PREROUTING and OUTPUT with the same inline DNAT rules is one service', async (t) => {
+  const rules = (chain: string): string[] => [
+    `-A ${chain} -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 198.51.100.2:80`,
+    `-A ${chain} -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 198.51.100.3:80`,
+  ];
+  const r = await importText(['*nat', ...rules('PREROUTING'), ...rules('OUTPUT'), 'COMMIT', ''].join('\n'));
+  t.is(r.code, EXIT.ok, r.err);
+  t.is(checkConfig('out.yaml', r.out).model?.services.length, 1);
+});
+
+test('two DNAT rules to one destination are one backend that takes both shares', async (t) => {
+  const r = await importText(
+    [
+      '*nat',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -m statistic --mode nth --every 3 --packet 0 -j DNAT --to-destination 198.51.100.2:80',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 198.51.100.2:80',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 198.51.100.3:80',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+  t.is(r.code, EXIT.ok, r.err);
+  const backends = checkConfig('out.yaml', r.out).model!.services[0]!.backends;
+  t.deepEqual(
+    backends.map((b) => [b.address.text, b.weight]),
+    [
+      ['198.51.100.2', 2],
+      ['198.51.100.3', 1],
+    ],
+  );
+});
+
+test('a pool chain with a second, different pool for the same service name is listed, not merged', async (t) => {
+  const r = await importText(
+    [
+      '*nat',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -m comment --comment "nftlb service web round-robin" -j A',
+      '-A PREROUTING -d 203.0.113.2/32 -p tcp -m tcp --dport 80 -m comment --comment "nftlb service web round-robin" -j B',
+      '-A A -j DNAT --to-destination 198.51.100.2:80',
+      '-A B -j DNAT --to-destination 198.51.100.3:80',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+  t.is(r.code, EXIT.importIncomplete);
+  t.regex(r.err, /:3: not understood: service web already takes its IPv4 connections from chain A/);
+  t.regex(r.err, /:5: not understood: chain B is reached from line 3, which is not understood/);
+  t.notRegex(r.out, /198\.51\.100\.3/);
+});
+
+test('an unreadable input is exit 4, naming the file', async (t) => {
+  const r = await importText('', ['/nonexistent/missing.save']);
+  t.is(r.code, EXIT.configRead);
+  t.regex(r.err, /cannot read .*missing\.save: ENOENT/);
+  t.is(r.out, '');
+});
+
+test("the input's control characters are not echoed to the terminal", async (t) => {
+  const r = await importText('*nat\n-A X \u001b[31mred -j ACCEPT\nCOMMIT\n');
+  t.is(r.code, EXIT.importIncomplete);
+  t.false(r.err.includes('\u001b'));
+  t.regex(r.err, /option \?\[31mred is not understood/);
+});
