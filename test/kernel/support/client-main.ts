@@ -130,7 +130,9 @@ async function probe(spec: ProbeSpec): Promise<Result[]> {
   const first = Math.trunc(spec.udpFirstPort ?? UDP_PORTS.first);
   udpCursor = first >= UDP_PORTS.first && first <= UDP_PORTS.last ? first : UDP_PORTS.first;
   const count = Math.min(Math.max(Math.trunc(spec.count), 0), MAX_COUNT);
-  const timeoutMs = clampTimeout(spec.timeoutMs, 2000);
+  // A connection expected to succeed gets time for two SYN retransmits (1 s, 3 s) on a loaded machine; tests that
+  // expect a drop pass their own shorter timeout.
+  const timeoutMs = clampTimeout(spec.timeoutMs, 5000);
   const deadline = Date.now() + Math.min(spec.maxSeconds ?? MAX_SECONDS, MAX_SECONDS) * 1000;
   const sources = spec.sources && spec.sources.length > 0 ? spec.sources : [undefined];
   const block = Math.max(1, Math.ceil(count / sources.length));
