@@ -10,7 +10,7 @@ import { checkAndLoad, foreignTable, readLiveTable } from '../system/nft.js';
 import { applyRecordFile, writeApplyRecord } from './apply-record.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
-import { viewOf } from './view.js';
+import { forwardView, viewOf } from './view.js';
 
 // What `nftlb apply` was asked to do.
 export interface ApplyOptions {
@@ -74,6 +74,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       table: p.table,
       fingerprint,
       services: viewOf(p),
+      ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
     }).catch(() => undefined);
     return { kind: 'applied', ...base, previous, persistence };
   } finally {

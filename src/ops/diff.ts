@@ -5,7 +5,7 @@ import type { Host } from '../system/host.js';
 import { readLiveTable } from '../system/nft.js';
 import { applyRecordFile, readApplyRecord } from './apply-record.js';
 import { desiredPlan } from './desired.js';
-import { viewOf, type ServiceView } from './view.js';
+import { forwardView, viewOf, type ServiceView } from './view.js';
 
 /** One difference between the live table and the config, in the config's terms. */
 export type Change =
@@ -26,6 +26,8 @@ export type Change =
       readonly from: string;
       readonly to: string;
     }
+  /** The forward filter changed (forwardView text: "none", "policy drop, accept ..."). */
+  | { readonly kind: 'forward-changed'; readonly from: string; readonly to: string }
   /** The live table's content is not known in config terms (not loaded by nftlb apply here, or not nftlb's at all). */
   | { readonly kind: 'table-replaced'; readonly reason: string };
 
@@ -71,6 +73,8 @@ export async function readDiff(host: Host, o: { config: string }): Promise<DiffR
     };
   }
   const changes = diffServices(rec.services, want);
+  const forward = { from: rec.forward ?? 'none', to: forwardView(p) };
+  if (forward.from !== forward.to) changes.push({ kind: 'forward-changed', ...forward });
   // Same services in config terms but another fingerprint (e.g. another nftlb version rendered it): still a reload.
   return {
     ...base,
@@ -108,6 +112,7 @@ export function diffServices(from: readonly ServiceView[], to: readonly ServiceV
       ['nat', o.nat, s.nat],
       ['on-empty', o.onEmpty, s.onEmpty],
       ['persistence', o.persistence ?? 'none', s.persistence ?? 'none'],
+      ['log', o.log ?? 'none', s.log ?? 'none'],
     ];
     for (const [field, a, b] of fields)
       if (a !== b) out.push({ kind: 'service-changed', service: s.name, field, from: a, to: b });

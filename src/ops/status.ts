@@ -9,6 +9,7 @@ import { readLiveJson, readLiveTable } from '../system/nft.js';
 import { viewOf, type ServiceView } from './view.js';
 import { ident, serviceChain } from '../nft/names.js';
 import { entriesOfJson } from '../nft/persistence-entries.js';
+import { forwardDropsOfJson, type ForwardDrops } from '../nft/forward.js';
 
 /** How the live table relates to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
 export type LiveState = 'absent' | 'matches' | 'differs' | 'foreign';
@@ -56,6 +57,13 @@ export interface Status {
   readonly fingerprint: { readonly config: string; readonly live: string | null };
   readonly conntrack: { readonly available: boolean; readonly reason: string | null; readonly accounting: boolean };
   readonly services: readonly ServiceStatus[];
+  /** The forward filter (absent when the config has none): its accept list and what it dropped (null when the live
+   *  table does not match the config). */
+  readonly forward?: {
+    readonly policy: 'drop';
+    readonly accept: readonly string[];
+    readonly dropped: ForwardDrops | null;
+  };
 }
 
 // Reads config + live table + conntrack into one status.
@@ -141,13 +149,16 @@ export function buildStatus(
     const tag = s.backends.find((b) => b.id === id)?.tag;
     return { persistenceEntries: r.json === null ? null : (entries.get(`${mark}/${tag}`) ?? 0) };
   }
-  return {
+  const status: Status = {
     table: p.table,
     live: r.live,
     fingerprint: { config: r.configFingerprint, live: r.liveFingerprint },
     conntrack: { available: ct !== null, reason: r.ctReason, accounting },
     services,
   };
+  if (p.forward === undefined) return status;
+  const accept = p.forward.accept.map((x) => x.text);
+  return { ...status, forward: { policy: 'drop', accept, dropped: r.json === null ? null : forwardDropsOfJson(r.json) } };
 }
 
 // A conntrack entry is the service's when its mark is one of the service's backend ids and the client connected to

@@ -1,7 +1,9 @@
 import type {
   Address,
   BackendState,
+  ConnectionLog,
   Family,
+  ForwardFilter,
   HashField,
   Nat,
   Persistence,
@@ -74,6 +76,8 @@ export interface PlannedService {
   readonly pools: readonly Pool[];
   /** Persistence with the service's mark (plan/persistence.ts); absent without persistence. */
   readonly persistence?: PlannedPersistence;
+  /** Logging of new connections; absent when the service logs nothing. */
+  readonly log?: ConnectionLog;
 }
 
 /** A service's persistence as planned: the config's settings and the mark its entries are keyed by. */
@@ -87,4 +91,6 @@ export interface Plan {
   /** The table name (validated by the config rules). */
   readonly table: string;
   readonly services: readonly PlannedService[];
+  /** The forward filter; absent when there is none. */
+  readonly forward?: ForwardFilter;
 }
