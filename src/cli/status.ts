@@ -109,7 +109,8 @@ export function table(s: Status): string {
 
 // The forward filter's line: what it lets through and what it dropped.
 function forwardNote(f: NonNullable<Status['forward']>): string {
-  const accept = f.accept.length === 0 ? 'balanced connections only' : `balanced connections and ${f.accept.join(', ')}`;
+  const accept =
+    f.accept.length === 0 ? 'balanced connections only' : `balanced connections and ${f.accept.join(', ')}`;
   const dropped = f.dropped === null ? '-' : `${f.dropped.packets} packets (${f.dropped.bytes} bytes)`;
   return `forward filter: policy drop (${accept}); dropped ${dropped}`;
 }
@@ -192,9 +193,12 @@ export function prometheus(s: Status): string {
     metric('nftlb_forward_dropped_packets_total', 'counter', 'Forwarded packets the forward filter dropped.', [
       [{}, s.forward.dropped?.packets ?? null],
     ]);
-    metric('nftlb_forward_dropped_bytes_total', 'counter', 'Bytes of the forwarded packets the forward filter dropped.', [
-      [{}, s.forward.dropped?.bytes ?? null],
-    ]);
+    metric(
+      'nftlb_forward_dropped_bytes_total',
+      'counter',
+      'Bytes of the forwarded packets the forward filter dropped.',
+      [[{}, s.forward.dropped?.bytes ?? null]],
+    );
   }
   const persistent = be.filter(({ b }) => b.persistenceEntries !== undefined);
   if (persistent.length > 0)

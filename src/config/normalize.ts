@@ -172,7 +172,10 @@ function normalizeLog(l: NonNullable<RawService['log']>): ConnectionLog {
   return {
     rate: Number(count),
     unit,
-    to: l.group !== undefined ? { kind: 'nflog', group: l.group } : { kind: 'kernel', level: l.level ?? LOG_DEFAULTS.level },
+    to:
+      l.group !== undefined
+        ? { kind: 'nflog', group: l.group }
+        : { kind: 'kernel', level: l.level ?? LOG_DEFAULTS.level },
   };
 }
 

@@ -42,7 +42,8 @@ export function endpointText(address: Address, port: number | undefined): string
 export function parsePrefix(text: string): { prefix: Prefix } | { problem: string } {
   const slash = text.indexOf('/');
   const a = parseAddress(slash < 0 ? text : text.slice(0, slash));
-  if (a === undefined) return { problem: `expected an IPv4 or IPv6 prefix (198.51.100.0/24, 2001:db8::/32), got "${text}"` };
+  if (a === undefined)
+    return { problem: `expected an IPv4 or IPv6 prefix (198.51.100.0/24, 2001:db8::/32), got "${text}"` };
   const bits = a.family === 4 ? 32 : 128;
   const lengthText = slash < 0 ? String(bits) : text.slice(slash + 1);
   const length = /^(0|[1-9][0-9]{0,2})$/.test(lengthText) ? Number(lengthText) : NaN;

@@ -158,7 +158,8 @@ export interface ConnectionLog {
   readonly rate: number;
   readonly unit: 'second' | 'minute' | 'hour' | 'day';
   /** kernel: the kernel log at `level` (journalctl -k); nflog: NFLOG group `group` (ulogd2). */
-  readonly to: { readonly kind: 'kernel'; readonly level: LogLevel } | { readonly kind: 'nflog'; readonly group: number };
+  readonly to:
+    { readonly kind: 'kernel'; readonly level: LogLevel } | { readonly kind: 'nflog'; readonly group: number };
 }
 
 /** Default Maglev lookup table size: a prime well above 100 x the backends of a typical service. */

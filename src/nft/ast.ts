@@ -59,8 +59,7 @@ export type Expr =
   | { readonly kind: 'range'; readonly first: number; readonly last: number };
 
 export type Verdict =
-  | { readonly kind: 'goto' | 'jump'; readonly chain: Ident }
-  | { readonly kind: 'accept' | 'drop' | 'return' };
+  { readonly kind: 'goto' | 'jump'; readonly chain: Ident } | { readonly kind: 'accept' | 'drop' | 'return' };
 
 export type Stmt =
   | { readonly kind: 'match'; readonly left: Expr; readonly right: Expr }
@@ -96,7 +95,8 @@ export type Stmt =
   | {
       readonly kind: 'log';
       readonly prefix: string;
-      readonly to: { readonly kind: 'kernel'; readonly level: string } | { readonly kind: 'nflog'; readonly group: number };
+      readonly to:
+        { readonly kind: 'kernel'; readonly level: string } | { readonly kind: 'nflog'; readonly group: number };
     }
   /** `meta nftrace set 1`: `nft monitor trace` follows this packet through every later rule (any table). */
   | { readonly kind: 'nftrace' }

@@ -42,26 +42,22 @@ export function forwardSets(p: Plan): SetView[] {
     });
   const prefixes = p.forward.accept;
   return [
-    ...FAMILIES.map(
-      (fam): SetView => ({
-        kind: 'set',
-        name: FORWARD_NAMES.backends[fam],
-        key: ['mark', fam === 4 ? 'ipv4_addr' : 'ipv6_addr'],
-        flags: [],
-        // Backends never change with health, so each set holds exactly what it is sized for.
-        ...(count[fam] > 0 ? { size: count[fam] } : {}),
-        elements: count[fam] > 0 ? backends(fam) : [],
-      }),
-    ),
-    ...FAMILIES.map(
-      (fam): SetView => ({
-        kind: 'set',
-        name: FORWARD_NAMES.accept[fam],
-        key: [fam === 4 ? 'ipv4_addr' : 'ipv6_addr'],
-        flags: ['interval'],
-        elements: prefixes.filter((x) => x.family === fam).map((x) => element(x.text)),
-      }),
-    ),
+    ...FAMILIES.map((fam): SetView => ({
+      kind: 'set',
+      name: FORWARD_NAMES.backends[fam],
+      key: ['mark', fam === 4 ? 'ipv4_addr' : 'ipv6_addr'],
+      flags: [],
+      // Backends never change with health, so each set holds exactly what it is sized for.
+      ...(count[fam] > 0 ? { size: count[fam] } : {}),
+      elements: count[fam] > 0 ? backends(fam) : [],
+    })),
+    ...FAMILIES.map((fam): SetView => ({
+      kind: 'set',
+      name: FORWARD_NAMES.accept[fam],
+      key: [fam === 4 ? 'ipv4_addr' : 'ipv6_addr'],
+      flags: ['interval'],
+      elements: prefixes.filter((x) => x.family === fam).map((x) => element(x.text)),
+    })),
   ];
 }
 
@@ -71,26 +67,22 @@ export function forwardChains(p: Plan): Chain[] {
   const lookup = (left: Expr, set: Ident): Stmt => ({ kind: 'match', left, right: { kind: 'set-ref', name: set } });
   const dnatted: Stmt = { kind: 'match', left: f('ct status'), right: { kind: 'symbol', value: 'dnat' } };
   const rules: Rule[] = [
-    ...FAMILIES.map(
-      (fam): Rule => ({
-        stmts: [
-          dnatted,
-          lookup(
-            { kind: 'concat', parts: [f('ct mark'), f(fam === 4 ? 'ct reply ip saddr' : 'ct reply ip6 saddr')] },
-            FORWARD_NAMES.backends[fam],
-          ),
-          accept,
-        ],
-      }),
-    ),
-    ...FAMILIES.map(
-      (fam): Rule => ({
-        stmts: [
-          lookup(f(fam === 4 ? 'ct original ip saddr' : 'ct original ip6 saddr'), FORWARD_NAMES.accept[fam]),
-          accept,
-        ],
-      }),
-    ),
+    ...FAMILIES.map((fam): Rule => ({
+      stmts: [
+        dnatted,
+        lookup(
+          { kind: 'concat', parts: [f('ct mark'), f(fam === 4 ? 'ct reply ip saddr' : 'ct reply ip6 saddr')] },
+          FORWARD_NAMES.backends[fam],
+        ),
+        accept,
+      ],
+    })),
+    ...FAMILIES.map((fam): Rule => ({
+      stmts: [
+        lookup(f(fam === 4 ? 'ct original ip saddr' : 'ct original ip6 saddr'), FORWARD_NAMES.accept[fam]),
+        accept,
+      ],
+    })),
     { stmts: [{ kind: 'counter' }, { kind: 'verdict', verdict: { kind: 'drop' } }] },
   ];
   return [

@@ -60,14 +60,12 @@ export function logChains(p: Plan): Chain[] {
           { kind: 'verdict', verdict: { kind: 'return' } },
         ],
       },
-      ...s.backends.map(
-        (b): Rule => ({
-          stmts: [
-            { kind: 'match', left: { kind: 'field', field: 'ct mark' }, right: { kind: 'number', value: b.id } },
-            { kind: 'log', prefix: logPrefix(s.name, b.endpoint), to: log.to },
-          ],
-        }),
-      ),
+      ...s.backends.map((b): Rule => ({
+        stmts: [
+          { kind: 'match', left: { kind: 'field', field: 'ct mark' }, right: { kind: 'number', value: b.id } },
+          { kind: 'log', prefix: logPrefix(s.name, b.endpoint), to: log.to },
+        ],
+      })),
     ];
     return { name: logChain(s.name), rules };
   });

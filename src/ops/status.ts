@@ -158,7 +158,10 @@ export function buildStatus(
   };
   if (p.forward === undefined) return status;
   const accept = p.forward.accept.map((x) => x.text);
-  return { ...status, forward: { policy: 'drop', accept, dropped: r.json === null ? null : forwardDropsOfJson(r.json) } };
+  return {
+    ...status,
+    forward: { policy: 'drop', accept, dropped: r.json === null ? null : forwardDropsOfJson(r.json) },
+  };
 }
 
 // A conntrack entry is the service's when its mark is one of the service's backend ids and the client connected to

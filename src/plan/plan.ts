@@ -43,7 +43,9 @@ export function plan(model: Model, overlay?: HealthOverlay): Plan {
     if (last !== undefined) nextSlot = last.slotBase + last.capacity;
     return planned;
   });
-  return model.forward === undefined ? { table: model.table, services } : { table: model.table, services, forward: model.forward };
+  return model.forward === undefined
+    ? { table: model.table, services }
+    : { table: model.table, services, forward: model.forward };
 }
 
 // Plans again only the services at `indexes` (of model.services) with another overlay; every other service is the
