@@ -12,6 +12,7 @@ import { doctorCommand } from './doctor.js';
 import { healthCommand } from './health.js';
 import { importCommand } from './import.js';
 import { persistenceCommand } from './persistence.js';
+import { traceCommand } from './trace.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -31,6 +32,7 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(healthCommand(ctx));
   program.addCommand(importCommand(ctx));
   program.addCommand(persistenceCommand(ctx));
+  program.addCommand(traceCommand(ctx));
   const configure = (c: Command): void => {
     c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
     for (const sub of c.commands) configure(sub);

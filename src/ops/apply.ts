@@ -11,6 +11,8 @@ import { applyRecordFile, writeApplyRecord } from './apply-record.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
 import { forwardView, viewOf } from './view.js';
+import { clearTrace, keepLive } from './trace.js';
+import { holdsTrace } from '../nft/trace.js';
 
 // What `nftlb apply` was asked to do.
 export interface ApplyOptions {
@@ -67,7 +69,12 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     const previous = live.kind === 'present' ? live.fingerprint : null;
     if (live.kind === 'present' && previous === null && !o.force)
       throw foreignTable({ family: 'inet', name: ident(p.table) });
-    if (!o.force && previous === fingerprint) return { kind: 'unchanged', ...base };
+    if (!o.force && previous === fingerprint) {
+      // A load replaces the table and with it a dead trace's rules; an unchanged table keeps them until removed here.
+      if (live.kind === 'present' && holdsTrace(live.listing))
+        await clearTrace(host, { family: 'inet', name: ident(p.table) }, keepLive);
+      return { kind: 'unchanged', ...base };
+    }
     const persistence = await load(host, p, text, live.kind === 'present' && previous !== null ? live.listing : null);
     // Best effort: the record only improves `diff`, which does not trust it unless the live fingerprint matches.
     await writeApplyRecord(applyRecordFile(host.runDir, p.table), {
