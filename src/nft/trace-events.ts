@@ -1,5 +1,5 @@
 import { parseServiceChain } from './names.js';
-import { TRACE_NAMES } from './trace.js';
+import { markBit, TRACE_NAMES } from './trace.js';
 
 // Reads `nft monitor` output (nft 1.0.6) during `nftlb trace` and puts each traced connection together from its trace
 // events. Every event line is `trace id ID FAMILY TABLE CHAIN WHAT`; one ID is one packet (the first of a connection)
@@ -71,7 +71,6 @@ interface Partial {
 const LINE = /^trace id ([0-9a-f]+) (\S+) (\S+) (\S+) (.*)$/;
 const VERDICT = /\(verdict ([^)]+)\)\s*$/;
 const HANDLE = /^unknown rule handle (\d+) /;
-const MARK_BIT = /ct mark & 0x([0-9a-f]+) == 0x/;
 const SELECTOR = /ct mark set (.+?) goto \S+ \(verdict goto/;
 
 // The fields of a `packet:` event.
@@ -170,8 +169,8 @@ export class TraceAssembler {
     }
     if (chain === TRACE_NAMES.mark) {
       const h = HANDLE.exec(what);
-      const bit = h !== null ? this.bits.get(Number(h[1])) : MARK_BIT.exec(what)?.[1];
-      const value = typeof bit === 'string' ? Number.parseInt(bit, 16) : bit;
+      const text = /^rule (.*) \(verdict/.exec(what)?.[1];
+      const value = h !== null ? this.bits.get(Number(h[1])) : text === undefined ? undefined : markBit(text);
       if (value !== undefined && p.marks.length > 0) p.marks[p.marks.length - 1]! += value;
       return;
     }

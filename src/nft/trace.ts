@@ -149,15 +149,22 @@ export function traceProbe(table: TableRef): Command[] {
 }
 
 // Which trace_mark rule (by handle) stands for which bit of the ct mark, from the echo of the install
-// (`add rule inet T trace_mark ct mark & 0x00000004 == 0x00000004 # handle 57`).
+// (`add rule inet T trace_mark [handle 56 ]ct mark & 0x00000004 == 0x00000004 # handle 57`; nft writes the top bit as
+// the prefix `ct mark 0x80000000/1`).
 export function markBits(echo: string): Map<number, number> {
   const out = new Map<number, number>();
-  const re = new RegExp(
-    `^add rule \\S+ \\S+ ${TRACE_NAMES.mark} (?:handle \\d+ )?ct mark & 0x([0-9a-f]+) == 0x[0-9a-f]+ # handle (\\d+)$`,
-    'gm',
-  );
-  for (const m of echo.matchAll(re)) out.set(Number(m[2]), Number.parseInt(m[1]!, 16));
+  const re = new RegExp(`^add rule \\S+ \\S+ ${TRACE_NAMES.mark} (?:handle \\d+ )?(.*) # handle (\\d+)$`, 'gm');
+  for (const m of echo.matchAll(re)) {
+    const bit = markBit(m[1]!);
+    if (bit !== undefined) out.set(Number(m[2]), bit);
+  }
   return out;
+}
+
+// The bit a trace_mark rule matches, from its text as nft prints it; undefined for any other text.
+export function markBit(rule: string): number | undefined {
+  const m = /^ct mark (?:& 0x([0-9a-f]+) == 0x[0-9a-f]+|0x([0-9a-f]+)\/1)\b/.exec(rule.trim());
+  return m === null ? undefined : Number.parseInt(m[1] ?? m[2]!, 16);
 }
 
 /** The trace objects found in a table listing with handles (`nft -t -a list table`). */
