@@ -5,7 +5,7 @@
 _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
-    '') commands='render check apply remove status diff doctor health import persistence help' options='-V --version -h --help' args=none ;;
+    '') commands='render check apply remove status diff doctor health import persistence trace help' options='-V --version -h --help' args=none ;;
     'render') commands='' options='-c --config -f --format -h --help' args=none ;;
     'check') commands='' options='-c --config --json -h --help' args=none ;;
     'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -h --help' args=none ;;
@@ -19,7 +19,8 @@ _nftlb_spec() {
     'persistence') commands='list flush' options='-h --help' args=none ;;
     'persistence list') commands='' options='-c --config --service --client --json -h --help' args=none ;;
     'persistence flush') commands='' options='-c --config --service --client --json -h --help' args=none ;;
-    'help') commands='render check apply remove status diff doctor health import persistence' options='' args=none ;;
+    'trace') commands='' options='-c --config --service --client --count --seconds --json --wait --lock-file -h --help' args=none ;;
+    'help') commands='render check apply remove status diff doctor health import persistence trace' options='' args=none ;;
     *) return 1 ;;
   esac
 }
@@ -52,6 +53,13 @@ _nftlb_value() {
     'persistence flush|-c'|'persistence flush|--config') kind=file ;;
     'persistence flush|--service') kind=none ;;
     'persistence flush|--client') kind=none ;;
+    'trace|-c'|'trace|--config') kind=file ;;
+    'trace|--service') kind=none ;;
+    'trace|--client') kind=none ;;
+    'trace|--count') kind=none ;;
+    'trace|--seconds') kind=none ;;
+    'trace|--wait') kind=none ;;
+    'trace|--lock-file') kind=file ;;
     *) return 1 ;;
   esac
 }
