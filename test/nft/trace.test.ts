@@ -19,6 +19,7 @@ import {
   traceRemoval,
 } from '../../src/nft/trace.js';
 import { plan } from '../../src/plan/plan.js';
+import { keepEntries } from '../../src/nft/in-place.js';
 import { FIXTURES } from '../support/fixtures.js';
 
 const table: TableRef = { family: 'inet', name: ident('nftlb') };
@@ -214,5 +215,32 @@ test('TraceAssembler: drops end a connection, idle ones are printed as far as th
   t.deepEqual(
     a.idle(1000, 5000).map((x) => [x.traceId, x.service, x.outcome]),
     [['0000000d', 'dns', 'incomplete']],
+  );
+});
+
+test('the in-place reload of a table with persistence deletes the trace objects with every other chain', (t) => {
+  // The config the recorded listing was loaded from.
+  const recordedPlan = plan(
+    checkConfig(
+      'c.yaml',
+      `forward: { policy: drop }
+services:
+  - { name: web, vip: 203.0.113.1, port: 80, backends: [{ address: 198.51.100.2, port: 8080 }, { address: 198.51.100.3, port: 8080, weight: 2 }] }
+  - { name: mail, vip: 203.0.113.1, port: 25, persistence: {}, backends: [{ address: 198.51.100.2, port: 8080 }, { address: 198.51.100.3, port: 8080 }] }
+  - { name: empty, vip: 203.0.113.1, port: 26, backends: [{ address: 198.51.100.2, port: 8080, state: down }] }
+`,
+    ).model!,
+  );
+  // apply reads the terse listing without handles.
+  const listing = recorded('listing-handles.txt').replace(/ # handle \d+/g, '');
+  const inPlace = keepEntries(recordedPlan, listing)!;
+  const preamble = inPlace.preamble.map(renderCommand);
+  t.is(preamble[0], 'flush table inet nftlb');
+  for (const c of ['trace_pre', 'trace_out', 'trace_mark', 'trace_post', 'trace_in', 'forward_filter', 'pick'])
+    t.true(preamble.includes(`delete chain inet nftlb ${c}`), c);
+  t.true(preamble.includes('delete set inet nftlb forward_backends4'));
+  t.false(
+    preamble.some((c) => c.includes('persist4 ')),
+    'the entries stay',
   );
 });
