@@ -25,13 +25,24 @@ command -v groff >/dev/null 2>&1 || need+=(groff-base)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # nftlb doctor probes a DSR VIP on the segment with arping (its kernel test too).
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
+# ulogd2: the connection-log kernel test reads the NFLOG group with it, as an operator would.
+command -v ulogd >/dev/null 2>&1 || need+=(ulogd2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     mapfile -t pkgs < <(printf '%s\n' "${need[@]}" | sort -u)
     echo "setup: apt-get install ${pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Packages with a daemon (ulogd2) must not start it on the host: where no policy-rc.d refuses service starts (as
+    # container images have), one that refuses them is in place for this install only.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# scripts/setup.sh: no service starts while it installs packages\nexit 101\n' > "$policy"
+      chmod 0755 "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+    if grep -q 'scripts/setup.sh' "$policy" 2>/dev/null; then rm -f "$policy"; trap - EXIT; fi
   else
     echo "setup: missing ${need[*]} (run as root to install them; npm needs node, kernel and package tests need the rest)" >&2
   fi

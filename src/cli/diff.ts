@@ -42,6 +42,8 @@ export function changeText(c: Change): string {
       return `- backend ${c.backend} (service ${c.service})`;
     case 'backend-changed':
       return `~ backend ${c.backend} (service ${c.service}): ${c.field} ${c.from} -> ${c.to}`;
+    case 'forward-changed':
+      return `~ forward filter: ${c.from} -> ${c.to}`;
     case 'table-replaced':
       return `! whole table would be replaced: ${c.reason}`;
   }

@@ -117,7 +117,16 @@ export function table(s: Status): string {
     notes.push(`conntrack: unavailable (${s.conntrack.reason ?? ''}); CONNS/ESTAB/BYTES not shown`);
   else if (!s.conntrack.accounting)
     notes.push('conntrack accounting is off (sysctl net.netfilter.nf_conntrack_acct=1 enables BYTES)');
+  if (s.forward !== undefined) notes.push(forwardNote(s.forward));
   return `${notes.join('\n')}\n${lines.join('\n')}\n`;
+}
+
+// The forward filter's line: what it lets through and what it dropped.
+function forwardNote(f: NonNullable<Status['forward']>): string {
+  const accept =
+    f.accept.length === 0 ? 'balanced connections only' : `balanced connections and ${f.accept.join(', ')}`;
+  const dropped = f.dropped === null ? '-' : `${f.dropped.packets} packets (${f.dropped.bytes} bytes)`;
+  return `forward filter: policy drop (${accept}); dropped ${dropped}`;
 }
 
 const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -206,6 +215,17 @@ export function prometheus(s: Status): string {
     'Bytes of the current conntrack entries of the backend, both directions.',
     be.map(({ b, l }) => [l, b.bytes]),
   );
+  if (s.forward !== undefined) {
+    metric('nftlb_forward_dropped_packets_total', 'counter', 'Forwarded packets the forward filter dropped.', [
+      [{}, s.forward.dropped?.packets ?? null],
+    ]);
+    metric(
+      'nftlb_forward_dropped_bytes_total',
+      'counter',
+      'Bytes of the forwarded packets the forward filter dropped.',
+      [[{}, s.forward.dropped?.bytes ?? null]],
+    );
+  }
   const persistent = be.filter(({ b }) => b.persistenceEntries !== undefined);
   if (persistent.length > 0)
     metric(

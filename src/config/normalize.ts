@@ -1,13 +1,16 @@
 import { seedFromName } from '../model/seed.js';
 import type { RawBackend, RawConfig, RawService } from './schema.js';
 import type { Diagnostic } from '../common/diagnostic.js';
-import { parseAddress } from '../model/address.js';
+import { parseAddress, parsePrefix } from '../model/address.js';
 import {
   DEFAULT_MAGLEV_TABLE_SIZE,
   DEFAULT_TABLE,
+  LOG_DEFAULTS,
   PERSISTENCE_DEFAULTS,
   type Address,
   type Backend,
+  type ConnectionLog,
+  type ForwardFilter,
   type HashField,
   type HealthCheck,
   type Limits,
@@ -15,6 +18,7 @@ import {
   type Nat,
   type Persistence,
   type PortRange,
+  type Prefix,
   type Protocol,
   type Scheduler,
   type Service,
@@ -62,7 +66,12 @@ export function normalize(raw: RawConfig, indices?: readonly number[]): Normaliz
   const services = raw.services.map((s, i) =>
     normalizeService(s, `/services/${indices?.[i] ?? i}`, address, vip, vipList, err),
   );
-  return { model: { table: raw.table ?? DEFAULT_TABLE, services }, diagnostics };
+  const forward = normalizeForward(raw.forward, err);
+  // forward is left out of the model (and of its JSON) when there is no filter.
+  return {
+    model: { table: raw.table ?? DEFAULT_TABLE, services, ...(forward === undefined ? {} : { forward }) },
+    diagnostics,
+  };
 }
 
 type AddressFn = (base: string, key: string, text: string) => Address;
@@ -136,6 +145,8 @@ function normalizeService(
           },
     // Left undefined (and so out of the model's JSON) for a service without persistence.
     persistence: s.persistence === undefined ? undefined : normalizePersistence(s.persistence),
+    // Likewise for a service that logs nothing.
+    log: s.log === undefined || s.log.new === false ? undefined : normalizeLog(s.log),
     backends,
   };
   // Only DSR services carry the key (a missing interface is reported by the dsr rule).
@@ -151,6 +162,35 @@ function normalizePersistence(p: NonNullable<RawService['persistence']>): Persis
     netmask6: p.netmask6 ?? PERSISTENCE_DEFAULTS.netmask6,
     size: p.size ?? PERSISTENCE_DEFAULTS.size,
   };
+}
+
+// The connection log with its defaults filled (README.md, Logging and tracing). level and group together are refused
+// by a rule (src/config/rules/log-options.ts); group wins here.
+function normalizeLog(l: NonNullable<RawService['log']>): ConnectionLog {
+  const [count, unit] = (l.rate ?? `${LOG_DEFAULTS.rate}/${LOG_DEFAULTS.unit}`).split('/') as [
+    string,
+    ConnectionLog['unit'],
+  ];
+  return {
+    rate: Number(count),
+    unit,
+    to:
+      l.group !== undefined
+        ? { kind: 'nflog', group: l.group }
+        : { kind: 'kernel', level: l.level ?? LOG_DEFAULTS.level },
+  };
+}
+
+// The forward filter (README.md, Forward filter), or undefined when there is none (no key, or policy accept).
+function normalizeForward(f: RawConfig['forward'], err: ErrFn): ForwardFilter | undefined {
+  if (f === undefined || f.policy === 'accept') return undefined;
+  const accept: Prefix[] = [];
+  (f.accept ?? []).forEach((text, i) => {
+    const r = parsePrefix(text);
+    if ('problem' in r) err(`/forward/accept/${i}`, 'forward.prefix', r.problem);
+    else accept.push(r.prefix);
+  });
+  return { policy: 'drop', accept };
 }
 
 // The port list of a service with one port, shared by every service on that port.

@@ -22,6 +22,7 @@ export const configSchema = {
       description: 'The load-balanced services.',
       items: { $ref: '#/definitions/service' },
     },
+    forward: { $ref: '#/definitions/forward' },
   },
   definitions: {
     address: {
@@ -290,9 +291,64 @@ export const configSchema = {
           },
         },
         persistence: { $ref: '#/definitions/persistence' },
+        log: { $ref: '#/definitions/log' },
         backends: {
           type: 'array',
           items: { $ref: '#/definitions/backend' },
+        },
+      },
+    },
+    forward: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['policy'],
+      description:
+        'Forward filter (see Forward filter in README.md). policy drop: forward only the connections nftlb balanced (both directions, related ICMP) and those opened from the accept prefixes; drop and count every other forwarded packet. Absent or policy accept: no filter.',
+      properties: {
+        policy: {
+          type: 'string',
+          enum: ['drop', 'accept'],
+          description: 'drop: filter forwarded traffic; accept: no filter (as without the key).',
+        },
+        accept: {
+          type: 'array',
+          maxItems: 1024,
+          items: { $ref: '#/definitions/prefix' },
+          description:
+            'Prefixes whose connections are forwarded too, both directions: matched against the address that opened the connection (its source), never its destination, so a listed network can reach out while nobody outside can reach it through the list.',
+        },
+      },
+    },
+    prefix: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description: 'An IPv4 or IPv6 prefix (198.51.100.0/24, 2001:db8:3::/48) or one address.',
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'Log one line per new connection naming the service and the backend chosen, rate limited: to the kernel log (journalctl -k) or, with group, to an NFLOG group (ulogd2). See Logging and tracing in README.md.',
+      properties: {
+        new: { type: 'boolean', description: 'Log new connections. Default true; false logs nothing.' },
+        rate: {
+          type: 'string',
+          pattern: '^[1-9][0-9]{0,8}/(second|minute|hour|day)$',
+          description:
+            'a rate "N/second", "N/minute", "N/hour" or "N/day": at most N lines (and a burst of 5). Default 10/second.',
+        },
+        level: {
+          type: 'string',
+          enum: ['emerg', 'alert', 'crit', 'err', 'warn', 'notice', 'info', 'debug'],
+          description: 'Kernel log level. Default info. Not with group.',
+        },
+        group: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 65535,
+          description:
+            'NFLOG group: the lines go to the userspace logger bound to it (ulogd2) instead of the kernel log; the only way out of a network namespace.',
         },
       },
     },

@@ -6,6 +6,7 @@ import type { IptChain, IptMatch, IptRule, IptRuleset, IptTarget } from './ast.j
 import { commentText } from './comment.js';
 import { backendChain, FIXED, serviceChain } from './names.js';
 import { refusePersistence } from './persistence.js';
+import { refuseForward, refuseLog } from './forward-log.js';
 import { conditionalShares } from './probability.js';
 
 /** Most rules nftlb puts in one pool chain: a new connection walks the chain linearly, so a larger slot table
@@ -27,9 +28,11 @@ export function buildIptables(p: Plan, family: Family): IptRuleset {
   const post: IptRule[] = [];
   const chains: IptChain[] = [];
   const otherFamily: string[] = [];
+  refuseForward(p);
   for (const s of p.services) {
     refuseLimits(s);
     refusePersistence(s);
+    refuseLog(s);
     if (s.pools.some((pool) => pool.family !== family)) otherFamily.push(s.name);
     const pool = s.pools.find((x) => x.family === family);
     if (pool === undefined) continue;

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import type { Address } from './types.js';
+import type { Address, Prefix } from './types.js';
 
 // A dotted quad already in canonical form (decimal octets 0-255, no leading zeros): its canonical text is itself.
 const CANONICAL_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
@@ -34,4 +34,31 @@ export function endpointText(address: Address, port: number | undefined): string
   let suffix = PORT_SUFFIXES.get(port);
   if (suffix === undefined) PORT_SUFFIXES.set(port, (suffix = `:${port}`));
   return host + suffix;
+}
+
+// Parses a prefix (198.51.100.0/24, 2001:db8::/32) or one address (a /32 or /128) into canonical form; a prefix with
+// host bits set is refused with the network it would be (nft would silently cut them, and the reader of the config
+// would think the address itself is meant).
+export function parsePrefix(text: string): { prefix: Prefix } | { problem: string } {
+  const slash = text.indexOf('/');
+  const a = parseAddress(slash < 0 ? text : text.slice(0, slash));
+  if (a === undefined)
+    return { problem: `expected an IPv4 or IPv6 prefix (198.51.100.0/24, 2001:db8::/32), got "${text}"` };
+  const bits = a.family === 4 ? 32 : 128;
+  const lengthText = slash < 0 ? String(bits) : text.slice(slash + 1);
+  const length = /^(0|[1-9][0-9]{0,2})$/.test(lengthText) ? Number(lengthText) : NaN;
+  if (!(length >= 0 && length <= bits))
+    return { problem: `expected a prefix length from 0 to ${bits} after "/", got "${text}"` };
+  const bytes = ipaddr.parse(a.text).toByteArray();
+  let host = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, length - i * 8));
+    const masked = bytes[i]! & (0xff << (8 - keep)) & 0xff;
+    if (masked !== bytes[i]) host = true;
+    bytes[i] = masked;
+  }
+  const net = ipaddr.fromByteArray(bytes);
+  const netText = a.family === 6 ? (net as ipaddr.IPv6).toRFC5952String() : net.toString();
+  if (host) return { problem: `"${text}" has host bits set; the network is ${netText}/${length}` };
+  return { prefix: { family: a.family, text: `${netText}/${length}` } };
 }

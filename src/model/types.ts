@@ -130,6 +130,8 @@ export interface Service {
   readonly limits: Limits;
   /** Absent: every new connection is scheduled. */
   readonly persistence?: Persistence;
+  /** Absent: new connections are not logged (README.md, Logging and tracing). */
+  readonly log?: ConnectionLog;
   readonly backends: readonly Backend[];
   /** Set for `forwarding: dsr`; absent for NAT (the default), so a NAT service's model is what it was before DSR. */
   readonly dsr?: Dsr;
@@ -139,6 +141,37 @@ export interface Model {
   /** nft table name (family inet). */
   readonly table: string;
   readonly services: readonly Service[];
+  /** Absent: no forward filter (the host forwards whatever its other rules allow). */
+  readonly forward?: ForwardFilter;
+}
+
+/** An address prefix in canonical text (198.51.100.0/24, 2001:db8::/32): the network address and its length. */
+export interface Prefix {
+  readonly family: Family;
+  readonly text: string;
+}
+
+/** The forward filter (README.md, Forward filter): with it the balancer forwards only the connections it balanced
+ *  (both directions, related ICMP included) and the connections opened from the `accept` prefixes; every other
+ *  forwarded packet is dropped and counted. */
+export interface ForwardFilter {
+  readonly policy: 'drop';
+  /** Matched against the address that opened the connection (conntrack's original source), so these prefixes' own
+   *  connections flow both ways while nobody outside can use the list to reach them. */
+  readonly accept: readonly Prefix[];
+}
+
+/** nft log levels (syslog's, as nft names them). */
+export type LogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warn' | 'notice' | 'info' | 'debug';
+
+/** Per-service logging of new connections (README.md, Logging and tracing): one line per new connection naming the
+ *  service and the backend chosen, at most `rate` lines per `unit` (and a burst of 5). */
+export interface ConnectionLog {
+  readonly rate: number;
+  readonly unit: 'second' | 'minute' | 'hour' | 'day';
+  /** kernel: the kernel log at `level` (journalctl -k); nflog: NFLOG group `group` (ulogd2). */
+  readonly to:
+    { readonly kind: 'kernel'; readonly level: LogLevel } | { readonly kind: 'nflog'; readonly group: number };
 }
 
 /** Default Maglev lookup table size: a prime well above 100 x the backends of a typical service. */
@@ -151,5 +184,7 @@ export const PERSISTENCE_DEFAULTS: Persistence = {
   netmask6: 64,
   size: 65536,
 };
+/** Connection log defaults (README.md): 10 lines a second, kernel log level info. */
+export const LOG_DEFAULTS = { rate: 10, unit: 'second', level: 'info' } as const;
 /** Default nft table name. */
 export const DEFAULT_TABLE = 'nftlb';

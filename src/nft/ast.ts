@@ -17,7 +17,13 @@ export type Field =
   | 'meta mark'
   | 'ct mark'
   | 'ct state'
-  | 'ct status';
+  | 'ct status'
+  /** The conntrack entry's original source (who opened the connection) and reply source (where replies come from: the
+   *  backend after DNAT), the same for every packet of the connection, either direction. */
+  | 'ct original ip saddr'
+  | 'ct original ip6 saddr'
+  | 'ct reply ip saddr'
+  | 'ct reply ip6 saddr';
 
 /** Symbolic constants nft accepts on the right of a match. */
 export type Symbol = 'tcp' | 'udp' | 'ipv4' | 'ipv6' | 'new' | 'dnat' | 'ip' | 'ip6';
@@ -48,9 +54,14 @@ export type Expr =
   /** Raw bits of the network header: `@nh,offset,length` (offset and length in bits). */
   | { readonly kind: 'raw-nh'; readonly offset: number; readonly length: number }
   /** Bitwise and (`left & right`); parenthesized inside a concatenation, where nft 1.0.6 needs it. */
-  | { readonly kind: 'and'; readonly left: Expr; readonly right: Expr };
+  | { readonly kind: 'and'; readonly left: Expr; readonly right: Expr }
+  /** An address or prefix in canonical text (parsed by model/address.ts, never user text as written). */
+  | { readonly kind: 'address'; readonly text: string }
+  /** An inclusive range of numbers (`8000-8010`), or one number when first === last. */
+  | { readonly kind: 'range'; readonly first: number; readonly last: number };
 
-export type Verdict = { readonly kind: 'goto' | 'jump'; readonly chain: Ident } | { readonly kind: 'accept' | 'drop' };
+export type Verdict =
+  { readonly kind: 'goto' | 'jump'; readonly chain: Ident } | { readonly kind: 'accept' | 'drop' | 'return' };
 
 export type Stmt =
   | { readonly kind: 'match'; readonly left: Expr; readonly right: Expr }
@@ -80,6 +91,22 @@ export type Stmt =
       readonly timeout?: number;
       readonly value: Expr;
     }
+  /** Matches while more than `rate` packets per `unit` (+ burst) hit it (token bucket). */
+  | {
+      readonly kind: 'limit-over-per';
+      readonly rate: number;
+      readonly unit: 'second' | 'minute' | 'hour' | 'day';
+      readonly burst: number;
+    }
+  /** `log prefix "..."` to the kernel log at a level, or to an NFLOG group (nft refuses both together). */
+  | {
+      readonly kind: 'log';
+      readonly prefix: string;
+      readonly to:
+        { readonly kind: 'kernel'; readonly level: string } | { readonly kind: 'nflog'; readonly group: number };
+    }
+  /** `meta nftrace set 1`: `nft monitor trace` follows this packet through every later rule (any table). */
+  | { readonly kind: 'nftrace' }
   | { readonly kind: 'verdict'; readonly verdict: Verdict };
 
 export interface Rule {

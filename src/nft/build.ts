@@ -19,6 +19,8 @@ import { ident, serviceChain as serviceChainName } from './names.js';
 import { rangeText } from '../model/address.js';
 import { element, renderVerdict } from './render.js';
 import { persistenceChains, persistenceSets, persistentServiceChain } from './persistence.js';
+import { forwardChains, forwardSets } from './forward.js';
+import { logChains, logPickRules, logSets } from './log.js';
 
 // Fixed object names inside nftlb's table. Per-service state lives only in per-service chains and map elements.
 export const NAMES = {
@@ -86,9 +88,11 @@ export function tableView(p: Plan, comment: string): TableView {
   sets.push(...backendMaps(p.services));
   sets.push(...natObjects(p.services));
   sets.push(...persistenceSets(p));
+  // Opt-in objects last, each absent without its key: a table without them is what it was before they existed.
+  sets.push(...forwardSets(p), ...logSets(p));
 
   const fixed: Chain[] = [
-    pickChain(),
+    pickChain(logPickRules(p)),
     refuseChain(),
     dispatchChain(NAMES.dispatchPre, 'prerouting'),
     dispatchChain(NAMES.dispatchOut, 'output'),
@@ -97,6 +101,8 @@ export function tableView(p: Plan, comment: string): TableView {
     natPostChain(),
     ...limitChains(p.services),
     ...persistenceChains(p, NAMES),
+    ...forwardChains(p),
+    ...logChains(p),
   ];
   const chains = generated(function* () {
     for (let i = 0; i < p.services.length; i++) {
@@ -408,13 +414,15 @@ function limitChains(services: readonly PlannedService[]): Chain[] {
 }
 
 // The one chain that binds the slot and backend maps. A lookup miss ends only its own rule, so the keep-port maps are
-// consulted only for backends that are not in the address . port map.
-function pickChain(): Chain {
+// consulted only for backends that are not in the address . port map. `beforeNat` runs once the ct mark is the backend
+// id (the connection log, src/nft/log.ts).
+function pickChain(beforeNat: readonly Rule[]): Chain {
   // A slot is in exactly one of the two slot maps; the lookup that misses ends only its own rule. After the first hit
   // the mark is a backend id (< SLOT_BASE), which the second map never holds.
   const rules: Rule[] = [
     rule({ kind: 'ct-mark-set', value: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.slots } }),
     rule({ kind: 'ct-mark-set', value: { kind: 'map-lookup', key: f('ct mark'), map: NAMES.slotRanges } }),
+    ...beforeNat,
   ];
   for (const fam of FAMILIES) {
     const nf = match(f('meta nfproto'), sym(fam === 4 ? 'ipv4' : 'ipv6'));

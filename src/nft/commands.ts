@@ -47,8 +47,16 @@ export type Command =
       readonly set: Ident;
       readonly elements: readonly Element[];
     }
-  /** One rule appended to a chain. */
-  | { readonly kind: 'rule'; readonly table: TableRef; readonly chain: Ident; readonly rule: Rule };
+  /** One rule appended to a chain (`insert`: put first instead). */
+  | {
+      readonly kind: 'rule';
+      readonly table: TableRef;
+      readonly chain: Ident;
+      readonly rule: Rule;
+      readonly insert?: boolean;
+    }
+  /** The rule of a chain with this handle (from a listing with `-a`, or the echo of its `add`). */
+  | { readonly kind: 'rule-delete'; readonly table: TableRef; readonly chain: Ident; readonly handle: number };
 
 const ref = (t: TableRef): string => `${t.family} ${t.name}`;
 
@@ -91,7 +99,9 @@ export function renderCommand(c: Command): string {
       return `${c.verb} element ${ref(c.table)} ${c.set} { ${items.join(', ')} }`;
     }
     case 'rule':
-      return `add rule ${ref(c.table)} ${c.chain} ${renderRule(c.rule)}`;
+      return `${c.insert === true ? 'insert' : 'add'} rule ${ref(c.table)} ${c.chain} ${renderRule(c.rule)}`;
+    case 'rule-delete':
+      return `delete rule ${ref(c.table)} ${c.chain} handle ${c.handle}`;
   }
 }
 
@@ -110,6 +120,8 @@ export interface ListRequest {
   /** Leave set and map elements out (`-t`): what nftlb reads to find a table's comment and chains. */
   readonly terse?: boolean;
   readonly json?: boolean;
+  /** With each chain's and rule's handle (`-a`): what a rule is deleted by. */
+  readonly handles?: boolean;
 }
 
 // The nft argv of a listing (nft takes these as arguments, not from a script).
@@ -118,5 +130,5 @@ export function listArgs(r: ListRequest): string[] {
     r.set === undefined
       ? ['table', r.table.family, r.table.name]
       : [r.set.kind, r.table.family, r.table.name, r.set.name];
-  return [...(r.json ? ['-j'] : []), ...(r.terse ? ['-t'] : []), 'list', ...what];
+  return [...(r.json ? ['-j'] : []), ...(r.terse ? ['-t'] : []), ...(r.handles ? ['-a'] : []), 'list', ...what];
 }

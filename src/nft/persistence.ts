@@ -230,3 +230,9 @@ export function persistenceSets(p: Plan): SetView[] {
   });
   return [...entries, map(PERSIST_NAMES.live, live), map(PERSIST_NAMES.tags, tags)];
 }
+
+// The `new` chain of each group: where a new connection arrives with the scheduler's pick in its ct mark (`nftlb trace`
+// reads the mark there, src/nft/trace.ts).
+export function persistenceNewChains(p: Plan): Ident[] {
+  return groups(p).map((g) => g.new);
+}

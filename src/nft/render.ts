@@ -39,6 +39,10 @@ const expr = (e: Expr): string => {
       return `@nh,${e.offset},${e.length}`;
     case 'and':
       return `${expr(e.left)} & ${expr(e.right)}`;
+    case 'address':
+      return e.text;
+    case 'range':
+      return e.first === e.last ? String(e.first) : `${e.first}-${e.last}`;
   }
 };
 
@@ -91,6 +95,14 @@ const stmt = (s: Stmt): string => {
       const timeout = s.timeout === undefined ? '' : ` timeout ${duration(s.timeout)}`;
       return `${s.op} @${s.set} { ${expr(s.key)}${timeout} : ${expr(s.value)} }`;
     }
+    case 'limit-over-per':
+      return `limit rate over ${s.rate}/${s.unit} burst ${s.burst} packets`;
+    case 'log':
+      return s.to.kind === 'kernel'
+        ? `log prefix ${quote(s.prefix)} level ${s.to.level}`
+        : `log prefix ${quote(s.prefix)} group ${s.to.group}`;
+    case 'nftrace':
+      return 'meta nftrace set 1';
     case 'verdict':
       return verdict(s.verdict);
   }

@@ -10,6 +10,8 @@ export interface ApplyRecord {
   readonly table: string;
   readonly fingerprint: string;
   readonly services: readonly ServiceView[];
+  /** The forward filter (forwardView); absent in records of configs without one (and of older nftlb versions). */
+  readonly forward?: string;
 }
 
 // The record of a table, in the run directory (next to the lock file: /run/nftlb/<table>.applied.json by default).

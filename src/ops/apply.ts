@@ -3,6 +3,7 @@ import { NftlbError } from '../common/errors.js';
 import type { TableRef } from '../nft/ast.js';
 import { holdsEntries, keepEntries } from '../nft/in-place.js';
 import { loadModel } from '../system/config-file.js';
+import { ident } from '../nft/names.js';
 import { renderNftScript } from '../nft/script.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
@@ -18,7 +19,9 @@ import {
 import { applyRecordFile, writeApplyRecord } from './apply-record.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
-import { viewOf } from './view.js';
+import { forwardView, viewOf } from './view.js';
+import { clearTrace, keepLive } from './trace.js';
+import { holdsTrace } from '../nft/trace.js';
 
 // What `nftlb apply` was asked to do.
 export interface ApplyOptions {
@@ -85,10 +88,15 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     const foreign = foreignTables(owned, tables);
     if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
     const previous = previousFingerprint(owned);
-    if (!o.force && liveState(owned, tables, fingerprint) === 'matches') return { kind: 'unchanged', ...base };
-    const stale = staleTables(owned, tables);
     // The inet table comes first in `owned`; its listing says what an in-place reload must empty.
     const inet = owned[0]?.live;
+    if (!o.force && liveState(owned, tables, fingerprint) === 'matches') {
+      // A load replaces the table and with it a dead trace's rules; an unchanged table keeps them until removed here.
+      if (inet?.kind === 'present' && holdsTrace(inet.listing))
+        await clearTrace(host, { family: 'inet', name: ident(p.table) }, keepLive);
+      return { kind: 'unchanged', ...base };
+    }
+    const stale = staleTables(owned, tables);
     const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
     const persistence = await load(host, p, text, deleteTablesScript(stale), listing);
     // Best effort: the record only improves `diff`, which does not trust it unless the live fingerprint matches.
@@ -96,6 +104,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       table: p.table,
       fingerprint,
       services: viewOf(p),
+      ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
     }).catch(() => undefined);
     return { kind: 'applied', ...base, previous, deleted: names(stale), persistence };
   } finally {

@@ -10,7 +10,7 @@ import {
 } from '../system/owned-tables.js';
 import { applyRecordFile, readApplyRecord } from './apply-record.js';
 import { desiredPlan } from './desired.js';
-import { viewOf, type ServiceView } from './view.js';
+import { forwardView, viewOf, type ServiceView } from './view.js';
 
 /** One difference between the live table and the config, in the config's terms. */
 export type Change =
@@ -31,6 +31,8 @@ export type Change =
       readonly from: string;
       readonly to: string;
     }
+  /** The forward filter changed (forwardView text: "none", "policy drop, accept ..."). */
+  | { readonly kind: 'forward-changed'; readonly from: string; readonly to: string }
   /** The live table's content is not known in config terms (not loaded by nftlb apply here, or not nftlb's at all). */
   | { readonly kind: 'table-replaced'; readonly reason: string };
 
@@ -79,6 +81,8 @@ export async function readDiff(host: Host, o: { config: string }): Promise<DiffR
     };
   }
   const changes = diffServices(rec.services, want);
+  const forward = { from: rec.forward ?? 'none', to: forwardView(p) };
+  if (forward.from !== forward.to) changes.push({ kind: 'forward-changed', ...forward });
   // Same services in config terms but another fingerprint (e.g. another nftlb version rendered it): still a reload.
   return {
     ...base,
@@ -123,6 +127,7 @@ export function diffServices(from: readonly ServiceView[], to: readonly ServiceV
       ['forwarding', o.forwarding ?? 'nat', s.forwarding ?? 'nat'],
       ['on-empty', o.onEmpty, s.onEmpty],
       ['persistence', o.persistence ?? 'none', s.persistence ?? 'none'],
+      ['log', o.log ?? 'none', s.log ?? 'none'],
     ];
     for (const [field, a, b] of fields)
       if (a !== b) out.push({ kind: 'service-changed', service: s.name, field, from: a, to: b });

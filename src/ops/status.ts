@@ -12,6 +12,7 @@ import { inetTableRef, ownedTableRefs } from '../nft/tables.js';
 import { viewOf, type ServiceView } from './view.js';
 import { serviceChain } from '../nft/names.js';
 import { entriesOfJson } from '../nft/persistence-entries.js';
+import { forwardDropsOfJson, type ForwardDrops } from '../nft/forward.js';
 
 /** How the live tables relate to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
 export type { LiveState };
@@ -67,6 +68,13 @@ export interface Status {
   readonly fingerprint: { readonly config: string; readonly live: string | null };
   readonly conntrack: { readonly available: boolean; readonly reason: string | null; readonly accounting: boolean };
   readonly services: readonly ServiceStatus[];
+  /** The forward filter (absent when the config has none): its accept list and what it dropped (null when the live
+   *  table does not match the config). */
+  readonly forward?: {
+    readonly policy: 'drop';
+    readonly accept: readonly string[];
+    readonly dropped: ForwardDrops | null;
+  };
 }
 
 // Reads config + live table + conntrack into one status.
@@ -160,13 +168,19 @@ export function buildStatus(
     const tag = s.backends.find((b) => b.id === id)?.tag;
     return { persistenceEntries: r.json === null ? null : (entries.get(`${mark}/${tag}`) ?? 0) };
   }
-  return {
+  const status: Status = {
     table: p.table,
     tables: tableViewsOf(p),
     live: r.live,
     fingerprint: { config: r.configFingerprint, live: r.liveFingerprint },
     conntrack: { available: ct !== null, reason: r.ctReason, accounting },
     services,
+  };
+  if (p.forward === undefined) return status;
+  const accept = p.forward.accept.map((x) => x.text);
+  return {
+    ...status,
+    forward: { policy: 'drop', accept, dropped: r.json === null ? null : forwardDropsOfJson(r.json) },
   };
 }
 

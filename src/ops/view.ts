@@ -16,6 +16,8 @@ export interface ServiceView {
   readonly onEmpty: string;
   /** "timeout 300s, key saddr, netmask 24/64, size 65536"; absent without persistence. */
   readonly persistence?: string;
+  /** "10/second, kernel log level info", "100/minute, nflog group 5"; absent when the service logs nothing. */
+  readonly log?: string;
   readonly backends: readonly BackendView[];
 }
 
@@ -48,6 +50,18 @@ export function viewOf(p: Plan): ServiceView[] {
       : {
           persistence: `timeout ${s.persistence.timeout}s, key ${s.persistence.key}, netmask ${s.persistence.netmask4}/${s.persistence.netmask6}, size ${s.persistence.size}`,
         }),
+    ...(s.log === undefined
+      ? {}
+      : {
+          log: `${s.log.rate}/${s.log.unit}, ${s.log.to.kind === 'kernel' ? `kernel log level ${s.log.to.level}` : `nflog group ${s.log.to.group}`}`,
+        }),
     backends: s.backends.map((b) => ({ id: b.id, endpoint: b.endpoint, weight: b.weight, state: b.state })),
   }));
+}
+
+// The forward filter as the operator reads it: "policy drop, accept 198.51.100.0/24, 2001:db8:3::/48", or "none".
+export function forwardView(p: Plan): string {
+  if (p.forward === undefined) return 'none';
+  const accept = p.forward.accept.map((x) => x.text).join(', ');
+  return `policy drop, accept ${accept === '' ? 'nothing else' : accept}`;
 }

@@ -51,7 +51,9 @@ export function plan(model: Model, overlay?: HealthOverlay): Plan {
     if (last !== undefined) nextSlot = last.slotBase + last.capacity;
     return planned;
   });
-  return { table: model.table, services };
+  return model.forward === undefined
+    ? { table: model.table, services }
+    : { table: model.table, services, forward: model.forward };
 }
 
 // Plans again only the services at `indexes` (of model.services) with another overlay; every other service is the
@@ -71,7 +73,7 @@ export function replan(prev: Plan, model: Model, overlay: HealthOverlay, indexes
     const mark = was.persistence?.mark;
     services[i] = planService(s, was.backends[0]?.id ?? 1, was.pools[0]?.slotBase ?? SLOT_BASE, overlay, mark);
   }
-  return { table: prev.table, services };
+  return { ...prev, services };
 }
 
 // One service, its backends numbered from firstId and its pools' slot ranges laid out from firstSlot.
@@ -150,7 +152,8 @@ function planService(
     backends,
     pools,
   };
-  const withPersistence = persistence === undefined ? out : { ...out, persistence };
+  const withLog = s.log === undefined ? out : { ...out, log: s.log };
+  const withPersistence = persistence === undefined ? withLog : { ...withLog, persistence };
   return s.dsr === undefined ? withPersistence : { ...withPersistence, dsr: s.dsr };
 }
 

@@ -1,8 +1,10 @@
 import type {
   Address,
   BackendState,
+  ConnectionLog,
   Dsr,
   Family,
+  ForwardFilter,
   HashField,
   Nat,
   Persistence,
@@ -91,6 +93,8 @@ export interface PlannedService {
   readonly persistence?: PlannedPersistence;
   /** forwarding: dsr (the netdev table forwards its packets); absent for NAT, so NAT plans serialize as before. */
   readonly dsr?: Dsr;
+  /** Logging of new connections; absent when the service logs nothing. */
+  readonly log?: ConnectionLog;
 }
 
 /** A service's persistence as planned: the config's settings and the mark its entries are keyed by. */
@@ -104,4 +108,6 @@ export interface Plan {
   /** The table name (validated by the config rules). */
   readonly table: string;
   readonly services: readonly PlannedService[];
+  /** The forward filter; absent when there is none. */
+  readonly forward?: ForwardFilter;
 }

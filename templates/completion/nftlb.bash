@@ -5,7 +5,7 @@
 _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
-    '') commands='render check apply remove status diff doctor health import persistence backend-setup help' options='-V --version -h --help' args=none ;;
+    '') commands='render check apply remove status diff doctor health import persistence backend-setup trace help' options='-V --version -h --help' args=none ;;
     'render') commands='' options='-c --config -f --format -h --help' args=none ;;
     'check') commands='' options='-c --config --json -h --help' args=none ;;
     'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -h --help' args=none ;;
@@ -20,7 +20,8 @@ _nftlb_spec() {
     'persistence list') commands='' options='-c --config --service --client --json -h --help' args=none ;;
     'persistence flush') commands='' options='-c --config --service --client --json -h --help' args=none ;;
     'backend-setup') commands='' options='-c --config --backend --interface --json -h --help' args=none ;;
-    'help') commands='render check apply remove status diff doctor health import persistence backend-setup' options='' args=none ;;
+    'trace') commands='' options='-c --config --service --client --count --seconds --json --wait --lock-file -h --help' args=none ;;
+    'help') commands='render check apply remove status diff doctor health import persistence backend-setup trace' options='' args=none ;;
     *) return 1 ;;
   esac
 }
@@ -57,6 +58,13 @@ _nftlb_value() {
     'backend-setup|-c'|'backend-setup|--config') kind=file ;;
     'backend-setup|--backend') kind=none ;;
     'backend-setup|--interface') kind=none ;;
+    'trace|-c'|'trace|--config') kind=file ;;
+    'trace|--service') kind=none ;;
+    'trace|--client') kind=none ;;
+    'trace|--count') kind=none ;;
+    'trace|--seconds') kind=none ;;
+    'trace|--wait') kind=none ;;
+    'trace|--lock-file') kind=file ;;
     *) return 1 ;;
   esac
 }

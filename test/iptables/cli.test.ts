@@ -56,3 +56,19 @@ test('render --format iptables refuses persistence: exit 5, the reason named, no
   t.is(r.out, '');
   t.regex(r.err, /service st: persistence is not expressed by the iptables output \(-m recent keeps at most/);
 });
+
+test('render --format iptables refuses the forward filter and the connection log: exit 5, the reason named, nothing on stdout', async (t) => {
+  const fwd = await render(`forward: { policy: drop, accept: [198.51.100.0/24] }\n${WEB}`, 'iptables');
+  t.is(fwd.code, EXIT.unsupported);
+  t.is(fwd.out, '');
+  t.regex(fwd.err, /forward \(the forward filter\) is not expressed by the iptables output/);
+  // policy accept is no filter: the render goes through.
+  t.is((await render(`forward: { policy: accept }\n${WEB}`, 'iptables')).code, EXIT.ok);
+  const log = await render(
+    'services:\n  - { name: lg, vip: 203.0.113.1, port: 80, log: { group: 2 }, backends: [{ address: 198.51.100.2 }] }\n',
+    'ip6tables',
+  );
+  t.is(log.code, EXIT.unsupported);
+  t.is(log.out, '');
+  t.regex(log.err, /service lg: log is not expressed by the iptables output/);
+});

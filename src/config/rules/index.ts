@@ -2,9 +2,11 @@ import { addressFamilies } from './address-families.js';
 import { backendList } from './backend-list.js';
 import { backendPorts } from './backend-ports.js';
 import { dsr } from './dsr.js';
+import { forwardOptions } from './forward-options.js';
 import { hashOptions } from './hash-options.js';
 import { healthOptions } from './health-options.js';
 import { listenerOverlap } from './listener-overlap.js';
+import { logOptions } from './log-options.js';
 import { persistenceOptions } from './persistence.js';
 import type { Rule } from './rule.js';
 import { tableName } from './table-name.js';
@@ -24,4 +26,6 @@ export const rules: readonly Rule[] = [
   persistenceOptions,
   weights,
   dsr,
+  forwardOptions,
+  logOptions,
 ];

@@ -1,0 +1,115 @@
+import type { Family } from '../model/types.js';
+import type { Plan } from '../plan/types.js';
+import type { Chain, Element, Expr, Rule, SetView, Stmt } from './ast.js';
+import { ident, type Ident } from './names.js';
+import { element } from './render.js';
+
+// The forward filter (README.md, Forward filter): with `forward: { policy: drop }` the table gets one filter chain on
+// the forward hook that accepts
+//   - the connections nftlb balanced, in both directions and with their related ICMP: conntrack says they were DNATed,
+//     their ct mark is a backend id, and their reply source is that backend's address (one set lookup, so another
+//     program's DNAT or ct marks cannot pass as nftlb's);
+//   - the connections opened from the `accept` prefixes (conntrack's original source), in both directions;
+// and drops every other forwarded packet with a counter (`nftlb status` shows it). Without the key the table has none
+// of these objects, so its script is byte for byte what it was before the filter existed.
+
+/** Fixed names of the forward filter's objects. */
+export const FORWARD_NAMES = {
+  chain: ident('forward_filter'),
+  /** backend id . backend address, per family: what a balanced connection's ct mark and reply source must be. */
+  backends: { 4: ident('forward_backends4'), 6: ident('forward_backends6') },
+  /** The accept prefixes, per family. */
+  accept: { 4: ident('forward_accept4'), 6: ident('forward_accept6') },
+} as const;
+
+const FAMILIES = [4, 6] as const;
+const f = (field: Extract<Expr, { kind: 'field' }>['field']): Expr => ({ kind: 'field', field });
+const accept: Stmt = { kind: 'verdict', verdict: { kind: 'accept' } };
+const generated = <T>(gen: () => Generator<T>): Iterable<T> => ({ [Symbol.iterator]: gen });
+
+// The sets of the filter; none without one.
+export function forwardSets(p: Plan): SetView[] {
+  if (p.forward === undefined) return [];
+  const count = { 4: 0, 6: 0 };
+  for (const s of p.services) for (const b of s.backends) count[b.address.family]++;
+  const backends = (fam: Family): Iterable<Element> =>
+    generated(function* () {
+      for (let i = 0; i < p.services.length; i++) {
+        const bs = p.services[i]!.backends;
+        for (let j = 0; j < bs.length; j++)
+          if (bs[j]!.address.family === fam) yield element(`${bs[j]!.id} . ${bs[j]!.address.text}`);
+      }
+    });
+  const prefixes = p.forward.accept;
+  return [
+    ...FAMILIES.map((fam): SetView => ({
+      kind: 'set',
+      name: FORWARD_NAMES.backends[fam],
+      key: ['mark', fam === 4 ? 'ipv4_addr' : 'ipv6_addr'],
+      flags: [],
+      // Backends never change with health, so each set holds exactly what it is sized for.
+      ...(count[fam] > 0 ? { size: count[fam] } : {}),
+      elements: count[fam] > 0 ? backends(fam) : [],
+    })),
+    ...FAMILIES.map((fam): SetView => ({
+      kind: 'set',
+      name: FORWARD_NAMES.accept[fam],
+      key: [fam === 4 ? 'ipv4_addr' : 'ipv6_addr'],
+      flags: ['interval'],
+      elements: prefixes.filter((x) => x.family === fam).map((x) => element(x.text)),
+    })),
+  ];
+}
+
+// The filter chain; none without a filter. The balanced connections come first: they are most of the traffic.
+export function forwardChains(p: Plan): Chain[] {
+  if (p.forward === undefined) return [];
+  const lookup = (left: Expr, set: Ident): Stmt => ({ kind: 'match', left, right: { kind: 'set-ref', name: set } });
+  const dnatted: Stmt = { kind: 'match', left: f('ct status'), right: { kind: 'symbol', value: 'dnat' } };
+  const rules: Rule[] = [
+    ...FAMILIES.map((fam): Rule => ({
+      stmts: [
+        dnatted,
+        lookup(
+          { kind: 'concat', parts: [f('ct mark'), f(fam === 4 ? 'ct reply ip saddr' : 'ct reply ip6 saddr')] },
+          FORWARD_NAMES.backends[fam],
+        ),
+        accept,
+      ],
+    })),
+    ...FAMILIES.map((fam): Rule => ({
+      stmts: [
+        lookup(f(fam === 4 ? 'ct original ip saddr' : 'ct original ip6 saddr'), FORWARD_NAMES.accept[fam]),
+        accept,
+      ],
+    })),
+    { stmts: [{ kind: 'counter' }, { kind: 'verdict', verdict: { kind: 'drop' } }] },
+  ];
+  return [
+    {
+      name: FORWARD_NAMES.chain,
+      hook: { type: 'filter', hook: 'forward', priority: 'filter', priorityOffset: 0, policy: 'drop' },
+      rules,
+    },
+  ];
+}
+
+/** Packets and bytes the filter dropped since the table was loaded. */
+export interface ForwardDrops {
+  readonly packets: number;
+  readonly bytes: number;
+}
+
+// The filter's drop counter in a table's nft JSON listing (`nft -j list table`), or null when the table has no filter.
+export function forwardDropsOfJson(json: readonly unknown[]): ForwardDrops | null {
+  for (const item of json) {
+    const rule = (item as { rule?: { chain?: string; expr?: unknown[] } }).rule;
+    if (rule?.chain !== FORWARD_NAMES.chain || rule.expr === undefined) continue;
+    for (const x of rule.expr) {
+      const c = (x as { counter?: { packets?: number; bytes?: number } }).counter;
+      if (c !== undefined && c !== null && typeof c.packets === 'number')
+        return { packets: c.packets, bytes: typeof c.bytes === 'number' ? c.bytes : 0 };
+    }
+  }
+  return null;
+}
