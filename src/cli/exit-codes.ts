@@ -11,7 +11,7 @@ export const EXIT = {
   /** The config has errors (all of them are printed on stderr). */
   configInvalid: 3,
   /** The config file cannot be read: missing, unreadable, not a regular file (a FIFO, a device, a directory), or over
-   *  the size limit. */
+   *  the size limit; or a file the config names cannot be used (the CA file of an https health check). */
   configRead: 4,
   /** The requested output cannot express the config (e.g. iptables and maglev). */
   unsupported: 5,

@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { loadModel } from '../system/config-file.js';
-import { runProbe } from '../health/probe.js';
+import { runProbe, type CaContexts } from '../health/probe.js';
+import { caContexts } from '../health/tls.js';
+import { readCaFile } from '../system/ca-file.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
 import { healthStateFile, readHealthState } from '../health/state-file.js';
 import { checkStatusText, checkStatusView } from '../health/check-status.js';
@@ -27,13 +29,14 @@ function roundDeps(
   exec: Executor,
   opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean },
   table: string,
+  cas: { current: CaContexts },
 ): RoundDeps {
   const host = hostOf(ctx, exec, { lockFile: opts.lockFile, stateDir: opts.stateDir });
   return {
     host,
     lockWaitSeconds: opts.wait,
     force: opts.force === true,
-    probe: (check, target) => runProbe(check, target, ctx.env),
+    probe: (check, target) => runProbe(check, target, ctx.env, cas.current),
     now: () => new Date(),
     stateFile: healthStateFile(host.stateDir, table),
     warn: (msg) => ctx.io.err(`nftlb health: warning: ${msg}\n`),
@@ -128,7 +131,9 @@ export function healthCommand(
             return;
           }
           printDiagnostics(ctx.io, opts.config, warnings);
-          const deps = roundDeps(ctx, exec, opts, model.table);
+          // The CA files of https checks are read once here (and again on SIGHUP), not by every probe.
+          const cas = { current: await caContexts(model, readCaFile) };
+          const deps = roundDeps(ctx, exec, opts, model.table, cas);
           if (opts.once === true) {
             const r = await healthOnce(deps, model);
             logRound(ctx.io, r);
@@ -136,7 +141,7 @@ export function healthCommand(
             ctx.exit(EXIT.ok);
             return;
           }
-          await watchUntilStopped(ctx, deps, model, opts.config, signals);
+          await watchUntilStopped(ctx, deps, model, opts.config, signals, cas);
           ctx.exit(EXIT.ok);
         } catch (e) {
           ctx.exit(reportError(ctx.io, e, opts.config));
@@ -151,6 +156,7 @@ async function watchUntilStopped(
   model: Awaited<ReturnType<typeof loadModel>>['model'],
   config: string,
   signals: SignalSource,
+  cas: { current: CaContexts },
 ): Promise<void> {
   ctx.io.err(`nftlb health: watching ${config} (table ${model.table})\n`);
   const w = watch(
@@ -160,20 +166,24 @@ async function watchUntilStopped(
     (e) => void reportError(ctx.io, e, config),
   );
   const hup = (): void => {
-    loadModel(config).then(
-      ({ model: m }) => {
-        if (m.table !== model.table) {
-          ctx.io.err(`nftlb health: ${config}: the table name changed; restart nftlb health to follow it\n`);
-          return;
-        }
-        ctx.io.err(`nftlb health: reloaded ${config}\n`);
-        w.reload(m);
-      },
-      (e: unknown) => {
-        ctx.io.err('nftlb health: SIGHUP: the config cannot be used, keeping the previous one\n');
-        reportError(ctx.io, e, config);
-      },
-    );
+    loadModel(config)
+      .then(async ({ model: m }) => ({ m, c: await caContexts(m, readCaFile) }))
+      .then(
+        ({ m, c }) => {
+          if (m.table !== model.table) {
+            ctx.io.err(`nftlb health: ${config}: the table name changed; restart nftlb health to follow it\n`);
+            return;
+          }
+          ctx.io.err(`nftlb health: reloaded ${config}\n`);
+          // Probes of the round in flight may still name a CA file of the old config: keep those contexts.
+          cas.current = new Map([...cas.current, ...c]);
+          w.reload(m);
+        },
+        (e: unknown) => {
+          ctx.io.err('nftlb health: SIGHUP: the config cannot be used, keeping the previous one\n');
+          reportError(ctx.io, e, config);
+        },
+      );
   };
   const term = (): void => {
     ctx.io.err('nftlb health: stopping\n');
