@@ -5,6 +5,7 @@ import { runProbe, type CaContexts } from '../health/probe.js';
 import { caContexts } from '../health/tls.js';
 import { readCaFile } from '../system/ca-file.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
+import { overridesFile, overrideStates, readOverrides } from '../health/overrides.js';
 import { healthStateFile, readHealthState } from '../health/state-file.js';
 import { checkStatusText, checkStatusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
@@ -53,6 +54,11 @@ function logRound(io: Io, r: RoundReport): void {
       ? `full (${c.count}/${c.max} connections): no new connections`
       : `has room (${c.count}/${c.max} connections): takes new connections again`;
     io.err(`nftlb health: ${c.key.slice(0, at)} ${c.key.slice(at + 1)}: ${what}\n`);
+  }
+  for (const o of r.overrides ?? []) {
+    const at = o.key.indexOf('/');
+    const what = o.to === null ? `override ${o.from ?? ''} removed` : `override ${o.to} set`;
+    io.err(`nftlb health: ${o.key.slice(0, at)} ${o.key.slice(at + 1)}: ${what} (nftlb backend)\n`);
   }
   if (r.sync.action !== 'none')
     io.err(`nftlb health: ${r.sync.action === 'full' ? `reloaded table (${r.sync.why})` : r.sync.why}\n`);
@@ -117,14 +123,15 @@ export function healthCommand(
           }
           const { model, warnings } = await loadModel(opts.config);
           if (opts.status === true) {
-            const file = healthStateFile(hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir, model.table);
-            const rows = checkStatusView(
-              model,
-              await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`)),
-            );
+            const dir = hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir;
+            const file = healthStateFile(dir, model.table);
+            const state = await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`));
+            const ofile = overridesFile(dir, model.table);
+            const overrides = overrideStates(await readOverrides(ofile, model.table));
+            const rows = checkStatusView(model, { ...state, overrides });
             ctx.io.out(
               opts.json === true
-                ? `${JSON.stringify({ table: model.table, stateFile: file, backends: rows }, null, 2)}\n`
+                ? `${JSON.stringify({ table: model.table, stateFile: file, overridesFile: ofile, backends: rows }, null, 2)}\n`
                 : checkStatusText(rows),
             );
             ctx.exit(EXIT.ok);

@@ -3,7 +3,7 @@ import { renderCommands, type Command } from './commands.js';
 import { buildTable, NAMES } from './build.js';
 import type { Ident } from './names.js';
 import { renderElement, renderElementKey, renderRule } from './render.js';
-import type { Plan, PlannedService } from '../plan/types.js';
+import type { Plan, PlannedBackend, PlannedService } from '../plan/types.js';
 
 /** What an incremental update touches, for logs and tests. */
 export interface IncrementalUpdate {
@@ -101,15 +101,24 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
   };
 }
 
-// Same config as far as the table is concerned: everything but the pools and the health verdicts.
+// Same config as far as the table is concerned: everything but the pools, the health verdicts, full flags and the
+// operator's overrides.
 function sameShape(a: PlannedService, b: PlannedService): boolean {
   const strip = (s: PlannedService): string =>
     JSON.stringify({
       ...s,
       pools: s.pools.map((p) => [p.family, p.slotBase, p.capacity]),
-      backends: s.backends.map((x) => ({ ...x, health: null, full: null })),
+      backends: s.backends.map(withoutMembership),
     });
   return strip(a) === strip(b);
+}
+
+// A backend without what a membership change may change. The keys are left out, not set to null: `full` and
+// `override` are present only when set, so setting them would order the keys differently from one plan to the other.
+function withoutMembership(b: PlannedBackend): object {
+  const { health, full, override, ...rest } = b;
+  void [health, full, override];
+  return rest;
 }
 
 // The declaration of a set of the table, as buildTable makes it.

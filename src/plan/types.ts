@@ -1,5 +1,9 @@
 import type { Address, BackendState, Family, HashField, Nat, PortRange, Protocol } from '../model/types.js';
 
+/** A runtime override of a backend's state (`nftlb backend drain|down`): it takes the backend out of new selections
+ *  like the config state of the same name, without editing the config. */
+export type Override = 'drain' | 'down';
+
 /** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE always names a backend. */
 export const SLOT_BASE = 0x100000;
 
@@ -27,6 +31,9 @@ export interface PlannedBackend {
   /** limit-overflow spill: at max-connections when planned, so out of selection like a drained backend. Set only
    *  when true (plans without spill serialize as before). */
   readonly full?: true;
+  /** The operator's override (`nftlb backend drain|down`) this plan used. Set only when there is one (plans without
+   *  overrides serialize as before). */
+  readonly override?: Override;
 }
 
 /** One service in one address family: its own chain, selector and slot table. */
