@@ -11,6 +11,7 @@ import { diffCommand } from './diff.js';
 import { doctorCommand } from './doctor.js';
 import { healthCommand } from './health.js';
 import { importCommand } from './import.js';
+import { backendCommand } from './backend.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -28,6 +29,7 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(diffCommand(ctx));
   program.addCommand(doctorCommand(ctx));
   program.addCommand(healthCommand(ctx));
+  program.addCommand(backendCommand(ctx));
   program.addCommand(importCommand(ctx));
   for (const c of program.commands)
     c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
