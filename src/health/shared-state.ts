@@ -41,8 +41,9 @@ export class SharedState {
     readonly stateFile: string,
     readonly table: string,
     private readonly warn: (msg: string) => void,
-    /** health --watch: an overrides file that cannot be read is reported and the overrides known so far are kept, so
-     *  a bad edit does not stop the checks; everyone else stops with the error. */
+    /** health --watch: an overrides file that cannot be read is reported and the overrides known so far (at first:
+     *  those the live table holds) are kept, so a bad edit does not stop the checks; everyone else stops with the
+     *  error. */
     private readonly keepOverridesOnError = false,
     /** How long a state file another process marked pending is waited for. */
     private readonly pendingWaitMs = PENDING_WAIT_MS,
@@ -93,8 +94,11 @@ export class SharedState {
         out = { ...out, overrides: o };
       } catch (e) {
         if (!this.keepOverridesOnError) throw e;
+        // Known before: those read last, or (nothing read yet) those the live table was built with, so a bad file
+        // never puts a drained backend back.
         this.warn(`${(e as Error).message}; keeping the overrides known before`);
         this.overridesStamp = oStamp;
+        if (out.overrides === undefined) out = { ...out, overrides: { ...(out.loaded.overrides ?? {}) } };
       }
     }
     return out;

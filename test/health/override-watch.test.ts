@@ -188,3 +188,27 @@ const FRESH_UP = {
   reason: 'connected',
   since: null,
 };
+
+test('refresh in health --watch: an overrides file it cannot parse is reported, and the overrides the table holds kept', async (t) => {
+  const { deps, dir } = await setup(t);
+  const file = deps.stateFile;
+  await writeHealthState(file, {
+    version: 3,
+    table: 'ow',
+    live: null,
+    loaded: { health: {}, lastKnown: {}, overrides: { 'web/198.51.100.3:80': 'drain' } },
+    backends: {},
+  });
+  await writeFile(join(dir, 'overrides-ow.json'), '{ broken');
+  const warned: string[] = [];
+  const watching = new SharedState(file, 'ow', (m) => warned.push(m), true);
+  const s = await watching.refresh(await watching.read());
+  t.deepEqual(s.overrides, { 'web/198.51.100.3:80': 'drain' });
+  t.regex(
+    warned[0] ?? '',
+    /cannot use the backend overrides .*overrides-ow\.json: .*; keeping the overrides known before/,
+  );
+  // Anyone else stops with the error.
+  const once = new SharedState(file, 'ow', () => undefined);
+  await t.throwsAsync(once.refresh(await once.read()), { message: /cannot use the backend overrides/ });
+});
