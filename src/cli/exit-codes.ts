@@ -11,7 +11,7 @@ export const EXIT = {
   /** The config has errors (all of them are printed on stderr). */
   configInvalid: 3,
   /** The config file cannot be read: missing, unreadable, not a regular file (a FIFO, a device, a directory), or over
-   *  the size limit. */
+   *  the size limit; or a file the config names cannot be used (the CA file of an https health check). */
   configRead: 4,
   /** The requested output cannot express the config (e.g. iptables and maglev). */
   unsupported: 5,
@@ -33,6 +33,9 @@ export const EXIT = {
   hostFault: 13,
   /** A table of nftlb's name exists that nftlb did not make; nothing was changed (apply --force takes it over). */
   foreignTable: 14,
+  /** `nftlb backend`: the config has no such service, or no such backend in it (or the address names several
+   *  backends: give ADDRESS:PORT); nothing was changed. */
+  notFound: 15,
   /** The reader of stdout went away before all output was written (`nftlb render | head`): as a program killed by
    *  SIGPIPE (128 + 13), quietly. */
   brokenPipe: 141,
@@ -57,6 +60,8 @@ export function exitCodeFor(code: NftlbErrorCode): number {
       return EXIT.hostFault;
     case 'foreign-table':
       return EXIT.foreignTable;
+    case 'not-found':
+      return EXIT.notFound;
     case 'lock-busy':
       return EXIT.lockBusy;
     case 'internal':

@@ -1,8 +1,11 @@
 import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { loadModel } from '../system/config-file.js';
-import { runProbe } from '../health/probe.js';
+import { runProbe, type CaContexts } from '../health/probe.js';
+import { caContexts } from '../health/tls.js';
+import { readCaFile } from '../system/ca-file.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
+import { overridesFile, overrideStates, readOverrides } from '../health/overrides.js';
 import { healthStateFile, readHealthState } from '../health/state-file.js';
 import { checkStatusText, checkStatusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
@@ -27,13 +30,14 @@ function roundDeps(
   exec: Executor,
   opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean },
   table: string,
+  cas: { current: CaContexts },
 ): RoundDeps {
   const host = hostOf(ctx, exec, { lockFile: opts.lockFile, stateDir: opts.stateDir });
   return {
     host,
     lockWaitSeconds: opts.wait,
     force: opts.force === true,
-    probe: (check, target) => runProbe(check, target, ctx.env),
+    probe: (check, target) => runProbe(check, target, ctx.env, cas.current),
     now: () => new Date(),
     stateFile: healthStateFile(host.stateDir, table),
     warn: (msg) => ctx.io.err(`nftlb health: warning: ${msg}\n`),
@@ -50,6 +54,11 @@ function logRound(io: Io, r: RoundReport): void {
       ? `full (${c.count}/${c.max} connections): no new connections`
       : `has room (${c.count}/${c.max} connections): takes new connections again`;
     io.err(`nftlb health: ${c.key.slice(0, at)} ${c.key.slice(at + 1)}: ${what}\n`);
+  }
+  for (const o of r.overrides ?? []) {
+    const at = o.key.indexOf('/');
+    const what = o.to === null ? `override ${o.from ?? ''} removed` : `override ${o.to} set`;
+    io.err(`nftlb health: ${o.key.slice(0, at)} ${o.key.slice(at + 1)}: ${what} (nftlb backend)\n`);
   }
   if (r.sync.action !== 'none')
     io.err(`nftlb health: ${r.sync.action === 'full' ? `reloaded table (${r.sync.why})` : r.sync.why}\n`);
@@ -114,21 +123,24 @@ export function healthCommand(
           }
           const { model, warnings } = await loadModel(opts.config);
           if (opts.status === true) {
-            const file = healthStateFile(hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir, model.table);
-            const rows = checkStatusView(
-              model,
-              await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`)),
-            );
+            const dir = hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir;
+            const file = healthStateFile(dir, model.table);
+            const state = await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`));
+            const ofile = overridesFile(dir, model.table);
+            const overrides = overrideStates(await readOverrides(ofile, model.table));
+            const rows = checkStatusView(model, { ...state, overrides });
             ctx.io.out(
               opts.json === true
-                ? `${JSON.stringify({ table: model.table, stateFile: file, backends: rows }, null, 2)}\n`
+                ? `${JSON.stringify({ table: model.table, stateFile: file, overridesFile: ofile, backends: rows }, null, 2)}\n`
                 : checkStatusText(rows),
             );
             ctx.exit(EXIT.ok);
             return;
           }
           printDiagnostics(ctx.io, opts.config, warnings);
-          const deps = roundDeps(ctx, exec, opts, model.table);
+          // The CA files of https checks are read once here (and again on SIGHUP), not by every probe.
+          const cas = { current: await caContexts(model, readCaFile) };
+          const deps = roundDeps(ctx, exec, opts, model.table, cas);
           if (opts.once === true) {
             const r = await healthOnce(deps, model);
             logRound(ctx.io, r);
@@ -136,7 +148,7 @@ export function healthCommand(
             ctx.exit(EXIT.ok);
             return;
           }
-          await watchUntilStopped(ctx, deps, model, opts.config, signals);
+          await watchUntilStopped(ctx, deps, model, opts.config, signals, cas);
           ctx.exit(EXIT.ok);
         } catch (e) {
           ctx.exit(reportError(ctx.io, e, opts.config));
@@ -151,6 +163,7 @@ async function watchUntilStopped(
   model: Awaited<ReturnType<typeof loadModel>>['model'],
   config: string,
   signals: SignalSource,
+  cas: { current: CaContexts },
 ): Promise<void> {
   ctx.io.err(`nftlb health: watching ${config} (table ${model.table})\n`);
   const w = watch(
@@ -160,20 +173,24 @@ async function watchUntilStopped(
     (e) => void reportError(ctx.io, e, config),
   );
   const hup = (): void => {
-    loadModel(config).then(
-      ({ model: m }) => {
-        if (m.table !== model.table) {
-          ctx.io.err(`nftlb health: ${config}: the table name changed; restart nftlb health to follow it\n`);
-          return;
-        }
-        ctx.io.err(`nftlb health: reloaded ${config}\n`);
-        w.reload(m);
-      },
-      (e: unknown) => {
-        ctx.io.err('nftlb health: SIGHUP: the config cannot be used, keeping the previous one\n');
-        reportError(ctx.io, e, config);
-      },
-    );
+    loadModel(config)
+      .then(async ({ model: m }) => ({ m, c: await caContexts(m, readCaFile) }))
+      .then(
+        ({ m, c }) => {
+          if (m.table !== model.table) {
+            ctx.io.err(`nftlb health: ${config}: the table name changed; restart nftlb health to follow it\n`);
+            return;
+          }
+          ctx.io.err(`nftlb health: reloaded ${config}\n`);
+          // Probes of the round in flight may still name a CA file of the old config: keep those contexts.
+          cas.current = new Map([...cas.current, ...c]);
+          w.reload(m);
+        },
+        (e: unknown) => {
+          ctx.io.err('nftlb health: SIGHUP: the config cannot be used, keeping the previous one\n');
+          reportError(ctx.io, e, config);
+        },
+      );
   };
   const term = (): void => {
     ctx.io.err('nftlb health: stopping\n');

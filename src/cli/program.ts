@@ -14,6 +14,7 @@ import { importCommand } from './import.js';
 import { persistenceCommand } from './persistence.js';
 import { backendSetupCommand } from './backend-setup.js';
 import { traceCommand } from './trace.js';
+import { backendCommand } from './backend.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -31,6 +32,7 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(diffCommand(ctx));
   program.addCommand(doctorCommand(ctx));
   program.addCommand(healthCommand(ctx));
+  program.addCommand(backendCommand(ctx));
   program.addCommand(importCommand(ctx));
   program.addCommand(persistenceCommand(ctx));
   program.addCommand(backendSetupCommand(ctx));

@@ -47,6 +47,13 @@ const LIVE_TEXT: Record<Status['live'], string> = {
 
 const num = (v: number | null): string => (v === null ? '-' : String(v));
 
+// A backend's state in the table: `drain (override, out)` says where the state comes from and that it takes no new
+// connections.
+function stateText(b: Status['services'][number]['backends'][number]): string {
+  const notes = [...(b.override === null ? [] : ['override']), ...(b.active ? [] : ['out'])];
+  return notes.length === 0 ? b.state : `${b.state} (${notes.join(', ')})`;
+}
+
 // The human table. With DSR services, a PACKETS column and the service's BYTES: what the balancer forwarded of the
 // clients' direction (a DSR service has no connections on the balancer, its NEW and CONNS read -).
 export function table(s: Status): string {
@@ -90,7 +97,7 @@ export function table(s: Status): string {
       rows.push([
         '',
         b.endpoint,
-        b.active ? b.state : `${b.state} (out)`,
+        stateText(b),
         b.health,
         String(b.weight),
         '',
@@ -196,6 +203,12 @@ export function prometheus(s: Status): string {
     'gauge',
     'Configured weight of the backend.',
     be.map(({ b, l }) => [l, b.weight]),
+  );
+  metric(
+    'nftlb_backend_override',
+    'gauge',
+    'Present (1) while the operator overrides the state of the backend (nftlb backend drain|down); label state.',
+    be.filter(({ b }) => b.override !== null).map(({ b, l }) => [{ ...l, state: b.override! }, 1]),
   );
   metric(
     'nftlb_backend_connections',

@@ -13,6 +13,7 @@ import {
   type ForwardFilter,
   type HashField,
   type HealthCheck,
+  type HttpRequest,
   type Limits,
   type Model,
   type Nat,
@@ -254,17 +255,43 @@ export function normalizeHealth(h: RawHealth): HealthCheck {
     case 'banner':
       return { ...base, kind: 'banner', send: h.send, expect: h.expect ?? '220' };
     case 'http':
+      return { ...base, kind: 'http', ...httpRequest(h) };
+    case 'https':
       return {
         ...base,
-        kind: 'http',
-        method: h.method ?? 'GET',
-        path: h.path ?? '/',
-        host: h.host,
-        status: h.status === undefined ? [200] : typeof h.status === 'number' ? [h.status] : [...h.status],
+        kind: 'https',
+        ...httpRequest(h),
+        sni: h.sni ?? hostName(h.host),
+        ca: h.ca,
+        verify: h['no-verify'] !== true,
       };
     case 'exec':
-      return { ...base, kind: 'exec', command: (h.command ?? '').split(' ').filter((w) => w.length > 0) };
+      return {
+        ...base,
+        kind: 'exec',
+        // A list is taken as it is; a string keeps its old meaning: split on spaces, no shell.
+        command: Array.isArray(h.command) ? [...h.command] : (h.command ?? '').split(' ').filter((w) => w.length > 0),
+      };
   }
+}
+
+function httpRequest(h: RawHealth): HttpRequest {
+  return {
+    method: h.method ?? 'GET',
+    path: h.path ?? '/',
+    host: h.host,
+    status: h.status === undefined ? [200] : typeof h.status === 'number' ? [h.status] : [...h.status],
+  };
+}
+
+// The DNS name of a Host header value (without its :port), or undefined when it names an address: TLS never sends an
+// address as server name (RFC 6066, 3).
+export function hostName(host: string | undefined): string | undefined {
+  if (host === undefined || host.startsWith('[')) return undefined;
+  const colon = host.indexOf(':');
+  if (colon >= 0 && host.indexOf(':', colon + 1) >= 0) return undefined; // an IPv6 address without brackets
+  const name = colon < 0 ? host : host.slice(0, colon);
+  return name === '' || parseAddress(name) !== undefined ? undefined : name;
 }
 
 function normalizeScheduler(s: RawService, path: string, err: ErrFn): Scheduler {

@@ -83,7 +83,12 @@ export const configSchema = {
       required: ['type'],
       description: 'Health check of a backend (on a service: the default for its backends). Times in seconds.',
       properties: {
-        type: { type: 'string', enum: ['tcp', 'banner', 'http', 'exec'] },
+        type: {
+          type: 'string',
+          enum: ['tcp', 'banner', 'http', 'https', 'exec'],
+          description:
+            'tcp connects; banner reads the first line; http and https (TLS) send a request and read the status; exec runs a program.',
+        },
         interval: {
           type: 'number',
           exclusiveMinimum: 0,
@@ -129,32 +134,60 @@ export const configSchema = {
         method: {
           type: 'string',
           enum: ['GET', 'HEAD', 'POST', 'OPTIONS'],
-          description: 'http: request method. Default GET.',
+          description: 'http, https: request method. Default GET.',
         },
         path: {
           type: 'string',
           pattern: '^/[\\x21-\\x7e]*$',
           maxLength: 2048,
-          description: 'http: request path. Default /.',
+          description: 'http, https: request path. Default /.',
         },
         host: {
           type: 'string',
           pattern: '^[A-Za-z0-9.:\\[\\]-]{1,255}$',
-          description: 'http: Host header. Default: the backend address.',
+          description:
+            'http, https: Host header (a name or address, with :port if wanted). Default: the probed address:port. https: also the TLS server name (SNI) when it is a DNS name and sni is not given.',
+        },
+        sni: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 253,
+          pattern: '^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$',
+          description:
+            'https: a DNS name sent as TLS server name (SNI) and verified against the certificate. Default: host when it is a name, else none (an address is never sent as SNI; the certificate must then name the address).',
+        },
+        ca: {
+          type: 'string',
+          minLength: 2,
+          maxLength: 4096,
+          pattern: '^/',
+          description:
+            "https: an absolute path to a PEM file of the CA certificate(s) that verify the backend's certificate, instead of Node's built-in CA list.",
+        },
+        'no-verify': {
+          type: 'boolean',
+          description:
+            "https: true accepts any certificate, so the check no longer proves who answers. Anyone who answers on the backend's address with TLS and the expected status passes it. Default false.",
         },
         status: {
-          description: 'http: expected status code(s). Default 200.',
+          description: 'http, https: expected status code(s). Default 200.',
           oneOf: [
             { type: 'integer', minimum: 100, maximum: 599 },
             { type: 'array', minItems: 1, maxItems: 1024, items: { type: 'integer', minimum: 100, maximum: 599 } },
           ],
         },
         command: {
-          type: 'string',
-          minLength: 1,
-          maxLength: 4096,
           description:
-            'exec: program and arguments (split on spaces, no shell); exit status 0 means up. NFTLB_ADDRESS and NFTLB_PORT are set.',
+            'exec: a program and its arguments, as a list [program, "argument with space", ...] or as one string split on spaces (no shell); exit status 0 means up. NFTLB_ADDRESS and NFTLB_PORT are set.',
+          oneOf: [
+            { type: 'string', minLength: 1, maxLength: 4096 },
+            {
+              type: 'array',
+              minItems: 1,
+              maxItems: 256,
+              items: { type: 'string', maxLength: 4096 },
+            },
+          ],
         },
       },
     },

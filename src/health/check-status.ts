@@ -1,5 +1,5 @@
 import type { Model } from '../model/types.js';
-import { backendKey, plan } from '../plan/plan.js';
+import { backendKey, effectiveState, plan } from '../plan/plan.js';
 import { FRESH } from './machine.js';
 import { currentOverlay, type HealthState } from './state-file.js';
 
@@ -8,8 +8,10 @@ export interface BackendCheck {
   readonly service: string;
   readonly endpoint: string;
   readonly id: number;
-  /** The state the config gives it. */
+  /** The state it is planned with: the config's, or the operator's override where that takes it further out. */
   readonly state: string;
+  /** The operator's override (`nftlb backend drain|down`), or null: set, the state above comes from it. */
+  readonly override: string | null;
   /** The check verdict: up, down, unknown (not decided yet) or unchecked (no health check). */
   readonly health: 'up' | 'down' | 'unknown' | 'unchecked';
   /** Whether new connections can go to it with the current verdicts (backups outside quorum are not). */
@@ -21,7 +23,8 @@ export interface BackendCheck {
   readonly reason: string;
 }
 
-// What the table looks like with the recorded verdicts: per backend, its config state, health, last check and reason.
+// What the table looks like with the recorded verdicts and the overrides (the state's `overrides`: the caller reads
+// them from their file): per backend, its state, health, last check and reason.
 export function checkStatusView(model: Model, state: HealthState): BackendCheck[] {
   const p = plan(model, currentOverlay(state));
   return p.services.flatMap((s, i) => {
@@ -33,7 +36,8 @@ export function checkStatusView(model: Model, state: HealthState): BackendCheck[
         service: s.name,
         endpoint: b.endpoint,
         id: b.id,
-        state: b.state,
+        state: effectiveState(b),
+        override: b.override ?? null,
         health: checked ? rec.state : 'unchecked',
         active: active.has(b.id),
         full: b.full === true,
@@ -52,7 +56,7 @@ export function checkStatusText(rows: readonly BackendCheck[]): string {
     r.service,
     r.endpoint,
     String(r.id),
-    r.state,
+    r.override === null ? r.state : `${r.state} (override)`,
     r.health,
     r.active ? 'yes' : r.full ? 'no (full)' : 'no',
     r.lastCheck ?? '-',

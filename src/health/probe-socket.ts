@@ -1,5 +1,6 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { ProbeResult, ProbeTarget } from './probe-types.js';
 
 // What a socket check does once connected: nothing (tcp), or send text and read until `done` says the reply is complete.
@@ -9,11 +10,27 @@ export interface Conversation {
   readonly judge: ((reply: string, ended: boolean) => { ok: boolean; reason: string } | undefined) | undefined;
 }
 
+/** TLS for a socket check (https): the handshake, with the server name and the certificate check, comes first. */
+export interface TlsOptions {
+  /** Server name sent (SNI) and verified; undefined: none is sent and the certificate must name the address. */
+  readonly servername: string | undefined;
+  /** The CA certificates (a context made once per CA file); undefined: Node's built-in CA list. */
+  readonly secureContext: tls.SecureContext | undefined;
+  /** false accepts any certificate (no-verify). */
+  readonly verify: boolean;
+}
+
 const MAX_REPLY = 16384;
 
-// Connects to the target and runs the conversation; every outcome (refused, reset, timeout, wrong reply) is a result,
-// never an exception. The socket is destroyed in all cases, so no probe outlives its timeout.
-export async function socketProbe(target: ProbeTarget, timeoutMs: number, talk: Conversation): Promise<ProbeResult> {
+// Connects to the target (with TLS when `secure` is given) and runs the conversation; every outcome (refused, reset,
+// timeout, a certificate not accepted, wrong reply) is a result, never an exception. The socket is destroyed in all
+// cases, so no probe outlives its timeout.
+export async function socketProbe(
+  target: ProbeTarget,
+  timeoutMs: number,
+  talk: Conversation,
+  secure?: TlsOptions,
+): Promise<ProbeResult> {
   const started = Date.now();
   const via = target.via;
   let from: string;
@@ -29,11 +46,24 @@ export async function socketProbe(target: ProbeTarget, timeoutMs: number, talk: 
   return new Promise((resolve) => {
     let settled = false;
     let reply = '';
-    // A VIP-path probe: to the VIP from the balancer's address towards the backend and the backend's own source port.
+    // A VIP-path probe (DSR): to the VIP from the balancer's address towards the backend and the backend's own source
+    // port, which the netdev table forwards to that backend.
+    const host = via === undefined ? target.address.text : via.vip.text;
+    const port = via === undefined ? (target.port ?? 0) : via.port;
+    const local = via === undefined ? {} : { localAddress: from, localPort: via.sourcePort };
     const sock =
-      via === undefined
-        ? net.connect({ host: target.address.text, port: target.port ?? 0 })
-        : net.connect({ host: via.vip.text, port: via.port, localAddress: from, localPort: via.sourcePort });
+      secure === undefined
+        ? net.connect({ host, port, ...local })
+        : tls.connect({
+            host,
+            port,
+            ...local,
+            // No servername: no SNI (host is an address, which Node never sends as one), and Node then checks the
+            // certificate against the address instead of a name.
+            servername: secure.servername,
+            secureContext: secure.secureContext,
+            rejectUnauthorized: secure.verify,
+          });
     const finish = (ok: boolean, reason: string): void => {
       if (settled) return;
       settled = true;
@@ -56,9 +86,9 @@ export async function socketProbe(target: ProbeTarget, timeoutMs: number, talk: 
       timeoutMs,
     );
     sock.setEncoding('latin1');
-    sock.once('connect', () => {
+    sock.once(secure === undefined ? 'connect' : 'secureConnect', () => {
       if (talk.send !== undefined) sock.write(talk.send);
-      if (talk.judge === undefined) finish(true, 'connected');
+      if (talk.judge === undefined) finish(true, secure === undefined ? 'connected' : 'TLS handshake done');
     });
     sock.on('data', (chunk: string) => {
       reply = (reply + chunk).slice(0, MAX_REPLY);
@@ -69,7 +99,7 @@ export async function socketProbe(target: ProbeTarget, timeoutMs: number, talk: 
       const v = talk.judge?.(reply, true) ?? { ok: false, reason: 'closed without a reply' };
       finish(v.ok, v.reason);
     });
-    sock.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
+    sock.once('error', (e: NodeJS.ErrnoException) => finish(false, errorReason(e, secure !== undefined)));
   });
 }
 
@@ -88,6 +118,18 @@ function sourceAddress(to: ProbeTarget['address']): Promise<string> {
       resolve(a);
     });
   });
+}
+
+// A socket error as a short reason: the errno code (ECONNREFUSED), or for TLS what went wrong with the certificate or
+// the handshake, with OpenSSL's or Node's code.
+function errorReason(e: NodeJS.ErrnoException, secure: boolean): string {
+  const code = e.code ?? '';
+  if (!secure || (/^E[A-Z]+$/.test(code) && code !== 'EPROTO')) return code === '' ? e.message : code;
+  // OpenSSL's own errors read `<hex>:error:<code>:<library>:<function>:<reason>:<file>:<line>:`: keep the reason.
+  const ssl = /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+)/.exec(e.message);
+  const message = ssl !== null ? ssl[1]! : firstLine(e.message).replace(/\.$/, '');
+  if (code === 'EPROTO' || code.startsWith('ERR_SSL_')) return `TLS handshake failed: ${message}`;
+  return `certificate not accepted: ${message}${code === '' ? '' : ` (${code})`}`;
 }
 
 // The first line of a reply, without its line ending, for reasons and prefix checks.

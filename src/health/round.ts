@@ -2,7 +2,9 @@ import type { HealthCheck, Model } from '../model/types.js';
 import { plan } from '../plan/plan.js';
 import type { ProbeResult, ProbeTarget } from './probe-types.js';
 import { recordResults, type BackendTransition } from './records.js';
-import { readHealthState, writeHealthState, type HealthState } from './state-file.js';
+import { acquireLock } from '../system/lock.js';
+import { SharedState, type OverrideChange } from './shared-state.js';
+import { writeHealthState, type HealthState } from './state-file.js';
 import { sync, type SyncDeps, type SyncOutcome } from './sync.js';
 import { checkTargets, mapLimit, type CheckTarget } from './targets.js';
 import { ConnectionCounts, listConnections, spillTargets, type FullChange } from './connections.js';
@@ -21,6 +23,8 @@ export interface RoundReport {
   readonly transitions: readonly BackendTransition[];
   /** limit-overflow spill: backends that became full or have room again. */
   readonly spill: readonly FullChange[];
+  /** Overrides (`nftlb backend`) this process picked up in the round (health --watch; --once reports none). */
+  readonly overrides?: readonly OverrideChange[];
   readonly sync: SyncOutcome;
 }
 
@@ -43,16 +47,24 @@ export async function probeTargets(
   return recordResults(state, targets, results, deps.now());
 }
 
-// `nftlb health --once`: read state, check every backend once, update the kernel where membership changed, write state.
+// `nftlb health --once`: read state, check every backend once, then under the apply lock update the kernel where
+// membership changed (with the overrides, and the records of whoever loaded the table while the checks ran) and write
+// the state.
 export async function healthOnce(deps: RoundDeps, model: Model): Promise<RoundReport> {
-  const state = await readHealthState(deps.stateFile, model.table, deps.warn);
+  const shared = new SharedState(deps.stateFile, model.table, deps.warn);
+  const state = await shared.read();
   const p = plan(model);
   const targets = checkTargets(model, p);
   const probed = await probeTargets(deps, state, targets);
   const counted = await countConnections(deps, model, p, probed.state);
-  const out = await sync(deps, model, counted.state);
-  await writeHealthState(deps.stateFile, out.state);
-  return { checked: targets.length, transitions: probed.transitions, spill: counted.spill, sync: out };
+  const release = await acquireLock(deps.host, deps.lockWaitSeconds);
+  try {
+    const out = await sync({ ...deps, lockHeld: true, refresh: (s) => shared.refresh(s) }, model, counted.state);
+    await writeHealthState(deps.stateFile, out.state);
+    return { checked: targets.length, transitions: probed.transitions, spill: counted.spill, sync: out };
+  } finally {
+    await release();
+  }
 }
 
 // limit-overflow spill, once: counts the connections of the spill backends from one conntrack listing and records

@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { isGuardChain } from '../nft/names.js';
 import { readStateFile } from '../system/files.js';
-import type { HealthOverlay } from '../plan/plan.js';
+import type { HealthOverlay, Lookup } from '../plan/plan.js';
+import type { Override } from '../plan/types.js';
+import { removeMark } from '../system/marks.js';
 import type { HealthRecord } from './machine.js';
 
 /** The state file format. Version 1 recorded the live table by its kernel handle; its `live` is dropped when read.
@@ -32,7 +34,12 @@ export interface HealthState {
     readonly lastKnown: Readonly<Record<string, readonly string[]>>;
     /** limit-overflow spill: the backends the live table leaves out because they were full. */
     readonly full?: Readonly<Record<string, true>>;
+    /** The operator's overrides (`nftlb backend drain|down`) the live table was built with. */
+    readonly overrides?: Readonly<Record<string, Override>>;
   };
+  /** The operator's overrides now, by backend key: read from their own file (overrides.ts) by whoever syncs, never
+   *  written to this one. */
+  readonly overrides?: Readonly<Record<string, Override>>;
   /** limit-overflow spill: the backends at their max-connections now (by key), from the last connection count. */
   readonly full?: Readonly<Record<string, true>>;
   /** Check records by backend key (service/endpoint). */
@@ -80,10 +87,11 @@ export async function readHealthState(
     const live = isLiveRecord(v['live']) ? v['live'] : null;
     if (
       (v['full'] !== undefined && !isRecord(v['full'])) ||
-      (v['loaded']['full'] !== undefined && !isRecord(v['loaded']['full']))
+      (v['loaded']['full'] !== undefined && !isRecord(v['loaded']['full'])) ||
+      (v['loaded']['overrides'] !== undefined && !isOverrides(v['loaded']['overrides']))
     )
       throw new Error('unexpected shape');
-    return { ...(v as unknown as HealthState), version: STATE_VERSION, live };
+    return { ...withoutOverrides(v as unknown as HealthState), version: STATE_VERSION, live };
   } catch (e) {
     warn(`health state ${file} is unreadable (${(e as Error).message}); starting from scratch`);
     return emptyState(table);
@@ -100,9 +108,29 @@ function isLiveRecord(x: unknown): x is LiveRecord {
   );
 }
 
+// A state without its current overrides (their own file is their record).
+function withoutOverrides(s: HealthState): HealthState {
+  if (s.overrides === undefined) return s;
+  const { overrides, ...rest } = s;
+  void overrides;
+  return rest;
+}
+
+function isOverrides(x: unknown): x is Record<string, Override> {
+  return isRecord(x) && Object.values(x).every((o) => o === 'drain' || o === 'down');
+}
+
 // Writes the state file atomically (temporary file + rename), so a reader or a crash sees the old or the new state.
+// The current overrides are left out: their own file is the only record of them. Once written, the file is no longer
+// behind the kernel: a pending mark (sync.ts) is removed.
 export async function writeHealthState(file: string, s: HealthState): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(s, null, 1)}\n`);
+  await writeFileAtomic(file, `${JSON.stringify(withoutOverrides(s), null, 1)}\n`);
+  await removeMark(pendingMark(file));
+}
+
+// The mark next to a state file that says the records in it are behind the live table (sync.ts).
+export function pendingMark(file: string): string {
+  return `${file}.pending`;
 }
 
 // The overlay the live table was built with (for `nftlb apply` too: plan(model, loadedOverlay(state)) keeps dead
@@ -112,10 +140,11 @@ export function loadedOverlay(s: HealthState): HealthOverlay {
     health: new Map(Object.entries(s.loaded.health)),
     lastKnown: new Map(Object.entries(s.loaded.lastKnown)),
     full: new Map(Object.entries(s.loaded.full ?? {})),
+    override: overrideLookup(s.loaded.overrides),
   };
 }
 
-// The overlay of the current check records.
+// The overlay of the current check records and overrides.
 export function currentOverlay(s: HealthState): HealthOverlay {
   const health = new Map<string, 'up' | 'down'>();
   for (const [key, r] of Object.entries(s.backends)) if (r.state !== 'unknown') health.set(key, r.state);
@@ -123,5 +152,13 @@ export function currentOverlay(s: HealthState): HealthOverlay {
     health,
     lastKnown: new Map(Object.entries(s.loaded.lastKnown)),
     full: new Map(Object.entries(s.full ?? {})),
+    override: overrideLookup(s.overrides),
   };
+}
+
+// Overrides as an overlay lookup; undefined when there are none (the planner then builds no key for them).
+export function overrideLookup(r: Readonly<Record<string, Override>> | undefined): Lookup<Override> | undefined {
+  if (r === undefined) return undefined;
+  for (const _ in r) return { get: (k) => (Object.hasOwn(r, k) ? r[k] : undefined) };
+  return undefined;
 }

@@ -4,17 +4,18 @@ import { acquireLock } from '../system/lock.js';
 import { checkAndLoad, foreignTable, loadScript } from '../system/nft.js';
 import { deleteTablesScript, foreignTables, readOwnedTables, staleTables } from '../system/owned-tables.js';
 import { deleteConntrackByMark } from '../system/conntrack.js';
+import { writeMark } from '../system/marks.js';
 import type { Model } from '../model/types.js';
 import type { TableRef } from '../nft/ast.js';
 import { renderCommands } from '../nft/commands.js';
 import { guardChain, ident } from '../nft/names.js';
 import { keepEntries } from '../nft/in-place.js';
 import { renderNftScript } from '../nft/script.js';
-import { backendKey, plan, poolKey, replan, type HealthOverlay, type Lookup } from '../plan/plan.js';
-import type { Plan, PlannedService } from '../plan/types.js';
+import { backendKey, effectiveState, plan, poolKey, replan, type HealthOverlay, type Lookup } from '../plan/plan.js';
+import type { Override, Plan, PlannedService } from '../plan/types.js';
 import { VERSION } from '../common/version.js';
 import { incrementalUpdate } from '../nft/delta.js';
-import { STATE_VERSION, type HealthState } from './state-file.js';
+import { overrideLookup, STATE_VERSION, type HealthState } from './state-file.js';
 
 /** How sync() talks to the system. */
 export interface SyncDeps {
@@ -23,6 +24,15 @@ export interface SyncDeps {
   readonly lockWaitSeconds: number;
   /** Replace a table of nftlb's name that nftlb did not make (otherwise a full load refuses it: foreign-table). */
   readonly force?: boolean;
+  /** The caller holds the apply lock already (it reads and writes its records under it): sync() takes none. */
+  readonly lockHeld?: boolean;
+  /** Called once the apply lock is held, before anything is compared or planned: the state to sync, with what other
+   *  nftlb processes changed since the caller read its own (the operator's overrides; the live table's records after
+   *  an `nftlb backend`). See shared-state.ts. */
+  readonly refresh?: (state: HealthState) => Promise<HealthState>;
+  /** For a caller that writes its state file after the lock is released (health --watch): the mark that says, from
+   *  the kernel update until that write, that the file is behind the live table (pendingMark()). */
+  readonly pendingMark?: string;
 }
 
 /** What sync() keeps in memory between two calls (`health --watch`): the plan the live table holds. Valid only for the
@@ -90,6 +100,7 @@ const overlayOf = (a: HealthState['loaded']): HealthOverlay => ({
   health: lookup(a.health),
   lastKnown: lookup(a.lastKnown),
   full: lookup(a.full ?? {}),
+  override: overrideLookup(a.overrides),
 });
 
 const NONE: Readonly<Record<string, true>> = Object.freeze({});
@@ -114,6 +125,19 @@ export function fullChanges(
   }
   return { keys: [...keys], changed: servicesOf(model, keys) };
 }
+
+// The backend keys whose override (`nftlb backend`) differs between the state (now) and the live table, and the indexes
+// of their services. Overrides are few: both records are compared whole.
+export function overrideChanges(model: Model, state: HealthState): { keys: string[]; changed: number[] } {
+  const now = state.overrides ?? NO_OVERRIDES;
+  const was = state.loaded.overrides ?? NO_OVERRIDES;
+  const keys = new Set<string>();
+  for (const k in now) if (own(was, k) !== now[k]) keys.add(k);
+  for (const k in was) if (own(now, k) !== was[k]) keys.add(k);
+  return { keys: [...keys], changed: servicesOf(model, keys) };
+}
+
+const NO_OVERRIDES: Readonly<Record<string, Override>> = Object.freeze({});
 
 /** Verdicts that differ from the loaded ones: backend key -> the current verdict (undefined: none, i.e. unknown). */
 export interface VerdictChanges {
@@ -168,23 +192,46 @@ function servicesOf(model: Model, keys: Iterable<string>): number[] {
 // or when nft refuses the incremental script, the whole table is replaced. With `cache` (the previous outcome's, for
 // the same model) and `touched` (see verdictChanges) a change to a few services costs O(those services) in JavaScript;
 // with the cache alone, one pass over the check records.
+// The operator's overrides (`nftlb backend`) take part like verdicts: a changed one replans its service. The apply lock
+// is held for the whole of it (from before `deps.refresh` reads what other processes changed, to after the load).
 export async function sync(
   deps: SyncDeps,
   model: Model,
-  state: HealthState,
+  given: HealthState,
   cache?: SyncCache,
   touched?: Iterable<string>,
+): Promise<SyncOutcome> {
+  const release = deps.lockHeld === true ? undefined : await acquireLock(deps.host, deps.lockWaitSeconds);
+  try {
+    const state = deps.refresh === undefined ? given : await deps.refresh(given);
+    return await syncLocked(deps, model, state, cache, touched);
+  } finally {
+    await release?.();
+  }
+}
+
+async function syncLocked(
+  deps: SyncDeps,
+  model: Model,
+  state: HealthState,
+  cache: SyncCache | undefined,
+  touched: Iterable<string> | undefined,
 ): Promise<SyncOutcome> {
   const valid = cache !== undefined && cache.model === model && cache.loaded === state.loaded;
   const verdicts = verdictChanges(model, state, valid ? touched : undefined);
   const diff = verdicts.diff;
   const spill = fullChanges(model, state, valid ? touched : undefined);
-  const changed = spill.changed.length === 0 ? verdicts.changed : servicesOf(model, [...diff.keys(), ...spill.keys]);
+  const overridden = overrideChanges(model, state);
+  const changed =
+    spill.changed.length === 0 && overridden.changed.length === 0
+      ? verdicts.changed
+      : servicesOf(model, [...diff.keys(), ...spill.keys, ...overridden.keys]);
   const loaded = state.loaded;
   const current: HealthOverlay = {
     health: { get: (k) => (diff.has(k) ? diff.get(k) : own(loaded.health, k)) },
     lastKnown: lookup(loaded.lastKnown),
     full: lookup(state.full ?? NONE),
+    override: overrideLookup(state.overrides),
   };
   // on-empty keep sets of the pools that balance over healthy backends, to record once the kernel took the change.
   const kept: Record<string, readonly string[]> = {};
@@ -200,10 +247,8 @@ export async function sync(
     for (const s of next.services) recordKept(kept, s);
   }
   const hash = modelHash(model);
-  const release = await acquireLock(deps.host, deps.lockWaitSeconds);
   let outcome: { action: SyncOutcome['action']; why: string; services: readonly string[]; token: string };
-  let reset: number[];
-  try {
+  {
     const live = state.live;
     const stale =
       live === null ? 'no table loaded by nftlb health yet' : live.modelHash !== hash ? 'the config changed' : null;
@@ -233,10 +278,12 @@ export async function sync(
     } else {
       outcome = await full(deps, next, stale ?? 'no table loaded by nftlb health yet');
     }
-    reset = await resetConnections(deps, before, next, changed);
-  } finally {
-    await release();
   }
+  // Until the caller writes its state file, the file is behind the table; best effort: without the mark another
+  // process may plan from the old records, and the guard or a refused update then ends in a full reload.
+  if (deps.pendingMark !== undefined && outcome.action !== 'none')
+    await writeMark(deps.pendingMark, `${process.pid}\n`).catch(() => undefined);
+  const reset = await resetConnections(deps, before, next, changed);
   // The kernel has the change: record what it was built with. The records of a valid cache are its own and updated in
   // place; a state from elsewhere (the file, a caller) is copied. A new `loaded` object either way, so a cache from
   // before this call no longer matches.
@@ -248,10 +295,12 @@ export async function sync(
   }
   Object.assign(records.lastKnown, kept);
   const fullNow = state.full ?? NONE;
+  const overridesNow = state.overrides ?? NO_OVERRIDES;
   const newLoaded: HealthState['loaded'] = {
     health: records.health,
     lastKnown: records.lastKnown,
     ...(Object.keys(fullNow).length > 0 ? { full: { ...fullNow } } : {}),
+    ...(Object.keys(overridesNow).length > 0 ? { overrides: { ...overridesNow } } : {}),
   };
   return {
     action: outcome.action,
@@ -311,9 +360,10 @@ async function full(
   return { action: 'full', why, services: p.services.map((s) => s.name), token };
 }
 
-// on-down reset: deletes the conntrack entries of backends that left their pool because a check took them down.
-// Their ct mark is their id (docs/architecture.md), so `conntrack -D --mark <id>` finds exactly their connections. Only services
-// whose verdicts changed can have such backends.
+// on-down reset: deletes the conntrack entries of backends that left their pool because a check took them down, and of
+// backends the operator set down (`nftlb backend down`), wherever they were. Their ct mark is their id
+// (docs/architecture.md), so `conntrack -D --mark <id>` finds exactly their connections. Only services whose verdicts
+// or overrides changed can have such backends. drain never resets.
 async function resetConnections(
   deps: SyncDeps,
   before: Plan,
@@ -326,7 +376,11 @@ async function resetConnections(
     if (s.onDown !== 'reset') continue;
     const was = new Set(before.services[i]!.pools.flatMap((p) => p.slots));
     const now = new Set(s.pools.flatMap((p) => p.slots));
-    for (const b of s.backends) if (b.health === 'down' && was.has(b.id) && !now.has(b.id)) out.push(b.id);
+    const prev = before.services[i]!.backends;
+    s.backends.forEach((b, j) => {
+      const setDown = b.override === 'down' && effectiveState(b) === 'down' && effectiveState(prev[j]!) !== 'down';
+      if (setDown || (b.health === 'down' && was.has(b.id) && !now.has(b.id))) out.push(b.id);
+    });
   }
   for (const id of out) await deleteConntrackByMark(deps.host, id);
   return out;

@@ -3,7 +3,8 @@ import { plan } from '../plan/plan.js';
 import type { HealthRecord } from './machine.js';
 import { spillTargets, watchConnections, type ConnectionWatch, type FullChange } from './connections.js';
 import { fullRecord, probeTargets, type RoundDeps, type RoundReport } from './round.js';
-import { readHealthState, writeHealthState, type HealthState } from './state-file.js';
+import { SharedState, overrideDiff } from './shared-state.js';
+import { pendingMark, writeHealthState, type HealthState } from './state-file.js';
 import { sync, type SyncCache } from './sync.js';
 import { checkTargets, type CheckTarget } from './targets.js';
 
@@ -46,7 +47,15 @@ export function watch(
     // The loop owns the check records of its state and merges each round's into them in place: copying them would
     // cost more than the kernel update at 40,000 backends (docs/architecture.md).
     const owned = (s: HealthState): HealthState => ({ ...s, backends: { ...s.backends } });
-    let state: HealthState = owned(await readHealthState(deps.stateFile, model.table, deps.warn));
+    // The files shared with `nftlb backend` and other runs (shared-state.ts): every sync first takes, under the lock,
+    // the overrides and what another process loaded since; the state file is marked pending from a load to its write.
+    let shared = new SharedState(deps.stateFile, model.table, deps.warn, true);
+    let state: HealthState = owned(await shared.read());
+    const syncDeps = (): RoundDeps => ({
+      ...deps,
+      refresh: (s) => shared.refresh(s),
+      pendingMark: pendingMark(deps.stateFile),
+    });
     let targets: CheckTarget[] = [];
     let due = new Map<string, number>();
     // The plan the live table holds, so a round that changes a few services plans only those (sync() checks that it
@@ -83,7 +92,10 @@ export function watch(
         targets = checkTargets(model, p);
         // Everything is checked right away after a (re)load; then each on its own interval.
         due = new Map(targets.map((t) => [t.key, 0]));
-        if (state.table !== model.table) state = owned(await readHealthState(deps.stateFile, model.table, deps.warn));
+        if (state.table !== model.table) {
+          shared = new SharedState(deps.stateFile, model.table, deps.warn, true);
+          state = owned(await shared.read());
+        }
         try {
           await follow(p);
         } catch (e) {
@@ -93,6 +105,8 @@ export function watch(
       const now = Date.now();
       const ready = targets.filter((t) => (due.get(t.key) ?? 0) <= now);
       try {
+        // An override set or removed by `nftlb backend` (which has changed the table already): taken at the next sync.
+        if (await shared.overridesChanged()) forceSync = true;
         let transitions: RoundReport['transitions'] = [];
         if (ready.length > 0) {
           for (const t of ready) due.set(t.key, now + t.check.interval);
@@ -113,17 +127,25 @@ export function watch(
           }
           state = { ...state, full };
         }
+        let synced = false;
         if (transitions.length > 0 || spill.length > 0 || forceSync) {
           // A failed sync keeps forceSync (and the pending keys): the next turn of the loop tries again.
           forceSync = true;
-          const out = await sync(deps, model, state, cache, pending);
+          const known = state.overrides;
+          const out = await sync(syncDeps(), model, state, cache, pending);
           state = out.state;
           cache = out.cache;
           pending.clear();
           forceSync = false;
-          report({ checked: ready.length, transitions, spill, sync: out });
+          synced = true;
+          // Overrides known before (none at the first sync, which takes those of the file as they are).
+          const overrides = known === undefined ? [] : overrideDiff(known, state.overrides);
+          report({ checked: ready.length, transitions, spill, overrides, sync: out });
         }
-        if (ready.length > 0 || spill.length > 0) await writeHealthState(deps.stateFile, state);
+        if (ready.length > 0 || spill.length > 0 || synced) {
+          await writeHealthState(deps.stateFile, state);
+          await shared.written();
+        }
       } catch (e) {
         onError(e);
       }
@@ -135,6 +157,7 @@ export function watch(
     }
     await conns?.stop().catch(onError);
     await writeHealthState(deps.stateFile, state).catch(onError);
+    await shared.written().catch(onError);
   };
   const done = loop();
   return {

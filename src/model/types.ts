@@ -58,15 +58,28 @@ export type HealthCheck = {
 } & (
   | { readonly kind: 'tcp'; readonly send: string | undefined }
   | { readonly kind: 'banner'; readonly send: string | undefined; readonly expect: string }
-  | {
-      readonly kind: 'http';
-      readonly method: string;
-      readonly path: string;
-      readonly host: string | undefined;
-      readonly status: readonly number[];
-    }
+  | ({ readonly kind: 'http' } & HttpRequest)
+  | ({
+      readonly kind: 'https';
+      /** TLS server name (SNI) and the name the certificate is verified against; undefined: no SNI, and the
+       *  certificate is verified against the probed address. */
+      readonly sni: string | undefined;
+      /** PEM file of the CA certificates that verify the backend; undefined: Node's built-in CA list. */
+      readonly ca: string | undefined;
+      /** false (no-verify): any certificate is accepted. */
+      readonly verify: boolean;
+    } & HttpRequest)
   | { readonly kind: 'exec'; readonly command: readonly string[] }
 );
+
+/** What an http or https check sends and expects. */
+export interface HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Host header; undefined: the probed address:port. */
+  readonly host: string | undefined;
+  readonly status: readonly number[];
+}
 
 /** Per-service limits (nft `ct count` per backend, `limit rate` per service). */
 export interface Limits {

@@ -6,7 +6,7 @@ import { DSR_NAMES, dsrInterfaces, dsrTableView } from './dsr.js';
 import { parseServiceChain, type Ident } from './names.js';
 import { dsrTableRef, inetTableRef } from './tables.js';
 import { renderElement, renderElementKey, renderRule } from './render.js';
-import type { Plan, PlannedService } from '../plan/types.js';
+import type { Plan, PlannedBackend, PlannedService } from '../plan/types.js';
 
 /** What an incremental update touches, for logs and tests. */
 export interface IncrementalUpdate {
@@ -147,15 +147,24 @@ function tableChanges(old: Table, neu: Table, touched: readonly Ident[]): TableC
   return { del, chainOps, add };
 }
 
-// Same config as far as the table is concerned: everything but the pools and the health verdicts.
+// Same config as far as the table is concerned: everything but the pools, the health verdicts, full flags and the
+// operator's overrides.
 function sameShape(a: PlannedService, b: PlannedService): boolean {
   const strip = (s: PlannedService): string =>
     JSON.stringify({
       ...s,
       pools: s.pools.map((p) => [p.family, p.slotBase, p.capacity]),
-      backends: s.backends.map((x) => ({ ...x, health: null, full: null })),
+      backends: s.backends.map(withoutMembership),
     });
   return strip(a) === strip(b);
+}
+
+// A backend without what a membership change may change. The keys are left out, not set to null: `full` and
+// `override` are present only when set, so setting them would order the keys differently from one plan to the other.
+function withoutMembership(b: PlannedBackend): object {
+  const { health, full, override, ...rest } = b;
+  void [health, full, override];
+  return rest;
 }
 
 // The declaration of a set of the table, as buildTable makes it.

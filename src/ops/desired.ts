@@ -1,4 +1,11 @@
-import { loadedOverlay, healthStateFile, readHealthState, type HealthState } from '../health/state-file.js';
+import { overridesFile, overrideStates, readOverrides } from '../health/overrides.js';
+import {
+  loadedOverlay,
+  healthStateFile,
+  overrideLookup,
+  readHealthState,
+  type HealthState,
+} from '../health/state-file.js';
 import type { Host } from '../system/host.js';
 import type { Model } from '../model/types.js';
 import { plan } from '../plan/plan.js';
@@ -6,8 +13,14 @@ import type { Plan } from '../plan/types.js';
 
 // The plan `apply`, `status` and `diff` compare with the live table: the config with the health verdicts the live table
 // was last built with (nftlb health's state file in the host's state directory), so an apply never brings a
-// backend that its checks took out back into the pools. Without health checks this is plan(model).
+// backend that its checks took out back into the pools, and with the operator's overrides (`nftlb backend`), so an
+// apply keeps a drained backend drained. Without health checks and overrides this is plan(model). The state returned
+// carries the overrides (HealthState.overrides).
 export async function desiredPlan(model: Model, host: Host): Promise<{ plan: Plan; health: HealthState }> {
   const health = await readHealthState(healthStateFile(host.stateDir, model.table), model.table);
-  return { plan: plan(model, loadedOverlay(health)), health };
+  const overrides = overrideStates(await readOverrides(overridesFile(host.stateDir, model.table), model.table));
+  return {
+    plan: plan(model, { ...loadedOverlay(health), override: overrideLookup(overrides) }),
+    health: { ...health, overrides },
+  };
 }

@@ -2,6 +2,7 @@ import { loadModel } from '../system/config-file.js';
 import { renderNftScript } from '../nft/script.js';
 import { checkStatusView } from '../health/check-status.js';
 import { desiredPlan } from './desired.js';
+import { effectiveState } from '../plan/plan.js';
 import { SLOT_BASE, type Plan, type PlannedService } from '../plan/types.js';
 import { readConntrack, type CtEntry } from '../system/conntrack.js';
 import type { Host } from '../system/host.js';
@@ -22,7 +23,10 @@ export interface BackendStatus {
   readonly id: number;
   readonly endpoint: string;
   readonly weight: number;
+  /** The state it is planned with: the config's, or the operator's override where that takes it further out. */
   readonly state: string;
+  /** The operator's override (`nftlb backend drain|down`), or null; set, `state` comes from it. */
+  readonly override: string | null;
   /** nftlb health's verdict: up, down, unknown (not decided yet) or unchecked (no health check configured). */
   readonly health: string;
   /** Whether new connections can go to it now (up, and in its pool). */
@@ -145,12 +149,15 @@ export function buildStatus(
       newConnections: dsr ? null : sum('packets'),
       packets: dsr ? sum('packets') : null,
       bytes: dsr ? sum('bytes') : null,
-      backends: v.backends.map((b) => {
+      backends: v.backends.map((b, j) => {
         // DSR keeps no conntrack entries on the balancer: nothing to count there.
         const es = dsr ? null : (mine?.filter((e) => e.mark === b.id) ?? null);
         const c = r.checks.get(b.id);
+        const pb = s.backends[j]!;
         return {
           ...b,
+          state: effectiveState(pb),
+          override: pb.override ?? null,
           health: c?.health ?? 'unchecked',
           active: c?.active ?? b.state === 'up',
           connections: es === null ? null : es.length,

@@ -1,11 +1,12 @@
 import { endpointText } from '../model/address.js';
-import type { Backend, Family, Model, Scheduler, Service } from '../model/types.js';
+import type { Backend, BackendState, Family, Model, Scheduler, Service } from '../model/types.js';
 import { equalWeights, selectFor } from './selector.js';
 import { reduceWeights } from './weights.js';
 import { backendTags, persistenceMarks } from './persistence.js';
 import {
   SLOT_BASE,
   VIP_PROBE_PORTS,
+  type Override,
   type Plan,
   type PlannedBackend,
   type PlannedService,
@@ -26,6 +27,9 @@ export interface HealthOverlay {
   readonly lastKnown?: Lookup<readonly string[]>;
   /** limit-overflow spill: backends at their max-connections (by backend key); they take no new connections. */
   readonly full?: Lookup<true>;
+  /** The operator's overrides (`nftlb backend drain|down`) by backend key; undefined when there are none, so a plan
+   *  without overrides builds no key for unchecked backends. */
+  readonly override?: Lookup<Override>;
 }
 
 // The stable name of a backend across reloads: service name and endpoint (ids move when the config is reordered).
@@ -108,9 +112,11 @@ function planService(
       b.maxConnections !== undefined &&
       s.limits.overflow === 'spill' &&
       overlay.full.get(backendKey(s.name, endpoint)) === true;
-    if (full) return { ...planned, full: true };
-    const via = s.dsr !== undefined && b.health?.target === 'vip' ? vipCheckOf(s, planned, b.health.port) : undefined;
-    return via === undefined ? planned : { ...planned, vipCheck: via };
+    const override = overlay?.override?.get(backendKey(s.name, endpoint));
+    const marked = override === undefined ? planned : { ...planned, override };
+    if (full) return { ...marked, full: true };
+    const via = s.dsr !== undefined && b.health?.target === 'vip' ? vipCheckOf(s, marked, b.health.port) : undefined;
+    return via === undefined ? marked : { ...marked, vipCheck: via };
   });
   const persistence =
     s.persistence === undefined || persistMark === undefined ? undefined : { ...s.persistence, mark: persistMark };
@@ -186,6 +192,13 @@ function healthOf(b: Backend, verdict: 'up' | 'down' | undefined): PlannedBacken
 // Takes new connections as far as checks and limits go: not found down, not full (limit-overflow spill).
 const healthy = (b: PlannedBackend): boolean => b.health !== 'down' && b.full !== true;
 
+// The state a backend is planned with: the config's, unless the operator's override takes it further out of selection
+// (down over drain over up and backup). A backend the config sets down stays down whatever the override.
+export function effectiveState(b: { readonly state: BackendState; readonly override?: Override }): BackendState {
+  if (b.override === undefined || b.state === 'down' || (b.state === 'drain' && b.override === 'drain')) return b.state;
+  return b.override;
+}
+
 // Which backends of one family take new connections: healthy primaries; healthy backups too when no primary is healthy
 // or their weight is below the quorum; drain, down and full never. With on-empty keep and nothing healthy, the last known set.
 function choose(
@@ -196,21 +209,24 @@ function choose(
 ): { chosen: readonly PlannedBackend[]; kept: boolean } {
   // Every backend up and healthy (the common pool): all of them, with no copies.
   if (all.length > 0 && allUp(all)) return { chosen: all, kept: false };
-  const primaries = all.filter((b) => b.state === 'up' && healthy(b));
-  const backups = all.filter((b) => b.state === 'backup' && healthy(b));
+  const primaries = all.filter((b) => effectiveState(b) === 'up' && healthy(b));
+  const backups = all.filter((b) => effectiveState(b) === 'backup' && healthy(b));
   const weight = primaries.reduce((a, b) => a + b.weight, 0);
   const chosen = primaries.length === 0 || weight < s.quorum ? [...primaries, ...backups] : primaries;
   if (chosen.length > 0 || s.onEmpty !== 'keep') return { chosen, kept: false };
   const last = new Set(overlay?.lastKnown?.get(poolKey(s.name, family)) ?? []);
-  const eligible = all.filter((b) => b.state === 'up' || b.state === 'backup');
+  const eligible = all.filter((b) => effectiveState(b) === 'up' || effectiveState(b) === 'backup');
   const known = eligible.filter((b) => last.has(backendKey(s.name, b.endpoint)));
   if (known.length > 0) return { chosen: known, kept: true };
-  const ups = eligible.filter((b) => b.state === 'up');
+  const ups = eligible.filter((b) => effectiveState(b) === 'up');
   return { chosen: ups.length > 0 ? ups : eligible, kept: eligible.length > 0 };
 }
 
 function allUp(all: readonly PlannedBackend[]): boolean {
-  for (let i = 0; i < all.length; i++) if (all[i]!.state !== 'up' || !healthy(all[i]!)) return false;
+  for (let i = 0; i < all.length; i++) {
+    const b = all[i]!;
+    if (b.state !== 'up' || b.override !== undefined || !healthy(b)) return false;
+  }
   return true;
 }
 

@@ -12,6 +12,10 @@ import type {
   Protocol,
 } from '../model/types.js';
 
+/** A runtime override of a backend's state (`nftlb backend drain|down`): it takes the backend out of new selections
+ *  like the config state of the same name, without editing the config. */
+export type Override = 'drain' | 'down';
+
 /** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE always names a backend. */
 export const SLOT_BASE = 0x100000;
 
@@ -44,6 +48,9 @@ export interface PlannedBackend {
   /** DSR with a health check of `target: vip`: the probe connects to `vip`:`port` from the balancer's `sourcePort`,
    *  which the netdev table's loopback egress hook maps to this backend. Set only then. */
   readonly vipCheck?: VipCheck;
+  /** The operator's override (`nftlb backend drain|down`) this plan used. Set only when there is one (plans without
+   *  overrides serialize as before). */
+  readonly override?: Override;
 }
 
 /** How a health probe reaches the VIP through one DSR backend (see PlannedBackend.vipCheck). */

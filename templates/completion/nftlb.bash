@@ -5,7 +5,7 @@
 _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
-    '') commands='render check apply remove status diff doctor health import persistence backend-setup trace help' options='-V --version -h --help' args=none ;;
+    '') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace help' options='-V --version -h --help' args=none ;;
     'render') commands='' options='-c --config -f --format -h --help' args=none ;;
     'check') commands='' options='-c --config --json -h --help' args=none ;;
     'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -h --help' args=none ;;
@@ -14,6 +14,11 @@ _nftlb_spec() {
     'diff') commands='' options='-c --config --json --lock-file -h --help' args=none ;;
     'doctor') commands='' options='-c --config --json -h --help' args=none ;;
     'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file -h --help' args=none ;;
+    'backend') commands='drain undrain down up' options='-h --help' args=none ;;
+    'backend drain') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
+    'backend undrain') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
+    'backend down') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
+    'backend up') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'import') commands='iptables' options='-h --help' args=none ;;
     'import iptables') commands='' options='-h --help' args=file ;;
     'persistence') commands='list flush' options='-h --help' args=none ;;
@@ -21,7 +26,7 @@ _nftlb_spec() {
     'persistence flush') commands='' options='-c --config --service --client --json -h --help' args=none ;;
     'backend-setup') commands='' options='-c --config --backend --interface --json -h --help' args=none ;;
     'trace') commands='' options='-c --config --service --client --count --seconds --json --wait --lock-file -h --help' args=none ;;
-    'help') commands='render check apply remove status diff doctor health import persistence backend-setup trace' options='' args=none ;;
+    'help') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace' options='' args=none ;;
     *) return 1 ;;
   esac
 }
@@ -49,6 +54,22 @@ _nftlb_value() {
     'health|--state-dir') kind=dir ;;
     'health|--wait') kind=none ;;
     'health|--lock-file') kind=file ;;
+    'backend drain|-c'|'backend drain|--config') kind=file ;;
+    'backend drain|--state-dir') kind=dir ;;
+    'backend drain|--wait') kind=none ;;
+    'backend drain|--lock-file') kind=file ;;
+    'backend undrain|-c'|'backend undrain|--config') kind=file ;;
+    'backend undrain|--state-dir') kind=dir ;;
+    'backend undrain|--wait') kind=none ;;
+    'backend undrain|--lock-file') kind=file ;;
+    'backend down|-c'|'backend down|--config') kind=file ;;
+    'backend down|--state-dir') kind=dir ;;
+    'backend down|--wait') kind=none ;;
+    'backend down|--lock-file') kind=file ;;
+    'backend up|-c'|'backend up|--config') kind=file ;;
+    'backend up|--state-dir') kind=dir ;;
+    'backend up|--wait') kind=none ;;
+    'backend up|--lock-file') kind=file ;;
     'persistence list|-c'|'persistence list|--config') kind=file ;;
     'persistence list|--service') kind=none ;;
     'persistence list|--client') kind=none ;;

@@ -3,6 +3,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { runProbe } from '../../src/health/probe.js';
 import type { HealthCheck } from '../../src/model/types.js';
+import { modelOf } from '../support/model.js';
 
 const lo = { family: 4 as const, text: '127.0.0.1' };
 const base = { interval: 2000, timeout: 800, rise: 2, fall: 2, port: undefined };
@@ -70,7 +71,7 @@ test('banner: a server that accepts but never speaks fails at the timeout', asyn
   t.is(r.reason, 'timeout after 300 ms');
 });
 
-test('http: method, path and Host are sent; the status decides', async (t) => {
+test('http: HTTP/1.1 with method, path and Host (address:port, or the configured one); the status decides', async (t) => {
   const seen: string[] = [];
   const port = await server(t, (s) =>
     s.once('data', (d) => {
@@ -94,7 +95,9 @@ test('http: method, path and Host are sent; the status decides', async (t) => {
     ok: true,
     reason: 'status 204',
   });
-  t.is(seen[0], `GET /healthz HTTP/1.0 | Host: 127.0.0.1`);
+  t.is(seen[0], `GET /healthz HTTP/1.1 | Host: 127.0.0.1:${port}`);
+  await runProbe({ ...check, host: 'www.example.test' }, { address: lo, port });
+  t.is(seen.at(-1), 'GET /healthz HTTP/1.1 | Host: www.example.test');
 });
 
 test('http: a reply that is not HTTP fails', async (t) => {
@@ -116,4 +119,40 @@ test('exec: exit status decides, NFTLB_ADDRESS/NFTLB_PORT are set, a hung comman
   const hung = await runProbe({ ...sh('sleep 5'), timeout: 200 }, target);
   t.like(hung, { ok: false, reason: 'timeout after 200 ms' });
   t.like(await runProbe({ ...base, kind: 'exec', command: ['/nonexistent/check'] }, target), { ok: false });
+});
+
+test('exec: a command list passes an argument with a space as one argument; a string is still split on spaces', async (t) => {
+  const m = modelOf(`
+services:
+  - name: a
+    vip: 203.0.113.1
+    port: 80
+    backends:
+      - address: 198.51.100.2
+        health: { type: exec, command: [sh, -c, 'test "$1" = "arg with space" && test $# = 1', sh, "arg with space"] }
+      - address: 198.51.100.3
+        health: { type: exec, command: "sh -c exit" }
+`);
+  const [list, text] = m.services[0]!.backends.map((b) => b.health!);
+  t.deepEqual((list as { command: readonly string[] }).command, [
+    'sh',
+    '-c',
+    'test "$1" = "arg with space" && test $# = 1',
+    'sh',
+    'arg with space',
+  ]);
+  t.deepEqual((text as { command: readonly string[] }).command, ['sh', '-c', 'exit']);
+  const target = { address: lo, port: 80 };
+  t.like(await runProbe(list!, target), { ok: true, reason: 'exit 0' });
+  const split = modelOf(`
+services:
+  - name: a
+    vip: 203.0.113.1
+    port: 80
+    health: { type: exec, command: 'sh -c test"$0"="arg with space"' }
+    backends: [{ address: 198.51.100.2 }]
+`).services[0]!.backends[0]!.health!;
+  // Split on spaces: "with" and "space" are words of their own, so the test sees other arguments and fails.
+  t.deepEqual((split as { command: readonly string[] }).command, ['sh', '-c', 'test"$0"="arg', 'with', 'space"']);
+  t.false((await runProbe(split, target)).ok);
 });

@@ -11,6 +11,7 @@ import { FRESH, type HealthRecord } from '../../src/health/machine.js';
 import { currentOverlay, emptyState, type HealthState } from '../../src/health/state-file.js';
 import { modelHash, sync, verdictChanges, type SyncCache, type SyncDeps } from '../../src/health/sync.js';
 import type { Model } from '../../src/model/types.js';
+import type { Override } from '../../src/plan/types.js';
 import { plan } from '../../src/plan/plan.js';
 import { modelArb, overlayArb, type RandomOverlay } from '../plan/random-config.js';
 import { FakeSystem } from '../support/fake-system.js';
@@ -25,11 +26,15 @@ function depsWith(exec: FakeSystem, dir: string, name: string): SyncDeps {
   return { host: exec.host(dir, { lockFile: join(dir, `${name}.lock`) }), lockWaitSeconds: 0 };
 }
 
-// The state after a round whose checks give these verdicts (no verdict: unknown).
-function withVerdicts(s: HealthState, health: ReadonlyMap<string, 'up' | 'down'>): HealthState {
+// The state after a round whose checks give these verdicts (no verdict: unknown), with these overrides.
+function withVerdicts(
+  s: HealthState,
+  health: ReadonlyMap<string, 'up' | 'down'>,
+  overrides: ReadonlyMap<string, Override> = new Map(),
+): HealthState {
   const backends: Record<string, HealthRecord> = {};
   for (const [k, v] of health) backends[k] = { ...FRESH, state: v };
-  return { ...s, backends };
+  return { ...s, backends, overrides: Object.fromEntries(overrides) };
 }
 
 // nft and conntrack calls since `from`, with the random guard names made equal.
@@ -78,14 +83,14 @@ test('property: with and without the cache, sync() sends the same scripts and re
             : hint === 'all'
               ? keys
               : [...keys].filter((k) => previous.get(k) !== o.health.get(k));
-        const ra = await sync(depsWith(a, dir, 'a'), m, withVerdicts(sa, o.health), cache, touched);
-        const rb = await sync(depsWith(b, dir, 'b'), m, withVerdicts(sb, o.health));
+        const ra = await sync(depsWith(a, dir, 'a'), m, withVerdicts(sa, o.health, o.override), cache, touched);
+        const rb = await sync(depsWith(b, dir, 'b'), m, withVerdicts(sb, o.health, o.override));
         deepStrictEqual(callsSince(a, na), callsSince(b, nb));
         deepStrictEqual([ra.action, ra.why, ra.services, ra.reset], [rb.action, rb.why, rb.services, rb.reset]);
         deepStrictEqual(ra.state.loaded, rb.state.loaded);
         deepStrictEqual(ra.plan, rb.plan);
         // And both are plan() of the current verdicts.
-        deepStrictEqual(ra.plan, plan(m, currentOverlay(withVerdicts(sb, o.health))));
+        deepStrictEqual(ra.plan, plan(m, currentOverlay(withVerdicts(sb, o.health, o.override))));
         if (ra.action === 'incremental') incremental++;
         sa = ra.state;
         sb = rb.state;

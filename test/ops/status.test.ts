@@ -52,6 +52,7 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
     endpoint: '198.51.100.3:8080',
     weight: 2,
     state: 'up',
+    override: null,
     health: 'unchecked',
     active: true,
     connections: 2,

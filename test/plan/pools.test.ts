@@ -19,16 +19,20 @@ function referencePool(
 ): { selector: Selector | null; slots: number[]; capacity: number; kept: boolean } {
   const all = backends.filter((b) => b.address.family === family);
   const healthy = (b: PlannedBackend): boolean => b.health !== 'down' && b.full !== true;
-  const primaries = all.filter((b) => b.state === 'up' && healthy(b));
-  const backups = all.filter((b) => b.state === 'backup' && healthy(b));
+  // The operator's override puts a backend down or draining unless the config has it further out already.
+  const rank = { up: 0, backup: 0, drain: 1, down: 2 } as const;
+  const state = (b: PlannedBackend): PlannedBackend['state'] =>
+    b.override !== undefined && rank[b.override] > rank[b.state] ? b.override : b.state;
+  const primaries = all.filter((b) => state(b) === 'up' && healthy(b));
+  const backups = all.filter((b) => state(b) === 'backup' && healthy(b));
   const weight = primaries.reduce((a, b) => a + b.weight, 0);
   let chosen = primaries.length === 0 || weight < s.quorum ? [...primaries, ...backups] : primaries;
   let kept = false;
   if (chosen.length === 0 && s.onEmpty === 'keep') {
     const last = new Set(overlay?.lastKnown?.get(poolKey(s.name, family)) ?? []);
-    const eligible = all.filter((b) => b.state === 'up' || b.state === 'backup');
+    const eligible = all.filter((b) => state(b) === 'up' || state(b) === 'backup');
     const known = eligible.filter((b) => last.has(backendKey(s.name, b.endpoint)));
-    const ups = eligible.filter((b) => b.state === 'up');
+    const ups = eligible.filter((b) => state(b) === 'up');
     chosen = known.length > 0 ? known : ups.length > 0 ? ups : eligible;
     kept = known.length > 0 || eligible.length > 0;
   }

@@ -6,6 +6,7 @@ import { checkConfig } from '../../src/config/read.js';
 import { endpointText } from '../../src/model/address.js';
 import type { Model } from '../../src/model/types.js';
 import { backendKey, poolKey } from '../../src/plan/plan.js';
+import type { Override } from '../../src/plan/types.js';
 
 const SCHEDULERS = ['round-robin', 'random', 'source-hash', 'symmetric-hash', 'maglev'] as const;
 
@@ -98,6 +99,8 @@ export function backendKeys(m: Model): string[][] {
 export interface RandomOverlay {
   readonly health: Map<string, 'up' | 'down'>;
   readonly lastKnown: Map<string, string[]>;
+  /** The operator's overrides (nftlb backend drain|down), on about one backend in six. */
+  readonly override: Map<string, Override>;
 }
 
 // Random verdicts over the backends of m, and random last-known sets for each pool.
@@ -121,14 +124,21 @@ export function overlayArb(m: Model): fc.Arbitrary<RandomOverlay> {
         minLength: pools.length,
         maxLength: pools.length,
       }),
+      fc.array(fc.constantFrom<Override | null>(null, null, null, null, null, null, null, null, 'drain', 'down'), {
+        minLength: keys.length,
+        maxLength: keys.length,
+      }),
     )
-    .map(([verdicts, picks]) => ({
+    .map(([verdicts, picks, overrides]) => ({
       health: new Map(keys.flatMap((k, i) => (verdicts[i] === null ? [] : [[k, verdicts[i]!] as const]))),
       lastKnown: new Map(pools.map((p, i) => [p.key, p.members.filter((_, j) => picks[i]![j] === true)])),
+      override: new Map(keys.flatMap((k, i) => (overrides[i] === null ? [] : [[k, overrides[i]!] as const]))),
     }));
 }
 
-// Indexes of the services in which the two overlays give some backend a different verdict.
+// Indexes of the services in which the two overlays give some backend a different verdict or override.
 export function changedServices(m: Model, a: RandomOverlay, b: RandomOverlay): number[] {
-  return backendKeys(m).flatMap((keys, i) => (keys.some((k) => a.health.get(k) !== b.health.get(k)) ? [i] : []));
+  return backendKeys(m).flatMap((keys, i) =>
+    keys.some((k) => a.health.get(k) !== b.health.get(k) || a.override.get(k) !== b.override.get(k)) ? [i] : [],
+  );
 }

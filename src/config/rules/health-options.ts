@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../../common/diagnostic.js';
+import { parseAddress } from '../../model/address.js';
 import type { RawService } from '../schema.js';
 import { error, warning, type Rule } from './rule.js';
 
@@ -8,10 +9,13 @@ type RawHealth = NonNullable<RawService['health']>;
 const ONLY_FOR: Record<string, readonly RawHealth['type'][]> = {
   send: ['tcp', 'banner'],
   expect: ['banner'],
-  method: ['http'],
-  path: ['http'],
-  host: ['http'],
-  status: ['http'],
+  method: ['http', 'https'],
+  path: ['http', 'https'],
+  host: ['http', 'https'],
+  status: ['http', 'https'],
+  sni: ['https'],
+  ca: ['https'],
+  'no-verify': ['https'],
   command: ['exec'],
 };
 
@@ -28,8 +32,17 @@ function checkHealth(h: RawHealth, path: string): Diagnostic[] {
       );
     }
   }
-  if (h.type === 'exec' && h.command === undefined)
-    out.push(error(path, 'health.command', 'an exec check needs command: "program args..."'));
+  if (h.type === 'exec') out.push(...checkCommand(h.command, `${path}/command`, path));
+  if (h.type === 'https' && h.sni !== undefined && parseAddress(h.sni) !== undefined)
+    out.push(
+      error(
+        `${path}/sni`,
+        'health.sni',
+        `expected a DNS name, got the address ${h.sni}: TLS never sends an address as server name (RFC 6066); leave sni out and the certificate is verified against the probed address`,
+      ),
+    );
+  if (h.type === 'https' && h['no-verify'] === true && h.ca !== undefined)
+    out.push(warning(`${path}/ca`, 'health.unused-key', 'no-verify: true accepts any certificate; ca is not used'));
   if ((h.timeout ?? 1) > (h.interval ?? 2)) {
     out.push(
       error(
@@ -39,6 +52,35 @@ function checkHealth(h: RawHealth, path: string): Diagnostic[] {
       ),
     );
   }
+  return out;
+}
+
+// exec: a command is needed; its program must not be empty, and no word may hold a NUL (a program's argument cannot).
+function checkCommand(command: RawHealth['command'], path: string, checkPath: string): Diagnostic[] {
+  if (command === undefined)
+    return [
+      error(
+        checkPath,
+        'health.command',
+        'an exec check needs command: [program, "argument", ...] or "program args..."',
+      ),
+    ];
+  const words = typeof command === 'string' ? [command] : command;
+  const out: Diagnostic[] = [];
+  if (typeof command !== 'string' && command[0] === '')
+    out.push(error(`${path}/0`, 'health.command', 'expected a program name or path first, got an empty string'));
+  if (typeof command === 'string' && command.trim() === '')
+    out.push(error(path, 'health.command', 'expected a program name or path, got only spaces'));
+  words.forEach((w, i) => {
+    if (w.includes('\u0000'))
+      out.push(
+        error(
+          typeof command === 'string' ? path : `${path}/${i}`,
+          'health.command',
+          'expected text without a NUL character (a program argument cannot hold one)',
+        ),
+      );
+  });
   return out;
 }
 
