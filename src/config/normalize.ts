@@ -1,4 +1,5 @@
 import { seedFromName } from '../model/seed.js';
+import { floatingNat, normalizeCluster } from './cluster.js';
 import type { RawBackend, RawConfig, RawService } from './schema.js';
 import type { Diagnostic } from '../common/diagnostic.js';
 import { parseAddress } from '../model/address.js';
@@ -62,7 +63,13 @@ export function normalize(raw: RawConfig, indices?: readonly number[]): Normaliz
   const services = raw.services.map((s, i) =>
     normalizeService(s, `/services/${indices?.[i] ?? i}`, address, vip, vipList, err),
   );
-  return { model: { table: raw.table ?? DEFAULT_TABLE, services }, diagnostics };
+  if (raw.cluster === undefined) return { model: { table: raw.table ?? DEFAULT_TABLE, services }, diagnostics };
+  // Only a config with a cluster section carries the key (and vrrp's floating source NAT).
+  const cluster = normalizeCluster(raw.cluster, address);
+  return {
+    model: { table: raw.table ?? DEFAULT_TABLE, services: floatingNat(services, cluster), cluster },
+    diagnostics,
+  };
 }
 
 type AddressFn = (base: string, key: string, text: string) => Address;

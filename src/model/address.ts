@@ -35,3 +35,8 @@ export function endpointText(address: Address, port: number | undefined): string
   if (suffix === undefined) PORT_SUFFIXES.set(port, (suffix = `:${port}`));
   return host + suffix;
 }
+
+// The address in network byte order (4 or 16 bytes), as a packet carries it.
+export function addressBytes(a: Address): number[] {
+  return ipaddr.parse(a.text).toByteArray();
+}

@@ -1,6 +1,7 @@
 import { addressFamilies } from './address-families.js';
 import { backendList } from './backend-list.js';
 import { backendPorts } from './backend-ports.js';
+import { cluster } from './cluster.js';
 import { dsr } from './dsr.js';
 import { hashOptions } from './hash-options.js';
 import { healthOptions } from './health-options.js';
@@ -24,4 +25,5 @@ export const rules: readonly Rule[] = [
   persistenceOptions,
   weights,
   dsr,
+  cluster,
 ];
