@@ -33,6 +33,8 @@ export const EXIT = {
   hostFault: 13,
   /** A table of nftlb's name exists that nftlb did not make; nothing was changed (apply --force takes it over). */
   foreignTable: 14,
+  /** A cluster engine (BIRD through birdc, conntrackd) refused a command or is not running; the message names it. */
+  engineFailed: 15,
   /** The reader of stdout went away before all output was written (`nftlb render | head`): as a program killed by
    *  SIGPIPE (128 + 13), quietly. */
   brokenPipe: 141,
@@ -57,6 +59,8 @@ export function exitCodeFor(code: NftlbErrorCode): number {
       return EXIT.hostFault;
     case 'foreign-table':
       return EXIT.foreignTable;
+    case 'engine-failed':
+      return EXIT.engineFailed;
     case 'lock-busy':
       return EXIT.lockBusy;
     case 'internal':
