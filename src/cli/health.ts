@@ -6,6 +6,10 @@ import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js
 import { healthStateFile, readHealthState } from '../health/state-file.js';
 import { checkStatusText, checkStatusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
+import { Announcer, type AnnounceEvent } from '../cluster/announce.js';
+import { thisNode } from '../cluster/node.js';
+import type { Model } from '../model/types.js';
+import { clusterDirOption, clusterNodeOption } from './render.js';
 import { parseWait } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
@@ -25,10 +29,15 @@ export interface SignalSource {
 function roundDeps(
   ctx: CommandContext,
   exec: Executor,
-  opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean },
+  opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean; node?: string; clusterDir?: string },
   table: string,
 ): RoundDeps {
-  const host = hostOf(ctx, exec, { lockFile: opts.lockFile, stateDir: opts.stateDir });
+  const host = hostOf(ctx, exec, {
+    lockFile: opts.lockFile,
+    stateDir: opts.stateDir,
+    node: opts.node,
+    clusterDir: opts.clusterDir,
+  });
   return {
     host,
     lockWaitSeconds: opts.wait,
@@ -94,6 +103,8 @@ export function healthCommand(
     .addOption(
       new Option('--lock-file <file>', 'lock file shared with apply (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'),
     )
+    .addOption(clusterNodeOption())
+    .addOption(clusterDirOption())
     .action(
       async (opts: {
         config: string;
@@ -105,6 +116,8 @@ export function healthCommand(
         wait: number;
         lockFile?: string;
         force?: boolean;
+        node?: string;
+        clusterDir?: string;
       }) => {
         try {
           if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
@@ -129,14 +142,16 @@ export function healthCommand(
           }
           printDiagnostics(ctx.io, opts.config, warnings);
           const deps = roundDeps(ctx, exec, opts, model.table);
+          const announcer = announcerOf(ctx, deps, model, opts.config);
           if (opts.once === true) {
             const r = await healthOnce(deps, model);
             logRound(ctx.io, r);
+            await announcer?.served(r.sync.plan);
             if (opts.json === true) ctx.io.out(`${JSON.stringify(reportJson(r), null, 2)}\n`);
             ctx.exit(EXIT.ok);
             return;
           }
-          await watchUntilStopped(ctx, deps, model, opts.config, signals);
+          await watchUntilStopped(ctx, deps, model, opts.config, signals, announcer);
           ctx.exit(EXIT.ok);
         } catch (e) {
           ctx.exit(reportError(ctx.io, e, opts.config));
@@ -151,14 +166,21 @@ async function watchUntilStopped(
   model: Awaited<ReturnType<typeof loadModel>>['model'],
   config: string,
   signals: SignalSource,
+  announcer: Announcer | undefined,
 ): Promise<void> {
   ctx.io.err(`nftlb health: watching ${config} (table ${model.table})\n`);
+  let current = model;
   const w = watch(
     deps,
     model,
-    (r) => logRound(ctx.io, r),
+    (r) => {
+      logRound(ctx.io, r);
+      // ecmp: the table now holds r.sync.plan; announce the VIPs it serves, withdraw the others.
+      void announcer?.served(r.sync.plan, current);
+    },
     (e) => void reportError(ctx.io, e, config),
   );
+  announcer?.start(ANNOUNCE_RECONCILE_MS);
   const hup = (): void => {
     loadModel(config).then(
       ({ model: m }) => {
@@ -167,6 +189,7 @@ async function watchUntilStopped(
           return;
         }
         ctx.io.err(`nftlb health: reloaded ${config}\n`);
+        current = m;
         w.reload(m);
       },
       (e: unknown) => {
@@ -185,8 +208,32 @@ async function watchUntilStopped(
   try {
     await w.done;
   } finally {
+    // Nobody checks the backends any more: this node leaves the ECMP group.
+    announcer?.stop();
+    await announcer?.withdrawAll();
     signals.off('SIGHUP', hup);
     signals.off('SIGTERM', term);
     signals.off('SIGINT', term);
   }
+}
+
+/** How often nftlb health --watch makes BIRD's VIP protocols match again (a restarted BIRD starts with none). */
+const ANNOUNCE_RECONCILE_MS = 2000;
+
+// ecmp: the announcer of this node's VIPs (undefined without an ecmp cluster). The host must be a node of the cluster.
+function announcerOf(ctx: CommandContext, deps: RoundDeps, model: Model, config: string): Announcer | undefined {
+  if (model.cluster?.mode !== 'ecmp') return undefined;
+  const node = thisNode(model.cluster, deps.host.cluster);
+  ctx.io.err(
+    `nftlb health: node ${node.name}: announcing the VIPs it can serve through BIRD (${deps.host.cluster.birdSocket})\n`,
+  );
+  return new Announcer(
+    deps.host,
+    model,
+    (e: AnnounceEvent) =>
+      ctx.io.err(
+        `nftlb health: ${e.announced ? 'announcing' : 'withdrawing'} ${e.vip} (BIRD protocol ${e.protocol})\n`,
+      ),
+    (e) => void reportError(ctx.io, e, config),
+  );
 }

@@ -12,6 +12,7 @@ import { inetTableRef, ownedTableRefs } from '../nft/tables.js';
 import { viewOf, type ServiceView } from './view.js';
 import { serviceChain } from '../nft/names.js';
 import { entriesOfJson } from '../nft/persistence-entries.js';
+import { clusterStatus, type ClusterStatus } from '../cluster/status.js';
 
 /** How the live tables relate to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
 export type { LiveState };
@@ -67,6 +68,8 @@ export interface Status {
   readonly fingerprint: { readonly config: string; readonly live: string | null };
   readonly conntrack: { readonly available: boolean; readonly reason: string | null; readonly accounting: boolean };
   readonly services: readonly ServiceStatus[];
+  /** This node's part in the cluster (only with a cluster section): node, role, config fingerprint. */
+  readonly cluster?: ClusterStatus;
 }
 
 // Reads config + live table + conntrack into one status.
@@ -84,7 +87,8 @@ export async function readStatus(host: Host, o: { config: string }): Promise<Sta
     for (const t of tables) json.push(...((await readLiveJson(host, t)) ?? []));
   }
   const ct = await readConntrack(host);
-  return buildStatus(p, {
+  const cluster = await clusterStatus(host, model);
+  const status = buildStatus(p, {
     checks,
     live,
     configFingerprint: fingerprint,
@@ -93,6 +97,7 @@ export async function readStatus(host: Host, o: { config: string }): Promise<Sta
     conntrack: ct.kind === 'ok' ? ct.entries : null,
     ctReason: ct.kind === 'ok' ? null : ct.reason,
   });
+  return cluster === undefined ? status : { ...status, cluster };
 }
 
 // Pure part of status: combines the plan with what was read.
