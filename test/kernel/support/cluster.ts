@@ -1,10 +1,11 @@
 // Support of the cluster kernel tests: namespaces with their own names, the daemons the tests start in them (BIRD,
 // keepalived, conntrackd, backend servers, nftlb health), each in the foreground with its own files and stopped by pid
 // on teardown (also on failure), bounded waits for events, and the nftlb CLI run inside a namespace.
+import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep, supportScript } from './child.js';
+import { LineReader, sleep, supportScript } from './child.js';
 import { trackPid, untrackPid } from './cleanup.js';
 import { MAIN } from './ops.js';
 import { SYSTEM_ENV } from './system-path.js';
@@ -164,4 +165,93 @@ export async function udpFlows(
     timeoutMs: 150000,
   });
   return (JSON.parse(r.stdout) as { results: FlowResult[] }).results;
+}
+
+/** One connection's answer from conn-pool.js. */
+export interface PoolResult {
+  readonly i: number;
+  readonly backend: string | null;
+  readonly error?: string;
+}
+
+/** Many TCP connections held in a namespace (support/conn-pool.js). */
+export interface ConnPool {
+  /** Opens every connection of the spec, in order: the backend each reached. */
+  open(): Promise<PoolResult[]>;
+  /** A line over every open connection: the backend that echoed it, or the error. */
+  ping(): Promise<PoolResult[]>;
+  /** n new connections from source, ports first.., closed at once. */
+  burst(source: string, n: number, first: number): Promise<PoolResult[]>;
+  stop(): Promise<void>;
+}
+
+// Starts conn-pool.js in namespace ns with the given connections (source address, source port).
+export function connPool(
+  net: Net,
+  ns: string,
+  spec: { target: string; port: number; conns: readonly (readonly [string, number])[]; timeoutMs?: number },
+): ConnPool {
+  const proc = execa(
+    'ip',
+    ['netns', 'exec', net.ns[ns] ?? ns, process.execPath, supportScript('conn-pool.js'), JSON.stringify(spec)],
+    { reject: false, env: SYSTEM_ENV, buffer: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' },
+  );
+  const pid = proc.pid;
+  trackPid(pid);
+  proc.stdin.on('error', () => undefined);
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => {
+    if (stderr.length < 20000) stderr += c;
+  });
+  const lines = new LineReader(proc.stdout, 'conn-pool');
+  let gone = false;
+  const exited = proc.then(() => {
+    gone = true;
+    untrackPid(pid);
+  });
+  const ask = async (cmd: string, kind: string, timeoutMs: number): Promise<PoolResult[]> => {
+    proc.stdin.write(`${cmd}\n`);
+    const line = await lines.next(timeoutMs).catch((e: unknown) => {
+      throw new Error(`conn-pool ${cmd}: ${(e as Error).message}\n${stderr}`);
+    });
+    const r = JSON.parse(line) as { kind: string; results: PoolResult[] };
+    if (r.kind !== kind) throw new Error(`conn-pool ${cmd}: answered ${line}`);
+    return r.results;
+  };
+  const stop = async (): Promise<void> => {
+    if (gone || pid === undefined) return;
+    proc.stdin.end();
+    if (!(await Promise.race([exited.then(() => true), sleep(3000).then(() => false)]))) {
+      kill(pid, 'SIGKILL');
+      await Promise.race([exited, sleep(3000)]);
+    }
+  };
+  net.defer(stop);
+  const perConn = (spec.timeoutMs ?? 5000) + 1000;
+  return {
+    open: () => ask('open', 'open', spec.conns.length * perConn + 10000),
+    ping: () => ask('ping', 'ping', perConn + 10000),
+    burst: (source, n, first) => ask(`burst ${source} ${n} ${first}`, 'burst', 15000),
+    stop,
+  };
+}
+
+// True when every program is installed (scripts/setup.sh installs bird2, keepalived and conntrackd); otherwise the
+// test fails in CI and is skipped loudly elsewhere, as kernel tests without a kernel are.
+export async function requireTools(t: ExecutionContext, tools: readonly string[]): Promise<boolean> {
+  const missing: string[] = [];
+  for (const tool of tools) {
+    const r = await execa('sh', ['-c', `command -v ${tool}`], { reject: false, env: SYSTEM_ENV });
+    if (r.exitCode !== 0) missing.push(tool);
+  }
+  if (missing.length === 0) return true;
+  const why = `${missing.join(', ')} not installed (scripts/setup.sh installs bird2, keepalived, conntrackd)`;
+  if (process.env.CI === 'true') {
+    t.fail(why);
+    return false;
+  }
+  console.error(`KERNEL TEST SKIPPED: ${why} (${t.title})`);
+  t.log(`KERNEL TEST SKIPPED: ${why}`);
+  t.pass();
+  return false;
 }
