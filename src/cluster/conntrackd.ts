@@ -32,8 +32,9 @@ export function renderConntrackd(
     '# Do not edit: change the config and render it again.',
     'Sync {',
     '\tMode FTFW {',
-    // The caches of a former master are flushed this many seconds after it becomes backup (conntrackd -t).
-    '\t\tPurgeTimeout 5',
+    // A node that became backup flushes its kernel table this many seconds later (conntrackd -t): shorter than the
+    // shortest preempt-delay (3 s), so the flush never comes after it has taken over and committed the connections.
+    '\t\tPurgeTimeout 2',
     '\t}',
     '\tUDP {',
     `\t\t${fam}_address ${own?.text ?? ''}`,

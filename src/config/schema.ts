@@ -380,10 +380,10 @@ export const configSchema = {
             },
             'preempt-delay': {
               type: 'integer',
-              minimum: 0,
+              minimum: 3,
               maximum: 1000,
               description:
-                "Seconds a higher-priority node that comes back stays backup, receiving the master's connections, before it takes over. Default 5.",
+                "Seconds a higher-priority node that comes back stays backup, receiving the master's connections, before it takes over. Default 5; at least 3, longer than the 2 s after which conntrackd flushes the kernel table of a node that became backup (its PurgeTimeout): a flush after the takeover would drop the connections it took over.",
             },
           },
         },
