@@ -1,3 +1,4 @@
+import { NftlbError } from '../common/errors.js';
 import type { Model } from '../model/types.js';
 import { writeRole, type VrrpState } from '../system/cluster-role.js';
 import { conntrackdCommand, type ConntrackdStep } from '../system/conntrackd.js';
@@ -21,13 +22,16 @@ export interface StepResult {
 
 // `nftlb cluster notify STATE` (keepalived's notify scripts): the conntrackd steps of the state, every one tried even
 // when one fails (as primary-backup.sh does), then the state recorded for `nftlb status`.
+// A missing conntrackd program is reported as such (tool-missing) once the state is recorded.
 export async function vrrpTransition(host: Host, model: Model, state: VrrpState): Promise<StepResult[]> {
   const out: StepResult[] = [];
+  let missing: NftlbError | undefined;
   for (const step of TRANSITION_STEPS[state]) {
     try {
       await conntrackdCommand(host, step);
       out.push({ step, error: null });
     } catch (e) {
+      if (e instanceof NftlbError && e.code === 'tool-missing') missing ??= e;
       out.push({ step, error: e instanceof Error ? e.message : String(e) });
     }
   }
@@ -36,5 +40,6 @@ export async function vrrpTransition(host: Host, model: Model, state: VrrpState)
     since: new Date().toISOString(),
     failed: out.filter((r) => r.error !== null).map((r) => r.step),
   });
+  if (missing !== undefined) throw missing;
   return out;
 }
