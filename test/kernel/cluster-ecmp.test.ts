@@ -316,6 +316,25 @@ kernelTest('ecmp: two nodes behind a BGP router; connections survive nodes leavi
           `nftlb which on ${n.name}`,
         );
       }
+      // nftlb status on each node: its node, role and BGP session, and one config fingerprint on both.
+      const prints: string[] = [];
+      for (const n of nodes) {
+        const st = await nftlbIn(net, n.name, ['status', '-c', config, '--json'], n.env);
+        t.is(st.exitCode, 0, st.stderr);
+        const c = (
+          JSON.parse(st.stdout) as {
+            cluster: { node: string; role: string; fingerprint: string; peers: { state: string }[] };
+          }
+        ).cluster;
+        t.deepEqual([c.node, c.role, c.peers.map((p) => p.state)], [n.name, 'announcing', ['Established']]);
+        prints.push(c.fingerprint);
+        const prom = await nftlbIn(net, n.name, ['status', '-c', config, '--prometheus'], n.env);
+        t.regex(
+          prom.stdout,
+          new RegExp(`^nftlb_cluster_vip_announced\\{table="nftlb",node="${n.name}",vip="${VIP}"\\} 1$`, 'm'),
+        );
+      }
+      t.is(prints[0], prints[1]);
       const baseline = await pool.ping();
       t.deepEqual(
         baseline.map((r) => r.backend),
@@ -353,6 +372,11 @@ kernelTest('ecmp: two nodes behind a BGP router; connections survive nodes leavi
             await net.exec('lb1', ['nft', '-f', '-'], { input: block });
           },
         ),
+      );
+      const withdrawn = await nftlbIn(net, 'lb1', ['status', '-c', config], lb1.env);
+      t.regex(
+        withdrawn.stdout,
+        /^cluster ecmp: node lb1, withdrawn, announced 0\/1, BGP 1\/1 established, config [0-9a-f]{16}/m,
       );
       phases.push(
         await phase(t, net, pool, opened, "lb1's checks pass again", both, async () => {
