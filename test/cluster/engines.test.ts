@@ -80,6 +80,32 @@ test("the engines' configurations of every node are the goldens, and BIRD and co
       t.regex(r.all ?? '', /can't connect/);
     }
   }
+  // Dual stack: an IPv6 VIP goes over a session with an IPv6 peer, from the node's IPv6 address.
+  const dual = modelOf(
+    ECMP.replace(
+      'peers: [{ address: 198.51.100.1, asn: 64513 }]',
+      'peers: [{ address: 198.51.100.1, asn: 64513 }, { address: "2001:db8:2::1", asn: 64513 }]',
+    )
+      .replace('address: 198.51.100.11 }', 'address: [198.51.100.11, "2001:db8:2::11"] }')
+      .replace('address: 198.51.100.12 }', 'address: [198.51.100.12, "2001:db8:2::12"] }')
+      .replace('vip: 203.0.113.1', 'vip: [203.0.113.1, "2001:db8:1::1"]')
+      .replace(
+        '      - { address: 198.51.100.23 }',
+        '      - { address: 198.51.100.23 }\n      - { address: "2001:db8:2::23" }',
+      ),
+  );
+  const dualText = renderBird(dual, ecmp(dual), ecmp(dual).nodes[1]!, { config: 'c.yaml', fingerprint: '0' });
+  t.regex(
+    dualText,
+    /protocol static nftlb_vip6_2001_db8_1__1 \{\n\tdisabled;\n\tipv6;\n\troute 2001:db8:1::1\/128 blackhole;/,
+  );
+  t.regex(dualText, /\tlocal 2001:db8:2::12 as 64512;\n\tneighbor 2001:db8:2::1 as 64513;/);
+  t.regex(dualText, /export where proto ~ "nftlb_vip6_\*";/);
+  if (await have(t, 'bird')) {
+    writeFileSync(join(d, 'dual.conf'), dualText);
+    const r = await execa('bird', ['-p', '-c', join(d, 'dual.conf')], { reject: false });
+    t.is(r.exitCode, 0, `bird -p: ${r.stderr}`);
+  }
   // The keepalived configuration with one interface for both sides is one instance with the notify scripts.
   const one = modelOf(VRRP.replace('backend-interface: eth1', 'backend-interface: eth0'));
   const text = renderKeepalived(one, vrrp(one), vrrp(one).nodes[0]!, {
