@@ -9,6 +9,10 @@ import { overridesFile, overrideStates, readOverrides } from '../health/override
 import { healthStateFile, readHealthState } from '../health/state-file.js';
 import { checkStatusText, checkStatusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
+import { Announcer, type AnnounceEvent } from '../cluster/announce.js';
+import { thisNode } from '../cluster/node.js';
+import type { Model } from '../model/types.js';
+import { clusterDirOption, clusterNodeOption } from './render.js';
 import { parseWait } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
@@ -28,11 +32,16 @@ export interface SignalSource {
 function roundDeps(
   ctx: CommandContext,
   exec: Executor,
-  opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean },
+  opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean; node?: string; clusterDir?: string },
   table: string,
   cas: { current: CaContexts },
 ): RoundDeps {
-  const host = hostOf(ctx, exec, { lockFile: opts.lockFile, stateDir: opts.stateDir });
+  const host = hostOf(ctx, exec, {
+    lockFile: opts.lockFile,
+    stateDir: opts.stateDir,
+    node: opts.node,
+    clusterDir: opts.clusterDir,
+  });
   return {
     host,
     lockWaitSeconds: opts.wait,
@@ -103,6 +112,8 @@ export function healthCommand(
     .addOption(
       new Option('--lock-file <file>', 'lock file shared with apply (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'),
     )
+    .addOption(clusterNodeOption())
+    .addOption(clusterDirOption())
     .action(
       async (opts: {
         config: string;
@@ -114,6 +125,8 @@ export function healthCommand(
         wait: number;
         lockFile?: string;
         force?: boolean;
+        node?: string;
+        clusterDir?: string;
       }) => {
         try {
           if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
@@ -141,14 +154,16 @@ export function healthCommand(
           // The CA files of https checks are read once here (and again on SIGHUP), not by every probe.
           const cas = { current: await caContexts(model, readCaFile) };
           const deps = roundDeps(ctx, exec, opts, model.table, cas);
+          const announcer = announcerOf(ctx, deps, model, opts.config);
           if (opts.once === true) {
             const r = await healthOnce(deps, model);
             logRound(ctx.io, r);
+            await announcer?.served(r.sync.plan);
             if (opts.json === true) ctx.io.out(`${JSON.stringify(reportJson(r), null, 2)}\n`);
             ctx.exit(EXIT.ok);
             return;
           }
-          await watchUntilStopped(ctx, deps, model, opts.config, signals, cas);
+          await watchUntilStopped(ctx, deps, model, opts.config, signals, cas, announcer);
           ctx.exit(EXIT.ok);
         } catch (e) {
           ctx.exit(reportError(ctx.io, e, opts.config));
@@ -164,14 +179,21 @@ async function watchUntilStopped(
   config: string,
   signals: SignalSource,
   cas: { current: CaContexts },
+  announcer: Announcer | undefined,
 ): Promise<void> {
   ctx.io.err(`nftlb health: watching ${config} (table ${model.table})\n`);
+  let current = model;
   const w = watch(
     deps,
     model,
-    (r) => logRound(ctx.io, r),
+    (r) => {
+      logRound(ctx.io, r);
+      // ecmp: the table now holds r.sync.plan; announce the VIPs it serves, withdraw the others.
+      void announcer?.served(r.sync.plan, current);
+    },
     (e) => void reportError(ctx.io, e, config),
   );
+  announcer?.start(ANNOUNCE_RECONCILE_MS);
   const hup = (): void => {
     loadModel(config)
       .then(async ({ model: m }) => ({ m, c: await caContexts(m, readCaFile) }))
@@ -184,6 +206,7 @@ async function watchUntilStopped(
           ctx.io.err(`nftlb health: reloaded ${config}\n`);
           // Probes of the round in flight may still name a CA file of the old config: keep those contexts.
           cas.current = new Map([...cas.current, ...c]);
+          current = m;
           w.reload(m);
         },
         (e: unknown) => {
@@ -202,8 +225,32 @@ async function watchUntilStopped(
   try {
     await w.done;
   } finally {
+    // Nobody checks the backends any more: this node leaves the ECMP group.
+    announcer?.stop();
+    await announcer?.withdrawAll();
     signals.off('SIGHUP', hup);
     signals.off('SIGTERM', term);
     signals.off('SIGINT', term);
   }
+}
+
+/** How often nftlb health --watch makes BIRD's VIP protocols match again (a restarted BIRD starts with none). */
+const ANNOUNCE_RECONCILE_MS = 2000;
+
+// ecmp: the announcer of this node's VIPs (undefined without an ecmp cluster). The host must be a node of the cluster.
+function announcerOf(ctx: CommandContext, deps: RoundDeps, model: Model, config: string): Announcer | undefined {
+  if (model.cluster?.mode !== 'ecmp') return undefined;
+  const node = thisNode(model.cluster, deps.host.cluster);
+  ctx.io.err(
+    `nftlb health: node ${node.name}: announcing the VIPs it can serve through BIRD (${deps.host.cluster.birdSocket})\n`,
+  );
+  return new Announcer(
+    deps.host,
+    model,
+    (e: AnnounceEvent) =>
+      ctx.io.err(
+        `nftlb health: ${e.announced ? 'announcing' : 'withdrawing'} ${e.vip} (BIRD protocol ${e.protocol})\n`,
+      ),
+    (e) => void reportError(ctx.io, e, config),
+  );
 }

@@ -5,6 +5,8 @@ import { readStatus, type Status } from '../ops/status.js';
 import { reportOpsError } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
+import { clusterLine, clusterMetrics } from './cluster-status.js';
+import { clusterDirOption, clusterNodeOption } from './render.js';
 
 // `nftlb status`: per service and backend, the config's view (state, weight) with the live figures (new connections
 // from the rule counters, current connections and bytes from conntrack). A table, --json, or --prometheus.
@@ -20,22 +22,34 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
         'write the output to FILE atomically (temporary file + rename) instead of stdout',
       ),
     )
-    .action(async (opts: { config: string; json?: boolean; prometheus?: boolean; output?: string }) => {
-      const json = opts.json === true;
-      try {
-        const s = await readStatus(hostOf(ctx, exec), { config: opts.config });
-        const text = json
-          ? `${JSON.stringify({ command: 'status', ...s }, null, 2)}\n`
-          : opts.prometheus
-            ? prometheus(s)
-            : table(s);
-        if (opts.output !== undefined) await writeFileAtomic(opts.output, text);
-        else ctx.io.out(text);
-        ctx.exit(EXIT.ok);
-      } catch (e) {
-        ctx.exit(reportOpsError(ctx.io, 'status', json, e, opts.config));
-      }
-    });
+    .addOption(clusterNodeOption())
+    .addOption(clusterDirOption())
+    .action(
+      async (opts: {
+        config: string;
+        json?: boolean;
+        prometheus?: boolean;
+        output?: string;
+        node?: string;
+        clusterDir?: string;
+      }) => {
+        const json = opts.json === true;
+        try {
+          const host = hostOf(ctx, exec, { node: opts.node, clusterDir: opts.clusterDir });
+          const s = await readStatus(host, { config: opts.config });
+          const text = json
+            ? `${JSON.stringify({ command: 'status', ...s }, null, 2)}\n`
+            : opts.prometheus
+              ? prometheus(s)
+              : table(s);
+          if (opts.output !== undefined) await writeFileAtomic(opts.output, text);
+          else ctx.io.out(text);
+          ctx.exit(EXIT.ok);
+        } catch (e) {
+          ctx.exit(reportOpsError(ctx.io, 'status', json, e, opts.config));
+        }
+      },
+    );
 }
 
 const LIVE_TEXT: Record<Status['live'], string> = {
@@ -120,6 +134,7 @@ export function table(s: Status): string {
       ? `table inet ${s.table}: ${LIVE_TEXT[s.live]}`
       : `${s.tables.map((t) => `table ${t}`).join(' and ')}: ${LIVE_TEXT[s.live].replace('live table matches', 'live tables match')}`,
   ];
+  if (s.cluster !== undefined) notes.push(clusterLine(s.cluster));
   if (!s.conntrack.available)
     notes.push(`conntrack: unavailable (${s.conntrack.reason ?? ''}); CONNS/ESTAB/BYTES not shown`);
   else if (!s.conntrack.accounting)
@@ -247,5 +262,6 @@ export function prometheus(s: Status): string {
       'Persistence entries (clients kept on it) that name the backend.',
       persistent.map(({ b, l }) => [l, b.persistenceEntries ?? null]),
     );
+  if (s.cluster !== undefined) for (const m of clusterMetrics(s.cluster)) metric(m.name, m.type, m.help, m.samples);
   return `${out.join('\n')}\n`;
 }

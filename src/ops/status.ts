@@ -14,6 +14,7 @@ import { viewOf, type ServiceView } from './view.js';
 import { serviceChain } from '../nft/names.js';
 import { entriesOfJson } from '../nft/persistence-entries.js';
 import { forwardDropsOfJson, type ForwardDrops } from '../nft/forward.js';
+import { clusterStatus, type ClusterStatus } from '../cluster/status.js';
 
 /** How the live tables relate to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
 export type { LiveState };
@@ -79,6 +80,8 @@ export interface Status {
     readonly accept: readonly string[];
     readonly dropped: ForwardDrops | null;
   };
+  /** This node's part in the cluster (only with a cluster section): node, role, config fingerprint. */
+  readonly cluster?: ClusterStatus;
 }
 
 // Reads config + live table + conntrack into one status.
@@ -96,7 +99,8 @@ export async function readStatus(host: Host, o: { config: string }): Promise<Sta
     for (const t of tables) json.push(...((await readLiveJson(host, t)) ?? []));
   }
   const ct = await readConntrack(host);
-  return buildStatus(p, {
+  const cluster = await clusterStatus(host, model);
+  const status = buildStatus(p, {
     checks,
     live,
     configFingerprint: fingerprint,
@@ -105,6 +109,7 @@ export async function readStatus(host: Host, o: { config: string }): Promise<Sta
     conntrack: ct.kind === 'ok' ? ct.entries : null,
     ctReason: ct.kind === 'ok' ? null : ct.reason,
   });
+  return cluster === undefined ? status : { ...status, cluster };
 }
 
 // Pure part of status: combines the plan with what was read.
