@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, foreignTable, loadScript } from '../system/nft.js';
+import { commitScript, foreignTable, loadScript } from '../system/nft.js';
 import { deleteTablesScript, foreignTables, readOwnedTables, staleTables } from '../system/owned-tables.js';
 import { deleteConntrackByMark } from '../system/conntrack.js';
 import type { Model } from '../model/types.js';
@@ -307,7 +307,7 @@ async function full(
     const r = await loadScript(deps.host, `${renderNftScript(p, inPlace).text}${tail}`);
     kept = r.exitCode === 0;
   }
-  if (!kept) await checkAndLoad(deps.host, `${script.text}${tail}`);
+  if (!kept) await commitScript(deps.host, `${script.text}${tail}`);
   return { action: 'full', why, services: p.services.map((s) => s.name), token };
 }
 

@@ -32,8 +32,9 @@ export class NftScript {
 const FINGERPRINT_PREFIX = 'nftlb fingerprint ';
 const FINGERPRINT_COMMENT = new RegExp(`^\\s*comment "${FINGERPRINT_PREFIX}([0-9a-f]+)"\\s*$`, 'm');
 
-/** A table replaced in place (see InPlace) carries its fingerprint in the comment of this chain: the kernel keeps an
- *  existing table's comment when the table is declared again. */
+/** Every table nftlb loads carries its fingerprint in the comment of this chain too (the last of the table): a table
+ *  replaced in place (see InPlace) keeps its old table comment (the kernel keeps an existing table's comment when the
+ *  table is declared again), and `nft list chains` shows chain comments but not table comments. */
 export const FINGERPRINT_CHAIN = ident('fingerprint');
 const FINGERPRINT_CHAIN_COMMENT = new RegExp(
   `^\\s*chain ${FINGERPRINT_CHAIN} \\{\\s*\\n\\s*comment "${FINGERPRINT_PREFIX}([0-9a-f]+)"\\s*$`,
@@ -78,12 +79,13 @@ export function renderNftScript(p: Plan, inPlace?: InPlace): NftScript {
     const table = { ...probe, comment: `${FINGERPRINT_PREFIX}${fingerprint}` };
     const ref = refs[i]!;
     const kept = inPlace !== undefined && inPlace.table.family === ref.family && inPlace.table.name === ref.name;
-    if (!kept) {
-      pieces.push(`${renderCommand({ kind: 'table', verb: 'destroy', table: ref })}\n${renderTableHead(table)}`);
-      pieces.push(...bodies[i]!, '\n}\n');
-      return;
-    }
-    pieces.push(`${renderCommands(inPlace.preamble)}${renderTableHead(table)}`);
+    pieces.push(
+      kept
+        ? `${renderCommands(inPlace.preamble)}${renderTableHead(table)}`
+        : `${renderCommand({ kind: 'table', verb: 'destroy', table: ref })}\n${renderTableHead(table)}`,
+    );
+    // Every table ends with the fingerprint chain (outside the hashed body): the cheap listing before a load reads it
+    // there (src/nft/owned-listing.ts), and a table emptied in place keeps its old table comment.
     const chain = renderChain({ name: FINGERPRINT_CHAIN, comment: table.comment, rules: [] });
     pieces.push(...bodies[i]!, `\n\n${chain}\n}\n`);
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { loadedOverlay, healthStateFile, readHealthState, type HealthState } from '../health/state-file.js';
 import type { Host } from '../system/host.js';
 import type { Model } from '../model/types.js';
@@ -10,4 +11,13 @@ import type { Plan } from '../plan/types.js';
 export async function desiredPlan(model: Model, host: Host): Promise<{ plan: Plan; health: HealthState }> {
   const health = await readHealthState(healthStateFile(host.stateDir, model.table), model.table);
   return { plan: plan(model, loadedOverlay(health)), health };
+}
+
+// A digest of what desiredPlan takes from nftlb health's state: everything but the check records (`backends`, which
+// change every round) and health's own record of its last full load (`live`). apply's no-op record compares it, so
+// whatever desiredPlan comes to use from the state must be in it (it is, unless it is in those two).
+export function plannedStateDigest(s: HealthState): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ ...s, backends: undefined, live: undefined }))
+    .digest('hex');
 }

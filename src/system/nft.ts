@@ -53,12 +53,10 @@ export async function readLiveJson(
   }
 }
 
-// Checks a script with `nft -c -f -` (the kernel sees it, nothing is committed), then loads it with `nft -f -`.
-// Either failure throws nft-failed with nft's message next to the script line it refers to; nothing was changed then,
-// because nft commits a file in one transaction or not at all.
-export async function checkAndLoad(host: Host, script: string): Promise<void> {
-  const check = await checkScript(host, script);
-  if (check.exitCode !== 0) throw scriptRefused('nft -c refused the script; nothing was changed', check, script);
+// Loads a script with `nft -f -`. A refusal throws nft-failed with nft's message next to the script line it refers to;
+// nothing was changed then, because nft commits a file in one transaction or not at all. (No `nft -c` first: the
+// kernel checks the very same transaction at commit and aborts it whole, so a check would only parse the script twice.)
+export async function commitScript(host: Host, script: string): Promise<void> {
   const load = await loadScript(host, script);
   if (load.exitCode !== 0) throw scriptRefused('nft refused the script; nothing was changed', load, script);
 }
