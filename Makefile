@@ -39,6 +39,7 @@ lint: setup
 format: setup
 	npx prettier --write .
 
+# Prints the figures and writes dist/bench-report.md; `node scripts/bench-readme.mjs` puts that into README.md.
 bench: build
 	$(NODE) dist/test/bench/main.js
 
