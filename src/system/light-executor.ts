@@ -13,6 +13,8 @@ export function lightExecutor(callerEnv: NodeJS.ProcessEnv): Executor {
           const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 127;
           resolve({ exitCode: code, stdout, stderr });
         });
+        // The program may exit before it reads its input (perl does): EPIPE on stdin is no failure of the run.
+        child.stdin?.on('error', () => undefined);
         child.stdin?.end(input ?? '');
       }),
   };
