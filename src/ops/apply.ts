@@ -18,7 +18,8 @@ import {
 import { rulesetGeneration } from '../system/genid.js';
 import { applyRecordFile, writeApplyRecord } from './apply-record.js';
 import type { Plan } from '../plan/types.js';
-import { desiredPlan, plannedStateDigest } from './desired.js';
+import { desiredPlan } from './desired.js';
+import { plannedStateDigest } from './planned-state.js';
 import { noopInputs, noopMiss, noopRecord, readNoopRecord, withStateInputs, writeNoopRecord } from './noop.js';
 import { viewOf } from './view.js';
 

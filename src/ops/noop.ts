@@ -14,7 +14,7 @@ import {
 } from '../system/files.js';
 import { rulesetGeneration } from '../system/genid.js';
 import type { Host } from '../system/host.js';
-import { plannedStateDigest } from './desired.js';
+import { plannedStateDigest } from './planned-state.js';
 
 // apply's no-op proof (README.md, nftlb apply): a record, written after a load, of everything the loaded script was
 // made of and of the kernel right after it; a later apply that finds all of it unchanged has nothing to do, without

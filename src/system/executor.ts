@@ -1,6 +1,9 @@
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
+import { withoutNodeModulesPath } from './env-path.js';
+
+export { withoutNodeModulesPath };
 
 // The result of one external command.
 export interface ExecResult {
@@ -209,11 +212,4 @@ export async function runCheckProgram(
       .split('\n')[0]
       ?.slice(0, 120) ?? '';
   return { ok: false, reason: said === '' ? why : `${why}: ${said}` };
-}
-
-// npm and npx put node_modules/.bin first on PATH, and there `nft` is @vercel/nft (a file tracer that exits 0 and loads
-// nothing). nftlb only ever means the system's tools, so those PATH entries are dropped.
-export function withoutNodeModulesPath(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const path = (env.PATH ?? '').split(':').filter((d) => d !== '' && !/(^|\/)node_modules(\/|$)/.test(d));
-  return { ...env, PATH: path.join(':') };
 }

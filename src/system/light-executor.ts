@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
+import { withoutNodeModulesPath } from './env-path.js';
 import type { Executor } from './executor.js';
-import { withoutNodeModulesPath } from './executor.js';
 
 // An executor with run() only, on node's own child_process: for apply's no-op check, which runs one short program
 // before the rest of nftlb (and execa) is loaded. A program that is not there is an exit status of 127.
