@@ -3,20 +3,21 @@ import { NftlbError } from '../common/errors.js';
 import type { TableRef } from '../nft/ast.js';
 import { holdsEntries, keepEntries } from '../nft/in-place.js';
 import { loadModel } from '../system/config-file.js';
-import { renderNftScript } from '../nft/script.js';
+import { renderNftScript, streamNftScript, type InPlace } from '../nft/script.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { commitScript, foreignTable } from '../system/nft.js';
+import { commitStream, foreignTable } from '../system/nft.js';
 import {
   deleteTablesScript,
   foreignTables,
+  listOwnedFamilies,
+  ownedTablesOf,
   previousFingerprint,
-  readOwnedTables,
   staleTables,
-  type OwnedTable,
 } from '../system/owned-tables.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import { rulesetGeneration } from '../system/genid.js';
-import { applyRecordFile, writeApplyRecord } from './apply-record.js';
+import { applyRecordFile } from './apply-record.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
 import { plannedStateDigest } from './planned-state.js';
@@ -70,10 +71,11 @@ export type ApplyOutcome =
       readonly warnings: readonly Diagnostic[];
     };
 
-// record proves a no-op? -> load -> validate -> render (the cheap listing of nftlb's tables meanwhile) -> (lock) ->
-// record proves a no-op? -> nft -f -. Every failure happens before nft commits, or is nft's own all-or-nothing commit
-// failing, so the live ruleset is then exactly what it was. "unchanged" comes only from the no-op record (src/ops/noop.ts);
-// without it the config is loaded (nft -f of the whole script costs about what a listing that could compare it would).
+// record proves a no-op? -> (the ruleset generation and the cheap listing of nftlb's tables, asked meanwhile) -> load ->
+// validate -> plan -> (lock) -> record proves a no-op? -> nft -f - of the script as it is rendered. Every failure happens
+// before nft commits, or is nft's own all-or-nothing commit failing, so the live ruleset is then exactly what it was.
+// "unchanged" comes only from the no-op record (src/ops/noop.ts); without it the config is loaded (nft -f of the whole
+// script costs about what a listing that could compare it would).
 export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOutcome> {
   if (!o.force && !o.dryRun) {
     const hit = await provenNoop(host, o.config);
@@ -81,15 +83,18 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
   }
   const inputs = await noopInputs(host, o.config);
   const { model, warnings, sha256 } = await loadModel(o.config);
-  // What the kernel holds now (a generation and the cheap listing), asked while the config is planned and rendered.
-  const before = o.dryRun ? undefined : liveView(host, model.table);
-  before?.catch(() => undefined);
+  // What the kernel holds now, asked while the config is planned (a config that is not valid runs no nft at all).
+  const early = o.dryRun ? undefined : liveView(host);
+  early?.catch(() => undefined);
   const withState = await withStateInputs(host, inputs, model.table);
   const { plan: p, health } = await desiredPlan(model, host);
-  const { text, fingerprint, tables } = renderNftScript(p);
   const names = (ts: readonly TableRef[]): string[] => ts.map((t) => `${t.family} ${t.name}`);
-  const base = { table: p.table, tables: names(tables), fingerprint, services: p.services.length, warnings };
-  if (o.dryRun) return { kind: 'dry-run', ...base, script: text };
+  const tables = streamNftScript(p).tables;
+  const base = { table: p.table, tables: names(tables), services: p.services.length, warnings };
+  if (o.dryRun) {
+    const { text, fingerprint } = renderNftScript(p);
+    return { kind: 'dry-run', ...base, fingerprint, script: text };
+  }
   const release = await acquireLock(host, o.waitSeconds);
   try {
     // Another apply may have loaded this very config while this one waited for the lock.
@@ -98,15 +103,15 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       if (hit !== null) return hit;
     }
     // The listing is current when the generation did not move since it was taken; else it is taken again.
-    let view = await before!;
+    let view = await early!;
     let generation = await rulesetGeneration(host);
     if (generation === null || generation !== view.generation) {
-      view = await liveView(host, model.table);
+      view = await liveView(host);
       generation = view.generation;
     }
     // Every table nftlb may own under this name: the script's tables are replaced, a netdev table the config no longer
     // needs is deleted in the same transaction, and one of the script's names that nftlb did not make is refused.
-    const owned = view.owned;
+    const owned = await ownedTablesOf(host, view.listing, p.table);
     const foreign = foreignTables(owned, tables);
     if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
     const previous = previousFingerprint(owned);
@@ -114,7 +119,11 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     // The inet table comes first in `owned`; its listing says what an in-place reload must empty.
     const inet = owned[0]?.live;
     const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
-    const persistence = await load(host, p, text, deleteTablesScript(stale), listing);
+    // The record for `diff` is made while nft commits (node has nothing else to do then).
+    let applied = '';
+    const { persistence, fingerprint } = await load(host, p, deleteTablesScript(stale), listing, (fp) => {
+      applied = `${JSON.stringify({ table: p.table, fingerprint: fp, services: viewOf(p) })}\n`;
+    });
     const after = await rulesetGeneration(host);
     // Best effort: the records only save work (the no-op record) or improve `diff` (which trusts its record only while
     // the live fingerprint matches).
@@ -131,22 +140,18 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       warnings,
     });
     await writeNoopRecord(host, o.config, record).catch(() => undefined);
-    await writeApplyRecord(applyRecordFile(host.runDir, p.table), {
-      table: p.table,
-      fingerprint,
-      services: viewOf(p),
-    }).catch(() => undefined);
-    return { kind: 'applied', ...base, previous, deleted: names(stale), persistence };
+    await writeFileAtomic(applyRecordFile(host.runDir, p.table), applied).catch(() => undefined);
+    return { kind: 'applied', ...base, fingerprint, previous, deleted: names(stale), persistence };
   } finally {
     await release();
   }
 }
 
-// The ruleset generation and nftlb's tables under a name, read in that order (so a listing is at least as new as the
-// generation it is paired with; a generation that moves afterwards makes apply read both again).
-async function liveView(host: Host, table: string): Promise<{ generation: number | null; owned: OwnedTable[] }> {
+// The ruleset generation and the cheap listing of nftlb's families, read in that order (so the listing is at least as
+// new as the generation it is paired with; a generation that moves afterwards makes apply read both again).
+async function liveView(host: Host): Promise<{ generation: number | null; listing: string }> {
   const generation = await rulesetGeneration(host);
-  return { generation, owned: await readOwnedTables(host, table) };
+  return { generation, listing: await listOwnedFamilies(host) };
 }
 
 // The outcome of an apply the record proves a no-op, or null.
@@ -164,24 +169,35 @@ async function provenNoop(host: Host, config: string): Promise<ApplyOutcome | nu
 }
 
 // Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): emptied in place
-// when that keeps persistence entries, else replaced whole by `script`. A script that empties in place and is refused
-// (the live table is not what its listing said any more) falls back to the whole replacement, which drops the entries.
+// when that keeps persistence entries, else replaced whole; `tail` goes in the same transaction. The script is written to
+// nft as it is rendered; `whileCommitting` gets the fingerprint once all of it is written, and runs while nft commits. A
+// script that empties in place and is refused (the live table is not what its listing said any more) falls back to the
+// whole replacement, which drops the entries.
 export async function load(
   host: Host,
   p: Plan,
-  script: string,
   tail: string,
   listing: string | null,
-): Promise<'kept' | 'dropped' | null> {
+  whileCommitting: (fingerprint: string) => void = () => undefined,
+): Promise<{ persistence: 'kept' | 'dropped' | null; fingerprint: string }> {
+  const send = async (inPlace: InPlace | undefined): Promise<string> => {
+    const s = streamNftScript(p, inPlace);
+    let fingerprint = '';
+    const pieces = function* (): Generator<string> {
+      fingerprint = yield* s.pieces;
+      yield tail;
+    };
+    await commitStream(host, pieces(), () => whileCommitting(fingerprint));
+    return fingerprint;
+  };
   const inPlace = listing === null ? undefined : keepEntries(p, listing);
   if (inPlace !== undefined) {
     try {
-      await commitScript(host, `${renderNftScript(p, inPlace).text}${tail}`);
-      return 'kept';
+      return { persistence: 'kept', fingerprint: await send(inPlace) };
     } catch (e) {
       if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
     }
   }
-  await commitScript(host, `${script}${tail}`);
-  return listing !== null && holdsEntries(listing) ? 'dropped' : null;
+  const fingerprint = await send(undefined);
+  return { persistence: listing !== null && holdsEntries(listing) ? 'dropped' : null, fingerprint };
 }

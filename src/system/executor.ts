@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
@@ -27,6 +29,10 @@ export interface Executor {
   /** Runs `cmd args...` with `input` on stdin; resolves with a non-zero exitCode instead of throwing; rejects with
    *  NftlbError 'tool-missing' when the program is not installed. */
   run(cmd: string, args: readonly string[], input?: string): Promise<ExecResult>;
+  /** Runs `cmd args...` with `pieces` written to its stdin as they are produced (a generator that renders them):
+   *  the program reads the first while the rest are made; `afterInput` runs once all is written, while the program
+   *  works on it. As run() otherwise. Optional: without it, callers join the pieces and call run(). */
+  feed?(cmd: string, args: readonly string[], pieces: Iterable<string>, afterInput?: () => void): Promise<ExecResult>;
   /** Starts a long-running program with piped stdin/stdout; rejects with 'tool-missing' when it is not installed.
    *  Optional so that executors written before it still type-check; `nftlb apply` needs it for its lock. */
   start?(cmd: string, args: readonly string[]): Promise<Started>;
@@ -62,9 +68,59 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
       if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
       return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
     },
+    feed: (cmd, args, pieces, afterInput) => feedProcess(cmd, args, env, pieces, afterInput),
     start: (cmd, args) => startProcess(cmd, args, env),
     stream: (cmd, args, onLine) => streamProcess(cmd, args, env, onLine),
   };
+}
+
+// Writes the pieces to a child's stdin as they come. Between two pieces the event loop runs (setImmediate), so libuv
+// moves what is buffered into the pipe while the next piece is made; past 16 MiB buffered it waits for the pipe to
+// drain. A generator that throws kills the child before it sees the end of its input (nft commits nothing then).
+async function feedProcess(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  pieces: Iterable<string>,
+  afterInput: () => void = () => undefined,
+): Promise<ExecResult> {
+  const child = spawn(cmd, [...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  let failed: NodeJS.ErrnoException | undefined;
+  const closed = new Promise<number>((resolve) => {
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      failed = e;
+      resolve(127);
+    });
+    child.once('close', (code, signal) => resolve(code ?? (signal !== null ? 128 : 1)));
+  });
+  child.stdin.on('error', () => undefined); // EPIPE: the program stopped reading (it failed; its exit says why)
+  try {
+    for (const piece of pieces) {
+      if (failed !== undefined || child.stdin.destroyed) break;
+      child.stdin.write(piece);
+      if (child.stdin.writableLength > 1 << 24) await once(child.stdin, 'drain');
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch (e) {
+    child.kill('SIGKILL');
+    await closed;
+    throw e;
+  }
+  child.stdin.end();
+  try {
+    afterInput();
+  } catch {
+    // The caller's own work while the program runs; the program's outcome is what this reports.
+  }
+  const exitCode = await closed;
+  if (failed?.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
+  if (failed !== undefined)
+    throw new NftlbError('host-fault', `cannot start ${cmd}: ${failed.message}`, { cause: failed });
+  return { exitCode, stdout, stderr };
 }
 
 // A long-running execa child: resolves once it has spawned (rejects when it cannot), with its exit as a promise.

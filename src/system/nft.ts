@@ -61,6 +61,29 @@ export async function commitScript(host: Host, script: string): Promise<void> {
   if (load.exitCode !== 0) throw scriptRefused('nft refused the script; nothing was changed', load, script);
 }
 
+// commitScript of a script written to nft as it is rendered (src/system/executor.ts, feed): nft parses the first pieces
+// while the rest are made. `whileCommitting` runs once the script is all written, while nft commits it.
+export async function commitStream(
+  host: Host,
+  pieces: Iterable<string>,
+  whileCommitting: () => void = () => undefined,
+): Promise<void> {
+  const sent: string[] = [];
+  const tee = function* (): Generator<string> {
+    for (const p of pieces) {
+      sent.push(p);
+      yield p;
+    }
+  };
+  let r: ExecResult;
+  if (host.exec.feed === undefined) {
+    const script = [...tee()].join('');
+    whileCommitting();
+    r = await host.exec.run(host.nft, ['-f', '-'], script);
+  } else r = await host.exec.feed(host.nft, ['-f', '-'], tee(), whileCommitting);
+  if (r.exitCode !== 0) throw scriptRefused('nft refused the script; nothing was changed', r, sent.join(''));
+}
+
 // `nft -c -f -`: what the kernel says of a script, committing nothing.
 export function checkScript(host: Host, script: string): Promise<ExecResult> {
   return host.exec.run(host.nft, ['-c', '-f', '-'], script);

@@ -27,12 +27,22 @@ const same = (a: TableRef, b: TableRef): boolean => a.family === b.family && a.n
 // chain is listed again in full (`nft -t list table`) for its table comment: a table loaded by an nftlb from before the
 // chain, or not nftlb's at all (foreign).
 export async function readOwnedTables(host: Host, table: string): Promise<OwnedTable[]> {
-  const refs = ownedTableRefs(table);
-  const r = await host.exec.run(host.nft, ['-t', '-f', '-'], ownedListingScript(refs));
-  if (r.exitCode !== 0) throw nftFailed(`nft cannot list the tables of ${table}`, r);
-  const listings = splitOwnedListing(r.stdout);
+  return ownedTablesOf(host, await listOwnedFamilies(host), table);
+}
+
+// The cheap listing of every table of the families nftlb's tables are of (it names no table, so it can be asked before
+// the config is read).
+export async function listOwnedFamilies(host: Host): Promise<string> {
+  const r = await host.exec.run(host.nft, ['-t', '-f', '-'], ownedListingScript(ownedTableRefs('nftlb')));
+  if (r.exitCode !== 0) throw nftFailed('nft cannot list the tables', r);
+  return r.stdout;
+}
+
+// nftlb's tables under `table` in a listing of listOwnedFamilies.
+export async function ownedTablesOf(host: Host, text: string, table: string): Promise<OwnedTable[]> {
+  const listings = splitOwnedListing(text);
   const out: OwnedTable[] = [];
-  for (const ref of refs) {
+  for (const ref of ownedTableRefs(table)) {
     const listing = listings.get(`${ref.family} ${ref.name}`);
     const fingerprint = listing === undefined ? null : fingerprintOfListing(listing);
     const live: LiveTable =

@@ -8,9 +8,12 @@ import { checkConfig } from '../../src/config/read.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
 import { flatShapeScript } from './flat-shape.js';
+import { kubeProxyScript } from './peer-shapes.js';
+import { renderIptablesScript } from '../../src/iptables/script.js';
+import type { Model } from '../../src/model/types.js';
 import { BACKENDS_PER_SERVICE, benchConfigJson, benchConfigYaml } from './gen-config.js';
 import { int, mb, ms, sec, table } from './format.js';
-import { minMedian, timeLoads, type LoadTiming } from './kernel-load.js';
+import { minMedian, timeIptablesRestore, timeLoads, type LoadTiming } from './kernel-load.js';
 import { createNamespace, kernelUnavailable } from './netns.js';
 import { persistenceLoads } from './persistence-load.js';
 import { datapathSection } from './dsr-datapath.js';
@@ -302,6 +305,18 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
     // The comparison shape takes ~10 s per load on the reference machine: check it once, load it `runs` times.
     timings.push(await timeLoads(ns, 'anon map per rule: nft -c -f (check)', flat, 'check', 1));
     timings.push(await timeLoads(ns, 'anon map per rule: nft -f, fresh load', flat, 'fresh', o.runs));
+    // The peers' shapes (issue 16): kube-proxy's nftables mode and the iptables statistic recipe, once each (tens of
+    // seconds at 10k services), each run bounded by its timeout.
+    timings.push(
+      await timeLoads(ns, 'kube-proxy nftables shape: nft -f, fresh load', kubeProxyScript(o.loadSize), 'fresh', 1),
+    );
+    timings.push(
+      await timeIptablesRestore(
+        ns,
+        'iptables statistic chains (render --format iptables): iptables-restore',
+        iptablesScript(checked.model),
+      ),
+    );
     const persistent = await persistenceLoads(ns, o.loadSize, o.runs);
     timings.push(...persistent.timings);
     kept = persistent.kept;
@@ -348,15 +363,22 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
         : `n/a ${unit}`;
     say(`ratio, ${what}: ${part(wa, wb, 'wall')}, ${part(ca, cb, 'cpu')}`);
   };
-  ratio(5, 1, 'fresh load median, persistence on every service / without');
-  ratio(7, 6, 'persistence, reload median, in place with entries / whole replacement');
-  ratio(7, 2, 'reload median, persistence in place with entries / without persistence');
+  ratio(5, 1, 'kube-proxy nftables shape / nftlb, fresh load');
+  ratio(6, 1, 'iptables statistic chains (iptables-restore) / nftlb (nft -f), fresh load');
+  ratio(7, 1, 'fresh load median, persistence on every service / without');
+  ratio(9, 8, 'persistence, reload median, in place with entries / whole replacement');
+  ratio(9, 2, 'reload median, persistence in place with entries / without persistence');
   if (kept !== '') say(kept);
   say(
     'wall time is what a user waits for; cpu = user + system time of ip netns exec + nft (nft parses the script in user',
   );
   say('space, the kernel commits it in system time); on an idle machine wall ~= cpu.');
   return { skipped: undefined, timings, nftlbFresh: fresh, nftlbReload: med(2) };
+}
+
+// nftlb's iptables-restore input for the model (the seed-style statistic chains), as `render --format iptables` writes it.
+function iptablesScript(model: Model): string {
+  return renderIptablesScript(plan(model), 4);
 }
 
 // Render targets are judged on the installed command end to end (`nftlb render -c FILE`), start-up included.

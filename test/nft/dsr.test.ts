@@ -49,7 +49,8 @@ test('a config with DSR services renders the inet table without them and a netde
   const [inet, netdev] = s.text.split('table netdev hc_dsr {}\n');
   t.regex(inet!, /svc_web_v4/);
   t.notRegex(inet!, /svc_a_|svc_b_|203\.0\.113\.2/);
-  t.regex(netdev!, /^delete table netdev hc_dsr\ntable netdev hc_dsr \{\n\tcomment "nftlb fingerprint [0-9a-f]{32}"/);
+  t.regex(netdev!, /^delete table netdev hc_dsr\ntable netdev hc_dsr \{\n\tmap services4 \{/);
+  t.regex(netdev!, /\n\tcomment "nftlb fingerprint [0-9a-f]{32}"\n\}\n$/);
   t.regex(
     netdev!,
     /chain svc_a_v4 \{\n\t\tcounter meta mark set jhash ip saddr mod 2 seed 0x[0-9a-f]{8} offset 3 goto fwd_0\n/,
