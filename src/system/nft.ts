@@ -30,14 +30,18 @@ export async function readLiveTable(host: Host, table: TableRef): Promise<LiveTa
   return { kind: 'present', fingerprint: fingerprintOfListing(r.stdout), listing: r.stdout };
 }
 
-// Reads a table as nft JSON (rules with their counters, maps with their elements), or only one of its sets or maps;
-// null when it does not exist.
+// Reads a table as nft JSON (rules with their counters, maps with their elements unless `elements` is false: -t, which
+// saves a third of the listing at 10k services), or only one of its sets or maps; null when it does not exist.
 export async function readLiveJson(
   host: Host,
   table: TableRef,
   set?: { readonly kind: 'set' | 'map'; readonly name: Ident },
+  o: { readonly elements?: boolean } = {},
 ): Promise<unknown[] | null> {
-  const r = await host.exec.run(host.nft, listArgs({ table, json: true, ...(set === undefined ? {} : { set }) }));
+  const r = await host.exec.run(
+    host.nft,
+    listArgs({ table, json: true, terse: o.elements === false, ...(set === undefined ? {} : { set }) }),
+  );
   if (r.exitCode !== 0) {
     if (absent(r)) return null;
     throw nftFailed(
