@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { ExecResult } from '../system/executor.js';
 import type { Host } from '../system/host.js';
+import type { NftSession } from '../system/nft-session.js';
 import { acquireLock } from '../system/lock.js';
 import { commitScript, foreignTable, loadScript } from '../system/nft.js';
 import { deleteTablesScript, foreignTables, readOwnedTables, staleTables } from '../system/owned-tables.js';
@@ -23,6 +25,8 @@ export interface SyncDeps {
   readonly lockWaitSeconds: number;
   /** Replace a table of nftlb's name that nftlb did not make (otherwise a full load refuses it: foreign-table). */
   readonly force?: boolean;
+  /** A persistent `nft -i` session for the incremental updates (health --watch); without it each is an `nft -f`. */
+  readonly session?: NftSession;
 }
 
 /** What sync() keeps in memory between two calls (`health --watch`): the plan the live table holds. Valid only for the
@@ -200,42 +204,66 @@ export async function sync(
     for (const s of next.services) recordKept(kept, s);
   }
   const hash = modelHash(model);
-  const release = await acquireLock(deps.host, deps.lockWaitSeconds);
-  let outcome: { action: SyncOutcome['action']; why: string; services: readonly string[]; token: string };
-  let reset: number[];
-  try {
-    const live = state.live;
-    const stale =
-      live === null ? 'no table loaded by nftlb health yet' : live.modelHash !== hash ? 'the config changed' : null;
-    if (stale === null && live !== null) {
-      const u = incrementalUpdate(before, next, changed);
-      // The guard first: when the table is not the one nftlb health loaded, nft refuses the whole transaction.
-      const guard = { name: ident(live.token) };
-      const script = renderCommands([
-        { kind: 'chain', verb: 'flush', table: tableOf(next), chain: guard },
-        ...u.commands,
-      ]);
-      const r = await loadScript(deps.host, script);
-      if (r.exitCode === 0)
-        outcome =
-          u.script === null
-            ? { action: 'none', why: 'no membership change', services: [], token: live.token }
-            : {
-                action: 'incremental',
-                why: `updated ${u.services.join(', ')}`,
-                services: u.services,
-                token: live.token,
-              };
-      // nft echoes the failing line: the guard's when the table is not the one recorded (or absent).
-      else if (r.stderr.includes(live.token))
-        outcome = await full(deps, next, 'the table was replaced since the last health run');
-      else outcome = await full(deps, next, `incremental update refused (${r.stderr.trim().split('\n')[0] ?? ''})`);
-    } else {
-      outcome = await full(deps, next, stale ?? 'no table loaded by nftlb health yet');
+  type Outcome = { action: SyncOutcome['action']; why: string; services: readonly string[]; token: string };
+  let outcome: Outcome | undefined;
+  let reset: number[] = [];
+  const live = state.live;
+  const stale =
+    live === null ? 'no table loaded by nftlb health yet' : live.modelHash !== hash ? 'the config changed' : null;
+  // The incremental script: the guard first, so that when the table is not the one nftlb health loaded, nft refuses
+  // the whole transaction.
+  const update =
+    stale === null && live !== null
+      ? (() => {
+          const u = incrementalUpdate(before, next, changed);
+          const guard = { name: ident(live.token) };
+          const script = renderCommands([
+            { kind: 'chain', verb: 'flush', table: tableOf(next), chain: guard },
+            ...u.commands,
+          ]);
+          return { u, script, token: live.token };
+        })()
+      : undefined;
+  // What nft's answer to the incremental script means: applied, or the full load that must follow.
+  const judge = (r: ExecResult, up: NonNullable<typeof update>): Outcome | { full: string } => {
+    if (r.exitCode === 0)
+      return up.u.script === null
+        ? { action: 'none', why: 'no membership change', services: [], token: up.token }
+        : {
+            action: 'incremental',
+            why: `updated ${up.u.services.join(', ')}`,
+            services: up.u.services,
+            token: up.token,
+          };
+    // nft echoes the failing line: the guard's when the table is not the one recorded (or absent).
+    if (r.stderr.includes(up.token)) return { full: 'the table was replaced since the last health run' };
+    return { full: `incremental update refused (${r.stderr.trim().split('\n')[0] ?? ''})` };
+  };
+  // With a session (health --watch), the incremental update goes first and without the lock: the guard makes nft refuse
+  // it whole when anyone else loaded the table since (apply, a full load by another health, a hand edit of the table),
+  // and nft commits one transaction at a time, so the lock would add nothing but its cost (a flock process, ~4 ms).
+  let pending: string | undefined;
+  if (update !== undefined && deps.session !== undefined) {
+    const r = await deps.session.run(update.script);
+    if (r !== null) {
+      const j = judge(r, update);
+      if ('full' in j) pending = j.full;
+      else outcome = j;
     }
-    reset = await resetConnections(deps, before, next, changed);
-  } finally {
-    await release();
+  }
+  if (outcome !== undefined) reset = await resetConnections(deps, before, next, changed);
+  else {
+    const release = await acquireLock(deps.host, deps.lockWaitSeconds);
+    try {
+      if (pending !== undefined) outcome = await full(deps, next, pending);
+      else if (update !== undefined) {
+        const j = judge(await loadScript(deps.host, update.script), update);
+        outcome = 'full' in j ? await full(deps, next, j.full) : j;
+      } else outcome = await full(deps, next, stale ?? 'no table loaded by nftlb health yet');
+      reset = await resetConnections(deps, before, next, changed);
+    } finally {
+      await release();
+    }
   }
   // The kernel has the change: record what it was built with. The records of a valid cache are its own and updated in
   // place; a state from elsewhere (the file, a caller) is copied. A new `loaded` object either way, so a cache from

@@ -5,6 +5,7 @@ import { spillTargets, watchConnections, type ConnectionWatch, type FullChange }
 import { fullRecord, probeTargets, type RoundDeps, type RoundReport } from './round.js';
 import { readHealthState, writeHealthState, type HealthState } from './state-file.js';
 import { sync, type SyncCache } from './sync.js';
+import { nftSession } from '../system/nft-session.js';
 import { checkTargets, type CheckTarget } from './targets.js';
 
 /** Controls of a running watch loop. */
@@ -42,6 +43,9 @@ export function watch(
         resolve();
       };
     });
+  // One `nft -i` session for the incremental updates of the whole watch (src/system/nft-session.ts).
+  const session = nftSession(deps.host) ?? undefined;
+  const syncDeps = session === undefined ? deps : { ...deps, session };
   const loop = async (): Promise<void> => {
     // The loop owns the check records of its state and merges each round's into them in place: copying them would
     // cost more than the kernel update at 40,000 backends (docs/architecture.md).
@@ -116,7 +120,7 @@ export function watch(
         if (transitions.length > 0 || spill.length > 0 || forceSync) {
           // A failed sync keeps forceSync (and the pending keys): the next turn of the loop tries again.
           forceSync = true;
-          const out = await sync(deps, model, state, cache, pending);
+          const out = await sync(syncDeps, model, state, cache, pending);
           state = out.state;
           cache = out.cache;
           pending.clear();
@@ -134,6 +138,7 @@ export function watch(
       await sleep(Math.max(5, Math.min(MAX_SLEEP_MS, nextDue - Date.now())));
     }
     await conns?.stop().catch(onError);
+    await session?.close().catch(onError);
     await writeHealthState(deps.stateFile, state).catch(onError);
   };
   const done = loop();

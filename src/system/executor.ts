@@ -33,6 +33,14 @@ export interface Executor {
    *  the program reads the first while the rest are made; `afterInput` runs once all is written, while the program
    *  works on it. As run() otherwise. Optional: without it, callers join the pieces and call run(). */
   feed?(cmd: string, args: readonly string[], pieces: Iterable<string>, afterInput?: () => void): Promise<ExecResult>;
+  /** Starts a long-running program that reads lines on stdin and hands each line it prints to onLine (stdout and
+   *  stderr, said which); rejects with 'tool-missing' when it is not installed. `nftlb health --watch` keeps an
+   *  `nft -i` session with it. Optional: without it, every transaction is an `nft -f`. */
+  interact?(
+    cmd: string,
+    args: readonly string[],
+    onLine: (line: string, from: 'stdout' | 'stderr') => void,
+  ): Promise<Interactive>;
   /** Starts a long-running program with piped stdin/stdout; rejects with 'tool-missing' when it is not installed.
    *  Optional so that executors written before it still type-check; `nftlb apply` needs it for its lock. */
   start?(cmd: string, args: readonly string[]): Promise<Started>;
@@ -43,6 +51,16 @@ export interface Executor {
     args: readonly string[],
     onLine: (line: string, from: 'stdout' | 'stderr') => void,
   ): Promise<LineStream>;
+}
+
+/** A program started by Executor.interact. */
+export interface Interactive {
+  /** Writes to its stdin. */
+  write(text: string): void;
+  /** Resolves once the program has exited. */
+  readonly exited: Promise<number>;
+  /** Closes its stdin, stops it (SIGTERM) and resolves once it has exited. */
+  end(): Promise<number>;
 }
 
 /** A program started by Executor.stream. */
@@ -70,6 +88,7 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
     },
     feed: (cmd, args, pieces, afterInput) => feedProcess(cmd, args, env, pieces, afterInput),
     start: (cmd, args) => startProcess(cmd, args, env),
+    interact: (cmd, args, onLine) => interactProcess(cmd, args, env, onLine),
     stream: (cmd, args, onLine) => streamProcess(cmd, args, env, onLine),
   };
 }
@@ -167,6 +186,28 @@ function streamProcess(
       end: () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
         return done;
+      },
+    };
+  });
+}
+
+function interactProcess(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  onLine: (line: string, from: 'stdout' | 'stderr') => void,
+): Promise<Interactive> {
+  return spawned(cmd, args, env, 'pipe').then(({ child, exited }) => {
+    createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stdout'));
+    createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stderr'));
+    child.stdin!.on('error', () => undefined); // EPIPE once it has exited; its exit says why
+    return {
+      write: (text) => void child.stdin!.write(text),
+      exited,
+      end: () => {
+        child.stdin!.end();
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        return exited;
       },
     };
   });

@@ -7,6 +7,7 @@ import { FRESH, type HealthRecord } from '../../src/health/machine.js';
 import { emptyState, writeHealthState, type HealthState } from '../../src/health/state-file.js';
 import { resolveHost } from '../../src/system/host.js';
 import { sync, type SyncCache, type SyncDeps, type SyncOutcome } from '../../src/health/sync.js';
+import { nftSession } from '../../src/system/nft-session.js';
 import type { Model } from '../../src/model/types.js';
 import { backendKey, plan } from '../../src/plan/plan.js';
 import { ms, table } from './format.js';
@@ -17,7 +18,8 @@ import { createNamespace, kernelUnavailable } from './netns.js';
 // checks, every backend with an `up` record as after a while of `health --watch`) in a private namespace, then takes one
 // backend down and back up, RUNS times each at the first, middle and last service, and prints how long one membership
 // change takes in sync(): as `health --watch` calls it (with the plan it keeps in memory) and as `health --once` does
-// (without), split into the nft transaction, the lock (flock) and the rest (JavaScript). The first backend of a pool
+// (without), split into the nft transaction, the lock (flock) and the rest (JavaScript). --watch sends its updates
+// through one persistent `nft -i` session (no lock); --once through `nft -f` under the lock. The first backend of a pool
 // leaves only chain commands (the others stay consecutive ids); a middle one needs slot elements. Also: a round with
 // no membership change (the guard check only) and writing the state file (each --watch round does). Sizes side by
 // side, so a flat cost shows as equal columns. A benchmark, not a test: it asserts nothing but the kind of update.
@@ -72,6 +74,7 @@ function inNamespace(ns: string, base: Executor, clock: Clock): Executor {
         : cmd === 'conntrack'
           ? base.run('ip', ['netns', 'exec', ns, cmd, ...a], input)
           : base.run(cmd, a, input),
+    interact: (cmd, a, onLine) => base.interact!('ip', ['netns', 'exec', ns, cmd, ...a], onLine),
     start: async (cmd, a): Promise<Started> => {
       const s = await timed('lock', () => base.start!(cmd, a));
       return {
@@ -105,10 +108,14 @@ async function measure(n: number, runs: number): Promise<Figures> {
   try {
     const clock: Clock = { nft: 0, lock: 0 };
     const exec = inNamespace(ns.name, systemExecutor(), clock);
-    const deps: SyncDeps = {
+    const plain: SyncDeps = {
       host: resolveHost(exec, {}, { lockFile: join(dir, 'apply.lock'), stateDir: dir }),
       lockWaitSeconds: 5,
     };
+    // As `health --watch` runs it: the incremental updates through one persistent `nft -i` session.
+    const session = nftSession(plain.host)!;
+    const withSession: SyncDeps = { ...plain, session };
+    const deps = plain;
     const p = plan(model);
     const up: HealthRecord = { ...FRESH, state: 'up' };
     const records: Record<string, HealthRecord> = {};
@@ -123,7 +130,7 @@ async function measure(n: number, runs: number): Promise<Figures> {
       clock.nft = 0;
       clock.lock = 0;
       const a = performance.now();
-      last = withCache ? await sync(deps, model, next, cache, touched) : await sync(deps, model, next);
+      last = withCache ? await sync(withSession, model, next, cache, touched) : await sync(deps, model, next);
       const total = performance.now() - a;
       state = last.state;
       cache = last.cache;
@@ -185,6 +192,7 @@ async function measure(n: number, runs: number): Promise<Figures> {
       writes.push(performance.now() - a);
     }
     out.set('state file write (4 records per service) median', ms(median(writes)));
+    await session.close();
     return out;
   } finally {
     ns.remove();
