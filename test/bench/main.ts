@@ -19,6 +19,8 @@ import { persistenceLoads } from './persistence-load.js';
 import { datapathSection } from './dsr-datapath.js';
 import type { RenderResult } from './render-child.js';
 import { applyRows, applySection, machine, type ApplyFigures } from './apply-bench.js';
+import { healthSection } from './health-bench.js';
+import { schedulerSection, type SchedulerFigures } from './scheduler-datapath.js';
 
 // `node dist/test/bench/main.js [--sizes 1000,10000,50000] [--load-size 10000] [--runs 3] [--no-kernel]
 // [--datapath-seconds 4]`: prints render time and peak memory per config size, the kernel load time of nftlb's script
@@ -40,6 +42,10 @@ interface Options {
   applySizes: number[];
   /** Where the markdown report goes (README's generated block: scripts/bench-readme.mjs). */
   report: string;
+  /** Service counts of the backend-change part (health's incremental update); empty leaves it out. */
+  healthSizes: number[];
+  /** Seconds of each scheduler datapath run; 0 leaves that part out. */
+  schedulerSeconds: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -51,6 +57,8 @@ function parseArgs(argv: readonly string[]): Options {
     datapathSeconds: 4,
     applySizes: [10_000, 50_000],
     report: 'dist/bench-report.md',
+    healthSizes: [10_000, 50_000],
+    schedulerSeconds: 3,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -79,6 +87,14 @@ function parseArgs(argv: readonly string[]): Options {
               .split(',')
               .map((v) => count(v, 100_000));
     else if (a === '--report') o.report = next();
+    else if (a === '--health-sizes')
+      o.healthSizes =
+        argv[i + 1] === '0'
+          ? (i++, [])
+          : next()
+              .split(',')
+              .map((v) => count(v, 100_000));
+    else if (a === '--scheduler-seconds') o.schedulerSeconds = Number(next()) === 0 ? 0 : count(argv[i]!, 30);
     else if (a === '--datapath-seconds') o.datapathSeconds = Number(next()) === 0 ? 0 : count(argv[i]!, 30);
     else throw new Error(`unknown argument ${String(a)}`);
   }
@@ -411,9 +427,62 @@ function targetsSection(results: readonly CliRender[], k: KernelFigures): void {
   say(table(['target', 'limit', 'measured', 'status'], rows));
 }
 
+// Issue 16's targets beside what this run measured: met / NOT met (wall for apply and the no-op, whose CPU is printed in
+// their table; the backend change is the median of sync() as health --watch calls it).
+function issue16Targets(
+  applied: readonly ApplyFigures[],
+  health: { header: string[]; rows: string[][] } | undefined,
+  schedulers: SchedulerFigures | undefined,
+): string[][] {
+  const rows: string[][] = [];
+  for (const f of applied) {
+    const r = f.apply !== undefined && f.nft !== undefined ? f.apply.wall / f.nft.wall : undefined;
+    rows.push([
+      `apply of a changed config, ${int(f.services)} services`,
+      '<= 1.3x nft -f',
+      r === undefined ? 'n/a' : `${r.toFixed(2)}x wall`,
+      r === undefined ? 'not measured' : mark(r <= 1.3),
+    ]);
+    rows.push([
+      `apply with nothing to do, ${int(f.services)} services`,
+      '<= 100 ms',
+      f.noop === undefined ? 'n/a' : `${ms(f.noop.wall)} ms wall, ${ms(f.noop.cpu)} ms cpu`,
+      f.noop === undefined ? 'not measured' : mark(f.noop.wall <= 100),
+    ]);
+  }
+  if (health !== undefined)
+    for (const which of ['first', 'middle'])
+      health.header.slice(1).forEach((size, i) => {
+        const row = health.rows.find((r) => r[0] === `--watch (cache), ${which} backend: sync() median / max`);
+        const median = Number((row?.[i + 1] ?? '').split(' / ')[0]);
+        rows.push([
+          `one backend change (${which} backend of a pool), ${size}`,
+          '<= 10 ms',
+          Number.isFinite(median) ? `${ms(median)} ms median` : 'n/a',
+          Number.isFinite(median) ? mark(median <= 10) : 'not measured',
+        ]);
+      });
+  if (schedulers !== undefined) {
+    const base = [...schedulers.values()][0]?.cps ?? NaN;
+    for (const [name, f] of [...schedulers].slice(1)) {
+      const r = f.cps / base;
+      rows.push([`datapath: ${name}`, '>= 0.97x static DNAT', `${r.toFixed(2)}x`, mark(r >= 0.97)]);
+    }
+  }
+  return rows;
+}
+
 // The markdown block README.md carries between its bench markers (scripts/bench-readme.mjs puts it there): the date,
 // the machine, and the figures of this run, so the README's performance tables are this output and nothing else.
-function writeReport(o: Options, cli: readonly CliRender[], k: KernelFigures, applied: readonly ApplyFigures[]): void {
+function writeReport(
+  o: Options,
+  cli: readonly CliRender[],
+  k: KernelFigures,
+  applied: readonly ApplyFigures[],
+  health: { header: string[]; rows: string[][] } | undefined,
+  schedulers: SchedulerFigures | undefined,
+  targets16: readonly (readonly string[])[],
+): void {
   const md = (header: readonly string[], rows: readonly (readonly string[])[]): string =>
     [
       `| ${header.join(' | ')} |`,
@@ -424,12 +493,37 @@ function writeReport(o: Options, cli: readonly CliRender[], k: KernelFigures, ap
     `Generated by \`make bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${machine()}; load average ${loadavg()[0]!.toFixed(1)} at the start (a shared VM: wall times move with it, CPU times much less). Medians of ${o.runs} runs.`,
     '',
   ];
+  out.push(
+    'Targets of issue 16, from the figures below:',
+    '',
+    md(['target', 'limit', 'measured', 'status'], targets16),
+    '',
+  );
   if (applied.length > 0) {
     const t = applyRows(applied);
     out.push(
       '`nftlb apply` of a changed config beside `nft -f` of the script it loads, and a no-op apply (exit 9), in a private namespace:',
       '',
       md(t.header, t.rows),
+      '',
+    );
+  }
+  if (health !== undefined)
+    out.push(
+      'One backend change (health verdict down, then up; the first and a middle backend of a pool, at the first, middle and last service), ms:',
+      '',
+      md(health.header, health.rows),
+      '',
+    );
+  if (schedulers !== undefined) {
+    const base = [...schedulers.values()][0]?.cps ?? NaN;
+    out.push(
+      'Datapath: new connections per second through one service beside one static DNAT rule (node client and server on the same 2 vCPUs; medians):',
+      '',
+      md(
+        ['shape', 'new conns/s', '/ static'],
+        [...schedulers].map(([name, f]) => [name, int(Math.round(f.cps)), `${(f.cps / base).toFixed(2)}x`]),
+      ),
       '',
     );
   }
@@ -479,7 +573,27 @@ async function main(): Promise<void> {
       ns.remove();
     }
   }
-  writeReport(o, cli, k, applied);
+  let health: { header: string[]; rows: string[][] } | undefined;
+  if (k.skipped === undefined && o.healthSizes.length > 0) {
+    try {
+      health = await healthSection(say, o.healthSizes, Math.min(o.runs, 3));
+    } catch (e) {
+      say(`backend-change part FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  let schedulers: SchedulerFigures | undefined;
+  if (k.skipped === undefined && o.schedulerSeconds > 0) {
+    try {
+      schedulers = await schedulerSection(say, { runs: Math.min(o.runs, 3), seconds: o.schedulerSeconds });
+    } catch (e) {
+      say(`scheduler datapath part FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const targets16 = issue16Targets(applied, health, schedulers);
+  say();
+  say('== Targets (issue 16) ==');
+  say(table(['target', 'limit', 'measured', 'status'], targets16));
+  writeReport(o, cli, k, applied, health, schedulers, targets16);
   if (k.skipped === undefined && o.datapathSeconds > 0) {
     try {
       await datapathSection(say, { runs: Math.min(o.runs, 3), seconds: o.datapathSeconds });
