@@ -39,6 +39,7 @@ lint: setup
 format: setup
 	npx prettier --write .
 
+# Prints the figures and writes dist/bench-report.md; `node scripts/bench-readme.mjs` puts that into README.md.
 bench: build
 	$(NODE) dist/test/bench/main.js
 
@@ -46,10 +47,12 @@ bench: build
 demo: build
 	$(NODE) scripts/demo.mjs
 
-# The file layout of the Debian package (scripts/deb.sh). The bundle keeps its .mjs name, which is what makes Node 18
-# load it as an ES module; /usr/bin/nftlb is a symlink to it (Node resolves the link before it looks at the name).
+# The file layout of the Debian package (scripts/deb.sh). The bundle (nftlb.mjs and the chunks nftlb-*.mjs it imports
+# from its own directory) keeps its .mjs names, which is what makes Node 18 load it as ES modules; /usr/bin/nftlb is a
+# symlink to it (Node resolves the link before it looks at the name).
 install: build
 	install -D -m 0755 dist/nftlb.mjs $(DESTDIR)/usr/lib/nftlb/nftlb.mjs
+	install -m 0644 dist/nftlb-*.mjs $(DESTDIR)/usr/lib/nftlb/
 	install -d $(DESTDIR)/usr/bin
 	ln -sfn ../lib/nftlb/nftlb.mjs $(DESTDIR)/usr/bin/nftlb
 	install -D -m 0644 dist/nftlb.schema.json $(DESTDIR)/usr/share/nftlb/nftlb.schema.json

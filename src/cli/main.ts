@@ -1,6 +1,4 @@
 import { EXIT } from './exit-codes.js';
-import { processIo } from './io.js';
-import { run } from './program.js';
 
 // A reader that closes the pipe early (`nftlb render | head`) ends nftlb quietly, with the status a program killed by
 // SIGPIPE has (Node ignores the signal and reports EPIPE instead); stderr too may be gone, so nothing is printed.
@@ -11,6 +9,12 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-// The nftlb executable: run the command, then exit with its code once stdout has drained.
-const code = await run(process.argv.slice(2), processIo);
-process.exitCode = code;
+// The nftlb executable: run the command, then exit with its code once stdout has drained. `nftlb apply` first asks its
+// no-op record (src/cli/fast-apply.ts); the rest of nftlb is loaded only when that does not settle it.
+const argv = process.argv.slice(2);
+const fast = argv[0] === 'apply' ? await (await import('./fast-apply.js')).fastApply(argv.slice(1), process.env) : null;
+if (fast !== null) process.exitCode = fast;
+else {
+  const [{ run }, { processIo }] = await Promise.all([import('./program.js'), import('./io.js')]);
+  process.exitCode = await run(argv, processIo);
+}

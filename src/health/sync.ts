@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Host } from '../system/host.js';
+import type { NftSession } from '../system/nft-session.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, foreignTable, loadScript } from '../system/nft.js';
+import { commitScript, foreignTable, loadScript } from '../system/nft.js';
 import { deleteTablesScript, foreignTables, readOwnedTables, staleTables } from '../system/owned-tables.js';
 import { deleteConntrackByMark } from '../system/conntrack.js';
 import { writeMark } from '../system/marks.js';
@@ -33,6 +34,8 @@ export interface SyncDeps {
   /** For a caller that writes its state file after the lock is released (health --watch): the mark that says, from
    *  the kernel update until that write, that the file is behind the live table (pendingMark()). */
   readonly pendingMark?: string;
+  /** A persistent `nft -i` session for the incremental updates (health --watch); without it each is an `nft -f`. */
+  readonly session?: NftSession;
 }
 
 /** What sync() keeps in memory between two calls (`health --watch`): the plan the live table holds. Valid only for the
@@ -260,7 +263,8 @@ async function syncLocked(
         { kind: 'chain', verb: 'flush', table: tableOf(next), chain: guard },
         ...u.commands,
       ]);
-      const r = await loadScript(deps.host, script);
+      // Through health --watch's `nft -i` session when it has one and the script fits a line; else `nft -f`.
+      const r = (await deps.session?.run(script)) ?? (await loadScript(deps.host, script));
       if (r.exitCode === 0)
         outcome =
           u.script === null
@@ -356,7 +360,7 @@ async function full(
     const r = await loadScript(deps.host, `${renderNftScript(p, inPlace).text}${tail}`);
     kept = r.exitCode === 0;
   }
-  if (!kept) await checkAndLoad(deps.host, `${script.text}${tail}`);
+  if (!kept) await commitScript(deps.host, `${script.text}${tail}`);
   return { action: 'full', why, services: p.services.map((s) => s.name), token };
 }
 

@@ -6,6 +6,7 @@ import { fullRecord, probeTargets, type RoundDeps, type RoundReport } from './ro
 import { SharedState, overrideDiff } from './shared-state.js';
 import { pendingMark, writeHealthState, type HealthState } from './state-file.js';
 import { sync, type SyncCache } from './sync.js';
+import { nftSession } from '../system/nft-session.js';
 import { checkTargets, type CheckTarget } from './targets.js';
 
 /** Controls of a running watch loop. */
@@ -43,6 +44,9 @@ export function watch(
         resolve();
       };
     });
+  // One `nft -i` session for the incremental updates of the whole watch (src/system/nft-session.ts); every sync takes
+  // the apply lock as before.
+  const session = nftSession(deps.host) ?? undefined;
   const loop = async (): Promise<void> => {
     // The loop owns the check records of its state and merges each round's into them in place: copying them would
     // cost more than the kernel update at 40,000 backends (docs/architecture.md).
@@ -55,6 +59,7 @@ export function watch(
       ...deps,
       refresh: (s) => shared.refresh(s),
       pendingMark: pendingMark(deps.stateFile),
+      ...(session === undefined ? {} : { session }),
     });
     let targets: CheckTarget[] = [];
     let due = new Map<string, number>();
@@ -156,6 +161,7 @@ export function watch(
       await sleep(Math.max(5, Math.min(MAX_SLEEP_MS, nextDue - Date.now())));
     }
     await conns?.stop().catch(onError);
+    await session?.close().catch(onError);
     await writeHealthState(deps.stateFile, state).catch(onError);
     await shared.written().catch(onError);
   };

@@ -132,3 +132,16 @@ export function listArgs(r: ListRequest): string[] {
       : [r.set.kind, r.table.family, r.table.name, r.set.name];
   return [...(r.json ? ['-j'] : []), ...(r.terse ? ['-t'] : []), ...(r.handles ? ['-a'] : []), 'list', ...what];
 }
+
+// A script as one line (`nft -i` reads one transaction per line): its lines joined with ` ; `, which nft takes between
+// commands and between the rules of a block alike. Null when a line is a comment or the whole would be longer than
+// maxLength (nft's line buffer is about 64 KiB; such a script goes to `nft -f`).
+export function oneLine(script: string, maxLength = 32_768): string | null {
+  const lines = script
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  if (lines.some((l) => l.startsWith('#'))) return null;
+  const line = lines.join(' ; ');
+  return line.length > maxLength ? null : line;
+}

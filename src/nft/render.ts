@@ -1,4 +1,4 @@
-import type { Chain, Element, Expr, Hook, Rule, SetView, Stmt, TableView, Verdict } from './ast.js';
+import type { Chain, Element, Expr, Hook, Rule, SetView, Stmt, TableRef, TableView, Verdict } from './ast.js';
 import { quote } from './names.js';
 
 // Renders nft AST nodes as nft 1.0.6 script text. Input is assumed valid (built by build.ts from a validated plan).
@@ -140,6 +140,11 @@ class TextChunks {
     if (this.pieces.length === 4096) this.flush();
   }
 
+  /** The chunks completed so far, taken out (the pieces of the one being filled stay). */
+  drain(): string[] {
+    return this.chunks.splice(0);
+  }
+
   /** The collected text as chunks of about 4096 pieces each. */
   parts(): string[] {
     this.flush();
@@ -208,6 +213,12 @@ export function renderChain(c: Chain, indent = '\t'): string {
 // The body of a table (everything between its braces but the comment), sets then chains with a blank line between two
 // of them, as chunks whose concatenation is the body: the script is joined once, with its head, from these.
 export function renderTableBodyChunks(t: TableView): string[] {
+  return [...tableBodyChunks(t)];
+}
+
+// The same chunks, each yielded once it is rendered (after each set or chain that completes one): apply writes them to
+// nft while it renders the rest, so nft parses the script as it is made.
+export function* tableBodyChunks(t: TableView): Generator<string, void, undefined> {
   const out = new TextChunks();
   let first = true;
   const gap = (): void => {
@@ -217,12 +228,25 @@ export function renderTableBodyChunks(t: TableView): string[] {
   for (const s of t.sets) {
     gap();
     writeSet(out, s, '\t');
+    yield* out.drain();
   }
   for (const c of t.chains) {
     gap();
     out.add(renderChain(c));
+    yield* out.drain();
   }
-  return out.parts();
+  yield* out.parts();
+}
+
+// The opening of a table block without its comment (a streamed script writes the comment last: it carries the
+// fingerprint of the body, known only once the body is rendered).
+export function renderTableOpen(t: TableRef): string {
+  return `table ${t.family} ${t.name} {\n`;
+}
+
+// The end of a table block: its comment (nft takes a table's comment anywhere in its block) and the closing brace.
+export function renderTableClose(comment: string): string {
+  return `\n\n\tcomment ${quote(comment)}\n}\n`;
 }
 
 // The opening of a table block with its comment line; the body (renderTableBodyChunks) and `\n}` follow.

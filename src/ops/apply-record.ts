@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { writeFileAtomic } from '../system/atomic-write.js';
 import { readStateFile } from '../system/files.js';
 import type { ServiceView } from './view.js';
 
@@ -20,9 +19,10 @@ export function applyRecordFile(runDir: string, table: string): string {
   return join(runDir, `${table}.applied.json`);
 }
 
-// Records a successful apply (atomically, so a reader sees the old or the new record, never half of one).
-export async function writeApplyRecord(file: string, s: ApplyRecord): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(s)}\n`);
+// The text of a record: apply makes it while nft commits, and writes it afterwards (atomically, so a reader sees the
+// old or the new record, never half of one).
+export function applyRecordText(s: ApplyRecord): string {
+  return `${JSON.stringify(s)}\n`;
 }
 
 // The recorded apply, or null when there is none or it cannot be used (unreadable, not a record): `diff` then says

@@ -4,24 +4,27 @@ import type { TableRef } from '../nft/ast.js';
 import { holdsEntries, keepEntries } from '../nft/in-place.js';
 import { loadModel } from '../system/config-file.js';
 import { ident } from '../nft/names.js';
-import { renderNftScript } from '../nft/script.js';
+import { renderNftScript, streamNftScript, type InPlace } from '../nft/script.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, foreignTable } from '../system/nft.js';
+import { commitStream, foreignTable } from '../system/nft.js';
 import {
   deleteTablesScript,
   foreignTables,
-  liveState,
+  listOwnedFamilies,
+  ownedTablesOf,
   previousFingerprint,
-  readOwnedTables,
   staleTables,
 } from '../system/owned-tables.js';
-import { applyRecordFile, writeApplyRecord } from './apply-record.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
+import { rulesetGeneration } from '../system/genid.js';
+import { applyRecordFile, applyRecordText } from './apply-record.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
+import { plannedStateDigest } from './planned-state.js';
+import { judgeNoop, noopInputs, noopRecord, readNoopRecord, withStateInputs, writeNoopRecord } from './noop.js';
 import { forwardView, viewOf } from './view.js';
 import { clearTrace, keepLive } from './trace.js';
-import { holdsTrace } from '../nft/trace.js';
 
 // What `nftlb apply` was asked to do.
 export interface ApplyOptions {
@@ -70,67 +73,153 @@ export type ApplyOutcome =
       readonly warnings: readonly Diagnostic[];
     };
 
-// load -> validate -> render -> (lock) -> compare fingerprint with the live table -> nft -c -f - -> nft -f -.
-// Every failure happens before nft commits, or is nft's own all-or-nothing commit failing, so the live ruleset is then
-// exactly what it was.
+// record proves a no-op? -> (the ruleset generation and the cheap listing of nftlb's tables, asked meanwhile) -> load ->
+// validate -> plan -> (lock) -> record proves a no-op? -> nft -f - of the script as it is rendered. Every failure happens
+// before nft commits, or is nft's own all-or-nothing commit failing, so the live ruleset is then exactly what it was.
+// "unchanged" comes only from the no-op record (src/ops/noop.ts); without it the config is loaded (nft -f of the whole
+// script costs about what a listing that could compare it would).
 export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOutcome> {
-  const { model, warnings } = await loadModel(o.config);
-  const { plan: p } = await desiredPlan(model, host);
-  const { text, fingerprint, tables } = renderNftScript(p);
+  if (!o.force && !o.dryRun) {
+    const hit = await provenNoop(host, o.config);
+    if (hit !== null) return hit;
+  }
+  const inputs = await noopInputs(host, o.config);
+  const { model, warnings, sha256 } = await loadModel(o.config);
+  // What the kernel holds now, asked while the config is planned (a config that is not valid runs no nft at all).
+  const early = o.dryRun ? undefined : liveView(host);
+  early?.catch(() => undefined);
+  const withState = await withStateInputs(host, inputs, model.table);
+  const { plan: p, health } = await desiredPlan(model, host);
   const names = (ts: readonly TableRef[]): string[] => ts.map((t) => `${t.family} ${t.name}`);
-  const base = { table: p.table, tables: names(tables), fingerprint, services: p.services.length, warnings };
-  if (o.dryRun) return { kind: 'dry-run', ...base, script: text };
+  const tables = streamNftScript(p).tables;
+  const base = { table: p.table, tables: names(tables), services: p.services.length, warnings };
+  if (o.dryRun) {
+    const { text, fingerprint } = renderNftScript(p);
+    return { kind: 'dry-run', ...base, fingerprint, script: text };
+  }
   const release = await acquireLock(host, o.waitSeconds);
   try {
+    // Another apply may have loaded this very config while this one waited for the lock.
+    if (!o.force) {
+      const hit = await provenNoop(host, o.config, true);
+      if (hit !== null) return hit;
+    }
+    // The listing is current when the generation did not move since it was taken; else it is taken again.
+    let view = await early!;
+    let generation = await rulesetGeneration(host);
+    if (generation === null || generation !== view.generation) {
+      view = await liveView(host);
+      generation = view.generation;
+    }
     // Every table nftlb may own under this name: the script's tables are replaced, a netdev table the config no longer
     // needs is deleted in the same transaction, and one of the script's names that nftlb did not make is refused.
-    const owned = await readOwnedTables(host, p.table);
+    const owned = await ownedTablesOf(host, view.listing, p.table);
     const foreign = foreignTables(owned, tables);
     if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
     const previous = previousFingerprint(owned);
-    // The inet table comes first in `owned`; its listing says what an in-place reload must empty.
-    const inet = owned[0]?.live;
-    if (!o.force && liveState(owned, tables, fingerprint) === 'matches') {
-      // A load replaces the table and with it a dead trace's rules; an unchanged table keeps them until removed here.
-      if (inet?.kind === 'present' && holdsTrace(inet.listing))
-        await clearTrace(host, { family: 'inet', name: ident(p.table) }, keepLive);
-      return { kind: 'unchanged', ...base };
-    }
     const stale = staleTables(owned, tables);
+    // The inet table comes first in `owned`; its listing says what an in-place reload must empty. A load replaces the
+    // table, and with it the rules of any `nftlb trace` (a running one reports the reload).
+    const inet = owned[0]?.live;
     const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
-    const persistence = await load(host, p, text, deleteTablesScript(stale), listing);
-    // Best effort: the record only improves `diff`, which does not trust it unless the live fingerprint matches.
-    await writeApplyRecord(applyRecordFile(host.runDir, p.table), {
+    // The record for `diff` is made while nft commits (node has nothing else to do then).
+    let applied = '';
+    const { persistence, fingerprint } = await load(host, p, deleteTablesScript(stale), listing, (fp) => {
+      applied = applyRecordText({
+        table: p.table,
+        fingerprint: fp,
+        services: viewOf(p),
+        ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
+      });
+    });
+    const after = await rulesetGeneration(host);
+    // Best effort: the records only save work (the no-op record) or improve `diff` (which trusts its record only while
+    // the live fingerprint matches).
+    const record = noopRecord(withState, {
+      config: o.config,
+      sha256,
+      planned: plannedStateDigest(health),
+      before: generation,
+      after,
       table: p.table,
+      tables: base.tables,
       fingerprint,
-      services: viewOf(p),
-      ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
-    }).catch(() => undefined);
-    return { kind: 'applied', ...base, previous, deleted: names(stale), persistence };
+      services: base.services,
+      warnings,
+    });
+    await writeNoopRecord(host, o.config, record).catch(() => undefined);
+    await writeFileAtomic(applyRecordFile(host.runDir, p.table), applied).catch(() => undefined);
+    return { kind: 'applied', ...base, fingerprint, previous, deleted: names(stale), persistence };
   } finally {
     await release();
   }
 }
 
+// The ruleset generation and the cheap listing of nftlb's families, read in that order (so the listing is at least as
+// new as the generation it is paired with; a generation that moves afterwards makes apply read both again).
+async function liveView(host: Host): Promise<{ generation: number | null; listing: string }> {
+  const generation = await rulesetGeneration(host);
+  return { generation, listing: await listOwnedFamilies(host) };
+}
+
+// The outcome of an apply the record proves a no-op, or null. With the lock held (`locked`), the rules of an
+// `nftlb trace` that died are removed first (as main's apply did for an unchanged table): the record proves the table
+// is the loaded one plus those rules, so their removal leaves it as loaded, and the record follows that transaction.
+// Without the lock such a record is a miss (the caller asks again under the lock).
+async function provenNoop(host: Host, config: string, locked = false): Promise<ApplyOutcome | null> {
+  const v = await judgeNoop(host, config, await readNoopRecord(host, config));
+  if (v.kind === 'miss' || (v.kind === 'dead-trace' && !locked)) return null;
+  const r = v.record;
+  if (v.kind === 'dead-trace') {
+    try {
+      const cleared = await clearTrace(host, { family: 'inet', name: ident(r.table) }, keepLive, config);
+      if (cleared.kind === 'kept') return null;
+    } catch {
+      // Whatever kept the rules from going: a load replaces them with the table.
+      return null;
+    }
+    if ((await judgeNoop(host, config, await readNoopRecord(host, config))).kind !== 'hit') return null;
+  }
+  return {
+    kind: 'unchanged',
+    table: r.table,
+    tables: r.tables,
+    fingerprint: r.fingerprint,
+    services: r.services,
+    warnings: r.warnings,
+  };
+}
+
 // Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): emptied in place
-// when that keeps persistence entries, else replaced whole by `script`. A script that empties in place and is refused
-// (the live table is not what its listing said any more) falls back to the whole replacement, which drops the entries.
+// when that keeps persistence entries, else replaced whole; `tail` goes in the same transaction. The script is written to
+// nft as it is rendered; `whileCommitting` gets the fingerprint once all of it is written, and runs while nft commits. A
+// script that empties in place and is refused (the live table is not what its listing said any more) falls back to the
+// whole replacement, which drops the entries.
 export async function load(
   host: Host,
   p: Plan,
-  script: string,
   tail: string,
   listing: string | null,
-): Promise<'kept' | 'dropped' | null> {
+  whileCommitting: (fingerprint: string) => void = () => undefined,
+): Promise<{ persistence: 'kept' | 'dropped' | null; fingerprint: string }> {
+  const send = async (inPlace: InPlace | undefined): Promise<string> => {
+    const s = streamNftScript(p, inPlace);
+    let fingerprint = '';
+    const pieces = function* (): Generator<string> {
+      fingerprint = yield* s.pieces;
+      yield tail;
+    };
+    await commitStream(host, pieces(), () => whileCommitting(fingerprint));
+    return fingerprint;
+  };
   const inPlace = listing === null ? undefined : keepEntries(p, listing);
   if (inPlace !== undefined) {
     try {
-      await checkAndLoad(host, `${renderNftScript(p, inPlace).text}${tail}`);
-      return 'kept';
+      return { persistence: 'kept', fingerprint: await send(inPlace) };
     } catch (e) {
       if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
     }
   }
-  await checkAndLoad(host, `${script}${tail}`);
-  return listing !== null && holdsEntries(listing) ? 'dropped' : null;
+  const fingerprint = await send(undefined);
+  return { persistence: listing !== null && holdsEntries(listing) ? 'dropped' : null, fingerprint };
 }

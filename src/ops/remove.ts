@@ -2,7 +2,7 @@ import { NftlbError } from '../common/errors.js';
 import { ident } from '../nft/names.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
-import { checkAndLoad, foreignTable } from '../system/nft.js';
+import { commitScript, foreignTable } from '../system/nft.js';
 import { deleteTablesScript, foreignTables, readOwnedTables } from '../system/owned-tables.js';
 
 // How `nftlb remove` ended.
@@ -32,7 +32,7 @@ export async function removeTable(host: Host, o: { table: string; waitSeconds: n
     if (present.length === 0) return { table: name, removed: false, tables: [] };
     const foreign = foreignTables(owned);
     if (foreign.length > 0) throw foreignTable(foreign[0]!);
-    await checkAndLoad(host, deleteTablesScript(present));
+    await commitScript(host, deleteTablesScript(present));
     return { table: name, removed: true, tables: present.map((t) => `${t.family} ${t.name}`) };
   } finally {
     await release();

@@ -96,7 +96,9 @@ export async function readStatus(host: Host, o: { config: string }): Promise<Sta
   let json: unknown[] | null = null;
   if (live === 'matches') {
     json = [];
-    for (const t of tables) json.push(...((await readLiveJson(host, t)) ?? []));
+    // The rules' counters; map elements only when persistence entries are counted.
+    const elements = p.services.some((s) => s.persistence !== undefined);
+    for (const t of tables) json.push(...((await readLiveJson(host, t, undefined, { elements })) ?? []));
   }
   const ct = await readConntrack(host);
   const cluster = await clusterStatus(host, model);

@@ -15,6 +15,8 @@ import { acquireLock } from '../system/lock.js';
 import { foreignTable, loadScript, nftFailed, readLiveTable } from '../system/nft.js';
 import { listWithHandles, loadWithEcho, startMonitor } from '../system/nft-trace.js';
 import { processAlive, processStart } from '../system/process.js';
+import { rulesetGeneration } from '../system/genid.js';
+import { advanceNoopRecord } from './noop.js';
 import { desiredPlan } from './desired.js';
 
 // `nftlb trace` (README.md, Logging and tracing): nftrace on for the matching new connections, `nft monitor` read until
@@ -74,19 +76,37 @@ async function self(): Promise<TraceOwner> {
 }
 
 // Removes the trace objects of nftlb's table unless `keep` says their owner's must stay. 'kept' names that owner.
-// Called with the apply lock held (nothing else changes the table meanwhile).
+// Called with the apply lock held (nothing else changes the table meanwhile). `config`: the config whose apply record
+// follows the removal (see tracked).
 export async function clearTrace(
   host: Host,
   table: TableRef,
   keep: (owner: TraceOwner) => Promise<boolean>,
+  config?: string,
 ): Promise<{ kind: 'none' | 'removed' } | { kind: 'kept'; owner: TraceOwner }> {
   const listing = await listWithHandles(host, table);
   const objects = listing === null ? null : traceObjects(listing);
   if (objects === null) return { kind: 'none' };
   if (objects.owner !== null && (await keep(objects.owner))) return { kind: 'kept', owner: objects.owner };
-  const r = await loadScript(host, renderCommands(traceRemoval(table, objects)));
+  const r = await tracked(host, config, null, () => loadScript(host, renderCommands(traceRemoval(table, objects))));
   if (r.exitCode !== 0) throw nftFailed('nft refused to remove the trace rules', r);
   return { kind: 'removed' };
+}
+
+// Runs one transaction of a trace's (probe, rules in, rules out), which leaves the loaded table as it was but for the
+// trace rules of `owner` (null: none), and carries apply's no-op record of `config` past it (advanceNoopRecord): an
+// apply while a trace runs stays a no-op and leaves the trace alone, as it did when apply compared fingerprints.
+async function tracked<T>(
+  host: Host,
+  config: string | undefined,
+  owner: TraceOwner | null,
+  transaction: () => Promise<T>,
+): Promise<T> {
+  if (config === undefined) return transaction();
+  const before = await rulesetGeneration(host);
+  const out = await transaction();
+  await advanceNoopRecord(host, config, before, await rulesetGeneration(host), owner);
+  return out;
 }
 
 // Keeps the objects of a trace whose owner still runs (apply and a new trace leave a running trace alone).
@@ -129,7 +149,7 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
   // Leftovers of a trace that died go; a trace that still runs is left alone, and this one does not start.
   const release = await acquireLock(host, o.waitSeconds);
   try {
-    const old = await clearTrace(host, table, keepLive);
+    const old = await clearTrace(host, table, keepLive, o.config);
     if (old.kind === 'kept')
       throw new NftlbError('lock-busy', `another nftlb trace (pid ${old.owner.pid}) is tracing table inet ${p.table}`);
   } finally {
@@ -159,7 +179,7 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
   let installed = false;
   try {
     for (let i = 0; i < PROBES && !probed && o.signal?.aborted !== true; i++) {
-      const r = await loadScript(host, renderCommands(traceProbe(table)));
+      const r = await tracked(host, o.config, null, () => loadScript(host, renderCommands(traceProbe(table))));
       if (r.exitCode !== 0) throw nftFailed('nft refused the probe of nft monitor', r);
       for (let w = 0; w < PROBE_WAIT_MS / 20 && !probed; w++) await sleep(20);
     }
@@ -170,7 +190,9 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
     if (!probed) throw new NftlbError('nft-failed', 'nft monitor reported nothing; cannot trace');
     const lock = await acquireLock(host, o.waitSeconds);
     try {
-      const r = await loadWithEcho(host, renderCommands(traceInstall(p, table, { service, client }, me)));
+      const r = await tracked(host, o.config, me, () =>
+        loadWithEcho(host, renderCommands(traceInstall(p, table, { service, client }, me))),
+      );
       if (r.exitCode !== 0) throw nftFailed('nft refused the trace rules; nothing was changed', r);
       installed = true;
       bits = markBits(r.stdout);
@@ -196,21 +218,27 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
     o.signal?.removeEventListener('abort', abort);
     await monitor.end();
     emit(assembler.end());
-    const removed = await removeOwn(host, table, me, o.waitSeconds);
+    const removed = await removeOwn(host, table, me, o.waitSeconds, o.config);
     return { table: p.table, connections: count, ended: why, reloaded: !removed };
   } catch (e) {
     await monitor.end();
-    if (installed) await removeOwn(host, table, me, o.waitSeconds).catch(() => undefined);
+    if (installed) await removeOwn(host, table, me, o.waitSeconds, o.config).catch(() => undefined);
     throw e;
   }
 }
 
 // Removes this trace's objects; false when there were none of its own left (a reload replaced the table).
-async function removeOwn(host: Host, table: TableRef, me: TraceOwner, waitSeconds: number): Promise<boolean> {
+async function removeOwn(
+  host: Host,
+  table: TableRef,
+  me: TraceOwner,
+  waitSeconds: number,
+  config: string,
+): Promise<boolean> {
   const release = await acquireLock(host, waitSeconds);
   try {
     const mine = (x: TraceOwner): boolean => x.pid === me.pid && x.start === me.start;
-    const r = await clearTrace(host, table, async (x) => !mine(x));
+    const r = await clearTrace(host, table, async (x) => !mine(x), config);
     return r.kind === 'removed';
   } finally {
     await release();

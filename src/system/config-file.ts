@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Diagnostic } from '../common/diagnostic.js';
@@ -67,11 +68,16 @@ function fileKind(st: Stats): string {
   return 'not a file';
 }
 
-// Reads and checks a config, throwing config-invalid (with all diagnostics) unless it is usable.
-export async function loadModel(file: string): Promise<{ model: Model; warnings: readonly Diagnostic[] }> {
-  const checked = checkConfig(file, await readConfigFile(file));
+// Reads and checks a config, throwing config-invalid (with all diagnostics) unless it is usable. sha256: of the text
+// read (what apply's no-op record compares).
+export async function loadModel(
+  file: string,
+): Promise<{ model: Model; warnings: readonly Diagnostic[]; sha256: string }> {
+  const text = await readConfigFile(file);
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const checked = checkConfig(file, text);
   if (checked.model === undefined) {
     throw new NftlbError('config-invalid', `${file}: invalid config`, { diagnostics: checked.diagnostics });
   }
-  return { model: checked.model, warnings: checked.diagnostics };
+  return { model: checked.model, warnings: checked.diagnostics, sha256 };
 }

@@ -1,6 +1,11 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
+import { withoutNodeModulesPath } from './env-path.js';
+
+export { withoutNodeModulesPath };
 
 // The result of one external command.
 export interface ExecResult {
@@ -24,6 +29,18 @@ export interface Executor {
   /** Runs `cmd args...` with `input` on stdin; resolves with a non-zero exitCode instead of throwing; rejects with
    *  NftlbError 'tool-missing' when the program is not installed. */
   run(cmd: string, args: readonly string[], input?: string): Promise<ExecResult>;
+  /** Runs `cmd args...` with `pieces` written to its stdin as they are produced (a generator that renders them):
+   *  the program reads the first while the rest are made; `afterInput` runs once all is written, while the program
+   *  works on it. As run() otherwise. Optional: without it, callers join the pieces and call run(). */
+  feed?(cmd: string, args: readonly string[], pieces: Iterable<string>, afterInput?: () => void): Promise<ExecResult>;
+  /** Starts a long-running program that reads lines on stdin and hands each line it prints to onLine (stdout and
+   *  stderr, said which); rejects with 'tool-missing' when it is not installed. `nftlb health --watch` keeps an
+   *  `nft -i` session with it. Optional: without it, every transaction is an `nft -f`. */
+  interact?(
+    cmd: string,
+    args: readonly string[],
+    onLine: (line: string, from: 'stdout' | 'stderr') => void,
+  ): Promise<Interactive>;
   /** Starts a long-running program with piped stdin/stdout; rejects with 'tool-missing' when it is not installed.
    *  Optional so that executors written before it still type-check; `nftlb apply` needs it for its lock. */
   start?(cmd: string, args: readonly string[]): Promise<Started>;
@@ -34,6 +51,16 @@ export interface Executor {
     args: readonly string[],
     onLine: (line: string, from: 'stdout' | 'stderr') => void,
   ): Promise<LineStream>;
+}
+
+/** A program started by Executor.interact. */
+export interface Interactive {
+  /** Writes to its stdin. */
+  write(text: string): void;
+  /** Resolves once the program has exited. */
+  readonly exited: Promise<number>;
+  /** Closes its stdin, stops it (SIGTERM) and resolves once it has exited. */
+  end(): Promise<number>;
 }
 
 /** A program started by Executor.stream. */
@@ -59,9 +86,60 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
       if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
       return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
     },
+    feed: (cmd, args, pieces, afterInput) => feedProcess(cmd, args, env, pieces, afterInput),
     start: (cmd, args) => startProcess(cmd, args, env),
+    interact: (cmd, args, onLine) => interactProcess(cmd, args, env, onLine),
     stream: (cmd, args, onLine) => streamProcess(cmd, args, env, onLine),
   };
+}
+
+// Writes the pieces to a child's stdin as they come. Between two pieces the event loop runs (setImmediate), so libuv
+// moves what is buffered into the pipe while the next piece is made; past 16 MiB buffered it waits for the pipe to
+// drain. A generator that throws kills the child before it sees the end of its input (nft commits nothing then).
+async function feedProcess(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  pieces: Iterable<string>,
+  afterInput: () => void = () => undefined,
+): Promise<ExecResult> {
+  const child = spawn(cmd, [...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  let failed: NodeJS.ErrnoException | undefined;
+  const closed = new Promise<number>((resolve) => {
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      failed = e;
+      resolve(127);
+    });
+    child.once('close', (code, signal) => resolve(code ?? (signal !== null ? 128 : 1)));
+  });
+  child.stdin.on('error', () => undefined); // EPIPE: the program stopped reading (it failed; its exit says why)
+  try {
+    for (const piece of pieces) {
+      if (failed !== undefined || child.stdin.destroyed) break;
+      child.stdin.write(piece);
+      if (child.stdin.writableLength > 1 << 24) await once(child.stdin, 'drain');
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch (e) {
+    child.kill('SIGKILL');
+    await closed;
+    throw e;
+  }
+  child.stdin.end();
+  try {
+    afterInput();
+  } catch {
+    // The caller's own work while the program runs; the program's outcome is what this reports.
+  }
+  const exitCode = await closed;
+  if (failed?.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
+  if (failed !== undefined)
+    throw new NftlbError('host-fault', `cannot start ${cmd}: ${failed.message}`, { cause: failed });
+  return { exitCode, stdout, stderr };
 }
 
 // A long-running execa child: resolves once it has spawned (rejects when it cannot), with its exit as a promise.
@@ -108,6 +186,28 @@ function streamProcess(
       end: () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
         return done;
+      },
+    };
+  });
+}
+
+function interactProcess(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  onLine: (line: string, from: 'stdout' | 'stderr') => void,
+): Promise<Interactive> {
+  return spawned(cmd, args, env, 'pipe').then(({ child, exited }) => {
+    createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stdout'));
+    createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stderr'));
+    child.stdin!.on('error', () => undefined); // EPIPE once it has exited; its exit says why
+    return {
+      write: (text) => void child.stdin!.write(text),
+      exited,
+      end: () => {
+        child.stdin!.end();
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        return exited;
       },
     };
   });
@@ -209,11 +309,4 @@ export async function runCheckProgram(
       .split('\n')[0]
       ?.slice(0, 120) ?? '';
   return { ok: false, reason: said === '' ? why : `${why}: ${said}` };
-}
-
-// npm and npx put node_modules/.bin first on PATH, and there `nft` is @vercel/nft (a file tracer that exits 0 and loads
-// nothing). nftlb only ever means the system's tools, so those PATH entries are dropped.
-export function withoutNodeModulesPath(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const path = (env.PATH ?? '').split(':').filter((d) => d !== '' && !/(^|\/)node_modules(\/|$)/.test(d));
-  return { ...env, PATH: path.join(':') };
 }

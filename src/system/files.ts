@@ -1,5 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { hostFault } from './host-fault.js';
 
 // A small text file nftlb keeps (state, records): its content, or null when it does not exist. Any other failure is a
@@ -33,4 +34,73 @@ export async function makeDirectory(dir: string, what: string, mode = 0o755): Pr
     }
     throw hostFault(`create ${what}`, dir, cause);
   }
+}
+
+/** What identifies a file's content without reading it: device, inode, size and the change times (ns). A write, a
+ *  rename over it, chmod or touch changes the ctime, which no program can set back. */
+export interface FileIdentity {
+  readonly dev: string;
+  readonly ino: string;
+  readonly size: string;
+  readonly mtimeNs: string;
+  readonly ctimeNs: string;
+}
+
+// The identity of a file, or null when it does not exist; `settled` says whether its last change is old enough (2 s) that
+// a later change must show in the identity: the kernel stamps times from a coarse clock, so two writes of the same size
+// within one tick can leave the same identity (git's "racy clean" problem), and such an identity proves nothing.
+export async function fileIdentity(file: string): Promise<{ id: FileIdentity; settled: boolean } | null> {
+  let st;
+  try {
+    st = await stat(file, { bigint: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw hostFault('look at', file, e);
+  }
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const latest = st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs;
+  return {
+    id: {
+      dev: String(st.dev),
+      ino: String(st.ino),
+      size: String(st.size),
+      mtimeNs: String(st.mtimeNs),
+      ctimeNs: String(st.ctimeNs),
+    },
+    settled: now - latest > 2_000_000_000n,
+  };
+}
+
+// Whether two identities are those of the same unchanged file.
+export function sameIdentity(a: FileIdentity | null | undefined, b: FileIdentity | null | undefined): boolean {
+  if (a === null || a === undefined || b === null || b === undefined) return a === b;
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+// sha256 (hex) of a file's content, or null when it does not exist.
+export async function fileSha256(file: string): Promise<string | null> {
+  try {
+    return createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw hostFault('read', file, e);
+  }
+}
+
+// The identity of the program a name runs (a path, or the first match in PATH, as execa finds it), or null when there
+// is none: apply's no-op record notes the nft it loaded with, so another nft (or none) is never taken as the same.
+export async function programIdentity(name: string, path = process.env['PATH'] ?? ''): Promise<FileIdentity | null> {
+  const candidates = name.includes('/')
+    ? [name]
+    : path
+        .split(':')
+        .filter((d) => d !== '' && !/(^|\/)node_modules(\/|$)/.test(d))
+        .map((d) => join(d, name));
+  for (const c of candidates) {
+    const id = await fileIdentity(c).catch(() => null);
+    if (id !== null) return id.id;
+  }
+  return null;
 }

@@ -56,6 +56,8 @@ export interface Host {
   readonly nft: string;
   readonly conntrack: string;
   readonly flock: string;
+  /** perl, which asks the kernel for its ruleset generation (src/system/genid.ts). */
+  readonly perl: string;
   readonly lockFile: string;
   /** Directory of the record of the last apply (next to the lock: /run is emptied at boot, like the kernel's tables). */
   readonly runDir: string;
@@ -81,6 +83,7 @@ export function resolveHost(exec: Executor, env: NodeJS.ProcessEnv, o: HostOptio
     nft: set(env['NFTLB_NFT']) ?? 'nft',
     conntrack: set(env['NFTLB_CONNTRACK']) ?? 'conntrack',
     flock: set(env['NFTLB_FLOCK']) ?? 'flock',
+    perl: 'perl',
     lockFile,
     runDir: dirname(lockFile),
     stateDir: o.stateDir ?? set(env['NFTLB_STATE_DIR']) ?? DEFAULT_STATE_DIR,

@@ -30,14 +30,18 @@ export async function readLiveTable(host: Host, table: TableRef): Promise<LiveTa
   return { kind: 'present', fingerprint: fingerprintOfListing(r.stdout), listing: r.stdout };
 }
 
-// Reads a table as nft JSON (rules with their counters, maps with their elements), or only one of its sets or maps;
-// null when it does not exist.
+// Reads a table as nft JSON (rules with their counters, maps with their elements unless `elements` is false: -t, which
+// saves a third of the listing at 10k services), or only one of its sets or maps; null when it does not exist.
 export async function readLiveJson(
   host: Host,
   table: TableRef,
   set?: { readonly kind: 'set' | 'map'; readonly name: Ident },
+  o: { readonly elements?: boolean } = {},
 ): Promise<unknown[] | null> {
-  const r = await host.exec.run(host.nft, listArgs({ table, json: true, ...(set === undefined ? {} : { set }) }));
+  const r = await host.exec.run(
+    host.nft,
+    listArgs({ table, json: true, terse: o.elements === false, ...(set === undefined ? {} : { set }) }),
+  );
   if (r.exitCode !== 0) {
     if (absent(r)) return null;
     throw nftFailed(
@@ -53,14 +57,35 @@ export async function readLiveJson(
   }
 }
 
-// Checks a script with `nft -c -f -` (the kernel sees it, nothing is committed), then loads it with `nft -f -`.
-// Either failure throws nft-failed with nft's message next to the script line it refers to; nothing was changed then,
-// because nft commits a file in one transaction or not at all.
-export async function checkAndLoad(host: Host, script: string): Promise<void> {
-  const check = await checkScript(host, script);
-  if (check.exitCode !== 0) throw scriptRefused('nft -c refused the script; nothing was changed', check, script);
+// Loads a script with `nft -f -`. A refusal throws nft-failed with nft's message next to the script line it refers to;
+// nothing was changed then, because nft commits a file in one transaction or not at all. (No `nft -c` first: the
+// kernel checks the very same transaction at commit and aborts it whole, so a check would only parse the script twice.)
+export async function commitScript(host: Host, script: string): Promise<void> {
   const load = await loadScript(host, script);
   if (load.exitCode !== 0) throw scriptRefused('nft refused the script; nothing was changed', load, script);
+}
+
+// commitScript of a script written to nft as it is rendered (src/system/executor.ts, feed): nft parses the first pieces
+// while the rest are made. `whileCommitting` runs once the script is all written, while nft commits it.
+export async function commitStream(
+  host: Host,
+  pieces: Iterable<string>,
+  whileCommitting: () => void = () => undefined,
+): Promise<void> {
+  const sent: string[] = [];
+  const tee = function* (): Generator<string> {
+    for (const p of pieces) {
+      sent.push(p);
+      yield p;
+    }
+  };
+  let r: ExecResult;
+  if (host.exec.feed === undefined) {
+    const script = [...tee()].join('');
+    whileCommitting();
+    r = await host.exec.run(host.nft, ['-f', '-'], script);
+  } else r = await host.exec.feed(host.nft, ['-f', '-'], tee(), whileCommitting);
+  if (r.exitCode !== 0) throw scriptRefused('nft refused the script; nothing was changed', r, sent.join(''));
 }
 
 // `nft -c -f -`: what the kernel says of a script, committing nothing.

@@ -1,8 +1,10 @@
 import type { TableRef } from '../nft/ast.js';
 import { renderCommands } from '../nft/commands.js';
+import { ownedListingScript, splitOwnedListing } from '../nft/owned-listing.js';
+import { fingerprintOfListing } from '../nft/script.js';
 import { ownedTableRefs } from '../nft/tables.js';
 import type { Host } from './host.js';
-import { readLiveTable, type LiveTable } from './nft.js';
+import { nftFailed, readLiveTable, type LiveTable } from './nft.js';
 
 // The live state of every table nftlb may own under one configured name (the inet table and the DSR netdev table),
 // compared with the tables a script replaces. apply, diff, status, remove and health's full load read it the same way.
@@ -20,10 +22,37 @@ export type LiveState = 'absent' | 'matches' | 'differs' | 'foreign';
 
 const same = (a: TableRef, b: TableRef): boolean => a.family === b.family && a.name === b.name;
 
-// Reads the header (comment) of each table nftlb may own under `table`, the inet one first.
+// Reads each table nftlb may own under `table`, the inet one first: whether it is there, its fingerprint and its chains
+// and sets, from one cheap listing (src/nft/owned-listing.ts: no rules, no elements). A table without the fingerprint
+// chain is listed again in full (`nft -t list table`) for its table comment: a table loaded by an nftlb from before the
+// chain, or not nftlb's at all (foreign).
 export async function readOwnedTables(host: Host, table: string): Promise<OwnedTable[]> {
+  return ownedTablesOf(host, await listOwnedFamilies(host), table);
+}
+
+// The cheap listing of every table of the families nftlb's tables are of (it names no table, so it can be asked before
+// the config is read).
+export async function listOwnedFamilies(host: Host): Promise<string> {
+  const r = await host.exec.run(host.nft, ['-t', '-f', '-'], ownedListingScript(ownedTableRefs('nftlb')));
+  if (r.exitCode !== 0) throw nftFailed('nft cannot list the tables', r);
+  return r.stdout;
+}
+
+// nftlb's tables under `table` in a listing of listOwnedFamilies.
+export async function ownedTablesOf(host: Host, text: string, table: string): Promise<OwnedTable[]> {
+  const listings = splitOwnedListing(text);
   const out: OwnedTable[] = [];
-  for (const ref of ownedTableRefs(table)) out.push({ ref, live: await readLiveTable(host, ref) });
+  for (const ref of ownedTableRefs(table)) {
+    const listing = listings.get(`${ref.family} ${ref.name}`);
+    const fingerprint = listing === undefined ? null : fingerprintOfListing(listing);
+    const live: LiveTable =
+      listing === undefined
+        ? { kind: 'absent' }
+        : fingerprint !== null
+          ? { kind: 'present', fingerprint, listing }
+          : await readLiveTable(host, ref);
+    out.push({ ref, live });
+  }
   return out;
 }
 

@@ -2,7 +2,7 @@ import type { BenchNamespace } from './netns.js';
 import { runSync, runTimed } from './run-timed.js';
 
 /** Longest a single nft run may take before the benchmark gives up on it. */
-const NFT_TIMEOUT_MS = 60_000;
+const NFT_TIMEOUT_MS = 120_000;
 
 // Timings (ms) of repeated runs of one operation; failed runs are reported, not timed.
 export interface LoadTiming {
@@ -63,4 +63,31 @@ export function minMedian(xs: readonly number[]): { min: number; median: number 
   const mid = Math.floor(s.length / 2);
   const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
   return { min: s[0]!, median };
+}
+
+// Times `iptables-restore --noflush` of a script once in the namespace (the nat table emptied before and after, not
+// timed): how the seed-style iptables recipe loads the same services.
+export async function timeIptablesRestore(ns: BenchNamespace, label: string, script: string): Promise<LoadTiming> {
+  const flush = (): void => {
+    for (const args of [
+      ['-t', 'nat', '-F'],
+      ['-t', 'nat', '-X'],
+      ['-t', 'filter', '-F'],
+      ['-t', 'filter', '-X'],
+    ]) {
+      const [cmd, ...rest] = ns.exec('iptables', ...args);
+      runSync(cmd!, rest, NFT_TIMEOUT_MS);
+    }
+  };
+  flush();
+  const [cmd, ...args] = ns.exec('iptables-restore', '--noflush');
+  try {
+    const r = await runTimed(cmd!, args, script, NFT_TIMEOUT_MS * 3);
+    if (r.code !== 0) return { label, runs: [], cpu: [], error: failure(r) };
+    return { label, runs: [r.ms], cpu: r.cpuMs === undefined ? [] : [r.cpuMs], error: undefined };
+  } finally {
+    flush();
+    const [c, ...a] = ns.exec('nft', 'flush', 'ruleset');
+    runSync(c!, a, NFT_TIMEOUT_MS);
+  }
 }

@@ -8,13 +8,19 @@ import { checkConfig } from '../../src/config/read.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
 import { flatShapeScript } from './flat-shape.js';
+import { kubeProxyScript } from './peer-shapes.js';
+import { renderIptablesScript } from '../../src/iptables/script.js';
+import type { Model } from '../../src/model/types.js';
 import { BACKENDS_PER_SERVICE, benchConfigJson, benchConfigYaml } from './gen-config.js';
 import { int, mb, ms, sec, table } from './format.js';
-import { minMedian, timeLoads, type LoadTiming } from './kernel-load.js';
+import { minMedian, timeIptablesRestore, timeLoads, type LoadTiming } from './kernel-load.js';
 import { createNamespace, kernelUnavailable } from './netns.js';
 import { persistenceLoads } from './persistence-load.js';
 import { datapathSection } from './dsr-datapath.js';
 import type { RenderResult } from './render-child.js';
+import { applyRows, applySection, machine, type ApplyFigures } from './apply-bench.js';
+import { healthSection } from './health-bench.js';
+import { schedulerSection, type SchedulerFigures } from './scheduler-datapath.js';
 
 // `node dist/test/bench/main.js [--sizes 1000,10000,50000] [--load-size 10000] [--runs 3] [--no-kernel]
 // [--datapath-seconds 4]`: prints render time and peak memory per config size, the kernel load time of nftlb's script
@@ -32,6 +38,14 @@ interface Options {
   kernel: boolean;
   /** Seconds of each datapath measurement (DSR beside masquerade); 0 leaves the datapath part out. */
   datapathSeconds: number;
+  /** Service counts of the apply part (nftlb apply beside nft -f); empty leaves it out. */
+  applySizes: number[];
+  /** Where the markdown report goes (README's generated block: scripts/bench-readme.mjs). */
+  report: string;
+  /** Service counts of the backend-change part (health's incremental update); empty leaves it out. */
+  healthSizes: number[];
+  /** Seconds of each scheduler datapath run; 0 leaves that part out. */
+  schedulerSeconds: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -41,6 +55,10 @@ function parseArgs(argv: readonly string[]): Options {
     runs: 3,
     kernel: true,
     datapathSeconds: 4,
+    applySizes: [10_000, 50_000],
+    report: 'dist/bench-report.md',
+    healthSizes: [10_000, 50_000],
+    schedulerSeconds: 3,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -61,6 +79,22 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--load-size') o.loadSize = count(next(), 100_000);
     else if (a === '--runs') o.runs = count(next(), 10);
     else if (a === '--no-kernel') o.kernel = false;
+    else if (a === '--apply-sizes')
+      o.applySizes =
+        argv[i + 1] === '0'
+          ? (i++, [])
+          : next()
+              .split(',')
+              .map((v) => count(v, 100_000));
+    else if (a === '--report') o.report = next();
+    else if (a === '--health-sizes')
+      o.healthSizes =
+        argv[i + 1] === '0'
+          ? (i++, [])
+          : next()
+              .split(',')
+              .map((v) => count(v, 100_000));
+    else if (a === '--scheduler-seconds') o.schedulerSeconds = Number(next()) === 0 ? 0 : count(argv[i]!, 30);
     else if (a === '--datapath-seconds') o.datapathSeconds = Number(next()) === 0 ? 0 : count(argv[i]!, 30);
     else throw new Error(`unknown argument ${String(a)}`);
   }
@@ -287,6 +321,18 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
     // The comparison shape takes ~10 s per load on the reference machine: check it once, load it `runs` times.
     timings.push(await timeLoads(ns, 'anon map per rule: nft -c -f (check)', flat, 'check', 1));
     timings.push(await timeLoads(ns, 'anon map per rule: nft -f, fresh load', flat, 'fresh', o.runs));
+    // The peers' shapes (issue 16): kube-proxy's nftables mode and the iptables statistic recipe, once each (tens of
+    // seconds at 10k services), each run bounded by its timeout.
+    timings.push(
+      await timeLoads(ns, 'kube-proxy nftables shape: nft -f, fresh load', kubeProxyScript(o.loadSize), 'fresh', 1),
+    );
+    timings.push(
+      await timeIptablesRestore(
+        ns,
+        'iptables statistic chains (render --format iptables): iptables-restore',
+        iptablesScript(checked.model),
+      ),
+    );
     const persistent = await persistenceLoads(ns, o.loadSize, o.runs);
     timings.push(...persistent.timings);
     kept = persistent.kept;
@@ -333,15 +379,22 @@ async function kernelSection(o: Options): Promise<KernelFigures> {
         : `n/a ${unit}`;
     say(`ratio, ${what}: ${part(wa, wb, 'wall')}, ${part(ca, cb, 'cpu')}`);
   };
-  ratio(5, 1, 'fresh load median, persistence on every service / without');
-  ratio(7, 6, 'persistence, reload median, in place with entries / whole replacement');
-  ratio(7, 2, 'reload median, persistence in place with entries / without persistence');
+  ratio(5, 1, 'kube-proxy nftables shape / nftlb, fresh load');
+  ratio(6, 1, 'iptables statistic chains (iptables-restore) / nftlb (nft -f), fresh load');
+  ratio(7, 1, 'fresh load median, persistence on every service / without');
+  ratio(9, 8, 'persistence, reload median, in place with entries / whole replacement');
+  ratio(9, 2, 'reload median, persistence in place with entries / without persistence');
   if (kept !== '') say(kept);
   say(
     'wall time is what a user waits for; cpu = user + system time of ip netns exec + nft (nft parses the script in user',
   );
   say('space, the kernel commits it in system time); on an idle machine wall ~= cpu.');
   return { skipped: undefined, timings, nftlbFresh: fresh, nftlbReload: med(2) };
+}
+
+// nftlb's iptables-restore input for the model (the seed-style statistic chains), as `render --format iptables` writes it.
+function iptablesScript(model: Model): string {
+  return renderIptablesScript(plan(model), 4);
 }
 
 // Render targets are judged on the installed command end to end (`nftlb render -c FILE`), start-up included.
@@ -374,6 +427,131 @@ function targetsSection(results: readonly CliRender[], k: KernelFigures): void {
   say(table(['target', 'limit', 'measured', 'status'], rows));
 }
 
+// Issue 16's targets beside what this run measured: met / NOT met (wall for apply and the no-op, whose CPU is printed in
+// their table; the backend change is the median of sync() as health --watch calls it).
+function issue16Targets(
+  applied: readonly ApplyFigures[],
+  health: { header: string[]; rows: string[][] } | undefined,
+  schedulers: SchedulerFigures | undefined,
+): string[][] {
+  const rows: string[][] = [];
+  for (const f of applied) {
+    const r = f.apply !== undefined && f.nft !== undefined ? f.apply.wall / f.nft.wall : undefined;
+    rows.push([
+      `apply of a changed config, ${int(f.services)} services`,
+      '<= 1.3x nft -f',
+      r === undefined ? 'n/a' : `${r.toFixed(2)}x wall`,
+      r === undefined ? 'not measured' : mark(r <= 1.3),
+    ]);
+    rows.push([
+      `apply with nothing to do, ${int(f.services)} services`,
+      '<= 100 ms',
+      f.noop === undefined ? 'n/a' : `${ms(f.noop.wall)} ms wall, ${ms(f.noop.cpu)} ms cpu`,
+      f.noop === undefined ? 'not measured' : mark(f.noop.wall <= 100),
+    ]);
+  }
+  if (health !== undefined)
+    for (const which of ['first', 'middle'])
+      health.header.slice(1).forEach((size, i) => {
+        const row = health.rows.find((r) => r[0] === `--watch (cache), ${which} backend: sync() median / max`);
+        const median = Number((row?.[i + 1] ?? '').split(' / ')[0]);
+        rows.push([
+          `one backend change (${which} backend of a pool), ${size}`,
+          '<= 10 ms',
+          Number.isFinite(median) ? `${ms(median)} ms median` : 'n/a',
+          Number.isFinite(median) ? mark(median <= 10) : 'not measured',
+        ]);
+      });
+  if (schedulers !== undefined) {
+    const base = [...schedulers.values()][0]?.cps ?? NaN;
+    for (const [name, f] of [...schedulers].slice(1)) {
+      const r = f.cps / base;
+      rows.push([`datapath: ${name}`, '>= 0.97x static DNAT', `${r.toFixed(2)}x`, mark(r >= 0.97)]);
+    }
+  }
+  return rows;
+}
+
+// The markdown block README.md carries between its bench markers (scripts/bench-readme.mjs puts it there): the date,
+// the machine, and the figures of this run, so the README's performance tables are this output and nothing else.
+function writeReport(
+  o: Options,
+  cli: readonly CliRender[],
+  k: KernelFigures,
+  applied: readonly ApplyFigures[],
+  health: { header: string[]; rows: string[][] } | undefined,
+  schedulers: SchedulerFigures | undefined,
+  targets16: readonly (readonly string[])[],
+): void {
+  const md = (header: readonly string[], rows: readonly (readonly string[])[]): string =>
+    [
+      `| ${header.join(' | ')} |`,
+      `|${header.map(() => '---').join('|')}|`,
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n');
+  const out: string[] = [
+    `Generated by \`make bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${machine()}; load average ${loadavg()[0]!.toFixed(1)} at the start (a shared VM: wall times move with it, CPU times much less). Medians of ${o.runs} runs.`,
+    '',
+  ];
+  out.push(
+    'Targets of issue 16, from the figures below:',
+    '',
+    md(['target', 'limit', 'measured', 'status'], targets16),
+    '',
+  );
+  if (applied.length > 0) {
+    const t = applyRows(applied);
+    out.push(
+      '`nftlb apply` of a changed config beside `nft -f` of the script it loads, and a no-op apply (exit 9), in a private namespace:',
+      '',
+      md(t.header, t.rows),
+      '',
+    );
+  }
+  if (health !== undefined)
+    out.push(
+      'One backend change (health verdict down, then up; the first and a middle backend of a pool, at the first, middle and last service), ms:',
+      '',
+      md(health.header, health.rows),
+      '',
+    );
+  if (schedulers !== undefined) {
+    const base = [...schedulers.values()][0]?.cps ?? NaN;
+    out.push(
+      'Datapath: new connections per second through one service beside one static DNAT rule (node client and server on the same 2 vCPUs; medians):',
+      '',
+      md(
+        ['shape', 'new conns/s', '/ static'],
+        [...schedulers].map(([name, f]) => [name, int(Math.round(f.cps)), `${(f.cps / base).toFixed(2)}x`]),
+      ),
+      '',
+    );
+  }
+  out.push(
+    '`nftlb render -c FILE > FILE.nft` (wall, peak RSS), 4 backends per service:',
+    '',
+    md(
+      ['services', 'format', 'wall ms', 'peak RSS MB', 'script MB'],
+      cli.map((c) => [int(c.services), c.format, ms(c.ms), mb(c.maxRssMb), mb(c.scriptBytes / 2 ** 20)]),
+    ),
+    '',
+  );
+  if (k.skipped === undefined)
+    out.push(
+      md(
+        ['kernel load, ' + int(o.loadSize) + ' services', 'median wall s', 'median cpu s'],
+        k.timings.map((x) => [
+          x.label,
+          x.error === undefined ? sec(minMedian(x.runs)?.median ?? NaN) : 'failed',
+          x.error === undefined ? sec(minMedian(x.cpu)?.median ?? NaN) : 'failed',
+        ]),
+      ),
+      '',
+    );
+  writeFileSync(o.report, `${out.join('\n')}`);
+  say(`markdown report: ${o.report} (node scripts/bench-readme.mjs puts it into README.md)`);
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
@@ -384,6 +562,38 @@ async function main(): Promise<void> {
   );
   const { cli } = await renderSection(o);
   const k = await kernelSection(o);
+  let applied: ApplyFigures[] = [];
+  if (k.skipped === undefined && o.applySizes.length > 0) {
+    const ns = createNamespace();
+    try {
+      applied = await applySection(say, ns, o.applySizes, o.runs);
+    } catch (e) {
+      say(`apply part FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      ns.remove();
+    }
+  }
+  let health: { header: string[]; rows: string[][] } | undefined;
+  if (k.skipped === undefined && o.healthSizes.length > 0) {
+    try {
+      health = await healthSection(say, o.healthSizes, Math.min(o.runs, 3));
+    } catch (e) {
+      say(`backend-change part FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  let schedulers: SchedulerFigures | undefined;
+  if (k.skipped === undefined && o.schedulerSeconds > 0) {
+    try {
+      schedulers = await schedulerSection(say, { runs: Math.min(o.runs, 3), seconds: o.schedulerSeconds });
+    } catch (e) {
+      say(`scheduler datapath part FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const targets16 = issue16Targets(applied, health, schedulers);
+  say();
+  say('== Targets (issue 16) ==');
+  say(table(['target', 'limit', 'measured', 'status'], targets16));
+  writeReport(o, cli, k, applied, health, schedulers, targets16);
   if (k.skipped === undefined && o.datapathSeconds > 0) {
     try {
       await datapathSection(say, { runs: Math.min(o.runs, 3), seconds: o.datapathSeconds });

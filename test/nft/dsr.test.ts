@@ -49,13 +49,17 @@ test('a config with DSR services renders the inet table without them and a netde
   const [inet, netdev] = s.text.split('table netdev hc_dsr {}\n');
   t.regex(inet!, /svc_web_v4/);
   t.notRegex(inet!, /svc_a_|svc_b_|203\.0\.113\.2/);
-  t.regex(netdev!, /^delete table netdev hc_dsr\ntable netdev hc_dsr \{\n\tcomment "nftlb fingerprint [0-9a-f]{32}"/);
+  t.regex(netdev!, /^delete table netdev hc_dsr\ntable netdev hc_dsr \{\n\tmap services4 \{/);
+  t.regex(netdev!, /\n\tcomment "nftlb fingerprint [0-9a-f]{32}"\n\}\n$/);
   t.regex(
     netdev!,
     /chain svc_a_v4 \{\n\t\tcounter meta mark set jhash ip saddr mod 2 seed 0x[0-9a-f]{8} offset 3 goto fwd_0\n/,
   );
   t.regex(netdev!, /type filter hook ingress device "eth1" priority filter; policy accept;/);
-  t.is(s.text.match(/comment "nftlb fingerprint ([0-9a-f]+)"/g)?.length, 2, 'both tables carry the one fingerprint');
+  // Each table carries it twice: in its comment and in its fingerprint chain.
+  const fps = [...s.text.matchAll(/comment "nftlb fingerprint ([0-9a-f]+)"/g)].map((m) => m[1]);
+  t.is(fps.length, 4);
+  t.is(new Set(fps).size, 1, 'both tables carry the one fingerprint');
 });
 
 test('a DSR backend down rewrites only its chain in the netdev table, with the fwd chain of its interface', (t) => {

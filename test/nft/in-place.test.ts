@@ -49,7 +49,9 @@ test('keepEntries empties the live table but its entry maps, sets before chains'
   t.notRegex(script.text, /^delete table/m);
   t.regex(
     script.text,
-    new RegExp(`\\tchain fingerprint \\{\\n\\t\\tcomment "nftlb fingerprint ${script.fingerprint}"\\n\\t\\}\\n\\}\\n$`),
+    new RegExp(
+      `\\tchain fingerprint \\{\\n\\t\\tcomment "nftlb fingerprint ${script.fingerprint}"\\n\\t\\}\\n\\n\\tcomment "nftlb fingerprint ${script.fingerprint}"\\n\\}\\n$`,
+    ),
   );
   t.is(script.fingerprint, renderNftScript(p).fingerprint, 'the same body: the same fingerprint');
 });

@@ -1,0 +1,35 @@
+import { formatDiagnostic } from '../common/diagnostic.js';
+import { noopMiss, readNoopRecord } from '../ops/noop.js';
+import { lightExecutor } from '../system/light-executor.js';
+import { DEFAULT_CONFIG_PATH, resolveHost } from '../system/host.js';
+import { EXIT } from './exit-codes.js';
+
+// `nftlb apply` when its no-op record proves there is nothing to do (src/ops/noop.ts), before the rest of nftlb is
+// loaded: the command then takes the time of node's start, a few stat(2) calls and one netlink request, whatever the
+// size of the config. Only the plain form (-c/--config, --wait, --lock-file) is answered here; every other option, and
+// every miss, goes to the full command, which asks the record again.
+export async function fastApply(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+  let config = DEFAULT_CONFIG_PATH;
+  let lockFile: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const eq = a.indexOf('=');
+    const [name, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+    const value = inline ?? args[++i];
+    if (value === undefined || value === '' || (inline === undefined && value.startsWith('-'))) return null;
+    if (name === '-c' || name === '--config') config = value;
+    else if (name === '--lock-file') lockFile = value;
+    else if (name === '--wait') {
+      if (!/^[0-9]+$/.test(value) || Number(value) > 3600) return null;
+    } else return null;
+  }
+  const host = resolveHost(lightExecutor(env), env, { lockFile });
+  try {
+    const r = await readNoopRecord(host, config);
+    if (r === null || (await noopMiss(host, config, r)) !== null) return null;
+    for (const d of r.warnings) process.stderr.write(`${formatDiagnostic(config, d)}\n`);
+    return EXIT.unchanged;
+  } catch {
+    return null;
+  }
+}

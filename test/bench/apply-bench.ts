@@ -1,0 +1,145 @@
+// The apply part of `make bench` (issue 16): in a private namespace, at each size, `nftlb apply` of a changed config
+// (the bundled command as installed, node start-up included) beside `nft -f` of nftlb's own script for the same change,
+// and `nftlb apply` with nothing to do; alternated, `runs` times each, wall and CPU medians and their ratios. Bounded:
+// every run has a timeout, and the loop a count.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchConfigJson } from './gen-config.js';
+import { int, ms, table } from './format.js';
+import { minMedian } from './kernel-load.js';
+import type { BenchNamespace } from './netns.js';
+import { runSync, runTimed, type TimedRun } from './run-timed.js';
+
+const TIMEOUT_MS = 180_000;
+
+/** The medians of one size. */
+export interface ApplyFigures {
+  readonly services: number;
+  readonly nft: { wall: number; cpu: number } | undefined;
+  readonly apply: { wall: number; cpu: number } | undefined;
+  readonly noop: { wall: number; cpu: number } | undefined;
+  readonly errors: readonly string[];
+}
+
+// The config of size n with one change: service 0's first backend on another port (the script differs in one element).
+function changed(n: number): string {
+  const raw = JSON.parse(benchConfigJson(n)) as { services: { backends: { port: number }[] }[] };
+  raw.services[0]!.backends[0]!.port = 8081;
+  return `${JSON.stringify(raw, null, 2)}\n`;
+}
+
+// Measures one size in `ns` (which it leaves without nftlb's table).
+export async function applyFigures(ns: BenchNamespace, n: number, runs: number): Promise<ApplyFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'nftlb-abench-'));
+  const nftlb = fileURLToPath(new URL('../../nftlb.mjs', import.meta.url));
+  const errors: string[] = [];
+  const samples = { nft: [] as TimedRun[], apply: [] as TimedRun[], noop: [] as TimedRun[] };
+  try {
+    const files = [join(dir, 'a.json'), join(dir, 'b.json')] as const;
+    writeFileSync(files[0], benchConfigJson(n));
+    writeFileSync(files[1], changed(n));
+    const env = [`NFTLB_LOCK=${join(dir, 'run', 'apply.lock')}`, `NFTLB_STATE_DIR=${join(dir, 'state')}`];
+    const scripts: string[] = [];
+    for (const f of files) {
+      const r = await runTimed(process.execPath, [nftlb, 'render', '-c', f], '', TIMEOUT_MS);
+      if (r.code !== 0) throw new Error(`nftlb render failed: ${r.stderr.trim()}`);
+      scripts.push(r.stdout);
+    }
+    const nft = (script: string): Promise<TimedRun> =>
+      runTimed('ip', ['netns', 'exec', ns.name, 'nft', '-f', '-'], script, TIMEOUT_MS);
+    const apply = (file: string): Promise<TimedRun> =>
+      runTimed(
+        'ip',
+        ['netns', 'exec', ns.name, 'env', ...env, process.execPath, nftlb, 'apply', '-c', file],
+        '',
+        TIMEOUT_MS,
+      );
+    const keep = (into: TimedRun[], r: TimedRun, what: string, code = 0): void => {
+      if (r.code === code) into.push(r);
+      else errors.push(`${what}: exit ${String(r.code)} ${r.stderr.trim().split('\n')[0] ?? ''}`);
+    };
+    runSync('ip', ['netns', 'exec', ns.name, 'nft', 'flush', 'ruleset']);
+    keep([], await nft(scripts[0]!), 'first load');
+    for (let i = 0; i < runs && errors.length === 0; i++) {
+      // The same change both ways, through nft -f alone and through nftlb apply, alternated.
+      keep(samples.nft, await nft(scripts[1]!), 'nft -f B');
+      keep(samples.nft, await nft(scripts[0]!), 'nft -f A');
+      keep(samples.apply, await apply(files[1]), 'apply B');
+      keep(samples.apply, await apply(files[0]), 'apply A');
+      keep(samples.noop, await apply(files[0]), 'apply A again', 9);
+    }
+  } finally {
+    runSync('ip', ['netns', 'exec', ns.name, 'nft', 'flush', 'ruleset']);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const med = (xs: readonly TimedRun[]): { wall: number; cpu: number } | undefined => {
+    const w = minMedian(xs.map((x) => x.ms));
+    const c = minMedian(xs.map((x) => x.cpuMs ?? NaN));
+    return w === undefined || c === undefined ? undefined : { wall: w.median, cpu: c.median };
+  };
+  return { services: n, nft: med(samples.nft), apply: med(samples.apply), noop: med(samples.noop), errors };
+}
+
+// The machine the figures were taken on, for the report's heading.
+export function machine(): string {
+  const nft = spawnSync('nft', ['--version'], { encoding: 'utf8' });
+  const version = /v[0-9.]+/.exec(`${nft.stdout ?? ''}`)?.[0] ?? '?';
+  return `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, Linux ${release()}, nftables ${version}, node ${process.version}`;
+}
+
+// The apply table (plain text and markdown rows share the cells).
+export function applyRows(fs: readonly ApplyFigures[]): { header: string[]; rows: string[][] } {
+  const x = (a: number | undefined, b: number | undefined): string =>
+    a === undefined || b === undefined ? 'n/a' : `${(a / b).toFixed(2)}x`;
+  const rows = fs.map((f) => [
+    int(f.services),
+    f.nft ? ms(f.nft.wall) : 'n/a',
+    f.apply ? ms(f.apply.wall) : 'n/a',
+    x(f.apply?.wall, f.nft?.wall),
+    f.nft ? ms(f.nft.cpu) : 'n/a',
+    f.apply ? ms(f.apply.cpu) : 'n/a',
+    x(f.apply?.cpu, f.nft?.cpu),
+    f.noop ? ms(f.noop.wall) : 'n/a',
+    f.noop ? ms(f.noop.cpu) : 'n/a',
+  ]);
+  return {
+    header: [
+      'services',
+      'nft -f wall ms',
+      'apply wall ms',
+      'apply / nft -f wall',
+      'nft -f cpu ms',
+      'apply cpu ms',
+      'apply / nft -f cpu',
+      'no-op wall ms',
+      'no-op cpu ms',
+    ],
+    rows,
+  };
+}
+
+// Prints the apply section; returns the figures.
+export async function applySection(
+  say: (s?: string) => void,
+  ns: BenchNamespace,
+  sizes: readonly number[],
+  runs: number,
+): Promise<ApplyFigures[]> {
+  say();
+  say(`== nftlb apply beside nft -f of its own script (a one-element change, both ways), ${runs} runs x 2 each ==`);
+  const out: ApplyFigures[] = [];
+  for (const n of sizes) out.push(await applyFigures(ns, n, runs));
+  const t = applyRows(out);
+  say(table(t.header, t.rows));
+  for (const f of out) for (const e of f.errors) say(`FAILED at ${int(f.services)}: ${e}`);
+  say(
+    'apply = `ip netns exec NS node dist/nftlb.mjs apply -c FILE` (start-up, read, validate, plan, render, the cheap',
+  );
+  say('listing, lock, nft -f); nft -f = `ip netns exec NS nft -f -` of the script apply loads. no-op = apply of the');
+  say('config just loaded (exit 9). cpu = user + system of the process tree (ip, node, nft, perl), medians.');
+  say('Targets (issue 16): apply <= 1.3x nft -f; no-op <= 100 ms, flat.');
+  return out;
+}

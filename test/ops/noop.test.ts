@@ -1,0 +1,129 @@
+// apply's no-op record (src/ops/noop.ts): exit 9 only when the record of the last load proves nothing changed, and a
+// load on every way the proof fails (the fake host counts transactions as the kernel's ruleset generation).
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import { applyCommand } from '../../src/cli/apply.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { noopRecordFile } from '../../src/ops/noop.js';
+import { fakeSystem } from '../support/fake-system.js';
+import { CONFIG, runCommand, scratch } from '../support/run-command.js';
+
+function setup() {
+  const s = scratch(CONFIG);
+  const exec = fakeSystem();
+  const env = { NFTLB_STATE_DIR: s.dir, NFTLB_LOCK: s.lock };
+  const apply = (...args: string[]) => runCommand(applyCommand, ['-c', s.config, ...args], exec, env);
+  const loads = () => exec.loads().length;
+  return { s, exec, apply, loads };
+}
+
+test('a second apply of the same config is a no-op proven without nft; the record names what it compared', async (t) => {
+  const { s, exec, apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  t.is(loads(), 1);
+  exec.calls.length = 0;
+  t.deepEqual(await apply(), { code: EXIT.unchanged, stdout: '', stderr: '' });
+  t.deepEqual(
+    exec.calls.map((c) => c.cmd),
+    ['perl'],
+  );
+  const record = JSON.parse(readFileSync(noopRecordFile(join(s.dir, 'run'), s.config), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  t.is(record['generation'], exec.generation);
+  t.is(record['table'], 'nftlb');
+});
+
+test('a changed config is loaded; the same text written again (a new identity) is still a no-op', async (t) => {
+  const { s, apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  writeFileSync(s.config, CONFIG.replace('port: 8080', 'port: 8081'));
+  t.is((await apply()).code, EXIT.ok);
+  t.is(loads(), 2);
+  writeFileSync(s.config, CONFIG.replace('port: 8080', 'port: 8081'));
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(s.config, old, old);
+  t.is((await apply()).code, EXIT.unchanged, 'the content is compared when the identity differs');
+  t.is(loads(), 2);
+});
+
+test('a change of what apply plans with in the health state is a load; new check records alone are not', async (t) => {
+  const { s, apply, loads } = setup();
+  const state = join(s.dir, 'health-nftlb.json');
+  const write = (health: Record<string, string>, backends: Record<string, unknown>) =>
+    writeFileSync(
+      state,
+      JSON.stringify({ version: 3, table: 'nftlb', live: null, loaded: { health, lastKnown: {} }, backends }),
+    );
+  write({}, {});
+  t.is((await apply()).code, EXIT.ok);
+  write({}, { 'web/198.51.100.2:8080': { state: 'up', passes: 3, fails: 0 } });
+  t.is((await apply()).code, EXIT.unchanged, 'check records changed, the verdicts apply plans with did not');
+  write({ 'web/198.51.100.2:8080': 'down' }, {});
+  t.is((await apply()).code, EXIT.ok);
+  t.is(loads(), 2);
+});
+
+test('any transaction since the load (a hand edit, a replaced or deleted table) is a load', async (t) => {
+  const { exec, apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  // A hand edit: a transaction of someone else's, as `nft add element inet nftlb ...` is.
+  exec.generation++;
+  t.is((await apply()).code, EXIT.ok);
+  t.is((await apply()).code, EXIT.unchanged);
+  exec.setTable('inet', 'nftlb', { comment: 'nftlb fingerprint 0123456789abcdef0123456789abcdef' });
+  t.is((await apply()).code, EXIT.ok, 'a table replaced by hand');
+  exec.dropTable('inet', 'nftlb');
+  t.is((await apply()).code, EXIT.ok, 'a table deleted by hand');
+  t.is(loads(), 4);
+});
+
+test('a missing, unreadable or foreign record, perl failing and nft missing never give exit 9', async (t) => {
+  const { s, exec, apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  const file = noopRecordFile(join(s.dir, 'run'), s.config);
+  const record = readFileSync(file, 'utf8');
+  writeFileSync(file, 'not json');
+  t.is((await apply()).code, EXIT.ok);
+  writeFileSync(file, record.replace(/"nftlb":"[^"]+"/, '"nftlb":"0.0.1"'));
+  t.is((await apply()).code, EXIT.ok, 'a record of another nftlb version');
+  exec.perlDown = true;
+  t.is((await apply()).code, EXIT.ok, 'no generation: no proof');
+  t.is((await apply()).code, EXIT.ok, 'and no record written without one');
+  exec.perlDown = false;
+  t.is((await apply()).code, EXIT.ok);
+  t.is((await apply()).code, EXIT.unchanged);
+  // Another nft program (here: none at that path) is not the one the record names.
+  const gone = join(s.dir, 'bin', 'nft');
+  exec.missing.add(gone);
+  const r = await runCommand(applyCommand, ['-c', s.config], exec, {
+    NFTLB_STATE_DIR: s.dir,
+    NFTLB_LOCK: s.lock,
+    NFTLB_NFT: gone,
+  });
+  t.is(r.code, EXIT.toolMissing, r.stderr);
+  t.is(loads(), 6);
+});
+
+test('a load that was not the only transaction (another commit meanwhile) writes no record', async (t) => {
+  const { exec, apply, loads } = setup();
+  exec.refuse = () => {
+    exec.generation++;
+    return undefined;
+  };
+  t.is((await apply()).code, EXIT.ok);
+  exec.refuse = undefined;
+  t.is((await apply()).code, EXIT.ok, 'nothing proves the table is what the first load made');
+  t.is((await apply()).code, EXIT.unchanged);
+  t.is(loads(), 2);
+});
+
+test('--force and --dry-run never take the record', async (t) => {
+  const { apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  t.is((await apply('--force')).code, EXIT.ok);
+  t.is((await apply('--dry-run')).code, EXIT.ok);
+  t.is(loads(), 2);
+});
