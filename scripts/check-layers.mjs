@@ -40,6 +40,10 @@ const HOST_MODULES = {
   'node:https': ['system', 'health'],
 };
 
+/** Within src/system, node's own child_process only in the executor of `nftlb apply`'s no-op proof, a chunk loaded
+ *  before execa (src/cli/fast-apply.ts); every other program nftlb runs goes through execa (src/system/executor.ts). */
+const FILE_ONLY = { 'node:child_process': ['system/light-executor.ts'] };
+
 const IMPORT = /(?:^|[^\w.])(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 // String literals and templates; a template's ${...} (not nested) reads as a placeholder word.
 const STRING = /'((?:[^'\\\n]|\\.)*)'|"((?:[^"\\\n]|\\.)*)"|`((?:[^`\\]|\\.)*)`/g;
@@ -77,6 +81,12 @@ export function checkLayers(src) {
       if (hostOnly !== undefined && !hostOnly.includes(from))
         out.push(
           `${where(m.index + m[0].indexOf(spec))}: ${from} imports ${spec}; only ${hostOnly.join(' and ')} may touch the host`,
+        );
+      const fileOnly = FILE_ONLY[spec];
+      const rel = relative(src, file).split(sep).join('/');
+      if (fileOnly !== undefined && hostOnly?.includes(from) && !fileOnly.includes(rel))
+        out.push(
+          `${where(m.index + m[0].indexOf(spec))}: ${rel} imports ${spec}; only ${fileOnly.join(' and ')} may (every other program runs through execa)`,
         );
       if (!spec.startsWith('.')) continue;
       const to = layerOf(src, resolve(dirname(file), spec));

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
@@ -93,9 +92,10 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
   };
 }
 
-// Writes the pieces to a child's stdin as they come. Between two pieces the event loop runs (setImmediate), so libuv
-// moves what is buffered into the pipe while the next piece is made; past 16 MiB buffered it waits for the pipe to
-// drain. A generator that throws kills the child before it sees the end of its input (nft commits nothing then).
+// Writes the pieces to a child's stdin as they come (execa, as every program nftlb runs in its normal bundle). Between
+// two pieces the event loop runs (setImmediate), so libuv moves what is buffered into the pipe while the next piece is
+// made; past 16 MiB buffered it waits for the pipe to drain (or the program to end). A generator that throws kills the
+// child before it sees the end of its input (nft commits nothing then).
 async function feedProcess(
   cmd: string,
   args: readonly string[],
@@ -103,43 +103,43 @@ async function feedProcess(
   pieces: Iterable<string>,
   afterInput: () => void = () => undefined,
 ): Promise<ExecResult> {
-  const child = spawn(cmd, [...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let failed: NodeJS.ErrnoException | undefined;
-  const closed = new Promise<number>((resolve) => {
-    child.once('error', (e: NodeJS.ErrnoException) => {
-      failed = e;
-      resolve(127);
-    });
-    child.once('close', (code, signal) => resolve(code ?? (signal !== null ? 128 : 1)));
+  const child = execa(cmd, [...args], {
+    env,
+    extendEnv: false,
+    stdin: 'pipe',
+    reject: false,
+    stripFinalNewline: false,
   });
-  child.stdin.on('error', () => undefined); // EPIPE: the program stopped reading (it failed; its exit says why)
+  const stdin = child.stdin!;
+  stdin.on('error', () => undefined); // EPIPE: the program stopped reading (it failed; its exit says why)
+  let ended = false;
+  const done = child.then((r) => {
+    ended = true;
+    return r;
+  });
   try {
     for (const piece of pieces) {
-      if (failed !== undefined || child.stdin.destroyed) break;
-      child.stdin.write(piece);
-      if (child.stdin.writableLength > 1 << 24) await once(child.stdin, 'drain');
+      if (ended || stdin.destroyed) break;
+      stdin.write(piece);
+      if (stdin.writableLength > 1 << 24) await Promise.race([once(stdin, 'drain').catch(() => undefined), done]);
       else await new Promise((resolve) => setImmediate(resolve));
     }
   } catch (e) {
     child.kill('SIGKILL');
-    await closed;
+    await done;
     throw e;
   }
-  child.stdin.end();
+  stdin.end();
   try {
     afterInput();
   } catch {
     // The caller's own work while the program runs; the program's outcome is what this reports.
   }
-  const exitCode = await closed;
-  if (failed?.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
-  if (failed !== undefined)
-    throw new NftlbError('host-fault', `cannot start ${cmd}: ${failed.message}`, { cause: failed });
-  return { exitCode, stdout, stderr };
+  const r = await done;
+  if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
+  if (r.exitCode === undefined && r.signal === undefined)
+    throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
+  return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
 }
 
 // A long-running execa child: resolves once it has spawned (rejects when it cannot), with its exit as a promise.

@@ -34,6 +34,8 @@ test('an import of a higher layer, a folder in no layer and nft text outside src
     'extra/x.ts': 'export {};\n',
     'ops/files.ts': "import { readFile } from 'node:fs/promises';\nimport { execa } from 'execa';\n",
     'health/probe.ts': "import * as net from 'node:net';\n",
+    'system/light-executor.ts': "import { execFile } from 'node:child_process';\n",
+    'system/executor.ts': "import { spawn } from 'node:child_process';\nimport { execa } from 'execa';\n",
   });
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const r = await check(root);
@@ -56,5 +58,16 @@ test('an import of a higher layer, a folder in no layer and nft text outside src
   t.false(
     lines.some((l) => /health\/probe\.ts/.test(l)),
     'health probes may open sockets',
+  );
+  t.true(
+    lines.some((l) =>
+      /system\/executor\.ts:1: system\/executor\.ts imports node:child_process; only system\/light-executor\.ts may/.test(
+        l,
+      ),
+    ),
+  );
+  t.false(
+    lines.some((l) => /light-executor\.ts:\d|executor\.ts:2:/.test(l)),
+    "apply's fast-path executor may use child_process; execa is system's",
   );
 });
