@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Host } from '../system/host.js';
 import type { NftSession } from '../system/nft-session.js';
 import { acquireLock } from '../system/lock.js';
+import type { LockSession } from '../system/lock-session.js';
 import { commitScript, foreignTable, loadScript } from '../system/nft.js';
 import { deleteTablesScript, foreignTables, readOwnedTables, staleTables } from '../system/owned-tables.js';
 import { deleteConntrackByMark } from '../system/conntrack.js';
@@ -36,6 +37,8 @@ export interface SyncDeps {
   readonly pendingMark?: string;
   /** A persistent `nft -i` session for the incremental updates (health --watch); without it each is an `nft -f`. */
   readonly session?: NftSession;
+  /** A persistent holder of the apply lock (health --watch: no flock process per sync); without it, acquireLock. */
+  readonly lock?: LockSession;
 }
 
 /** What sync() keeps in memory between two calls (`health --watch`): the plan the live table holds. Valid only for the
@@ -204,7 +207,10 @@ export async function sync(
   cache?: SyncCache,
   touched?: Iterable<string>,
 ): Promise<SyncOutcome> {
-  const release = deps.lockHeld === true ? undefined : await acquireLock(deps.host, deps.lockWaitSeconds);
+  const release =
+    deps.lockHeld === true
+      ? undefined
+      : await (deps.lock?.acquire(deps.lockWaitSeconds) ?? acquireLock(deps.host, deps.lockWaitSeconds));
   try {
     const state = deps.refresh === undefined ? given : await deps.refresh(given);
     return await syncLocked(deps, model, state, cache, touched);

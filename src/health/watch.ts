@@ -7,6 +7,7 @@ import { SharedState, overrideDiff } from './shared-state.js';
 import { pendingMark, writeHealthState, type HealthState } from './state-file.js';
 import { sync, type SyncCache } from './sync.js';
 import { nftSession } from '../system/nft-session.js';
+import { lockSession } from '../system/lock-session.js';
 import { checkTargets, type CheckTarget } from './targets.js';
 
 /** Controls of a running watch loop. */
@@ -44,9 +45,11 @@ export function watch(
         resolve();
       };
     });
-  // One `nft -i` session for the incremental updates of the whole watch (src/system/nft-session.ts); every sync takes
-  // the apply lock as before.
+  // One `nft -i` session for the incremental updates of the whole watch (src/system/nft-session.ts), and one holder of
+  // the apply lock, which every sync takes as before (src/system/lock-session.ts): no nft and no flock process to
+  // start per update.
   const session = nftSession(deps.host) ?? undefined;
+  const lock = lockSession(deps.host);
   const loop = async (): Promise<void> => {
     // The loop owns the check records of its state and merges each round's into them in place: copying them would
     // cost more than the kernel update at 40,000 backends (docs/architecture.md).
@@ -60,6 +63,7 @@ export function watch(
       refresh: (s) => shared.refresh(s),
       pendingMark: pendingMark(deps.stateFile),
       ...(session === undefined ? {} : { session }),
+      lock,
     });
     let targets: CheckTarget[] = [];
     let due = new Map<string, number>();
@@ -162,6 +166,7 @@ export function watch(
     }
     await conns?.stop().catch(onError);
     await session?.close().catch(onError);
+    await lock.close().catch(onError);
     await writeHealthState(deps.stateFile, state).catch(onError);
     await shared.written().catch(onError);
   };

@@ -7,6 +7,12 @@ import type { Host } from './host.js';
 const BUSY_STATUS = 75;
 const HELLO = 'nftlb-locked';
 
+// The error of a lock another nftlb held for longer than waitSeconds.
+export function lockBusy(file: string, waitSeconds: number): NftlbError {
+  const how = waitSeconds > 0 ? `after waiting ${waitSeconds} s` : '(use --wait SECONDS to wait for it)';
+  return new NftlbError('lock-busy', `another nftlb apply holds ${file} ${how}`);
+}
+
 // Takes the apply lock and resolves with its release function; throws lock-busy when another nftlb holds it for longer
 // than waitSeconds (0: do not wait).
 //
@@ -44,10 +50,7 @@ export async function acquireLock(host: Host, waitSeconds: number): Promise<() =
     };
   }
   const r = await held.end();
-  if (r.exitCode === BUSY_STATUS) {
-    const how = waitSeconds > 0 ? `after waiting ${waitSeconds} s` : '(use --wait SECONDS to wait for it)';
-    throw new NftlbError('lock-busy', `another nftlb apply holds ${file} ${how}`);
-  }
+  if (r.exitCode === BUSY_STATUS) throw lockBusy(file, waitSeconds);
   // flock says "failed to execute cat" (exit 69) when it cannot run its command, and gives its reason (exit 1) when it
   // cannot open the lock file.
   const why = r.stderr.trim();

@@ -5,7 +5,15 @@ import { pathToFileURL } from 'node:url';
 import { systemExecutor, type Executor, type Started } from '../../src/system/executor.js';
 import { checkConfig } from '../../src/config/read.js';
 import { FRESH, type HealthRecord } from '../../src/health/machine.js';
-import { emptyState, writeHealthState, type HealthState } from '../../src/health/state-file.js';
+import {
+  emptyState,
+  healthStateFile,
+  pendingMark,
+  writeHealthState,
+  type HealthState,
+} from '../../src/health/state-file.js';
+import { SharedState } from '../../src/health/shared-state.js';
+import { lockSession, type LockSession } from '../../src/system/lock-session.js';
 import { resolveHost } from '../../src/system/host.js';
 import { sync, type SyncCache, type SyncDeps, type SyncOutcome } from '../../src/health/sync.js';
 import { nftSession, type NftSession } from '../../src/system/nft-session.js';
@@ -19,8 +27,9 @@ import { createNamespace, kernelUnavailable } from './netns.js';
 // checks, every backend with an `up` record as after a while of `health --watch`) in a private namespace, then takes one
 // backend down and back up, RUNS times each at the first, middle and last service, and prints how long one membership
 // change takes in sync(): as `health --watch` calls it (with the plan it keeps in memory) and as `health --once` does
-// (without), split into the nft transaction, the lock (flock) and the rest (JavaScript). --watch sends its updates
-// through one persistent `nft -i` session (no lock); --once through `nft -f` under the lock. The first backend of a pool
+// (without), split into the nft transaction, the lock and the rest (JavaScript). --watch takes the lock through its
+// persistent holder (src/system/lock-session.ts), refreshes the shared files and sends its updates through one
+// persistent `nft -i` session; --once takes the lock with flock(1) and sends `nft -f`. The first backend of a pool
 // leaves only chain commands (the others stay consecutive ids); a middle one needs slot elements. Also: a round with
 // no membership change (the guard check only) and writing the state file (each --watch round does). Sizes side by
 // side, so a flat cost shows as equal columns. A benchmark, not a test: it asserts nothing but the kind of update.
@@ -75,7 +84,9 @@ function inNamespace(ns: string, base: Executor, clock: Clock): Executor {
         : cmd === 'conntrack'
           ? base.run('ip', ['netns', 'exec', ns, cmd, ...a], input)
           : base.run(cmd, a, input),
-    interact: (cmd, a, onLine) => base.interact!('ip', ['netns', 'exec', ns, cmd, ...a], onLine),
+    // nft's session in the namespace; the lock's holder (perl) on the host, where the lock file is.
+    interact: (cmd, a, onLine) =>
+      cmd === 'nft' ? base.interact!('ip', ['netns', 'exec', ns, cmd, ...a], onLine) : base.interact!(cmd, a, onLine),
     start: async (cmd, a): Promise<Started> => {
       const s = await timed('lock', () => base.start!(cmd, a));
       return {
@@ -115,6 +126,32 @@ async function measure(n: number, runs: number): Promise<Figures> {
     };
     // As `health --watch` runs it: the incremental updates through one persistent `nft -i` session.
     const session = nftSession(plain.host)!;
+    // The holder of the apply lock that --watch keeps (src/system/lock-session.ts): taking and releasing it count as
+    // lock time, as flock's start and end do for --once.
+    const locks = lockSession(plain.host);
+    const timedLock: LockSession = {
+      acquire: async (w) => {
+        const a = performance.now();
+        try {
+          const release = await locks.acquire(w);
+          return async () => {
+            const b = performance.now();
+            try {
+              await release();
+            } finally {
+              clock.lock += performance.now() - b;
+            }
+          };
+        } finally {
+          clock.lock += performance.now() - a;
+        }
+      },
+      close: () => locks.close(),
+    };
+    // As the --watch loop calls sync(): under the lock, first taking what other processes changed in the shared files
+    // (src/health/shared-state.ts), and marking its state file pending from the update to its write.
+    const stateFile = healthStateFile(dir, 'hbench');
+    const shared = new SharedState(stateFile, 'hbench', () => undefined, true);
     // Its transactions count as nft time, as nft -f runs do.
     const timedSession: NftSession = {
       run: async (script) => {
@@ -127,7 +164,13 @@ async function measure(n: number, runs: number): Promise<Figures> {
       },
       close: () => session.close(),
     };
-    const withSession: SyncDeps = { ...plain, session: timedSession };
+    const withSession: SyncDeps = {
+      ...plain,
+      session: timedSession,
+      lock: timedLock,
+      refresh: (st) => shared.refresh(st),
+      pendingMark: pendingMark(stateFile),
+    };
     const deps = plain;
     const p = plan(model);
     const up: HealthRecord = { ...FRESH, state: 'up' };
@@ -206,6 +249,7 @@ async function measure(n: number, runs: number): Promise<Figures> {
     }
     out.set('state file write (4 records per service) median', ms(median(writes)));
     await session.close();
+    await locks.close();
     return out;
   } finally {
     ns.remove();
@@ -229,7 +273,7 @@ export async function healthSection(
   const header = ['', ...sizes.map((n) => `${n} services`)];
   say(table(header, rows));
   say(
-    '--watch: through its persistent nft -i session, no lock; --once: nft -f under the lock, planning every service.',
+    '--watch: under the lock its perl holder takes, the shared files refreshed, through its persistent nft -i session; --once: nft -f under a flock(1) lock, planning every service.',
   );
   return { header, rows };
 }
