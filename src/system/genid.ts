@@ -10,7 +10,7 @@ import type { Host } from './host.js';
 
 /** The program: AF_NETLINK (16), SOCK_RAW, NETLINK_NETFILTER (12); a request of type NFNL_SUBSYS_NFTABLES << 8 |
  *  NFT_MSG_GETGEN (16) with NLM_F_REQUEST; the reply (NFT_MSG_NEWGEN, 15) carries attribute NFTA_GEN_ID (1) is printed in decimal. */
-const GETGEN = [
+export const GETGEN_PROGRAM = [
   'use Socket;',
   'socket(my $s, 16, SOCK_RAW, 12) or exit 2;',
   'send($s, pack("LSSLL CCn", 20, (10 << 8) | 16, 1, 1, 0, 0, 0, 0), 0, pack("SSLL", 16, 0, 0, 0)) or exit 3;',
@@ -24,7 +24,7 @@ const GETGEN = [
 // The ruleset generation now, or null when it cannot be read (see above).
 export async function rulesetGeneration(host: Host): Promise<number | null> {
   try {
-    const r = await host.exec.run(host.perl, ['-e', GETGEN]);
+    const r = await host.exec.run(host.perl, ['-e', GETGEN_PROGRAM]);
     const n = Number(r.stdout.trim());
     return r.exitCode === 0 && /^[0-9]+$/.test(r.stdout.trim()) && Number.isSafeInteger(n) ? n : null;
   } catch {

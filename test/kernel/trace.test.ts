@@ -243,6 +243,10 @@ kernelTest('kernel trace: no trace rule stays after SIGTERM, nor after SIGKILL o
     t.is(second.exitCode, EXIT.lockBusy, second.stderr);
     t.regex(second.stderr, new RegExp(`another nftlb trace \\(pid ${first.pid}\\) is tracing table inet nftlb`));
     t.not((await traceObjects(topo)).length, 0);
+    // apply of the unchanged config while it runs: a no-op (the trace's own transactions carried apply's record), the
+    // running trace's rules stay.
+    t.is((await nftlb(topo, ['apply', '-c', file], env)).exitCode, EXIT.unchanged);
+    t.not((await traceObjects(topo)).length, 0);
     process.kill(first.pid, 'SIGINT');
     t.is(await first.exited, EXIT.ok);
     t.deepEqual(await traceObjects(topo), []);

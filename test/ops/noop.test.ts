@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import test from 'ava';
 import { applyCommand } from '../../src/cli/apply.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { noopRecordFile } from '../../src/ops/noop.js';
+import { advanceNoopRecord, judgeNoop, noopMiss, noopRecordFile, readNoopRecord } from '../../src/ops/noop.js';
+import { processStart } from '../../src/system/process.js';
 import { fakeSystem } from '../support/fake-system.js';
 import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 
@@ -126,4 +127,63 @@ test('--force and --dry-run never take the record', async (t) => {
   t.is((await apply('--force')).code, EXIT.ok);
   t.is((await apply('--dry-run')).code, EXIT.ok);
   t.is(loads(), 2);
+});
+
+test("the operator's overrides file is part of the proof: an override set by hand is loaded, the same file again is not", async (t) => {
+  const { s, apply, loads } = setup();
+  const file = join(s.dir, 'overrides-nftlb.json');
+  const write = (backends: Record<string, unknown>) =>
+    writeFileSync(file, JSON.stringify({ version: 1, table: 'nftlb', backends }));
+  t.is((await apply()).code, EXIT.ok);
+  write({ 'web/198.51.100.2:8080': { state: 'drain', since: '2024-01-01T00:00:00.000Z' } });
+  t.is((await apply()).code, EXIT.ok, 'a drain the live table does not have yet');
+  t.is((await apply()).code, EXIT.unchanged);
+  // Rewritten with the same overrides (a new identity, a recent change time): compared by what the plan takes.
+  write({ 'web/198.51.100.2:8080': { state: 'drain', since: '2024-02-02T00:00:00.000Z' } });
+  t.is((await apply()).code, EXIT.unchanged, 'the time an override was set does not change the table');
+  write({});
+  t.is((await apply()).code, EXIT.ok, 'the override removed');
+  writeFileSync(file, 'not json');
+  const bad = await apply();
+  t.is(bad.code, EXIT.hostFault, 'an overrides file nftlb cannot use is reported, never taken as unchanged');
+  t.regex(bad.stderr, /cannot use the backend overrides/);
+  t.is(loads(), 3);
+});
+
+test('a record made with another state directory proves nothing', async (t) => {
+  const { s, exec, apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  const other = join(s.dir, 'other-state');
+  const r = await runCommand(applyCommand, ['-c', s.config], exec, { NFTLB_STATE_DIR: other, NFTLB_LOCK: s.lock });
+  t.is(r.code, EXIT.ok, r.stderr);
+  t.is(loads(), 2);
+});
+
+test("nftlb trace's own transactions carry the record: a running trace leaves the no-op proven, a dead one does not", async (t) => {
+  const { s, exec, apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  const host = exec.host(s.dir, { lockFile: s.lock });
+  const me = { pid: process.pid, start: (await processStart(process.pid))! };
+  // A trace's transaction: one more generation; the record follows it only when it was current before.
+  const step = async (owner: typeof me | null, others = 0) => {
+    const before = exec.generation;
+    exec.generation += 1 + others;
+    await advanceNoopRecord(host, s.config, before, exec.generation, owner);
+  };
+  await step(null);
+  t.is((await apply()).code, EXIT.unchanged, 'after a probe (an empty chain added and deleted)');
+  await step(me);
+  t.is((await apply()).code, EXIT.unchanged, 'a running trace is left alone');
+  t.deepEqual((await readNoopRecord(host, s.config))?.trace, me);
+  await step(null);
+  t.is((await apply()).code, EXIT.unchanged, 'after its rules went');
+  await step(me, 1);
+  t.is((await readNoopRecord(host, s.config))?.generation, exec.generation - 2, 'another transaction meanwhile');
+  t.is((await apply()).code, EXIT.ok, 'so the next apply loads');
+  t.is(loads(), 2);
+  // A trace whose process is gone (same pid, another start time): not a no-op, neither on the fast path.
+  await step({ pid: me.pid, start: me.start + 1 });
+  const r = await readNoopRecord(host, s.config);
+  t.is((await judgeNoop(host, s.config, r)).kind, 'dead-trace');
+  t.regex((await noopMiss(host, s.config, r)) ?? '', /the rules of nftlb trace pid \d+ \(dead\)/);
 });
