@@ -35,10 +35,10 @@ const PROGRAM = [
 
 // A lock session over the host's lock file; acquireLock for each request when the executor cannot keep a program.
 export function lockSession(host: Host): LockSession {
-  const interact = host.exec.interact;
+  const exec = host.exec;
   let proc: Interactive | undefined;
   let alive = false;
-  let broken = interact === undefined;
+  let broken = exec.interact === undefined;
   let answer: ((line: string | null) => void) | undefined;
   const onLine = (line: string, from: 'stdout' | 'stderr'): void => {
     if (from !== 'stdout') return;
@@ -51,7 +51,7 @@ export function lockSession(host: Host): LockSession {
     if (broken) return null;
     try {
       await makeDirectory(dirname(host.lockFile), 'the directory of the lock file');
-      const p = await interact!(host.perl, ['-e', PROGRAM, host.lockFile], onLine);
+      const p = await exec.interact!(host.perl, ['-e', PROGRAM, host.lockFile], onLine);
       proc = p;
       alive = true;
       void p.exited.then(() => {

@@ -20,8 +20,9 @@ const ANSWER_TIMEOUT_MS = 10_000;
 
 // A session over the host's nft, started on first use and again after it died; null when the executor cannot keep one.
 export function nftSession(host: Host): NftSession | null {
-  const interact = host.exec.interact;
-  if (interact === undefined) return null;
+  // Called on the executor (a method may need its `this`).
+  const exec = host.exec;
+  if (exec.interact === undefined) return null;
   let proc: Interactive | undefined;
   let alive = false;
   let seq = 0;
@@ -50,7 +51,7 @@ export function nftSession(host: Host): NftSession | null {
   const start = async (): Promise<Interactive | null> => {
     if (proc !== undefined && alive) return proc;
     try {
-      const p = await interact(host.nft, ['-i'], onLine);
+      const p = await exec.interact!(host.nft, ['-i'], onLine);
       proc = p;
       alive = true;
       lines = [];

@@ -1,7 +1,8 @@
 // The one fake of the host for unit and CLI tests: an nft that holds tables and runs scripts as transactions (all or
-// nothing, refused on demand), an in-memory flock(1), and a scriptable conntrack. Every call is recorded.
+// nothing, refused on demand), on request an `nft -i` session, an in-memory flock(1), and a scriptable conntrack.
+// Every call is recorded.
 import { NftlbError } from '../../src/common/errors.js';
-import type { ExecResult, Executor, LineStream, Started } from '../../src/system/executor.js';
+import type { ExecResult, Executor, Interactive, LineStream, Started } from '../../src/system/executor.js';
 import { resolveHost, type Host } from '../../src/system/host.js';
 
 /** One table the fake kernel holds: what nftlb reads back (comment, chains, sets), not its rules or elements. */
@@ -70,6 +71,12 @@ export class FakeSystem implements Executor {
   perlDown = false;
   /** Outputs of other programs by `cmd args`: e.g. `flock --version`. */
   outputs = new Map<string, ExecResult>();
+  /** `nft -i` sessions (Executor.interact) can be started; off: interact fails as for a missing program. */
+  sessions = false;
+  /** The transactions that came through a session, and whether an apply lock was held (taken with flock) then. */
+  readonly sessionTransactions: { script: string; ok: boolean; locked: boolean }[] = [];
+  /** Apply locks taken (through `start`) and not released yet. */
+  locksHeld = 0;
 
   // A Host over this fake: the programs under their usual names, files under `dir`.
   host(dir: string, o: { lockFile?: string; stateDir?: string } = {}): Host {
@@ -148,10 +155,55 @@ export class FakeSystem implements Executor {
     const file = args[args.length - 2] ?? '';
     const busy = this.heldLocks.has(file);
     let line: string | null = null;
+    if (!busy) this.locksHeld++;
     return {
       write: (text) => void (busy ? undefined : (line = text.split('\n')[0] ?? null)),
       firstLine: async () => line,
-      end: async () => (busy ? fail('', 75) : ok()),
+      end: async () => {
+        if (busy) return fail('', 75);
+        this.locksHeld--;
+        return ok();
+      },
+    };
+  }
+
+  // `nft -i` when `sessions` is on: each line is one transaction (its commands joined by ` ; `), and a marker line
+  // (`nftlb-sync-N`) is answered as nft answers an invalid statement: a syntax error, the line, a caret line.
+  async interact(
+    cmd: string,
+    args: readonly string[],
+    onLine: (line: string, from: 'stdout' | 'stderr') => void,
+  ): Promise<Interactive> {
+    const name = cmd.slice(cmd.lastIndexOf('/') + 1);
+    if (!this.sessions || name !== 'nft' || args.join(' ') !== '-i')
+      throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
+    this.calls.push({ cmd, args: [...args], input: undefined });
+    let exit: (code: number) => void = () => undefined;
+    const exited = new Promise<number>((done) => (exit = done));
+    let open = true;
+    return {
+      write: (text) => {
+        if (!open) return;
+        const out: string[] = [];
+        for (const line of text.split('\n')) {
+          if (line === '') continue;
+          if (/^nftlb-sync-\d+$/.test(line)) {
+            out.push('Error: syntax error, unexpected newline', line, '^'.repeat(line.length));
+            continue;
+          }
+          const script = `${line.split(' ; ').join('\n')}\n`;
+          const r = this.transaction(script, false);
+          this.sessionTransactions.push({ script, ok: r.exitCode === 0, locked: this.locksHeld > 0 });
+          out.push(...r.stderr.split('\n').filter((l) => l !== ''));
+        }
+        setImmediate(() => out.forEach((l) => onLine(l, 'stderr')));
+      },
+      exited,
+      end: async () => {
+        open = false;
+        exit(0);
+        return exited;
+      },
     };
   }
 
