@@ -220,24 +220,44 @@ export async function readNoopRecord(host: Host, config: string): Promise<NoopRe
   }
 }
 
-// After a transaction of nftlb's own that leaves the loaded tables as they were but for `nftlb trace`'s rules (a
-// trace's probe, its rules put in or taken out): the record of `config`, when it was current before that transaction
-// (`before`) and the transaction was the only one since (`after` is one more), is current again, with the trace owner
-// whose rules the table now holds (null: none). Otherwise nothing is written (the next apply loads). No lock needed:
-// whatever the order of writers, a record only ever describes the table at its own generation. Best effort.
+// After a transaction of nftlb's own that leaves the loaded tables as they were but for runtime state (`nftlb trace`'s
+// probe and rules, `nftlb persistence flush`'s removal of entries): the record of `config`, when it was current
+// before that transaction (`before`) and the transaction was the only one since (`after` is one more), is current
+// again; `change.trace` names the trace whose rules the table now holds (null: none; absent: as recorded). Otherwise
+// nothing is written (the next apply loads). No lock needed: whatever the order of writers, a record only ever
+// describes the table at its own generation. Best effort.
 export async function advanceNoopRecord(
   host: Host,
   config: string,
   before: number | null,
   after: number | null,
-  trace: TraceOwner | null,
+  change: { readonly trace?: TraceOwner | null } = {},
 ): Promise<void> {
   if (before === null || after === null || after !== before + 1) return;
   try {
     const r = await readNoopRecord(host, config);
     if (r === null || r.generation !== before) return;
-    await writeNoopRecord(host, config, { ...r, generation: after, trace });
+    await writeNoopRecord(host, config, {
+      ...r,
+      generation: after,
+      trace: change.trace === undefined ? r.trace : change.trace,
+    });
   } catch {
     // A missing record only costs the next apply a load.
   }
+}
+
+// Runs one such transaction (see advanceNoopRecord) between two reads of the generation, and carries the record of
+// `config` past it; without a config, just runs it.
+export async function carryNoopRecord<T>(
+  host: Host,
+  config: string | undefined,
+  change: { readonly trace?: TraceOwner | null },
+  transaction: () => Promise<T>,
+): Promise<T> {
+  if (config === undefined) return transaction();
+  const before = await rulesetGeneration(host);
+  const out = await transaction();
+  await advanceNoopRecord(host, config, before, await rulesetGeneration(host), change);
+  return out;
 }

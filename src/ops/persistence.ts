@@ -12,6 +12,7 @@ import type { Plan, PlannedBackend, PlannedService } from '../plan/types.js';
 import type { Host } from '../system/host.js';
 import { foreignTable, loadScript, nftFailed, readLiveJson, readLiveTable } from '../system/nft.js';
 import { desiredPlan } from './desired.js';
+import { carryNoopRecord } from './noop.js';
 
 // `nftlb persistence list|flush`: the live persistence entries in the config's terms, and their removal.
 
@@ -162,7 +163,8 @@ export async function flushPersistence(
           set: { kind: 'map' as const, name },
         }))
       : removeEntries(table, live);
-    const r = await loadScript(host, renderCommands(commands));
+    // Entries are runtime state, which apply's no-op proof leaves aside: the record follows this transaction.
+    const r = await carryNoopRecord(host, o.config, {}, () => loadScript(host, renderCommands(commands)));
     if (r.exitCode === 0) return { table: p.table, flushed: live.length };
     if (attempt >= FLUSH_ATTEMPTS) throw nftFailed('nft refused to remove the persistence entries', r);
   }

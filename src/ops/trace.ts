@@ -15,8 +15,7 @@ import { acquireLock } from '../system/lock.js';
 import { foreignTable, loadScript, nftFailed, readLiveTable } from '../system/nft.js';
 import { listWithHandles, loadWithEcho, startMonitor } from '../system/nft-trace.js';
 import { processAlive, processStart } from '../system/process.js';
-import { rulesetGeneration } from '../system/genid.js';
-import { advanceNoopRecord } from './noop.js';
+import { carryNoopRecord } from './noop.js';
 import { desiredPlan } from './desired.js';
 
 // `nftlb trace` (README.md, Logging and tracing): nftrace on for the matching new connections, `nft monitor` read until
@@ -77,7 +76,7 @@ async function self(): Promise<TraceOwner> {
 
 // Removes the trace objects of nftlb's table unless `keep` says their owner's must stay. 'kept' names that owner.
 // Called with the apply lock held (nothing else changes the table meanwhile). `config`: the config whose apply record
-// follows the removal (see tracked).
+// follows the removal (carryNoopRecord: an apply while a trace runs stays a no-op and leaves it alone).
 export async function clearTrace(
   host: Host,
   table: TableRef,
@@ -88,25 +87,11 @@ export async function clearTrace(
   const objects = listing === null ? null : traceObjects(listing);
   if (objects === null) return { kind: 'none' };
   if (objects.owner !== null && (await keep(objects.owner))) return { kind: 'kept', owner: objects.owner };
-  const r = await tracked(host, config, null, () => loadScript(host, renderCommands(traceRemoval(table, objects))));
+  const r = await carryNoopRecord(host, config, { trace: null }, () =>
+    loadScript(host, renderCommands(traceRemoval(table, objects))),
+  );
   if (r.exitCode !== 0) throw nftFailed('nft refused to remove the trace rules', r);
   return { kind: 'removed' };
-}
-
-// Runs one transaction of a trace's (probe, rules in, rules out), which leaves the loaded table as it was but for the
-// trace rules of `owner` (null: none), and carries apply's no-op record of `config` past it (advanceNoopRecord): an
-// apply while a trace runs stays a no-op and leaves the trace alone, as it did when apply compared fingerprints.
-async function tracked<T>(
-  host: Host,
-  config: string | undefined,
-  owner: TraceOwner | null,
-  transaction: () => Promise<T>,
-): Promise<T> {
-  if (config === undefined) return transaction();
-  const before = await rulesetGeneration(host);
-  const out = await transaction();
-  await advanceNoopRecord(host, config, before, await rulesetGeneration(host), owner);
-  return out;
 }
 
 // Keeps the objects of a trace whose owner still runs (apply and a new trace leave a running trace alone).
@@ -179,7 +164,9 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
   let installed = false;
   try {
     for (let i = 0; i < PROBES && !probed && o.signal?.aborted !== true; i++) {
-      const r = await tracked(host, o.config, null, () => loadScript(host, renderCommands(traceProbe(table))));
+      const r = await carryNoopRecord(host, o.config, { trace: null }, () =>
+        loadScript(host, renderCommands(traceProbe(table))),
+      );
       if (r.exitCode !== 0) throw nftFailed('nft refused the probe of nft monitor', r);
       for (let w = 0; w < PROBE_WAIT_MS / 20 && !probed; w++) await sleep(20);
     }
@@ -190,7 +177,7 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
     if (!probed) throw new NftlbError('nft-failed', 'nft monitor reported nothing; cannot trace');
     const lock = await acquireLock(host, o.waitSeconds);
     try {
-      const r = await tracked(host, o.config, me, () =>
+      const r = await carryNoopRecord(host, o.config, { trace: me }, () =>
         loadWithEcho(host, renderCommands(traceInstall(p, table, { service, client }, me))),
       );
       if (r.exitCode !== 0) throw nftFailed('nft refused the trace rules; nothing was changed', r);

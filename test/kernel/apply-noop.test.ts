@@ -76,7 +76,7 @@ const persistent = (topo: Topology): string =>
   ].join('\n');
 
 kernelTest(
-  'persistence entries added by connections and timed out leave the no-op proven and are kept; a hand edit reloads in place',
+  'persistence entries added by connections, timed out or flushed leave the no-op proven (a no-op keeps them); a hand edit reloads in place',
   async (t) => {
     await withTopology({ backends4: 3, backends6: 0, clients: 10 }, async (topo) => {
       const dir = workDir();
@@ -113,6 +113,11 @@ kernelTest(
       t.is(long(await liveEntries(topo, 'persist4')), topo.clientV4.length, 'the reload kept the entries');
       t.false((await ruleset(topo)).includes('chain extra'), 'the hand edit is gone');
       t.is((await apply()).exitCode, EXIT.unchanged);
+      // nftlb persistence flush removes entries (runtime state) in a transaction of its own, which carries the record.
+      const flush = await nftlb(topo, ['persistence', 'flush', '-c', cfg], env);
+      t.is(flush.exitCode, EXIT.ok, flush.stderr);
+      t.deepEqual(await liveEntries(topo, 'persist4'), []);
+      t.is((await apply()).exitCode, EXIT.unchanged, 'a flush of the entries is no change to the loaded table');
     });
   },
 );

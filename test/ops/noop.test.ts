@@ -168,7 +168,7 @@ test("nftlb trace's own transactions carry the record: a running trace leaves th
   const step = async (owner: typeof me | null, others = 0) => {
     const before = exec.generation;
     exec.generation += 1 + others;
-    await advanceNoopRecord(host, s.config, before, exec.generation, owner);
+    await advanceNoopRecord(host, s.config, before, exec.generation, { trace: owner });
   };
   await step(null);
   t.is((await apply()).code, EXIT.unchanged, 'after a probe (an empty chain added and deleted)');
