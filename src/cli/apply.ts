@@ -36,11 +36,13 @@ export function reportOpsError(io: Io, command: string, json: boolean, e: unknow
   return code;
 }
 
-// `nftlb apply`: validates, renders and loads the config in one nft transaction, unless the live table already
-// carries the config's fingerprint. Silent when nothing changed (exit 9), one line on stderr when it loaded (exit 0).
+// `nftlb apply`: validates, renders and loads the config in one nft transaction, unless its record of the last load
+// proves nothing changed (src/ops/noop.ts). Silent when nothing changed (exit 9), one line on stderr when it loaded.
 export function applyCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env)): Command {
   const cmd = new Command('apply')
-    .description('load the config into the kernel in one nft transaction (no-op when the live table already matches)')
+    .description(
+      'load the config into the kernel in one nft transaction (no-op when nothing changed since the last load)',
+    )
     .addOption(configOption())
     .addOption(new Option('-n, --dry-run', 'print the script that would be loaded; change nothing'))
     .addOption(
