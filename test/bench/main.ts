@@ -18,7 +18,7 @@ import { createNamespace, kernelUnavailable } from './netns.js';
 import { persistenceLoads } from './persistence-load.js';
 import { datapathSection } from './dsr-datapath.js';
 import type { RenderResult } from './render-child.js';
-import { applyRows, applySection, machine, type ApplyFigures } from './apply-bench.js';
+import { applyRows, applySection, machine, queryRows, type ApplyFigures } from './apply-bench.js';
 import { healthSection } from './health-bench.js';
 import { schedulerSection, type SchedulerFigures } from './scheduler-datapath.js';
 
@@ -433,6 +433,9 @@ function issue16Targets(
   applied: readonly ApplyFigures[],
   health: { header: string[]; rows: string[][] } | undefined,
   schedulers: SchedulerFigures | undefined,
+  cli: readonly CliRender[],
+  k: KernelFigures,
+  loadSize: number,
 ): string[][] {
   const rows: string[][] = [];
   for (const f of applied) {
@@ -462,6 +465,48 @@ function issue16Targets(
           Number.isFinite(median) ? mark(median <= 10) : 'not measured',
         ]);
       });
+  const yaml = cli.find((x) => x.services === TARGETS.renderSize && x.format === 'yaml');
+  rows.push(
+    yaml === undefined
+      ? [`nftlb render ${int(TARGETS.renderSize)} services from YAML`, '<= 1 s, <= 300 MB', 'n/a', 'not measured']
+      : [
+          `nftlb render ${int(TARGETS.renderSize)} services from YAML`,
+          `<= ${TARGETS.renderMs / 1000} s, <= ${TARGETS.renderMb} MB`,
+          `${sec(yaml.ms)} s, ${mb(yaml.maxRssMb)} MB`,
+          mark(yaml.ms <= TARGETS.renderMs && yaml.maxRssMb <= TARGETS.renderMb),
+        ],
+  );
+  for (const f of applied.filter((x) => x.services === TARGETS.loadSize))
+    for (const [what, v] of [
+      ['status', f.status],
+      ['diff', f.diff],
+    ] as const)
+      rows.push([
+        `nftlb ${what}, ${int(f.services)} services`,
+        '<= 1 s',
+        v === undefined ? 'n/a' : `${ms(v.wall)} ms wall, ${ms(v.cpu)} ms cpu`,
+        v === undefined ? 'not measured' : mark(v.wall <= 1000),
+      ]);
+  // The peers' shapes on the same services: printed as ratios to nftlb's fresh load (no limit: issue 16 asks for them
+  // side by side).
+  const load = (label: string): number | undefined => {
+    const t = k.timings.find((x) => x.label.startsWith(label));
+    return t === undefined || t.error !== undefined ? undefined : minMedian(t.runs)?.median;
+  };
+  for (const [label, what] of [
+    ['kube-proxy nftables shape', 'kube-proxy nftables shape'],
+    ['iptables statistic chains', 'iptables statistic chains (iptables-restore)'],
+  ] as const) {
+    const v = load(label);
+    rows.push([
+      `${what}, fresh load of the same ${int(loadSize)} services`,
+      'printed beside nftlb',
+      v === undefined || k.nftlbFresh === undefined
+        ? 'n/a'
+        : `${sec(v)} s = ${(v / k.nftlbFresh).toFixed(1)}x nftlb's ${sec(k.nftlbFresh)} s`,
+      v === undefined ? 'not measured' : 'printed',
+    ]);
+  }
   if (schedulers !== undefined) {
     const base = [...schedulers.values()][0]?.cps ?? NaN;
     for (const [name, f] of [...schedulers].slice(1)) {
@@ -501,10 +546,15 @@ function writeReport(
   );
   if (applied.length > 0) {
     const t = applyRows(applied);
+    const q = queryRows(applied);
     out.push(
       '`nftlb apply` of a changed config beside `nft -f` of the script it loads, and a no-op apply (exit 9), in a private namespace:',
       '',
       md(t.header, t.rows),
+      '',
+      '`nftlb status --json` and `nftlb diff` of the config just loaded (the whole command):',
+      '',
+      md(q.header, q.rows),
       '',
     );
   }
@@ -589,7 +639,7 @@ async function main(): Promise<void> {
       say(`scheduler datapath part FAILED: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const targets16 = issue16Targets(applied, health, schedulers);
+  const targets16 = issue16Targets(applied, health, schedulers, cli, k, o.loadSize);
   say();
   say('== Targets (issue 16) ==');
   say(table(['target', 'limit', 'measured', 'status'], targets16));
