@@ -58,7 +58,7 @@ export interface Status {
 export async function readStatus(host: Host, o: { config: string }): Promise<Status> {
   const { model } = await loadModel(o.config);
   const { plan: p, health } = await desiredPlan(model, host);
-  const checks = new Map(checkStatusView(model, health).map((r) => [r.id, r]));
+  const checks = new Map(checkStatusView(model, health, p).map((r) => [r.id, r]));
   const { fingerprint } = renderNftScript(p);
   const table = { family: 'inet', name: ident(p.table) } as const;
   const head = await readLiveTable(host, table);
@@ -66,14 +66,19 @@ export async function readStatus(host: Host, o: { config: string }): Promise<Sta
   const live: LiveState =
     head.kind === 'absent' ? 'absent' : liveFp === null ? 'foreign' : liveFp === fingerprint ? 'matches' : 'differs';
   const json = live === 'matches' ? await readLiveJson(host, table) : null;
-  const ct = await readConntrack(host);
+  const figures = new ConntrackFigures(p);
+  const ct = await readConntrack(
+    host,
+    (e) => figures.add(e),
+    (mark) => figures.counts(mark),
+  );
   return buildStatus(p, {
     checks,
     live,
     configFingerprint: fingerprint,
     liveFingerprint: liveFp,
     json,
-    conntrack: ct.kind === 'ok' ? ct.entries : null,
+    conntrack: ct.kind === 'ok' ? figures : null,
     ctReason: ct.kind === 'ok' ? null : ct.reason,
   });
 }
@@ -87,17 +92,16 @@ export function buildStatus(
     configFingerprint: string;
     liveFingerprint: string | null;
     json: unknown[] | null;
-    conntrack: readonly CtEntry[] | null;
+    conntrack: ConntrackFigures | null;
     ctReason: string | null;
   },
 ): Status {
   const counters = chainCounters(r.json ?? []);
   const views = viewOf(p);
-  const ct = r.conntrack;
-  const accounting = ct !== null && ct.some((e) => e.bytes !== null);
+  const figures = r.conntrack;
+  const accounting = figures?.accounting === true;
   const services = p.services.map((s, i): ServiceStatus => {
     const v = views[i] as ServiceView;
-    const mine = ct === null ? null : ct.filter((e) => belongsTo(s, e));
     const newConnections =
       r.json === null
         ? null
@@ -111,15 +115,18 @@ export function buildStatus(
       state: s.pools.some((pool) => pool.selector !== null) ? 'up' : 'down',
       newConnections,
       backends: v.backends.map((b) => {
-        const es = mine?.filter((e) => e.mark === b.id) ?? null;
         const c = r.checks.get(b.id);
+        // Fields named one by one: spreading the view cost ~3 us per backend (120 ms at 40k).
         return {
-          ...b,
+          id: b.id,
+          endpoint: b.endpoint,
+          weight: b.weight,
+          state: b.state,
           health: c?.health ?? 'unchecked',
           active: c?.active ?? b.state === 'up',
-          connections: es === null ? null : es.length,
-          established: es === null ? null : es.filter((e) => e.state === 'ESTABLISHED' || e.proto === 'udp').length,
-          bytes: es === null || !accounting ? null : es.reduce((n, e) => n + (e.bytes ?? 0), 0),
+          connections: figures === null ? null : (figures.connections[b.id] ?? 0),
+          established: figures === null ? null : (figures.established[b.id] ?? 0),
+          bytes: figures === null || !accounting ? null : (figures.bytes[b.id] ?? 0),
         };
       }),
     };
@@ -128,9 +135,44 @@ export function buildStatus(
     table: p.table,
     live: r.live,
     fingerprint: { config: r.configFingerprint, live: r.liveFingerprint },
-    conntrack: { available: ct !== null, reason: r.ctReason, accounting },
+    conntrack: { available: figures !== null, reason: r.ctReason, accounting },
     services,
   };
+}
+
+// Conntrack figures by backend id (the ct mark), summed as the entries are read: each entry is checked only against
+// the service its mark names, and none is kept (filtering every entry per service was quadratic: 7 s at 10k services).
+export class ConntrackFigures {
+  readonly connections: Uint32Array;
+  readonly established: Uint32Array;
+  readonly bytes: Float64Array;
+  /** Some entry had byte counts: conntrack accounting is on. */
+  accounting = false;
+  private readonly byId: PlannedService[] = [];
+  private seen = false;
+
+  constructor(p: Plan) {
+    for (const s of p.services) for (const b of s.backends) this.byId[b.id] = s;
+    this.connections = new Uint32Array(this.byId.length);
+    this.established = new Uint32Array(this.byId.length);
+    this.bytes = new Float64Array(this.byId.length);
+  }
+
+  // Whether entries with this mark can count (the mark is a backend id); the others need not be parsed. Entries
+  // without byte counts say accounting is off whatever their mark, so the first entry is always wanted.
+  counts(mark: number): boolean {
+    return !this.seen || (mark > 0 && mark < this.byId.length && this.byId[mark] !== undefined);
+  }
+
+  add(e: CtEntry): void {
+    this.seen = true;
+    if (e.bytes !== null) this.accounting = true;
+    const s = e.mark < this.byId.length ? this.byId[e.mark] : undefined;
+    if (s === undefined || !belongsTo(s, e)) return;
+    this.connections[e.mark]!++;
+    if (e.state === 'ESTABLISHED' || e.proto === 'udp') this.established[e.mark]!++;
+    this.bytes[e.mark]! += e.bytes ?? 0;
+  }
 }
 
 // A conntrack entry is the service's when its mark is one of the service's backend ids and the client connected to

@@ -9,11 +9,11 @@ import { serviceChain } from '../../src/nft/names.js';
 import { plan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
 import { int, mb, ms, table } from './format.js';
-import { BACKEND_PORT, benchConfigYaml, benchServices } from './gen-config.js';
+import { BACKEND_PORT, benchConfigJson, benchConfigYaml, benchServices } from './gen-config.js';
 import { createNamespace, kernelUnavailable } from './netns.js';
 import { runSync, runTimed, type TimedRun } from './run-timed.js';
 
-// `node dist/test/bench/status-bench.js [--size 10000] [--conns 2] [--runs 3] [--synthetic]`: times the bundled
+// `node dist/test/bench/status-bench.js [--size 10000] [--conns 2] [--runs 3] [--format yaml|json] [--synthetic]`: times the bundled
 // `nftlb status --prometheus` and `status --json` on a config of SIZE services x 4 backends, against an nft and a
 // conntrack that print prepared output (so the time is nftlb's own, not the tools'): the live table's listings as the
 // real nft prints them for that config (loaded once into a private network namespace; --synthetic, or without root,
@@ -28,10 +28,11 @@ interface Options {
   conns: number;
   runs: number;
   synthetic: boolean;
+  format: 'yaml' | 'json';
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { size: 10_000, conns: 2, runs: 3, synthetic: false };
+  const o: Options = { size: 10_000, conns: 2, runs: 3, synthetic: false, format: 'yaml' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const count = (max: number): number => {
@@ -43,7 +44,11 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--conns') o.conns = count(100);
     else if (a === '--runs') o.runs = Math.max(1, count(20));
     else if (a === '--synthetic') o.synthetic = true;
-    else throw new Error(`unknown argument ${String(a)}`);
+    else if (a === '--format') {
+      const f = argv[++i];
+      if (f !== 'yaml' && f !== 'json') throw new Error('--format: expected yaml or json');
+      o.format = f;
+    } else throw new Error(`unknown argument ${String(a)}`);
   }
   return o;
 }
@@ -136,8 +141,8 @@ async function main(): Promise<void> {
   );
   const dir = mkdtempSync(join(tmpdir(), 'nftlb-status-bench-'));
   try {
-    const configText = benchConfigYaml(o.size);
-    const config = join(dir, 'bench.yaml');
+    const configText = o.format === 'json' ? benchConfigJson(o.size) : benchConfigYaml(o.size);
+    const config = join(dir, `bench.${o.format}`);
     writeFileSync(config, configText);
     const checked = checkConfig(config, configText);
     if (checked.model === undefined) throw new Error('generated config is invalid');
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
     chmodSync(nft, 0o755);
     chmodSync(conntrack, 0o755);
     say(
-      `config: ${int(o.size)} services x 4 backends (${mb(configText.length / 2 ** 20)} MB YAML); nft -j listing ${mb(listings.json.length / 2 ** 20)} MB; conntrack: ${int(o.size * 4 * o.conns * 2)} entries (half of them another tool's marks)`,
+      `config: ${int(o.size)} services x 4 backends (${mb(configText.length / 2 ** 20)} MB ${o.format.toUpperCase()}); nft -j listing ${mb(listings.json.length / 2 ** 20)} MB; conntrack: ${int(o.size * 4 * o.conns * 2)} entries (half of them another tool's marks)`,
     );
     const nftlb = fileURLToPath(new URL('../../nftlb.mjs', import.meta.url));
     const env = {

@@ -16,8 +16,8 @@ const CT = [
 
 test('parseConntrack reads protocol, state, original destination, mark and bytes of both directions', (t) => {
   const es = parseConntrack(CT);
-  t.deepEqual(es[0], { proto: 'tcp', state: 'ESTABLISHED', dst: '203.0.113.1', dport: 80, mark: 2, bytes: 1000 });
-  t.deepEqual(es[3], { proto: 'udp', state: '', dst: '203.0.113.1', dport: 53, mark: 4, bytes: 150 });
+  t.like(es[0], { proto: 'tcp', state: 'ESTABLISHED', dst: '203.0.113.1', dport: 80, mark: 2, bytes: 1000 });
+  t.like(es[3], { proto: 'udp', state: '', dst: '203.0.113.1', dport: 53, mark: 4, bytes: 150 });
   t.is(
     parseConntrack(
       'tcp 6 10 ESTABLISHED src=1.2.3.4 dst=203.0.113.1 sport=1 dport=80 src=x dst=y sport=80 dport=1 mark=2 use=1',
