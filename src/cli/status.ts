@@ -2,13 +2,14 @@ import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { readStatus, type BackendStatus, type Status } from '../ops/status.js';
-import { reportOpsError } from './apply.js';
-import { configOption, hostOf, type CommandContext } from './context.js';
+import { configOption, hostOf, outputOf, since, type CommandContext } from './context.js';
+import { reportFailure, type Envelope } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 import { VERSION } from '../common/version.js';
 
 // `nftlb status`: per service and backend, the config's view (state, weight) with the live figures (new connections
-// from the rule counters, current connections and bytes from conntrack). A table, --json, or --prometheus.
+// from the rule counters, current connections and bytes from conntrack). A table, --json, or --prometheus. -v: where
+// the figures came from (live table, conntrack entries) and the time taken.
 export function statusCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env)): Command {
   return new Command('status')
     .description('show services and backends with live counters (table, --json, or --prometheus)')
@@ -21,22 +22,36 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
         'write the output to FILE atomically (temporary file + rename) instead of stdout',
       ),
     )
-    .action(async (opts: { config: string; json?: boolean; prometheus?: boolean; output?: string }) => {
-      const json = opts.json === true;
-      try {
-        const s = await readStatus(hostOf(ctx, exec), { config: opts.config });
-        const pieces = json
-          ? [`${JSON.stringify({ command: 'status', ...s }, null, 2)}\n`]
-          : opts.prometheus
-            ? prometheus(s)
-            : [table(s)];
-        if (opts.output !== undefined) await writeFileAtomic(opts.output, pieces.join(''));
-        else for (const piece of pieces) ctx.io.out(piece);
-        ctx.exit(EXIT.ok);
-      } catch (e) {
-        ctx.exit(reportOpsError(ctx.io, 'status', json, e, opts.config));
-      }
-    });
+    .addOption(new Option('-v, --verbose', 'also print on stderr where the figures came from, with the time taken'))
+    .action(
+      async (opts: { config: string; json?: boolean; prometheus?: boolean; output?: string; verbose?: boolean }) => {
+        const json = opts.json === true;
+        const out = outputOf(ctx, opts);
+        try {
+          const t0 = performance.now();
+          const s = await readStatus(hostOf(ctx, exec), { config: opts.config, stage: (x) => out.progress.step(x) });
+          out.progress.step('writing');
+          const pieces = json ? [statusJson(s)] : opts.prometheus ? prometheus(s) : [table(s)];
+          if (opts.output !== undefined) await writeFileAtomic(opts.output, pieces.join(''));
+          else for (const piece of pieces) out.io.out(piece);
+          out.progress.done();
+          const backends = s.services.reduce((n, svc) => n + svc.backends.length, 0);
+          out.detail(
+            `table inet ${s.table}: live ${s.live}; ${s.services.length} services, ${backends} backends; conntrack: ${s.conntrack.available ? `${s.conntrack.entries ?? 0} entries` : 'unavailable'} (${since(t0)})`,
+          );
+          ctx.exit(EXIT.ok);
+        } catch (e) {
+          out.progress.done();
+          ctx.exit(reportFailure(out.io, 'status', json, e, opts.config));
+        }
+      },
+    );
+}
+
+// The --json output: the envelope, then the status.
+function statusJson(s: Status): string {
+  const head: Envelope = { command: 'status', result: 'ok', exitCode: EXIT.ok, error: null };
+  return `${JSON.stringify({ ...head, ...s }, null, 2)}\n`;
 }
 
 const LIVE_TEXT: Record<Status['live'], string> = {

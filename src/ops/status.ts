@@ -50,13 +50,21 @@ export interface Status {
   readonly table: string;
   readonly live: LiveState;
   readonly fingerprint: { readonly config: string; readonly live: string | null };
-  readonly conntrack: { readonly available: boolean; readonly reason: string | null; readonly accounting: boolean };
+  readonly conntrack: {
+    readonly available: boolean;
+    readonly reason: string | null;
+    readonly accounting: boolean;
+    /** Entries conntrack listed (every mark); null when it is unavailable. */
+    readonly entries: number | null;
+  };
   readonly services: readonly ServiceStatus[];
 }
 
-// Reads config + live table + conntrack into one status.
-export async function readStatus(host: Host, o: { config: string }): Promise<Status> {
-  const { model } = await loadModel(o.config);
+// Reads config + live table + conntrack into one status. `stage` hears each stage as it starts (the progress line).
+export async function readStatus(host: Host, o: { config: string; stage?: (what: string) => void }): Promise<Status> {
+  const stage = o.stage ?? (() => undefined);
+  const { model } = await loadModel(o.config, stage);
+  stage(`planning ${model.services.length} services`);
   const { plan: p, health } = await desiredPlan(model, host);
   const checks = new Map(checkStatusView(model, health, p).map((r) => [r.id, r]));
   const { fingerprint } = renderNftScript(p);
@@ -65,13 +73,17 @@ export async function readStatus(host: Host, o: { config: string }): Promise<Sta
   const liveFp = head.kind === 'present' ? head.fingerprint : null;
   const live: LiveState =
     head.kind === 'absent' ? 'absent' : liveFp === null ? 'foreign' : liveFp === fingerprint ? 'matches' : 'differs';
+  stage('reading the live table');
   const json = live === 'matches' ? await readLiveJson(host, table) : null;
+  stage('reading conntrack');
   const figures = new ConntrackFigures(p);
   const ct = await readConntrack(
     host,
     (e) => figures.add(e),
     (mark) => figures.counts(mark),
   );
+  if (ct.kind === 'ok') figures.entries = ct.entries;
+  stage('putting the status together');
   return buildStatus(p, {
     checks,
     live,
@@ -135,7 +147,7 @@ export function buildStatus(
     table: p.table,
     live: r.live,
     fingerprint: { config: r.configFingerprint, live: r.liveFingerprint },
-    conntrack: { available: figures !== null, reason: r.ctReason, accounting },
+    conntrack: { available: figures !== null, reason: r.ctReason, accounting, entries: figures?.entries ?? null },
     services,
   };
 }
@@ -148,6 +160,8 @@ export class ConntrackFigures {
   readonly bytes: Float64Array;
   /** Some entry had byte counts: conntrack accounting is on. */
   accounting = false;
+  /** Entries listed, of every mark. */
+  entries = 0;
   private readonly byId: PlannedService[] = [];
   private seen = false;
 

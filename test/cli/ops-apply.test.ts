@@ -176,10 +176,12 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
     command: 'apply',
     result: 'applied',
     exitCode: 0,
+    error: null,
     table: 'nftlb',
     fingerprint: script.fingerprint,
     previousFingerprint: null,
     services: 2,
+    warnings: [],
   });
   const u = await apply('--json');
   t.is(u.code, EXIT.unchanged);
@@ -187,10 +189,12 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
     command: 'apply',
     result: 'unchanged',
     exitCode: 9,
+    error: null,
     table: 'nftlb',
     fingerprint: script.fingerprint,
     previousFingerprint: script.fingerprint,
     services: 2,
+    warnings: [],
   });
   const { apply: bad } = await setup({ missing: ['nft'] });
   const e = await bad('--json');
@@ -214,7 +218,13 @@ test('remove deletes only its table, is idempotent, and refuses a table nftlb di
   t.is(loads[0]?.input, 'table inet nftlb {}\ndelete table inet nftlb\n');
   const again = await runCommand(removeCommand, ['-c', s.config, '--lock-file', s.lock, '--json'], exec);
   t.is(again.code, EXIT.ok);
-  t.deepEqual(JSON.parse(again.stdout), { command: 'remove', result: 'absent', exitCode: 0, table: 'nftlb' });
+  t.deepEqual(JSON.parse(again.stdout), {
+    command: 'remove',
+    result: 'absent',
+    exitCode: 0,
+    error: null,
+    table: 'nftlb',
+  });
   const foreign = fakeSystem({ live: { table: 'mine', fingerprint: null } });
   const f = await runCommand(removeCommand, ['--table', 'mine', '--lock-file', s.lock], foreign);
   t.is(f.code, EXIT.foreignTable);

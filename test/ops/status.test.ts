@@ -44,7 +44,7 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
   t.is(r.code, 0, r.stderr);
   const st = JSON.parse(r.stdout) as Status;
   t.is(st.live, 'matches');
-  t.deepEqual(st.conntrack, { available: true, reason: null, accounting: true });
+  t.deepEqual(st.conntrack, { available: true, reason: null, accounting: true, entries: 4 });
   const web = st.services[0]!;
   t.is(web.newConnections, 10);
   t.deepEqual(web.backends[1], {
