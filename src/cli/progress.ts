@@ -27,6 +27,7 @@ const realClock: ProgressClock = {
 export class Progress {
   private text = '';
   private shown = false;
+  private finished = false;
   private readonly start: number;
   private readonly timer: { stop(): void } | undefined;
 
@@ -53,9 +54,10 @@ export class Progress {
     this.shown = false;
   }
 
+  // The work is over: the line is erased and never drawn again.
   done(): void {
     this.clear(true);
-    this.text = '';
+    this.finished = true;
   }
 
   // An Io whose stderr lines first erase the progress line, so a log line never lands in the middle of it.
@@ -71,7 +73,7 @@ export class Progress {
   }
 
   private draw(): void {
-    if (!this.enabled || this.text === '') return;
+    if (!this.enabled || this.finished || this.text === '') return;
     const elapsed = this.clock.now() - this.start;
     if (elapsed < PROGRESS_DELAY_MS) return;
     this.io.err(`\r\x1b[Knftlb: ${this.text} (${(elapsed / 1000).toFixed(1)} s)`);

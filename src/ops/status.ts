@@ -69,11 +69,11 @@ export async function readStatus(host: Host, o: { config: string; stage?: (what:
   const checks = new Map(checkStatusView(model, health, p).map((r) => [r.id, r]));
   const { fingerprint } = renderNftScript(p);
   const table = { family: 'inet', name: ident(p.table) } as const;
+  stage('reading the live table');
   const head = await readLiveTable(host, table);
   const liveFp = head.kind === 'present' ? head.fingerprint : null;
   const live: LiveState =
     head.kind === 'absent' ? 'absent' : liveFp === null ? 'foreign' : liveFp === fingerprint ? 'matches' : 'differs';
-  stage('reading the live table');
   const json = live === 'matches' ? await readLiveJson(host, table) : null;
   stage('reading conntrack');
   const figures = new ConntrackFigures(p);
