@@ -6,16 +6,16 @@ _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
     '') commands='render check apply remove status diff doctor health import help' options='-V --version -h --help' args=none ;;
-    'render') commands='' options='-c --config -f --format -h --help' args=none ;;
-    'check') commands='' options='-c --config --json -h --help' args=none ;;
-    'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -h --help' args=none ;;
-    'remove') commands='' options='-c --config --table --json --wait --lock-file -h --help' args=none ;;
-    'status') commands='' options='-c --config --json --prometheus -o --output -h --help' args=none ;;
-    'diff') commands='' options='-c --config --json --lock-file -h --help' args=none ;;
-    'doctor') commands='' options='--json -h --help' args=none ;;
-    'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file -h --help' args=none ;;
+    'render') commands='' options='-c --config -f --format --json -q --quiet -v --verbose -h --help' args=none ;;
+    'check') commands='' options='-c --config --json -q --quiet -v --verbose -h --help' args=none ;;
+    'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'remove') commands='' options='-c --config --table --json --wait --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'status') commands='' options='-c --config --json --prometheus -o --output -v --verbose -h --help' args=none ;;
+    'diff') commands='' options='-c --config --json --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'doctor') commands='' options='--json -q --quiet -h --help' args=none ;;
+    'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file --metrics-listen -q --quiet -v --verbose -h --help' args=none ;;
     'import') commands='iptables' options='-h --help' args=none ;;
-    'import iptables') commands='' options='-h --help' args=file ;;
+    'import iptables') commands='' options='--json -q --quiet -v --verbose -h --help' args=file ;;
     'help') commands='render check apply remove status diff doctor health import' options='' args=none ;;
     *) return 1 ;;
   esac
@@ -43,6 +43,7 @@ _nftlb_value() {
     'health|--state-dir') kind=dir ;;
     'health|--wait') kind=none ;;
     'health|--lock-file') kind=file ;;
+    'health|--metrics-listen') kind=none ;;
     *) return 1 ;;
   esac
 }
