@@ -31,6 +31,8 @@ export interface Scrape {
 export interface MetricsServer {
   /** Where it listens, as `http://ADDRESS:PORT/metrics` (the real port when 0 was asked for). */
   readonly url: string;
+  /** Requests waiting for a scrape now. */
+  readonly waiting: number;
   /** Stops listening and ends open connections; resolves once the server is closed. */
   close(): Promise<void>;
 }
@@ -44,9 +46,15 @@ export const EXPOSITION_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 // no permission) is a host-fault naming the address.
 export async function serveMetrics(listen: ListenAddress, scrape: () => Promise<Scrape>): Promise<MetricsServer> {
   let current: Promise<Scrape> | undefined;
-  const shared = (): Promise<Scrape> => {
+  let waiting = 0;
+  const shared = async (): Promise<Scrape> => {
     current ??= scrape().finally(() => (current = undefined));
-    return current;
+    waiting++;
+    try {
+      return await current;
+    } finally {
+      waiting--;
+    }
   };
   const server = createServer((req, res) => void answer(req, res, shared));
   server.keepAliveTimeout = 5000;
@@ -70,6 +78,9 @@ export async function serveMetrics(listen: ListenAddress, scrape: () => Promise<
   const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port;
   return {
     url: `http://${shown({ host: listen.host, port })}/metrics`,
+    get waiting() {
+      return waiting;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

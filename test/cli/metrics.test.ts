@@ -69,7 +69,9 @@ test('the server: GET /metrics answers, one scrape at a time shared by concurren
   t.regex(s.url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
   const a = get(s.url);
   const b = get(s.url);
-  await new Promise((r) => setTimeout(r, 50));
+  const end = Date.now() + 30_000;
+  while (s.waiting < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  t.is(s.waiting, 2, 'both requests wait for the scrape');
   release();
   const [ra, rb] = await Promise.all([a, b]);
   t.is(scrapes, 1, 'two requests during one scrape share it');
