@@ -65,6 +65,11 @@ test('the server: GET /metrics answers, one scrape at a time shared by concurren
     await gate;
     return { text: '# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n' };
   });
+  // A failed assertion ends the test at once: the server must not outlive it (it would keep the worker alive).
+  t.teardown(() => {
+    release();
+    return s.close();
+  });
   const port = Number(new URL(s.url).port);
   t.regex(s.url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
   const a = get(s.url);
@@ -83,6 +88,7 @@ test('the server: GET /metrics answers, one scrape at a time shared by concurren
   t.is((await get(s.url.replace('/metrics', '/'))).status, 404);
   t.is((await get(s.url, 'POST')).status, 405);
   const other = await serveMetrics({ host: '127.0.0.1', port }, async () => ({ text: '' })).catch((e: unknown) => e);
+  if (!(other instanceof Error)) t.teardown(() => (other as { close(): Promise<void> }).close());
   t.true(other instanceof NftlbError && other.code === 'host-fault' && /EADDRINUSE/.test(other.message));
   await s.close();
   t.false(await listening(port));
