@@ -11,6 +11,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-// The nftlb executable: run the command, then exit with its code once stdout has drained.
-const code = await run(process.argv.slice(2), processIo);
+// The nftlb executable: run the command, then exit with its code once stdout has drained. `self` runs this same nftlb
+// again (health's /metrics asks `nftlb status` in a child process).
+const code = await run(process.argv.slice(2), processIo, process.env, [process.execPath, process.argv[1]!]);
 process.exitCode = code;

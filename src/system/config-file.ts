@@ -67,9 +67,14 @@ function fileKind(st: Stats): string {
   return 'not a file';
 }
 
-// Reads and checks a config, throwing config-invalid (with all diagnostics) unless it is usable.
-export async function loadModel(file: string): Promise<{ model: Model; warnings: readonly Diagnostic[] }> {
-  const checked = checkConfig(file, await readConfigFile(file));
+// Reads and checks a config, throwing config-invalid (with all diagnostics) unless it is usable. `stage` hears each
+// stage as it starts.
+export async function loadModel(
+  file: string,
+  stage: (what: string) => void = () => undefined,
+): Promise<{ model: Model; warnings: readonly Diagnostic[] }> {
+  stage(`reading ${file}`);
+  const checked = checkConfig(file, await readConfigFile(file), stage);
   if (checked.model === undefined) {
     throw new NftlbError('config-invalid', `${file}: invalid config`, { diagnostics: checked.diagnostics });
   }

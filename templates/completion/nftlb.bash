@@ -6,21 +6,21 @@ _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
     '') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace help' options='-V --version -h --help' args=none ;;
-    'render') commands='' options='-c --config -f --format -h --help' args=none ;;
-    'check') commands='' options='-c --config --json -h --help' args=none ;;
-    'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -h --help' args=none ;;
-    'remove') commands='' options='-c --config --table --json --wait --lock-file -h --help' args=none ;;
-    'status') commands='' options='-c --config --json --prometheus -o --output -h --help' args=none ;;
-    'diff') commands='' options='-c --config --json --lock-file -h --help' args=none ;;
-    'doctor') commands='' options='-c --config --json -h --help' args=none ;;
-    'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file -h --help' args=none ;;
+    'render') commands='' options='-c --config -f --format --json -q --quiet -v --verbose -h --help' args=none ;;
+    'check') commands='' options='-c --config --json -q --quiet -v --verbose -h --help' args=none ;;
+    'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'remove') commands='' options='-c --config --table --json --wait --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'status') commands='' options='-c --config --json --prometheus -o --output -v --verbose -h --help' args=none ;;
+    'diff') commands='' options='-c --config --json --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'doctor') commands='' options='-c --config --json -q --quiet -h --help' args=none ;;
+    'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file --metrics-listen -q --quiet -v --verbose -h --help' args=none ;;
     'backend') commands='drain undrain down up' options='-h --help' args=none ;;
     'backend drain') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'backend undrain') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'backend down') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'backend up') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'import') commands='iptables' options='-h --help' args=none ;;
-    'import iptables') commands='' options='-h --help' args=file ;;
+    'import iptables') commands='' options='--json -q --quiet -v --verbose -h --help' args=file ;;
     'persistence') commands='list flush' options='-h --help' args=none ;;
     'persistence list') commands='' options='-c --config --service --client --json -h --help' args=none ;;
     'persistence flush') commands='' options='-c --config --service --client --json -h --help' args=none ;;
@@ -54,6 +54,7 @@ _nftlb_value() {
     'health|--state-dir') kind=dir ;;
     'health|--wait') kind=none ;;
     'health|--lock-file') kind=file ;;
+    'health|--metrics-listen') kind=none ;;
     'backend drain|-c'|'backend drain|--config') kind=file ;;
     'backend drain|--state-dir') kind=dir ;;
     'backend drain|--wait') kind=none ;;
