@@ -28,7 +28,7 @@ test-kernel: build
 
 # Rewrites the golden files under fixtures/; review the diff like code.
 golden: build
-	UPDATE_GOLDEN=1 $(AVA) test/fixtures.test.ts
+	UPDATE_GOLDEN=1 $(AVA) test/fixtures.test.ts test/cluster/engines.test.ts
 
 lint: setup
 	npx tsc -p tsconfig.json --noEmit

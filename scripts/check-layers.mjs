@@ -7,7 +7,19 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The layers, bottom first. Each folder may import itself and the folders before it, never one after it. */
-export const LAYERS = ['common', 'model', 'plan', 'nft', 'iptables', 'config', 'system', 'health', 'ops', 'cli'];
+export const LAYERS = [
+  'common',
+  'model',
+  'plan',
+  'nft',
+  'iptables',
+  'config',
+  'system',
+  'cluster',
+  'health',
+  'ops',
+  'cli',
+];
 
 /** nft command text: a verb and an object as a script or argv would start them. Only src/nft may write these. */
 const NFT_COMMAND =

@@ -27,6 +27,12 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 # ulogd2: the connection-log kernel test reads the NFLOG group with it, as an operator would.
 command -v ulogd >/dev/null 2>&1 || need+=(ulogd2)
+# The cluster engines nftlb renders configurations for and drives; the cluster kernel tests run them in namespaces
+# (each with its own config, socket and pid file; on these machines, where no systemd runs, installing them starts
+# nothing).
+command -v bird >/dev/null 2>&1 || need+=(bird2)
+command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
+command -v conntrackd >/dev/null 2>&1 || need+=(conntrackd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     mapfile -t pkgs < <(printf '%s\n' "${need[@]}" | sort -u)

@@ -37,6 +37,8 @@ export const EXIT = {
   /** `nftlb backend`: the config has no such service, or no such backend in it (or the address names several
    *  backends: give ADDRESS:PORT); nothing was changed. */
   notFound: 15,
+  /** A cluster engine (BIRD through birdc, conntrackd) refused a command or is not running; the message names it. */
+  engineFailed: 16,
   /** The reader of stdout went away before all output was written (`nftlb render | head`): as a program killed by
    *  SIGPIPE (128 + 13), quietly. */
   brokenPipe: 141,
@@ -63,6 +65,8 @@ export function exitCodeFor(code: NftlbErrorCode): number {
       return EXIT.foreignTable;
     case 'not-found':
       return EXIT.notFound;
+    case 'engine-failed':
+      return EXIT.engineFailed;
     case 'lock-busy':
       return EXIT.lockBusy;
     case 'internal':

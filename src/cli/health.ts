@@ -11,6 +11,9 @@ import { overridesFile, overrideStates, readOverrides } from '../health/override
 import { healthStateFile, readHealthState } from '../health/state-file.js';
 import { checkStatusText, checkStatusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
+import { Announcer, type AnnounceEvent } from '../cluster/announce.js';
+import { thisNode } from '../cluster/node.js';
+import { clusterDirOption, clusterNodeOption } from './render.js';
 import { parseWait } from './apply.js';
 import { configOption, hostOf, outputOf, verbosityOptions, type CommandContext, type Output } from './context.js';
 import { printEnvelope, reportFailure } from './envelope.js';
@@ -32,13 +35,18 @@ export interface SignalSource {
 function roundDeps(
   ctx: CommandContext,
   exec: Executor,
-  opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean },
+  opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean; node?: string; clusterDir?: string },
   table: string,
   out: Output,
   cas: { current: CaContexts },
   checked: (ok: boolean) => void,
 ): RoundDeps {
-  const host = hostOf(ctx, exec, { lockFile: opts.lockFile, stateDir: opts.stateDir });
+  const host = hostOf(ctx, exec, {
+    lockFile: opts.lockFile,
+    stateDir: opts.stateDir,
+    node: opts.node,
+    clusterDir: opts.clusterDir,
+  });
   return {
     host,
     lockWaitSeconds: opts.wait,
@@ -111,6 +119,8 @@ type HealthOpts = {
   quiet?: boolean;
   verbose?: boolean;
   metricsListen?: ListenAddress;
+  node?: string;
+  clusterDir?: string;
 };
 
 // `nftlb health`: --once checks every backend once (for cron); --watch keeps checking (for systemd), and serves
@@ -151,7 +161,9 @@ export function healthCommand(
         if (l === undefined) throw new InvalidArgumentError('expected ADDRESS:PORT, e.g. 127.0.0.1:9811 or [::1]:9811');
         return l;
       }),
-    );
+    )
+    .addOption(clusterNodeOption())
+    .addOption(clusterDirOption());
   for (const o of verbosityOptions()) cmd.addOption(o);
   return cmd.action(async (opts: HealthOpts) => {
     const json = opts.json === true;
@@ -205,17 +217,20 @@ export function healthCommand(
           counters.check(ok);
           out.progress.step(`checked ${++done} of ${total} backends`);
         });
+        const announcer = announcerOf(out, deps, model, opts.config);
         const t0 = performance.now();
         out.progress.step(`checking ${total} backends`);
         const r = await healthOnce(deps, model);
         out.progress.done();
         logRound(out, r, performance.now() - t0);
+        await announcer?.served(r.sync.plan);
         if (json) printEnvelope(out.io, 'health', 'checked', EXIT.ok, { mode, table: model.table, ...reportJson(r) });
         ctx.exit(EXIT.ok);
         return;
       }
       const deps = roundDeps(ctx, exec, opts, model.table, out, cas, (ok) => counters.check(ok));
-      const stopped = await watchUntilStopped(ctx, out, deps, model, opts, signals, counters, cas);
+      const announcer = announcerOf(out, deps, model, opts.config);
+      const stopped = await watchUntilStopped(ctx, out, deps, model, opts, signals, counters, cas, announcer);
       if (json) printEnvelope(out.io, 'health', 'stopped', EXIT.ok, { mode, table: stopped.table, ...stopped.totals });
       ctx.exit(EXIT.ok);
     } catch (e) {
@@ -234,6 +249,7 @@ async function watchUntilStopped(
   signals: SignalSource,
   counters: HealthCounters,
   cas: { current: CaContexts },
+  announcer: Announcer | undefined,
 ): Promise<{ table: string; totals: object }> {
   const config = opts.config;
   let model = first;
@@ -263,12 +279,15 @@ async function watchUntilStopped(
       rounds++;
       counters.round(r);
       logRound(out, r, undefined);
+      // ecmp: the table now holds r.sync.plan; announce the VIPs it serves, withdraw the others.
+      void announcer?.served(r.sync.plan, model);
     },
     (e) => {
       counters.errors++;
       void reportError(out.io, e, config);
     },
   );
+  announcer?.start(ANNOUNCE_RECONCILE_MS);
   const hup = (): void => {
     loadModel(config)
       .then(async ({ model: m }) => ({ m, c: await caContexts(m, readCaFile) }))
@@ -302,6 +321,9 @@ async function watchUntilStopped(
   try {
     await w.done;
   } finally {
+    // Nobody checks the backends any more: this node leaves the ECMP group.
+    announcer?.stop();
+    await announcer?.withdrawAll();
     signals.off('SIGHUP', hup);
     signals.off('SIGTERM', term);
     signals.off('SIGINT', term);
@@ -318,4 +340,23 @@ async function watchUntilStopped(
       metrics: server?.url ?? null,
     },
   };
+}
+
+/** How often nftlb health --watch makes BIRD's VIP protocols match again (a restarted BIRD starts with none). */
+const ANNOUNCE_RECONCILE_MS = 2000;
+
+// ecmp: the announcer of this node's VIPs (undefined without an ecmp cluster). The host must be a node of the cluster.
+function announcerOf(out: Output, deps: RoundDeps, model: Model, config: string): Announcer | undefined {
+  if (model.cluster?.mode !== 'ecmp') return undefined;
+  const node = thisNode(model.cluster, deps.host.cluster);
+  out.note(
+    `nftlb health: node ${node.name}: announcing the VIPs it can serve through BIRD (${deps.host.cluster.birdSocket})\n`,
+  );
+  return new Announcer(
+    deps.host,
+    model,
+    (e: AnnounceEvent) =>
+      out.note(`nftlb health: ${e.announced ? 'announcing' : 'withdrawing'} ${e.vip} (BIRD protocol ${e.protocol})\n`),
+    (e) => void reportError(out.io, e, config),
+  );
 }

@@ -16,6 +16,8 @@ import { persistenceCommand } from './persistence.js';
 import { backendSetupCommand } from './backend-setup.js';
 import { traceCommand } from './trace.js';
 import { backendCommand } from './backend.js';
+import { whichCommand } from './which.js';
+import { clusterCommand } from './cluster.js';
 
 // Builds the command tree. Each command lives in its own file and is registered here.
 export function buildProgram(ctx: CommandContext): Command {
@@ -38,6 +40,8 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(persistenceCommand(ctx));
   program.addCommand(backendSetupCommand(ctx));
   program.addCommand(traceCommand(ctx));
+  program.addCommand(whichCommand(ctx));
+  program.addCommand(clusterCommand(ctx));
   const configure = (c: Command): void => {
     c.exitOverride().configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
     for (const sub of c.commands) configure(sub);

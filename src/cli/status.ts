@@ -6,6 +6,8 @@ import { configOption, hostOf, outputOf, since, type CommandContext } from './co
 import { reportFailure, type Envelope } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 import { VERSION } from '../common/version.js';
+import { clusterLine, clusterMetrics } from './cluster-status.js';
+import { clusterDirOption, clusterNodeOption } from './render.js';
 
 // `nftlb status`: per service and backend, the config's view (state, weight) with the live figures (new connections
 // from the rule counters, current connections and bytes from conntrack). A table, --json, or --prometheus. -v: where
@@ -23,13 +25,24 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
       ),
     )
     .addOption(new Option('-v, --verbose', 'also print on stderr where the figures came from, with the time taken'))
+    .addOption(clusterNodeOption())
+    .addOption(clusterDirOption())
     .action(
-      async (opts: { config: string; json?: boolean; prometheus?: boolean; output?: string; verbose?: boolean }) => {
+      async (opts: {
+        config: string;
+        json?: boolean;
+        prometheus?: boolean;
+        output?: string;
+        verbose?: boolean;
+        node?: string;
+        clusterDir?: string;
+      }) => {
         const json = opts.json === true;
         const out = outputOf(ctx, opts);
         try {
           const t0 = performance.now();
-          const s = await readStatus(hostOf(ctx, exec), { config: opts.config, stage: (x) => out.progress.step(x) });
+          const host = hostOf(ctx, exec, { node: opts.node, clusterDir: opts.clusterDir });
+          const s = await readStatus(host, { config: opts.config, stage: (x) => out.progress.step(x) });
           out.progress.step('writing');
           const pieces = json ? [statusJson(s)] : opts.prometheus ? prometheus(s) : [table(s)];
           if (opts.output !== undefined) await writeFileAtomic(opts.output, pieces.join(''));
@@ -141,6 +154,7 @@ export function table(s: Status): string {
   else if (!s.conntrack.accounting)
     notes.push('conntrack accounting is off (sysctl net.netfilter.nf_conntrack_acct=1 enables BYTES)');
   if (s.forward !== undefined) notes.push(forwardNote(s.forward));
+  if (s.cluster !== undefined) notes.push(clusterLine(s.cluster));
   return `${notes.join('\n')}\n${lines.join('\n')}\n`;
 }
 
@@ -330,5 +344,6 @@ export function prometheus(s: Status): string[] {
       'Persistence entries (clients kept on it) that name the backend.',
       (b) => b.persistenceEntries ?? null,
     );
+  if (s.cluster !== undefined) for (const c of clusterMetrics(s.cluster)) metric(c.name, c.type, c.help, c.samples);
   return m.pieces();
 }

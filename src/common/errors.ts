@@ -12,6 +12,7 @@ export type NftlbErrorCode =
   | 'host-fault' // the host refused a file operation (read-only or full file system, a directory that is a file)
   | 'foreign-table' // a table of nftlb's name exists that nftlb did not make
   | 'not-found' // nftlb backend: the config has no such service or backend
+  | 'engine-failed' // a cluster engine (BIRD through birdc, conntrackd) refused a command or is not running
   | 'internal'; // a bug in nftlb
 
 // The one error type of nftlb: a code, a short message, the diagnostics or tool output behind it, the original cause.

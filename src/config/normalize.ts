@@ -1,4 +1,5 @@
 import { seedFromName } from '../model/seed.js';
+import { floatingNat, normalizeCluster } from './cluster.js';
 import type { RawBackend, RawConfig, RawService } from './schema.js';
 import type { Diagnostic } from '../common/diagnostic.js';
 import { parseAddress, parsePrefix } from '../model/address.js';
@@ -68,9 +69,13 @@ export function normalize(raw: RawConfig, indices?: readonly number[]): Normaliz
     normalizeService(s, `/services/${indices?.[i] ?? i}`, address, vip, vipList, err),
   );
   const forward = normalizeForward(raw.forward, err);
-  // forward is left out of the model (and of its JSON) when there is no filter.
+  // forward and cluster are left out of the model (and of its JSON) when the config has none.
+  const base = { table: raw.table ?? DEFAULT_TABLE, services, ...(forward === undefined ? {} : { forward }) };
+  if (raw.cluster === undefined) return { model: base, diagnostics };
+  // Only a config with a cluster section carries the key (and vrrp's floating source NAT).
+  const cluster = normalizeCluster(raw.cluster, address);
   return {
-    model: { table: raw.table ?? DEFAULT_TABLE, services, ...(forward === undefined ? {} : { forward }) },
+    model: { ...base, services: floatingNat(services, cluster), cluster },
     diagnostics,
   };
 }

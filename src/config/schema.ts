@@ -23,6 +23,7 @@ export const configSchema = {
       items: { $ref: '#/definitions/service' },
     },
     forward: { $ref: '#/definitions/forward' },
+    cluster: { $ref: '#/definitions/cluster' },
   },
   definitions: {
     address: {
@@ -385,6 +386,162 @@ export const configSchema = {
         },
       },
     },
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode', 'nodes'],
+      description:
+        'More than one balancer, one file for every node (see More than one balancer in README.md): ecmp (every node announces the VIPs with BGP, the router spreads flows over them) or vrrp (keepalived moves the VIPs to one master, conntrackd copies its connections). The node a host is: --node, $NFTLB_NODE, or its hostname.',
+      properties: {
+        mode: {
+          type: 'string',
+          enum: ['ecmp', 'vrrp'],
+          description:
+            "ecmp: active/active, BGP (BIRD 2) and the upstream router's ECMP; vrrp: active/passive, keepalived and conntrackd.",
+        },
+        nodes: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 64,
+          items: { $ref: '#/definitions/clusterNode' },
+          description: 'The balancer nodes.',
+        },
+        bgp: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'ecmp: the BGP sessions of every node (a node may set its own asn and peers).',
+          properties: {
+            asn: { $ref: '#/definitions/asn' },
+            peers: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 16,
+              items: { $ref: '#/definitions/bgpPeer' },
+              description: 'The BGP neighbours of each node (the router that spreads the VIPs by ECMP).',
+            },
+            'hold-time': {
+              type: 'integer',
+              minimum: 3,
+              maximum: 65535,
+              description:
+                "Seconds without a BGP message after which a session is down: the router drops a dead node's routes then. Default 9.",
+            },
+          },
+        },
+        vrrp: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['id', 'interface', 'sync-interface'],
+          description: "vrrp: keepalived's instances and conntrackd's sync link (exactly two nodes).",
+          properties: {
+            id: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 255,
+              description: 'VRRP virtual router id, unique on each segment.',
+            },
+            interface: {
+              $ref: '#/definitions/interfaceName',
+              description: "The clients' side: VRRP adverts and the VIPs.",
+            },
+            'backend-interface': {
+              $ref: '#/definitions/interfaceName',
+              description:
+                "The backends' side, where the floating source address lives (a second VRRP instance in the same sync group). Default: interface.",
+            },
+            snat: {
+              description:
+                'The floating backend-side source address(es), one per family: masquerade services use source NAT to it, so backends see the same source whichever node is master. Needed for each family a masquerade service balances.',
+              oneOf: [
+                { $ref: '#/definitions/address' },
+                { type: 'array', minItems: 1, maxItems: 2, items: { $ref: '#/definitions/address' } },
+              ],
+            },
+            'sync-interface': {
+              $ref: '#/definitions/interfaceName',
+              description: "conntrackd's dedicated sync link between the two nodes.",
+            },
+            'advert-interval': {
+              type: 'integer',
+              minimum: 1,
+              maximum: 255,
+              description: 'Seconds between VRRP adverts; the backup takes over after about 3 missed ones. Default 1.',
+            },
+            'preempt-delay': {
+              type: 'integer',
+              minimum: 3,
+              maximum: 1000,
+              description:
+                "Seconds a higher-priority node that comes back stays backup, receiving the master's connections, before it takes over. Default 5; at least 3, longer than the 2 s after which conntrackd flushes the kernel table of a node that became backup (its PurgeTimeout): a flush after the takeover would drop the connections it took over.",
+            },
+          },
+        },
+      },
+    },
+    clusterNode: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name'],
+      description: 'One balancer node.',
+      properties: {
+        name: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$',
+          description: 'Its name: the hostname (first label), or what --node or $NFTLB_NODE says on that host.',
+        },
+        address: {
+          description:
+            "Its own address(es): the source of its BGP sessions (ecmp, one of the peer's family) and its default router id (the IPv4 one).",
+          oneOf: [
+            { $ref: '#/definitions/address' },
+            { type: 'array', minItems: 1, maxItems: 2, items: { $ref: '#/definitions/address' } },
+          ],
+        },
+        'router-id': {
+          $ref: '#/definitions/address',
+          description: 'ecmp: its BGP router id, an IPv4 address. Default: its IPv4 address.',
+        },
+        asn: { $ref: '#/definitions/asn', description: 'ecmp: its own ASN. Default: bgp.asn.' },
+        peers: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 16,
+          items: { $ref: '#/definitions/bgpPeer' },
+          description: 'ecmp: its own BGP neighbours. Default: bgp.peers.',
+        },
+        priority: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 254,
+          description: 'vrrp: its VRRP priority; the higher one is master while it is up.',
+        },
+        'sync-address': {
+          $ref: '#/definitions/address',
+          description: "vrrp: its address on the sync interface (conntrackd sends to the other node's).",
+        },
+      },
+    },
+    bgpPeer: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['address', 'asn'],
+      description: 'A BGP neighbour: its address (directly connected) and its ASN.',
+      properties: {
+        address: { $ref: '#/definitions/address' },
+        asn: { $ref: '#/definitions/asn' },
+      },
+    },
+    asn: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 4294967294,
+      description: 'An autonomous system number (private: 64512-65534 or 4200000000-4294967294).',
+    },
+    interfaceName: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$',
+      description: 'A network interface name (at most 15 characters).',
+    },
     persistence: {
       type: 'object',
       additionalProperties: false,
@@ -435,3 +592,5 @@ export type RawConfig = FromSchema<typeof configSchema>;
 export type RawService = RawConfig['services'][number];
 // One backend as written by the user.
 export type RawBackend = RawService['backends'][number];
+// The cluster section as written by the user.
+export type RawCluster = NonNullable<RawConfig['cluster']>;

@@ -62,3 +62,8 @@ export function parsePrefix(text: string): { prefix: Prefix } | { problem: strin
   if (host) return { problem: `"${text}" has host bits set; the network is ${netText}/${length}` };
   return { prefix: { family: a.family, text: `${netText}/${length}` } };
 }
+
+// The address in network byte order (4 or 16 bytes), as a packet carries it.
+export function addressBytes(a: Address): number[] {
+  return ipaddr.parse(a.text).toByteArray();
+}

@@ -1,4 +1,5 @@
 // The normalized config: defaults filled, addresses parsed and canonical, every element remembers where it came from.
+import type { Cluster } from './cluster.js';
 
 /** IP family of an address: 4 or 6. */
 export type Family = 4 | 6;
@@ -154,6 +155,8 @@ export interface Model {
   /** nft table name (family inet). */
   readonly table: string;
   readonly services: readonly Service[];
+  /** More than one balancer (src/model/cluster.ts); absent for one, so a config without it is what it was. */
+  readonly cluster?: Cluster;
   /** Absent: no forward filter (the host forwards whatever its other rules allow). */
   readonly forward?: ForwardFilter;
 }

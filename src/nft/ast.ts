@@ -14,6 +14,7 @@ export type Field =
   | 'meta l4proto'
   | 'meta nfproto'
   | 'meta protocol'
+  | 'meta pkttype'
   | 'meta mark'
   | 'ct mark'
   | 'ct state'
@@ -26,7 +27,7 @@ export type Field =
   | 'ct reply ip6 saddr';
 
 /** Symbolic constants nft accepts on the right of a match. */
-export type Symbol = 'tcp' | 'udp' | 'ipv4' | 'ipv6' | 'new' | 'dnat' | 'ip' | 'ip6';
+export type Symbol = 'tcp' | 'udp' | 'ipv4' | 'ipv6' | 'new' | 'dnat' | 'ip' | 'ip6' | 'host';
 
 export type Expr =
   | { readonly kind: 'field'; readonly field: Field }

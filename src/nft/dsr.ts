@@ -140,14 +140,17 @@ function fwdChainOf(k: number, device: string): Chain {
 }
 
 // The ingress hook of one interface: every DSR listener, whatever its interface (the service chain picks where the
-// packet goes out).
+// packet goes out). Only frames addressed to this host: the ingress hook also sees frames a switch floods to every port
+// (a MAC it has not learned or has forgotten, such as a balancer that went away), and a second balancer on the segment
+// must not forward another one's packets too (the backend would get each of them twice).
 function ingressChainOf(k: number, device: string): Chain {
+  const host: Stmt = { kind: 'match', left: f('meta pkttype'), right: { kind: 'symbol', value: 'host' } };
   return {
     name: ingressChain(k),
     hook: { type: 'filter', hook: 'ingress', device, priority: 'filter', priorityOffset: 0, policy: 'accept' },
     rules: FAMILIES.flatMap((fam) => [
-      rule({ kind: 'vmap', key: listenerKey(fam), map: DSR_NAMES.services[fam] }),
-      rule({ kind: 'vmap', key: listenerKey(fam), map: DSR_NAMES.serviceRanges[fam] }),
+      rule(host, { kind: 'vmap', key: listenerKey(fam), map: DSR_NAMES.services[fam] }),
+      rule(host, { kind: 'vmap', key: listenerKey(fam), map: DSR_NAMES.serviceRanges[fam] }),
     ]),
   };
 }

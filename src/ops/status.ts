@@ -14,6 +14,7 @@ import { listenerView } from './view.js';
 import { serviceChain } from '../nft/names.js';
 import { entriesOfJson } from '../nft/persistence-entries.js';
 import { forwardDropsOfJson, type ForwardDrops } from '../nft/forward.js';
+import { clusterStatus, type ClusterStatus } from '../cluster/status.js';
 
 /** How the live tables relate to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
 export type { LiveState };
@@ -85,6 +86,8 @@ export interface Status {
     readonly accept: readonly string[];
     readonly dropped: ForwardDrops | null;
   };
+  /** This node's part in the cluster (only with a cluster section): node, role, config fingerprint. */
+  readonly cluster?: ClusterStatus;
 }
 
 // Reads config + live table + conntrack into one status. `stage` hears each stage as it starts (the progress line).
@@ -113,8 +116,9 @@ export async function readStatus(host: Host, o: { config: string; stage?: (what:
     (mark) => figures.counts(mark),
   );
   if (ct.kind === 'ok') figures.entries = ct.entries;
+  const cluster = await clusterStatus(host, model);
   stage('putting the status together');
-  return buildStatus(p, {
+  const status = buildStatus(p, {
     checks,
     live,
     configFingerprint: fingerprint,
@@ -123,6 +127,7 @@ export async function readStatus(host: Host, o: { config: string; stage?: (what:
     conntrack: ct.kind === 'ok' ? figures : null,
     ctReason: ct.kind === 'ok' ? null : ct.reason,
   });
+  return cluster === undefined ? status : { ...status, cluster };
 }
 
 // Pure part of status: combines the plan with what was read.

@@ -5,15 +5,15 @@
 _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
-    '') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace help' options='-V --version -h --help' args=none ;;
-    'render') commands='' options='-c --config -f --format --json -q --quiet -v --verbose -h --help' args=none ;;
+    '') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace which cluster help' options='-V --version -h --help' args=none ;;
+    'render') commands='' options='-c --config -f --format --node --cluster-dir --program --json -q --quiet -v --verbose -h --help' args=none ;;
     'check') commands='' options='-c --config --json -q --quiet -v --verbose -h --help' args=none ;;
     'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -q --quiet -v --verbose -h --help' args=none ;;
     'remove') commands='' options='-c --config --table --json --wait --lock-file -q --quiet -v --verbose -h --help' args=none ;;
-    'status') commands='' options='-c --config --json --prometheus -o --output -v --verbose -h --help' args=none ;;
+    'status') commands='' options='-c --config --json --prometheus -o --output -v --verbose --node --cluster-dir -h --help' args=none ;;
     'diff') commands='' options='-c --config --json --lock-file -q --quiet -v --verbose -h --help' args=none ;;
     'doctor') commands='' options='-c --config --json -q --quiet -h --help' args=none ;;
-    'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file --metrics-listen -q --quiet -v --verbose -h --help' args=none ;;
+    'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file --metrics-listen --node --cluster-dir -q --quiet -v --verbose -h --help' args=none ;;
     'backend') commands='drain undrain down up' options='-h --help' args=none ;;
     'backend drain') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'backend undrain') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
@@ -26,7 +26,10 @@ _nftlb_spec() {
     'persistence flush') commands='' options='-c --config --service --client --json -h --help' args=none ;;
     'backend-setup') commands='' options='-c --config --backend --interface --json -h --help' args=none ;;
     'trace') commands='' options='-c --config --service --client --count --seconds --json --wait --lock-file -h --help' args=none ;;
-    'help') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace' options='' args=none ;;
+    'which') commands='' options='-c --config --service --vip --port --state-dir --json -h --help' args=none ;;
+    'cluster') commands='notify' options='-h --help' args=none ;;
+    'cluster notify') commands='' options='-c --config --node --cluster-dir --json -h --help' args=none ;;
+    'help') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace which cluster' options='' args=none ;;
     *) return 1 ;;
   esac
 }
@@ -36,7 +39,10 @@ _nftlb_value() {
   kind='' words=''
   case "$1|$2" in
     'render|-c'|'render|--config') kind=file ;;
-    'render|-f'|'render|--format') kind=words words='nft iptables ip6tables' ;;
+    'render|-f'|'render|--format') kind=words words='nft iptables ip6tables bird keepalived conntrackd' ;;
+    'render|--node') kind=none ;;
+    'render|--cluster-dir') kind=dir ;;
+    'render|--program') kind=none ;;
     'check|-c'|'check|--config') kind=file ;;
     'apply|-c'|'apply|--config') kind=file ;;
     'apply|--wait') kind=none ;;
@@ -47,6 +53,8 @@ _nftlb_value() {
     'remove|--lock-file') kind=file ;;
     'status|-c'|'status|--config') kind=file ;;
     'status|-o'|'status|--output') kind=file ;;
+    'status|--node') kind=none ;;
+    'status|--cluster-dir') kind=dir ;;
     'diff|-c'|'diff|--config') kind=file ;;
     'diff|--lock-file') kind=file ;;
     'doctor|-c'|'doctor|--config') kind=file ;;
@@ -55,6 +63,8 @@ _nftlb_value() {
     'health|--wait') kind=none ;;
     'health|--lock-file') kind=file ;;
     'health|--metrics-listen') kind=none ;;
+    'health|--node') kind=none ;;
+    'health|--cluster-dir') kind=dir ;;
     'backend drain|-c'|'backend drain|--config') kind=file ;;
     'backend drain|--state-dir') kind=dir ;;
     'backend drain|--wait') kind=none ;;
@@ -87,6 +97,14 @@ _nftlb_value() {
     'trace|--seconds') kind=none ;;
     'trace|--wait') kind=none ;;
     'trace|--lock-file') kind=file ;;
+    'which|-c'|'which|--config') kind=file ;;
+    'which|--service') kind=none ;;
+    'which|--vip') kind=none ;;
+    'which|--port') kind=none ;;
+    'which|--state-dir') kind=dir ;;
+    'cluster notify|-c'|'cluster notify|--config') kind=file ;;
+    'cluster notify|--node') kind=none ;;
+    'cluster notify|--cluster-dir') kind=dir ;;
     *) return 1 ;;
   esac
 }

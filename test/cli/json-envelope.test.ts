@@ -305,6 +305,8 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
   health: ['--once'],
   'backend-setup': ['--backend', '198.51.100.2'],
   backend: ['web', '198.51.100.2'],
+  which: ['--service', 'web', '198.51.100.9'],
+  cluster: ['master'],
 };
 
 test('every command has --json, and an unreadable -c config gives the error envelope (exit 4)', async (t) => {
@@ -324,4 +326,41 @@ test('every command has --json, and an unreadable -c config gives the error enve
     t.is(v.result, 'error');
     t.is(v.error.code, 'config-read');
   }
+});
+
+test('which: the answers after the envelope; no such service (2)', async (t) => {
+  const ecmp = 'fixtures/cluster/ecmp-dsr/config.yaml';
+  const r = await cli(['which', '-c', ecmp, '--service', 'web', '--json', '198.18.0.10:40000']);
+  t.is(r.code, EXIT.ok, r.stderr);
+  const v = envelope(t, r, 'which', 'answered');
+  t.like(v, { error: null, service: 'web', scheduler: 'maglev' });
+  t.is((v['answers'] as unknown[]).length, 1);
+  const none = await cli(['which', '-c', ecmp, '--service', 'nope', '--json', '198.18.0.10:1']);
+  error(t, none, 'which', 'usage', EXIT.usage);
+});
+
+test('cluster notify: each conntrackd step after the envelope; a refused step is engine-failed (16)', async (t) => {
+  const vrrp = 'fixtures/cluster/vrrp-nat/config.yaml';
+  const d = scratch(CONFIG).dir;
+  const fake = (name: string, code: number): string => {
+    const p = join(d, name);
+    writeFileSync(p, `#!/bin/sh\nexit ${code}\n`, { mode: 0o755 });
+    return p;
+  };
+  const args = ['cluster', 'notify', 'master', '-c', vrrp, '--node', 'lb1', '--cluster-dir', d, '--json'];
+  const ok = await cli(args, { ...process.env, NFTLB_CONNTRACKD: fake('conntrackd-ok', 0) });
+  t.is(ok.code, EXIT.ok, ok.stderr);
+  const v = envelope(t, ok, 'cluster', 'notified');
+  t.like(v, { error: null, action: 'notify', node: 'lb1', state: 'master' });
+  t.deepEqual(
+    (v['steps'] as { step: string; error: string | null }[]).map((s) => [s.step, s.error]),
+    [
+      ['commit', null],
+      ['flush', null],
+      ['resync', null],
+      ['bulk', null],
+    ],
+  );
+  const bad = await cli(args, { ...process.env, NFTLB_CONNTRACKD: fake('conntrackd-bad', 1) });
+  error(t, bad, 'cluster', 'engine-failed', EXIT.engineFailed);
 });

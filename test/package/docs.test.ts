@@ -139,7 +139,14 @@ test('bash completion offers commands, options, option values and files', async 
     const offered = await complete([...path, '-']);
     for (const o of cmd.options) for (const f of [o.short, o.long]) if (f) t.true(offered.includes(f), `${path} ${f}`);
   }
-  t.deepEqual(await complete(['render', '-f', '']), ['nft', 'iptables', 'ip6tables']);
+  t.deepEqual(await complete(['render', '-f', '']), [
+    'nft',
+    'iptables',
+    'ip6tables',
+    'bird',
+    'keepalived',
+    'conntrackd',
+  ]);
   t.deepEqual(await complete(['render', '--format', '=', 'ip']), ['iptables', 'ip6tables']);
   t.deepEqual(await complete(['import', '']), ['iptables']);
   // Values of options and arguments that name files complete to files (run in fixtures/).

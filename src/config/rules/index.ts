@@ -1,6 +1,7 @@
 import { addressFamilies } from './address-families.js';
 import { backendList } from './backend-list.js';
 import { backendPorts } from './backend-ports.js';
+import { cluster } from './cluster.js';
 import { dsr } from './dsr.js';
 import { forwardOptions } from './forward-options.js';
 import { hashOptions } from './hash-options.js';
@@ -28,4 +29,5 @@ export const rules: readonly Rule[] = [
   dsr,
   forwardOptions,
   logOptions,
+  cluster,
 ];
