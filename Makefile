@@ -56,6 +56,7 @@ install: build
 	install -d $(DESTDIR)/usr/bin
 	ln -sfn ../lib/nftlb/nftlb.mjs $(DESTDIR)/usr/bin/nftlb
 	install -D -m 0644 dist/nftlb.schema.json $(DESTDIR)/usr/share/nftlb/nftlb.schema.json
+	install -D -m 0644 templates/grafana-dashboard.json $(DESTDIR)/usr/share/nftlb/grafana-dashboard.json
 	install -D -m 0644 man/nftlb.8 $(DESTDIR)/usr/share/man/man8/nftlb.8
 	install -D -m 0644 man/nftlb.conf.5 $(DESTDIR)/usr/share/man/man5/nftlb.conf.5
 	install -D -m 0644 templates/completion/nftlb.bash $(DESTDIR)/usr/share/bash-completion/completions/nftlb

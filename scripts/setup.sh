@@ -54,6 +54,22 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# promtool (the metrics test checks /metrics with `promtool check metrics`) comes from Debian 12's `prometheus` package.
+# Only the one binary is taken out of it: installing the package would also enable and start a Prometheus server,
+# and the tests start no daemon outside their own namespaces. The package is fetched with apt-get download and promtool
+# goes to /usr/local/bin.
+if ! command -v promtool >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: promtool from Debian's prometheus package (the binary only; no server is installed)"
+  tmp=$(mktemp -d /tmp/nftlb-promtool.XXXXXX)
+  (
+    cd "$tmp"
+    apt-get download -qq prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download -qq prometheus; }
+    dpkg-deb --fsys-tarfile prometheus_*.deb | tar -xO ./usr/bin/promtool >promtool
+    install -m 0755 promtool /usr/local/bin/promtool
+  ) || echo "setup: could not get promtool (the metrics test needs it; it fails in CI without it)" >&2
+  rm -rf "$tmp"
+fi
+
 if ! command -v npm >/dev/null 2>&1; then
   echo "setup: npm is not installed: run 'sudo scripts/setup.sh' (installs Debian's nodejs and npm) or install Node.js 18.19+" >&2
   exit 1

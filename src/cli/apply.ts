@@ -1,10 +1,18 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { NftlbError } from '../common/errors.js';
 import { applyConfig } from '../ops/apply.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { configOption, hostOf, type CommandContext } from './context.js';
+import {
+  configOption,
+  hostOf,
+  outputOf,
+  showingSteps,
+  since,
+  verbosityOptions,
+  type CommandContext,
+} from './context.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
-import { printDiagnostics, reportError, type Io } from './io.js';
+import { printDiagnostics } from './io.js';
 
 // Parses --wait SECONDS: a whole number of seconds, 0..3600.
 export function parseWait(v: string): number {
@@ -23,21 +31,9 @@ export function lockOptions(): Option[] {
   ];
 }
 
-// Reports a failure of an ops command: the usual text on stderr, plus (with --json) a stable error object on stdout.
-export function reportOpsError(io: Io, command: string, json: boolean, e: unknown, file?: string): number {
-  const code = reportError(io, e, file);
-  if (json) {
-    const err =
-      e instanceof NftlbError
-        ? { code: e.code, message: e.message, detail: e.detail ?? null }
-        : { code: 'internal', message: String(e), detail: null };
-    io.out(`${JSON.stringify({ command, result: 'error', exitCode: code, error: err }, null, 2)}\n`);
-  }
-  return code;
-}
-
 // `nftlb apply`: validates, renders and loads the config in one nft transaction, unless its record of the last load
-// proves nothing changed (src/ops/noop.ts). Silent when nothing changed (exit 9), one line on stderr when it loaded.
+// proves nothing changed (src/ops/noop.ts). Silent when nothing changed (exit 9), one line on stderr when it loaded
+// (exit 0); -q: not that line, nor warnings; -v: the fingerprints and the time taken.
 export function applyCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env)): Command {
   const cmd = new Command('apply')
     .description(
@@ -48,11 +44,11 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
     .addOption(
       new Option(
         '--force',
-        'load even when the live table already matches the config, or replace a table of that name nftlb did not make',
+        'load even when nothing changed since the last load, or replace a table of that name nftlb did not make',
       ),
     )
     .addOption(new Option('--json', 'print the outcome as JSON on stdout'));
-  for (const o of lockOptions()) cmd.addOption(o);
+  for (const o of [...lockOptions(), ...verbosityOptions()]) cmd.addOption(o);
   return cmd.action(
     async (opts: {
       config: string;
@@ -61,42 +57,49 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
       json?: boolean;
       wait: number;
       lockFile?: string;
+      quiet?: boolean;
+      verbose?: boolean;
     }) => {
       const json = opts.json === true;
+      const out = outputOf(ctx, opts);
       try {
-        const r = await applyConfig(hostOf(ctx, exec, { lockFile: opts.lockFile }), {
+        const t0 = performance.now();
+        out.progress.step(`reading ${opts.config}`);
+        const r = await applyConfig(hostOf(ctx, showingSteps(exec, out.progress), { lockFile: opts.lockFile }), {
           config: opts.config,
           waitSeconds: opts.wait,
           dryRun: opts.dryRun === true,
           force: opts.force === true,
         });
-        printDiagnostics(ctx.io, opts.config, r.warnings);
+        out.progress.done();
+        if (!out.quiet) printDiagnostics(out.io, opts.config, r.warnings);
         const code = r.kind === 'unchanged' ? EXIT.unchanged : EXIT.ok;
+        out.detail(
+          `${r.tables.map((t) => `table ${t}`).join(' and ')}: ${r.kind}, ${r.services} services, fingerprint ${r.fingerprint}${r.kind === 'applied' ? `, was ${r.previous ?? 'none'}` : ''} (${since(t0)})`,
+        );
         if (json) {
-          const out = {
-            command: 'apply',
-            result: r.kind,
-            exitCode: code,
+          printEnvelope(out.io, 'apply', r.kind, code, {
             table: r.table,
             tables: r.tables,
             deleted: r.kind === 'applied' ? r.deleted : [],
             fingerprint: r.fingerprint,
             previousFingerprint: r.kind === 'applied' ? r.previous : r.kind === 'unchanged' ? r.fingerprint : null,
             services: r.services,
+            warnings: r.warnings,
             ...(r.kind === 'dry-run' ? { script: r.script } : {}),
             ...(r.kind === 'applied' && r.persistence !== null ? { persistence: r.persistence } : {}),
-          };
-          ctx.io.out(`${JSON.stringify(out, null, 2)}\n`);
+          });
         } else if (r.kind === 'dry-run') {
-          ctx.io.out(r.script);
+          out.io.out(r.script);
         } else if (r.kind === 'applied') {
-          ctx.io.err(
+          out.note(
             `nftlb: applied ${r.tables.map((t) => `table ${t}`).join(' and ')}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.deleted.map((t) => `; deleted table ${t}`).join('')}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}\n`,
           );
         }
         ctx.exit(code);
       } catch (e) {
-        ctx.exit(reportOpsError(ctx.io, 'apply', json, e, opts.config));
+        out.progress.done();
+        ctx.exit(reportFailure(out.io, 'apply', json, e, opts.config));
       }
     },
   );

@@ -3,7 +3,8 @@ import { loadModel } from '../system/config-file.js';
 import { backendSetup, type BackendSetup } from '../ops/backend-setup.js';
 import { configOption, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
-import { printDiagnostics, reportError } from './io.js';
+import { printEnvelope, reportFailure, reportUsage } from './envelope.js';
+import { printDiagnostics } from './io.js';
 
 // `nftlb backend-setup`: prints the commands one DSR backend needs (the VIP on lo, the ARP sysctls), as a shell script
 // to run on that backend, or as JSON. Exit 2 when the address is not a backend of a DSR service of the config.
@@ -17,28 +18,37 @@ export function backendSetupCommand(ctx: CommandContext): Command {
     )
     .addOption(new Option('--json', 'print the recipe as JSON on stdout'))
     .action(async (opts: { config: string; backend: string; interface?: string; json?: boolean }) => {
+      const json = opts.json === true;
+      const fields = { backend: opts.backend };
       try {
         const { model, warnings } = await loadModel(opts.config);
         printDiagnostics(ctx.io, opts.config, warnings);
-        if (opts.interface !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/.test(opts.interface)) {
-          ctx.io.err(`nftlb: --interface: not an interface name: ${JSON.stringify(opts.interface)}\n`);
-          return ctx.exit(EXIT.usage);
-        }
-        const r = backendSetup(model, opts.backend, opts.interface);
-        if (r === undefined || r.services.length === 0) {
-          ctx.io.err(
-            `nftlb: ${opts.backend} is ${r === undefined ? 'not an IP address' : `no backend of a DSR service in ${opts.config}`}\n`,
+        if (opts.interface !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/.test(opts.interface))
+          return ctx.exit(
+            reportUsage(
+              ctx.io,
+              'backend-setup',
+              json,
+              `--interface: not an interface name: ${JSON.stringify(opts.interface)}`,
+              fields,
+            ),
           );
-          return ctx.exit(EXIT.usage);
-        }
-        ctx.io.out(
-          opts.json === true
-            ? `${JSON.stringify({ command: 'backend-setup', ...r }, null, 2)}\n`
-            : script(r, opts.config),
-        );
+        const r = backendSetup(model, opts.backend, opts.interface);
+        if (r === undefined || r.services.length === 0)
+          return ctx.exit(
+            reportUsage(
+              ctx.io,
+              'backend-setup',
+              json,
+              `${opts.backend} is ${r === undefined ? 'not an IP address' : `no backend of a DSR service in ${opts.config}`}`,
+              fields,
+            ),
+          );
+        if (json) printEnvelope(ctx.io, 'backend-setup', 'ok', EXIT.ok, r);
+        else ctx.io.out(script(r, opts.config));
         ctx.exit(EXIT.ok);
       } catch (e) {
-        ctx.exit(reportError(ctx.io, e, opts.config));
+        ctx.exit(reportFailure(ctx.io, 'backend-setup', json, e, opts.config, fields));
       }
     });
 }

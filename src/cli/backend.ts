@@ -3,8 +3,9 @@ import { parseAddress } from '../model/address.js';
 import type { Address } from '../model/types.js';
 import { overrideBackend, type BackendAction, type BackendOutcome } from '../ops/backend.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { parseWait, reportOpsError } from './apply.js';
+import { parseWait } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 import { stateDirOption } from './health.js';
 import { printDiagnostics, type Io } from './io.js';
@@ -82,10 +83,14 @@ export function backendCommand(ctx: CommandContext, exec: Executor = systemExecu
             });
             printDiagnostics(ctx.io, opts.config, r.warnings);
             logOutcome(ctx.io, r);
-            if (json) ctx.io.out(`${JSON.stringify(outcomeJson(action, r), null, 2)}\n`);
+            if (json)
+              printEnvelope(ctx.io, 'backend', r.previous === r.override ? 'unchanged' : 'changed', EXIT.ok, {
+                action,
+                ...outcomeFields(r),
+              });
             ctx.exit(EXIT.ok);
           } catch (e) {
-            ctx.exit(reportOpsError(ctx.io, 'backend', json, e, opts.config));
+            ctx.exit(reportFailure(ctx.io, 'backend', json, e, opts.config, { action }));
           }
         },
       );
@@ -116,12 +121,9 @@ function logOutcome(io: Io, r: BackendOutcome): void {
   if (s.reset.length > 0) io.err(`nftlb: reset connections of backend id ${s.reset.join(', ')} (on-down: reset)\n`);
 }
 
-function outcomeJson(action: BackendAction, r: BackendOutcome): object {
+// The outcome's fields in --json, after the envelope and the action.
+function outcomeFields(r: BackendOutcome): object {
   return {
-    command: 'backend',
-    result: r.previous === r.override ? 'unchanged' : 'changed',
-    exitCode: EXIT.ok,
-    action,
     table: r.table,
     service: r.service,
     backend: r.endpoint,

@@ -1,4 +1,4 @@
-import { Argument, Command } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { thisNode } from '../cluster/node.js';
 import { vrrpTransition } from '../cluster/notify.js';
 import { NftlbError } from '../common/errors.js';
@@ -7,7 +7,7 @@ import type { VrrpState } from '../system/cluster-role.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
-import { reportError } from './io.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { clusterDirOption, clusterNodeOption } from './render.js';
 
 // `nftlb cluster notify master|backup|fault`: what keepalived's notify scripts run on a VRRP transition (the rendered
@@ -20,7 +20,9 @@ export function clusterCommand(ctx: CommandContext, exec: Executor = systemExecu
     .addOption(configOption())
     .addOption(clusterNodeOption())
     .addOption(clusterDirOption())
-    .action(async (state: VrrpState, opts: { config: string; node?: string; clusterDir?: string }) => {
+    .addOption(new Option('--json', 'print the outcome and each conntrackd step as JSON on stdout'))
+    .action(async (state: VrrpState, opts: { config: string; node?: string; clusterDir?: string; json?: boolean }) => {
+      const json = opts.json === true;
       try {
         const { model } = await loadModel(opts.config);
         const host = hostOf(ctx, exec, { node: opts.node, clusterDir: opts.clusterDir });
@@ -33,9 +35,25 @@ export function clusterCommand(ctx: CommandContext, exec: Executor = systemExecu
         ctx.io.err(
           `nftlb cluster notify: node ${node.name} is ${state}${failed.length > 0 ? ` (${failed.length} conntrackd step(s) failed)` : ''}\n`,
         );
-        ctx.exit(failed.length > 0 ? EXIT.engineFailed : EXIT.ok);
+        const code = failed.length > 0 ? EXIT.engineFailed : EXIT.ok;
+        if (json)
+          printEnvelope(
+            ctx.io,
+            'cluster',
+            failed.length > 0 ? 'error' : 'notified',
+            code,
+            { action: 'notify', node: node.name, state, steps },
+            failed.length > 0
+              ? {
+                  code: 'engine-failed',
+                  message: `${failed.length} conntrackd step(s) failed`,
+                  detail: failed.map((s) => s.error).join('\n'),
+                }
+              : null,
+          );
+        ctx.exit(code);
       } catch (e) {
-        ctx.exit(reportError(ctx.io, e, opts.config));
+        ctx.exit(reportFailure(ctx.io, 'cluster', json, e, opts.config, { action: 'notify', state }));
       }
     });
   return new Command('cluster')

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { runDoctor, type Check } from '../ops/doctor.js';
 import { procReader, type ProcReader } from '../system/proc.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { reportOpsError } from './apply.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { NftlbError } from '../common/errors.js';
@@ -11,7 +11,7 @@ import type { Model } from '../model/types.js';
 import { DEFAULT_CONFIG_PATH } from '../system/host.js';
 
 // `nftlb doctor`: what this host needs for nftlb, one line per check (ok / warn / fail with the fix). Exit 0 without a
-// blocker (warnings included), 10 when a check fails.
+// blocker (warnings included), 10 when a check fails. -q: only the warn and fail lines.
 // The config's DSR services add the checks of the balancer side of DSR: with -c that config (an unreadable or invalid
 // one is an error), without it the default config when there is one (none, or an invalid one: no DSR checks, and a
 // warning for the invalid one).
@@ -29,7 +29,8 @@ export function doctorCommand(
       new Option('-c, --config <file>', `config whose DSR services to check (default: ${defaultConfig} if it exists)`),
     )
     .addOption(new Option('--json', 'print the checks as JSON on stdout'))
-    .action(async (opts: { json?: boolean; config?: string }) => {
+    .addOption(new Option('-q, --quiet', 'print only the checks that warn or fail'))
+    .action(async (opts: { json?: boolean; quiet?: boolean; config?: string }) => {
       const json = opts.json === true;
       try {
         const extra: Check[] = [];
@@ -53,12 +54,17 @@ export function doctorCommand(
         const checks = [...(await runDoctor(hostOf(ctx, exec), { proc, ...(model ? { model } : {}) })), ...extra];
         const blocked = checks.some((c) => c.level === 'fail');
         const code = blocked ? EXIT.blocked : EXIT.ok;
-        if (json)
-          ctx.io.out(`${JSON.stringify({ command: 'doctor', exitCode: code, ok: !blocked, checks }, null, 2)}\n`);
-        else ctx.io.out(checks.map(line).join(''));
+        if (json) printEnvelope(ctx.io, 'doctor', blocked ? 'blocked' : 'ok', code, { ok: !blocked, checks });
+        else
+          ctx.io.out(
+            checks
+              .filter((c) => opts.quiet !== true || c.level !== 'ok')
+              .map(line)
+              .join(''),
+          );
         ctx.exit(code);
       } catch (e) {
-        ctx.exit(reportOpsError(ctx.io, 'doctor', json, e, opts.config));
+        ctx.exit(reportFailure(ctx.io, 'doctor', json, e, opts.config));
       }
     });
 }

@@ -21,7 +21,7 @@ export const EXIT = {
   toolMissing: 7,
   /** Another nftlb apply holds the lock. */
   lockBusy: 8,
-  /** `nftlb apply`: the live table already matches the config; nothing was loaded. */
+  /** `nftlb apply`: nothing changed since the last load (its record proves it); nothing was loaded. */
   unchanged: 9,
   /** `nftlb doctor`: a check failed (nftlb cannot work on this host as it is). */
   blocked: 10,
@@ -29,7 +29,8 @@ export const EXIT = {
   importIncomplete: 11,
   /** `nftlb diff`: applying the config would change the live table. */
   differs: 12,
-  /** The host refused a file operation (read-only or full file system, a directory that is a file, permissions). */
+  /** The host refused a file operation (read-only or full file system, a directory that is a file, permissions), or
+   *  `health --metrics-listen` cannot listen on its address (in use, not this host's). */
   hostFault: 13,
   /** A table of nftlb's name exists that nftlb did not make; nothing was changed (apply --force takes it over). */
   foreignTable: 14,

@@ -1,4 +1,6 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Model } from '../model/types.js';
+import { parseListen, serveMetrics, type ListenAddress, type MetricsServer } from '../system/metrics-server.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { loadModel } from '../system/config-file.js';
 import { runProbe, type CaContexts } from '../health/probe.js';
@@ -11,12 +13,13 @@ import { checkStatusText, checkStatusView } from '../health/check-status.js';
 import { watch } from '../health/watch.js';
 import { Announcer, type AnnounceEvent } from '../cluster/announce.js';
 import { thisNode } from '../cluster/node.js';
-import type { Model } from '../model/types.js';
 import { clusterDirOption, clusterNodeOption } from './render.js';
 import { parseWait } from './apply.js';
-import { configOption, hostOf, type CommandContext } from './context.js';
+import { configOption, hostOf, outputOf, verbosityOptions, type CommandContext, type Output } from './context.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
-import { printDiagnostics, reportError, type Io } from './io.js';
+import { HealthCounters, scraper } from './health-metrics.js';
+import { printDiagnostics, reportError } from './io.js';
 
 // The --state-dir option.
 export function stateDirOption(): Option {
@@ -34,7 +37,9 @@ function roundDeps(
   exec: Executor,
   opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean; node?: string; clusterDir?: string },
   table: string,
+  out: Output,
   cas: { current: CaContexts },
+  checked: (ok: boolean) => void,
 ): RoundDeps {
   const host = hostOf(ctx, exec, {
     lockFile: opts.lockFile,
@@ -46,32 +51,40 @@ function roundDeps(
     host,
     lockWaitSeconds: opts.wait,
     force: opts.force === true,
-    probe: (check, target) => runProbe(check, target, ctx.env, cas.current),
+    probe: async (check, target) => {
+      const r = await runProbe(check, target, ctx.env, cas.current);
+      checked(r.ok);
+      return r;
+    },
     now: () => new Date(),
     stateFile: healthStateFile(host.stateDir, table),
-    warn: (msg) => ctx.io.err(`nftlb health: warning: ${msg}\n`),
+    warn: (msg) => out.note(`nftlb health: warning: ${msg}\n`),
   };
 }
 
-// One log line per transition and per kernel update, the form journald shows.
-function logRound(io: Io, r: RoundReport): void {
+// One log line per transition and per kernel update, the form journald shows (nothing with -q); with -v also a line
+// per round that did something.
+function logRound(out: Output, r: RoundReport, ms: number | undefined): void {
   for (const t of r.transitions)
-    io.err(`nftlb health: ${t.service} ${t.endpoint}: ${t.from} -> ${t.to} (${t.reason})\n`);
+    out.note(`nftlb health: ${t.service} ${t.endpoint}: ${t.from} -> ${t.to} (${t.reason})\n`);
   for (const c of r.spill) {
     const at = c.key.indexOf('/');
     const what = c.full
       ? `full (${c.count}/${c.max} connections): no new connections`
       : `has room (${c.count}/${c.max} connections): takes new connections again`;
-    io.err(`nftlb health: ${c.key.slice(0, at)} ${c.key.slice(at + 1)}: ${what}\n`);
+    out.note(`nftlb health: ${c.key.slice(0, at)} ${c.key.slice(at + 1)}: ${what}\n`);
   }
   for (const o of r.overrides ?? []) {
     const at = o.key.indexOf('/');
     const what = o.to === null ? `override ${o.from ?? ''} removed` : `override ${o.to} set`;
-    io.err(`nftlb health: ${o.key.slice(0, at)} ${o.key.slice(at + 1)}: ${what} (nftlb backend)\n`);
+    out.note(`nftlb health: ${o.key.slice(0, at)} ${o.key.slice(at + 1)}: ${what} (nftlb backend)\n`);
   }
   if (r.sync.action !== 'none')
-    io.err(`nftlb health: ${r.sync.action === 'full' ? `reloaded table (${r.sync.why})` : r.sync.why}\n`);
-  if (r.sync.reset.length > 0) io.err(`nftlb health: reset connections of backend id ${r.sync.reset.join(', ')}\n`);
+    out.note(`nftlb health: ${r.sync.action === 'full' ? `reloaded table (${r.sync.why})` : r.sync.why}\n`);
+  if (r.sync.reset.length > 0) out.note(`nftlb health: reset connections of backend id ${r.sync.reset.join(', ')}\n`);
+  out.detail(
+    `health: ${r.checked} checked, ${r.transitions.length} transitions, table ${r.sync.action}${ms === undefined ? '' : ` (${Math.round(ms)} ms)`}`,
+  );
 }
 
 function reportJson(r: RoundReport): object {
@@ -86,13 +99,38 @@ function reportJson(r: RoundReport): object {
   };
 }
 
-// `nftlb health`: --once checks every backend once (for cron); --watch keeps checking (for systemd).
+// Backends with a check, as a round probes them (config state down is not probed): for the progress line.
+function probedCount(model: Model): number {
+  let n = 0;
+  for (const s of model.services) for (const b of s.backends) if (b.health !== undefined && b.state !== 'down') n++;
+  return n;
+}
+
+type HealthOpts = {
+  config: string;
+  once?: boolean;
+  watch?: boolean;
+  status?: boolean;
+  stateDir?: string;
+  json?: boolean;
+  wait: number;
+  lockFile?: string;
+  force?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  metricsListen?: ListenAddress;
+  node?: string;
+  clusterDir?: string;
+};
+
+// `nftlb health`: --once checks every backend once (for cron); --watch keeps checking (for systemd), and serves
+// /metrics when asked; --status shows the recorded verdicts.
 export function healthCommand(
   ctx: CommandContext,
   exec: Executor = systemExecutor(ctx.env),
   signals: SignalSource = process,
 ): Command {
-  return new Command('health')
+  const cmd = new Command('health')
     .description('check backends and take dead ones out of (and healthy ones back into) the live table')
     .addOption(configOption())
     .addOption(new Option('--once', 'check every backend once, update the table, exit (for cron)'))
@@ -107,91 +145,147 @@ export function healthCommand(
     )
     .addOption(stateDirOption())
     .addOption(new Option('--force', "replace a table of the config's name that nftlb did not make"))
-    .addOption(new Option('--json', '--once, --status: print JSON on stdout'))
+    .addOption(
+      new Option('--json', 'print the outcome as JSON on stdout (--watch: once, when it stops; errors: always)'),
+    )
     .addOption(new Option('--wait <seconds>', 'wait up to SECONDS for the apply lock').argParser(parseWait).default(10))
     .addOption(
       new Option('--lock-file <file>', 'lock file shared with apply (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'),
     )
+    .addOption(
+      new Option(
+        '--metrics-listen <address:port>',
+        '--watch: serve Prometheus metrics on http://ADDRESS:PORT/metrics (e.g. 127.0.0.1:9811, [::1]:9811)',
+      ).argParser((v: string) => {
+        const l = parseListen(v);
+        if (l === undefined) throw new InvalidArgumentError('expected ADDRESS:PORT, e.g. 127.0.0.1:9811 or [::1]:9811');
+        return l;
+      }),
+    )
     .addOption(clusterNodeOption())
-    .addOption(clusterDirOption())
-    .action(
-      async (opts: {
-        config: string;
-        once?: boolean;
-        watch?: boolean;
-        status?: boolean;
-        stateDir?: string;
-        json?: boolean;
-        wait: number;
-        lockFile?: string;
-        force?: boolean;
-        node?: string;
-        clusterDir?: string;
-      }) => {
-        try {
-          if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
-            ctx.io.err('nftlb health: give one of --once, --watch or --status\n');
-            ctx.exit(EXIT.usage);
-            return;
-          }
-          const { model, warnings } = await loadModel(opts.config);
-          if (opts.status === true) {
-            const dir = hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir;
-            const file = healthStateFile(dir, model.table);
-            const state = await readHealthState(file, model.table, (m) => ctx.io.err(`nftlb health: warning: ${m}\n`));
-            const ofile = overridesFile(dir, model.table);
-            const overrides = overrideStates(await readOverrides(ofile, model.table));
-            const rows = checkStatusView(model, { ...state, overrides });
-            ctx.io.out(
-              opts.json === true
-                ? `${JSON.stringify({ table: model.table, stateFile: file, overridesFile: ofile, backends: rows }, null, 2)}\n`
-                : checkStatusText(rows),
-            );
-            ctx.exit(EXIT.ok);
-            return;
-          }
-          printDiagnostics(ctx.io, opts.config, warnings);
-          // The CA files of https checks are read once here (and again on SIGHUP), not by every probe.
-          const cas = { current: await caContexts(model, readCaFile) };
-          const deps = roundDeps(ctx, exec, opts, model.table, cas);
-          const announcer = announcerOf(ctx, deps, model, opts.config);
-          if (opts.once === true) {
-            const r = await healthOnce(deps, model);
-            logRound(ctx.io, r);
-            await announcer?.served(r.sync.plan);
-            if (opts.json === true) ctx.io.out(`${JSON.stringify(reportJson(r), null, 2)}\n`);
-            ctx.exit(EXIT.ok);
-            return;
-          }
-          await watchUntilStopped(ctx, deps, model, opts.config, signals, cas, announcer);
-          ctx.exit(EXIT.ok);
-        } catch (e) {
-          ctx.exit(reportError(ctx.io, e, opts.config));
-        }
-      },
-    );
+    .addOption(clusterDirOption());
+  for (const o of verbosityOptions()) cmd.addOption(o);
+  return cmd.action(async (opts: HealthOpts) => {
+    const json = opts.json === true;
+    const mode = opts.once === true ? 'once' : opts.watch === true ? 'watch' : 'status';
+    const out = outputOf(ctx, opts);
+    try {
+      if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
+        const message = 'give one of --once, --watch or --status';
+        out.io.err(`nftlb health: ${message}\n`);
+        if (json) printEnvelope(out.io, 'health', 'error', EXIT.usage, {}, { code: 'usage', message, detail: null });
+        ctx.exit(EXIT.usage);
+        return;
+      }
+      if (opts.metricsListen !== undefined && mode !== 'watch') {
+        const message = '--metrics-listen needs --watch';
+        out.io.err(`nftlb health: ${message}\n`);
+        if (json)
+          printEnvelope(out.io, 'health', 'error', EXIT.usage, { mode }, { code: 'usage', message, detail: null });
+        ctx.exit(EXIT.usage);
+        return;
+      }
+      const { model, warnings } = await loadModel(opts.config, (x) => out.progress.step(x));
+      out.progress.done();
+      if (opts.status === true) {
+        const dir = hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir;
+        const file = healthStateFile(dir, model.table);
+        const state = await readHealthState(file, model.table, (m) => out.note(`nftlb health: warning: ${m}\n`));
+        const ofile = overridesFile(dir, model.table);
+        const overrides = overrideStates(await readOverrides(ofile, model.table));
+        const rows = checkStatusView(model, { ...state, overrides });
+        if (json)
+          printEnvelope(out.io, 'health', 'ok', EXIT.ok, {
+            mode,
+            table: model.table,
+            stateFile: file,
+            overridesFile: ofile,
+            backends: rows,
+          });
+        else out.io.out(checkStatusText(rows));
+        ctx.exit(EXIT.ok);
+        return;
+      }
+      if (!out.quiet) printDiagnostics(out.io, opts.config, warnings);
+      const counters = new HealthCounters();
+      // The CA files of https checks are read once here (and again on SIGHUP), not by every probe.
+      const cas = { current: await caContexts(model, readCaFile) };
+      if (opts.once === true) {
+        const total = probedCount(model);
+        let done = 0;
+        const deps = roundDeps(ctx, exec, opts, model.table, out, cas, (ok) => {
+          counters.check(ok);
+          out.progress.step(`checked ${++done} of ${total} backends`);
+        });
+        const announcer = announcerOf(out, deps, model, opts.config);
+        const t0 = performance.now();
+        out.progress.step(`checking ${total} backends`);
+        const r = await healthOnce(deps, model);
+        out.progress.done();
+        logRound(out, r, performance.now() - t0);
+        await announcer?.served(r.sync.plan);
+        if (json) printEnvelope(out.io, 'health', 'checked', EXIT.ok, { mode, table: model.table, ...reportJson(r) });
+        ctx.exit(EXIT.ok);
+        return;
+      }
+      const deps = roundDeps(ctx, exec, opts, model.table, out, cas, (ok) => counters.check(ok));
+      const announcer = announcerOf(out, deps, model, opts.config);
+      const stopped = await watchUntilStopped(ctx, out, deps, model, opts, signals, counters, cas, announcer);
+      if (json) printEnvelope(out.io, 'health', 'stopped', EXIT.ok, { mode, table: stopped.table, ...stopped.totals });
+      ctx.exit(EXIT.ok);
+    } catch (e) {
+      out.progress.done();
+      ctx.exit(reportFailure(out.io, 'health', json, e, opts.config, { mode }));
+    }
+  });
 }
 
 async function watchUntilStopped(
   ctx: CommandContext,
+  out: Output,
   deps: RoundDeps,
-  model: Awaited<ReturnType<typeof loadModel>>['model'],
-  config: string,
+  first: Model,
+  opts: HealthOpts,
   signals: SignalSource,
+  counters: HealthCounters,
   cas: { current: CaContexts },
   announcer: Announcer | undefined,
-): Promise<void> {
-  ctx.io.err(`nftlb health: watching ${config} (table ${model.table})\n`);
-  let current = model;
+): Promise<{ table: string; totals: object }> {
+  const config = opts.config;
+  let model = first;
+  out.note(`nftlb health: watching ${config} (table ${model.table})\n`);
+  let server: MetricsServer | undefined;
+  if (opts.metricsListen !== undefined) {
+    // The status child gets health's state directory and lock file through the environment it reads them from.
+    const childEnv = { ...ctx.env, NFTLB_STATE_DIR: deps.host.stateDir, NFTLB_LOCK: deps.host.lockFile };
+    server = await serveMetrics(
+      opts.metricsListen,
+      scraper(counters, {
+        self: ctx.self,
+        exec: ctx.self === undefined ? deps.host.exec : systemExecutor(childEnv),
+        host: deps.host,
+        config,
+        table: () => model.table,
+        warn: (m) => out.io.err(`nftlb health: ${m}\n`),
+      }),
+    );
+    out.note(`nftlb health: serving metrics on ${server.url}\n`);
+  }
+  let rounds = 0;
   const w = watch(
     deps,
     model,
     (r) => {
-      logRound(ctx.io, r);
+      rounds++;
+      counters.round(r);
+      logRound(out, r, undefined);
       // ecmp: the table now holds r.sync.plan; announce the VIPs it serves, withdraw the others.
-      void announcer?.served(r.sync.plan, current);
+      void announcer?.served(r.sync.plan, model);
     },
-    (e) => void reportError(ctx.io, e, config),
+    (e) => {
+      counters.errors++;
+      void reportError(out.io, e, config);
+    },
   );
   announcer?.start(ANNOUNCE_RECONCILE_MS);
   const hup = (): void => {
@@ -200,24 +294,26 @@ async function watchUntilStopped(
       .then(
         ({ m, c }) => {
           if (m.table !== model.table) {
-            ctx.io.err(`nftlb health: ${config}: the table name changed; restart nftlb health to follow it\n`);
+            out.io.err(`nftlb health: ${config}: the table name changed; restart nftlb health to follow it\n`);
             return;
           }
-          ctx.io.err(`nftlb health: reloaded ${config}\n`);
+          out.note(`nftlb health: reloaded ${config}\n`);
           // Probes of the round in flight may still name a CA file of the old config: keep those contexts.
           cas.current = new Map([...cas.current, ...c]);
-          current = m;
+          model = m;
           w.reload(m);
         },
         (e: unknown) => {
-          ctx.io.err('nftlb health: SIGHUP: the config cannot be used, keeping the previous one\n');
-          reportError(ctx.io, e, config);
+          out.io.err('nftlb health: SIGHUP: the config cannot be used, keeping the previous one\n');
+          reportError(out.io, e, config);
         },
       );
   };
   const term = (): void => {
-    ctx.io.err('nftlb health: stopping\n');
+    out.note('nftlb health: stopping\n');
     w.stop();
+    // Stop listening at once: a scrape after SIGTERM is refused rather than answered by a process on its way out.
+    void server?.close();
   };
   signals.on('SIGHUP', hup);
   signals.on('SIGTERM', term);
@@ -231,26 +327,36 @@ async function watchUntilStopped(
     signals.off('SIGHUP', hup);
     signals.off('SIGTERM', term);
     signals.off('SIGINT', term);
+    await server?.close();
   }
+  return {
+    table: model.table,
+    totals: {
+      rounds,
+      checks: counters.checks,
+      transitions: counters.transitions,
+      updates: counters.updates,
+      errors: counters.errors,
+      metrics: server?.url ?? null,
+    },
+  };
 }
 
 /** How often nftlb health --watch makes BIRD's VIP protocols match again (a restarted BIRD starts with none). */
 const ANNOUNCE_RECONCILE_MS = 2000;
 
 // ecmp: the announcer of this node's VIPs (undefined without an ecmp cluster). The host must be a node of the cluster.
-function announcerOf(ctx: CommandContext, deps: RoundDeps, model: Model, config: string): Announcer | undefined {
+function announcerOf(out: Output, deps: RoundDeps, model: Model, config: string): Announcer | undefined {
   if (model.cluster?.mode !== 'ecmp') return undefined;
   const node = thisNode(model.cluster, deps.host.cluster);
-  ctx.io.err(
+  out.note(
     `nftlb health: node ${node.name}: announcing the VIPs it can serve through BIRD (${deps.host.cluster.birdSocket})\n`,
   );
   return new Announcer(
     deps.host,
     model,
     (e: AnnounceEvent) =>
-      ctx.io.err(
-        `nftlb health: ${e.announced ? 'announcing' : 'withdrawing'} ${e.vip} (BIRD protocol ${e.protocol})\n`,
-      ),
-    (e) => void reportError(ctx.io, e, config),
+      out.note(`nftlb health: ${e.announced ? 'announcing' : 'withdrawing'} ${e.vip} (BIRD protocol ${e.protocol})\n`),
+    (e) => void reportError(out.io, e, config),
   );
 }

@@ -7,6 +7,8 @@ import { exitCodeFor, EXIT } from './exit-codes.js';
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** stderr is a terminal (a person watches it): progress lines may be drawn there. */
+  readonly errIsTTY?: boolean;
 }
 
 /** Largest piece of text handed to a stream at once (UTF-16 code units). */
@@ -28,6 +30,9 @@ export function writePieces(write: (piece: string) => void, text: string): void 
 export const processIo: Io = {
   out: (text) => writePieces((p) => process.stdout.write(p), text),
   err: (text) => process.stderr.write(text),
+  get errIsTTY() {
+    return process.stderr.isTTY === true;
+  },
 };
 
 /** Most diagnostics printed on stderr; the rest are counted ("and M more"). `nftlb check --json` lists all that were

@@ -10,11 +10,12 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 // The nftlb executable: run the command, then exit with its code once stdout has drained. `nftlb apply` first asks its
-// no-op record (src/cli/fast-apply.ts); the rest of nftlb is loaded only when that does not settle it.
+// no-op record (src/cli/fast-apply.ts); the rest of nftlb is loaded only when that does not settle it. `self` runs this
+// same nftlb again (health's /metrics asks `nftlb status` in a child process).
 const argv = process.argv.slice(2);
 const fast = argv[0] === 'apply' ? await (await import('./fast-apply.js')).fastApply(argv.slice(1), process.env) : null;
 if (fast !== null) process.exitCode = fast;
 else {
   const [{ run }, { processIo }] = await Promise.all([import('./program.js'), import('./io.js')]);
-  process.exitCode = await run(argv, processIo);
+  process.exitCode = await run(argv, processIo, process.env, [process.execPath, process.argv[1]!]);
 }

@@ -2,8 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseAddress } from '../model/address.js';
 import { flushPersistence, listPersistence, type EntryView } from '../ops/persistence.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { reportOpsError } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 
 // `nftlb persistence list|flush`: the live persistence entries (which backend each client is kept on, for how long),
@@ -33,12 +33,11 @@ export function persistenceCommand(ctx: CommandContext, exec: Executor = systemE
     const json = o.json === true;
     try {
       const r = await listPersistence(hostOf(ctx, exec), { config: o.config, ...filterOf(o) });
-      ctx.io.out(
-        json ? `${JSON.stringify({ command: 'persistence list', ...r }, null, 2)}\n` : entriesTable(r.entries),
-      );
+      if (json) printEnvelope(ctx.io, 'persistence', 'listed', EXIT.ok, { action: 'list', ...r });
+      else ctx.io.out(entriesTable(r.entries));
       ctx.exit(EXIT.ok);
     } catch (e) {
-      ctx.exit(reportOpsError(ctx.io, 'persistence list', json, e, o.config));
+      ctx.exit(reportFailure(ctx.io, 'persistence', json, e, o.config, { action: 'list' }));
     }
   });
   const flush = filters(
@@ -47,14 +46,14 @@ export function persistenceCommand(ctx: CommandContext, exec: Executor = systemE
     const json = o.json === true;
     try {
       const r = await flushPersistence(hostOf(ctx, exec), { config: o.config, ...filterOf(o) });
-      if (json) ctx.io.out(`${JSON.stringify({ command: 'persistence flush', exitCode: EXIT.ok, ...r }, null, 2)}\n`);
+      if (json) printEnvelope(ctx.io, 'persistence', 'flushed', EXIT.ok, { action: 'flush', ...r });
       else
         ctx.io.err(
           `nftlb: removed ${r.flushed} persistence entr${r.flushed === 1 ? 'y' : 'ies'} of table inet ${r.table}\n`,
         );
       ctx.exit(EXIT.ok);
     } catch (e) {
-      ctx.exit(reportOpsError(ctx.io, 'persistence flush', json, e, o.config));
+      ctx.exit(reportFailure(ctx.io, 'persistence', json, e, o.config, { action: 'flush' }));
     }
   });
   return new Command('persistence')

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../common/version.js';
 import { checkCommand } from './check.js';
 import type { CommandContext } from './context.js';
+import { printEnvelope } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 import { renderCommand } from './render.js';
 import { applyCommand } from './apply.js';
@@ -54,6 +55,7 @@ export async function run(
   argv: readonly string[],
   io: CommandContext['io'],
   env: NodeJS.ProcessEnv = process.env,
+  self?: readonly string[],
 ): Promise<number> {
   let code: number = EXIT.ok;
   const ctx: CommandContext = {
@@ -62,14 +64,32 @@ export async function run(
     exit: (c) => {
       code = c;
     },
+    ...(self === undefined ? {} : { self }),
   };
   const program = buildProgram(ctx);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      // --help and --version end with exitCode 0; everything else commander rejects is a usage error.
-      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      // --help and --version end with exitCode 0; everything else commander rejects is a usage error, which --json
+      // reports as an envelope too (commander has said it on stderr).
+      if (e.exitCode === 0) return EXIT.ok;
+      if (argv.includes('--json')) {
+        const command = argv.find((a) => program.commands.some((c) => c.name() === a)) ?? 'nftlb';
+        printEnvelope(
+          io,
+          command,
+          'error',
+          EXIT.usage,
+          {},
+          {
+            code: 'usage',
+            message: e.message.replace(/^error: /, ''),
+            detail: null,
+          },
+        );
+      }
+      return EXIT.usage;
     }
     throw e;
   }

@@ -2,32 +2,65 @@ import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { removeTable } from '../ops/remove.js';
 import { loadModel } from '../system/config-file.js';
-import { lockOptions, reportOpsError } from './apply.js';
-import { configOption, hostOf, type CommandContext } from './context.js';
+import { lockOptions } from './apply.js';
+import {
+  configOption,
+  hostOf,
+  outputOf,
+  showingSteps,
+  since,
+  verbosityOptions,
+  type CommandContext,
+} from './context.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 
-// `nftlb remove`: deletes nftlb's table and nothing else; removing a table that is not there succeeds (exit 0).
+// `nftlb remove`: deletes nftlb's table and nothing else; removing a table that is not there succeeds (exit 0). -q: no
+// line when it removed one; -v: which table and the time taken.
 export function removeCommand(ctx: CommandContext, exec: Executor = systemExecutor(ctx.env)): Command {
   const cmd = new Command('remove')
     .description("delete nftlb's tables: the inet one and the DSR netdev one (idempotent; other tables are untouched)")
     .addOption(configOption())
     .addOption(new Option('--table <name>', 'table to remove (default: the table named in the config)'))
     .addOption(new Option('--json', 'print the outcome as JSON on stdout'));
-  for (const o of lockOptions()) cmd.addOption(o);
+  for (const o of [...lockOptions(), ...verbosityOptions()]) cmd.addOption(o);
   return cmd.action(
-    async (opts: { config: string; table?: string; json?: boolean; wait: number; lockFile?: string }) => {
+    async (opts: {
+      config: string;
+      table?: string;
+      json?: boolean;
+      wait: number;
+      lockFile?: string;
+      quiet?: boolean;
+      verbose?: boolean;
+    }) => {
       const json = opts.json === true;
+      const out = outputOf(ctx, opts);
       try {
-        const table = opts.table ?? (await loadModel(opts.config)).model.table;
-        const r = await removeTable(hostOf(ctx, exec, { lockFile: opts.lockFile }), { table, waitSeconds: opts.wait });
+        const t0 = performance.now();
+        const table = opts.table ?? (await loadModel(opts.config, (s) => out.progress.step(s))).model.table;
+        const r = await removeTable(hostOf(ctx, showingSteps(exec, out.progress), { lockFile: opts.lockFile }), {
+          table,
+          waitSeconds: opts.wait,
+        });
+        out.progress.done();
+        const removed = r.tables.map((t) => `table ${t}`).join(' and ');
+        out.detail(`${r.removed ? `removed ${removed}` : `no table of ${r.table}`} (${since(t0)})`);
         if (json)
-          ctx.io.out(
-            `${JSON.stringify({ command: 'remove', result: r.removed ? 'removed' : 'absent', exitCode: EXIT.ok, table: r.table, tables: r.tables }, null, 2)}\n`,
-          );
-        else if (r.removed) ctx.io.err(`nftlb: removed ${r.tables.map((t) => `table ${t}`).join(' and ')}\n`);
+          printEnvelope(out.io, 'remove', r.removed ? 'removed' : 'absent', EXIT.ok, {
+            table: r.table,
+            tables: r.tables,
+          });
+        else if (r.removed) out.note(`nftlb: removed ${removed}\n`);
         ctx.exit(EXIT.ok);
       } catch (e) {
-        ctx.exit(reportOpsError(ctx.io, 'remove', json, e, opts.table === undefined ? opts.config : undefined));
+        out.progress.done();
+        ctx.exit(
+          reportFailure(out.io, 'remove', json, e, opts.table === undefined ? opts.config : undefined, {
+            table: opts.table ?? null,
+            tables: [],
+          }),
+        );
       }
     },
   );

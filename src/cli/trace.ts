@@ -2,8 +2,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Endpoint } from '../nft/trace-events.js';
 import { runTrace, type TracedView } from '../ops/trace.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { parseWait, reportOpsError } from './apply.js';
+import { parseWait } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 import type { SignalSource } from './health.js';
 
@@ -74,13 +75,14 @@ export function traceCommand(
               warning: (m) => ctx.io.err(`nftlb trace: warning: ${m}\n`),
             },
           );
-          if (json) ctx.io.out(`${JSON.stringify({ kind: 'summary', ...summary })}\n`);
+          // The summary is the envelope, on one line like the connections: every line of the output parses on its own.
+          if (json) printEnvelope(ctx.io, 'trace', 'traced', EXIT.ok, { kind: 'summary', ...summary }, null, 'line');
           ctx.io.err(
             `nftlb trace: ${summary.connections} connection${summary.connections === 1 ? '' : 's'} traced (${ENDED[summary.ended]}); ${summary.reloaded ? 'the table was reloaded meanwhile, which ended the tracing' : 'trace rules removed'}\n`,
           );
           ctx.exit(EXIT.ok);
         } catch (e) {
-          ctx.exit(reportOpsError(ctx.io, 'trace', json, e, opts.config));
+          ctx.exit(reportFailure(ctx.io, 'trace', json, e, opts.config, { kind: 'summary' }, 'line'));
         } finally {
           signals.off('SIGINT', onSignal);
           signals.off('SIGTERM', onSignal);

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { parseClient, whichBackend, type Client, type WhichReport } from '../ops/which.js';
 import { stateDirOption } from './health.js';
-import { reportOpsError } from './apply.js';
+import { printEnvelope, reportFailure } from './envelope.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
 
@@ -51,11 +51,12 @@ export function whichCommand(ctx: CommandContext, exec: Executor = systemExecuto
             ...(opts.vip !== undefined ? { vip: opts.vip } : {}),
             ...(opts.port !== undefined ? { port: opts.port } : {}),
           });
-          ctx.io.out(json ? `${JSON.stringify({ command: 'which', ...r }, null, 2)}\n` : text(r));
+          if (json) printEnvelope(ctx.io, 'which', 'answered', EXIT.ok, r);
+          else ctx.io.out(text(r));
           for (const n of r.notes) ctx.io.err(`nftlb: note: ${n}\n`);
           ctx.exit(EXIT.ok);
         } catch (e) {
-          ctx.exit(reportOpsError(ctx.io, 'which', json, e, opts.config));
+          ctx.exit(reportFailure(ctx.io, 'which', json, e, opts.config, { service: opts.service }));
         }
       },
     );

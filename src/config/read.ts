@@ -20,17 +20,22 @@ export const STOPPED_CODE = 'check.stopped';
 
 // parse -> schema -> normalize -> semantic rules, collecting every problem rather than stopping at the first. When the
 // schema check finds problems, the semantic rules still run on the services whose shape is valid (and with unknown
-// keys set aside), so one run reports the problems of both kinds.
-export function checkConfig(file: string, text: string): Checked {
+// keys set aside), so one run reports the problems of both kinds. `stage` hears each stage as it starts (the CLI's
+// progress line at 10k services).
+export function checkConfig(file: string, text: string, stage: (what: string) => void = () => undefined): Checked {
+  stage(`parsing ${file}`);
   const doc = parseConfigText(file, text);
   if (doc.value === undefined) return { doc, model: undefined, diagnostics: doc.diagnostics, stopped: false };
+  stage(`checking ${file} against the schema`);
   const schema = schemaCheck(doc.value);
   const found: Diagnostic[] = [...schema.diagnostics];
   const target = schema.config !== undefined ? { config: schema.config, indices: undefined } : schema.partial;
   let model: Model | undefined;
   if (target !== undefined) {
+    stage(`reading the ${target.config.services.length} services of ${file}`);
     const n = normalize(target.config, target.indices);
     for (const d of n.diagnostics) found.push(d);
+    stage(`checking the ${n.model.services.length} services of ${file}`);
     for (const r of rules) for (const d of r({ raw: target.config, model: n.model })) found.push(d);
     if (schema.config !== undefined) model = n.model;
   }

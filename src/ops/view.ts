@@ -1,5 +1,5 @@
 import { rangeText } from '../model/address.js';
-import type { Plan } from '../plan/types.js';
+import type { Plan, PlannedService } from '../plan/types.js';
 
 // A service as the operator sees it: what `status` reports and `diff` compares (config terms, no slots).
 export interface ServiceView {
@@ -29,21 +29,33 @@ export interface BackendView {
   readonly state: string;
 }
 
-// The operator's view of a plan; deterministic, JSON-serializable (it is also stored after each apply, see state.ts).
-export function viewOf(p: Plan): ServiceView[] {
-  return p.services.map((s) => ({
+/** What names a service to the operator: its listeners, scheduler and forwarding (what status shows of it). */
+export type ListenerView = Pick<ServiceView, 'name' | 'vips' | 'protocols' | 'ports' | 'scheduler'> & {
+  readonly forwarding: string;
+};
+
+// A service's listeners, scheduler and forwarding in config terms.
+export function listenerView(s: PlannedService): ListenerView {
+  return {
     name: s.name,
     vips: s.pools.flatMap((pool) => pool.vips.map((v) => v.text)),
     protocols: [...s.protocols],
     ports: s.ports.map((r) => rangeText(r.first, r.last)),
     scheduler: s.scheduler,
+    forwarding: s.dsr === undefined ? 'nat' : `dsr ${s.dsr.interface}`,
+  };
+}
+
+// The operator's view of a plan; deterministic, JSON-serializable (it is also stored after each apply, see state.ts).
+export function viewOf(p: Plan): ServiceView[] {
+  return p.services.map((s) => ({
+    ...listenerView(s),
     nat:
       s.dsr !== undefined
         ? 'none'
         : s.nat.kind === 'snat'
           ? `snat ${s.nat.addresses.map((a) => a.text).join(' ')}`
           : s.nat.kind,
-    forwarding: s.dsr === undefined ? 'nat' : `dsr ${s.dsr.interface}`,
     onEmpty: s.onEmpty,
     ...(s.persistence === undefined
       ? {}

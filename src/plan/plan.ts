@@ -178,9 +178,13 @@ function planPool(
   const capacity = slotCapacity(s.scheduler, all);
   if (chosen.length === 0) return { family, vips, selector: null, slotBase, slots: [], capacity, kept };
   // DSR keeps no connection state, so a backend leaving its pool must move only its own flows: the Maglev table of
-  // every primary stays, and only the slots of backends out of selection are given to the others (stickyMaglev).
+  // every non-backup backend stays, and only the slots of backends out of selection are given to the others
+  // (stickyMaglev). Backups in selection (the primaries' weight below the quorum) are in that table as if the config
+  // listed them as primaries: left out, they would get no slot while every primary is in.
   const base =
-    s.dsr !== undefined && s.scheduler.kind === 'maglev' ? all.filter((b) => b.state !== 'backup') : undefined;
+    s.dsr !== undefined && s.scheduler.kind === 'maglev'
+      ? all.filter((b) => b.state !== 'backup' || chosen.includes(b))
+      : undefined;
   const { selector, slots } = selectFor(s.scheduler, chosen, base);
   return { family, vips, selector, slotBase, slots, capacity, kept };
 }

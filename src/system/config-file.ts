@@ -68,14 +68,16 @@ function fileKind(st: Stats): string {
   return 'not a file';
 }
 
-// Reads and checks a config, throwing config-invalid (with all diagnostics) unless it is usable. sha256: of the text
-// read (what apply's no-op record compares).
+// Reads and checks a config, throwing config-invalid (with all diagnostics) unless it is usable. `stage` hears each
+// stage as it starts. sha256: of the text read (what apply's no-op record compares).
 export async function loadModel(
   file: string,
+  stage: (what: string) => void = () => undefined,
 ): Promise<{ model: Model; warnings: readonly Diagnostic[]; sha256: string }> {
+  stage(`reading ${file}`);
   const text = await readConfigFile(file);
   const sha256 = createHash('sha256').update(text).digest('hex');
-  const checked = checkConfig(file, text);
+  const checked = checkConfig(file, text, stage);
   if (checked.model === undefined) {
     throw new NftlbError('config-invalid', `${file}: invalid config`, { diagnostics: checked.diagnostics });
   }

@@ -6,21 +6,21 @@ _nftlb_spec() {
   commands='' options='' args=none
   case $1 in
     '') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace which cluster help' options='-V --version -h --help' args=none ;;
-    'render') commands='' options='-c --config -f --format --node --cluster-dir --program -h --help' args=none ;;
-    'check') commands='' options='-c --config --json -h --help' args=none ;;
-    'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -h --help' args=none ;;
-    'remove') commands='' options='-c --config --table --json --wait --lock-file -h --help' args=none ;;
-    'status') commands='' options='-c --config --json --prometheus -o --output --node --cluster-dir -h --help' args=none ;;
-    'diff') commands='' options='-c --config --json --lock-file -h --help' args=none ;;
-    'doctor') commands='' options='-c --config --json -h --help' args=none ;;
-    'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file --node --cluster-dir -h --help' args=none ;;
+    'render') commands='' options='-c --config -f --format --node --cluster-dir --program --json -q --quiet -v --verbose -h --help' args=none ;;
+    'check') commands='' options='-c --config --json -q --quiet -v --verbose -h --help' args=none ;;
+    'apply') commands='' options='-c --config -n --dry-run --force --json --wait --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'remove') commands='' options='-c --config --table --json --wait --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'status') commands='' options='-c --config --json --prometheus -o --output -v --verbose --node --cluster-dir -h --help' args=none ;;
+    'diff') commands='' options='-c --config --json --lock-file -q --quiet -v --verbose -h --help' args=none ;;
+    'doctor') commands='' options='-c --config --json -q --quiet -h --help' args=none ;;
+    'health') commands='' options='-c --config --once --watch --status --state-dir --force --json --wait --lock-file --metrics-listen --node --cluster-dir -q --quiet -v --verbose -h --help' args=none ;;
     'backend') commands='drain undrain down up' options='-h --help' args=none ;;
     'backend drain') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'backend undrain') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'backend down') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'backend up') commands='' options='-c --config --state-dir --json --wait --lock-file -h --help' args=none ;;
     'import') commands='iptables' options='-h --help' args=none ;;
-    'import iptables') commands='' options='-h --help' args=file ;;
+    'import iptables') commands='' options='--json -q --quiet -v --verbose -h --help' args=file ;;
     'persistence') commands='list flush' options='-h --help' args=none ;;
     'persistence list') commands='' options='-c --config --service --client --json -h --help' args=none ;;
     'persistence flush') commands='' options='-c --config --service --client --json -h --help' args=none ;;
@@ -28,7 +28,7 @@ _nftlb_spec() {
     'trace') commands='' options='-c --config --service --client --count --seconds --json --wait --lock-file -h --help' args=none ;;
     'which') commands='' options='-c --config --service --vip --port --state-dir --json -h --help' args=none ;;
     'cluster') commands='notify' options='-h --help' args=none ;;
-    'cluster notify') commands='' options='-c --config --node --cluster-dir -h --help' args=none ;;
+    'cluster notify') commands='' options='-c --config --node --cluster-dir --json -h --help' args=none ;;
     'help') commands='render check apply remove status diff doctor health backend import persistence backend-setup trace which cluster' options='' args=none ;;
     *) return 1 ;;
   esac
@@ -62,6 +62,7 @@ _nftlb_value() {
     'health|--state-dir') kind=dir ;;
     'health|--wait') kind=none ;;
     'health|--lock-file') kind=file ;;
+    'health|--metrics-listen') kind=none ;;
     'health|--node') kind=none ;;
     'health|--cluster-dir') kind=dir ;;
     'backend drain|-c'|'backend drain|--config') kind=file ;;

@@ -13,12 +13,19 @@ export interface TimedRun {
   readonly timedOut: boolean;
 }
 
-// Runs a command with `input` on stdin and times it from spawn to exit; kills it (by its pid) after timeoutMs.
-export function runTimed(cmd: string, args: readonly string[], input: string, timeoutMs: number): Promise<TimedRun> {
+// Runs a command with `input` on stdin and times it from spawn to exit; kills it (by its pid) after timeoutMs. The
+// environment is this process's unless `env` is given.
+export function runTimed(
+  cmd: string,
+  args: readonly string[],
+  input: string,
+  timeoutMs: number,
+  env?: NodeJS.ProcessEnv,
+): Promise<TimedRun> {
   return new Promise((resolve, reject) => {
     const cpu0 = waitedChildrenCpuMs();
     const t0 = performance.now();
-    const child = spawn(cmd, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, [...args], { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

@@ -195,12 +195,14 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
     command: 'apply',
     result: 'applied',
     exitCode: 0,
+    error: null,
     table: 'nftlb',
     tables: ['inet nftlb'],
     deleted: [],
     fingerprint: script.fingerprint,
     previousFingerprint: null,
     services: 2,
+    warnings: [],
   });
   const u = await apply('--json');
   t.is(u.code, EXIT.unchanged);
@@ -208,12 +210,14 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
     command: 'apply',
     result: 'unchanged',
     exitCode: 9,
+    error: null,
     table: 'nftlb',
     tables: ['inet nftlb'],
     deleted: [],
     fingerprint: script.fingerprint,
     previousFingerprint: script.fingerprint,
     services: 2,
+    warnings: [],
   });
   const { apply: bad } = await setup({ missing: ['nft'] });
   const e = await bad('--json');
@@ -241,6 +245,7 @@ test('remove deletes only its table, is idempotent, and refuses a table nftlb di
     command: 'remove',
     result: 'absent',
     exitCode: 0,
+    error: null,
     table: 'nftlb',
     tables: [],
   });

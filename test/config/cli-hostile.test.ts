@@ -20,7 +20,10 @@ const refused = test.macro(async (t, path: string, why: RegExp) => {
   for (const cmd of [['check'], ['render'], ['check', '--json']]) {
     const r = await cli([...cmd, '-c', path]);
     t.is(r.code, 4, `${cmd.join(' ')}: ${r.stderr}`);
-    t.is(r.stdout, '');
+    // Nothing on stdout but, with --json, the error envelope.
+    if (cmd.includes('--json'))
+      t.like(JSON.parse(r.stdout), { command: 'check', result: 'error', exitCode: 4, error: { code: 'config-read' } });
+    else t.is(r.stdout, '');
     t.regex(r.stderr, why);
   }
 });

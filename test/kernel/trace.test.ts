@@ -145,6 +145,16 @@ kernelTest('kernel trace: the printed backend and NAT address are where each con
     ];
     const lines: Traced[] = [];
     for (let i = 0; i < 10; i++) lines.push(JSON.parse(await run.stdout.next(15000)) as Traced);
+    // The last line is the --json envelope, the summary.
+    t.like(JSON.parse(await run.stdout.next(15000)), {
+      command: 'trace',
+      result: 'traced',
+      exitCode: 0,
+      error: null,
+      kind: 'summary',
+      connections: 10,
+      ended: 'count',
+    });
     t.is(await run.exited, EXIT.ok, run.stderr());
     t.deepEqual(
       lines.map((l) => [l.service, l.outcome, hostPort(l.backend), l.nat?.address]),

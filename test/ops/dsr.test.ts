@@ -101,6 +101,7 @@ test('a foreign table of either name is refused (exit 14) and --force replaces i
     command: 'remove',
     result: 'removed',
     exitCode: 0,
+    error: null,
     table: 'nftlb',
     tables: ['inet nftlb', 'netdev nftlb_dsr'],
   });

@@ -1,6 +1,13 @@
 import test from 'ava';
+import { execa } from 'execa';
 import { parseConntrack } from '../../src/system/conntrack.js';
-import { statusCommand } from '../../src/cli/status.js';
+import { prometheus, statusCommand, table } from '../../src/cli/status.js';
+import { FORWARD_NAMES } from '../../src/nft/forward.js';
+import { serviceChain } from '../../src/nft/names.js';
+import { PERSIST_NAMES } from '../../src/nft/persistence.js';
+import { buildStatus, ConntrackFigures } from '../../src/ops/status.js';
+import { plan } from '../../src/plan/plan.js';
+import { modelOf } from '../support/model.js';
 import { fakeSystem } from '../support/fake-system.js';
 import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 import { applyCommand } from '../../src/cli/apply.js';
@@ -16,8 +23,8 @@ const CT = [
 
 test('parseConntrack reads protocol, state, original destination, mark and bytes of both directions', (t) => {
   const es = parseConntrack(CT);
-  t.deepEqual(es[0], { proto: 'tcp', state: 'ESTABLISHED', dst: '203.0.113.1', dport: 80, mark: 2, bytes: 1000 });
-  t.deepEqual(es[3], { proto: 'udp', state: '', dst: '203.0.113.1', dport: 53, mark: 4, bytes: 150 });
+  t.like(es[0], { proto: 'tcp', state: 'ESTABLISHED', dst: '203.0.113.1', dport: 80, mark: 2, bytes: 1000 });
+  t.like(es[3], { proto: 'udp', state: '', dst: '203.0.113.1', dport: 53, mark: 4, bytes: 150 });
   t.is(
     parseConntrack(
       'tcp 6 10 ESTABLISHED src=1.2.3.4 dst=203.0.113.1 sport=1 dport=80 src=x dst=y sport=80 dport=1 mark=2 use=1',
@@ -44,7 +51,7 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
   t.is(r.code, 0, r.stderr);
   const st = JSON.parse(r.stdout) as Status;
   t.is(st.live, 'matches');
-  t.deepEqual(st.conntrack, { available: true, reason: null, accounting: true });
+  t.deepEqual(st.conntrack, { available: true, reason: null, accounting: true, entries: 4 });
   const web = st.services[0]!;
   t.is(web.newConnections, 10);
   t.deepEqual(web.backends[1], {
@@ -92,4 +99,116 @@ test('status without conntrack still reports, and says why figures are missing; 
     NFTLB_STATE_DIR: s.dir,
   });
   t.is(n.code, 7);
+});
+
+// Every field the merged features add, together: DSR (forwarded counters, no connections), persistence entries per
+// backend (by service mark and backend tag, from the live maps), an operator's override, the forward filter's drops.
+const MIXED = `forward:
+  policy: drop
+  accept: [198.51.100.0/24]
+services:
+  - name: web
+    vip: 203.0.113.1
+    port: 80
+    persistence: {}
+    backends:
+      - { address: 198.51.100.2, port: 8080 }
+      - { address: 198.51.100.3, port: 8080 }
+  - name: dns
+    vip: 203.0.113.53
+    port: 53
+    protocol: udp
+    forwarding: dsr
+    interface: eth1
+    scheduler: maglev
+    backends:
+      - { address: 198.51.100.53 }
+      - { address: 198.51.100.54 }
+  - name: plain
+    vip: 203.0.113.2
+    port: 80
+    backends:
+      - { address: 198.51.100.4 }
+`;
+
+test('buildStatus: DSR counters, persistence entries by tag, overrides and forward drops in --json and --prometheus', async (t) => {
+  const model = modelOf(MIXED);
+  const override = new Map([['web/198.51.100.3:8080', 'drain' as const]]);
+  const p = plan(model, { health: new Map(), override });
+  const [web, dns] = [p.services[0]!, p.services[1]!];
+  const mark = web.persistence!.mark;
+  const tags = web.backends.map((b) => b.tag!);
+  const entry = (tag: number, client: string): unknown => [
+    { elem: { val: { concat: [mark, client] }, expires: 100 } },
+    tag,
+  ];
+  const json = [
+    { rule: { chain: serviceChain('web', 4), expr: [{ counter: { packets: 9, bytes: 540 } }] } },
+    { rule: { chain: serviceChain('dns', 4), expr: [{ counter: { packets: 12, bytes: 960 } }] } },
+    { rule: { chain: FORWARD_NAMES.chain, expr: [{ counter: { packets: 3, bytes: 180 } }] } },
+    {
+      map: {
+        name: PERSIST_NAMES.v4,
+        elem: [entry(tags[0]!, '203.0.113.10'), entry(tags[0]!, '203.0.113.11'), entry(tags[1]!, '203.0.113.12')],
+      },
+    },
+    // An entry of a service mark nftlb does not plan (another table's, or gone): counted nowhere.
+    { map: { name: PERSIST_NAMES.v4, elem: [[{ elem: { val: { concat: [mark + 1, '203.0.113.13'] } } }, tags[0]]] } },
+  ];
+  const figures = new ConntrackFigures(p);
+  for (const e of parseConntrack(
+    `tcp      6 431999 ESTABLISHED src=203.0.113.10 dst=203.0.113.1 sport=4000 dport=80 packets=5 bytes=300 src=198.51.100.2 dst=198.51.100.1 sport=8080 dport=4000 packets=4 bytes=700 [ASSURED] mark=${web.backends[0]!.id} use=1\n` +
+      // A DSR backend's id as a mark: DSR keeps no entries, so none is counted for it.
+      `udp      17 20 src=203.0.113.10 dst=203.0.113.53 sport=5353 dport=53 packets=1 bytes=60 src=198.51.100.53 dst=203.0.113.10 sport=53 dport=5353 packets=1 bytes=90 mark=${dns.backends[0]!.id} use=1\n`,
+  ))
+    figures.add(e);
+  const at = (json: unknown[] | null, conntrack: ConntrackFigures | null): Status =>
+    buildStatus(p, {
+      checks: new Map(),
+      live: json === null ? 'differs' : 'matches',
+      configFingerprint: 'f',
+      liveFingerprint: 'f',
+      json,
+      conntrack,
+      ctReason: null,
+    });
+  const s = at(json, figures);
+  t.deepEqual(s.tables, ['inet nftlb', 'netdev nftlb_dsr']);
+  t.like(s.services[0], { forwarding: 'nat', newConnections: 9, packets: null, bytes: null });
+  t.like(s.services[0]!.backends[0], {
+    state: 'up',
+    override: null,
+    connections: 1,
+    bytes: 1000,
+    persistenceEntries: 2,
+  });
+  t.like(s.services[0]!.backends[1], { state: 'drain', override: 'drain', connections: 0, persistenceEntries: 1 });
+  t.like(s.services[1], { forwarding: 'dsr eth1', newConnections: null, packets: 12, bytes: 960 });
+  t.like(s.services[1]!.backends[0], { connections: null, established: null, bytes: null });
+  t.false('persistenceEntries' in s.services[1]!.backends[0]!, 'no persistence: no field');
+  t.false('persistenceEntries' in s.services[2]!.backends[0]!);
+  t.deepEqual(s.forward, { policy: 'drop', accept: ['198.51.100.0/24'], dropped: { packets: 3, bytes: 180 } });
+  // Without the live table (it differs): the fields are there, their values unknown.
+  const blind = at(null, null);
+  t.is(blind.services[0]!.backends[0]!.persistenceEntries, null);
+  t.is(blind.services[1]!.packets, null);
+  t.is(blind.forward?.dropped, null);
+
+  const prom = prometheus(s).join('');
+  const lb = 'table="nftlb",service="web",backend="198.51.100.3:8080"';
+  t.true(prom.includes(`\nnftlb_backend_override{${lb},state="drain"} 1\n`), prom);
+  t.is((prom.match(/^nftlb_backend_override\{/gm) ?? []).length, 1);
+  t.true(prom.includes(`\nnftlb_backend_up{${lb}} 0\n`));
+  t.true(prom.includes(`\nnftlb_backend_persistence_entries{${lb}} 1\n`));
+  t.false(/^nftlb_backend_persistence_entries\{[^}]*service="(dns|plain)"/m.test(prom));
+  t.true(prom.includes('\nnftlb_service_forwarded_packets_total{table="nftlb",service="dns"} 12\n'));
+  t.true(prom.includes('\nnftlb_forward_dropped_packets_total{table="nftlb"} 3\n'));
+  t.false(/^nftlb_backend_connections\{[^}]*service="dns"/m.test(prom), 'no connections for DSR backends');
+  const r = await execa('promtool', ['check', 'metrics'], { input: prom, reject: false });
+  if (r.exitCode === 127 || r.code === 'ENOENT') t.log('promtool is not installed: the exposition was not checked');
+  else t.is(r.exitCode, 0, `${r.stdout}${r.stderr}`);
+  // The table shows the same: PACKETS and PERSIST columns, the override.
+  const text = table(s);
+  t.regex(text, /^SERVICE +BACKEND +STATE +HEALTH +WEIGHT +NEW +PACKETS +CONNS +ESTAB +BYTES +PERSIST$/m);
+  t.regex(text, /198\.51\.100\.3:8080 +drain \(override\)/);
 });

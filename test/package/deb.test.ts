@@ -164,6 +164,7 @@ packageTest('the files: bundle and symlink, man pages, completions, units, defau
     '/usr/share/bash-completion/completions/nftlb',
     '/usr/share/zsh/vendor-completions/_nftlb',
     '/usr/share/nftlb/nftlb.schema.json',
+    '/usr/share/nftlb/grafana-dashboard.json',
     '/usr/share/doc/nftlb/copyright',
     '/usr/share/doc/nftlb/changelog.gz',
     '/usr/share/doc/nftlb/examples/nftlb.cron',

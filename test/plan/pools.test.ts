@@ -73,9 +73,9 @@ function referencePool(
         );
       const selector: Selector = { kind: 'jhash', fields: sc.fields, seed: sc.seed, mod: sc.tableSize };
       const reduced = table(chosen);
-      // DSR: the table of every non-backup backend, where a slot of a backend out of selection takes the owner the
-      // table of the chosen ones gives it.
-      const base = all.filter((b) => b.state !== 'backup');
+      // DSR: the table of every non-backup backend and every chosen backup, where a slot of a backend out of
+      // selection takes the owner the table of the chosen ones gives it.
+      const base = all.filter((b) => b.state !== 'backup' || chosen.some((c) => c.id === b.id));
       if (s.dsr === undefined || base.length === 0) return { selector, slots: reduced, capacity, kept };
       const ok = new Set(chosen.map((b) => b.id));
       const slots = table(base).map((id, j) => (ok.has(id) ? id : reduced[j]!));

@@ -53,3 +53,32 @@ test('NAT keeps plain Maglev: a few slots of the backends that stayed move too',
   t.log(`plain Maglev moved ${others} slots of backends that stayed`);
   t.true(others > 0);
 });
+
+test('DSR: backups that the quorum brings in take slots while every primary is in; a primary leaving then moves only its own', (t) => {
+  const quorum = (down: boolean): readonly number[] =>
+    plan(
+      modelOf(`
+services:
+  - name: cache
+    vip: 203.0.113.1
+    port: 80
+    scheduler: maglev
+    hash: { table-size: 1021 }
+    forwarding: dsr
+    interface: eth0
+    quorum: 3
+    backends:
+      - { address: 198.51.100.2 }
+      - { address: 198.51.100.3${down ? ', state: down' : ''} }
+      - { address: 198.51.100.4, state: backup }
+      - { address: 198.51.100.5, state: backup }
+`),
+    ).services[0]!.pools[0]!.slots;
+  const before = quorum(false);
+  const owners = new Set(before);
+  t.deepEqual([...owners].sort(), [1, 2, 3, 4], 'both primaries and both backups own slots');
+  const after = quorum(true);
+  for (let j = 0; j < before.length; j++)
+    if (before[j] !== 2) t.is(after[j], before[j], `slot ${j} of a backend that stayed`);
+    else t.not(after[j], 2);
+});

@@ -16,9 +16,11 @@ export interface ImportInput {
   readonly text: string;
 }
 
-/** The config text, the rules ignored (no config equivalent, nothing lost) and the rules not imported. */
+/** The config text, how many services it holds, the rules ignored (no config equivalent, nothing lost) and the rules
+ *  not imported. */
 export interface ImportResult {
   readonly yaml: string;
+  readonly services: number;
   readonly ignored: readonly Problem[];
   readonly problems: readonly Problem[];
 }
@@ -47,7 +49,7 @@ export function importIptables(inputs: readonly ImportInput[], check: ConfigChec
     const { config, order } = toConfig(kept);
     const yaml = configYaml(config);
     const errors = check(yaml).filter((d) => d.severity === 'error');
-    if (errors.length === 0) return { yaml, ignored, problems: sortProblems(problems, inputs) };
+    if (errors.length === 0) return { yaml, services: kept.length, ignored, problems: sortProblems(problems, inputs) };
     const failed = new Map<ImportedService, string>();
     for (const d of errors) {
       const m = SERVICE_PATH.exec(d.path);
