@@ -17,6 +17,25 @@ kernelTest(
       const dir = workDir();
       const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir };
       await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
+      // Where a refused connection's reset would come from, counted by a table of the test's own (nftlb leaves other
+      // tables alone): the balancer's own stack answering VIP:80 (no DNAT), a reject rule, or a backend.
+      const diag =
+        'table inet rst_diag {\n chain out {\n  type filter hook output priority 0; policy accept;\n  tcp sport 80 tcp flags rst counter\n  meta l4proto icmp counter\n  tcp flags rst counter\n }\n}\n';
+      for (const ns of [topo.lb, topo.backend]) await topo.exec(ns, ['nft', '-f', '-'], { input: diag });
+      const resets = async (): Promise<string> => {
+        const out: string[] = [];
+        for (const ns of ['lb', 'backend'] as const) {
+          const r = await topo.exec(topo[ns], ['nft', 'list', 'chain', 'inet', 'rst_diag', 'out']);
+          out.push(
+            `${ns}: ${r.stdout
+              .split('\n')
+              .filter((l) => l.includes('counter'))
+              .map((l) => l.trim())
+              .join('; ')}`,
+          );
+        }
+        return out.join('\n');
+      };
       // Two configs that differ in weights, so every apply really replaces the table.
       const cfgs = [
         writeConfig(dir, 'a.yaml', webConfig(topo, [1, 2, 3])),
@@ -72,6 +91,7 @@ kernelTest(
       t.deepEqual(bad, [], 'every reload loads (exit 0)');
       t.is(codes.length, RELOADS);
       const failed = results.filter((r) => r.backend === null);
+      if (failed.length > 0) t.log(`resets and ICMP sent (output hook):\n${await resets()}`);
       t.deepEqual(failed, [], `${failed.length} of ${results.length} connections failed`);
       t.true(
         results.length >= 100,
