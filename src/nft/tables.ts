@@ -25,6 +25,12 @@ export function ownedTableRefs(table: string): TableRef[] {
   return [inetTableRef(table), dsrTableRef(table)];
 }
 
+// The tables a plan's script replaces, in its order (what renderNftScript(p).tables says, without rendering): the inet
+// table, then the netdev table when some service uses forwarding: dsr.
+export function scriptTableRefs(p: Plan): TableRef[] {
+  return dsrPlan(p).services.length === 0 ? [inetTableRef(p.table)] : [inetTableRef(p.table), dsrTableRef(p.table)];
+}
+
 // nftlb's tables for a plan, in the order the script replaces them: the inet table (the NAT balancer) first, then the
 // netdev table when some service uses forwarding: dsr. A config without DSR gives exactly the one inet table.
 export function tableViews(p: Plan, comment: string): TableView[] {

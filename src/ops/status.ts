@@ -9,7 +9,9 @@ import type { Host } from '../system/host.js';
 import { readLiveJson } from '../system/nft.js';
 import { liveState, previousFingerprint, readOwnedTables, type LiveState } from '../system/owned-tables.js';
 import { hasDsr } from '../plan/forwarding.js';
-import { inetTableRef, ownedTableRefs } from '../nft/tables.js';
+import { inetTableRef, ownedTableRefs, scriptTableRefs } from '../nft/tables.js';
+import type { TableRef } from '../nft/ast.js';
+import { judgeNoop, readNoopRecord } from './noop.js';
 import { listenerView } from './view.js';
 import { serviceChain } from '../nft/names.js';
 import { entriesOfJson } from '../nft/persistence-entries.js';
@@ -97,10 +99,8 @@ export async function readStatus(host: Host, o: { config: string; stage?: (what:
   stage(`planning ${model.services.length} services`);
   const { plan: p, health } = await desiredPlan(model, host);
   const checks = new Map(checkStatusView(model, health, p).map((r) => [r.id, r]));
-  const { fingerprint, tables } = renderNftScript(p);
   stage('reading the live table');
-  const owned = await readOwnedTables(host, p.table);
-  const live = liveState(owned, tables, fingerprint);
+  const { fingerprint, tables, live, liveFingerprint } = await liveOf(host, o.config, p);
   // Every table's rules with their counters (the DSR services' chains are in the netdev table). Concatenated, never
   // spread into push: a large listing can hold more items than a call takes arguments (~120,000).
   let json: unknown[] | null = null;
@@ -125,12 +125,36 @@ export async function readStatus(host: Host, o: { config: string; stage?: (what:
     checks,
     live,
     configFingerprint: fingerprint,
-    liveFingerprint: previousFingerprint(owned),
+    liveFingerprint,
     json,
     conntrack: ct.kind === 'ok' ? figures : null,
     ctReason: ct.kind === 'ok' ? null : ct.reason,
   });
   return cluster === undefined ? status : { ...status, cluster };
+}
+
+// The config's fingerprint and tables, and how the live tables relate to them. When apply's record of its last load
+// of this config proves nothing changed since (src/ops/noop.ts: the same config text, health verdicts and overrides,
+// and no transaction in the kernel since), the live tables are the ones it loaded: neither the script is rendered nor
+// the tables listed. Otherwise both are (a hand edit, another load, a table nftlb did not make).
+async function liveOf(
+  host: Host,
+  config: string,
+  p: Plan,
+): Promise<{ fingerprint: string; tables: readonly TableRef[]; live: LiveState; liveFingerprint: string | null }> {
+  const verdict = await judgeNoop(host, config, await readNoopRecord(host, config));
+  if (verdict.kind === 'hit' && verdict.record.table === p.table) {
+    const fingerprint = verdict.record.fingerprint;
+    return { fingerprint, tables: scriptTableRefs(p), live: 'matches', liveFingerprint: fingerprint };
+  }
+  const { fingerprint, tables } = renderNftScript(p);
+  const owned = await readOwnedTables(host, p.table);
+  return {
+    fingerprint,
+    tables,
+    live: liveState(owned, tables, fingerprint),
+    liveFingerprint: previousFingerprint(owned),
+  };
 }
 
 // Pure part of status: combines the plan with what was read.

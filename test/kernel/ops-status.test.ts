@@ -67,6 +67,13 @@ kernelTest(
       );
       const human = await nftlb(topo, ['status', '-c', cfg], env);
       t.regex(human.stdout, /table inet nftlb: live table matches the config/);
+      // Until here apply's record proved the table was the one loaded (no listing); once someone else deletes it,
+      // status sees that from the listing.
+      await topo.nft('delete table inet nftlb\n');
+      const gone = JSON.parse((await nftlb(topo, ['status', '-c', cfg, '--json'], env)).stdout) as Status;
+      t.is(gone.live, 'absent');
+      t.is(gone.fingerprint.live, null);
+      t.regex((await nftlb(topo, ['status', '-c', cfg], env)).stdout, /table inet nftlb: not loaded/);
       await hold.close();
     });
   },

@@ -7,6 +7,10 @@ import { serviceChain } from '../../src/nft/names.js';
 import { PERSIST_NAMES } from '../../src/nft/persistence.js';
 import { buildStatus, ConntrackFigures } from '../../src/ops/status.js';
 import { plan } from '../../src/plan/plan.js';
+import { renderNftScript } from '../../src/nft/script.js';
+import { scriptTableRefs } from '../../src/nft/tables.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { modelOf } from '../support/model.js';
 import { fakeSystem } from '../support/fake-system.js';
 import { CONFIG, runCommand, scratch } from '../support/run-command.js';
@@ -79,6 +83,57 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
   );
   const text = await runCommand(statusCommand, ['-c', s.config], e2, { NFTLB_STATE_DIR: s.dir });
   t.regex(text.stdout, /^table inet nftlb: live table matches the config\nSERVICE +BACKEND/);
+});
+
+test('status after apply: the record of that load stands for the render and the listing until a transaction since', async (t) => {
+  const s = scratch(CONFIG);
+  const json = JSON.stringify({
+    nftables: [{ rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 7, bytes: 420 } }] } }],
+  });
+  const exec = fakeSystem({ conntrack: CT, json });
+  const env = { NFTLB_STATE_DIR: s.dir, NFTLB_LOCK: s.lock };
+  t.is((await runCommand(applyCommand, ['-c', s.config], exec, env)).code, 0);
+  const rendered = renderNftScript(plan(modelOf(CONFIG))).fingerprint;
+  // The cheap listing of nftlb's tables is `nft -t -f -` with list commands on stdin.
+  const listed = (): boolean => exec.calls.some((c) => c.cmd.endsWith('nft') && c.args.includes('-f'));
+  const status = async (): Promise<Status> => {
+    exec.calls.length = 0;
+    const r = await runCommand(statusCommand, ['-c', s.config, '--json'], exec, env);
+    t.is(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Status;
+  };
+  const proven = await status();
+  t.false(listed(), 'no listing while the record proves the table is the one loaded');
+  t.is(proven.live, 'matches');
+  t.deepEqual(proven.fingerprint, { config: rendered, live: rendered });
+  t.is(proven.services[0]!.newConnections, 7, 'the counters are still read');
+  // Another program's transaction (here a table of its own): the proof is gone, status lists and compares.
+  exec.setTable('inet', 'other');
+  const listedAgain = await status();
+  t.true(listed());
+  t.is(listedAgain.live, 'matches');
+  t.deepEqual(listedAgain.fingerprint, proven.fingerprint);
+  exec.dropTable('inet', 'nftlb');
+  const gone = await status();
+  t.is(gone.live, 'absent');
+  t.is(gone.fingerprint.live, null);
+});
+
+test('scriptTableRefs names the tables the script replaces, in its order, without rendering', (t) => {
+  const counts = [0, 0];
+  for (const dir of readdirSync('fixtures', { recursive: true, withFileTypes: true }))
+    if (dir.isFile() && dir.name === 'config.yaml') {
+      const file = join(dir.parentPath ?? dir.path, dir.name);
+      let p;
+      try {
+        p = plan(modelOf(readFileSync(file, 'utf8')));
+      } catch {
+        continue; // the error fixtures
+      }
+      t.deepEqual(scriptTableRefs(p), renderNftScript(p).tables, file);
+      counts[scriptTableRefs(p).length - 1]!++;
+    }
+  t.true(counts[0]! > 10 && counts[1]! > 3, `configs with one table and with two: ${counts.join(', ')}`);
 });
 
 test('status without conntrack still reports, and says why figures are missing; a differing table hides counters', async (t) => {
