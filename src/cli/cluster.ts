@@ -7,7 +7,7 @@ import type { VrrpState } from '../system/cluster-role.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
 import { EXIT } from './exit-codes.js';
-import { printEnvelope, reportFailure } from './envelope.js';
+import { errorObject, printEnvelope, reportFailure } from './envelope.js';
 import { clusterDirOption, clusterNodeOption } from './render.js';
 
 // `nftlb cluster notify master|backup|fault`: what keepalived's notify scripts run on a VRRP transition (the rendered
@@ -35,22 +35,17 @@ export function clusterCommand(ctx: CommandContext, exec: Executor = systemExecu
         ctx.io.err(
           `nftlb cluster notify: node ${node.name} is ${state}${failed.length > 0 ? ` (${failed.length} conntrackd step(s) failed)` : ''}\n`,
         );
-        const code = failed.length > 0 ? EXIT.engineFailed : EXIT.ok;
-        if (json)
-          printEnvelope(
-            ctx.io,
-            'cluster',
-            failed.length > 0 ? 'error' : 'notified',
-            code,
-            { action: 'notify', node: node.name, state, steps },
-            failed.length > 0
-              ? {
-                  code: 'engine-failed',
-                  message: `${failed.length} conntrackd step(s) failed`,
+        const error =
+          failed.length > 0
+            ? errorObject(
+                new NftlbError('engine-failed', `${failed.length} conntrackd step(s) failed`, {
                   detail: failed.map((s) => s.error).join('\n'),
-                }
-              : null,
-          );
+                }),
+              )
+            : null;
+        const code = error === null ? EXIT.ok : EXIT.engineFailed;
+        const fields = { action: 'notify', node: node.name, state, steps };
+        if (json) printEnvelope(ctx.io, 'cluster', error === null ? 'notified' : 'error', code, fields, error);
         ctx.exit(code);
       } catch (e) {
         ctx.exit(reportFailure(ctx.io, 'cluster', json, e, opts.config, { action: 'notify', state }));

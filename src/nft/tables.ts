@@ -1,4 +1,4 @@
-import { dsrPlan, natPlan } from '../plan/forwarding.js';
+import { dsrPlan, hasDsr, natPlan } from '../plan/forwarding.js';
 import type { Plan } from '../plan/types.js';
 import type { TableRef, TableView } from './ast.js';
 import { tableView } from './build.js';
@@ -28,7 +28,7 @@ export function ownedTableRefs(table: string): TableRef[] {
 // The tables a plan's script replaces, in its order (what renderNftScript(p).tables says, without rendering): the inet
 // table, then the netdev table when some service uses forwarding: dsr.
 export function scriptTableRefs(p: Plan): TableRef[] {
-  return dsrPlan(p).services.length === 0 ? [inetTableRef(p.table)] : [inetTableRef(p.table), dsrTableRef(p.table)];
+  return hasDsr(p) ? [inetTableRef(p.table), dsrTableRef(p.table)] : [inetTableRef(p.table)];
 }
 
 // nftlb's tables for a plan, in the order the script replaces them: the inet table (the NAT balancer) first, then the

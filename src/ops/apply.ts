@@ -2,7 +2,7 @@ import type { Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
 import type { TableRef } from '../nft/ast.js';
 import { holdsEntries, keepEntries } from '../nft/in-place.js';
-import { loadModel } from '../system/config-file.js';
+import { loadModelAndDigest } from '../system/config-file.js';
 import { ident } from '../nft/names.js';
 import { renderNftScript, streamNftScript, type InPlace } from '../nft/script.js';
 import type { Host } from '../system/host.js';
@@ -84,7 +84,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     if (hit !== null) return hit;
   }
   const inputs = await noopInputs(host, o.config);
-  const { model, warnings, sha256 } = await loadModel(o.config);
+  const { model, warnings, sha256 } = await loadModelAndDigest(o.config);
   // What the kernel holds now, asked while the config is planned (a config that is not valid runs no nft at all).
   const early = o.dryRun ? undefined : liveView(host);
   early?.catch(() => undefined);

@@ -143,7 +143,7 @@ async function liveOf(
   p: Plan,
 ): Promise<{ fingerprint: string; tables: readonly TableRef[]; live: LiveState; liveFingerprint: string | null }> {
   const verdict = await judgeNoop(host, config, await readNoopRecord(host, config));
-  if (verdict.kind === 'hit' && verdict.record.table === p.table) {
+  if (verdict.kind === 'hit') {
     const fingerprint = verdict.record.fingerprint;
     return { fingerprint, tables: scriptTableRefs(p), live: 'matches', liveFingerprint: fingerprint };
   }

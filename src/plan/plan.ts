@@ -181,12 +181,16 @@ function planPool(
   // every non-backup backend stays, and only the slots of backends out of selection are given to the others
   // (stickyMaglev). Backups in selection (the primaries' weight below the quorum) are in that table as if the config
   // listed them as primaries: left out, they would get no slot while every primary is in.
-  const base =
-    s.dsr !== undefined && s.scheduler.kind === 'maglev'
-      ? all.filter((b) => b.state !== 'backup' || chosen.includes(b))
-      : undefined;
+  const base = s.dsr !== undefined && s.scheduler.kind === 'maglev' ? stickyBase(all, chosen) : undefined;
   const { selector, slots } = selectFor(s.scheduler, chosen, base);
   return { family, vips, selector, slotBase, slots, capacity, kept };
+}
+
+// The backends of a DSR Maglev pool's lasting table: every non-backup one, and the backups in selection (a Set only when
+// some backup is in: `includes` per backend is quadratic in a pool of thousands).
+function stickyBase(all: readonly PlannedBackend[], chosen: readonly PlannedBackend[]): readonly PlannedBackend[] {
+  const backups = chosen.some((b) => b.state === 'backup') ? new Set(chosen) : undefined;
+  return all.filter((b) => b.state !== 'backup' || backups?.has(b) === true);
 }
 
 function healthOf(b: Backend, verdict: 'up' | 'down' | undefined): PlannedBackend['health'] {

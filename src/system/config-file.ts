@@ -69,17 +69,34 @@ function fileKind(st: Stats): string {
 }
 
 // Reads and checks a config, throwing config-invalid (with all diagnostics) unless it is usable. `stage` hears each
-// stage as it starts. sha256: of the text read (what apply's no-op record compares).
+// stage as it starts.
 export async function loadModel(
+  file: string,
+  stage: (what: string) => void = () => undefined,
+): Promise<{ model: Model; warnings: readonly Diagnostic[] }> {
+  stage(`reading ${file}`);
+  return checked(file, await readConfigFile(file), stage);
+}
+
+// loadModel, and the sha256 of the text read: what apply's no-op record compares (the other commands do not hash 13 MB
+// of config they do not need a digest of).
+export async function loadModelAndDigest(
   file: string,
   stage: (what: string) => void = () => undefined,
 ): Promise<{ model: Model; warnings: readonly Diagnostic[]; sha256: string }> {
   stage(`reading ${file}`);
   const text = await readConfigFile(file);
   const sha256 = createHash('sha256').update(text).digest('hex');
-  const checked = checkConfig(file, text, stage);
-  if (checked.model === undefined) {
-    throw new NftlbError('config-invalid', `${file}: invalid config`, { diagnostics: checked.diagnostics });
-  }
-  return { model: checked.model, warnings: checked.diagnostics, sha256 };
+  return { ...checked(file, text, stage), sha256 };
+}
+
+function checked(
+  file: string,
+  text: string,
+  stage: (what: string) => void,
+): { model: Model; warnings: readonly Diagnostic[] } {
+  const c = checkConfig(file, text, stage);
+  if (c.model === undefined)
+    throw new NftlbError('config-invalid', `${file}: invalid config`, { diagnostics: c.diagnostics });
+  return { model: c.model, warnings: c.diagnostics };
 }

@@ -1,7 +1,7 @@
 // /metrics of `nftlb health --watch --metrics-listen`: the exposition format (checked with promtool), a server that
 // never holds up the health loop, and that stops on SIGTERM. Loopback only.
 import test, { type ExecutionContext } from 'ava';
-import { execa } from 'execa';
+import { execa, type Options } from 'execa';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -127,6 +127,17 @@ echo "fake nft: $*" >&2; exit 1
 
 const lines = (file: string): number => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0);
 
+// The bundled nftlb health --watch of scratch `s` (its config, state directory and lock), serving metrics on `listen`.
+function watchWithMetrics<O extends Options>(
+  s: { config: string; dir: string; lock: string },
+  listen: string,
+  extra: readonly string[],
+  options: O,
+) {
+  const args = ['health', '--watch', '-c', s.config, '--state-dir', s.dir, '--lock-file', s.lock];
+  return execa(process.execPath, [resolve('dist/nftlb.mjs'), ...args, '--metrics-listen', listen, ...extra], options);
+}
+
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await ok())) {
@@ -161,23 +172,7 @@ test.serial(
       NFTLB_CONNTRACK: '/nonexistent/conntrack',
       NFTLB_FLOCK: 'flock',
     };
-    const child = execa(
-      process.execPath,
-      [
-        resolve('dist/nftlb.mjs'),
-        'health',
-        '--watch',
-        '-c',
-        s.config,
-        '--state-dir',
-        s.dir,
-        '--lock-file',
-        s.lock,
-        '--metrics-listen',
-        '127.0.0.1:0',
-      ],
-      { env, reject: false, stdin: 'ignore' },
-    );
+    const child = watchWithMetrics(s, '127.0.0.1:0', [], { env, reject: false, stdin: 'ignore' });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
     try {
@@ -226,24 +221,10 @@ test.serial(
     const s = scratch(
       'services:\n  - { name: web, vip: 203.0.113.1, port: 80, backends: [{ address: 198.51.100.2 }] }\n',
     );
-    const child = execa(
-      process.execPath,
-      [
-        resolve('dist/nftlb.mjs'),
-        'health',
-        '--watch',
-        '-c',
-        s.config,
-        '--state-dir',
-        s.dir,
-        '--lock-file',
-        s.lock,
-        '--metrics-listen',
-        '127.0.0.1:0',
-        '--json',
-      ],
-      { env: { ...process.env, NFTLB_NFT: fakeNft(s.dir), NFTLB_CONNTRACK: '/nonexistent/conntrack' }, reject: false },
-    );
+    const child = watchWithMetrics(s, '127.0.0.1:0', ['--json'], {
+      env: { ...process.env, NFTLB_NFT: fakeNft(s.dir), NFTLB_CONNTRACK: '/nonexistent/conntrack' },
+      reject: false,
+    });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
     try {
@@ -284,23 +265,11 @@ test('a port in use ends health --watch with exit 13 and the address', async (t)
   const busy = await serveMetrics({ host: '127.0.0.1', port: 0 }, async () => ({ text: '' }));
   const port = new URL(busy.url).port;
   try {
-    const r = await execa(
-      process.execPath,
-      [
-        resolve('dist/nftlb.mjs'),
-        'health',
-        '--watch',
-        '-c',
-        s.config,
-        '--state-dir',
-        s.dir,
-        '--lock-file',
-        s.lock,
-        '--metrics-listen',
-        `127.0.0.1:${port}`,
-      ],
-      { env: { ...process.env, NFTLB_NFT: fakeNft(s.dir) }, reject: false, timeout: 60_000 },
-    );
+    const r = await watchWithMetrics(s, `127.0.0.1:${port}`, [], {
+      env: { ...process.env, NFTLB_NFT: fakeNft(s.dir) },
+      reject: false,
+      timeout: 60_000,
+    });
     t.is(r.exitCode, 13, r.stderr);
     t.regex(r.stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
   } finally {
