@@ -281,3 +281,37 @@ test("the input's control characters are not echoed to the terminal", async (t) 
   t.false(r.err.includes('\u001b'));
   t.regex(r.err, /option \?\[31mred is not understood/);
 });
+
+// Found by the property test: nftlb's render of a Maglev pool whose HMARK table holds its three backends up, edited to
+// have two more backends down (chains nothing jumps to). A config's table-size must be at least its backends, so the
+// importer says so in the rules' terms instead of leaving it to the config check.
+test('a Maglev HMARK table smaller than the backends its comments name is listed, with the table and the count', async (t) => {
+  const backend = (n: number, state: string): string[] => [
+    `-A NFTLB-B-${n} -m comment --comment "nftlb service s0 backend ${state} weight 1" -j CONNMARK --set-xmark 0x${n}/0xffffffff`,
+    `-A NFTLB-B-${n} -p tcp -j DNAT --to-destination 198.51.100.${n}:8000`,
+  ];
+  const r = await importText(
+    [
+      '*nat',
+      '-A NFTLB-DISPATCH -d 203.0.113.1/32 -p tcp -m tcp --dport 8000 -m comment --comment "nftlb service s0 maglev" -j NFTLB-S-s0',
+      '-A NFTLB-S-s0 -j HMARK --hmark-tuple src --hmark-mod 3 --hmark-offset 0x100000 --hmark-rnd 0xe35a0cef',
+      '-A NFTLB-S-s0 -m mark --mark 0x100000 -j NFTLB-B-1',
+      '-A NFTLB-S-s0 -m mark --mark 0x100001 -j NFTLB-B-2',
+      '-A NFTLB-S-s0 -j NFTLB-B-3',
+      ...backend(1, 'up'),
+      ...backend(2, 'up'),
+      ...backend(3, 'up'),
+      ...backend(4, 'down'),
+      ...backend(5, 'down'),
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+  t.is(r.code, EXIT.importIncomplete);
+  t.is(r.out, 'services: []\n');
+  t.regex(
+    r.err,
+    /:2: not understood: service s0: Maglev table of 3 slots \(HMARK --hmark-mod 3\) for 5 backends: a config's table-size is at least its number of backends: /,
+  );
+  t.false(r.err.includes('fails nftlb check'), r.err);
+});

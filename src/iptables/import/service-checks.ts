@@ -23,6 +23,9 @@ export function serviceProblem(s: ImportedService): string | undefined {
       return `service ${s.name}: IPv${b.address.family} backend ${b.address.text} but no IPv${b.address.family} listener`;
   for (const f of vipFamilies)
     if (!backendFamilies.has(f)) return `service ${s.name}: IPv${f} listener but no IPv${f} backend`;
+  const table = s.pool?.hash?.tableSize;
+  if (s.pool?.scheduler === 'maglev' && table !== undefined && table < s.backends.length)
+    return `service ${s.name}: Maglev table of ${table} slots (HMARK --hmark-mod ${table}) for ${s.backends.length} backends: a config's table-size is at least its number of backends`;
   const seen = new Set<string>();
   for (const b of s.backends) {
     const key = endpointText(b.address, b.port);
