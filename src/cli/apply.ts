@@ -70,6 +70,7 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
           waitSeconds: opts.wait,
           dryRun: opts.dryRun === true,
           force: opts.force === true,
+          noopMissed: ctx.noopMissed !== undefined && ctx.noopMissed === opts.config,
         });
         out.progress.done();
         if (!out.quiet) printDiagnostics(out.io, opts.config, r.warnings);

@@ -14,6 +14,9 @@ export interface CommandContext {
   /** The argv that runs nftlb itself (node and the script), when it runs as a program: health's /metrics runs
    *  `nftlb status` with it. Undefined in-process (tests). */
   readonly self?: readonly string[];
+  /** The config file whose no-op record main's fast path already found does not prove a no-op (src/cli/fast-apply.ts):
+   *  apply of that file does not ask the record again before loading the config. */
+  readonly noopMissed?: string;
 }
 
 // The -c/--config option shared by every command that reads the config.
@@ -77,9 +80,9 @@ export function showingSteps(exec: Executor, progress: Progress): Executor {
   const name = (cmd: string, args: readonly string[]): string =>
     `running ${basename(cmd)} ${args.join(' ')}`.slice(0, 60).trimEnd();
   return {
-    run: (cmd, args, input) => {
+    run: (cmd, args, input, o) => {
       progress.step(name(cmd, args));
-      return exec.run(cmd, args, input);
+      return exec.run(cmd, args, input, o);
     },
     ...(exec.start === undefined
       ? {}

@@ -7,8 +7,12 @@ import { EXIT } from './exit-codes.js';
 // `nftlb apply` when its no-op record proves there is nothing to do (src/ops/noop.ts), before the rest of nftlb is
 // loaded: the command then takes the time of node's start, a few stat(2) calls and one netlink request, whatever the
 // size of the config. Only the plain form (-c/--config, --wait, --lock-file) is answered here; every other option, and
-// every miss, goes to the full command, which asks the record again.
-export async function fastApply(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+// every miss, goes to the full command. A miss is { miss: config } (the full command need not ask the record again before it reads
+// the config: it asks only under the lock), a form not answered here null.
+export async function fastApply(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number | { miss: string } | null> {
   let config = DEFAULT_CONFIG_PATH;
   let lockFile: string | undefined;
   for (let i = 0; i < args.length; i++) {
@@ -26,7 +30,7 @@ export async function fastApply(args: readonly string[], env: NodeJS.ProcessEnv)
   const host = resolveHost(lightExecutor(env), env, { lockFile });
   try {
     const r = await readNoopRecord(host, config);
-    if (r === null || (await noopMiss(host, config, r)) !== null) return null;
+    if (r === null || (await noopMiss(host, config, r)) !== null) return { miss: config };
     for (const d of r.warnings) process.stderr.write(`${formatDiagnostic(config, d)}\n`);
     return EXIT.unchanged;
   } catch {

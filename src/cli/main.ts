@@ -14,8 +14,9 @@ for (const stream of [process.stdout, process.stderr]) {
 // same nftlb again (health's /metrics asks `nftlb status` in a child process).
 const argv = process.argv.slice(2);
 const fast = argv[0] === 'apply' ? await (await import('./fast-apply.js')).fastApply(argv.slice(1), process.env) : null;
-if (fast !== null) process.exitCode = fast;
+if (typeof fast === 'number') process.exitCode = fast;
 else {
   const [{ run }, { processIo }] = await Promise.all([import('./program.js'), import('./io.js')]);
-  process.exitCode = await run(argv, processIo, process.env, [process.execPath, process.argv[1]!]);
+  const self = [process.execPath, process.argv[1]!];
+  process.exitCode = await run(argv, processIo, process.env, self, fast?.miss);
 }

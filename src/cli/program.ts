@@ -56,6 +56,7 @@ export async function run(
   io: CommandContext['io'],
   env: NodeJS.ProcessEnv = process.env,
   self?: readonly string[],
+  noopMissed?: string,
 ): Promise<number> {
   let code: number = EXIT.ok;
   const ctx: CommandContext = {
@@ -65,6 +66,7 @@ export async function run(
       code = c;
     },
     ...(self === undefined ? {} : { self }),
+    ...(noopMissed === undefined ? {} : { noopMissed }),
   };
   const program = buildProgram(ctx);
   try {

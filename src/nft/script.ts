@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Plan } from '../plan/types.js';
 import { VERSION } from '../common/version.js';
 import type { TableRef } from './ast.js';
-import { tableViews } from './tables.js';
+import { scriptTableRefs, tableViews } from './tables.js';
 import { renderCommand, renderCommands, type Command } from './commands.js';
 import { ident } from './names.js';
 import type { TableView } from './ast.js';
@@ -79,14 +79,15 @@ export interface StreamedScript {
 // rest. The fingerprint hashes every table's body, and each table states it at its end (its comment, and the
 // fingerprint chain): the first table's body is streamed, the others (the DSR netdev table) are rendered before the
 // first table closes.
+// The tables are named without building them (scriptTableRefs), and built only when the first piece is asked for: a
+// caller that only wants `tables` pays nothing, and apply starts nft before the work of rendering begins.
 export function streamNftScript(p: Plan, inPlace?: InPlace): StreamedScript {
-  const probes = tableViews(p, '');
-  const refs: TableRef[] = probes.map((t) => ({ family: t.family, name: t.name }));
-  return { tables: refs, pieces: scriptPieces(probes, refs, inPlace) };
+  const refs = scriptTableRefs(p);
+  return { tables: refs, pieces: scriptPieces(p, refs, inPlace) };
 }
 
 function* scriptPieces(
-  probes: readonly TableView[],
+  p: Plan,
   refs: readonly TableRef[],
   inPlace: InPlace | undefined,
 ): Generator<string, string, undefined> {
@@ -97,6 +98,7 @@ function* scriptPieces(
     `# Replaces ${names.join(' and ')} (only ${names.length === 1 ? 'that table' : 'those tables'}) in one transaction.`,
     '',
   ].join('\n');
+  const probes: readonly TableView[] = tableViews(p, '');
   const hash = createHash('sha256');
   const rest: string[][] = [];
   let fingerprint = '';

@@ -4,6 +4,7 @@ import type { TableRef } from '../nft/ast.js';
 import { holdsEntries, keepEntries } from '../nft/in-place.js';
 import { loadModelAndDigest } from '../system/config-file.js';
 import { ident } from '../nft/names.js';
+import { scriptTableRefs } from '../nft/tables.js';
 import { renderNftScript, streamNftScript, type InPlace } from '../nft/script.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
@@ -36,6 +37,9 @@ export interface ApplyOptions {
   /** Load even when the live table already carries this config's fingerprint, and replace a table of nftlb's name
    *  that nftlb did not make. */
   readonly force: boolean;
+  /** The caller has just asked the no-op record of this config, which proved nothing: not asked again before the
+   *  config is read (it still is under the lock). */
+  readonly noopMissed?: boolean;
 }
 
 // How an apply ended (failures are thrown as NftlbError).
@@ -79,7 +83,7 @@ export type ApplyOutcome =
 // "unchanged" comes only from the no-op record (src/ops/noop.ts); without it the config is loaded (nft -f of the whole
 // script costs about what a listing that could compare it would).
 export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOutcome> {
-  if (!o.force && !o.dryRun) {
+  if (!o.force && !o.dryRun && o.noopMissed !== true) {
     const hit = await provenNoop(host, o.config);
     if (hit !== null) return hit;
   }
@@ -91,7 +95,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
   const withState = await withStateInputs(host, inputs, model.table);
   const { plan: p, health } = await desiredPlan(model, host);
   const names = (ts: readonly TableRef[]): string[] => ts.map((t) => `${t.family} ${t.name}`);
-  const tables = streamNftScript(p).tables;
+  const tables = scriptTableRefs(p);
   const base = { table: p.table, tables: names(tables), services: p.services.length, warnings };
   if (o.dryRun) {
     const { text, fingerprint } = renderNftScript(p);
@@ -99,9 +103,10 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
   }
   const release = await acquireLock(host, o.waitSeconds);
   try {
-    // Another apply may have loaded this very config while this one waited for the lock.
+    // Another apply may have loaded this very config while this one waited for the lock: only a record of the text
+    // read here can say so (one of other text, or none, is a miss without hashing the file again).
     if (!o.force) {
-      const hit = await provenNoop(host, o.config, true);
+      const hit = await provenNoop(host, o.config, sha256);
       if (hit !== null) return hit;
     }
     // The listing is current when the generation did not move since it was taken; else it is taken again.
@@ -165,9 +170,13 @@ async function liveView(host: Host): Promise<{ generation: number | null; listin
 // The outcome of an apply the record proves a no-op, or null. With the lock held (`locked`), the rules of an
 // `nftlb trace` that died are removed first (as main's apply did for an unchanged table): the record proves the table
 // is the loaded one plus those rules, so their removal leaves it as loaded, and the record follows that transaction.
-// Without the lock such a record is a miss (the caller asks again under the lock).
-async function provenNoop(host: Host, config: string, locked = false): Promise<ApplyOutcome | null> {
-  const v = await judgeNoop(host, config, await readNoopRecord(host, config));
+// Without the lock such a record is a miss (the caller asks again under the lock). Under the lock, `loaded` is the
+// digest of the config text this apply read: a record of other text is a miss.
+async function provenNoop(host: Host, config: string, loaded?: string): Promise<ApplyOutcome | null> {
+  const locked = loaded !== undefined;
+  const record = await readNoopRecord(host, config);
+  if (locked && record?.config.sha256 !== loaded) return null;
+  const v = await judgeNoop(host, config, record);
   if (v.kind === 'miss' || (v.kind === 'dead-trace' && !locked)) return null;
   const r = v.record;
   if (v.kind === 'dead-trace') {

@@ -1,4 +1,7 @@
 import { once } from 'node:events';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
@@ -11,6 +14,14 @@ export interface ExecResult {
   readonly exitCode: number;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+/** How run() carries a program's output; what it returns is the same either way (an executor may ignore these). */
+export interface RunOptions {
+  /** For a program that prints more than a pipe holds (64 KiB) while node may be busy: its stdout goes to an unlinked
+   *  temporary file, not to a pipe node must drain, so the program finishes on its own while node works on something
+   *  else (apply lists nftlb's tables while it plans). */
+  readonly detached?: boolean;
 }
 
 // A program started by Executor.start that keeps running until end(); used to hold a flock(1) lock.
@@ -27,7 +38,7 @@ export interface Started {
 export interface Executor {
   /** Runs `cmd args...` with `input` on stdin; resolves with a non-zero exitCode instead of throwing; rejects with
    *  NftlbError 'tool-missing' when the program is not installed. */
-  run(cmd: string, args: readonly string[], input?: string): Promise<ExecResult>;
+  run(cmd: string, args: readonly string[], input?: string, o?: RunOptions): Promise<ExecResult>;
   /** Runs `cmd args...` with `pieces` written to its stdin as they are produced (a generator that renders them):
    *  the program reads the first while the rest are made; `afterInput` runs once all is written, while the program
    *  works on it. As run() otherwise. Optional: without it, callers join the pieces and call run(). */
@@ -74,7 +85,8 @@ export interface LineStream {
 export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Executor {
   const env = withoutNodeModulesPath(callerEnv);
   return {
-    async run(cmd, args, input) {
+    async run(cmd, args, input, o) {
+      if (o?.detached === true) return runDetachedProcess(cmd, args, env, input ?? '');
       const r = await execa(cmd, [...args], {
         input: input ?? '',
         reject: false,
@@ -90,6 +102,42 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
     interact: (cmd, args, onLine) => interactProcess(cmd, args, env, onLine),
     stream: (cmd, args, onLine) => streamProcess(cmd, args, env, onLine),
   };
+}
+
+// run() with stdout on a file descriptor of an unlinked file in a private temporary directory: the kernel writes the
+// output there, without node's event loop; read once the program has exited.
+async function runDetachedProcess(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  input: string,
+): Promise<ExecResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'nftlb-out-'));
+  const file = await open(join(dir, 'stdout'), 'w+', 0o600);
+  try {
+    await rm(dir, { recursive: true, force: true });
+    const r = await execa(cmd, [...args], {
+      input,
+      // execa hands a file descriptor to the child as it is (its types list only 3 to 9).
+      stdout: file.fd as 3,
+      reject: false,
+      env,
+      extendEnv: false,
+      stripFinalNewline: false,
+    });
+    if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
+    const { size } = await file.stat();
+    const out = Buffer.alloc(size);
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await file.read(out, at, size - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return { exitCode: r.exitCode ?? 1, stdout: out.toString('utf8'), stderr: String(r.stderr ?? '') };
+  } finally {
+    await file.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 // Writes the pieces to a child's stdin as they come (execa, as every program nftlb runs in its normal bundle). Between
