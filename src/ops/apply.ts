@@ -137,9 +137,12 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
         ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
       });
     });
-    const after = await rulesetGeneration(host);
     // Best effort: the records only save work (the no-op record) or improve `diff` (which trusts its record only while
-    // the live fingerprint matches).
+    // the live fingerprint matches). The record for `diff` is written while the generation is read.
+    const [after] = await Promise.all([
+      rulesetGeneration(host),
+      writeFileAtomic(applyRecordFile(host.runDir, p.table), applied).catch(() => undefined),
+    ]);
     const record = noopRecord(withState, {
       config: o.config,
       sha256,
@@ -153,7 +156,6 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       warnings,
     });
     await writeNoopRecord(host, o.config, record).catch(() => undefined);
-    await writeFileAtomic(applyRecordFile(host.runDir, p.table), applied).catch(() => undefined);
     return { kind: 'applied', ...base, fingerprint, previous, deleted: names(stale), persistence };
   } finally {
     await release();
