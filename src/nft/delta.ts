@@ -3,7 +3,7 @@ import { renderCommands, type Command } from './commands.js';
 import { bucketNames, bucketPools, buildTable, NAMES, poolBuckets, slotElements } from './build.js';
 import { PERSIST_NAMES } from './persistence.js';
 import { DSR_NAMES, dsrInterfaces, dsrTableView } from './dsr.js';
-import { parseServiceChain, type Ident } from './names.js';
+import { parseSelectorChain, parseServiceChain, type Ident } from './names.js';
 import { dsrTableRef, inetTableRef } from './tables.js';
 import { renderElement, renderElementKey, renderRule } from './render.js';
 import type { Plan, PlannedBackend, PlannedService } from '../plan/types.js';
@@ -216,8 +216,12 @@ function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, Eleme
   return out;
 }
 
-// Only the per-pool chains: the builds also emit the shared chains (pick, refuse, the netdev fwd_ ones, the hooked
+// Only the per-pool chains (service and selector chains): the builds also emit the shared chains (pick, refuse, the netdev fwd_ ones, the hooked
 // ones), which never change here.
 function chainsByName(chains: readonly Chain[]): Map<Ident, Chain> {
-  return new Map(chains.filter((c) => parseServiceChain(c.name) !== null).map((c) => [c.name, c]));
+  return new Map(
+    chains
+      .filter((c) => parseServiceChain(c.name) !== null || parseSelectorChain(c.name) !== null)
+      .map((c) => [c.name, c]),
+  );
 }

@@ -1,4 +1,4 @@
-import { parseServiceChain } from './names.js';
+import { parseSelectorChain, parseServiceChain } from './names.js';
 import { markBit, TRACE_NAMES } from './trace.js';
 
 // Reads `nft monitor` output (nft 1.0.6) during `nftlb trace` and puts each traced connection together from its trace
@@ -7,7 +7,7 @@ import { markBit, TRACE_NAMES } from './trace.js';
 //   trace_pre / trace_out  `packet: ...` the client, the VIP and port, the protocol (as it arrived);
 //   dispatch_*             `rule ... (verdict goto svc_NAME_vF)`: the service;
 //   pick                   a verdict jump to `refuse` or drop (the slot stage): no backend up;
-//   svc_NAME_vF            `rule ... ct mark set EXPR [goto ...]`: the selector expression (its offset);
+//   svc_NAME_vF, sel_...   `rule ... ct mark set EXPR [goto ...]`: the selector expression (its offset);
 //   persist_..._get        `(verdict goto pick)`: an entry chose the backend (persistence);
 //   pick / persist_..._new `(verdict jump trace_mark)`, then one trace_mark event per bit set in the ct mark;
 //   trace_post / trace_in  `packet: ...` the packet as it leaves: backend address and port, NAT address and port.
@@ -185,7 +185,7 @@ export class TraceAssembler {
       p.service = svc.service;
       return;
     }
-    if (parseServiceChain(chain) !== null) {
+    if (parseServiceChain(chain) !== null || parseSelectorChain(chain) !== null) {
       const sel = SELECTOR.exec(what)?.[1];
       if (sel !== undefined) p.expression = sel;
       return;

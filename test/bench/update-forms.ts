@@ -51,6 +51,22 @@ function forms(n: number): Form[] {
   const listener = 'type ipv4_addr . inet_proto . inet_service : verdict';
   return [
     { label: 'guard flush only (no-op round)', line: () => `flush chain ${T} xguard` },
+    { label: 'guard flush + add table (as health sends)', line: () => `flush chain ${T} xguard; add table ${T}` },
+    {
+      label: 'health: guard, add table, svc chain rewrite (no verdict)',
+      line: (r) =>
+        `flush chain ${T} xguard; add table ${T}; flush chain ${T} ${svc}; add chain ${T} ${svc} { counter ct mark set numgen inc mod ${mod(r)} offset ${base}; }`,
+    },
+    ...(
+      [
+        ['immediate', (v: number) => `${v}`],
+        ['numgen mod 1', (v: number) => `numgen inc mod 1 offset ${v}`],
+        ['symhash mod 1', (v: number) => `symhash mod 1 offset ${v}`],
+      ] as const
+    ).map(([what, e]): Form => ({
+      label: `svc chain rewrite, constant mark (${what})`,
+      line: (r) => `flush chain ${T} ${svc}; add chain ${T} ${svc} { counter ct mark set ${e(base + (r % 2))}; }`,
+    })),
     {
       label: 'svc chain rewrite, rule with goto pick (before)',
       line: (r) =>

@@ -100,7 +100,7 @@ test('health --watch takes an override made while it runs, logs it, and keeps it
   // A health change in the same service: the incremental update keeps the drained backend out.
   alive.set('198.51.100.2', false);
   await until(() => reports.some((r) => r.transitions.some((x) => x.to === 'down')), 'the failure');
-  await until(() => webRule(exec) === 'counter ct mark set 3', 'the update');
+  await until(() => webRule(exec) === 'counter ct mark set numgen random mod 1 offset 3', 'the update');
   t.is(exec.loads().filter((s) => s.includes('delete table')).length, 1);
   t.true(exec.loads().length > loadsBefore);
 

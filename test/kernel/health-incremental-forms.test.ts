@@ -19,6 +19,7 @@ services:
   - name: web
     vip: 203.0.113.1
     port: 80
+    rate-limit: { rate: 1000 }
     health: { type: tcp }
     backends:
       - { address: 198.51.100.2, port: 8080 }

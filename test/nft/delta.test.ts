@@ -40,7 +40,7 @@ test('one backend down rewrites only that pool: with the rest selectable directl
       'add table inet hc',
       'flush chain inet hc svc_a_v4',
       'add chain inet hc svc_a_v4 {',
-      '\tcounter ct mark set 2',
+      '\tcounter ct mark set numgen random mod 1 offset 2',
       '}',
       '',
     ].join('\n'),
@@ -56,7 +56,7 @@ test('a pool that empties rewrites only its chain: its mark then gets the on-emp
       'add table inet hc',
       'flush chain inet hc svc_b_v4',
       'add chain inet hc svc_b_v4 {',
-      '\tcounter ct mark set 0xfffffe00',
+      '\tcounter ct mark set numgen random mod 1 offset 4294966784',
       '}',
       '',
     ].join('\n'),
@@ -68,7 +68,7 @@ test('a pool that empties rewrites only its chain: its mark then gets the on-emp
       'add table inet hc',
       'flush chain inet hc svc_b_v4',
       'add chain inet hc svc_b_v4 {',
-      '\tcounter ct mark set 3',
+      '\tcounter ct mark set numgen random mod 1 offset 3',
       '}',
       '',
     ].join('\n'),
@@ -166,6 +166,33 @@ services:
       '\tcounter ct mark set numgen inc mod 3 offset 1',
       '}',
       'add map inet hc slots_0 { type mark : mark; elements = { 1048579 : 4, 1048580 : 6 } }',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('a service with a rate limit keeps the drop in its service chain: a change rewrites only its selector chain', (t) => {
+  const limited = modelOf(`
+table: hc
+services:
+  - name: r
+    vip: 203.0.113.5
+    port: 80
+    rate-limit: { rate: 100 }
+    health: { type: tcp }
+    backends:
+      - { address: 198.51.100.2 }
+      - { address: 198.51.100.3 }
+`);
+  const u = incrementalUpdate(plan(limited), plan(limited, overlay({ 'r/198.51.100.2:80': 'down' })));
+  t.is(
+    u.script,
+    [
+      'add table inet hc',
+      'flush chain inet hc sel_r_v4',
+      'add chain inet hc sel_r_v4 {',
+      '\tct mark set numgen random mod 1 offset 2',
+      '}',
       '',
     ].join('\n'),
   );
