@@ -53,6 +53,16 @@ function forms(n: number): Form[] {
     { label: 'guard flush only (no-op round)', line: () => `flush chain ${T} xguard` },
     { label: 'guard flush + add table (as health sends)', line: () => `flush chain ${T} xguard; add table ${T}` },
     {
+      label: 'guard, svc chain rewrite (no verdict)',
+      line: (r) =>
+        `flush chain ${T} xguard; flush chain ${T} ${svc}; add chain ${T} ${svc} { counter ct mark set numgen inc mod ${mod(r)} offset ${base}; }`,
+    },
+    {
+      label: 'svc chain rewrite alone (no verdict)',
+      line: (r) =>
+        `flush chain ${T} ${svc}; add chain ${T} ${svc} { counter ct mark set numgen inc mod ${mod(r)} offset ${base}; }`,
+    },
+    {
       label: 'health: guard, add table, svc chain rewrite (no verdict)',
       line: (r) =>
         `flush chain ${T} xguard; add table ${T}; flush chain ${T} ${svc}; add chain ${T} ${svc} { counter ct mark set numgen inc mod ${mod(r)} offset ${base}; }`,
@@ -137,7 +147,7 @@ function forms(n: number): Form[] {
     {
       label: 'pool empties or refills: its chain rewritten (empty mark / selector)',
       line: (r) =>
-        `flush chain ${T} ${svc}; add chain ${T} ${svc} { counter ct mark set ${r % 2 === 0 ? '0xfffffffe' : `numgen inc mod 4 offset ${base}`}; }`,
+        `flush chain ${T} ${svc}; add chain ${T} ${svc} { counter ct mark set ${r % 2 === 0 ? 'numgen random mod 1 offset 4294966272' : `numgen inc mod 4 offset ${base}`}; }`,
     },
     {
       label: 'pool empties: delete services4 + add closed4 (before)',
