@@ -56,6 +56,8 @@ export type Expr =
   | { readonly kind: 'raw-nh'; readonly offset: number; readonly length: number }
   /** Bitwise and (`left & right`); parenthesized inside a concatenation, where nft 1.0.6 needs it. */
   | { readonly kind: 'and'; readonly left: Expr; readonly right: Expr }
+  /** Shift right by a constant number of bits (`left >> bits`). */
+  | { readonly kind: 'shift-right'; readonly left: Expr; readonly bits: number }
   /** An address or prefix in canonical text (parsed by model/address.ts, never user text as written). */
   | { readonly kind: 'address'; readonly text: string }
   /** An inclusive range of numbers (`8000-8010`), or one number when first === last. */

@@ -1,9 +1,9 @@
 import type { Chain, Element, SetDecl, Table, TableRef, TableView } from './ast.js';
 import { renderCommands, type Command } from './commands.js';
-import { buildTable, NAMES } from './build.js';
+import { bucketNames, bucketPools, buildTable, NAMES, poolBuckets, slotElements } from './build.js';
 import { PERSIST_NAMES } from './persistence.js';
 import { DSR_NAMES, dsrInterfaces, dsrTableView } from './dsr.js';
-import { parseServiceChain, type Ident } from './names.js';
+import { parseSelectorChain, parseServiceChain, type Ident } from './names.js';
 import { dsrTableRef, inetTableRef } from './tables.js';
 import { renderElement, renderElementKey, renderRule } from './render.js';
 import type { Plan, PlannedBackend, PlannedService } from '../plan/types.js';
@@ -34,10 +34,6 @@ const TOUCHED_SETS: readonly Ident[] = [
   NAMES.services[6],
   NAMES.serviceRanges[4],
   NAMES.serviceRanges[6],
-  NAMES.closed[4],
-  NAMES.closed[6],
-  NAMES.slots,
-  NAMES.slotRanges,
   // Persistence: the backends whose entries may be used follow the pools (absent from tables without persistence).
   PERSIST_NAMES.live,
 ];
@@ -72,8 +68,26 @@ export function incrementalUpdate(before: Plan, after: Plan, only?: readonly num
   const dsr = changed.filter((i) => after.services[i]!.dsr !== undefined);
   const pick = (p: Plan, is: readonly number[]): Plan => ({ table: p.table, services: is.map((i) => p.services[i]!) });
   const parts: TableChanges[] = [];
-  if (nat.length > 0)
-    parts.push(tableChanges(buildTable(pick(before, nat), ''), buildTable(pick(after, nat), ''), TOUCHED_SETS));
+  if (nat.length > 0) {
+    // The slot maps of the changed services' buckets; a bucket that loses an element is emptied and refilled whole.
+    const buckets = new Map<number, number>();
+    for (const i of nat)
+      for (const pool of after.services[i]!.pools) for (const b of poolBuckets(pool)) buckets.set(b, i);
+    const refill = new Map<Ident, Element[]>();
+    for (const [b, i] of buckets) {
+      const els = slotElements(bucketPools(after, i, b), b);
+      refill.set(bucketNames(b).slots, els.single.get(b) ?? []);
+      refill.set(bucketNames(b).slotRanges, els.ranges.get(b) ?? []);
+    }
+    parts.push(
+      tableChanges(
+        buildTable(pick(before, nat), ''),
+        buildTable(pick(after, nat), ''),
+        [...TOUCHED_SETS, ...refill.keys()],
+        refill,
+      ),
+    );
+  }
   if (dsr.length > 0) {
     // The fwd chain a service goes to is numbered among all DSR interfaces, not only the changed services' ones.
     const devices = dsrInterfaces(after);
@@ -109,8 +123,18 @@ function materialize(v: TableView): Table {
   return { ...v, sets: v.sets.map((set) => ({ ...set, elements: [...set.elements] })), chains: [...v.chains] };
 }
 
-// Element changes of the `touched` maps and the per-pool chains that differ between two builds of one table.
-function tableChanges(old: Table, neu: Table, touched: readonly Ident[]): TableChanges {
+// Elements a bucket's map may get back after a flush before deleting the ones that go costs less.
+const REFILL_AT_MOST = 4096;
+
+// Element changes of the `touched` maps and the per-pool chains that differ between two builds of one table. A map in
+// `refill` (name -> every element it must hold) that would lose elements is flushed and given those elements instead:
+// nft 1.0.6 fetches every chain of the ruleset for a `delete`, only the table and the map for a `flush`.
+function tableChanges(
+  old: Table,
+  neu: Table,
+  touched: readonly Ident[],
+  refill: ReadonlyMap<Ident, readonly Element[]> = new Map(),
+): TableChanges {
   const table: TableRef = { family: neu.family, name: neu.name };
   const del: Command[] = [];
   const add: Command[] = [];
@@ -119,14 +143,23 @@ function tableChanges(old: Table, neu: Table, touched: readonly Ident[]): TableC
     const n = elementsByKey(neu.sets, name);
     const gone = [...o].filter(([k, el]) => !sameElement(n.get(k), el)).map(([, el]) => el);
     const come = [...n].filter(([k, el]) => !sameElement(o.get(k), el)).map(([, el]) => el);
-    if (gone.length > 0) del.push({ kind: 'elements', verb: 'delete', table, set: name, elements: gone });
+    // Refilling costs nft a parse of every element the map keeps: worth it while that is small (a bucket of equal-weight
+    // pools holds at most a few hundred) or not much more than the change itself (a Maglev table of 65537 slots).
+    const whole = refill.get(name);
+    const flush =
+      gone.length > 0 &&
+      whole !== undefined &&
+      (whole.length <= REFILL_AT_MOST || whole.length <= 2 * (gone.length + come.length));
+    if (flush) del.push({ kind: 'set', verb: 'flush', table, set: { kind: 'map', name } });
+    else if (gone.length > 0) del.push({ kind: 'elements', verb: 'delete', table, set: name, elements: gone });
+    const adding = flush ? whole : come;
     // A membership change never changes a map's size; the kernel keeps an existing map's size when none is given.
-    if (come.length > 0)
+    if (adding.length > 0)
       add.push({
         kind: 'set',
         verb: 'add',
         table,
-        set: { ...declaration(neu.sets, name), elements: come },
+        set: { ...declaration(neu.sets, name), elements: adding },
         withoutSize: true,
       });
   }
@@ -183,8 +216,12 @@ function elementsByKey(sets: readonly SetDecl[], name: Ident): Map<string, Eleme
   return out;
 }
 
-// Only the per-pool chains: the builds also emit the shared chains (pick, refuse, the netdev fwd_ ones, the hooked
+// Only the per-pool chains (service and selector chains): the builds also emit the shared chains (pick, refuse, the netdev fwd_ ones, the hooked
 // ones), which never change here.
 function chainsByName(chains: readonly Chain[]): Map<Ident, Chain> {
-  return new Map(chains.filter((c) => parseServiceChain(c.name) !== null).map((c) => [c.name, c]));
+  return new Map(
+    chains
+      .filter((c) => parseServiceChain(c.name) !== null || parseSelectorChain(c.name) !== null)
+      .map((c) => [c.name, c]),
+  );
 }

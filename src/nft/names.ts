@@ -63,6 +63,20 @@ export function parseServiceChain(name: string): { service: string; family: 4 | 
   return m === null ? null : { service: m[1]!, family: m[2] === '4' ? 4 : 6 };
 }
 
+const SELECTOR_CHAIN = /^sel_(.+)_v([46])$/;
+
+// The selector chain of a pool of a service with a rate limit: `sel_<name>_v4` / `sel_<name>_v6`. Its service chain
+// keeps the limit's `drop` and jumps here, so a membership change rewrites a chain without a verdict.
+export function selectorChain(service: string, family: 4 | 6): Ident {
+  return ident(`sel_${service}_v${family}`);
+}
+
+// The service and family of a selector chain name, or null for any other chain (the reverse of selectorChain).
+export function parseSelectorChain(name: string): { service: string; family: 4 | 6 } | null {
+  const m = SELECTOR_CHAIN.exec(name);
+  return m === null ? null : { service: m[1]!, family: m[2] === '4' ? 4 : 6 };
+}
+
 const GUARD_CHAIN = /^health_[0-9a-f]{8}$/;
 
 // The guard chain of one full load by nftlb health: `health_` and 8 hex digits (32 random bits). An empty chain outside

@@ -130,9 +130,9 @@ function groups(p: Plan): Group[] {
   return [...out.values()];
 }
 
-// The shared chains of each group. `pick` DNATs by the backend id in the ct mark; `slots` and `slotRanges` turn a slot
-// into a backend id (a backend id passes them unchanged).
-export function persistenceChains(p: Plan, names: { pick: Ident; slots: Ident; slotRanges: Ident }): Chain[] {
+// The shared chains of each group. `pick` DNATs by the backend id in the ct mark; `slotStage` turns a slot into a backend
+// id (a backend id passes it unchanged).
+export function persistenceChains(p: Plan, names: { pick: Ident; slotStage: readonly Rule[] }): Chain[] {
   return groups(p).flatMap((g): Chain[] => {
     const update = (op: 'update' | 'delete'): Stmt => ({
       kind: 'set-update',
@@ -160,8 +160,7 @@ export function persistenceChains(p: Plan, names: { pick: Ident; slots: Ident; s
       {
         name: g.new,
         rules: [
-          { stmts: [lookup(ctMark, names.slots)] },
-          { stmts: [lookup(ctMark, names.slotRanges)] },
+          ...names.slotStage,
           { stmts: [lookup(ctMark, PERSIST_NAMES.tags)] },
           { stmts: [update('update')] },
           { stmts: [lookup(ctMark, PERSIST_NAMES.live), goto(names.pick)] },

@@ -39,6 +39,8 @@ const expr = (e: Expr): string => {
       return `@nh,${e.offset},${e.length}`;
     case 'and':
       return `${expr(e.left)} & ${expr(e.right)}`;
+    case 'shift-right':
+      return `${expr(e.left)} >> ${e.bits}`;
     case 'address':
       return e.text;
     case 'range':

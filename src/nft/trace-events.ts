@@ -1,4 +1,4 @@
-import { parseServiceChain } from './names.js';
+import { parseSelectorChain, parseServiceChain } from './names.js';
 import { markBit, TRACE_NAMES } from './trace.js';
 
 // Reads `nft monitor` output (nft 1.0.6) during `nftlb trace` and puts each traced connection together from its trace
@@ -6,8 +6,8 @@ import { markBit, TRACE_NAMES } from './trace.js';
 // through every hook. What nftlb's table tells, in the order the packet meets it:
 //   trace_pre / trace_out  `packet: ...` the client, the VIP and port, the protocol (as it arrived);
 //   dispatch_*             `rule ... (verdict goto svc_NAME_vF)`: the service;
-//   guard_*                a verdict jump to `refuse` or drop: no backend up;
-//   svc_NAME_vF            `rule ... ct mark set EXPR goto ...`: the selector expression (its offset);
+//   pick                   a verdict jump to `refuse` or drop (the slot stage): no backend up;
+//   svc_NAME_vF, sel_...   `rule ... ct mark set EXPR [goto ...]`: the selector expression (its offset);
 //   persist_..._get        `(verdict goto pick)`: an entry chose the backend (persistence);
 //   pick / persist_..._new `(verdict jump trace_mark)`, then one trace_mark event per bit set in the ct mark;
 //   trace_post / trace_in  `packet: ...` the packet as it leaves: backend address and port, NAT address and port.
@@ -71,7 +71,8 @@ interface Partial {
 const LINE = /^trace id ([0-9a-f]+) (\S+) (\S+) (\S+) (.*)$/;
 const VERDICT = /\(verdict ([^)]+)\)\s*$/;
 const HANDLE = /^unknown rule handle (\d+) /;
-const SELECTOR = /ct mark set (.+?) goto \S+ \(verdict goto/;
+// A service chain's selector rule has no verdict (nft traces it as `continue`); a persistent one's goes on with goto.
+const SELECTOR = /ct mark set (.+?)(?: goto \S+)? \(verdict (?:goto|continue)/;
 
 // The fields of a `packet:` event.
 function packetOf(text: string): Packet | null {
@@ -184,7 +185,7 @@ export class TraceAssembler {
       p.service = svc.service;
       return;
     }
-    if (parseServiceChain(chain) !== null) {
+    if (parseServiceChain(chain) !== null || parseSelectorChain(chain) !== null) {
       const sel = SELECTOR.exec(what)?.[1];
       if (sel !== undefined) p.expression = sel;
       return;
@@ -193,7 +194,8 @@ export class TraceAssembler {
       p.persistence = true;
       return;
     }
-    if (chain.startsWith('guard_') && (verdict === 'jump refuse' || verdict === 'drop')) {
+    // An empty pool's ct mark meets its on-empty verdict in pick's slot stage (guard_*: a table of an older nftlb).
+    if ((chain === 'pick' || chain.startsWith('guard_')) && (verdict === 'jump refuse' || verdict === 'drop')) {
       p.outcome = 'no-backend';
       p.by = `${this.table.family} ${this.table.name} ${chain}`;
     }
@@ -203,7 +205,9 @@ export class TraceAssembler {
     const first = p.first;
     if (first === undefined || (p.service === undefined && p.outcome !== 'no-backend')) return null;
     let selector: TracedConnection['selector'] = null;
-    if (p.persistence) selector = { kind: 'persistence', mark: p.marks[0] ?? null };
+    // No backend up: the mark the pool's chain wrote is its on-empty verdict, not a selector's value.
+    if (p.outcome === 'no-backend') selector = null;
+    else if (p.persistence) selector = { kind: 'persistence', mark: p.marks[0] ?? null };
     else if (p.expression !== undefined && p.marks.length > 0) {
       const mark = p.marks[0]!;
       selector = { kind: 'scheduler', expression: p.expression, value: mark - offsetOf(p.expression), mark };

@@ -25,12 +25,13 @@ import { createNamespace, kernelUnavailable } from './netns.js';
 
 // `node dist/test/bench/health-bench.js [--sizes 1000,10000] [--runs 3]`: loads a table of N services (4 backends, tcp
 // checks, every backend with an `up` record as after a while of `health --watch`) in a private namespace, then takes one
-// backend down and back up, RUNS times each at the first, middle and last service, and prints how long one membership
-// change takes in sync(): as `health --watch` calls it (with the plan it keeps in memory) and as `health --once` does
-// (without), split into the nft transaction, the lock and the rest (JavaScript). --watch takes the lock through its
-// persistent holder (src/system/lock-session.ts), refreshes the shared files and sends its updates through one
-// persistent `nft -i` session; --once takes the lock with flock(1) and sends `nft -f`. The first backend of a pool
-// leaves only chain commands (the others stay consecutive ids); a middle one needs slot elements. Also: a round with
+// backend (the first, a middle one, then all four at once: the pool empties) down and back up, RUNS times each at the
+// first, middle and last service, and prints how long one membership change takes in sync(): as `health --watch` calls
+// it (with the plan it keeps in memory) and as `health --once` does (without), split into the nft transaction, the lock
+// and the rest (JavaScript). --watch takes the lock through its persistent holder (src/system/lock-session.ts),
+// refreshes the shared files and sends its updates through one persistent `nft -i` session; --once takes the lock with
+// flock(1) and sends `nft -f`. The first backend of a pool leaves only chain commands (the others stay consecutive
+// ids); a middle one adds slot elements going down and empties their bucket coming back. Also: a round with
 // no membership change (the guard check only) and writing the state file (each --watch round does). Sizes side by
 // side, so a flat cost shows as equal columns. A benchmark, not a test: it asserts nothing but the kind of update.
 
@@ -207,29 +208,28 @@ async function measure(n: number, runs: number): Promise<Figures> {
     };
 
     for (const mode of ['watch', 'once'] as const) {
-      for (const [which, j] of [
-        ['first', 0],
-        ['middle', 1],
+      for (const [which, js] of [
+        ['first backend', [0]],
+        ['middle backend', [1]],
+        ['every backend (pool empties / refills)', [0, 1, 2, 3]],
       ] as const) {
         const samples: Sample[] = [];
         for (const idx of [0, Math.floor(n / 2), n - 1]) {
           const s = p.services[idx]!;
-          const key = backendKey(s.name, s.backends[j]!.endpoint);
+          const keys = js.map((j) => backendKey(s.name, s.backends[j]!.endpoint));
           for (let r = 0; r < runs; r++) {
             for (const verdict of ['down', 'up'] as const) {
               // What the --watch loop does before it calls sync(): merge this round's records (not timed); it passes
               // the keys with a transition since its last sync.
-              const next: HealthState = {
-                ...state,
-                backends: { ...state.backends, [key]: { ...FRESH, state: verdict } },
-              };
-              samples.push({ ...(await timedSync(next, mode === 'watch', [key])), verdict });
+              const changed = Object.fromEntries(keys.map((k) => [k, { ...FRESH, state: verdict }]));
+              const next: HealthState = { ...state, backends: { ...state.backends, ...changed } };
+              samples.push({ ...(await timedSync(next, mode === 'watch', keys)), verdict });
               if (last.action !== 'incremental')
                 throw new Error(`expected an incremental update, got ${last.action} (${last.why})`);
             }
           }
         }
-        report(`${mode === 'watch' ? '--watch (cache)' : '--once (no cache)'}, ${which} backend`, samples);
+        report(`${mode === 'watch' ? '--watch (cache)' : '--once (no cache)'}, ${which}`, samples);
       }
     }
 

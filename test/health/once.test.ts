@@ -140,7 +140,7 @@ test('the state file records checks and what the live table holds; a table repla
   t.is(r.sync.why, 'the table was replaced since the last health run');
   // The reload keeps the dead backend (id 2) out: the pool selects backend 1 directly, and no slot names backend 2.
   const last = loads()[loads().length - 1]!;
-  t.regex(/chain svc_web_v4 \{[^}]*\}/.exec(last)?.[0] ?? '', /ct mark set 1 goto pick/);
+  t.regex(/chain svc_web_v4 \{[^}]*\}/.exec(last)?.[0] ?? '', /ct mark set numgen random mod 1 offset 1$/m);
   t.notRegex(/map slots \{[^}]*\}/.exec(last)?.[0] ?? '', /: 2\b/);
   const token = JSON.parse(await readFile(deps.stateFile, 'utf8')).live.token as string;
   t.not(token, state.live!.token);

@@ -88,7 +88,7 @@ test('health --watch takes an override made while it runs, logs it, and keeps it
     waitSeconds: 5,
   });
   t.is(out.sync.action, 'incremental');
-  t.is(webRule(exec), 'counter ct mark set numgen inc mod 2 offset 1048576 goto pick');
+  t.is(webRule(exec), 'counter ct mark set numgen inc mod 2 offset 1048576');
 
   // The watch picks it up on its next turn: it logs it and takes the records the command left, so it reloads nothing.
   await until(() => reports.some((r) => (r.overrides ?? []).length > 0), 'the watch to pick up the override');
@@ -100,7 +100,7 @@ test('health --watch takes an override made while it runs, logs it, and keeps it
   // A health change in the same service: the incremental update keeps the drained backend out.
   alive.set('198.51.100.2', false);
   await until(() => reports.some((r) => r.transitions.some((x) => x.to === 'down')), 'the failure');
-  await until(() => webRule(exec) === 'counter ct mark set 3 goto pick', 'the update');
+  await until(() => webRule(exec) === 'counter ct mark set numgen random mod 1 offset 3', 'the update');
   t.is(exec.loads().filter((s) => s.includes('delete table')).length, 1);
   t.true(exec.loads().length > loadsBefore);
 
@@ -113,7 +113,7 @@ test('health --watch takes an override made while it runs, logs it, and keeps it
     port: 80,
     waitSeconds: 5,
   });
-  t.is(webRule(exec), 'counter ct mark set numgen inc mod 2 offset 2 goto pick', 'backends 2 and 3: 1 is down');
+  t.is(webRule(exec), 'counter ct mark set numgen inc mod 2 offset 2', 'backends 2 and 3: 1 is down');
   await until(
     () => reports.some((r) => (r.overrides ?? []).some((o) => o.to === null)),
     'the watch to pick up the removal',

@@ -54,7 +54,7 @@ test('a full backend leaves the pool incrementally and returns the same way; not
   const script = exec.calls.filter((c) => c.cmd === 'nft').at(-1)!.input ?? '';
   // The web pool's chain now picks between the other two backends (ids 2 and 3: offset 2); nothing else changes.
   t.regex(script, /svc_web_v4/);
-  t.regex(script, /numgen inc mod 2 offset 2 goto pick/);
+  t.regex(script, /numgen inc mod 2 offset 2$/m);
   t.notRegex(script, /svc_other/);
   t.false(exec.calls.some((c) => c.cmd === 'conntrack'));
   // nftlb apply of the same config plans with the loaded record: the full backend stays out.

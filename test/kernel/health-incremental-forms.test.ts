@@ -1,9 +1,9 @@
 // The incremental scripts of nftlb health against the real kernel and the real nft: every kind of membership change
 // (chain only, slot elements, interval slot elements, a pool that empties into the closed maps and refills, IPv4 and
 // IPv6, single ports and port ranges) leaves exactly the table a full load of the new plan makes, and a script without
-// deletions makes nft fetch nothing from the kernel but the table list and the generation (nft 1.0.6 fetches every
-// chain of the ruleset for `add rule`, `add element` and any `delete`, which is what made an update grow with the
-// number of services).
+// deletions makes nft fetch nothing from the kernel but the table list and the generation, and the sets when it flushes
+// a slot bucket (nft 1.0.6 fetches every chain of the ruleset for `add rule`, `add element` and any `delete`, which is
+// what made an update grow with the number of services).
 import type { ExecutionContext } from 'ava';
 import { incrementalUpdate } from '../../src/nft/delta.js';
 import { renderNftScript } from '../../src/nft/script.js';
@@ -19,6 +19,7 @@ services:
   - name: web
     vip: 203.0.113.1
     port: 80
+    rate-limit: { rate: 1000 }
     health: { type: tcp }
     backends:
       - { address: 198.51.100.2, port: 8080 }
@@ -133,11 +134,12 @@ async function step(t: ExecutionContext, topo: Topology, from: Plan, to: Plan, w
   const incremental = await listing(topo);
   await loadFull(topo, to);
   t.deepEqual(incremental, await listing(topo), `${what}: the table differs from a full load\n${u.script}`);
+  // A slot bucket emptied by `flush map` (instead of deleting its elements) makes nft fetch the sets, never the chains.
   if (!/^delete /m.test(u.script))
     t.deepEqual(
       [...fetched].sort(),
-      ['generation', 'tables'],
-      `${what}: nft fetched more than the table list for a script without deletions\n${u.script}`,
+      /^flush map /m.test(u.script) ? ['generation', 'sets', 'tables'] : ['generation', 'tables'],
+      `${what}: nft fetched more than the table list (and the sets for a flush) for a script without deletions\n${u.script}`,
     );
   t.log(`${what}: ${u.script.split('\n').length - 1} lines, nft fetched ${[...fetched].sort().join(', ')}`);
 }
@@ -151,7 +153,10 @@ kernelTest(
         ['first backend down (chain only)', planWith([['web', 0]])],
         ['middle backend down (slot elements)', planWith([['web', 1]])],
         ['weighted backend down (interval slot elements)', planWith([['weighted', 1]])],
-        ['single-backend pool empties (single port and range into the closed maps)', planWith([['ftp', 0]])],
+        [
+          'single-backend pool empties (single port and range: its chain marks the on-empty verdict)',
+          planWith([['ftp', 0]]),
+        ],
         ['IPv6 pool empties', planWith([['six', 0]])],
         [
           'several services at once',
@@ -169,6 +174,32 @@ kernelTest(
       }
       // From one degraded state to another: slot elements replaced, not just added or removed.
       await step(t, topo, planWith([['web', 1]]), planWith([['web', 2]]), 'another middle backend down instead');
+      // The slot bucket is emptied and refilled: what the other pools of the bucket select stays.
+      const both: [string, number][] = [
+        ['web', 1],
+        ['weighted', 1],
+      ];
+      await step(t, topo, planWith(both), planWith([['weighted', 1]]), 'middle backend back, another pool on slots');
+      await step(
+        t,
+        topo,
+        planWith(both),
+        planWith([
+          ['web', 1],
+          ['weighted', 2],
+        ]),
+        'weighted runs replaced, web stays',
+      );
+      await step(
+        t,
+        topo,
+        planWith(both),
+        planWith([
+          ['web', 2],
+          ['weighted', 1],
+        ]),
+        'web slots replaced, weighted stays',
+      );
     });
   },
 );

@@ -4,9 +4,9 @@ import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
 import { counts, loadYaml } from './support/nftlb.js';
 
-// Connections opened on the LB host itself take the output hook (dispatch_out, guard_out), not prerouting.
+// Connections opened on the LB host itself take the output hook (dispatch_out), not prerouting.
 kernelTest(
-  'kernel: clients on the LB host are balanced too (output hook), and guard_out applies the on-empty verdict of a closed service',
+  'kernel: clients on the LB host are balanced too (output hook), and the on-empty verdict of a closed service applies there too',
   async (t) => {
     await withTopology({ backends4: 3, backends6: 1, clients: 1 }, async (topo) => {
       await startBackends(topo, listenersFor(topo.backendV4, [8080]));
@@ -36,7 +36,7 @@ services:
         '198.51.100.3:8080': 10,
         '198.51.100.4:8080': 10,
       });
-      // Nothing listens on the LB's own port 25, so without guard_out the kernel would answer with a reset (ECONNREFUSED);
+      // Nothing listens on the LB's own port 25, so without the on-empty verdict the kernel would answer with a reset (ECONNREFUSED);
       // the service's on-empty drop makes the connection time out instead.
       t.deepEqual(
         (await fromLb(25, 1)).map((r) => r.error),

@@ -40,23 +40,24 @@ test('one backend down rewrites only that pool: with the rest selectable directl
       'add table inet hc',
       'flush chain inet hc svc_a_v4',
       'add chain inet hc svc_a_v4 {',
-      '\tcounter ct mark set 2 goto pick',
+      '\tcounter ct mark set numgen random mod 1 offset 2',
       '}',
       '',
     ].join('\n'),
   );
 });
 
-test('a pool that empties moves its listeners to the closed map with its on-empty verdict, and back', (t) => {
+test('a pool that empties rewrites only its chain: its mark then gets the on-empty verdict, and back', (t) => {
   const down = plan(m, overlay({ 'b/198.51.100.4:80': 'down' }));
   const u = incrementalUpdate(plan(m), down);
   t.is(
     u.script,
     [
       'add table inet hc',
-      'delete element inet hc services4 { 203.0.113.2 . tcp . 80 }',
-      'delete chain inet hc svc_b_v4',
-      'add map inet hc closed4 { type ipv4_addr . inet_proto . inet_service : verdict; flags interval; elements = { 203.0.113.2 . tcp . 80 : drop } }',
+      'flush chain inet hc svc_b_v4',
+      'add chain inet hc svc_b_v4 {',
+      '\tcounter ct mark set numgen random mod 1 offset 4294966784',
+      '}',
       '',
     ].join('\n'),
   );
@@ -65,11 +66,10 @@ test('a pool that empties moves its listeners to the closed map with its on-empt
     back.script,
     [
       'add table inet hc',
-      'delete element inet hc closed4 { 203.0.113.2 . tcp . 80 }',
+      'flush chain inet hc svc_b_v4',
       'add chain inet hc svc_b_v4 {',
-      '\tcounter ct mark set 3 goto pick',
+      '\tcounter ct mark set numgen random mod 1 offset 3',
       '}',
-      'add map inet hc services4 { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 203.0.113.2 . tcp . 80 : goto svc_b_v4 } }',
       '',
     ].join('\n'),
   );
@@ -109,21 +109,89 @@ services:
       'add table inet hc',
       'flush chain inet hc svc_c_v4',
       'add chain inet hc svc_c_v4 {',
-      '\tcounter ct mark set numgen inc mod 2 offset 1048576 goto pick',
+      '\tcounter ct mark set numgen inc mod 2 offset 1048576',
       '}',
-      'add map inet hc slots { type mark : mark; elements = { 1048576 : 1, 1048577 : 3 } }',
+      'add map inet hc slots_0 { type mark : mark; elements = { 1048576 : 1, 1048577 : 3 } }',
       '',
     ].join('\n'),
   );
+  // Back: the bucket's slot maps are flushed (nft 1.0.6 fetches every chain for a delete) and refilled with what the
+  // other pools of the bucket select (none here).
   const back = incrementalUpdate(down, plan(three));
   t.is(
     back.script,
     [
       'add table inet hc',
-      'delete element inet hc slots { 1048576, 1048577 }',
+      'flush map inet hc slots_0',
       'flush chain inet hc svc_c_v4',
       'add chain inet hc svc_c_v4 {',
-      '\tcounter ct mark set numgen inc mod 3 offset 1 goto pick',
+      '\tcounter ct mark set numgen inc mod 3 offset 1',
+      '}',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('a slot element that goes empties its bucket and adds back what the other pools of the bucket select', (t) => {
+  const two = modelOf(`
+table: hc
+services:
+  - name: c
+    vip: 203.0.113.3
+    port: 80
+    health: { type: tcp }
+    backends:
+      - { address: 198.51.100.2 }
+      - { address: 198.51.100.3 }
+      - { address: 198.51.100.4 }
+  - name: d
+    vip: 203.0.113.4
+    port: 80
+    health: { type: tcp }
+    backends:
+      - { address: 198.51.100.5 }
+      - { address: 198.51.100.6 }
+      - { address: 198.51.100.7 }
+`);
+  const both = plan(two, overlay({ 'c/198.51.100.3:80': 'down', 'd/198.51.100.6:80': 'down' }));
+  const u = incrementalUpdate(both, plan(two, overlay({ 'd/198.51.100.6:80': 'down' })));
+  t.deepEqual(u.services, ['c']);
+  t.is(
+    u.script,
+    [
+      'add table inet hc',
+      'flush map inet hc slots_0',
+      'flush chain inet hc svc_c_v4',
+      'add chain inet hc svc_c_v4 {',
+      '\tcounter ct mark set numgen inc mod 3 offset 1',
+      '}',
+      'add map inet hc slots_0 { type mark : mark; elements = { 1048579 : 4, 1048580 : 6 } }',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('a service with a rate limit keeps the drop in its service chain: a change rewrites only its selector chain', (t) => {
+  const limited = modelOf(`
+table: hc
+services:
+  - name: r
+    vip: 203.0.113.5
+    port: 80
+    rate-limit: { rate: 100 }
+    health: { type: tcp }
+    backends:
+      - { address: 198.51.100.2 }
+      - { address: 198.51.100.3 }
+`);
+  const u = incrementalUpdate(plan(limited), plan(limited, overlay({ 'r/198.51.100.2:80': 'down' })));
+  t.is(
+    u.script,
+    [
+      'add table inet hc',
+      'flush chain inet hc sel_r_v4',
+      'add chain inet hc sel_r_v4 {',
+      '\tct mark set numgen random mod 1 offset 2',
       '}',
       '',
     ].join('\n'),

@@ -91,7 +91,7 @@ test('a DSR pool that empties keeps its listener with the on-empty verdict; NAT 
       'delete element netdev hc_dsr services4 { 203.0.113.3 . tcp . 80 }',
       'flush chain inet hc svc_web_v4',
       'add chain inet hc svc_web_v4 {',
-      '\tcounter ct mark set 2 goto pick',
+      '\tcounter ct mark set numgen random mod 1 offset 2',
       '}',
       'delete chain netdev hc_dsr svc_b_v4',
       'add map netdev hc_dsr services4 { type ipv4_addr . inet_proto . inet_service : verdict; elements = { 203.0.113.3 . tcp . 80 : drop } }',

@@ -104,7 +104,7 @@ test('service chains write the mark and jump to the shared chains of their group
     chain('persist_v4d_m32_t30_new', p),
     /update @persist4_daddr \{ \(ct mark & 0xfffff000\) \. ip saddr \. ip daddr timeout 30s : ct mark \}/,
   );
-  t.is(chain('svc_plain_v4', p), 'chain svc_plain_v4 {\n\tcounter ct mark set 7 goto pick\n}');
+  t.is(chain('svc_plain_v4', p), 'chain svc_plain_v4 {\n\tcounter ct mark set numgen random mod 1 offset 7\n}');
 });
 
 test('a health change rewrites persist_live with the pool, in the incremental update', (t) => {

@@ -184,8 +184,11 @@ test('TraceAssembler: drops end a connection, idle ones are printed as far as th
     'packet: iif "lbc0" ip6 saddr 2001:db8:1::10 ip6 daddr 2001:db8:1::1 ip6 nexthdr udp udp sport 5353 udp dport 53 udp length 8';
   const lines = [
     `trace id 0000000a inet nftlb trace_pre ${pkt}`,
-    'trace id 0000000a inet nftlb dispatch_pre rule ip6 daddr . meta l4proto . th dport vmap @services6 (verdict goto svc_dns_v6)',
-    'trace id 0000000a inet nftlb svc_dns_v6 rule counter packets 0 bytes 0 ct mark set 0x00000007 goto pick (verdict goto pick)',
+    'trace id 0000000a inet nftlb dispatch_pre rule jump dispatch (verdict jump dispatch)',
+    'trace id 0000000a inet nftlb dispatch rule ip6 daddr . meta l4proto . th dport vmap @services6 (verdict goto svc_dns_v6)',
+    'trace id 0000000a inet nftlb svc_dns_v6 rule counter packets 0 bytes 0 ct mark set 0x00000007 (verdict continue)',
+    'trace id 0000000a inet nftlb svc_dns_v6 verdict continue ',
+    'trace id 0000000a inet nftlb dispatch_pre rule goto pick (verdict goto pick)',
     'trace id 0000000a inet nftlb pick unknown rule handle 9 (verdict jump trace_mark)',
     'trace id 0000000a inet nftlb trace_mark unknown rule handle 10 (verdict continue)',
     'trace id 0000000a inet nftlb trace_mark rule ct mark & 0x00000002 == 0x00000002 (verdict continue)',
