@@ -11,7 +11,7 @@ import type { Model } from '../model/types.js';
 import type { TableRef } from '../nft/ast.js';
 import { renderCommands } from '../nft/commands.js';
 import { guardChain, ident } from '../nft/names.js';
-import { keepEntries } from '../nft/in-place.js';
+import { reloadInPlace } from '../nft/in-place.js';
 import { renderNftScript } from '../nft/script.js';
 import { backendKey, effectiveState, plan, poolKey, replan, type HealthOverlay, type Lookup } from '../plan/plan.js';
 import type { Override, Plan, PlannedService } from '../plan/types.js';
@@ -358,9 +358,10 @@ async function full(
   const token = newToken();
   const guard = renderCommands([{ kind: 'chain', verb: 'add', table: tableOf(p), chain: { name: ident(token) } }]);
   const tail = `${guard}${deleteTablesScript(staleTables(owned, script.tables))}`;
-  // Persistence entries of nftlb's live table are kept: the table is emptied in place when that keeps them.
+  // nftlb's live table is reloaded in place (src/nft/in-place.ts: nothing the packet path uses is deleted, persistence
+  // entries stay), else replaced whole.
   const inet = owned[0]?.live;
-  const inPlace = inet?.kind === 'present' && inet.fingerprint !== null ? keepEntries(p, inet.listing) : undefined;
+  const inPlace = inet?.kind === 'present' && inet.fingerprint !== null ? reloadInPlace(p, inet.listing) : undefined;
   let kept = false;
   if (inPlace !== undefined) {
     const r = await loadScript(deps.host, `${renderNftScript(p, inPlace).text}${tail}`);

@@ -48,12 +48,14 @@ export function fingerprintOfListing(listing: string): string | null {
   return FINGERPRINT_CHAIN_COMMENT.exec(listing)?.[1] ?? FINGERPRINT_COMMENT.exec(listing)?.[1] ?? null;
 }
 
-/** How one table of the script replaces the live one without being deleted (its persistence entries stay):
- *  `preamble` empties it (flush and delete of everything but the kept maps), then the table block declares everything
- *  again (an existing map is kept with its elements) and a chain carries the fingerprint. */
+/** How one table of the script replaces the live one without being deleted (src/nft/in-place.ts): `preamble` empties
+ *  it (flush of every rule and of the sets declared alike, delete of the rest), then the table block declares everything
+ *  again (an existing set is kept, a persistence entry map with its elements) and a chain carries the fingerprint. */
 export interface InPlace {
   readonly table: TableRef;
   readonly preamble: readonly Command[];
+  /** Persistence entry maps are kept with their entries. */
+  readonly entries: boolean;
 }
 
 // Renders the complete script: for each of nftlb's tables, create-then-delete makes the delete safe when the table does

@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
 import type { TableRef } from '../nft/ast.js';
-import { holdsEntries, keepEntries } from '../nft/in-place.js';
+import { holdsEntries, reloadInPlace } from '../nft/in-place.js';
 import { loadModelAndDigest } from '../system/config-file.js';
 import { ident } from '../nft/names.js';
 import { scriptTableRefs } from '../nft/tables.js';
@@ -201,11 +201,12 @@ async function provenNoop(host: Host, config: string, loaded?: string): Promise<
   };
 }
 
-// Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): emptied in place
-// when that keeps persistence entries, else replaced whole; `tail` goes in the same transaction. The script is written to
-// nft as it is rendered; `whileCommitting` gets the fingerprint once all of it is written, and runs while nft commits. A
-// script that empties in place and is refused (the live table is not what its listing said any more) falls back to the
-// whole replacement, which drops the entries.
+// Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): reloaded in place
+// (src/nft/in-place.ts: nothing the packet path uses is deleted, persistence entries stay), else replaced whole; `tail`
+// goes in the same transaction. The script is written to nft as it is rendered; `whileCommitting` gets the fingerprint
+// once all of it is written, and runs while nft commits. A script that reloads in place and is refused (the live table
+// is not what its listing said any more, or a declaration the kernel will not change in place) falls back to the whole
+// replacement, which drops the entries.
 export async function load(
   host: Host,
   p: Plan,
@@ -223,10 +224,11 @@ export async function load(
     await commitStream(host, pieces(), () => whileCommitting(fingerprint));
     return fingerprint;
   };
-  const inPlace = listing === null ? undefined : keepEntries(p, listing);
+  const inPlace = listing === null ? undefined : reloadInPlace(p, listing);
   if (inPlace !== undefined) {
     try {
-      return { persistence: 'kept', fingerprint: await send(inPlace) };
+      const fingerprint = await send(inPlace);
+      return { persistence: inPlace.entries ? 'kept' : holdsEntries(listing!) ? 'dropped' : null, fingerprint };
     } catch (e) {
       if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
     }

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { checkConfig } from '../../src/config/read.js';
-import { keepEntries } from '../../src/nft/in-place.js';
+import { reloadInPlace } from '../../src/nft/in-place.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
@@ -66,9 +66,9 @@ export async function persistenceLoads(
   let error: string | undefined;
   for (let i = 0; i < runs && error === undefined; i++) {
     const listing = capture(ns, ['-t', 'list', 'table', 'inet', p.table]);
-    const inPlace = keepEntries(p, listing);
+    const inPlace = reloadInPlace(p, listing);
     if (inPlace === undefined) {
-      error = 'the live table has no entry map to keep';
+      error = 'the live table is not one nftlb reloads in place';
       break;
     }
     const [cmd, ...args] = ns.exec('nft', '-f', '-');

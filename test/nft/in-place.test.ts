@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { holdsEntries, keepEntries, liveObjects } from '../../src/nft/in-place.js';
+import { holdsEntries, liveObjects, reloadInPlace } from '../../src/nft/in-place.js';
 import { entriesOfJson, removeEntries } from '../../src/nft/persistence-entries.js';
 import { renderCommands } from '../../src/nft/commands.js';
 import { ident } from '../../src/nft/names.js';
@@ -20,7 +20,13 @@ test('liveObjects reads the chains and sets of a listing with their declaration 
   t.true(o.chains.includes(ident('persist_v6_m64_t30_get')));
   t.deepEqual(
     o.sets.find((s) => s.name === 'persist6'),
-    { kind: 'map', name: ident('persist6'), type: 'typeof ct mark . @nh,64,96 : ct mark' },
+    {
+      kind: 'map',
+      name: ident('persist6'),
+      type: 'typeof ct mark . @nh,64,96 : ct mark',
+      flags: 'flags dynamic,timeout',
+      size: 1000,
+    },
   );
   t.deepEqual(
     o.sets.find((s) => s.name === 'nat_masquerade'),
@@ -28,6 +34,7 @@ test('liveObjects reads the chains and sets of a listing with their declaration 
       kind: 'set',
       name: ident('nat_masquerade'),
       type: 'type mark',
+      flags: 'flags interval',
     },
   );
   t.true(holdsEntries(LISTING));
@@ -35,15 +42,20 @@ test('liveObjects reads the chains and sets of a listing with their declaration 
   t.is(liveObjects(LISTING.replace('\tchain pick {', '\tcounter hits {\n\t}\n\n\tchain pick {')), null);
 });
 
-test('keepEntries empties the live table but its entry maps, sets before chains', (t) => {
+// The table block of a render, as a listing of the live table reads (declarations first, elements after them).
+const listingOf = (text: string): string => text.slice(text.lastIndexOf('\ntable inet ') + 1);
+
+test('reloadInPlace over the table of the same config: every rule and set flushed, the entry maps kept, nothing deleted but the fingerprint chain', (t) => {
   const p = plan(modelOf(CONFIG));
-  const inPlace = keepEntries(p, LISTING)!;
+  const live = listingOf(renderNftScript(p).text);
+  const inPlace = reloadInPlace(p, live)!;
+  t.true(inPlace.entries);
   const text = renderCommands(inPlace.preamble);
-  t.true(text.startsWith('flush table inet nftlb\ndelete map inet nftlb services4\n'));
-  t.notRegex(text, /delete map inet nftlb persist(4|6|4_daddr)\n/);
-  t.regex(text, /delete map inet nftlb persist_live\ndelete map inet nftlb persist_tags\ndelete chain inet nftlb/);
-  t.regex(text, /delete set inet nftlb nat_masquerade\n/);
-  t.is(text.match(/^delete chain /gm)!.length, 17);
+  t.true(text.startsWith('flush table inet nftlb\nflush map inet nftlb services4\n'), text);
+  t.notRegex(text, /persist(4|6|4_daddr)\n/, 'the entry maps are neither flushed nor deleted');
+  t.regex(text, /flush map inet nftlb persist_live\n/);
+  t.regex(text, /flush set inet nftlb nat_masquerade\n/);
+  t.deepEqual(text.match(/^delete .*$/gm), ['delete chain inet nftlb fingerprint']);
   // The whole script: the preamble, the table block, the fingerprint in a chain comment.
   const script = renderNftScript(p, inPlace);
   t.notRegex(script.text, /^delete table/m);
@@ -56,21 +68,36 @@ test('keepEntries empties the live table but its entry maps, sets before chains'
   t.is(script.fingerprint, renderNftScript(p).fingerprint, 'the same body: the same fingerprint');
 });
 
-test('keepEntries keeps nothing when there is nothing to keep', (t) => {
+test('reloadInPlace deletes what the new table does not declare alike: sets first, then chains', (t) => {
   const p = plan(modelOf(CONFIG));
+  const live = listingOf(renderNftScript(p).text);
   const plain = plan(
     modelOf('services:\n  - { name: p, vip: 203.0.113.1, port: 80, backends: [{ address: 198.51.100.2 }] }\n'),
   );
-  t.is(keepEntries(plain, LISTING), undefined, 'the new config has no persistence');
-  const noMaps = LISTING.replace(/\tmap persist(4|6|4_daddr) \{[^}]*\}\n\n/g, '');
-  t.false(holdsEntries(noMaps));
-  t.is(keepEntries(p, noMaps), undefined, 'the live table has no entry maps');
-  const otherType = LISTING.replace(/type mark \. ipv4_addr : mark/, 'type mark . ipv4_addr : ipv4_addr');
-  t.deepEqual(
-    renderCommands(keepEntries(p, otherType)!.preamble).match(/delete map inet nftlb persist4\n/)?.length,
-    1,
-    'a map declared otherwise is replaced',
-  );
+  const inPlain = reloadInPlace(plain, live)!;
+  t.false(inPlain.entries, 'the new config has no persistence: its entry maps go');
+  const text = renderCommands(inPlain.preamble);
+  t.regex(text, /delete map inet nftlb persist4\n/);
+  t.regex(text, /delete chain inet nftlb svc_web_v4\n/);
+  t.true(text.lastIndexOf('delete map ') < text.indexOf('delete chain '), 'sets before chains');
+  t.notRegex(text, /delete chain inet nftlb (dispatch_pre|dispatch_out|pick|nat_post)\n/, 'the base chains stay');
+  const otherType = live.replace(/type mark \. ipv4_addr : mark/, 'type mark . ipv4_addr : ipv4_addr');
+  t.regex(renderCommands(reloadInPlace(p, otherType)!.preamble), /delete map inet nftlb persist4\n/);
+  const otherFlags = live.replace(/(\tmap services4 \{\n\t\ttype [^\n]*\n)/, '$1\t\tflags interval\n');
+  t.regex(renderCommands(reloadInPlace(p, otherFlags)!.preamble), /delete map inet nftlb services4\n/);
+  // The kernel keeps an existing set's size: a live map smaller than the new one is declared again, a larger one kept.
+  const size = /\tmap backends4 \{\n\t\ttype [^\n]*\n\t\tsize ([0-9]+)\n/.exec(live)!;
+  const sized = (n: number): string => live.replace(size[0], size[0].replace(`size ${size[1]}`, `size ${n}`));
+  t.regex(renderCommands(reloadInPlace(p, sized(Number(size[1]) - 1))!.preamble), /delete map inet nftlb backends4\n/);
+  t.regex(renderCommands(reloadInPlace(p, sized(Number(size[1]) + 1))!.preamble), /flush map inet nftlb backends4\n/);
+});
+
+test('reloadInPlace over the live listing of an older shape keeps the entry maps and deletes what is gone', (t) => {
+  const p = plan(modelOf(CONFIG));
+  const text = renderCommands(reloadInPlace(p, LISTING)!.preamble);
+  t.notRegex(text, /persist(4|6|4_daddr)\n/, 'the entries stay');
+  t.regex(text, /delete map inet nftlb closed4\n/);
+  t.regex(text, /delete chain inet nftlb guard_pre\n/);
 });
 
 test('fingerprintOfListing reads the fingerprint chain before the table comment', (t) => {

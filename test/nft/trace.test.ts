@@ -19,7 +19,7 @@ import {
   traceRemoval,
 } from '../../src/nft/trace.js';
 import { plan } from '../../src/plan/plan.js';
-import { keepEntries } from '../../src/nft/in-place.js';
+import { reloadInPlace } from '../../src/nft/in-place.js';
 import { FIXTURES } from '../support/fixtures.js';
 
 const table: TableRef = { family: 'inet', name: ident('nftlb') };
@@ -221,7 +221,7 @@ test('TraceAssembler: drops end a connection, idle ones are printed as far as th
   );
 });
 
-test('the in-place reload of a table with persistence deletes the trace objects with every other chain', (t) => {
+test('the in-place reload of a table with persistence deletes the trace objects, and keeps what the config declares', (t) => {
   // The config the recorded listing was loaded from.
   const recordedPlan = plan(
     checkConfig(
@@ -236,12 +236,14 @@ services:
   );
   // apply reads the terse listing without handles.
   const listing = recorded('listing-handles.txt').replace(/ # handle \d+/g, '');
-  const inPlace = keepEntries(recordedPlan, listing)!;
+  const inPlace = reloadInPlace(recordedPlan, listing)!;
   const preamble = inPlace.preamble.map(renderCommand);
   t.is(preamble[0], 'flush table inet nftlb');
-  for (const c of ['trace_pre', 'trace_out', 'trace_mark', 'trace_post', 'trace_in', 'forward_filter', 'pick'])
+  for (const c of ['trace_pre', 'trace_out', 'trace_mark', 'trace_post', 'trace_in'])
     t.true(preamble.includes(`delete chain inet nftlb ${c}`), c);
-  t.true(preamble.includes('delete set inet nftlb forward_backends4'));
+  // What the config still declares stays (emptied by the flush), trace's objects go.
+  for (const c of ['forward_filter', 'pick']) t.false(preamble.includes(`delete chain inet nftlb ${c}`), c);
+  t.false(preamble.some((c) => c.startsWith('delete set inet nftlb forward_backends4')));
   t.false(
     preamble.some((c) => c.includes('persist4 ')),
     'the entries stay',

@@ -39,7 +39,7 @@ test('apply over a table with persistence maps empties it in place: the entries 
   t.is(r.code, EXIT.ok, r.stderr);
   t.regex(r.stderr, /; persistence entries kept\n$/);
   const script = exec.loads().at(-1)!;
-  t.regex(script, /^flush table inet nftlb\n(delete (map|set|chain) inet nftlb \S+\n)+table inet nftlb \{$/m);
+  t.regex(script, /^flush table inet nftlb\n((flush|delete) (map|set|chain) inet nftlb \S+\n)+table inet nftlb \{$/m);
   t.notRegex(script, /^delete table|^delete map inet nftlb persist(4|6)\n/m);
   // The table comment stays what it was; the fingerprint chain says what is loaded, so the same config is a no-op.
   const again = await apply();
@@ -59,13 +59,15 @@ test('an in-place load that nft refuses falls back to the whole replacement, whi
   t.regex(exec.loads().at(-1)!, /^delete table inet nftlb$/m);
 });
 
-test('a config without persistence replaces the table whole and says the entries were dropped', async (t) => {
+test('a config without persistence reloads in place without the entry maps and says the entries were dropped', async (t) => {
   const { exec, apply, write } = await setup();
   write(config(81, ''));
   const r = await apply();
   t.is(r.code, EXIT.ok);
   t.regex(r.stderr, /; persistence entries dropped\n$/);
-  t.notRegex(exec.loads().at(-1)!, /flush table|persist/);
+  const script = exec.loads().at(-1)!;
+  t.regex(script, /^delete map inet nftlb persist4$/m);
+  t.notRegex(script, /^delete table inet nftlb$/m);
   write(config(82, ''));
   const plain = await apply('--json');
   t.false('persistence' in JSON.parse(plain.stdout), 'nothing to say without persistence');

@@ -300,6 +300,9 @@ function runScript(tables: Map<string, FakeTable>, script: string): string | und
       } else if (depth === 2 && block !== undefined && inner !== undefined) {
         if (inner.kind !== 'chain' && /^typeo?f? /.test(text) && !block.setTypes?.has(inner.name))
           (block.setTypes ??= new Map()).set(inner.name, text);
+        // A set's flags and size, listed after its type as nft lists them (a reload in place compares them).
+        else if (inner.kind !== 'chain' && /^(flags \S+|size [0-9]+)$/.test(text) && block.setTypes?.has(inner.name))
+          block.setTypes.set(inner.name, `${block.setTypes.get(inner.name)!}\n\t\t${text}`);
         const comment = /^comment "(.*)"$/.exec(text);
         if (inner.kind === 'chain' && comment !== null)
           (block.chainComments ??= new Map()).set(inner.name, comment[1]!);

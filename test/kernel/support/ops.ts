@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult, Topology } from './topology.js';
+import { fingerprintOfListing } from '../../../src/nft/script.js';
 
 /** The compiled CLI entry point. */
 export const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
@@ -44,7 +45,8 @@ export async function ruleset(topo: Topology): Promise<string> {
 // The fingerprint in the live table comment of `table` in the lb namespace, or null.
 export async function liveFingerprint(topo: Topology, table = 'nftlb'): Promise<string | null> {
   const r = await topo.exec(topo.lb, ['nft', '-t', 'list', 'table', 'inet', table], { reject: false });
-  return /comment "nftlb fingerprint ([0-9a-f]+)"/.exec(r.stdout)?.[1] ?? null;
+  // The fingerprint chain's comment (a table reloaded in place keeps its first table comment), as nftlb reads it.
+  return r.exitCode === 0 ? fingerprintOfListing(r.stdout) : null;
 }
 
 // A config of one TCP service on the topology's VIPs (port 80 -> backends :8080) with the given weights, plus a
