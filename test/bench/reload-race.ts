@@ -33,7 +33,7 @@ const config = (weights: readonly number[]): string =>
   ].join('\n');
 
 const SERVER = `import net from 'node:net';
-for (const port of [8080, 80]) net.createServer((s) => { s.on('error', () => {}); s.end(s.localAddress + ':' + s.localPort); }).listen(port);
+for (const port of [8080, 80]) net.createServer((s) => { s.on('error', () => {}); s.end(s.localAddress + ':' + s.localPort); }).listen(port, '0.0.0.0');
 setTimeout(() => process.exit(0), 3600_000);
 `;
 
