@@ -315,3 +315,27 @@ test('a Maglev HMARK table smaller than the backends its comments name is listed
   );
   t.false(r.err.includes('fails nftlb check'), r.err);
 });
+
+// Found by the property test: one service's listener on 80-8080 and its guard rule (no backend up) on port 80 of
+// another VIP. A config's ports apply to every VIP of the service, so the two would overlap; the importer says so.
+test("a service's listeners on overlapping ports (one VIP 80-8080, another 80) are listed, naming both", async (t) => {
+  const r = await importText(
+    [
+      '*nat',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 80:8080 -m comment --comment "nftlb service db round-robin" -j SVC1',
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      'COMMIT',
+      '*filter',
+      '-A NFTLB-GUARD -d 203.0.113.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate NEW -m comment --comment "nftlb service db round-robin" -j REJECT',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+  t.is(r.code, EXIT.importIncomplete);
+  t.is(r.out, 'services: []\n');
+  t.regex(
+    r.err,
+    /:2: not understood: service db: listeners on ports 80-8080 and 80: a config's ports apply to every VIP of the service, and these overlap: /,
+  );
+  t.false(r.err.includes('fails nftlb check'), r.err);
+});

@@ -12,6 +12,9 @@ export function serviceProblem(s: ImportedService): string | undefined {
   if (s.backends.length === 0)
     return `service ${s.name}: new connections to the listener are refused, and no backend chain names it (a firewall rule, not a load balancer)`;
   const ports = s.ports;
+  const overlap = overlappingPorts(ports);
+  if (overlap !== undefined)
+    return `service ${s.name}: listeners on ports ${overlap[0]} and ${overlap[1]}: a config's ports apply to every VIP of the service, and these overlap`;
   const single = ports.length === 1 && !ports[0]!.includes('-');
   const fixed = s.backends.find((b) => b.port !== undefined);
   if (!single && fixed !== undefined)
@@ -40,6 +43,22 @@ export function serviceProblem(s: ImportedService): string | undefined {
     }
     const other = s.nat.snat.find((a) => !vipFamilies.has(a.family));
     if (other !== undefined) return `service ${s.name}: SNAT to ${other.text} but no IPv${other.family} listener`;
+  }
+  return undefined;
+}
+
+// Two port entries of a service (`80`, `8000-8010`) that share a port, or undefined: sorted by their first port, an
+// entry overlaps when it starts at or below the highest port seen so far.
+function overlappingPorts(ports: readonly string[]): [string, string] | undefined {
+  const ranges = ports
+    .map((text) => {
+      const [a, b] = text.split('-');
+      return { text, first: Number(a), last: Number(b ?? a) };
+    })
+    .sort((x, y) => x.first - y.first);
+  for (let i = 1; i < ranges.length; i++) {
+    const widest = ranges.slice(0, i).reduce((w, r) => (r.last > w.last ? r : w));
+    if (ranges[i]!.first <= widest.last) return [widest.text, ranges[i]!.text];
   }
   return undefined;
 }
