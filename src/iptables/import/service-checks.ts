@@ -48,7 +48,8 @@ export function serviceProblem(s: ImportedService): string | undefined {
 }
 
 // Two port entries of a service (`80`, `8000-8010`) that share a port, or undefined: sorted by their first port, an
-// entry overlaps when it starts at or below the highest port seen so far.
+// entry overlaps when it starts at or below the last port of the entry reaching highest so far (one pass: a service
+// read from a recipe may have thousands of entries).
 function overlappingPorts(ports: readonly string[]): [string, string] | undefined {
   const ranges = ports
     .map((text) => {
@@ -56,9 +57,11 @@ function overlappingPorts(ports: readonly string[]): [string, string] | undefine
       return { text, first: Number(a), last: Number(b ?? a) };
     })
     .sort((x, y) => x.first - y.first);
+  let widest = ranges[0];
   for (let i = 1; i < ranges.length; i++) {
-    const widest = ranges.slice(0, i).reduce((w, r) => (r.last > w.last ? r : w));
-    if (ranges[i]!.first <= widest.last) return [widest.text, ranges[i]!.text];
+    const r = ranges[i]!;
+    if (r.first <= widest!.last) return [widest!.text, r.text];
+    if (r.last > widest!.last) widest = r;
   }
   return undefined;
 }
