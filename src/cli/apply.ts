@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { applyConfig } from '../ops/apply.js';
+import { applyConfig, type LoadDelta } from '../ops/apply.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import {
   configOption,
@@ -89,12 +89,15 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
             warnings: r.warnings,
             ...(r.kind === 'dry-run' ? { script: r.script } : {}),
             ...(r.kind === 'applied' && r.persistence !== null ? { persistence: r.persistence } : {}),
+            ...(r.kind === 'applied'
+              ? { load: r.delta === null ? { form: 'full' } : { form: 'delta', ...r.delta } }
+              : {}),
           });
         } else if (r.kind === 'dry-run') {
           out.io.out(r.script);
         } else if (r.kind === 'applied') {
           out.note(
-            `nftlb: applied ${r.tables.map((t) => `table ${t}`).join(' and ')}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.deleted.map((t) => `; deleted table ${t}`).join('')}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}\n`,
+            `nftlb: applied ${r.tables.map((t) => `table ${t}`).join(' and ')}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.deleted.map((t) => `; deleted table ${t}`).join('')}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}${r.delta === null ? '' : `; by a delta (${deltaText(r.delta)})`}\n`,
           );
         }
         ctx.exit(code);
@@ -104,4 +107,15 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
       }
     },
   );
+}
+
+// What a delta load changed, in words: "1 element", "2 chains, 14 elements".
+function deltaText(d: LoadDelta): string {
+  const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
+  const parts = [
+    ...(d.sets > 0 ? [n(d.sets, 'set')] : []),
+    ...(d.chains > 0 ? [n(d.chains, 'chain')] : []),
+    ...(d.elements > 0 ? [n(d.elements, 'element')] : []),
+  ];
+  return parts.length === 0 ? 'the fingerprint only' : parts.join(', ');
 }

@@ -1,5 +1,5 @@
 import type { Chain, Element, Expr, Hook, Rule, SetView, Stmt, TableRef, TableView, Verdict } from './ast.js';
-import { quote } from './names.js';
+import { quote, type Ident } from './names.js';
 
 // Renders nft AST nodes as nft 1.0.6 script text. Input is assumed valid (built by build.ts from a validated plan).
 
@@ -185,21 +185,36 @@ const setHeader = (s: SetView, indent: string): string => {
   return `${indent}${s.kind} ${s.name} {\n${i2}${setProperties(s, `\n${i2}`).slice(0, -i2.length)}`;
 };
 
+/** Receives each object of a table body as it is rendered, in body order: a set or map as its header (`setHeader`:
+ *  kind, name and properties) and its elements' text (and, for a map, their keys: what `delete element` names), a
+ *  chain as its text. What apply keeps of a loaded table to change it later by a delta (src/nft/image.ts). */
+export interface BodySink {
+  set(name: Ident, head: string, elements: string[], keys: string[] | undefined): void;
+  chain(name: Ident, hook: string | undefined, text: string): void;
+}
+
 // Writes a set or map declaration; elements one per line so a diff of two scripts reads like a diff of configs.
-function writeSet(out: TextChunks, s: SetView, indent: string): void {
+function writeSet(out: TextChunks, s: SetView, indent: string, sink: BodySink | undefined): void {
   const i3 = `${indent}\t\t`;
-  out.add(setHeader(s, indent));
+  const head = setHeader(s, indent);
+  out.add(head);
+  const texts: string[] | undefined = sink === undefined ? undefined : [];
+  const keys: string[] | undefined = sink === undefined || s.kind === 'set' ? undefined : [];
   // One template per line (measured faster than pushing its four pieces: the chunk arrays stay short).
   const next = `,\n${i3}`;
   let sep = `${indent}\telements = {\n${i3}`;
   let any = false;
   for (const el of s.elements) {
-    out.add(`${sep}${renderElement(el)}`);
+    const text = renderElement(el);
+    out.add(`${sep}${text}`);
+    texts?.push(text);
+    keys?.push(el.key);
     sep = next;
     any = true;
   }
   if (any) out.add(`\n${indent}\t}\n`);
   out.add(`${indent}}`);
+  sink?.set(s.name, head, texts!, keys);
 }
 
 // Renders a chain: hook line first for base chains, then one rule per line (nft 1.0.6 needs a newline before `}`).
@@ -220,7 +235,8 @@ export function renderTableBodyChunks(t: TableView): string[] {
 
 // The same chunks, each yielded once it is rendered (after each set or chain that completes one): apply writes them to
 // nft while it renders the rest, so nft parses the script as it is made.
-export function* tableBodyChunks(t: TableView): Generator<string, void, undefined> {
+// With a sink, each object goes to it too (see BodySink).
+export function* tableBodyChunks(t: TableView, sink?: BodySink): Generator<string, void, undefined> {
   const out = new TextChunks();
   let first = true;
   const gap = (): void => {
@@ -229,12 +245,14 @@ export function* tableBodyChunks(t: TableView): Generator<string, void, undefine
   };
   for (const s of t.sets) {
     gap();
-    writeSet(out, s, '\t');
+    writeSet(out, s, '\t', sink);
     yield* out.drain();
   }
   for (const c of t.chains) {
     gap();
-    out.add(renderChain(c));
+    const text = renderChain(c);
+    out.add(text);
+    sink?.chain(c.name, c.hook === undefined ? undefined : hook(c.hook), text);
     yield* out.drain();
   }
   yield* out.parts();

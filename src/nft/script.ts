@@ -6,7 +6,14 @@ import { scriptTableRefs, tableViews } from './tables.js';
 import { renderCommand, renderCommands, type Command } from './commands.js';
 import { ident } from './names.js';
 import type { TableView } from './ast.js';
-import { renderChain, renderTableBodyChunks, renderTableClose, renderTableOpen, tableBodyChunks } from './render.js';
+import {
+  renderChain,
+  renderTableBodyChunks,
+  renderTableClose,
+  renderTableOpen,
+  tableBodyChunks,
+  type BodySink,
+} from './render.js';
 
 // A rendered script and the fingerprint of its tables, which each table carries in its comment. The script is kept as
 // the pieces it was rendered in (head, body chunks, tail): `nftlb render` writes them one by one, and `text` joins them
@@ -31,6 +38,9 @@ export class NftScript {
 
 /** Prefix of the table comment; what follows is the fingerprint. */
 const FINGERPRINT_PREFIX = 'nftlb fingerprint ';
+
+// The comment of a table (and of its fingerprint chain) that carries this fingerprint.
+export const fingerprintComment = (fingerprint: string): string => `${FINGERPRINT_PREFIX}${fingerprint}`;
 const FINGERPRINT_COMMENT = new RegExp(`^\\s*comment "${FINGERPRINT_PREFIX}([0-9a-f]+)"\\s*$`, 'm');
 
 /** Every table nftlb loads carries its fingerprint in the comment of this chain too (the last of the table): a table
@@ -83,15 +93,17 @@ export interface StreamedScript {
 // first table closes.
 // The tables are named without building them (scriptTableRefs), and built only when the first piece is asked for: a
 // caller that only wants `tables` pays nothing, and apply starts nft before the work of rendering begins.
-export function streamNftScript(p: Plan, inPlace?: InPlace): StreamedScript {
+// With a sink, the inet table's objects go to it as they are rendered (the image apply keeps, src/nft/image.ts).
+export function streamNftScript(p: Plan, inPlace?: InPlace, sink?: BodySink): StreamedScript {
   const refs = scriptTableRefs(p);
-  return { tables: refs, pieces: scriptPieces(p, refs, inPlace) };
+  return { tables: refs, pieces: scriptPieces(p, refs, inPlace, sink) };
 }
 
 function* scriptPieces(
   p: Plan,
   refs: readonly TableRef[],
   inPlace: InPlace | undefined,
+  sink: BodySink | undefined,
 ): Generator<string, string, undefined> {
   const names = refs.map((t) => `table ${t.family} ${t.name}`);
   yield [
@@ -111,7 +123,7 @@ function* scriptPieces(
       ? `${renderCommands(inPlace.preamble)}${renderTableOpen(ref)}`
       : `${renderCommand({ kind: 'table', verb: 'destroy', table: ref })}\n${renderTableOpen(ref)}`;
     if (i === 0) {
-      for (const chunk of tableBodyChunks(probes[0]!)) {
+      for (const chunk of tableBodyChunks(probes[0]!, sink)) {
         hash.update(chunk);
         yield chunk;
       }
@@ -123,7 +135,7 @@ function* scriptPieces(
     } else yield* rest[i]!;
     // Every table ends with the fingerprint chain (outside the hashed body): the cheap listing before a load reads it
     // there (src/nft/owned-listing.ts), and a table emptied in place keeps its old table comment.
-    const comment = `${FINGERPRINT_PREFIX}${fingerprint}`;
+    const comment = fingerprintComment(fingerprint);
     yield `\n\n${renderChain({ name: FINGERPRINT_CHAIN, comment, rules: [] })}${renderTableClose(comment)}`;
   }
   return fingerprint;

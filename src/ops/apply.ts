@@ -1,7 +1,8 @@
 import type { Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
 import type { TableRef } from '../nft/ast.js';
-import { holdsEntries, reloadInPlace } from '../nft/in-place.js';
+import { holdsEntries, liveObjects, reloadInPlace } from '../nft/in-place.js';
+import { deltaScript, imageCollector, tableImage, type ImageCollector, type TableImage } from '../nft/image.js';
 import { loadModelAndDigest } from '../system/config-file.js';
 import { ident } from '../nft/names.js';
 import { scriptTableRefs } from '../nft/tables.js';
@@ -20,6 +21,7 @@ import {
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { rulesetGeneration } from '../system/genid.js';
 import { applyRecordFile, applyRecordText } from './apply-record.js';
+import { readApplyImage, writeApplyImage, type RecordedImage } from './apply-image.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
 import { plannedStateDigest } from './planned-state.js';
@@ -58,6 +60,8 @@ export type ApplyOutcome =
       readonly warnings: readonly Diagnostic[];
       /** Persistence entries of the live table: kept (emptied in place), dropped (replaced whole), or null (none). */
       readonly persistence: 'kept' | 'dropped' | null;
+      /** How the table was loaded: a delta from the image of the last load (what it changed), or in full. */
+      readonly delta: LoadDelta | null;
     }
   | {
       readonly kind: 'unchanged';
@@ -77,6 +81,14 @@ export type ApplyOutcome =
       readonly warnings: readonly Diagnostic[];
     };
 
+/** What a delta load changed (src/nft/image.ts): chains rewritten, new or deleted; elements deleted or added; sets
+ *  and maps new or deleted. */
+export interface LoadDelta {
+  readonly chains: number;
+  readonly elements: number;
+  readonly sets: number;
+}
+
 // record proves a no-op? -> (the ruleset generation and the cheap listing of nftlb's tables, asked meanwhile) -> load ->
 // validate -> plan -> (lock) -> record proves a no-op? -> nft -f - of the script as it is rendered. Every failure happens
 // before nft commits, or is nft's own all-or-nothing commit failing, so the live ruleset is then exactly what it was.
@@ -92,6 +104,9 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
   // What the kernel holds now, asked while the config is planned (a config that is not valid runs no nft at all).
   const early = o.dryRun ? undefined : liveView(host);
   early?.catch(() => undefined);
+  // The image of the last load, read while the config is planned (judged under the lock).
+  const recorded = o.dryRun || o.force ? undefined : readApplyImage(host.runDir, model.table);
+  recorded?.catch(() => undefined);
   const withState = await withStateInputs(host, inputs, model.table);
   const { plan: p, health } = await desiredPlan(model, host);
   const names = (ts: readonly TableRef[]): string[] => ts.map((t) => `${t.family} ${t.name}`);
@@ -127,22 +142,50 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     // table, and with it the rules of any `nftlb trace` (a running one reports the reload).
     const inet = owned[0]?.live;
     const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
+    // The image of the last load is the live table when nothing changed the ruleset since that load and the table
+    // still carries its fingerprint and its objects (load checks those against the listing): then only the difference
+    // is sent. Not for a load that also replaces or deletes a netdev table (DSR).
+    const last = recorded === undefined ? null : await recorded;
+    const previousImage =
+      last !== null &&
+      generation !== null &&
+      last.generation === generation &&
+      tables.length === 1 &&
+      stale.length === 0 &&
+      listing !== null &&
+      inet?.kind === 'present' &&
+      last.image.fingerprint === inet.fingerprint
+        ? last.image
+        : undefined;
     // The record for `diff` is made while nft commits (node has nothing else to do then).
     let applied = '';
-    const { persistence, fingerprint } = await load(host, p, deleteTablesScript(stale), listing, (fp) => {
-      applied = applyRecordText({
-        table: p.table,
-        fingerprint: fp,
-        services: viewOf(p),
-        ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
-      });
-    });
-    // Best effort: the records only save work (the no-op record) or improve `diff` (which trusts its record only while
-    // the live fingerprint matches). The record for `diff` is written while the generation is read.
+    const loaded = await load(
+      host,
+      p,
+      deleteTablesScript(stale),
+      listing,
+      (fp) => {
+        applied = applyRecordText({
+          table: p.table,
+          fingerprint: fp,
+          services: viewOf(p),
+          ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
+        });
+      },
+      previousImage,
+    );
+    const { persistence, fingerprint } = loaded;
+    // Best effort: the records only save work (the no-op record, the image) or improve `diff` (which trusts its record
+    // only while the live fingerprint matches). The record for `diff` is written while the generation is read.
     const [after] = await Promise.all([
       rulesetGeneration(host),
       writeFileAtomic(applyRecordFile(host.runDir, p.table), applied).catch(() => undefined),
     ]);
+    const image: RecordedImage | null =
+      loaded.image !== undefined && generation !== null && after !== null && after === generation + 1
+        ? { generation: after, image: loaded.image }
+        : null;
+    if (image !== null || last !== null) await writeApplyImage(host.runDir, p.table, image).catch(() => undefined);
     const record = noopRecord(withState, {
       config: o.config,
       sha256,
@@ -156,7 +199,15 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       warnings,
     });
     await writeNoopRecord(host, o.config, record).catch(() => undefined);
-    return { kind: 'applied', ...base, fingerprint, previous, deleted: names(stale), persistence };
+    return {
+      kind: 'applied',
+      ...base,
+      fingerprint,
+      previous,
+      deleted: names(stale),
+      persistence,
+      delta: loaded.delta ?? null,
+    };
   } finally {
     await release();
   }
@@ -201,38 +252,68 @@ async function provenNoop(host: Host, config: string, loaded?: string): Promise<
   };
 }
 
-// Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): reloaded in place
-// (src/nft/in-place.ts: nothing the packet path uses is deleted, persistence entries stay), else replaced whole; `tail`
-// goes in the same transaction. The script is written to nft as it is rendered; `whileCommitting` gets the fingerprint
-// once all of it is written, and runs while nft commits. A script that reloads in place and is refused (the live table
-// is not what its listing said any more, or a declaration the kernel will not change in place) falls back to the whole
-// replacement, which drops the entries.
+// Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): by a delta from
+// `previous`, the image of the last load when the caller has proven it is the live table (src/nft/image.ts; the live
+// objects must be the image's too), else reloaded in place (src/nft/in-place.ts: nothing the packet path uses is
+// deleted, persistence entries stay), else replaced whole; `tail` goes in the same transaction. The full script is
+// written to nft as it is rendered; `whileCommitting` gets the fingerprint once all of it is written, and runs while nft
+// commits. A delta or an in-place script that is refused (the live table is not what its listing said any more, or a
+// declaration the kernel will not change in place) falls back to the next form; the whole replacement drops the
+// entries. The image of what was loaded comes back for the next apply (none for a script of two tables: DSR).
 export async function load(
   host: Host,
   p: Plan,
   tail: string,
   listing: string | null,
   whileCommitting: (fingerprint: string) => void = () => undefined,
-): Promise<{ persistence: 'kept' | 'dropped' | null; fingerprint: string }> {
-  const send = async (inPlace: InPlace | undefined): Promise<string> => {
-    const s = streamNftScript(p, inPlace);
+  previous?: TableImage,
+): Promise<{
+  persistence: 'kept' | 'dropped' | null;
+  fingerprint: string;
+  image?: TableImage;
+  delta?: LoadDelta;
+}> {
+  const inet = scriptTableRefs(p)[0]!;
+  const single = scriptTableRefs(p).length === 1;
+  if (previous !== undefined && listing !== null && tail === '') {
+    const live = liveObjects(listing);
+    const next = live === null ? undefined : tableImage(p);
+    const delta = next === undefined ? undefined : deltaScript(previous, next, live!);
+    if (delta !== undefined) {
+      try {
+        await commitStream(host, [delta.script], () => whileCommitting(next!.fingerprint));
+        const { chains, elements, sets } = delta;
+        return {
+          persistence: delta.keepsEntries ? 'kept' : holdsEntries(listing) ? 'dropped' : null,
+          fingerprint: next!.fingerprint,
+          image: delta.image,
+          delta: { chains, elements, sets },
+        };
+      } catch (e) {
+        if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
+      }
+    }
+  }
+  const send = async (inPlace: InPlace | undefined): Promise<{ fingerprint: string; image?: TableImage }> => {
+    const collect: ImageCollector | undefined = single ? imageCollector() : undefined;
+    const s = streamNftScript(p, inPlace, collect?.sink);
     let fingerprint = '';
     const pieces = function* (): Generator<string> {
       fingerprint = yield* s.pieces;
       yield tail;
     };
     await commitStream(host, pieces(), () => whileCommitting(fingerprint));
-    return fingerprint;
+    return collect === undefined ? { fingerprint } : { fingerprint, image: collect.image(inet, fingerprint) };
   };
   const inPlace = listing === null ? undefined : reloadInPlace(p, listing);
   if (inPlace !== undefined) {
     try {
-      const fingerprint = await send(inPlace);
-      return { persistence: inPlace.entries ? 'kept' : holdsEntries(listing!) ? 'dropped' : null, fingerprint };
+      const sent = await send(inPlace);
+      return { persistence: inPlace.entries ? 'kept' : holdsEntries(listing!) ? 'dropped' : null, ...sent };
     } catch (e) {
       if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
     }
   }
-  const fingerprint = await send(undefined);
-  return { persistence: listing !== null && holdsEntries(listing) ? 'dropped' : null, fingerprint };
+  const sent = await send(undefined);
+  return { persistence: listing !== null && holdsEntries(listing) ? 'dropped' : null, ...sent };
 }

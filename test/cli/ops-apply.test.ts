@@ -1,4 +1,5 @@
 import test from 'ava';
+import { writeFileSync } from 'node:fs';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
 import { loadModel } from '../../src/system/config-file.js';
@@ -56,6 +57,31 @@ test('apply is silent and exits 9 when its record proves the table unchanged, wi
   const f = await apply('--force');
   t.is(f.code, EXIT.ok);
   t.deepEqual(nftCalls(exec), ['-t -f -', '-f -']);
+});
+
+test('a changed config over the table apply loaded last is loaded by a delta; --force and an edited table load in full', async (t) => {
+  const { s, exec, apply } = await setup();
+  t.is((await apply()).code, EXIT.ok);
+  const changed = CONFIG.replace(/port: 8080/, 'port: 8081');
+  t.not(changed, CONFIG);
+  writeFileSync(s.config, changed);
+  exec.calls.length = 0;
+  const r = await apply();
+  t.is(r.code, EXIT.ok, r.stderr);
+  t.regex(r.stderr, /; by a delta \(2 elements\)\n$/);
+  const [delta] = loadCalls(exec).map((c) => c.input ?? '');
+  t.regex(delta!, /^delete element inet nftlb backends4 \{ \S+ \}$/m);
+  t.true(delta!.length < 2000, 'only the difference is sent');
+  t.is((await apply()).code, EXIT.unchanged, 'the record of the delta proves the next apply a no-op');
+  writeFileSync(s.config, CONFIG);
+  const f = await apply('--force', '--json');
+  t.like(JSON.parse(f.stdout), { result: 'applied', load: { form: 'full' } });
+  writeFileSync(s.config, changed);
+  t.like(JSON.parse((await apply('--json')).stdout), { load: { form: 'delta', chains: 0, elements: 2, sets: 0 } });
+  // A table changed by another program since: the generation moved, the image proves nothing.
+  exec.dropTable('inet', 'nftlb');
+  writeFileSync(s.config, CONFIG);
+  t.like(JSON.parse((await apply('--json')).stdout), { load: { form: 'full' } });
 });
 
 test('a live table with the config fingerprint but no record of the load is loaded again (nothing proves it unedited)', async (t) => {
@@ -203,6 +229,7 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
     previousFingerprint: null,
     services: 2,
     warnings: [],
+    load: { form: 'full' },
   });
   const u = await apply('--json');
   t.is(u.code, EXIT.unchanged);

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { applyCommand } from '../../src/cli/apply.js';
 import { diffCommand } from '../../src/cli/diff.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -21,6 +22,8 @@ ${persistence}    backends:
       - { address: 198.51.100.3 }
 `;
 
+// Without the image of the last load (as after a reboot, which empties /run and the ruleset alike, or after a change
+// by another program), apply reloads in place; with it, by a delta (the last test).
 async function setup() {
   const s = scratch(config(81));
   const exec = fakeSystem();
@@ -28,7 +31,11 @@ async function setup() {
     runCommand(applyCommand, ['-c', s.config, '--lock-file', s.lock, ...args], exec, { NFTLB_STATE_DIR: s.dir });
   const first = await apply('--json');
   if (first.code !== EXIT.ok) throw new Error(first.stderr);
-  return { s, exec, apply, write: (text: string) => writeFileSync(s.config, text) };
+  const write = (text: string, image = false): void => {
+    writeFileSync(s.config, text);
+    if (!image) rmSync(join(s.dir, 'run', 'nftlb.image.json'), { force: true });
+  };
+  return { s, exec, apply, write };
 }
 
 test('apply over a table with persistence maps empties it in place: the entries stay, the fingerprint moves to a chain', async (t) => {
@@ -89,4 +96,16 @@ test('diff names a persistence change in config terms', async (t) => {
       to: 'timeout 60s, key saddr, netmask 24/64, size 65536',
     },
   ]);
+});
+
+test('a delta keeps the entry maps and their entries, or says they were dropped when the config has no persistence', async (t) => {
+  const { exec, apply, write } = await setup();
+  write(config(82), true);
+  const kept = JSON.parse((await apply('--json')).stdout) as { persistence: string; load: { form: string } };
+  t.deepEqual([kept.load.form, kept.persistence], ['delta', 'kept']);
+  t.notRegex(exec.loads().at(-1)!, /persist(4|6)\b/, 'the delta does not touch the entry maps');
+  write(config(82, ''), true);
+  const dropped = JSON.parse((await apply('--json')).stdout) as { persistence: string; load: { form: string } };
+  t.deepEqual([dropped.load.form, dropped.persistence], ['delta', 'dropped']);
+  t.regex(exec.loads().at(-1)!, /^delete map inet nftlb persist4$/m);
 });

@@ -12,6 +12,8 @@ export interface FakeTable {
   sets: Set<string>;
   /** Declaration line (`type ...`/`typeof ...`) of the sets declared in table blocks, listed with them. */
   setTypes?: Map<string, string>;
+  /** `set` or `map`, for the sets declared with a type line. */
+  setKinds?: Map<string, string>;
   /** Comments of the chains declared with one in table blocks. */
   chainComments?: Map<string, string>;
 }
@@ -96,7 +98,7 @@ export class FakeSystem implements Executor {
     // Sets declared with a type line are listed with it (what a reload that keeps persistence entries reads).
     const sets = [...t.sets]
       .filter((n) => t.setTypes?.has(n))
-      .map((n) => `\tmap ${n} {\n\t\t${t.setTypes!.get(n)}\n\t}\n`)
+      .map((n) => `\t${t.setKinds?.get(n) ?? 'map'} ${n} {\n\t\t${t.setTypes!.get(n)}\n\t}\n`)
       .join('');
     const chain = (c: string): string => {
       const cc = t.chainComments?.get(c);
@@ -263,6 +265,7 @@ export class FakeSystem implements Executor {
           chains: new Set(t.chains),
           sets: new Set(t.sets),
           setTypes: new Map(t.setTypes),
+          setKinds: new Map(t.setKinds),
           chainComments: new Map(t.chainComments),
         },
       ]),
@@ -285,7 +288,7 @@ function runScript(tables: Map<string, FakeTable>, script: string): string | und
   let block: FakeTable | undefined;
   // As the kernel: a table block declares the comment of a table it creates, never of one that exists.
   let created = false;
-  let inner: { kind: string; name: string } | undefined;
+  let inner: { kind: string; name: string; fresh: boolean } | undefined;
   let depth = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -296,12 +299,20 @@ function runScript(tables: Map<string, FakeTable>, script: string): string | und
         if (comment !== null && created) block.comment = comment[1];
         const obj = /^(chain|map|set) (\S+) \{$/.exec(text);
         if (obj !== null) (obj[1] === 'chain' ? block.chains : block.sets).add(obj[2]!);
-        inner = obj === null ? undefined : { kind: obj[1]!, name: obj[2]! };
+        inner =
+          obj === null ? undefined : { kind: obj[1]!, name: obj[2]!, fresh: !(block.setTypes?.has(obj[2]!) ?? false) };
       } else if (depth === 2 && block !== undefined && inner !== undefined) {
-        if (inner.kind !== 'chain' && /^typeo?f? /.test(text) && !block.setTypes?.has(inner.name))
+        if (inner.kind !== 'chain' && /^typeo?f? /.test(text) && !block.setTypes?.has(inner.name)) {
           (block.setTypes ??= new Map()).set(inner.name, text);
+          (block.setKinds ??= new Map()).set(inner.name, inner.kind);
+        }
         // A set's flags and size, listed after its type as nft lists them (a reload in place compares them).
-        else if (inner.kind !== 'chain' && /^(flags \S+|size [0-9]+)$/.test(text) && block.setTypes?.has(inner.name))
+        else if (
+          inner.kind !== 'chain' &&
+          inner.fresh &&
+          /^(flags \S+|size [0-9]+)$/.test(text) &&
+          block.setTypes?.has(inner.name)
+        )
           block.setTypes.set(inner.name, `${block.setTypes.get(inner.name)!}\n\t\t${text}`);
         const comment = /^comment "(.*)"$/.exec(text);
         if (inner.kind === 'chain' && comment !== null)
@@ -349,6 +360,7 @@ function runScript(tables: Map<string, FakeTable>, script: string): string | und
       else if (verb === 'delete') {
         t.sets.delete(obj);
         t.setTypes?.delete(obj);
+        t.setKinds?.delete(obj);
       }
     } else if (what === 'element') {
       if (!t.sets.has(obj)) return located(i + 1, line);

@@ -1,0 +1,285 @@
+import { createHash } from 'node:crypto';
+import type { Plan } from '../plan/types.js';
+import type { TableRef } from './ast.js';
+import { renderCommands, type Command } from './commands.js';
+import { ident, type Ident } from './names.js';
+import { ENTRY_MAPS } from './persistence.js';
+import { renderChain, renderTableClose, renderTableOpen, tableBodyChunks, type BodySink } from './render.js';
+import { FINGERPRINT_CHAIN, fingerprintComment } from './script.js';
+import { scriptTableRefs, tableViews } from './tables.js';
+import type { LiveObjects } from './in-place.js';
+
+// A table image: nftlb's inet table as one load rendered it, object by object (each set's header and elements' text,
+// each chain's text). `nftlb apply` keeps the image of what it loaded; the next apply, once it has proven that the live
+// table is still exactly that load (src/ops/apply-image.ts), renders the new config to an image too and sends only the
+// difference (deltaScript): the elements that went or changed, the chains whose rules changed, the objects that are
+// new or gone. A one-element change of a 10k-service config is then a transaction of a few lines instead of the 2.6 MB
+// script, and every chain the change does not touch keeps its rules and their counters.
+
+/** One set or map as rendered: `head` is its declaration up to the elements (kind, name, type, size, flags),
+ *  `elements` the text of each element, `keys` (maps only) the key of each, which is what `delete element` names. */
+export interface ImageSet {
+  readonly kind: 'set' | 'map';
+  readonly name: Ident;
+  readonly head: string;
+  readonly elements: readonly string[];
+  readonly keys: readonly string[] | null;
+}
+
+/** One chain as rendered: its hook line (base chains), and its whole text. */
+export interface ImageChain {
+  readonly name: Ident;
+  readonly hook: string | null;
+  readonly text: string;
+}
+
+/** A rendered table, object by object, with the fingerprint of its body (the one its fingerprint chain carries). */
+export interface TableImage {
+  readonly table: TableRef;
+  readonly fingerprint: string;
+  readonly sets: readonly ImageSet[];
+  readonly chains: readonly ImageChain[];
+}
+
+// The image of a plan's table, rendered exactly as the script renders its body (the same chunks hash to the same
+// fingerprint), or undefined for a plan whose script has more than the inet table (DSR's netdev table, which a load
+// replaces whole).
+export function tableImage(p: Plan): TableImage | undefined {
+  if (scriptTableRefs(p).length !== 1) return undefined;
+  const collect = imageCollector();
+  const hash = createHash('sha256');
+  for (const chunk of tableBodyChunks(tableViews(p, '')[0]!, collect.sink)) hash.update(chunk);
+  return collect.image({ family: 'inet', name: ident(p.table) }, hash.digest('hex').slice(0, 32));
+}
+
+/** Collects the objects of a body as it is rendered (tableBodyChunks' sink); `image` makes the image once the body is
+ *  done and its fingerprint known. */
+export interface ImageCollector {
+  readonly sink: BodySink;
+  image(table: TableRef, fingerprint: string): TableImage;
+}
+
+// A collector for one table body.
+export function imageCollector(): ImageCollector {
+  const sets: ImageSet[] = [];
+  const chains: ImageChain[] = [];
+  return {
+    sink: {
+      set: (name, head, elements, keys) =>
+        sets.push({ kind: keys === undefined ? 'set' : 'map', name, head, elements, keys: keys ?? null }),
+      chain: (name, hook, text) => chains.push({ name, hook: hook ?? null, text }),
+    },
+    image: (table, fingerprint) => ({ table, fingerprint, sets, chains }),
+  };
+}
+
+/** A delta from one image to the next: the script, and what it changes (for the report). */
+export interface ImageDelta {
+  readonly script: string;
+  /** Chains whose rules were rewritten, declared new, or deleted (the fingerprint chain not counted). */
+  readonly chains: number;
+  /** Elements deleted and added (a changed map element counts once each way). */
+  readonly elements: number;
+  /** Sets and maps declared new, declared again, or deleted. */
+  readonly sets: number;
+  /** The table as the delta leaves it (the next apply's `before`). */
+  readonly image: TableImage;
+  /** Some persistence entry map stays with its entries (the others, if any, are deleted). */
+  readonly keepsEntries: boolean;
+}
+
+// The one transaction that turns the live table, which is `before` (proven by the caller) and holds exactly the objects
+// `live` lists (the fingerprint chain too), into `after`; undefined when a delta cannot do it and the table is to be
+// loaded in full: the live objects are not the image's, a set or map is declared otherwise (type, flags, size: the
+// kernel keeps those of an existing set, and a rule of an unchanged chain may use it), or a base chain's hook changed.
+// In order: the changed and the departing chains are flushed, departing elements (and the old value of a changed map
+// element) deleted, departing sets then chains deleted, and the fingerprint chain with them; then one table block
+// declares the new sets, the new elements of the kept ones (an existing set declared alike is kept, elements added),
+// the rewritten and the new chains, and the fingerprint chain with the new fingerprint. Persistence entry maps keep
+// their entries (their declaration is compared; nftlb renders no element in them).
+export function deltaScript(before: TableImage, after: TableImage, live: LiveObjects): ImageDelta | undefined {
+  if (before.table.family !== after.table.family || before.table.name !== after.table.name) return undefined;
+  if (!sameNames(live, before)) return undefined;
+  const table = after.table;
+  const oldSets = new Map(before.sets.map((s) => [s.name, s]));
+  const oldChains = new Map(before.chains.map((c) => [c.name, c]));
+  const newSets = new Set(after.sets.map((s) => s.name));
+  const newChains = new Set(after.chains.map((c) => c.name));
+  const flushes: Command[] = [];
+  const elementDeletes: string[] = [];
+  const deletes: Command[] = [];
+  const block: string[] = [];
+  const counts = { chains: 0, elements: 0, sets: 0 };
+
+  // The image of what the table holds after the delta: a set kept with a larger size than the new render's keeps it.
+  const liveSets: ImageSet[] = [];
+  // Sets declared again (another type, flags, or a larger size): every chain whose rules use them is rewritten, so
+  // that nothing refers to the old set when it is deleted.
+  const redeclared: Ident[] = [];
+  for (const s of after.sets) {
+    const old = oldSets.get(s.name);
+    const keep = old === undefined ? undefined : keptHead(old, s);
+    if (keep === undefined) {
+      if (old !== undefined) {
+        if (ENTRY_MAPS.includes(s.name)) return undefined;
+        deletes.push({ kind: 'set', verb: 'delete', table, set: { kind: old.kind, name: old.name } });
+        redeclared.push(s.name);
+      }
+      block.push(setBlock(s.head, s.elements));
+      liveSets.push(s);
+      counts.sets++;
+      counts.elements += s.elements.length;
+      continue;
+    }
+    liveSets.push(keep === s.head ? s : { ...s, head: keep });
+    if (ENTRY_MAPS.includes(s.name) || sameList(old!.elements, s.elements)) continue;
+    const { gone, added } = elementChanges(old!, s);
+    if (gone.length > 0) {
+      elementDeletes.push(
+        renderCommands([
+          { kind: 'elements', verb: 'delete', table, set: s.name, elements: gone.map((key) => ({ key })) },
+        ]),
+      );
+    }
+    if (added.length > 0) block.push(setBlock(keep, added));
+    counts.elements += gone.length + added.length;
+  }
+  const uses = redeclared.map((n) => new RegExp(`@${n}(?![A-Za-z0-9_])`));
+  for (const c of after.chains) {
+    const old = oldChains.get(c.name);
+    if (old !== undefined && old.text === c.text && !uses.some((u) => u.test(c.text))) continue;
+    if (old !== undefined) {
+      if (old.hook !== c.hook) return undefined;
+      flushes.push({ kind: 'chain', verb: 'flush', table, chain: { name: c.name } });
+    }
+    block.push(c.text);
+    counts.chains++;
+  }
+  // What the new table no longer has: sets before chains (a verdict map's elements hold references to chains).
+  for (const s of before.sets) {
+    if (newSets.has(s.name)) continue;
+    deletes.push({ kind: 'set', verb: 'delete', table, set: { kind: s.kind, name: s.name } });
+    counts.sets++;
+  }
+  for (const c of before.chains) {
+    if (newChains.has(c.name)) continue;
+    flushes.push({ kind: 'chain', verb: 'flush', table, chain: { name: c.name } });
+    deletes.push({ kind: 'chain', verb: 'delete', table, chain: { name: c.name } });
+    counts.chains++;
+  }
+  deletes.push({ kind: 'chain', verb: 'delete', table, chain: { name: FINGERPRINT_CHAIN } });
+  const comment = fingerprintComment(after.fingerprint);
+  block.push(renderChain({ name: FINGERPRINT_CHAIN, comment, rules: [] }));
+  const script =
+    `#!/usr/sbin/nft -f\n# A delta of table ${table.family} ${table.name} (nftlb apply), one transaction.\n` +
+    renderCommands(flushes) +
+    elementDeletes.join('') +
+    renderCommands(deletes) +
+    renderTableOpen(table) +
+    block.join('\n\n') +
+    renderTableClose(comment);
+  const keepsEntries = after.sets.some((x) => ENTRY_MAPS.includes(x.name) && oldSets.has(x.name));
+  return { script, ...counts, image: { ...after, sets: liveSets }, keepsEntries };
+}
+
+const SIZE_LINE = /\n\t\tsize ([0-9]+)\n/;
+
+// The header a set keeps when the new render declares it as `after` over the live `before`: the live one when the two
+// differ at most in size and the live size holds the new one's (the kernel keeps an existing set's size; a persistence
+// entry map keeps its entries, whatever its size), else undefined (the set is declared again).
+function keptHead(before: ImageSet, after: ImageSet): string | undefined {
+  if (before.kind !== after.kind) return undefined;
+  if (before.head === after.head) return before.head;
+  if (before.head.replace(SIZE_LINE, '\n') !== after.head.replace(SIZE_LINE, '\n')) return undefined;
+  const was = SIZE_LINE.exec(before.head)?.[1];
+  const now = SIZE_LINE.exec(after.head)?.[1];
+  if (ENTRY_MAPS.includes(after.name)) return before.head;
+  return was !== undefined && now !== undefined && Number(now) <= Number(was) ? before.head : undefined;
+}
+
+// Whether the live table holds exactly the image's objects and its fingerprint chain.
+function sameNames(live: LiveObjects, image: TableImage): boolean {
+  if (live.sets.length !== image.sets.length || live.chains.length !== image.chains.length + 1) return false;
+  const sets = new Set(image.sets.map((s) => `${s.kind} ${s.name}`));
+  if (!live.sets.every((s) => sets.has(`${s.kind} ${s.name}`))) return false;
+  const chains = new Set<string>(image.chains.map((c) => c.name));
+  chains.add(FINGERPRINT_CHAIN);
+  return live.chains.every((c) => chains.has(c)) && new Set(live.chains).size === live.chains.length;
+}
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+// The keys to delete (elements gone, and map elements whose value changed) and the texts to add (new elements, and the
+// changed ones with their new value) between two renders of one set.
+function elementChanges(before: ImageSet, after: ImageSet): { gone: string[]; added: string[] } {
+  const keyOf = (s: ImageSet, i: number): string => (s.keys === null ? s.elements[i]! : s.keys[i]!);
+  const old = new Map<string, string>();
+  for (let i = 0; i < before.elements.length; i++) old.set(keyOf(before, i), before.elements[i]!);
+  const gone: string[] = [];
+  const added: string[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < after.elements.length; i++) {
+    const key = keyOf(after, i);
+    const text = after.elements[i]!;
+    seen.add(key);
+    const was = old.get(key);
+    if (was === text) continue;
+    if (was !== undefined) gone.push(key);
+    added.push(text);
+  }
+  for (const key of old.keys()) if (!seen.has(key)) gone.push(key);
+  return { gone, added };
+}
+
+// A set or map in a table block with these elements: its header as rendered, then the elements, as writeSet lays them
+// out (an existing set declared alike is kept, and the elements are added to it).
+function setBlock(head: string, elements: readonly string[]): string {
+  if (elements.length === 0) return `${head}\t}`;
+  return `${head}\t\telements = {\n\t\t\t${elements.join(',\n\t\t\t')}\n\t\t}\n\t}`;
+}
+
+// The image as JSON text (what apply writes after a load) and back; null when the text is not an image.
+export function imageText(i: TableImage): string {
+  return JSON.stringify({
+    table: [i.table.family, i.table.name],
+    fingerprint: i.fingerprint,
+    sets: i.sets.map((s) => [s.kind, s.name, s.head, s.elements, s.keys]),
+    chains: i.chains.map((c) => [c.name, c.hook, c.text]),
+  });
+}
+
+// Reads imageText's output; null for anything else.
+export function parseImage(text: string): TableImage | null {
+  try {
+    const v = JSON.parse(text) as {
+      table?: unknown;
+      fingerprint?: unknown;
+      sets?: unknown;
+      chains?: unknown;
+    };
+    if (!Array.isArray(v.table) || v.table[0] !== 'inet' || typeof v.table[1] !== 'string') return null;
+    if (typeof v.fingerprint !== 'string' || !Array.isArray(v.sets) || !Array.isArray(v.chains)) return null;
+    const strings = (x: unknown): x is string[] => Array.isArray(x) && x.every((y) => typeof y === 'string');
+    const sets: ImageSet[] = [];
+    for (const s of v.sets as unknown[]) {
+      if (!Array.isArray(s) || s.length !== 5) return null;
+      const [kind, name, head, elements, keys] = s as unknown[];
+      if ((kind !== 'set' && kind !== 'map') || typeof name !== 'string' || typeof head !== 'string') return null;
+      if (!strings(elements) || (keys !== null && !(strings(keys) && keys.length === elements.length))) return null;
+      if ((kind === 'map') !== (keys !== null)) return null;
+      sets.push({ kind, name: ident(name), head, elements, keys });
+    }
+    const chains: ImageChain[] = [];
+    for (const c of v.chains as unknown[]) {
+      if (!Array.isArray(c) || c.length !== 3) return null;
+      const [name, hook, text] = c as unknown[];
+      if (typeof name !== 'string' || (hook !== null && typeof hook !== 'string') || typeof text !== 'string')
+        return null;
+      chains.push({ name: ident(name), hook, text });
+    }
+    return { table: { family: 'inet', name: ident(v.table[1]) }, fingerprint: v.fingerprint, sets, chains };
+  } catch {
+    return null;
+  }
+}

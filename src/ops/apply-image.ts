@@ -1,0 +1,48 @@
+import { join } from 'node:path';
+import { VERSION } from '../common/version.js';
+import { imageText, parseImage, type TableImage } from '../nft/image.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
+import { readStateFile } from '../system/files.js';
+
+// The image of the table apply loaded last (src/nft/image.ts), with the ruleset generation right after that load, in the
+// run directory next to the other records (/run is emptied at boot, as the ruleset). The next apply sends a delta from
+// it only while the image is proven to be the live table: written only when the load was the only transaction (the
+// generation after it is the one before plus one), used only while the generation is still that one (no transaction
+// since, on any table: not health's updates, not a hand edit, not another nftlb) and the live table carries the image's
+// fingerprint and exactly its objects, and made by this nftlb version. Anything else, or a file that cannot be read,
+// is no image: apply loads in full, as before.
+
+/** A proven-or-not image as read back: the generation it was current at. */
+export interface RecordedImage {
+  readonly generation: number;
+  readonly image: TableImage;
+}
+
+// The image file of a table.
+export function applyImageFile(runDir: string, table: string): string {
+  return join(runDir, `${table}.image.json`);
+}
+
+// Writes the image of a load that was the only transaction up to `generation`, or, with null, empties the file (a load
+// that was not proven so must not leave the image of the one before). Atomic; the caller treats a failure as a miss.
+export async function writeApplyImage(runDir: string, table: string, r: RecordedImage | null): Promise<void> {
+  const text =
+    r === null ? 'null\n' : `${JSON.stringify({ nftlb: VERSION, generation: r.generation })}\n${imageText(r.image)}\n`;
+  await writeFileAtomic(applyImageFile(runDir, table), text);
+}
+
+// The recorded image of a table, or null (none, unreadable, of another nftlb version, not an image).
+export async function readApplyImage(runDir: string, table: string): Promise<RecordedImage | null> {
+  try {
+    const text = await readStateFile(applyImageFile(runDir, table), 'the image of the last apply');
+    if (text === null) return null;
+    const nl = text.indexOf('\n');
+    if (nl < 0) return null;
+    const head = JSON.parse(text.slice(0, nl)) as { nftlb?: unknown; generation?: unknown } | null;
+    if (head === null || head.nftlb !== VERSION || typeof head.generation !== 'number') return null;
+    const image = parseImage(text.slice(nl + 1));
+    return image === null || image.table.name !== table ? null : { generation: head.generation, image };
+  } catch {
+    return null;
+  }
+}
