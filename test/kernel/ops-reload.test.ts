@@ -60,11 +60,17 @@ kernelTest(
       let done = false;
       const codes: number[] = [];
       const bad: string[] = [];
+      const forms: string[] = [];
       const reloads = (async () => {
         try {
           for (let i = 0; i < RELOADS; i++) {
-            const r = await nftlb(topo, ['apply', '-c', cfgs[(i + 1) % 2]!], env);
+            // Both ways a reload goes: by a delta from the last load's image (most), and in full, in place (every
+            // third: --force loads in full).
+            const force = i % 3 === 2 ? ['--force'] : [];
+            const r = await nftlb(topo, ['apply', '-c', cfgs[(i + 1) % 2]!, '--json', ...force], env);
             codes.push(r.exitCode);
+            if (r.exitCode === EXIT.ok)
+              forms.push((JSON.parse(r.stdout) as { load?: { form?: string } }).load?.form ?? 'none');
             if (r.exitCode !== EXIT.ok) bad.push(`reload ${i + 1}: exit ${r.exitCode}: ${r.stderr.trim()}`);
             if (i % 10 === 9) t.is(await hold.ping(), hold.backend, `long-lived connection after reload ${i + 1}`);
           }
@@ -90,6 +96,8 @@ kernelTest(
       await reloads;
       t.deepEqual(bad, [], 'every reload loads (exit 0)');
       t.is(codes.length, RELOADS);
+      t.is(forms.filter((f) => f === 'full').length, Math.floor(RELOADS / 3), 'the forced reloads were full');
+      t.is(forms.filter((f) => f === 'delta').length, RELOADS - Math.floor(RELOADS / 3), 'the others were deltas');
       const failed = results.filter((r) => r.backend === null);
       if (failed.length > 0) t.log(`resets and ICMP sent (output hook):\n${await resets()}`);
       t.deepEqual(failed, [], `${failed.length} of ${results.length} connections failed`);
