@@ -44,7 +44,7 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
     .addOption(
       new Option(
         '--force',
-        'load even when nothing changed since the last load, or replace a table of that name nftlb did not make',
+        'load in full even when nothing changed since the last load (no no-op, no delta), or replace a table of that name nftlb did not make',
       ),
     )
     .addOption(new Option('--json', 'print the outcome as JSON on stdout'));

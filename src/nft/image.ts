@@ -211,17 +211,26 @@ const sameList = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
 // The keys to delete (elements gone, and map elements whose value changed) and the texts to add (new elements, and the
-// changed ones with their new value) between two renders of one set.
+// changed ones with their new value) between two renders of one set. Renders list a set's elements in the same order,
+// so the two lists are first trimmed of their common head and tail (string compares, no map of a 40k-element set for a
+// change of one); only the window between is paired by key. Whatever the order, the result is exact: everything
+// outside the window is the same on both sides, everything inside is deleted by key and added anew unless unchanged.
 function elementChanges(before: ImageSet, after: ImageSet): { gone: string[]; added: string[] } {
+  const o = before.elements;
+  const n = after.elements;
+  let head = 0;
+  while (head < o.length && head < n.length && o[head] === n[head]) head++;
+  let tail = 0;
+  while (tail < o.length - head && tail < n.length - head && o[o.length - 1 - tail] === n[n.length - 1 - tail]) tail++;
   const keyOf = (s: ImageSet, i: number): string => (s.keys === null ? s.elements[i]! : s.keys[i]!);
   const old = new Map<string, string>();
-  for (let i = 0; i < before.elements.length; i++) old.set(keyOf(before, i), before.elements[i]!);
+  for (let i = head; i < o.length - tail; i++) old.set(keyOf(before, i), o[i]!);
   const gone: string[] = [];
   const added: string[] = [];
   const seen = new Set<string>();
-  for (let i = 0; i < after.elements.length; i++) {
+  for (let i = head; i < n.length - tail; i++) {
     const key = keyOf(after, i);
-    const text = after.elements[i]!;
+    const text = n[i]!;
     seen.add(key);
     const was = old.get(key);
     if (was === text) continue;
