@@ -116,7 +116,27 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     const { text, fingerprint } = renderNftScript(p);
     return { kind: 'dry-run', ...base, fingerprint, script: text };
   }
-  const release = await acquireLock(host, o.waitSeconds);
+  const locked = acquireLock(host, o.waitSeconds);
+  locked.catch(() => undefined);
+  // The record for `diff`, but for the fingerprint (~40 ms at 10k services): made while nft commits a full load, which
+  // leaves node idle; but before the lock is taken when a delta is likely (an image as new as the listing), whose
+  // commit is too short to hide it, and flock's start hides part of it. A failure still releases the lock.
+  const diffRecord = (): ((fingerprint: string) => string) =>
+    applyRecordText({
+      table: p.table,
+      services: viewOf(p),
+      ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
+    });
+  let earlyRecord: ((fingerprint: string) => string) | undefined;
+  try {
+    const [last, view] = await Promise.all([recorded, early!.catch(() => undefined)]);
+    if (last !== null && last !== undefined && view !== undefined && last.generation === view.generation)
+      earlyRecord = diffRecord();
+  } catch (e) {
+    await locked.then((free) => free()).catch(() => undefined);
+    throw e;
+  }
+  const release = await locked;
   try {
     // Another apply may have loaded this very config while this one waited for the lock: only a record of the text
     // read here can say so (one of other text, or none, is a miss without hashing the file again).
@@ -157,7 +177,6 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       last.image.fingerprint === inet.fingerprint
         ? last.image
         : undefined;
-    // The record for `diff` is made while nft commits (node has nothing else to do then).
     let applied = '';
     const loaded = await load(
       host,
@@ -165,12 +184,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       deleteTablesScript(stale),
       listing,
       (fp) => {
-        applied = applyRecordText({
-          table: p.table,
-          fingerprint: fp,
-          services: viewOf(p),
-          ...(p.forward === undefined ? {} : { forward: forwardView(p) }),
-        });
+        applied = (earlyRecord ?? diffRecord())(fp);
       },
       previousImage,
     );
