@@ -80,7 +80,7 @@ export function buildTable(p: Plan, comment: string): Table {
 // stays until a full GC, which a render of 50k services does not reach. A few hundred objects made ahead and kept while
 // rendering, at sites the per-service parts use too (element(), rule()), sent every element and rule made after them,
 // and the strings they point to, to the old generation: the 391 bucket chains and slot_buckets elements of a 50k render
-// made ahead raised its peak RSS from 263 to 308 MB (node --trace-pretenuring-statistics lists such decisions).
+// made ahead raised its peak RSS from 258 to 302 MB (node --trace-pretenuring-statistics lists such decisions).
 export function tableView(p: Plan, comment: string): TableView {
   const sets: SetView[] = [];
   for (const fam of FAMILIES) {
