@@ -73,8 +73,14 @@ export function buildTable(p: Plan, comment: string): Table {
 // The inet table for a plan. The shape (docs/architecture.md): a verdict map dispatches VIP . proto . port to a per-service chain; that
 // chain writes a slot number (or directly a backend id) into the ct mark; one shared chain maps slot -> backend id and
 // DNATs through one backend map. Every map is bound by a constant number of rules, so load time grows linearly.
-// Elements and per-service chains are generated from the plan each time they are iterated: at 50k services they are a
-// quarter of a million objects, which rendering turns into text and drops at once instead of keeping them all alive.
+// Elements and chains are generated from the plan each time they are iterated: at 50k services they are a quarter of a
+// million objects, which rendering turns into text and drops at once instead of keeping them all alive.
+// Nor is anything that rendering drops made ahead of it, in numbers: V8 pretenures an allocation site (allocates where
+// it is in the old generation) once most objects of it outlive a young-generation GC, and the old generation's garbage
+// stays until a full GC, which a render of 50k services does not reach. A few hundred objects made ahead and kept while
+// rendering, at sites the per-service parts use too (element(), rule()), sent every element and rule made after them,
+// and the strings they point to, to the old generation: the 391 bucket chains and slot_buckets elements of a 50k render
+// made ahead raised its peak RSS from 258 to 302 MB (node --trace-pretenuring-statistics lists such decisions).
 export function tableView(p: Plan, comment: string): TableView {
   const sets: SetView[] = [];
   for (const fam of FAMILIES) {
@@ -94,25 +100,25 @@ export function tableView(p: Plan, comment: string): TableView {
   // Opt-in objects last, each absent without its key: a table without them is what it was before they existed.
   sets.push(...forwardSets(p), ...logSets(p));
 
-  const fixed: Chain[] = [
-    pickChain(logPickRules(p)),
-    ...slotBucketList(p.services).map(bucketChain),
-    refuseChain(),
-    listenerChain(),
-    dispatchChain(NAMES.dispatchPre, 'prerouting'),
-    dispatchChain(NAMES.dispatchOut, 'output'),
-    natPostChain(),
-    ...limitChains(p.services),
-    ...persistenceChains(p, { pick: NAMES.pick, slotStage: [slotStage()] }),
-    ...forwardChains(p),
-    ...logChains(p),
-  ];
+  const buckets = slotBucketList(p.services);
   const chains = generated(function* () {
     for (let i = 0; i < p.services.length; i++) {
       const s = p.services[i]!;
       for (let j = 0; j < s.pools.length; j++) yield* serviceChains(s, s.pools[j]!);
     }
-    yield* fixed;
+    // The fixed chains too are made as they are reached (see above): a bucket chain per 512 slots, conn_limit's rule
+    // per limited backend and a log chain per logging service are many at scale.
+    yield pickChain(logPickRules(p));
+    for (let i = 0; i < buckets.length; i++) yield bucketChain(buckets[i]!);
+    yield refuseChain();
+    yield listenerChain();
+    yield dispatchChain(NAMES.dispatchPre, 'prerouting');
+    yield dispatchChain(NAMES.dispatchOut, 'output');
+    yield natPostChain();
+    yield* limitChains(p.services);
+    yield* persistenceChains(p, { pick: NAMES.pick, slotStage: [slotStage()] });
+    yield* forwardChains(p);
+    yield* logChains(p);
   });
   return { family: 'inet', name: ident(p.table), comment, sets, chains };
 }
@@ -267,49 +273,46 @@ function backendMaps(services: readonly PlannedService[]): SetView[] {
   ]);
 }
 
-// Backend-id ranges per NAT mode; a service's ids are contiguous, so one interval per service (merged when adjacent).
+// Backend-id ranges per NAT mode; a service's ids are contiguous, so one interval per service. Adjacent masquerade
+// intervals are merged: nft refuses overlapping intervals and folds adjacent ones on listing, so merging here keeps
+// script and listing alike.
 function natObjects(services: readonly PlannedService[]): SetView[] {
-  const masq: IdRange[] = [];
-  const snat: Record<Family, Element[]> = { 4: [], 6: [] };
-  for (const s of services) {
-    const first = s.backends[0]?.id;
-    const last = s.backends[s.backends.length - 1]?.id;
-    if (first === undefined || last === undefined) continue;
-    if (s.nat.kind === 'masquerade') masq.push({ first, last });
-    if (s.nat.kind === 'snat') {
-      for (const a of s.nat.addresses) snat[a.family].push(element(rangeText(first, last), a.text));
+  const masq = generated(function* () {
+    let run: { first: number; last: number } | undefined;
+    for (let i = 0; i < services.length; i++) {
+      const s = services[i]!;
+      const first = s.backends[0]?.id;
+      const last = s.backends[s.backends.length - 1]?.id;
+      if (s.nat.kind !== 'masquerade' || first === undefined || last === undefined) continue;
+      if (run !== undefined && run.last + 1 === first) run.last = last;
+      else {
+        if (run !== undefined) yield element(rangeText(run.first, run.last));
+        run = { first, last };
+      }
     }
-  }
+    if (run !== undefined) yield element(rangeText(run.first, run.last));
+  });
+  const snat = (fam: Family): Iterable<Element> =>
+    generated(function* () {
+      for (let i = 0; i < services.length; i++) {
+        const s = services[i]!;
+        const first = s.backends[0]?.id;
+        const last = s.backends[s.backends.length - 1]?.id;
+        if (s.nat.kind !== 'snat' || first === undefined || last === undefined) continue;
+        for (const a of s.nat.addresses) if (a.family === fam) yield element(rangeText(first, last), a.text);
+      }
+    });
   return [
-    {
-      kind: 'set',
-      name: NAMES.masquerade,
-      key: ['mark'],
-      flags: INTERVAL,
-      elements: mergeAdjacent(masq).map((r) => element(rangeText(r.first, r.last))),
-    },
+    { kind: 'set', name: NAMES.masquerade, key: ['mark'], flags: INTERVAL, elements: masq },
     ...FAMILIES.map((fam): SetView => ({
       kind: 'map',
       name: NAMES.snat[fam],
       key: ['mark'],
       value: [addrType(fam)],
       flags: INTERVAL,
-      elements: snat[fam],
+      elements: snat(fam),
     })),
   ];
-}
-
-type IdRange = { first: number; last: number };
-
-// nft refuses overlapping intervals and folds adjacent ones on listing; merging here keeps script and listing alike.
-function mergeAdjacent(rs: readonly IdRange[]): IdRange[] {
-  const out: IdRange[] = [];
-  for (const r of rs) {
-    const prev = out[out.length - 1];
-    if (prev !== undefined && prev.last + 1 === r.first) prev.last = r.last;
-    else out.push({ ...r });
-  }
-  return out;
 }
 
 // A pool's slots as runs of one backend id.
@@ -325,8 +328,12 @@ function runsOf(pool: Pool): { first: number; last: number; id: number }[] {
   return runs;
 }
 
-// One element per slot (a hash map) rather than one per run (an interval map).
-const asSingles = (pool: Pool): boolean => pool.slots.length <= 2 * runsOf(pool).length;
+// One element per slot (a hash map) rather than one per run (an interval map): when the runs are short.
+function asSingles(pool: Pool): boolean {
+  let runs = pool.slots.length === 0 ? 0 : 1;
+  for (let i = 1; i < pool.slots.length; i++) if (pool.slots[i] !== pool.slots[i - 1]) runs++;
+  return pool.slots.length <= 2 * runs;
+}
 
 /** log2 of the slot numbers per bucket of the inet table's slot maps (see bucketSlotMaps). */
 export const SLOT_BUCKET_BITS = 9;
@@ -358,31 +365,41 @@ export function slotElements(
 ): { single: Map<number, Element[]>; ranges: Map<number, Element[]> } {
   const single = new Map<number, Element[]>();
   const ranges = new Map<number, Element[]>();
-  const into = (m: Map<number, Element[]>, b: number, el: Element): void => {
-    if (only !== undefined && b !== only) return;
-    let l = m.get(b);
-    if (l === undefined) m.set(b, (l = []));
-    l.push(el);
-  };
   for (const pool of pools) {
-    if (directBase(pool) !== undefined || pool.slots.length === 0) continue;
-    if (asSingles(pool)) {
-      for (let i = 0; i < pool.slots.length; i++) {
-        const slot = pool.slotBase + i;
-        into(single, slotBucket(slot), element(String(slot), String(pool.slots[i]!)));
-      }
-      continue;
-    }
-    for (const r of runsOf(pool)) {
-      for (let first = r.first; first <= r.last;) {
-        const b = slotBucket(first);
-        const last = Math.min(r.last, (b + 1) * BUCKET_WIDTH - 1);
-        into(ranges, b, element(rangeText(first, last), String(r.id)));
-        first = last + 1;
+    if (!slotted(pool)) continue;
+    const asRuns = !asSingles(pool);
+    const m = asRuns ? ranges : single;
+    for (let b = slotBucket(pool.slotBase); b <= slotBucket(pool.slotBase + pool.slots.length - 1); b++) {
+      if (only !== undefined && b !== only) continue;
+      for (const el of poolSlotElements(pool, b, asRuns)) {
+        let l = m.get(b);
+        if (l === undefined) m.set(b, (l = []));
+        l.push(el);
       }
     }
   }
   return { single, ranges };
+}
+
+// A pool that selects through slots, and has some.
+const slotted = (pool: Pool): boolean => directBase(pool) === undefined && pool.slots.length > 0;
+
+// The slot elements of one pool in bucket b: one per slot, or (asRuns) one per run of one backend id, cut at the
+// bucket's edges.
+function* poolSlotElements(pool: Pool, b: number, asRuns: boolean): Generator<Element> {
+  const lo = Math.max(pool.slotBase, b * BUCKET_WIDTH) - pool.slotBase;
+  const hi = Math.min(pool.slotBase + pool.slots.length, (b + 1) * BUCKET_WIDTH) - pool.slotBase;
+  if (!asRuns) {
+    for (let i = lo; i < hi; i++) yield element(String(pool.slotBase + i), String(pool.slots[i]!));
+    return;
+  }
+  let start = lo;
+  for (let i = lo + 1; i <= hi; i++) {
+    if (i === hi || pool.slots[i] !== pool.slots[start]) {
+      yield element(rangeText(pool.slotBase + start, pool.slotBase + i - 1), String(pool.slots[start]!));
+      start = i;
+    }
+  }
 }
 
 // slot -> backend id in the inet table, as slotMaps but in buckets of 512 slot numbers, each with its own pair of maps
@@ -391,22 +408,35 @@ export function slotElements(
 // and adds their elements again (`flush map`: 512 elements at most) instead of deleting elements: nft 1.0.6 fetches
 // every chain of the ruleset before any `delete` (40-50 ms at 50k services), but only the table and the sets for a
 // flush. Also in slot_buckets: the on-empty marks (EMPTY_MARK), to their verdicts.
+// Every element is made as the render reaches it (see tableView): only the pools are listed ahead, by bucket.
 function bucketSlotMaps(p: Plan): SetView[] {
   const capacity = new Map<number, number>();
-  const pools: Pool[] = [];
+  // The pools with slot elements in each bucket, in plan order, by the kind of map they go in.
+  const single = new Map<number, Pool[]>();
+  const ranges = new Map<number, Pool[]>();
   for (let i = 0; i < p.services.length; i++) {
     const ps = p.services[i]!.pools;
     for (let j = 0; j < ps.length; j++) {
       const pool = ps[j]!;
-      if (directBase(pool) === undefined) pools.push(pool);
       const end = pool.slotBase + pool.capacity;
       for (const b of poolBuckets(pool)) {
         const inside = Math.min(end, (b + 1) * BUCKET_WIDTH) - Math.max(pool.slotBase, b * BUCKET_WIDTH);
         capacity.set(b, (capacity.get(b) ?? 0) + inside);
       }
+      if (!slotted(pool)) continue;
+      const m = asSingles(pool) ? single : ranges;
+      for (let b = slotBucket(pool.slotBase); b <= slotBucket(pool.slotBase + pool.slots.length - 1); b++) {
+        const l = m.get(b);
+        if (l === undefined) m.set(b, [pool]);
+        else l.push(pool);
+      }
     }
   }
-  const els = slotElements(pools);
+  const elementsOf = (m: Map<number, Pool[]>, b: number, asRuns: boolean): Iterable<Element> =>
+    generated(function* () {
+      const pools = m.get(b) ?? [];
+      for (let i = 0; i < pools.length; i++) yield* poolSlotElements(pools[i]!, b, asRuns);
+    });
   const out: SetView[] = [
     {
       kind: 'map',
@@ -415,11 +445,11 @@ function bucketSlotMaps(p: Plan): SetView[] {
       value: 'verdict',
       flags: NO_FLAGS,
       ...sized(capacity.size + 2),
-      elements: [
-        ...[...capacity.keys()].map((b) => element(String(b), `jump ${bucketNames(b).chain}`)),
-        element(String(slotBucket(EMPTY_MARK.refuse)), renderVerdict({ kind: 'jump', chain: NAMES.refuse })),
-        element(String(slotBucket(EMPTY_MARK.drop)), renderVerdict({ kind: 'drop' })),
-      ],
+      elements: generated(function* () {
+        for (const b of capacity.keys()) yield element(String(b), `jump ${bucketNames(b).chain}`);
+        yield element(String(slotBucket(EMPTY_MARK.refuse)), renderVerdict({ kind: 'jump', chain: NAMES.refuse }));
+        yield element(String(slotBucket(EMPTY_MARK.drop)), renderVerdict({ kind: 'drop' }));
+      }),
     },
   ];
   for (const [b, size] of capacity) {
@@ -432,7 +462,7 @@ function bucketSlotMaps(p: Plan): SetView[] {
         value: ['mark'],
         flags: NO_FLAGS,
         size,
-        elements: els.single.get(b) ?? [],
+        elements: elementsOf(single, b, false),
       },
       {
         kind: 'map',
@@ -440,7 +470,7 @@ function bucketSlotMaps(p: Plan): SetView[] {
         key: ['mark'],
         value: ['mark'],
         flags: INTERVAL,
-        elements: els.ranges.get(b) ?? [],
+        elements: elementsOf(ranges, b, true),
       },
     );
   }

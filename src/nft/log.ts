@@ -34,12 +34,16 @@ const logging = (p: Plan): PlannedService[] => p.services.filter((s) => s.log !=
 export function logSets(p: Plan): SetView[] {
   const services = logging(p);
   if (services.length === 0) return [];
-  const elements: Element[] = services.map((s) =>
-    element(
-      `${s.backends[0]!.id}-${s.backends[s.backends.length - 1]!.id}`,
-      renderVerdict({ kind: 'jump', chain: logChain(s.name) }),
-    ),
-  );
+  // Made as the render reaches them, like every per-service part (src/nft/build.ts, tableView).
+  const elements: Iterable<Element> = {
+    *[Symbol.iterator]() {
+      for (const s of services)
+        yield element(
+          `${s.backends[0]!.id}-${s.backends[s.backends.length - 1]!.id}`,
+          renderVerdict({ kind: 'jump', chain: logChain(s.name) }),
+        );
+    },
+  };
   return [{ kind: 'map', name: LOG_MAP, key: ['mark'], value: 'verdict', flags: ['interval'], elements }];
 }
 
@@ -49,9 +53,9 @@ export function logPickRules(p: Plan): Rule[] {
   return [{ stmts: [{ kind: 'vmap', key: { kind: 'field', field: 'ct mark' }, map: LOG_MAP }] }];
 }
 
-// One log chain per logging service.
-export function logChains(p: Plan): Chain[] {
-  return logging(p).map((s): Chain => {
+// One log chain per logging service, each made as it is reached.
+export function* logChains(p: Plan): Generator<Chain> {
+  for (const s of logging(p)) {
     const log = s.log!;
     const rules: Rule[] = [
       {
@@ -67,6 +71,6 @@ export function logChains(p: Plan): Chain[] {
         ],
       })),
     ];
-    return { name: logChain(s.name), rules };
-  });
+    yield { name: logChain(s.name), rules };
+  }
 }
