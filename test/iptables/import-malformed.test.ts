@@ -495,7 +495,7 @@ test('two services whose configs would both invent overlapping listeners: the fi
       '-A SVC2 -j DNAT --to-destination 198.51.100.3',
       'COMMIT',
     ],
-    /: service api: listeners 203\.0\.113\.2 udp port 53 \(.*:6\) and 203\.0\.113\.3 tcp port 80 \(.*:5\): .* so it would also listen on 203\.0\.113\.2 tcp port 80, which overlaps a listener service web would get the same way \(.*:3\): /,
+    /: service api: listeners 203\.0\.113\.2 udp port 53 \(.*:6\) and 203\.0\.113\.3 tcp port 80 \(.*:5\): .* so it would also listen on 203\.0\.113\.2 tcp port 80, which overlaps a listener service web would get the same way \(.*:2\): /,
     [5, 6, 7],
     ['web'],
   );
