@@ -30,7 +30,7 @@ interface Clash {
 // services, each with why. The services' own port entries must not overlap (serviceProblem refuses those first). Two
 // services that would invent overlapping listeners: the first keeps its, the second is listed. Decided in one pass: a
 // service is listed for a listener of another even when that one is listed too (the rules overlap all the same).
-// Linear in the listeners of the configs (as the config check is), and nothing is indexed when no service invents one.
+// One look-up per listener of the configs (as the config check makes), and none when no service invents a listener.
 export function inventedListenerClashes(services: readonly ImportedService[]): Map<ImportedService, string> {
   const refused = new Map<ImportedService, string>();
   const inventing = new Map<ImportedService, Had>();
