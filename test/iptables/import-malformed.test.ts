@@ -337,3 +337,194 @@ test("a service's listeners on overlapping ports (one VIP 80-8080, another 80) a
     /:2: not understood: service db: listeners on ports 80-8080 and 80: a config's ports apply to every VIP of the service, and these overlap: /,
   );
 });
+
+// An input of which one service is listed for `why` (its rules at `listed`, nothing else) and the rest imports: exit
+// 11, the importer's own reason, the config holding the services `kept`.
+async function refusedOne(
+  t: ExecutionContext,
+  lines: readonly string[],
+  why: RegExp,
+  listed: readonly number[],
+  kept: readonly string[],
+): Promise<void> {
+  const r = await importText([...lines, ''].join('\n'));
+  t.is(r.code, EXIT.importIncomplete, r.err);
+  t.false(r.err.includes('fails nftlb check'), r.err);
+  const notUnderstood = r.err.split('\n').filter((l) => l.includes(': not understood: '));
+  t.deepEqual(
+    notUnderstood.map((l) => Number(l.slice(r.file.length + 1).split(':')[0])),
+    listed,
+    r.err,
+  );
+  for (const l of notUnderstood) t.regex(l, why);
+  t.deepEqual(
+    checkConfig('out.yaml', r.out).model?.services.map((s) => s.name),
+    kept,
+    r.out,
+  );
+}
+
+// A config's protocols and ports apply to every VIP of a service, each protocol with each port. A service whose
+// listener rules differ by VIP gets listeners in a config that its rules never had; where one overlaps another
+// service's listener the importer lists the service that would invent it (the config check refused the other one, the
+// port forward whose rules do have that listener).
+const web = (vip: string, proto: string, port: string): string =>
+  `-A PREROUTING -d ${vip}/32 -p ${proto} -m ${proto} --dport ${port} -m comment --comment "nftlb service web round-robin" -j SVC1`;
+const forward = (vip: string, proto: string, port: string): string =>
+  `-A PREROUTING -d ${vip}/32 -p ${proto} -m ${proto} --dport ${port} -j DNAT --to-destination 198.51.100.9`;
+
+test('a service with tcp on one VIP and udp on another is listed when its udp on the first VIP would overlap another listener', async (t) => {
+  await refusedOne(
+    t,
+    [
+      '*nat',
+      web('203.0.113.1', 'tcp', '80'),
+      web('203.0.113.2', 'udp', '80'),
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      forward('203.0.113.1', 'udp', '80'),
+      'COMMIT',
+    ],
+    /: service web: listeners 203\.0\.113\.1 tcp port 80 \(.*:2\) and 203\.0\.113\.2 udp port 80 \(.*:3\): a config's protocols and ports apply to every VIP of the service, each protocol with each port, so it would also listen on 203\.0\.113\.1 udp port 80, which overlaps the listener of service udp-203-0-113-1-80 \(.*:5\): /,
+    [2, 3, 4],
+    ['udp-203-0-113-1-80'],
+  );
+});
+
+test('a protocol on only some VIPs of a service (udp on both, tcp on one) is listed when the missing tcp would overlap', async (t) => {
+  await refusedOne(
+    t,
+    [
+      '*nat',
+      web('203.0.113.1', 'tcp', '53'),
+      web('203.0.113.1', 'udp', '53'),
+      web('203.0.113.2', 'udp', '53'),
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      forward('203.0.113.2', 'tcp', '53'),
+      'COMMIT',
+    ],
+    /: service web: listeners 203\.0\.113\.2 udp port 53 \(.*:4\) and 203\.0\.113\.1 tcp port 53 \(.*:2\): .* so it would also listen on 203\.0\.113\.2 tcp port 53, which overlaps the listener of service tcp-203-0-113-2-53 \(.*:6\): /,
+    [2, 3, 4, 5],
+    ['tcp-203-0-113-2-53'],
+  );
+});
+
+test('a guard rule giving a service a protocol its listener lacks, on another VIP, is listed when it would overlap', async (t) => {
+  await refusedOne(
+    t,
+    [
+      '*nat',
+      web('203.0.113.1', 'udp', '53'),
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      forward('203.0.113.1', 'tcp', '53'),
+      'COMMIT',
+      '*filter',
+      '-A NFTLB-GUARD -d 203.0.113.2/32 -p tcp -m tcp --dport 53 -m conntrack --ctstate NEW -m comment --comment "nftlb service web round-robin" -j REJECT',
+      'COMMIT',
+    ],
+    /: service web: listeners 203\.0\.113\.1 udp port 53 \(.*:2\) and 203\.0\.113\.2 tcp port 53 \(.*:7\): .* so it would also listen on 203\.0\.113\.1 tcp port 53, which overlaps the listener of service tcp-203-0-113-1-53 \(.*:4\): /,
+    [2, 3, 7],
+    ['tcp-203-0-113-1-53'],
+  );
+});
+
+test('a service with port 80 on one VIP and 443 on another is listed when its 443 on the first VIP would overlap another listener', async (t) => {
+  await refusedOne(
+    t,
+    [
+      '*nat',
+      web('203.0.113.1', 'tcp', '80'),
+      web('203.0.113.2', 'tcp', '443'),
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      forward('203.0.113.1', 'tcp', '443'),
+      'COMMIT',
+    ],
+    /: service web: listeners 203\.0\.113\.1 tcp port 80 \(.*:2\) and 203\.0\.113\.2 tcp port 443 \(.*:3\): .* so it would also listen on 203\.0\.113\.1 tcp port 443, which overlaps the listener of service tcp-203-0-113-1-443 \(.*:5\): /,
+    [2, 3, 4],
+    ['tcp-203-0-113-1-443'],
+  );
+});
+
+test('a service with tcp 80 and udp 53 on one VIP is listed when its tcp 53 would overlap another listener', async (t) => {
+  await refusedOne(
+    t,
+    [
+      '*nat',
+      web('203.0.113.1', 'tcp', '80'),
+      web('203.0.113.1', 'udp', '53'),
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      forward('203.0.113.1', 'tcp', '50:60'),
+      'COMMIT',
+    ],
+    /: service web: listeners 203\.0\.113\.1 tcp port 80 \(.*:2\) and 203\.0\.113\.1 udp port 53 \(.*:3\): .* so it would also listen on 203\.0\.113\.1 tcp port 53, which overlaps the listener of service tcp-203-0-113-1-50-60 \(.*:5\): /,
+    [2, 3, 4],
+    ['tcp-203-0-113-1-50-60'],
+  );
+});
+
+test('a listener whose VIP, protocol and port come from three rules names the three', async (t) => {
+  await refusedOne(
+    t,
+    [
+      '*nat',
+      web('203.0.113.1', 'tcp', '80'),
+      web('203.0.113.2', 'udp', '53'),
+      web('203.0.113.3', 'udp', '80'),
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      forward('203.0.113.3', 'tcp', '53'),
+      'COMMIT',
+    ],
+    /: service web: listeners 203\.0\.113\.3 udp port 80 \(.*:4\), 203\.0\.113\.1 tcp port 80 \(.*:2\) and 203\.0\.113\.2 udp port 53 \(.*:3\): .* so it would also listen on 203\.0\.113\.3 tcp port 53, which overlaps the listener of service tcp-203-0-113-3-53 \(.*:6\): /,
+    [2, 3, 4, 5],
+    ['tcp-203-0-113-3-53'],
+  );
+});
+
+test('two services whose configs would both invent overlapping listeners: the first is kept, the second listed', async (t) => {
+  const api = (vip: string, proto: string, port: string): string =>
+    `-A PREROUTING -d ${vip}/32 -p ${proto} -m ${proto} --dport ${port} -m comment --comment "nftlb service api round-robin" -j SVC2`;
+  // web would add 203.0.113.2 tcp port 80, and so would api (which has no udp listener of web's to overlap).
+  await refusedOne(
+    t,
+    [
+      '*nat',
+      web('203.0.113.1', 'tcp', '80'),
+      web('203.0.113.2', 'tcp', '443'),
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      api('203.0.113.3', 'tcp', '80'),
+      api('203.0.113.2', 'udp', '53'),
+      '-A SVC2 -j DNAT --to-destination 198.51.100.3',
+      'COMMIT',
+    ],
+    /: service api: listeners 203\.0\.113\.2 udp port 53 \(.*:6\) and 203\.0\.113\.3 tcp port 80 \(.*:5\): .* so it would also listen on 203\.0\.113\.2 tcp port 80, which overlaps a listener service web would get the same way \(.*:2\): /,
+    [5, 6, 7],
+    ['web'],
+  );
+});
+
+test('a service whose cross product only repeats the listeners it has imports beside a neighbour on the same VIPs', async (t) => {
+  const r = await importText(
+    [
+      '*nat',
+      web('203.0.113.1', 'tcp', '80'),
+      web('203.0.113.1', 'udp', '80'),
+      web('203.0.113.2', 'udp', '80'),
+      web('203.0.113.2', 'tcp', '80'),
+      '-A SVC1 -j DNAT --to-destination 198.51.100.2',
+      forward('203.0.113.1', 'tcp', '81'),
+      forward('203.0.113.2', 'udp', '81'),
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+  t.is(r.code, EXIT.ok, r.err);
+  t.is(r.err, '');
+  const services = checkConfig('out.yaml', r.out).model!.services;
+  t.deepEqual(
+    services.map((s) => [s.name, s.vips.map((v) => v.text), s.protocols, s.ports]),
+    [
+      ['web', ['203.0.113.1', '203.0.113.2'], ['tcp', 'udp'], [{ first: 80, last: 80 }]],
+      ['tcp-203-0-113-1-81', ['203.0.113.1'], ['tcp'], [{ first: 81, last: 81 }]],
+      ['udp-203-0-113-2-81', ['203.0.113.2'], ['udp'], [{ first: 81, last: 81 }]],
+    ],
+  );
+});

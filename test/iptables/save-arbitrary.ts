@@ -157,9 +157,17 @@ const recipe = fc
     nat: pick('masquerade-all', 'per-backend', 'snat', 'none'),
     snat: address,
     chain: pick('SVC1', 'SVC2', 'NFTLB-S-web'),
+    // A second listener of the same pool (another VIP, protocol or port): a config's protocols and ports apply to
+    // every VIP of a service, so its config may listen where its rules do not, over another recipe's listener.
+    also: fc.oneof(
+      { weight: 2, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.record({ vip: hostAddress, proto: pick('tcp', 'udp'), ports: portSpec }) },
+    ),
   })
   .map((r) => {
-    const listen = `-d ${r.vip} -p ${r.proto} -m ${r.proto} --dport ${r.ports}${r.comment === undefined ? '' : ` -m comment --comment ${quote(r.comment)}`}`;
+    const listenOn = (l: { vip: string; proto: string; ports: string }): string =>
+      `-d ${l.vip} -p ${l.proto} -m ${l.proto} --dport ${l.ports}${r.comment === undefined ? '' : ` -m comment --comment ${quote(r.comment)}`}`;
+    const listens = [r, ...(r.also === undefined ? [] : [r.also])].map(listenOn);
     const be = (i: number): string => `BE${r.chain}${i}`;
     const n = r.backends.length;
     const cond = (i: number): string =>
@@ -172,10 +180,11 @@ const recipe = fc
             : `-m statistic --mode random --probability ${(1 / (n - i)).toFixed(11)} `;
     const lines: string[] = [];
     if (r.mode === 'inline')
-      r.backends.forEach((b, i) => lines.push(`-A PREROUTING ${listen} ${cond(i)}-j DNAT --to-destination ${b.to}`));
-    else if (r.mode === 'single') lines.push(`-A PREROUTING ${listen} -j ${be(0)}`);
+      for (const listen of listens)
+        r.backends.forEach((b, i) => lines.push(`-A PREROUTING ${listen} ${cond(i)}-j DNAT --to-destination ${b.to}`));
+    else if (r.mode === 'single') for (const listen of listens) lines.push(`-A PREROUTING ${listen} -j ${be(0)}`);
     else {
-      lines.push(`-A PREROUTING ${listen} -j ${r.chain}`);
+      for (const listen of listens) lines.push(`-A PREROUTING ${listen} -j ${r.chain}`);
       if (r.mode === 'hmark')
         lines.push(`-A ${r.chain} -j HMARK --hmark-tuple src --hmark-mod ${r.hmark[0]} --hmark-offset ${r.hmark[1]}`);
       r.backends.forEach((_, i) => lines.push(`-A ${r.chain} ${cond(i)}-j ${be(i)}`));
@@ -193,10 +202,26 @@ const recipe = fc
     return lines;
   });
 
+// A service whose two listeners (one pool chain) differ by VIP, protocol or port, and a port forward, all drawn from two
+// VIPs, two protocols and two ports: the forward often lands where the service's config would listen and its rules do
+// not (a config's protocols and ports apply to every VIP, each protocol with each port), or on its own listener.
+const spot = fc.record({ vip: pick('203.0.113.1', '203.0.113.2'), proto: pick('tcp', 'udp'), port: pick('53', '80') });
+const listenAt = (l: { vip: string; proto: string; port: string }): string =>
+  `-d ${l.vip}/32 -p ${l.proto} -m ${l.proto} --dport ${l.port}`;
+const crossed = fc
+  .tuple(spot, spot, spot)
+  .map(([a, b, f]) => [
+    `-A PREROUTING ${listenAt(a)} -m comment --comment "nftlb service crossed round-robin" -j XSVC`,
+    `-A PREROUTING ${listenAt(b)} -m comment --comment "nftlb service crossed round-robin" -j XSVC`,
+    '-A XSVC -j DNAT --to-destination 198.51.100.7',
+    `-A PREROUTING ${listenAt(f)} -j DNAT --to-destination 198.51.100.8`,
+  ]);
+
 /** An iptables-save text made of recipes, random rules and junk, in nat and filter sections. */
 export const hostileSave: fc.Arbitrary<string> = fc
   .record({
     recipes: fc.array(recipe, { minLength: 1, maxLength: 3 }),
+    crossed: fc.oneof({ weight: 2, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: crossed }),
     nat: fc.oneof(
       fc.constant([]),
       fc.array(fc.oneof({ weight: 4, arbitrary: randomRule }, { weight: 1, arbitrary: junk }), { maxLength: 5 }),
@@ -204,10 +229,10 @@ export const hostileSave: fc.Arbitrary<string> = fc
     filter: fc.oneof(fc.constant([]), fc.array(randomRule, { maxLength: 3 })),
     guard: fc.option(
       fc
-        .tuple(hostAddress, portSpec, comment, pick('REJECT', 'DROP'))
+        .tuple(hostAddress, pick('tcp', 'udp'), portSpec, comment, pick('REJECT', 'DROP'))
         .map(
-          ([a, p, c, t]) =>
-            `-A NFTLB-GUARD -d ${a} -p tcp -m tcp --dport ${p} -m conntrack --ctstate NEW -m comment --comment ${quote(c)} -j ${t}`,
+          ([a, proto, p, c, t]) =>
+            `-A NFTLB-GUARD -d ${a} -p ${proto} -m ${proto} --dport ${p} -m conntrack --ctstate NEW -m comment --comment ${quote(c)} -j ${t}`,
         ),
       { nil: undefined },
     ),
@@ -216,6 +241,7 @@ export const hostileSave: fc.Arbitrary<string> = fc
     [
       '*nat',
       ...x.recipes.flat(),
+      ...x.crossed,
       ...x.nat,
       'COMMIT',
       '*filter',

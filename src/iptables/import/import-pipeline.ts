@@ -2,6 +2,7 @@ import { keyPath, type Diagnostic } from '../../common/diagnostic.js';
 import { NftlbError } from '../../common/errors.js';
 import { configYaml, toConfig } from './config-writer.js';
 import type { ImportedService } from './imported.js';
+import { inventedListenerClashes } from './invented-listeners.js';
 import { recognise } from './recognise-services.js';
 import type { Problem } from './parsed-rule.js';
 import { parseSave } from './save-parser.js';
@@ -44,6 +45,9 @@ export function importIptables(inputs: readonly ImportInput[], check: ConfigChec
     if (why !== undefined) refused.set(s, why);
   }
   let kept = leaveOut(services, refused, problems);
+  // Listeners a config would add by its cross product, overlapping another service's: after the checks above, which
+  // it counts on (a service's own port entries do not overlap).
+  kept = leaveOut(kept, inventedListenerClashes(kept), problems);
   // Each round leaves out at least one service, so this ends; a diagnostic no service explains is a bug.
   for (;;) {
     const { config, order } = toConfig(kept);

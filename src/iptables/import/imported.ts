@@ -46,6 +46,9 @@ export interface ImportedService {
   readonly vips: Address[];
   readonly protocols: Protocol[];
   readonly ports: string[];
+  /** The listener rules those came from (a config listens on every VIP, protocol and port of the cross product; these
+   * say which of those listeners the rules had). */
+  readonly listeners: ParsedRule[];
   /** The pool that decides the scheduler: the first found, or the first with more than one backend. */
   pool: ImportedPool | undefined;
   /** At most one pool per family. */

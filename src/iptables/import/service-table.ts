@@ -112,6 +112,7 @@ export class ServiceTable {
       addOnce(s.ports, text, text, same);
       this.listeners.add(r.proto!, vip.text, { ...p, service: s.name, file: r.file, line: r.line });
     }
+    s.listeners.push(r);
     s.rules.push(r);
   }
 
@@ -124,6 +125,7 @@ export class ServiceTable {
         vips: [],
         protocols: [],
         ports: [],
+        listeners: [],
         pool: undefined,
         pools: [],
         backends: [],
