@@ -1,7 +1,8 @@
 import type { Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
 import type { TableRef } from '../nft/ast.js';
-import { holdsEntries, liveObjects, reloadInPlace } from '../nft/in-place.js';
+import { holdsEntries, reloadInPlace } from '../nft/in-place.js';
+import { ENTRY_MAPS } from '../nft/persistence.js';
 import { deltaScript, imageCollector, tableImage, type ImageCollector, type TableImage } from '../nft/image.js';
 import { loadModelAndDigest } from '../system/config-file.js';
 import { ident } from '../nft/names.js';
@@ -101,12 +102,13 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
   }
   const inputs = await noopInputs(host, o.config);
   const { model, warnings, sha256 } = await loadModelAndDigest(o.config);
-  // What the kernel holds now, asked while the config is planned (a config that is not valid runs no nft at all).
-  const early = o.dryRun ? undefined : liveView(host);
-  early?.catch(() => undefined);
-  // The image of the last load, read while the config is planned (judged under the lock).
+  // The image of the last load (src/ops/apply-image.ts), and what the kernel holds now, asked while the config is
+  // planned (a config that is not valid runs no nft at all): the ruleset generation, then the cheap listing of nftlb's
+  // tables unless the generation is the image's, which proves the live table is the image (no listing needed).
   const recorded = o.dryRun || o.force ? undefined : readApplyImage(host.runDir, model.table);
   recorded?.catch(() => undefined);
+  const early = o.dryRun ? undefined : liveView(host, recorded);
+  early?.catch(() => undefined);
   const withState = await withStateInputs(host, inputs, model.table);
   const { plan: p, health } = await desiredPlan(model, host);
   const names = (ts: readonly TableRef[]): string[] => ts.map((t) => `${t.family} ${t.name}`);
@@ -119,7 +121,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
   const locked = acquireLock(host, o.waitSeconds);
   locked.catch(() => undefined);
   // The record for `diff`, but for the fingerprint (~40 ms at 10k services): made while nft commits a full load, which
-  // leaves node idle; but before the lock is taken when a delta is likely (an image as new as the listing), whose
+  // leaves node idle; but before the lock is taken when a delta is likely (an image as new as the ruleset), whose
   // commit is too short to hide it, and flock's start hides part of it. A failure still releases the lock.
   const diffRecord = (): ((fingerprint: string) => string) =>
     applyRecordText({
@@ -129,9 +131,8 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     });
   let earlyRecord: ((fingerprint: string) => string) | undefined;
   try {
-    const [last, view] = await Promise.all([recorded, early!.catch(() => undefined)]);
-    if (last !== null && last !== undefined && view !== undefined && last.generation === view.generation)
-      earlyRecord = diffRecord();
+    const view = await early!.catch(() => undefined);
+    if (view?.listing === null) earlyRecord = diffRecord();
   } catch (e) {
     await locked.then((free) => free()).catch(() => undefined);
     throw e;
@@ -144,50 +145,44 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       const hit = await provenNoop(host, o.config, sha256);
       if (hit !== null) return hit;
     }
-    // The listing is current when the generation did not move since it was taken; else it is taken again.
     let view = await early!;
     let generation = await rulesetGeneration(host);
-    if (generation === null || generation !== view.generation) {
-      view = await liveView(host);
-      generation = view.generation;
-    }
-    // Every table nftlb may own under this name: the script's tables are replaced, a netdev table the config no longer
-    // needs is deleted in the same transaction, and one of the script's names that nftlb did not make is refused.
-    const owned = await ownedTablesOf(host, view.listing, p.table);
-    const foreign = foreignTables(owned, tables);
-    if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
-    const previous = previousFingerprint(owned);
-    const stale = staleTables(owned, tables);
-    // The inet table comes first in `owned`; its listing says what an in-place reload must empty. A load replaces the
-    // table, and with it the rules of any `nftlb trace` (a running one reports the reload).
-    const inet = owned[0]?.live;
-    const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
-    // The image of the last load is the live table when nothing changed the ruleset since that load and the table
-    // still carries its fingerprint and its objects (load checks those against the listing): then only the difference
-    // is sent. Not for a load that also replaces or deletes a netdev table (DSR).
     const last = recorded === undefined ? null : await recorded;
-    const previousImage =
-      last !== null &&
-      generation !== null &&
-      last.generation === generation &&
-      tables.length === 1 &&
-      stale.length === 0 &&
-      listing !== null &&
-      inet?.kind === 'present' &&
-      last.image.fingerprint === inet.fingerprint
-        ? last.image
-        : undefined;
     let applied = '';
-    const loaded = await load(
-      host,
-      p,
-      deleteTablesScript(stale),
-      listing,
-      (fp) => {
-        applied = (earlyRecord ?? diffRecord())(fp);
-      },
-      previousImage,
-    );
+    const whileCommitting = (fp: string): void => {
+      applied = (earlyRecord ?? diffRecord())(fp);
+    };
+    // The image of the last load is the live table when no transaction happened since that load (the generation is
+    // the one right after it): then only the difference is sent, and nothing needs listing (nftlb's tables are the
+    // ones that load left: the inet table the image shows, no other). Not for a config with DSR, whose netdev table is
+    // replaced whole.
+    let loaded: Loaded | undefined;
+    let previous: string | null = null;
+    let stale: TableRef[] = [];
+    if (last !== null && generation !== null && last.generation === generation && tables.length === 1) {
+      loaded = await loadDelta(host, p, last.image, whileCommitting);
+      previous = last.image.fingerprint;
+    }
+    if (loaded === undefined) {
+      // The listing is current when the generation did not move since it was taken; else it is taken again.
+      if (view.listing === null || generation === null || generation !== view.generation) {
+        view = await liveView(host);
+        generation = view.generation;
+      }
+      // Every table nftlb may own under this name: the script's tables are replaced, a netdev table the config no
+      // longer needs is deleted in the same transaction, and one of the script's names that nftlb did not make is
+      // refused.
+      const owned = await ownedTablesOf(host, view.listing!, p.table);
+      const foreign = foreignTables(owned, tables);
+      if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
+      previous = previousFingerprint(owned);
+      stale = staleTables(owned, tables);
+      // The inet table comes first in `owned`; its listing says what an in-place reload must empty. A load replaces
+      // the table, and with it the rules of any `nftlb trace` (a running one reports the reload).
+      const inet = owned[0]?.live;
+      const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
+      loaded = await load(host, p, deleteTablesScript(stale), listing, whileCommitting);
+    }
     const { persistence, fingerprint } = loaded;
     // Best effort: the records only save work (the no-op record, the image) or improve `diff` (which trusts its record
     // only while the live fingerprint matches). The record for `diff` is written while the generation is read.
@@ -229,8 +224,14 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
 
 // The ruleset generation and the cheap listing of nftlb's families, read in that order (so the listing is at least as
 // new as the generation it is paired with; a generation that moves afterwards makes apply read both again).
-async function liveView(host: Host): Promise<{ generation: number | null; listing: string }> {
+// With the image of the last load: no listing (null) when the generation is the image's (see applyConfig).
+async function liveView(
+  host: Host,
+  image?: Promise<RecordedImage | null>,
+): Promise<{ generation: number | null; listing: string | null }> {
   const generation = await rulesetGeneration(host);
+  const last = image === undefined ? null : await image.catch(() => null);
+  if (last !== null && generation !== null && last.generation === generation) return { generation, listing: null };
   return { generation, listing: await listOwnedFamilies(host) };
 }
 
@@ -266,48 +267,59 @@ async function provenNoop(host: Host, config: string, loaded?: string): Promise<
   };
 }
 
-// Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): by a delta from
-// `previous`, the image of the last load when the caller has proven it is the live table (src/nft/image.ts; the live
-// objects must be the image's too), else reloaded in place (src/nft/in-place.ts: nothing the packet path uses is
-// deleted, persistence entries stay), else replaced whole; `tail` goes in the same transaction. The full script is
-// written to nft as it is rendered; `whileCommitting` gets the fingerprint once all of it is written, and runs while nft
-// commits. A delta or an in-place script that is refused (the live table is not what its listing said any more, or a
-// declaration the kernel will not change in place) falls back to the next form; the whole replacement drops the
-// entries. The image of what was loaded comes back for the next apply (none for a script of two tables: DSR).
+/** What a load did: the persistence entries' fate, the fingerprint loaded, the image of what was loaded (none for a
+ *  script of two tables: DSR), and what a delta changed. */
+interface Loaded {
+  readonly persistence: 'kept' | 'dropped' | null;
+  readonly fingerprint: string;
+  readonly image?: TableImage;
+  readonly delta?: LoadDelta;
+}
+
+// Loads the plan over `previous`, which the caller has proven to be the live table, by a delta (src/nft/image.ts);
+// undefined when a delta cannot do it (a set declared otherwise...) or nft refuses it: nothing was changed, and the
+// caller loads in full. `whileCommitting` as for load().
+async function loadDelta(
+  host: Host,
+  p: Plan,
+  previous: TableImage,
+  whileCommitting: (fingerprint: string) => void,
+): Promise<Loaded | undefined> {
+  const next = tableImage(p);
+  const delta = next === undefined ? undefined : deltaScript(previous, next);
+  if (next === undefined || delta === undefined) return undefined;
+  try {
+    await commitStream(host, [delta.script], () => whileCommitting(next.fingerprint));
+  } catch (e) {
+    if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
+    return undefined;
+  }
+  const { chains, elements, sets } = delta;
+  const entries = previous.sets.some((x) => ENTRY_MAPS.includes(x.name));
+  return {
+    persistence: delta.keepsEntries ? 'kept' : entries ? 'dropped' : null,
+    fingerprint: next.fingerprint,
+    image: delta.image,
+    delta: { chains, elements, sets },
+  };
+}
+
+// Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): reloaded in place
+// (src/nft/in-place.ts: nothing the packet path uses is deleted, persistence entries stay), else replaced whole; `tail`
+// goes in the same transaction. The script is written to nft as it is rendered; `whileCommitting` gets the fingerprint
+// once all of it is written, and runs while nft commits. A script that reloads in place and is refused (the live table
+// is not what its listing said any more, or a declaration the kernel will not change in place) falls back to the whole
+// replacement, which drops the entries. The image of what was loaded comes back for the next apply (none for a script
+// of two tables: DSR).
 export async function load(
   host: Host,
   p: Plan,
   tail: string,
   listing: string | null,
   whileCommitting: (fingerprint: string) => void = () => undefined,
-  previous?: TableImage,
-): Promise<{
-  persistence: 'kept' | 'dropped' | null;
-  fingerprint: string;
-  image?: TableImage;
-  delta?: LoadDelta;
-}> {
+): Promise<Loaded> {
   const inet = scriptTableRefs(p)[0]!;
   const single = scriptTableRefs(p).length === 1;
-  if (previous !== undefined && listing !== null && tail === '') {
-    const live = liveObjects(listing);
-    const next = live === null ? undefined : tableImage(p);
-    const delta = next === undefined ? undefined : deltaScript(previous, next, live!);
-    if (delta !== undefined) {
-      try {
-        await commitStream(host, [delta.script], () => whileCommitting(next!.fingerprint));
-        const { chains, elements, sets } = delta;
-        return {
-          persistence: delta.keepsEntries ? 'kept' : holdsEntries(listing) ? 'dropped' : null,
-          fingerprint: next!.fingerprint,
-          image: delta.image,
-          delta: { chains, elements, sets },
-        };
-      } catch (e) {
-        if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
-      }
-    }
-  }
   const send = async (inPlace: InPlace | undefined): Promise<{ fingerprint: string; image?: TableImage }> => {
     const collect: ImageCollector | undefined = single ? imageCollector() : undefined;
     const s = streamNftScript(p, inPlace, collect?.sink);

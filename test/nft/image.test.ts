@@ -42,7 +42,8 @@ test('an image is the script body object by object, with the fingerprint the scr
     for (const c of i.chains) t.true(script.text.includes(`${c.text}\n`), `${fixture}: chain ${c.name}`);
     for (const s of i.sets) {
       t.true(script.text.includes(s.head), `${fixture}: set ${s.name}`);
-      for (const e of s.elements) t.true(script.text.includes(e), `${fixture}: ${s.name} element ${e}`);
+      for (const e of s.elements === '' ? [] : s.elements.split('\n'))
+        t.true(script.text.includes(e), `${fixture}: ${s.name} element ${e}`);
     }
     t.deepEqual(parseImage(imageText(i)), i, `${fixture}: the JSON form reads back`);
   }
@@ -131,8 +132,10 @@ test('parseImage refuses what is not an image', (t) => {
     'null',
     '[]',
     JSON.stringify({ ...good, table: ['netdev', 'x'] }),
-    JSON.stringify({ ...good, sets: [['map', 'm', 'head', ['a'], null]] }),
-    JSON.stringify({ ...good, sets: [['set', 'm', 'head', ['a'], ['k']]] }),
+    JSON.stringify({ ...good, sets: [['map', 'm', 'head', 'a', null]] }),
+    JSON.stringify({ ...good, sets: [['set', 'm', 'head', 'a', 'k']] }),
+    JSON.stringify({ ...good, sets: [['map', 'm', 'head', 'a\nb', 'k']] }),
+    JSON.stringify({ ...good, sets: [['set', 'm', 'head', ['a'], null]] }),
     JSON.stringify({ ...good, chains: [['bad name!', null, 'x']] }),
     JSON.stringify({ ...good, fingerprint: 3 }),
   ])
