@@ -12,10 +12,18 @@ import { readStateFile } from '../system/files.js';
 // fingerprint and exactly its objects, and made by this nftlb version. Anything else, or a file that cannot be read,
 // is no image: apply loads in full, as before.
 
-/** A proven-or-not image as read back: the generation it was current at. */
+/** An image with the generation it was current at (and its imageText when already made). */
 export interface RecordedImage {
   readonly generation: number;
   readonly image: TableImage;
+  readonly text?: string;
+}
+
+/** An image file as read back: its generation, and the image, parsed when first asked for (null: not an image of this
+ *  table). Reading the text is cheap; parsing it (~10 ms at 10k services) is left to a caller that will use it. */
+export interface ReadImage {
+  readonly generation: number;
+  image(): TableImage | null;
 }
 
 // The image file of a table.
@@ -27,12 +35,14 @@ export function applyImageFile(runDir: string, table: string): string {
 // that was not proven so must not leave the image of the one before). Atomic; the caller treats a failure as a miss.
 export async function writeApplyImage(runDir: string, table: string, r: RecordedImage | null): Promise<void> {
   const text =
-    r === null ? 'null\n' : `${JSON.stringify({ nftlb: VERSION, generation: r.generation })}\n${imageText(r.image)}\n`;
+    r === null
+      ? 'null\n'
+      : `${JSON.stringify({ nftlb: VERSION, generation: r.generation })}\n${r.text ?? imageText(r.image)}\n`;
   await writeFileAtomic(applyImageFile(runDir, table), text);
 }
 
-// The recorded image of a table, or null (none, unreadable, of another nftlb version, not an image).
-export async function readApplyImage(runDir: string, table: string): Promise<RecordedImage | null> {
+// The recorded image of a table, or null (none, unreadable, of another nftlb version, not an image file).
+export async function readApplyImage(runDir: string, table: string): Promise<ReadImage | null> {
   try {
     const text = await readStateFile(applyImageFile(runDir, table), 'the image of the last apply');
     if (text === null) return null;
@@ -40,8 +50,17 @@ export async function readApplyImage(runDir: string, table: string): Promise<Rec
     if (nl < 0) return null;
     const head = JSON.parse(text.slice(0, nl)) as { nftlb?: unknown; generation?: unknown } | null;
     if (head === null || head.nftlb !== VERSION || typeof head.generation !== 'number') return null;
-    const image = parseImage(text.slice(nl + 1));
-    return image === null || image.table.name !== table ? null : { generation: head.generation, image };
+    let parsed: TableImage | null | undefined;
+    return {
+      generation: head.generation,
+      image: () => {
+        if (parsed === undefined) {
+          const i = parseImage(text.slice(nl + 1));
+          parsed = i === null || i.table.name !== table ? null : i;
+        }
+        return parsed;
+      },
+    };
   } catch {
     return null;
   }

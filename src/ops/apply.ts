@@ -3,7 +3,14 @@ import { NftlbError } from '../common/errors.js';
 import type { TableRef } from '../nft/ast.js';
 import { holdsEntries, reloadInPlace } from '../nft/in-place.js';
 import { ENTRY_MAPS } from '../nft/persistence.js';
-import { deltaScript, imageCollector, tableImage, type ImageCollector, type TableImage } from '../nft/image.js';
+import {
+  deltaScript,
+  imageCollector,
+  imageText,
+  tableImage,
+  type ImageCollector,
+  type TableImage,
+} from '../nft/image.js';
 import { loadModelAndDigest } from '../system/config-file.js';
 import { ident } from '../nft/names.js';
 import { scriptTableRefs } from '../nft/tables.js';
@@ -22,7 +29,7 @@ import {
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { rulesetGeneration } from '../system/genid.js';
 import { applyRecordFile, applyRecordText } from './apply-record.js';
-import { readApplyImage, writeApplyImage, type RecordedImage } from './apply-image.js';
+import { readApplyImage, writeApplyImage, type ReadImage, type RecordedImage } from './apply-image.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
 import { plannedStateDigest } from './planned-state.js';
@@ -159,9 +166,13 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     let loaded: Loaded | undefined;
     let previous: string | null = null;
     let stale: TableRef[] = [];
-    if (last !== null && generation !== null && last.generation === generation && tables.length === 1) {
-      loaded = await loadDelta(host, p, last.image, whileCommitting);
-      previous = last.image.fingerprint;
+    const proven =
+      last !== null && generation !== null && last.generation === generation && tables.length === 1
+        ? last.image()
+        : null;
+    if (proven !== null) {
+      loaded = await loadDelta(host, p, proven, whileCommitting);
+      previous = proven.fingerprint;
     }
     if (loaded === undefined) {
       // The listing is current when the generation did not move since it was taken; else it is taken again.
@@ -192,7 +203,11 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     ]);
     const image: RecordedImage | null =
       loaded.image !== undefined && generation !== null && after !== null && after === generation + 1
-        ? { generation: after, image: loaded.image }
+        ? {
+            generation: after,
+            image: loaded.image,
+            ...(loaded.imageText === undefined ? {} : { text: loaded.imageText }),
+          }
         : null;
     if (image !== null || last !== null) await writeApplyImage(host.runDir, p.table, image).catch(() => undefined);
     const record = noopRecord(withState, {
@@ -227,7 +242,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
 // With the image of the last load: no listing (null) when the generation is the image's (see applyConfig).
 async function liveView(
   host: Host,
-  image?: Promise<RecordedImage | null>,
+  image?: Promise<ReadImage | null>,
 ): Promise<{ generation: number | null; listing: string | null }> {
   const generation = await rulesetGeneration(host);
   const last = image === undefined ? null : await image.catch(() => null);
@@ -273,6 +288,8 @@ interface Loaded {
   readonly persistence: 'kept' | 'dropped' | null;
   readonly fingerprint: string;
   readonly image?: TableImage;
+  /** The image as JSON (imageText), when it was made while nft committed. */
+  readonly imageText?: string;
   readonly delta?: LoadDelta;
 }
 
@@ -288,8 +305,12 @@ async function loadDelta(
   const next = tableImage(p);
   const delta = next === undefined ? undefined : deltaScript(previous, next);
   if (next === undefined || delta === undefined) return undefined;
+  let text = '';
   try {
-    await commitStream(host, [delta.script], () => whileCommitting(next.fingerprint));
+    await commitStream(host, [delta.script], () => {
+      whileCommitting(next.fingerprint);
+      text = imageText(delta.image);
+    });
   } catch (e) {
     if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
     return undefined;
@@ -300,6 +321,7 @@ async function loadDelta(
     persistence: delta.keepsEntries ? 'kept' : entries ? 'dropped' : null,
     fingerprint: next.fingerprint,
     image: delta.image,
+    imageText: text,
     delta: { chains, elements, sets },
   };
 }
@@ -320,7 +342,9 @@ export async function load(
 ): Promise<Loaded> {
   const inet = scriptTableRefs(p)[0]!;
   const single = scriptTableRefs(p).length === 1;
-  const send = async (inPlace: InPlace | undefined): Promise<{ fingerprint: string; image?: TableImage }> => {
+  const send = async (
+    inPlace: InPlace | undefined,
+  ): Promise<{ fingerprint: string; image?: TableImage; imageText?: string }> => {
     const collect: ImageCollector | undefined = single ? imageCollector() : undefined;
     const s = streamNftScript(p, inPlace, collect?.sink);
     let fingerprint = '';
@@ -328,8 +352,16 @@ export async function load(
       fingerprint = yield* s.pieces;
       yield tail;
     };
-    await commitStream(host, pieces(), () => whileCommitting(fingerprint));
-    return collect === undefined ? { fingerprint } : { fingerprint, image: collect.image(inet, fingerprint) };
+    // While nft commits, node has nothing else to do: the caller's work, and the image and its text for the next apply.
+    let image: { image: TableImage; imageText: string } | undefined;
+    await commitStream(host, pieces(), () => {
+      whileCommitting(fingerprint);
+      if (collect !== undefined) {
+        const i = collect.image(inet, fingerprint);
+        image = { image: i, imageText: imageText(i) };
+      }
+    });
+    return { fingerprint, ...image };
   };
   const inPlace = listing === null ? undefined : reloadInPlace(p, listing);
   if (inPlace !== undefined) {
