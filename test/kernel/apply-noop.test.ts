@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology, type Topology } from './support/topology.js';
-import { nftlb, ruleset, webConfig, workDir, writeConfig } from './support/ops.js';
+import { liveFingerprint, nftlb, ruleset, webConfig, workDir, writeConfig } from './support/ops.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { withDsrTopology } from './support/dsr-topology.js';
 import { landing, liveEntries, sticky, waitForEntries, type LiveEntry } from './support/persistence.js';
@@ -23,6 +23,23 @@ kernelTest(
       const loaded = await ruleset(topo);
       const unchanged = await apply();
       t.deepEqual([unchanged.exitCode, unchanged.stdout, unchanged.stderr], [EXIT.unchanged, '', '']);
+      // --json too is answered by the proof alone, with the envelope the full command prints.
+      const fingerprint = await liveFingerprint(topo);
+      const json = await nftlb(topo, ['apply', '-c', cfg, '--json'], env);
+      t.is(json.exitCode, EXIT.unchanged, json.stderr);
+      t.deepEqual(JSON.parse(json.stdout), {
+        command: 'apply',
+        result: 'unchanged',
+        exitCode: EXIT.unchanged,
+        error: null,
+        table: 'nftlb',
+        tables: ['inet nftlb'],
+        deleted: [],
+        fingerprint,
+        previousFingerprint: fingerprint,
+        services: 2,
+        warnings: [],
+      });
 
       const edits: [string, string[]][] = [
         ['a backend element deleted by hand', ['delete', 'element', 'inet', 'nftlb', 'backends4', '{ 1 }']],
