@@ -22,6 +22,7 @@ import { backendKey, plan } from '../../src/plan/plan.js';
 import { ms, table } from './format.js';
 import { benchConfigJson } from './gen-config.js';
 import { createNamespace, kernelUnavailable } from './netns.js';
+import { benchOptions, countOption, sizesOption } from './args.js';
 
 // `node dist/test/bench/health-bench.js [--sizes 1000,10000] [--runs 3]`: loads a table of N services (4 backends, tcp
 // checks, every backend with an `up` record as after a while of `health --watch`) in a private namespace, then takes one
@@ -38,18 +39,8 @@ import { createNamespace, kernelUnavailable } from './netns.js';
 const TARGET_MS = 10;
 
 function args(argv: readonly string[]): { sizes: number[]; runs: number } {
-  const o = { sizes: [1000, 10_000], runs: 3 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const v = argv[i + 1] ?? '';
-    if (argv[i] === '--sizes')
-      o.sizes = v
-        .split(',')
-        .map(Number)
-        .filter((n) => Number.isInteger(n) && n > 0 && n <= 100_000);
-    else if (argv[i] === '--runs') o.runs = Math.min(Math.max(Number(v) || 3, 1), 50);
-    else throw new Error(`unknown argument ${argv[i] ?? ''}`);
-  }
-  return o;
+  const o = benchOptions(argv, ['sizes', 'runs']);
+  return { sizes: sizesOption(o.sizes, [1000, 10_000], 100_000), runs: countOption('runs', o.runs, 3, 50) };
 }
 
 function modelWithChecks(n: number): Model {

@@ -18,6 +18,7 @@ import { plan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
 import { table } from './format.js';
 import { createNamespace, kernelUnavailable, type BenchNamespace } from './netns.js';
+import { benchOptions, countOption } from './args.js';
 
 const ADDRESSES = ['203.0.113.1', '198.51.100.1', '198.51.100.2', '198.51.100.3'];
 
@@ -61,14 +62,8 @@ interface Counts {
 }
 
 function args(argv: readonly string[]): { runs: number; reloads: number } {
-  const o = { runs: 3, reloads: 300 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const v = Number(argv[i + 1]);
-    if (argv[i] === '--runs' && Number.isInteger(v) && v > 0 && v <= 20) o.runs = v;
-    else if (argv[i] === '--reloads' && Number.isInteger(v) && v > 0 && v <= 5000) o.reloads = v;
-    else throw new Error(`bad argument ${argv[i] ?? ''} ${argv[i + 1] ?? ''}`);
-  }
-  return o;
+  const o = benchOptions(argv, ['runs', 'reloads']);
+  return { runs: countOption('runs', o.runs, 3, 20), reloads: countOption('reloads', o.reloads, 300, 5000) };
 }
 
 const planOf = (weights: readonly number[]): Plan => {

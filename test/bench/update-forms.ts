@@ -9,6 +9,7 @@ import { ms, table } from './format.js';
 import { benchConfigJson } from './gen-config.js';
 import { createNamespace, kernelUnavailable } from './netns.js';
 import { spawnSync } from 'node:child_process';
+import { benchOptions, countOption, sizesOption } from './args.js';
 
 // `node dist/test/bench/update-forms.js [--sizes 1000,10000] [--runs 7]`: what one nft transaction of each kind costs
 // in a persistent `nft -i` session (as `nftlb health --watch` sends them) against a loaded nftlb table of N services, to
@@ -16,19 +17,12 @@ import { spawnSync } from 'node:child_process';
 // (unreferenced chains, a verdict-free selector chain the service chain jumps to). A benchmark: it asserts nothing.
 
 function args(argv: readonly string[]): { sizes: number[]; runs: number; only: string | undefined } {
-  const o = { sizes: [1000, 10_000], runs: 7, only: undefined as string | undefined };
-  for (let i = 0; i < argv.length; i += 2) {
-    const v = argv[i + 1] ?? '';
-    if (argv[i] === '--sizes')
-      o.sizes = v
-        .split(',')
-        .map(Number)
-        .filter((n) => Number.isInteger(n) && n > 0);
-    else if (argv[i] === '--runs') o.runs = Math.min(Math.max(Number(v) || 7, 1), 100);
-    else if (argv[i] === '--only') o.only = v;
-    else throw new Error(`unknown argument ${argv[i] ?? ''}`);
-  }
-  return o;
+  const o = benchOptions(argv, ['sizes', 'runs', 'only']);
+  return {
+    sizes: sizesOption(o.sizes, [1000, 10_000], 254_000),
+    runs: countOption('runs', o.runs, 7, 100),
+    only: o.only,
+  };
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
