@@ -15,7 +15,7 @@ interface RawBackend {
   readonly weight: number;
   readonly state: 'up' | 'down' | 'drain' | 'backup';
 }
-interface RawService {
+export interface RawService {
   readonly families: 'v4' | 'v6' | 'both';
   readonly scheduler: (typeof SCHEDULERS)[number];
   readonly checked: boolean;
@@ -32,7 +32,8 @@ const backendArb = fc.record({
   weight: fc.integer({ min: 1, max: 4 }),
   state: fc.constantFrom('up', 'up', 'up', 'backup', 'drain', 'down') as fc.Arbitrary<RawBackend['state']>,
 });
-const serviceArb: fc.Arbitrary<RawService> = fc.record({
+/** One random service (see configText). */
+export const serviceArb: fc.Arbitrary<RawService> = fc.record({
   families: fc.constantFrom('v4', 'v4', 'v6', 'both') as fc.Arbitrary<RawService['families']>,
   scheduler: fc.constantFrom(...SCHEDULERS),
   checked: fc.constantFrom(true, true, true, false),
