@@ -13,6 +13,7 @@ import { listenersFor, startBackends } from './support/backends.js';
 import { probe } from './support/client.js';
 import fc from 'fast-check';
 import { configText, serviceArb } from '../plan/random-config.js';
+import { checkConfig } from '../../src/config/read.js';
 
 // The live table in a form that two loads of the same config share whatever order their objects were made in: each
 // set's elements sorted, each chain's rules in order with their counters' figures left out, the objects sorted by
@@ -181,15 +182,41 @@ kernelTest('a delta is refused for a table changed since the last load, which is
 });
 
 // Random configs (test/plan/random-config.ts: every scheduler, both families, weights, backend states, health checks,
-// quorum, on-empty) applied one after another, each by a delta from the one before (images of deltas, not only of whole
+// quorum, on-empty; and on some services a rate limit, persistence, a connection log, no NAT, tcp and udp) applied one after another, each by a delta from the one before (images of deltas, not only of whole
 // loads); then each loaded whole and compared with what the delta left. DSR is left out: its netdev table is always
 // loaded whole. The seed is random and logged, so a failure can be run again.
+// Features the random configs do not have, one of them added to some services.
+const EXTRAS = [
+  '',
+  '',
+  '\n    rate-limit: { rate: 100 }',
+  '\n    persistence: { timeout: 60 }',
+  '\n    log: { rate: 10/second, level: info }',
+  '\n    nat: none',
+  '\n    protocol: [tcp, udp]',
+  '\n    limit-overflow: reject',
+];
+
 kernelTest('random configs in a row: each delta leaves the table a whole load of its config gives', async (t) => {
   const seed = Number(process.env.NFTLB_DELTA_SEED ?? Math.floor(Math.random() * 2 ** 31));
   t.log(`seed ${seed} (NFTLB_DELTA_SEED=${seed} runs it again)`);
   const configs = fc
-    .sample(fc.array(serviceArb, { minLength: 1, maxLength: 6 }), { seed, numRuns: 12 })
-    .map((services) => configText(services.map((s) => ({ ...s, dsr: false }))))
+    .sample(
+      fc.tuple(
+        fc.array(serviceArb, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.constantFrom(...EXTRAS), { minLength: 6, maxLength: 6 }),
+      ),
+      { seed, numRuns: 40 },
+    )
+    .map(([services, extras]) =>
+      // One more feature on some services, after their port line (a config nftlb check refuses is left out).
+      configText(services.map((s) => ({ ...s, dsr: false }))).replace(
+        /^ {4}port: 80(\d+)$/gm,
+        (line, i: string) => `${line}${extras[Number(i)]!}`,
+      ),
+    )
+    .filter((text) => checkConfig('hc.yaml', text).model !== undefined)
+    .slice(0, 12)
     // Two equal configs in a row would be a no-op (exit 9), not a load.
     .filter((text, i, all) => i === 0 || text !== all[i - 1]);
   await withTopology({ backends4: 1, backends6: 0, clients: 1 }, async (topo) => {
