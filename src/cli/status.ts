@@ -283,7 +283,7 @@ export function prometheus(s: Status): string[] {
   metric(
     'nftlb_service_new_connections_total',
     'counter',
-    'New connections dispatched to the service since the table was loaded.',
+    "New connections dispatched to the service since its chains were last written (a full load writes every service's; a delta those of the services that changed).",
     s.services.map((svc, i) => [sl[i]!, svc.newConnections]),
   );
   metric(

@@ -94,7 +94,7 @@ export function forwardChains(p: Plan): Chain[] {
   ];
 }
 
-/** Packets and bytes the filter dropped since the table was loaded. */
+/** Packets and bytes the filter dropped since its chain was last written (a full load, or a delta that changed it). */
 export interface ForwardDrops {
   readonly packets: number;
   readonly bytes: number;

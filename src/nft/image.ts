@@ -1,10 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { Plan } from '../plan/types.js';
 import type { TableRef } from './ast.js';
-import { renderCommands, type Command } from './commands.js';
+import { renderCommand, renderCommands, type Command } from './commands.js';
 import { ident, type Ident } from './names.js';
 import { ENTRY_MAPS } from './persistence.js';
-import { renderChain, renderTableClose, renderTableOpen, tableBodyChunks, type BodySink } from './render.js';
+import {
+  renderChain,
+  renderTableBodyChunks,
+  renderTableClose,
+  renderTableOpen,
+  tableBodyChunks,
+  type BodySink,
+} from './render.js';
 import { FINGERPRINT_CHAIN, fingerprintComment } from './script.js';
 import { scriptTableRefs, tableViews } from './tables.js';
 import type { LiveObjects } from './in-place.js';
@@ -36,30 +43,44 @@ export interface ImageChain {
   readonly text: string;
 }
 
-/** A rendered table, object by object, with the fingerprint of its body (the one its fingerprint chain carries). */
+/** A rendered table, object by object, with the fingerprint of its body (the one its fingerprint chain carries). A
+ *  config with DSR services also has a netdev table (src/nft/dsr.ts), which every load replaces whole: the image says
+ *  which one (`dsr`), and an image just rendered carries its script (`dsrScript`: destroy, then the whole table). */
 export interface TableImage {
   readonly table: TableRef;
   readonly fingerprint: string;
   readonly sets: readonly ImageSet[];
   readonly chains: readonly ImageChain[];
+  readonly dsr: TableRef | null;
+  readonly dsrScript?: string;
 }
 
 // The image of a plan's table, rendered exactly as the script renders its body (the same chunks hash to the same
-// fingerprint), or undefined for a plan whose script has more than the inet table (DSR's netdev table, which a load
-// replaces whole).
-export function tableImage(p: Plan): TableImage | undefined {
-  if (scriptTableRefs(p).length !== 1) return undefined;
+// fingerprint: the inet table's body, then the netdev table's when there is one).
+export function tableImage(p: Plan): TableImage {
+  const refs = scriptTableRefs(p);
+  const views = tableViews(p, '');
   const collect = imageCollector();
   const hash = createHash('sha256');
-  for (const chunk of tableBodyChunks(tableViews(p, '')[0]!, collect.sink)) hash.update(chunk);
-  return collect.image({ family: 'inet', name: ident(p.table) }, hash.digest('hex').slice(0, 32));
+  for (const chunk of tableBodyChunks(views[0]!, collect.sink)) hash.update(chunk);
+  const netdev = views.length > 1 ? renderTableBodyChunks(views[1]!) : [];
+  for (const chunk of netdev) hash.update(chunk);
+  const fingerprint = hash.digest('hex').slice(0, 32);
+  const image = collect.image(refs[0]!, fingerprint, refs[1] ?? null);
+  if (refs[1] === undefined) return image;
+  // As the script writes a table it replaces whole (src/nft/script.ts).
+  const comment = fingerprintComment(fingerprint);
+  const dsrScript =
+    `${renderCommand({ kind: 'table', verb: 'destroy', table: refs[1] })}\n${renderTableOpen(refs[1])}` +
+    `${netdev.join('')}\n\n${renderChain({ name: FINGERPRINT_CHAIN, comment, rules: [] })}${renderTableClose(comment)}`;
+  return { ...image, dsrScript };
 }
 
 /** Collects the objects of a body as it is rendered (tableBodyChunks' sink); `image` makes the image once the body is
  *  done and its fingerprint known. */
 export interface ImageCollector {
   readonly sink: BodySink;
-  image(table: TableRef, fingerprint: string): TableImage;
+  image(table: TableRef, fingerprint: string, dsr: TableRef | null): TableImage;
 }
 
 // A collector for one table body.
@@ -78,7 +99,7 @@ export function imageCollector(): ImageCollector {
         }),
       chain: (name, hook, text) => chains.push({ name, hook: hook ?? null, text }),
     },
-    image: (table, fingerprint) => ({ table, fingerprint, sets, chains }),
+    image: (table, fingerprint, dsr) => ({ table, fingerprint, sets, chains, dsr }),
   };
 }
 
@@ -95,6 +116,8 @@ export interface ImageDelta {
   readonly image: TableImage;
   /** Some persistence entry map stays with its entries (the others, if any, are deleted). */
   readonly keepsEntries: boolean;
+  /** nftlb's tables the delta deletes (the netdev table of a config that no longer has DSR services). */
+  readonly deleted: readonly TableRef[];
 }
 
 // The one transaction that turns the live table, which is `before` (proven by the caller; with `live`, a listing of it,
@@ -180,6 +203,11 @@ export function deltaScript(before: TableImage, after: TableImage, live?: LiveOb
   deletes.push({ kind: 'chain', verb: 'delete', table, chain: { name: FINGERPRINT_CHAIN } });
   const comment = fingerprintComment(after.fingerprint);
   block.push(renderChain({ name: FINGERPRINT_CHAIN, comment, rules: [] }));
+  // DSR's netdev table is replaced whole (declared again, or deleted when the new config has no DSR service).
+  if (after.dsr !== null && after.dsrScript === undefined) return undefined;
+  const netdev =
+    after.dsrScript ??
+    (before.dsr === null ? '' : `${renderCommand({ kind: 'table', verb: 'destroy', table: before.dsr })}\n`);
   const script =
     `#!/usr/sbin/nft -f\n# A delta of table ${table.family} ${table.name} (nftlb apply), one transaction.\n` +
     renderCommands(flushes) +
@@ -187,9 +215,11 @@ export function deltaScript(before: TableImage, after: TableImage, live?: LiveOb
     renderCommands(deletes) +
     renderTableOpen(table) +
     block.join('\n\n') +
-    renderTableClose(comment);
+    renderTableClose(comment) +
+    netdev;
   const keepsEntries = after.sets.some((x) => ENTRY_MAPS.includes(x.name) && oldSets.has(x.name));
-  return { script, ...counts, image: { ...after, sets: liveSets }, keepsEntries };
+  const deleted = before.dsr !== null && after.dsr === null ? [before.dsr] : [];
+  return { script, ...counts, image: { ...after, sets: liveSets }, keepsEntries, deleted };
 }
 
 const SIZE_LINE = /\n\t\tsize ([0-9]+)\n/;
@@ -264,6 +294,7 @@ export function imageText(i: TableImage): string {
   return JSON.stringify({
     table: [i.table.family, i.table.name],
     fingerprint: i.fingerprint,
+    dsr: i.dsr === null ? null : i.dsr.name,
     sets: i.sets.map((s) => [s.kind, s.name, s.head, s.elements, s.keys]),
     chains: i.chains.map((c) => [c.name, c.hook, c.text]),
   });
@@ -275,11 +306,13 @@ export function parseImage(text: string): TableImage | null {
     const v = JSON.parse(text) as {
       table?: unknown;
       fingerprint?: unknown;
+      dsr?: unknown;
       sets?: unknown;
       chains?: unknown;
     };
     if (!Array.isArray(v.table) || v.table[0] !== 'inet' || typeof v.table[1] !== 'string') return null;
     if (typeof v.fingerprint !== 'string' || !Array.isArray(v.sets) || !Array.isArray(v.chains)) return null;
+    if (v.dsr !== null && typeof v.dsr !== 'string') return null;
     const sets: ImageSet[] = [];
     for (const s of v.sets as unknown[]) {
       if (!Array.isArray(s) || s.length !== 5) return null;
@@ -298,7 +331,13 @@ export function parseImage(text: string): TableImage | null {
         return null;
       chains.push({ name: ident(name), hook, text });
     }
-    return { table: { family: 'inet', name: ident(v.table[1]) }, fingerprint: v.fingerprint, sets, chains };
+    return {
+      table: { family: 'inet', name: ident(v.table[1]) },
+      fingerprint: v.fingerprint,
+      sets,
+      chains,
+      dsr: v.dsr === null ? null : { family: 'netdev', name: ident(v.dsr) },
+    };
   } catch {
     return null;
   }

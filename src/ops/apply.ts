@@ -161,18 +161,16 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     };
     // The image of the last load is the live table when no transaction happened since that load (the generation is
     // the one right after it): then only the difference is sent, and nothing needs listing (nftlb's tables are the
-    // ones that load left: the inet table the image shows, no other). Not for a config with DSR, whose netdev table is
-    // replaced whole.
+    // ones that load left: the inet table the image shows, and the netdev table when it says so, which a delta replaces
+    // whole, as every load does).
     let loaded: Loaded | undefined;
     let previous: string | null = null;
     let stale: TableRef[] = [];
-    const proven =
-      last !== null && generation !== null && last.generation === generation && tables.length === 1
-        ? last.image()
-        : null;
+    const proven = last !== null && generation !== null && last.generation === generation ? last.image() : null;
     if (proven !== null) {
       loaded = await loadDelta(host, p, proven, whileCommitting);
       previous = proven.fingerprint;
+      stale = [...(loaded?.deleted ?? [])];
     }
     if (loaded === undefined) {
       // The listing is current when the generation did not move since it was taken; else it is taken again.
@@ -290,6 +288,8 @@ interface Loaded {
   readonly image?: TableImage;
   /** The image as JSON (imageText), when it was made while nft committed. */
   readonly imageText?: string;
+  /** nftlb's tables a delta deleted (a netdev table the config no longer needs). */
+  readonly deleted?: readonly TableRef[];
   readonly delta?: LoadDelta;
 }
 
@@ -303,8 +303,8 @@ async function loadDelta(
   whileCommitting: (fingerprint: string) => void,
 ): Promise<Loaded | undefined> {
   const next = tableImage(p);
-  const delta = next === undefined ? undefined : deltaScript(previous, next);
-  if (next === undefined || delta === undefined) return undefined;
+  const delta = deltaScript(previous, next);
+  if (delta === undefined) return undefined;
   let text = '';
   try {
     await commitStream(host, [delta.script], () => {
@@ -323,6 +323,7 @@ async function loadDelta(
     image: delta.image,
     imageText: text,
     delta: { chains, elements, sets },
+    deleted: delta.deleted,
   };
 }
 
@@ -331,8 +332,7 @@ async function loadDelta(
 // goes in the same transaction. The script is written to nft as it is rendered; `whileCommitting` gets the fingerprint
 // once all of it is written, and runs while nft commits. A script that reloads in place and is refused (the live table
 // is not what its listing said any more, or a declaration the kernel will not change in place) falls back to the whole
-// replacement, which drops the entries. The image of what was loaded comes back for the next apply (none for a script
-// of two tables: DSR).
+// replacement, which drops the entries. The image of what was loaded comes back for the next apply.
 export async function load(
   host: Host,
   p: Plan,
@@ -340,13 +340,12 @@ export async function load(
   listing: string | null,
   whileCommitting: (fingerprint: string) => void = () => undefined,
 ): Promise<Loaded> {
-  const inet = scriptTableRefs(p)[0]!;
-  const single = scriptTableRefs(p).length === 1;
+  const [inet, dsr] = scriptTableRefs(p);
   const send = async (
     inPlace: InPlace | undefined,
   ): Promise<{ fingerprint: string; image?: TableImage; imageText?: string }> => {
-    const collect: ImageCollector | undefined = single ? imageCollector() : undefined;
-    const s = streamNftScript(p, inPlace, collect?.sink);
+    const collect: ImageCollector = imageCollector();
+    const s = streamNftScript(p, inPlace, collect.sink);
     let fingerprint = '';
     const pieces = function* (): Generator<string> {
       fingerprint = yield* s.pieces;
@@ -356,10 +355,8 @@ export async function load(
     let image: { image: TableImage; imageText: string } | undefined;
     await commitStream(host, pieces(), () => {
       whileCommitting(fingerprint);
-      if (collect !== undefined) {
-        const i = collect.image(inet, fingerprint);
-        image = { image: i, imageText: imageText(i) };
-      }
+      const i = collect.image(inet!, fingerprint, dsr ?? null);
+      image = { image: i, imageText: imageText(i) };
     });
     return { fingerprint, ...image };
   };

@@ -56,8 +56,9 @@ export interface ServiceStatus {
   readonly state: 'up' | 'down';
   /** "nat", or "dsr <interface>" (direct server return). */
   readonly forwarding: string;
-  /** New connections dispatched to the service since the table was loaded (its chains' rule counters); null when the
-   *  live table does not match the config, and for DSR (no conntrack: every packet is forwarded alike). */
+  /** New connections dispatched to the service since its chains were last written (a full load, or a delta that
+   *  changed the service), from their rule counters; null when the live table does not match the config, and for DSR
+   *  (no conntrack: every packet is forwarded alike). */
   readonly newConnections: number | null;
   /** DSR: packets and bytes of the clients' direction the balancer forwarded since the table was loaded (replies go
    *  from the backends to the clients and are never seen); null for NAT or when the live tables do not match. */

@@ -20,7 +20,7 @@ const service = (name: string, port: number, backends: string[], extra = ''): st
   ].join('\n');
 
 const config = (...services: string[]): string => ['services:', ...services].join('\n');
-const imageOf = (yaml: string): TableImage => tableImage(plan(modelOf(yaml)))!;
+const imageOf = (yaml: string): TableImage => tableImage(plan(modelOf(yaml)));
 
 // The objects a live table holds when it is the image (its fingerprint chain too), as liveObjects reads them.
 const liveOf = (i: TableImage): LiveObjects => ({
@@ -36,7 +36,7 @@ const BASE = config(
 test('an image is the script body object by object, with the fingerprint the script carries', (t) => {
   for (const fixture of ['persistence/basic', 'maglev/small-table', 'ports/range-and-list', 'nat/snat-dual']) {
     const p = plan(modelOf(readFileSync(join(FIXTURES, fixture, 'config.yaml'), 'utf8')));
-    const i = tableImage(p)!;
+    const i = tableImage(p);
     const script = renderNftScript(p);
     t.is(i.fingerprint, script.fingerprint, fixture);
     for (const c of i.chains) t.true(script.text.includes(`${c.text}\n`), `${fixture}: chain ${c.name}`);
@@ -49,9 +49,23 @@ test('an image is the script body object by object, with the fingerprint the scr
   }
 });
 
-test('an image of a plan with DSR is none (its netdev table is loaded whole)', (t) => {
+test('a plan with DSR: the image has the fingerprint of both tables, and the netdev table goes whole in a delta', (t) => {
   const p = plan(modelOf(readFileSync(join(FIXTURES, 'dsr', 'mixed-nat', 'config.yaml'), 'utf8')));
-  t.is(tableImage(p), undefined);
+  const i = tableImage(p);
+  const script = renderNftScript(p);
+  t.is(i.fingerprint, script.fingerprint);
+  t.deepEqual(i.dsr, { family: 'netdev', name: ident('nftlb_dsr') });
+  t.true(script.text.endsWith(i.dsrScript!), 'the netdev table as the script writes it');
+  const plain = imageOf(BASE);
+  const into = deltaScript(plain, i)!;
+  t.true(into.script.endsWith(i.dsrScript!));
+  t.deepEqual(into.deleted, []);
+  const stored = parseImage(imageText(i))!;
+  t.deepEqual(stored.dsr, i.dsr);
+  const out = deltaScript(stored, plain)!;
+  t.regex(out.script, /^delete table netdev nftlb_dsr$/m);
+  t.deepEqual(out.deleted, [{ family: 'netdev', name: ident('nftlb_dsr') }]);
+  t.is(deltaScript(plain, stored), undefined, 'an image read back has no netdev script to send');
 });
 
 test('a changed backend port is one map element deleted and added, and the fingerprint chain', (t) => {

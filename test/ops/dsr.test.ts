@@ -2,6 +2,7 @@
 // one transaction for both, the same no-op, a netdev table left by an older config deleted with the next load, a
 // foreign table of either name refused, status counting what the balancer forwarded.
 import test from 'ava';
+import { join } from 'node:path';
 import { applyCommand } from '../../src/cli/apply.js';
 import { diffCommand } from '../../src/cli/diff.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -64,27 +65,32 @@ test('apply loads both tables in one transaction, then is a no-op; a missing net
   t.is(d.code, EXIT.ok, d.stdout);
 });
 
-test('a config without DSR deletes the netdev table of the last one in the same transaction', async (t) => {
-  const { s, exec, run } = await setup(DSR);
-  t.is((await run(applyCommand)).code, EXIT.ok);
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(s.config, CONFIG);
-  const natOnly = renderNftScript(plan((await loadModel(s.config)).model));
-  const st = JSON.parse((await run(statusCommand, '--json')).stdout) as Status;
-  t.is(st.live, 'differs', 'a netdev table left over is a difference');
-  const r = await run(applyCommand, '--json');
-  t.is(r.code, EXIT.ok, r.stderr);
-  const out = JSON.parse(r.stdout) as { tables: string[]; deleted: string[] };
-  t.deepEqual(out.tables, ['inet nftlb']);
-  t.deepEqual(out.deleted, ['netdev nftlb_dsr']);
-  // The inet table is reloaded in place (its fingerprint chain says what is loaded), the netdev table deleted with it.
-  const last = exec.loads().at(-1)!;
-  t.regex(last, /^flush table inet nftlb$/m);
-  t.true(last.includes(`comment "nftlb fingerprint ${natOnly.fingerprint}"`));
-  t.true(last.endsWith('table netdev nftlb_dsr {}\ndelete table netdev nftlb_dsr\n'), last.slice(-200));
-  t.false(exec.tables.has('netdev nftlb_dsr'));
-  t.is((await run(applyCommand)).code, EXIT.unchanged);
-});
+for (const image of [true, false])
+  test(`a config without DSR deletes the netdev table of the last one in the same transaction (${image ? 'by a delta' : 'in full: no image of the last load'})`, async (t) => {
+    const { s, exec, run } = await setup(DSR);
+    t.is((await run(applyCommand)).code, EXIT.ok);
+    const { writeFileSync, rmSync } = await import('node:fs');
+    writeFileSync(s.config, CONFIG);
+    if (!image) rmSync(join(s.dir, 'run', 'nftlb.image.json'));
+    const natOnly = renderNftScript(plan((await loadModel(s.config)).model));
+    const st = JSON.parse((await run(statusCommand, '--json')).stdout) as Status;
+    t.is(st.live, 'differs', 'a netdev table left over is a difference');
+    const r = await run(applyCommand, '--json');
+    t.is(r.code, EXIT.ok, r.stderr);
+    const out = JSON.parse(r.stdout) as { tables: string[]; deleted: string[]; load: { form: string } };
+    t.deepEqual(out.tables, ['inet nftlb']);
+    t.deepEqual(out.deleted, ['netdev nftlb_dsr']);
+    t.is(out.load.form, image ? 'delta' : 'full');
+    // The inet table is changed by a delta or reloaded in place (its fingerprint chain says what is loaded), the netdev
+    // table deleted with it.
+    const last = exec.loads().at(-1)!;
+    if (image) t.notRegex(last, /^flush table inet nftlb$/m);
+    else t.regex(last, /^flush table inet nftlb$/m);
+    t.true(last.includes(`comment "nftlb fingerprint ${natOnly.fingerprint}"`));
+    t.true(last.endsWith('table netdev nftlb_dsr {}\ndelete table netdev nftlb_dsr\n'), last.slice(-200));
+    t.false(exec.tables.has('netdev nftlb_dsr'));
+    t.is((await run(applyCommand)).code, EXIT.unchanged);
+  });
 
 test('a foreign table of either name is refused (exit 14) and --force replaces it; remove deletes both', async (t) => {
   const { exec, run } = await setup(DSR);
