@@ -14,7 +14,6 @@ import {
 } from './render.js';
 import { FINGERPRINT_CHAIN, fingerprintComment } from './script.js';
 import { scriptTableRefs, tableViews } from './tables.js';
-import type { LiveObjects } from './in-place.js';
 
 // A table image: nftlb's inet table as one load rendered it, object by object (each set's header and elements' text,
 // each chain's text). `nftlb apply` keeps the image of what it loaded; the next apply, once it has proven that the live
@@ -120,18 +119,17 @@ export interface ImageDelta {
   readonly deleted: readonly TableRef[];
 }
 
-// The one transaction that turns the live table, which is `before` (proven by the caller; with `live`, a listing of it,
-// it must hold exactly those objects and the fingerprint chain), into `after`; undefined when a delta cannot do it and the table is to be
-// loaded in full: the live objects are not the image's, a set or map is declared otherwise (type, flags, size: the
-// kernel keeps those of an existing set, and a rule of an unchanged chain may use it), or a base chain's hook changed.
-// In order: the changed and the departing chains are flushed, departing elements (and the old value of a changed map
-// element) deleted, departing sets then chains deleted, and the fingerprint chain with them; then one table block
-// declares the new sets, the new elements of the kept ones (an existing set declared alike is kept, elements added),
-// the rewritten and the new chains, and the fingerprint chain with the new fingerprint. Persistence entry maps keep
-// their entries (their declaration is compared; nftlb renders no element in them).
-export function deltaScript(before: TableImage, after: TableImage, live?: LiveObjects): ImageDelta | undefined {
+// The one transaction that turns the live table, which is `before` (proven by the caller), into `after`; undefined when
+// a delta cannot do it and the table is to be loaded in full: a base chain's hook changed, or a persistence entry map
+// is declared otherwise (declaring it again would drop its entries; a full load says so). In order: the changed and the
+// departing chains are flushed, departing elements (and the old value of a changed map element) deleted, departing or
+// re-declared sets, then departing chains, and the fingerprint chain deleted; then one table block declares the new and
+// re-declared sets, the new elements of the kept ones (an existing set declared alike is kept, elements added), the
+// rewritten and the new chains, and the fingerprint chain with the new fingerprint; then DSR's netdev table, whole. A
+// set is declared again when its type or flags change or its size grows (the kernel keeps those of an existing set),
+// with every chain that uses it rewritten. Persistence entry maps keep their entries.
+export function deltaScript(before: TableImage, after: TableImage): ImageDelta | undefined {
   if (before.table.family !== after.table.family || before.table.name !== after.table.name) return undefined;
-  if (live !== undefined && !sameNames(live, before)) return undefined;
   const table = after.table;
   const oldSets = new Map(before.sets.map((s) => [s.name, s]));
   const oldChains = new Map(before.chains.map((c) => [c.name, c]));
@@ -235,16 +233,6 @@ function keptHead(before: ImageSet, after: ImageSet): string | undefined {
   const now = SIZE_LINE.exec(after.head)?.[1];
   if (ENTRY_MAPS.includes(after.name)) return before.head;
   return was !== undefined && now !== undefined && Number(now) <= Number(was) ? before.head : undefined;
-}
-
-// Whether the live table holds exactly the image's objects and its fingerprint chain.
-function sameNames(live: LiveObjects, image: TableImage): boolean {
-  if (live.sets.length !== image.sets.length || live.chains.length !== image.chains.length + 1) return false;
-  const sets = new Set(image.sets.map((s) => `${s.kind} ${s.name}`));
-  if (!live.sets.every((s) => sets.has(`${s.kind} ${s.name}`))) return false;
-  const chains = new Set<string>(image.chains.map((c) => c.name));
-  chains.add(FINGERPRINT_CHAIN);
-  return live.chains.every((c) => chains.has(c)) && new Set(live.chains).size === live.chains.length;
 }
 
 // The lines of an element list ('' is none).
