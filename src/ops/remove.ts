@@ -4,6 +4,8 @@ import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
 import { commitScript, foreignTable } from '../system/nft.js';
 import { deleteTablesScript, foreignTables, readOwnedTables } from '../system/owned-tables.js';
+import { fileIdentity } from '../system/files.js';
+import { applyImageFile, writeApplyImage } from './apply-image.js';
 
 // How `nftlb remove` ended.
 export interface RemoveOutcome {
@@ -33,6 +35,10 @@ export async function removeTable(host: Host, o: { table: string; waitSeconds: n
     const foreign = foreignTables(owned);
     if (foreign.length > 0) throw foreignTable(foreign[0]!);
     await commitScript(host, deleteTablesScript(present));
+    // The image of apply's last load describes tables that are gone: its megabytes go too (it could not be used anyway,
+    // the generation moved). Best effort.
+    const image = applyImageFile(host.runDir, name);
+    if ((await fileIdentity(image)) !== null) await writeApplyImage(host.runDir, name, null).catch(() => undefined);
     return { table: name, removed: true, tables: present.map((t) => `${t.family} ${t.name}`) };
   } finally {
     await release();

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
 import { loadModel } from '../../src/system/config-file.js';
@@ -81,6 +82,17 @@ test('a changed config over the table apply loaded last is loaded by a delta; --
   // A table changed by another program since: the generation moved, the image proves nothing.
   exec.dropTable('inet', 'nftlb');
   writeFileSync(s.config, CONFIG);
+  t.like(JSON.parse((await apply('--json')).stdout), { load: { form: 'full' } });
+});
+
+test('remove empties the image of the last load (megabytes at scale), which describes a table that is gone', async (t) => {
+  const { s, exec, apply } = await setup();
+  t.is((await apply()).code, EXIT.ok);
+  const image = join(s.dir, 'run', 'nftlb.image.json');
+  t.true(readFileSync(image, 'utf8').length > 1000);
+  const r = await runCommand(removeCommand, ['-c', s.config, '--lock-file', s.lock], exec);
+  t.is(r.code, EXIT.ok, r.stderr);
+  t.is(readFileSync(image, 'utf8'), 'null\n');
   t.like(JSON.parse((await apply('--json')).stdout), { load: { form: 'full' } });
 });
 
