@@ -2,17 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Plan } from '../plan/types.js';
 import type { TableRef } from './ast.js';
 import { renderCommand, renderCommands, type Command } from './commands.js';
+import { keptAsDeclared, listedSet, type LiveSet } from './in-place.js';
 import { ident, type Ident } from './names.js';
 import { ENTRY_MAPS } from './persistence.js';
-import {
-  renderChain,
-  renderTableBodyChunks,
-  renderTableClose,
-  renderTableOpen,
-  tableBodyChunks,
-  type BodySink,
-} from './render.js';
-import { FINGERPRINT_CHAIN, fingerprintComment } from './script.js';
+import { renderTableBodyChunks, renderTableOpen, tableBodyChunks, type BodySink } from './render.js';
+import { FINGERPRINT_CHAIN, fingerprintOf, replacedTableHead, tableEnd } from './script.js';
 import { scriptTableRefs, tableViews } from './tables.js';
 
 // A table image: nftlb's inet table as one load rendered it, object by object (each set's header and elements' text,
@@ -22,14 +16,13 @@ import { scriptTableRefs, tableViews } from './tables.js';
 // new or gone. A one-element change of a 10k-service config is then a transaction of a few lines instead of the 2.6 MB
 // script, and every chain the change does not touch keeps its rules and their counters.
 
-/** One set or map as rendered: `head` is its declaration up to the elements (kind, name, type, size, flags),
- *  `elements` the text of each element, `keys` (maps only) the key of each, which is what `delete element` names. Each
+/** One set or map as rendered: its declaration as nft lists it (kind, name, type, flags, size: what decides whether a
+ *  later declaration keeps it), `head` its declaration as rendered up to the elements, `elements` the text of each
+ *  element, `keys` (maps only) the key of each, which is what `delete element` names. Each
  *  list is one string, a line per element ('' for none; an element is one line): two renders of a set compare as two
  *  strings, and the image file is a few large strings, which JSON reads and writes several times faster than 50,000
  *  small ones. */
-export interface ImageSet {
-  readonly kind: 'set' | 'map';
-  readonly name: Ident;
+export interface ImageSet extends LiveSet {
   readonly head: string;
   readonly elements: string;
   readonly keys: string | null;
@@ -64,15 +57,10 @@ export function tableImage(p: Plan): TableImage {
   for (const chunk of tableBodyChunks(views[0]!, collect.sink)) hash.update(chunk);
   const netdev = views.length > 1 ? renderTableBodyChunks(views[1]!) : [];
   for (const chunk of netdev) hash.update(chunk);
-  const fingerprint = hash.digest('hex').slice(0, 32);
+  const fingerprint = fingerprintOf(hash);
   const image = collect.image(refs[0]!, fingerprint, refs[1] ?? null);
   if (refs[1] === undefined) return image;
-  // As the script writes a table it replaces whole (src/nft/script.ts).
-  const comment = fingerprintComment(fingerprint);
-  const dsrScript =
-    `${renderCommand({ kind: 'table', verb: 'destroy', table: refs[1] })}\n${renderTableOpen(refs[1])}` +
-    `${netdev.join('')}\n\n${renderChain({ name: FINGERPRINT_CHAIN, comment, rules: [] })}${renderTableClose(comment)}`;
-  return { ...image, dsrScript };
+  return { ...image, dsrScript: `${replacedTableHead(refs[1])}${netdev.join('')}${tableEnd(fingerprint)}` };
 }
 
 /** Collects the objects of a body as it is rendered (tableBodyChunks' sink); `image` makes the image once the body is
@@ -88,10 +76,9 @@ export function imageCollector(): ImageCollector {
   const chains: ImageChain[] = [];
   return {
     sink: {
-      set: (name, head, elements, keys) =>
+      set: (decl, head, elements, keys) =>
         sets.push({
-          kind: keys === undefined ? 'set' : 'map',
-          name,
+          ...listedSet(decl),
           head,
           elements: elements.join('\n'),
           keys: keys === undefined ? null : keys.join('\n'),
@@ -148,8 +135,7 @@ export function deltaScript(before: TableImage, after: TableImage): ImageDelta |
   const redeclared: Ident[] = [];
   for (const s of after.sets) {
     const old = oldSets.get(s.name);
-    const keep = old === undefined ? undefined : keptHead(old, s);
-    if (keep === undefined) {
+    if (old === undefined || !keptAsDeclared(old, s)) {
       if (old !== undefined) {
         if (ENTRY_MAPS.includes(s.name)) return undefined;
         deletes.push({ kind: 'set', verb: 'delete', table, set: { kind: old.kind, name: old.name } });
@@ -162,9 +148,10 @@ export function deltaScript(before: TableImage, after: TableImage): ImageDelta |
       counts.elements += all.length;
       continue;
     }
-    liveSets.push(keep === s.head ? s : { ...s, head: keep });
-    if (ENTRY_MAPS.includes(s.name) || old!.elements === s.elements) continue;
-    const { gone, added } = elementChanges(old!, s);
+    // The live set stays as it was declared (its size too).
+    liveSets.push(old.head === s.head ? s : { ...s, head: old.head, size: old.size });
+    if (ENTRY_MAPS.includes(s.name) || old.elements === s.elements) continue;
+    const { gone, added } = elementChanges(old, s);
     if (gone.length > 0) {
       elementDeletes.push(
         renderCommands([
@@ -172,7 +159,7 @@ export function deltaScript(before: TableImage, after: TableImage): ImageDelta |
         ]),
       );
     }
-    if (added.length > 0) block.push(setBlock(keep, added));
+    if (added.length > 0) block.push(setBlock(old.head, added));
     counts.elements += gone.length + added.length;
   }
   const uses = redeclared.map((n) => new RegExp(`@${n}(?![A-Za-z0-9_])`));
@@ -199,8 +186,6 @@ export function deltaScript(before: TableImage, after: TableImage): ImageDelta |
     counts.chains++;
   }
   deletes.push({ kind: 'chain', verb: 'delete', table, chain: { name: FINGERPRINT_CHAIN } });
-  const comment = fingerprintComment(after.fingerprint);
-  block.push(renderChain({ name: FINGERPRINT_CHAIN, comment, rules: [] }));
   // DSR's netdev table is replaced whole (declared again, or deleted when the new config has no DSR service).
   if (after.dsr !== null && after.dsrScript === undefined) return undefined;
   const netdev =
@@ -213,30 +198,22 @@ export function deltaScript(before: TableImage, after: TableImage): ImageDelta |
     renderCommands(deletes) +
     renderTableOpen(table) +
     block.join('\n\n') +
-    renderTableClose(comment) +
+    tableEnd(after.fingerprint) +
     netdev;
   const keepsEntries = after.sets.some((x) => ENTRY_MAPS.includes(x.name) && oldSets.has(x.name));
   const deleted = before.dsr !== null && after.dsr === null ? [before.dsr] : [];
   return { script, ...counts, image: { ...after, sets: liveSets }, keepsEntries, deleted };
 }
 
-const SIZE_LINE = /\n\t\tsize ([0-9]+)\n/;
-
-// The header a set keeps when the new render declares it as `after` over the live `before`: the live one when the two
-// differ at most in size and the live size holds the new one's (the kernel keeps an existing set's size; a persistence
-// entry map keeps its entries, whatever its size), else undefined (the set is declared again).
-function keptHead(before: ImageSet, after: ImageSet): string | undefined {
-  if (before.kind !== after.kind) return undefined;
-  if (before.head === after.head) return before.head;
-  if (before.head.replace(SIZE_LINE, '\n') !== after.head.replace(SIZE_LINE, '\n')) return undefined;
-  const was = SIZE_LINE.exec(before.head)?.[1];
-  const now = SIZE_LINE.exec(after.head)?.[1];
-  if (ENTRY_MAPS.includes(after.name)) return before.head;
-  return was !== undefined && now !== undefined && Number(now) <= Number(was) ? before.head : undefined;
-}
-
 // The lines of an element list ('' is none).
 const lines = (list: string): string[] => (list === '' ? [] : list.split('\n'));
+
+// How many line breaks a list has (its lines less one), without splitting it.
+function newlines(list: string): number {
+  let n = 0;
+  for (let i = list.indexOf('\n'); i >= 0; i = list.indexOf('\n', i + 1)) n++;
+  return n;
+}
 
 // The keys to delete (elements gone, and map elements whose value changed) and the texts to add (new elements, and the
 // changed ones with their new value) between two renders of one set. Renders list a set's elements in the same order,
@@ -256,17 +233,17 @@ function elementChanges(before: ImageSet, after: ImageSet): { gone: string[]; ad
   for (let i = head; i < o.length - tail; i++) old.set(ok[i]!, o[i]!);
   const gone: string[] = [];
   const added: string[] = [];
-  const seen = new Set<string>();
   for (let i = head; i < n.length - tail; i++) {
     const key = nk[i]!;
     const text = n[i]!;
-    seen.add(key);
     const was = old.get(key);
+    old.delete(key);
     if (was === text) continue;
     if (was !== undefined) gone.push(key);
     added.push(text);
   }
-  for (const key of old.keys()) if (!seen.has(key)) gone.push(key);
+  // What is left of the old window went.
+  gone.push(...old.keys());
   return { gone, added };
 }
 
@@ -283,7 +260,7 @@ export function imageText(i: TableImage): string {
     table: [i.table.family, i.table.name],
     fingerprint: i.fingerprint,
     dsr: i.dsr === null ? null : i.dsr.name,
-    sets: i.sets.map((s) => [s.kind, s.name, s.head, s.elements, s.keys]),
+    sets: i.sets.map((s) => [s.kind, s.name, s.type, s.flags ?? null, s.size ?? null, s.head, s.elements, s.keys]),
     chains: i.chains.map((c) => [c.name, c.hook, c.text]),
   });
 }
@@ -303,13 +280,24 @@ export function parseImage(text: string): TableImage | null {
     if (v.dsr !== null && typeof v.dsr !== 'string') return null;
     const sets: ImageSet[] = [];
     for (const s of v.sets as unknown[]) {
-      if (!Array.isArray(s) || s.length !== 5) return null;
-      const [kind, name, head, elements, keys] = s as unknown[];
+      if (!Array.isArray(s) || s.length !== 8) return null;
+      const [kind, name, type, flags, size, head, elements, keys] = s as unknown[];
       if ((kind !== 'set' && kind !== 'map') || typeof name !== 'string' || typeof head !== 'string') return null;
+      if (typeof type !== 'string' || (flags !== null && typeof flags !== 'string')) return null;
+      if (size !== null && !(typeof size === 'number' && Number.isInteger(size))) return null;
       if (typeof elements !== 'string' || (keys !== null && typeof keys !== 'string')) return null;
-      if (keys !== null && lines(keys).length !== lines(elements).length) return null;
+      if (keys !== null && newlines(keys) !== newlines(elements)) return null;
       if ((kind === 'map') !== (keys !== null)) return null;
-      sets.push({ kind, name: ident(name), head, elements, keys });
+      sets.push({
+        kind,
+        name: ident(name),
+        type,
+        ...(flags === null ? {} : { flags }),
+        ...(size === null ? {} : { size }),
+        head,
+        elements,
+        keys,
+      });
     }
     const chains: ImageChain[] = [];
     for (const c of v.chains as unknown[]) {

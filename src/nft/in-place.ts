@@ -1,5 +1,5 @@
 import type { Plan } from '../plan/types.js';
-import type { TableRef } from './ast.js';
+import type { SetView, TableRef } from './ast.js';
 import type { Command } from './commands.js';
 import { ident, type Ident } from './names.js';
 import { ENTRY_MAPS } from './persistence.js';
@@ -90,6 +90,31 @@ export function liveObjects(listing: string): LiveObjects | null {
   return { chains, sets };
 }
 
+// A set or map as nft lists it (what liveObjects reads back), from the declaration nftlb renders.
+export function listedSet(s: Omit<SetView, 'elements'>): LiveSet {
+  return {
+    kind: s.kind,
+    name: s.name,
+    type: `${s.typeof === undefined ? 'type' : 'typeof'} ${setType(s)}`,
+    ...(s.flags.length > 0 ? { flags: `flags ${s.flags.join(',')}` } : {}),
+    ...(s.size === undefined ? {} : { size: s.size }),
+  };
+}
+
+// Whether an existing set `live` stays when a table block declares it again as `next`: the same kind, type and flags,
+// and a size no larger than the live one (the kernel keeps an existing set's size; a live set without one holds any
+// number). A persistence entry map keeps its own size with its entries (the packet path adds to it up to that size).
+// Both ways of changing nftlb's table without deleting it use this (the reload in place below, and apply's delta,
+// src/nft/image.ts); a set not kept is deleted and declared again.
+export function keptAsDeclared(live: LiveSet, next: LiveSet): boolean {
+  return (
+    live.kind === next.kind &&
+    live.type === next.type &&
+    live.flags === next.flags &&
+    (ENTRY_MAPS.includes(live.name) || live.size === undefined || (next.size !== undefined && next.size <= live.size))
+  );
+}
+
 // How to load the plan's inet table over the live one in place (see above), or undefined when the listing shows
 // something nftlb did not make (the table is then replaced whole). The caller has checked that the live table is
 // nftlb's. A set is kept (flushed, or with its entries for a persistence entry map) when the plan declares it with the
@@ -109,13 +134,7 @@ export function reloadInPlace(p: Plan, listing: string): InPlace | undefined {
   let entries = false;
   for (const l of live.sets) {
     const s = view.sets.find((x) => x.name === l.name);
-    const same =
-      s !== undefined &&
-      s.kind === l.kind &&
-      l.type === `${s.typeof === undefined ? 'type' : 'typeof'} ${setType(s)}` &&
-      l.flags === (s.flags.length > 0 ? `flags ${s.flags.join(',')}` : undefined) &&
-      // A persistence entry map keeps its size with its entries (the packet path adds to it up to that size).
-      (ENTRY_MAPS.includes(l.name) || l.size === undefined || (s.size !== undefined && s.size <= l.size));
+    const same = s !== undefined && keptAsDeclared(l, listedSet(s));
     const set = { kind: l.kind, name: l.name };
     if (!same) deletes.push({ kind: 'set', verb: 'delete', table, set });
     else if (ENTRY_MAPS.includes(l.name)) entries = true;

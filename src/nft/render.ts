@@ -185,11 +185,12 @@ const setHeader = (s: SetView, indent: string): string => {
   return `${indent}${s.kind} ${s.name} {\n${i2}${setProperties(s, `\n${i2}`).slice(0, -i2.length)}`;
 };
 
-/** Receives each object of a table body as it is rendered, in body order: a set or map as its header (`setHeader`:
- *  kind, name and properties) and its elements' text (and, for a map, their keys: what `delete element` names), a
- *  chain as its text. What apply keeps of a loaded table to change it later by a delta (src/nft/image.ts). */
+/** Receives each object of a table body as it is rendered, in body order: a set or map as its declaration, its header
+ *  as rendered (`setHeader`: kind, name and properties) and its elements' text (and, for a map, their keys: what
+ *  `delete element` names), a chain as its text. What apply keeps of a loaded table to change it later by a delta
+ *  (src/nft/image.ts). */
 export interface BodySink {
-  set(name: Ident, head: string, elements: string[], keys: string[] | undefined): void;
+  set(s: SetView, head: string, elements: string[], keys: string[] | undefined): void;
   chain(name: Ident, hook: string | undefined, text: string): void;
 }
 
@@ -214,7 +215,7 @@ function writeSet(out: TextChunks, s: SetView, indent: string, sink: BodySink | 
   }
   if (any) out.add(`\n${indent}\t}\n`);
   out.add(`${indent}}`);
-  sink?.set(s.name, head, texts!, keys);
+  sink?.set(s, head, texts!, keys);
 }
 
 // Renders a chain: hook line first for base chains, then one rule per line (nft 1.0.6 needs a newline before `}`).

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Plan } from '../plan/types.js';
 import { VERSION } from '../common/version.js';
 import type { TableRef } from './ast.js';
@@ -40,7 +40,7 @@ export class NftScript {
 const FINGERPRINT_PREFIX = 'nftlb fingerprint ';
 
 // The comment of a table (and of its fingerprint chain) that carries this fingerprint.
-export const fingerprintComment = (fingerprint: string): string => `${FINGERPRINT_PREFIX}${fingerprint}`;
+const fingerprintComment = (fingerprint: string): string => `${FINGERPRINT_PREFIX}${fingerprint}`;
 const FINGERPRINT_COMMENT = new RegExp(`^\\s*comment "${FINGERPRINT_PREFIX}([0-9a-f]+)"\\s*$`, 'm');
 
 /** Every table nftlb loads carries its fingerprint in the comment of this chain too (the last of the table): a table
@@ -119,9 +119,7 @@ function* scriptPieces(
   for (let i = 0; i < probes.length; i++) {
     const ref = refs[i]!;
     const kept = inPlace !== undefined && inPlace.table.family === ref.family && inPlace.table.name === ref.name;
-    yield kept
-      ? `${renderCommands(inPlace.preamble)}${renderTableOpen(ref)}`
-      : `${renderCommand({ kind: 'table', verb: 'destroy', table: ref })}\n${renderTableOpen(ref)}`;
+    yield kept ? `${renderCommands(inPlace.preamble)}${renderTableOpen(ref)}` : replacedTableHead(ref);
     if (i === 0) {
       for (const chunk of tableBodyChunks(probes[0]!, sink)) {
         hash.update(chunk);
@@ -131,12 +129,28 @@ function* scriptPieces(
         rest[j] = renderTableBodyChunks(probes[j]!);
         for (const chunk of rest[j]!) hash.update(chunk);
       }
-      fingerprint = hash.digest('hex').slice(0, 32);
+      fingerprint = fingerprintOf(hash);
     } else yield* rest[i]!;
-    // Every table ends with the fingerprint chain (outside the hashed body): the cheap listing before a load reads it
-    // there (src/nft/owned-listing.ts), and a table emptied in place keeps its old table comment.
-    const comment = fingerprintComment(fingerprint);
-    yield `\n\n${renderChain({ name: FINGERPRINT_CHAIN, comment, rules: [] })}${renderTableClose(comment)}`;
+    yield tableEnd(fingerprint);
   }
   return fingerprint;
+}
+
+// The fingerprint of the tables' bodies, hashed in script order.
+export function fingerprintOf(bodies: Hash): string {
+  return bodies.digest('hex').slice(0, 32);
+}
+
+// How the script opens a table it replaces whole: create-then-delete (which never fails for a missing table), then the
+// table block.
+export function replacedTableHead(ref: TableRef): string {
+  return `${renderCommand({ kind: 'table', verb: 'destroy', table: ref })}\n${renderTableOpen(ref)}`;
+}
+
+// How every table block of a script (or of apply's delta) ends: the fingerprint chain, outside the hashed body (the
+// cheap listing before a load reads it there, src/nft/owned-listing.ts, and a table emptied in place keeps its old
+// table comment), then the table comment and the closing brace.
+export function tableEnd(fingerprint: string): string {
+  const comment = fingerprintComment(fingerprint);
+  return `\n\n${renderChain({ name: FINGERPRINT_CHAIN, comment, rules: [] })}${renderTableClose(comment)}`;
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { VERSION } from '../common/version.js';
-import { imageText, parseImage, type TableImage } from '../nft/image.js';
+import { parseImage, type TableImage } from '../nft/image.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { readStateFile } from '../system/files.js';
 
@@ -8,15 +8,14 @@ import { readStateFile } from '../system/files.js';
 // run directory next to the other records (/run is emptied at boot, as the ruleset). The next apply sends a delta from
 // it only while the image is proven to be the live table: written only when the load was the only transaction (the
 // generation after it is the one before plus one), used only while the generation is still that one (no transaction
-// since, on any table: not health's updates, not a hand edit, not another nftlb) and the live table carries the image's
-// fingerprint and exactly its objects, and made by this nftlb version. Anything else, or a file that cannot be read,
-// is no image: apply loads in full, as before.
+// since, on any table: not health's updates, not a hand edit, not another nftlb, so nftlb's tables are exactly what
+// that load left), and made by this nftlb version. Anything else, or a file that cannot be read, is no image: apply
+// loads in full, as before.
 
-/** An image with the generation it was current at (and its imageText when already made). */
+/** An image (as imageText made it) with the generation it was current at. */
 export interface RecordedImage {
   readonly generation: number;
-  readonly image: TableImage;
-  readonly text?: string;
+  readonly text: string;
 }
 
 /** An image file as read back: its generation, and the image, parsed when first asked for (null: not an image of this
@@ -34,10 +33,7 @@ export function applyImageFile(runDir: string, table: string): string {
 // Writes the image of a load that was the only transaction up to `generation`, or, with null, empties the file (a load
 // that was not proven so must not leave the image of the one before). Atomic; the caller treats a failure as a miss.
 export async function writeApplyImage(runDir: string, table: string, r: RecordedImage | null): Promise<void> {
-  const text =
-    r === null
-      ? 'null\n'
-      : `${JSON.stringify({ nftlb: VERSION, generation: r.generation })}\n${r.text ?? imageText(r.image)}\n`;
+  const text = r === null ? 'null\n' : `${JSON.stringify({ nftlb: VERSION, generation: r.generation })}\n${r.text}\n`;
   await writeFileAtomic(applyImageFile(runDir, table), text);
 }
 

@@ -200,12 +200,8 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       writeFileAtomic(applyRecordFile(host.runDir, p.table), applied).catch(() => undefined),
     ]);
     const image: RecordedImage | null =
-      loaded.image !== undefined && generation !== null && after !== null && after === generation + 1
-        ? {
-            generation: after,
-            image: loaded.image,
-            ...(loaded.imageText === undefined ? {} : { text: loaded.imageText }),
-          }
+      generation !== null && after !== null && after === generation + 1
+        ? { generation: after, text: loaded.imageText }
         : null;
     if (image !== null || last !== null) await writeApplyImage(host.runDir, p.table, image).catch(() => undefined);
     const record = noopRecord(withState, {
@@ -280,14 +276,13 @@ async function provenNoop(host: Host, config: string, loaded?: string): Promise<
   };
 }
 
-/** What a load did: the persistence entries' fate, the fingerprint loaded, the image of what was loaded (none for a
- *  script of two tables: DSR), and what a delta changed. */
+/** What a load did: the persistence entries' fate, the fingerprint loaded, the image of what was loaded (as JSON,
+ *  imageText: made while nft committed, written once the load is proven the only transaction), and what a delta
+ *  changed. */
 interface Loaded {
   readonly persistence: 'kept' | 'dropped' | null;
   readonly fingerprint: string;
-  readonly image?: TableImage;
-  /** The image as JSON (imageText), when it was made while nft committed. */
-  readonly imageText?: string;
+  readonly imageText: string;
   /** nftlb's tables a delta deleted (a netdev table the config no longer needs). */
   readonly deleted?: readonly TableRef[];
   readonly delta?: LoadDelta;
@@ -320,7 +315,6 @@ async function loadDelta(
   return {
     persistence: delta.keepsEntries ? 'kept' : entries ? 'dropped' : null,
     fingerprint: next.fingerprint,
-    image: delta.image,
     imageText: text,
     delta: { chains, elements, sets },
     deleted: delta.deleted,
@@ -341,9 +335,7 @@ export async function load(
   whileCommitting: (fingerprint: string) => void = () => undefined,
 ): Promise<Loaded> {
   const [inet, dsr] = scriptTableRefs(p);
-  const send = async (
-    inPlace: InPlace | undefined,
-  ): Promise<{ fingerprint: string; image?: TableImage; imageText?: string }> => {
+  const send = async (inPlace: InPlace | undefined): Promise<{ fingerprint: string; imageText: string }> => {
     const collect: ImageCollector = imageCollector();
     const s = streamNftScript(p, inPlace, collect.sink);
     let fingerprint = '';
@@ -352,13 +344,12 @@ export async function load(
       yield tail;
     };
     // While nft commits, node has nothing else to do: the caller's work, and the image and its text for the next apply.
-    let image: { image: TableImage; imageText: string } | undefined;
+    let text = '';
     await commitStream(host, pieces(), () => {
       whileCommitting(fingerprint);
-      const i = collect.image(inet!, fingerprint, dsr ?? null);
-      image = { image: i, imageText: imageText(i) };
+      text = imageText(collect.image(inet!, fingerprint, dsr ?? null));
     });
-    return { fingerprint, ...image };
+    return { fingerprint, imageText: text };
   };
   const inPlace = listing === null ? undefined : reloadInPlace(p, listing);
   if (inPlace !== undefined) {

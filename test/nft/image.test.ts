@@ -130,15 +130,26 @@ test('no delta when a base chain hook changes', (t) => {
 
 test('parseImage refuses what is not an image', (t) => {
   const good = JSON.parse(imageText(imageOf(BASE))) as Record<string, unknown>;
+  const set = (...s: unknown[]): string => JSON.stringify({ ...good, sets: [s] });
+  t.not(
+    parseImage(set('map', 'm', 'type mark : mark', 'flags interval', 8, 'head', 'a : 1', 'a')),
+    null,
+    'a valid set',
+  );
+  t.not(parseImage(set('set', 's', 'type mark', null, null, 'head', '', null)), null, 'a valid empty set');
   for (const bad of [
     '',
     'null',
     '[]',
     JSON.stringify({ ...good, table: ['netdev', 'x'] }),
-    JSON.stringify({ ...good, sets: [['map', 'm', 'head', 'a', null]] }),
-    JSON.stringify({ ...good, sets: [['set', 'm', 'head', 'a', 'k']] }),
-    JSON.stringify({ ...good, sets: [['map', 'm', 'head', 'a\nb', 'k']] }),
-    JSON.stringify({ ...good, sets: [['set', 'm', 'head', ['a'], null]] }),
+    JSON.stringify({ ...good, dsr: 3 }),
+    set('map', 'm', 'type mark : mark', null, null, 'head', 'a', null),
+    set('set', 'm', 'type mark', null, null, 'head', 'a', 'k'),
+    set('map', 'm', 'type mark : mark', null, null, 'head', 'a\nb', 'k'),
+    set('set', 'm', 'type mark', null, null, 'head', ['a'], null),
+    set('set', 'm', 3, null, null, 'head', 'a', null),
+    set('set', 'm', 'type mark', null, 1.5, 'head', 'a', null),
+    set('set', 'm', 'head', 'a', null),
     JSON.stringify({ ...good, chains: [['bad name!', null, 'x']] }),
     JSON.stringify({ ...good, fingerprint: 3 }),
   ])
