@@ -40,6 +40,9 @@ kernelTest(
         services: 2,
         warnings: [],
       });
+      // Byte for byte what the full command prints (-q is not answered by the fast path: the whole program runs).
+      const full = await nftlb(topo, ['apply', '-c', cfg, '--json', '-q'], env);
+      t.deepEqual([full.exitCode, full.stdout], [EXIT.unchanged, json.stdout]);
 
       const edits: [string, string[]][] = [
         ['a backend element deleted by hand', ['delete', 'element', 'inet', 'nftlb', 'backends4', '{ 1 }']],
