@@ -35,6 +35,16 @@ test('plain scalars read the same by both parsers', (t) => {
   );
 });
 
+test('explicit core tags read the same by both parsers', (t) => {
+  // The implicit types are one resolver (src/config/yaml-core.ts); a tag names each of them on its own.
+  for (const s of ['!!int 5', '!!int "0x1F"', '!!str 5', '!!str true', '!!null', '!!null ""', '!!bool "false"']) {
+    t.deepEqual(fast(`v: ${s}`), slow(`v: ${s}`), s);
+  }
+  for (const s of ['!!float 1.5', '!!float "-.5e3"', '!!float .inf', '!!int 0o17', '~', '""', 'Null', 'FALSE']) {
+    t.deepEqual(fast(`v: ${s}`), slow(`v: ${s}`), s);
+  }
+});
+
 test('every fixture config reads the same by both parsers', (t) => {
   let n = 0;
   const walk = (dir: string): void => {
