@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Model } from '../model/types.js';
 import { parseListen, serveMetrics, type ListenAddress, type MetricsServer } from '../system/metrics-server.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { loadModel } from '../system/config-file.js';
+import { loadModelAndDigest } from '../system/config-file.js';
+import { noopRecordKeeper } from '../ops/noop.js';
 import { runProbe, type CaContexts } from '../health/probe.js';
 import { caContexts } from '../health/tls.js';
 import { readCaFile } from '../system/ca-file.js';
@@ -32,10 +33,28 @@ export interface SignalSource {
   off(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', fn: () => void): void;
 }
 
+// The sha256 of the config text each model was read from: apply's no-op record is carried past health's transactions
+// only for the text it was made of (src/ops/noop.ts, noopRecordKeeper).
+const digests = new WeakMap<Model, string>();
+
+async function loadHashed(file: string, stage?: (what: string) => void): ReturnType<typeof loadModelAndDigest> {
+  const loaded = await loadModelAndDigest(file, stage);
+  digests.set(loaded.model, loaded.sha256);
+  return loaded;
+}
+
 function roundDeps(
   ctx: CommandContext,
   exec: Executor,
-  opts: { stateDir?: string; lockFile?: string; wait: number; force?: boolean; node?: string; clusterDir?: string },
+  opts: {
+    config: string;
+    stateDir?: string;
+    lockFile?: string;
+    wait: number;
+    force?: boolean;
+    node?: string;
+    clusterDir?: string;
+  },
   table: string,
   out: Output,
   cas: { current: CaContexts },
@@ -59,6 +78,7 @@ function roundDeps(
     now: () => new Date(),
     stateFile: healthStateFile(host.stateDir, table),
     warn: (msg) => out.note(`nftlb health: warning: ${msg}\n`),
+    records: noopRecordKeeper(host, opts.config, (m) => digests.get(m)),
   };
 }
 
@@ -185,7 +205,7 @@ export function healthCommand(
         ctx.exit(EXIT.usage);
         return;
       }
-      const { model, warnings } = await loadModel(opts.config, (x) => out.progress.step(x));
+      const { model, warnings } = await loadHashed(opts.config, (x) => out.progress.step(x));
       out.progress.done();
       if (opts.status === true) {
         const dir = hostOf(ctx, exec, { stateDir: opts.stateDir }).stateDir;
@@ -289,7 +309,7 @@ async function watchUntilStopped(
   );
   announcer?.start(ANNOUNCE_RECONCILE_MS);
   const hup = (): void => {
-    loadModel(config)
+    loadHashed(config)
       .then(async ({ model: m }) => ({ m, c: await caContexts(m, readCaFile) }))
       .then(
         ({ m, c }) => {

@@ -15,6 +15,16 @@ export interface RoundDeps extends SyncDeps {
   readonly now: () => Date;
   readonly stateFile: string;
   readonly warn: (msg: string) => void;
+  /** Other records of the live table to carry past health's own transactions (`nftlb apply`'s no-op record: the cli
+   *  passes src/ops/noop.ts's keeper). Optional; best effort. */
+  readonly records?: RecordKeeper;
+}
+
+/** Keeps a record of the live table true across a sync: `before` is taken before the sync's transaction (what the
+ *  record said then), `after` once the state file describes the table the sync left. */
+export interface RecordKeeper {
+  before(model: Model): Promise<unknown>;
+  after(model: Model, before: unknown, out: SyncOutcome): Promise<void>;
 }
 
 /** The outcome of one round: what changed and what was done about it. */
@@ -59,8 +69,10 @@ export async function healthOnce(deps: RoundDeps, model: Model): Promise<RoundRe
   const counted = await countConnections(deps, model, p, probed.state);
   const release = await acquireLock(deps.host, deps.lockWaitSeconds);
   try {
+    const before = await deps.records?.before(model).catch(() => undefined);
     const out = await sync({ ...deps, lockHeld: true, refresh: (s) => shared.refresh(s) }, model, counted.state);
     await writeHealthState(deps.stateFile, out.state);
+    await deps.records?.after(model, before, out).catch(() => undefined);
     return { checked: targets.length, transitions: probed.transitions, spill: counted.spill, sync: out };
   } finally {
     await release();

@@ -59,6 +59,9 @@ export interface SyncOutcome {
   readonly action: 'none' | 'incremental' | 'full';
   /** Why a full reload was needed, or which services the incremental update touched. */
   readonly why: string;
+  /** The fingerprint of the table a full reload loaded (the one `nftlb render` prints for the same plan); absent
+   *  otherwise (an update leaves the table's fingerprint chain as it was). */
+  readonly fingerprint?: string;
   readonly services: readonly string[];
   /** Backend ids whose conntrack entries were deleted (on-down reset). */
   readonly reset: readonly number[];
@@ -256,7 +259,13 @@ async function syncLocked(
     for (const s of next.services) recordKept(kept, s);
   }
   const hash = modelHash(model);
-  let outcome: { action: SyncOutcome['action']; why: string; services: readonly string[]; token: string };
+  let outcome: {
+    action: SyncOutcome['action'];
+    why: string;
+    services: readonly string[];
+    token: string;
+    fingerprint?: string;
+  };
   {
     const live = state.live;
     const stale =
@@ -315,6 +324,7 @@ async function syncLocked(
   return {
     action: outcome.action,
     why: outcome.why,
+    ...(outcome.fingerprint === undefined ? {} : { fingerprint: outcome.fingerprint }),
     services: outcome.services,
     reset,
     state: { ...state, version: STATE_VERSION, live: { token: outcome.token, modelHash: hash }, loaded: newLoaded },
@@ -348,7 +358,7 @@ async function full(
   deps: SyncDeps,
   p: Plan,
   why: string,
-): Promise<{ action: 'full'; why: string; services: readonly string[]; token: string }> {
+): Promise<{ action: 'full'; why: string; services: readonly string[]; token: string; fingerprint: string }> {
   // Every table of nftlb's under this name: a foreign one the script replaces is refused, a netdev table the config
   // no longer needs goes in the same transaction (as with apply).
   const script = renderNftScript(p);
@@ -368,7 +378,7 @@ async function full(
     kept = r.exitCode === 0;
   }
   if (!kept) await commitScript(deps.host, `${script.text}${tail}`);
-  return { action: 'full', why, services: p.services.map((s) => s.name), token };
+  return { action: 'full', why, services: p.services.map((s) => s.name), token, fingerprint: script.fingerprint };
 }
 
 // on-down reset: deletes the conntrack entries of backends that left their pool because a check took them down, and of

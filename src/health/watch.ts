@@ -5,7 +5,7 @@ import { spillTargets, watchConnections, type ConnectionWatch, type FullChange }
 import { fullRecord, probeTargets, type RoundDeps, type RoundReport } from './round.js';
 import { SharedState, overrideDiff } from './shared-state.js';
 import { pendingMark, writeHealthState, type HealthState } from './state-file.js';
-import { sync, type SyncCache } from './sync.js';
+import { sync, type SyncCache, type SyncOutcome } from './sync.js';
 import { nftSession } from '../system/nft-session.js';
 import { lockSession } from '../system/lock-session.js';
 import { checkTargets, type CheckTarget } from './targets.js';
@@ -137,11 +137,14 @@ export function watch(
           state = { ...state, full };
         }
         let synced = false;
+        let after: { before: unknown; out: SyncOutcome } | undefined;
         if (transitions.length > 0 || spill.length > 0 || forceSync) {
           // A failed sync keeps forceSync (and the pending keys): the next turn of the loop tries again.
           forceSync = true;
           const known = state.overrides;
+          const before = await deps.records?.before(model).catch(() => undefined);
           const out = await sync(syncDeps(), model, state, cache, pending);
+          after = { before, out };
           state = out.state;
           cache = out.cache;
           pending.clear();
@@ -155,6 +158,8 @@ export function watch(
           await writeHealthState(deps.stateFile, state);
           await shared.written();
         }
+        // Once the state file describes the table the sync left (see RecordKeeper).
+        if (after !== undefined) await deps.records?.after(model, after.before, after.out).catch(() => undefined);
       } catch (e) {
         onError(e);
       }

@@ -8,9 +8,10 @@ import { endpointText } from '../model/address.js';
 import type { Address, BackendState, Model } from '../model/types.js';
 import { backendKey, effectiveState, plan } from '../plan/plan.js';
 import type { Override, Plan, PlannedBackend } from '../plan/types.js';
-import { loadModel } from '../system/config-file.js';
+import { loadModelAndDigest } from '../system/config-file.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
+import { noopRecordKeeper } from './noop.js';
 
 /** What `nftlb backend` does to a backend: drain or down set an override, undrain and up remove it (whichever it is). */
 export type BackendAction = 'drain' | 'undrain' | 'down' | 'up';
@@ -55,7 +56,9 @@ export interface BackendOutcome {
 // with apply, health and other backend commands; a running health --watch takes the override at its next sync.
 // When the table cannot be updated the override file is put back: nothing is left half done.
 export async function overrideBackend(host: Host, o: BackendOptions, now: Date = new Date()): Promise<BackendOutcome> {
-  const { model, warnings } = await loadModel(o.config);
+  const { model, warnings, sha256 } = await loadModelAndDigest(o.config);
+  // apply's no-op record, carried past this transaction when it is the only one (src/ops/noop.ts).
+  const keeper = noopRecordKeeper(host, o.config, (m) => (m === model ? sha256 : undefined));
   const planned0 = plan(model);
   const target = findBackend(model, planned0, o);
   const key = backendKey(target.service, target.backend.endpoint);
@@ -81,6 +84,7 @@ export async function overrideBackend(host: Host, o: BackendOptions, now: Date =
     const rewrite = JSON.stringify(after) !== JSON.stringify(before);
     if (rewrite) await writeOverrides(file, after);
     let out: SyncOutcome;
+    const record = await keeper.before(model).catch(() => undefined);
     try {
       const state = await shared.readSettled();
       const overrides: Record<string, Override> = {};
@@ -92,6 +96,7 @@ export async function overrideBackend(host: Host, o: BackendOptions, now: Date =
       throw e;
     }
     await writeHealthState(stateFile, out.state);
+    await keeper.after(model, record, out).catch(() => undefined);
     const planned = out.plan.services[target.index]!.backends[target.backendIndex]!;
     return {
       table: model.table,

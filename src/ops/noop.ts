@@ -3,7 +3,9 @@ import { join, resolve } from 'node:path';
 import type { Diagnostic } from '../common/diagnostic.js';
 import { VERSION } from '../common/version.js';
 import { overridesFile } from '../health/overrides.js';
+import type { RecordKeeper } from '../health/round.js';
 import { healthStateFile } from '../health/state-file.js';
+import type { Model } from '../model/types.js';
 import type { TraceOwner } from '../nft/trace.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import {
@@ -260,4 +262,49 @@ export async function carryNoopRecord<T>(
   const out = await transaction();
   await advanceNoopRecord(host, config, before, await rulesetGeneration(host), change);
   return out;
+}
+
+// Keeps the record true across nftlb health's own transactions (src/health/round.ts, RecordKeeper). After a sync,
+// health's state file describes the table it left: the one apply would load for the same config and the new state
+// (an update leaves exactly the table a full load of the new plan makes: test/kernel/health-incremental-forms; a full
+// reload by health loads that very script, with its guard chain). So when the record of `config` was current before
+// the sync (its generation then), the sync was the only transaction since (the generation now is one more), and health
+// planned from the very text the record was made of (same sha256), the record is carried to the new generation, with
+// the state and overrides files as they are now and, after a full reload, its fingerprint. The next apply of an
+// unchanged config is then a no-op, which keeps health's guard chain, and with it health's next update incremental
+// (a load of the table would replace both). Anything else leaves the record as it is: the next apply loads.
+// `shaOf` gives the sha256 of the config text a model was read from (undefined when unknown: nothing is carried).
+export function noopRecordKeeper(
+  host: Host,
+  config: string,
+  shaOf: (model: Model) => string | undefined,
+): RecordKeeper {
+  return {
+    before: () => readNoopRecord(host, config),
+    async after(model, before, out) {
+      const r = before as NoopRecord | null | undefined;
+      if (r === null || r === undefined || r.trace !== null || r.table !== model.table) return;
+      if (shaOf(model) !== r.config.sha256) return;
+      const after = await rulesetGeneration(host);
+      if (after === null || after !== r.generation + 1) return;
+      // Identities first, then the digest (as withStateInputs and judgeNoop): a change meanwhile shows as a change.
+      const inputs = await withStateInputs(
+        host,
+        { config: null, state: NO_FILE, overrides: NO_FILE, nft: null },
+        r.table,
+      );
+      if (inputs.state.path !== r.state.path || inputs.overrides.path !== r.overrides.path) return;
+      const planned = plannedStateDigest(await readPlannedState(r.state.path, r.overrides.path, r.table));
+      // Another writer of the record since `before` (an apply that loaded) leaves it alone.
+      if ((await readNoopRecord(host, config))?.generation !== r.generation) return;
+      await writeNoopRecord(host, config, {
+        ...r,
+        state: inputs.state,
+        overrides: inputs.overrides,
+        planned,
+        generation: after,
+        fingerprint: out.fingerprint ?? r.fingerprint,
+      });
+    },
+  };
 }

@@ -11,6 +11,7 @@ import { backendKey, plan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
 import { modelOf } from '../support/model.js';
 import { kernelTest } from './support/kernel-test.js';
+import { tableContent } from './support/listing.js';
 import { withTopology, type Topology } from './support/topology.js';
 
 const model = modelOf(`
@@ -75,41 +76,7 @@ const GET: Record<number, string> = {
   2583: 'flowtables',
 };
 
-// What the table holds, without handles, counters or the table comment, elements in a fixed order.
-async function listing(topo: Topology): Promise<unknown[]> {
-  const r = await topo.exec(topo.lb, ['nft', '-j', '-s', 'list', 'table', 'inet', 'hforms']);
-  const items = (JSON.parse(r.stdout) as { nftables: Record<string, Record<string, unknown>>[] }).nftables;
-  const strip = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(strip)
-      : typeof v === 'object' && v !== null
-        ? Object.fromEntries(
-            Object.entries(v)
-              .filter(([k]) => k !== 'handle' && k !== 'comment')
-              .map(([k, x]) => [k, strip(x)]),
-          )
-        : v;
-  return items
-    .filter((o) => o['metainfo'] === undefined)
-    .map((o) => {
-      const s = strip(o) as Record<string, Record<string, unknown>>;
-      for (const kind of ['set', 'map']) {
-        const elem = s[kind]?.['elem'];
-        if (Array.isArray(elem)) s[kind]!['elem'] = elem.map((e) => JSON.stringify(e)).sort();
-      }
-      return s;
-    })
-    .sort((a, b) => {
-      // Sets and chains by name; rules stay in chain order (a stable sort keeps them so within their chain).
-      const key = (o: Record<string, Record<string, unknown>>): string => {
-        const [kind, body] = Object.entries(o)[0]!;
-        return kind === 'rule'
-          ? `chain ${String(body['chain'])} ~`
-          : `${kind === 'map' ? 'set' : kind} ${String(body['name'])}`;
-      };
-      return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
-    });
-}
+const listing = (topo: Topology): Promise<unknown[]> => tableContent(topo, 'hforms');
 
 async function loadFull(topo: Topology, p: Plan): Promise<void> {
   await topo.nft(`${renderNftScript(p).text}add chain inet hforms ${GUARD}\n`);

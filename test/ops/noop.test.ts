@@ -5,9 +5,18 @@ import { join } from 'node:path';
 import test from 'ava';
 import { applyCommand } from '../../src/cli/apply.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { advanceNoopRecord, judgeNoop, noopMiss, noopRecordFile, readNoopRecord } from '../../src/ops/noop.js';
+import {
+  advanceNoopRecord,
+  judgeNoop,
+  noopMiss,
+  noopRecordFile,
+  noopRecordKeeper,
+  readNoopRecord,
+  writeNoopRecord,
+} from '../../src/ops/noop.js';
 import { processStart } from '../../src/system/process.js';
 import { fakeSystem } from '../support/fake-system.js';
+import { modelOf } from '../support/model.js';
 import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 
 function setup() {
@@ -186,4 +195,56 @@ test("nftlb trace's own transactions carry the record: a running trace leaves th
   const r = await readNoopRecord(host, s.config);
   t.is((await judgeNoop(host, s.config, r)).kind, 'dead-trace');
   t.regex((await noopMiss(host, s.config, r)) ?? '', /the rules of nftlb trace pid \d+ \(dead\)/);
+});
+
+test("nftlb health's transactions carry the record when they are the only ones, for the text it was made of", async (t) => {
+  const { s, exec, apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  const host = exec.host(s.dir, { lockFile: s.lock });
+  const model = modelOf(CONFIG);
+  const sha = (await readNoopRecord(host, s.config))!.config.sha256;
+  const state = join(s.dir, 'health-nftlb.json');
+  let verdict = 'down';
+  // One sync of health: its transaction (one more generation, `others` besides), then its state file with a new
+  // verdict; the keeper is asked around it as the health round asks it.
+  const sync = async (
+    keeper: ReturnType<typeof noopRecordKeeper>,
+    o: { others?: number; fingerprint?: string } = {},
+  ): Promise<void> => {
+    const before = await keeper.before(model);
+    exec.generation += 1 + (o.others ?? 0);
+    verdict = verdict === 'down' ? 'up' : 'down';
+    writeFileSync(
+      state,
+      JSON.stringify({
+        version: 3,
+        table: 'nftlb',
+        live: null,
+        loaded: { health: { 'web/198.51.100.2:8080': verdict }, lastKnown: {} },
+        backends: {},
+      }),
+    );
+    const out = { action: 'incremental', ...(o.fingerprint === undefined ? {} : { fingerprint: o.fingerprint }) };
+    await keeper.after(model, before, out as never);
+  };
+  const keeper = noopRecordKeeper(host, s.config, (m) => (m === model ? sha : undefined));
+  await sync(keeper);
+  t.is((await apply()).code, EXIT.unchanged, "after health's update");
+  await sync(keeper, { fingerprint: 'f'.repeat(32) });
+  t.is((await apply()).code, EXIT.unchanged, "after health's full reload");
+  t.is((await readNoopRecord(host, s.config))?.fingerprint, 'f'.repeat(32), 'with its fingerprint');
+  t.is(loads(), 1);
+
+  await sync(keeper, { others: 1 });
+  t.is((await apply()).code, EXIT.ok, 'another transaction meanwhile');
+  await sync(noopRecordKeeper(host, s.config, () => 'other text'));
+  t.is((await apply()).code, EXIT.ok, 'health planned from other text');
+  const r = (await readNoopRecord(host, s.config))!;
+  await writeNoopRecord(host, s.config, {
+    ...r,
+    trace: { pid: process.pid, start: (await processStart(process.pid))! },
+  });
+  await sync(noopRecordKeeper(host, s.config, () => r.config.sha256));
+  t.is((await readNoopRecord(host, s.config))?.generation, r.generation, 'a trace in the table: not carried');
+  t.is(loads(), 3);
 });
