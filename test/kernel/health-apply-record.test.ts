@@ -2,7 +2,7 @@
 // kernel: after health reloads or updates the table that apply loaded, an apply of the unchanged config is a no-op
 // (exit 9: nothing loaded, health's guard chain stays, so health's next change is an update again), the live table is
 // the one a full load of the same config and verdicts makes, and status says it matches; a transaction by anyone else
-// in between, or another config, makes apply load as before.
+// in between, or another config, makes apply load as before. The same for health --watch and for `nftlb backend`.
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { MAIN } from './support/ops.js';
 import { readFileSync } from 'node:fs';
@@ -167,6 +167,27 @@ kernelTest(
       t.is((await apply(topo, h)).exitCode, EXIT.unchanged);
       t.is(await list(), updated, 'the guard stays');
       t.is(await w.stop(), 0);
+    });
+  },
+);
+
+kernelTest(
+  "nftlb backend: its override carries apply's record, so the next apply of the config is a no-op",
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const {
+        b: [b0, b1, b2],
+        h,
+      } = await webBackends(topo);
+      t.is((await apply(topo, h)).exitCode, EXIT.ok);
+      const loaded = recordGeneration(h);
+      await nftlbIn(topo, h, ['backend', 'drain', 'web', `${b1}:8080`]);
+      t.true(recordGeneration(h) > loaded, 'the drain carried the record');
+      t.is((await apply(topo, h)).exitCode, EXIT.unchanged);
+      t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b2}:8080`], errors: 0 });
+      await nftlbIn(topo, h, ['backend', 'undrain', 'web', `${b1}:8080`]);
+      t.is((await apply(topo, h)).exitCode, EXIT.unchanged);
+      t.deepEqual(landed(await web(topo, 30)), { backends: [`${b0}:8080`, `${b1}:8080`, `${b2}:8080`], errors: 0 });
     });
   },
 );
