@@ -35,7 +35,7 @@ export async function fastApply(
   const host = resolveHost(lightExecutor(env), env, { lockFile });
   try {
     const r = await readNoopRecord(host, config);
-    if (r === null || (await noopMiss(host, config, r)) !== null) return { miss: config };
+    if (r === null || (await noopMiss(host, config, r, { settle: true })) !== null) return { miss: config };
     for (const d of r.warnings) process.stderr.write(`${formatDiagnostic(config, d)}\n`);
     // The envelope the full command prints for an unchanged table (src/cli/apply.ts), key for key.
     if (json)

@@ -253,7 +253,7 @@ async function provenNoop(host: Host, config: string, loaded?: string): Promise<
   const locked = loaded !== undefined;
   const record = await readNoopRecord(host, config);
   if (locked && record?.config.sha256 !== loaded) return null;
-  const v = await judgeNoop(host, config, record);
+  const v = await judgeNoop(host, config, record, { settle: true });
   if (v.kind === 'miss' || (v.kind === 'dead-trace' && !locked)) return null;
   const r = v.record;
   if (v.kind === 'dead-trace') {

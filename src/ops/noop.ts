@@ -165,24 +165,40 @@ export type NoopVerdict =
 const miss = (why: string): NoopVerdict => ({ kind: 'miss', why });
 
 // Judges the record of a config (as read by readNoopRecord) against the files, the programs and the kernel now.
-export async function judgeNoop(host: Host, config: string, record: NoopRecord | null): Promise<NoopVerdict> {
+// With `settle` (apply's no-op): a proof that had to read a file's content, because its identity in the record was not
+// settled (written within 2 s of the record: a config generated just before apply, health's state file just after its
+// change), writes the record again with the file's identity once that is settled, so that later proofs are by identity
+// (the state file of 50,000 services takes 70-90 ms to read and digest, the config's sha256 ~40 ms). Best effort.
+export async function judgeNoop(
+  host: Host,
+  config: string,
+  record: NoopRecord | null,
+  o: { readonly settle?: boolean } = {},
+): Promise<NoopVerdict> {
   const r = record;
   if (r === null) return miss('no record of a load of this config');
   if (r.nftlb !== VERSION) return miss(`recorded by nftlb ${r.nftlb}`);
   if (r.config.path !== resolve(config)) return miss('recorded for another config file');
+  // Identities first, then contents: a change while reading shows as a change.
   const cfg = await fileIdentity(config);
   if (cfg === null) return miss('the config file is gone');
-  if (!(r.config.settled && sameIdentity(cfg.id, r.config.id)) && (await fileSha256(config)) !== r.config.sha256)
-    return miss('the config changed');
+  const cfgByIdentity = r.config.settled && sameIdentity(cfg.id, r.config.id);
+  if (!cfgByIdentity && (await fileSha256(config)) !== r.config.sha256) return miss('the config changed');
   // The state directory is the host's (--state-dir, $NFTLB_STATE_DIR): another one plans with other files.
   if (
     r.state.path !== healthStateFile(host.stateDir, r.table) ||
     r.overrides.path !== overridesFile(host.stateDir, r.table)
   )
     return miss('recorded with another state directory');
-  const unchanged = async (f: RecordedFile): Promise<boolean> =>
-    f.settled && sameIdentity((await fileIdentity(f.path))?.id ?? null, f.id);
-  if (!(await unchanged(r.state)) || !(await unchanged(r.overrides))) {
+  const now = async (f: RecordedFile): Promise<RecordedFile> => {
+    const st = await fileIdentity(f.path);
+    return { path: f.path, id: st?.id ?? null, settled: st?.settled ?? true };
+  };
+  const state = await now(r.state);
+  const overrides = await now(r.overrides);
+  const byIdentity = (f: RecordedFile, n: RecordedFile): boolean => f.settled && sameIdentity(n.id, f.id);
+  const filesByIdentity = byIdentity(r.state, state) && byIdentity(r.overrides, overrides);
+  if (!filesByIdentity) {
     let digest: string;
     try {
       digest = plannedStateDigest(await readPlannedState(r.state.path, r.overrides.path, r.table));
@@ -198,12 +214,28 @@ export async function judgeNoop(host: Host, config: string, record: NoopRecord |
   if (g !== r.generation) return miss('the ruleset changed since the load');
   if (r.trace !== null && !(await processAlive(r.trace.pid, r.trace.start)))
     return { kind: 'dead-trace', record: r, owner: r.trace };
+  const settles = (!cfgByIdentity && cfg.settled) || (!filesByIdentity && state.settled && overrides.settled);
+  if (o.settle === true && settles) {
+    const settled: NoopRecord = {
+      ...r,
+      config: cfgByIdentity || !cfg.settled ? r.config : { ...r.config, id: cfg.id, settled: true },
+      ...(filesByIdentity || !state.settled || !overrides.settled ? {} : { state, overrides }),
+    };
+    // Unless another writer has moved the record on meanwhile (a load, health carrying it).
+    if ((await readNoopRecord(host, config))?.generation === r.generation)
+      await writeNoopRecord(host, config, settled).catch(() => undefined);
+  }
   return { kind: 'hit', record: r };
 }
 
 // Why the record does not prove a no-op, or null when it does (a dead trace's rules are a reason: they must go).
-export async function noopMiss(host: Host, config: string, record: NoopRecord | null): Promise<string | null> {
-  const v = await judgeNoop(host, config, record);
+export async function noopMiss(
+  host: Host,
+  config: string,
+  record: NoopRecord | null,
+  o: { readonly settle?: boolean } = {},
+): Promise<string | null> {
+  const v = await judgeNoop(host, config, record, o);
   return v.kind === 'hit' ? null : v.kind === 'miss' ? v.why : `the rules of nftlb trace pid ${v.owner.pid} (dead)`;
 }
 

@@ -248,3 +248,23 @@ test("nftlb health's transactions carry the record when they are the only ones, 
   t.is((await readNoopRecord(host, s.config))?.generation, r.generation, 'a trace in the table: not carried');
   t.is(loads(), 3);
 });
+
+test('a no-op that had to read a file writes the record again once the file is settled, so the next is by identity', async (t) => {
+  const { s, exec, apply, loads } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  const host = exec.host(s.dir, { lockFile: s.lock });
+  // The config was written just before the load: its identity proves nothing yet (the sha256 is compared).
+  t.false((await readNoopRecord(host, s.config))!.config.settled);
+  t.is((await apply()).code, EXIT.unchanged);
+  t.false((await readNoopRecord(host, s.config))!.config.settled, 'not settled yet: the record stays');
+  // A change time more than 2 s old (the kernel's coarse clock): the identity is settled from then on.
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  t.is((await apply()).code, EXIT.unchanged);
+  const r = (await readNoopRecord(host, s.config))!;
+  t.true(r.config.settled);
+  t.is(r.generation, exec.generation);
+  t.is(loads(), 1);
+  // And a changed config is still a load.
+  writeFileSync(s.config, CONFIG.replace('port: 8080', 'port: 8081'));
+  t.is((await apply()).code, EXIT.ok);
+});
