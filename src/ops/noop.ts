@@ -100,15 +100,17 @@ export async function noopInputs(host: Host, config: string): Promise<NoopInputs
 
 // The state and overrides file inputs once the table name is known (the config names it).
 export async function withStateInputs(host: Host, i: NoopInputs, table: string): Promise<NoopInputs> {
-  const recorded = async (path: string): Promise<RecordedFile> => {
-    const st = await fileIdentity(path);
-    return { path, id: st?.id ?? null, settled: st?.settled ?? true };
-  };
   return {
     ...i,
-    state: await recorded(healthStateFile(host.stateDir, table)),
-    overrides: await recorded(overridesFile(host.stateDir, table)),
+    state: await recordedFile(healthStateFile(host.stateDir, table)),
+    overrides: await recordedFile(overridesFile(host.stateDir, table)),
   };
+}
+
+// A shared file of the plan as it is now (a missing one is settled: its absence cannot change unseen).
+async function recordedFile(path: string): Promise<RecordedFile> {
+  const st = await fileIdentity(path);
+  return { path, id: st?.id ?? null, settled: st?.settled ?? true };
 }
 
 // The record of a load that was the only transaction between `before` and `after` (ruleset generations), or null
@@ -190,12 +192,8 @@ export async function judgeNoop(
     r.overrides.path !== overridesFile(host.stateDir, r.table)
   )
     return miss('recorded with another state directory');
-  const now = async (f: RecordedFile): Promise<RecordedFile> => {
-    const st = await fileIdentity(f.path);
-    return { path: f.path, id: st?.id ?? null, settled: st?.settled ?? true };
-  };
-  const state = await now(r.state);
-  const overrides = await now(r.overrides);
+  const state = await recordedFile(r.state.path);
+  const overrides = await recordedFile(r.overrides.path);
   const byIdentity = (f: RecordedFile, n: RecordedFile): boolean => f.settled && sameIdentity(n.id, f.id);
   const filesByIdentity = byIdentity(r.state, state) && byIdentity(r.overrides, overrides);
   if (!filesByIdentity) {
@@ -319,20 +317,18 @@ export function noopRecordKeeper(
       if (shaOf(model) !== r.config.sha256) return;
       const after = await rulesetGeneration(host);
       if (after === null || after !== r.generation + 1) return;
-      // Identities first, then the digest (as withStateInputs and judgeNoop): a change meanwhile shows as a change.
-      const inputs = await withStateInputs(
-        host,
-        { config: null, state: NO_FILE, overrides: NO_FILE, nft: null },
-        r.table,
-      );
-      if (inputs.state.path !== r.state.path || inputs.overrides.path !== r.overrides.path) return;
+      // Identities first, then the digest (as judgeNoop): a change meanwhile shows as a change.
+      if (r.state.path !== healthStateFile(host.stateDir, r.table)) return;
+      if (r.overrides.path !== overridesFile(host.stateDir, r.table)) return;
+      const state = await recordedFile(r.state.path);
+      const overrides = await recordedFile(r.overrides.path);
       const planned = plannedStateDigest(await readPlannedState(r.state.path, r.overrides.path, r.table));
       // Another writer of the record since `before` (an apply that loaded) leaves it alone.
       if ((await readNoopRecord(host, config))?.generation !== r.generation) return;
       await writeNoopRecord(host, config, {
         ...r,
-        state: inputs.state,
-        overrides: inputs.overrides,
+        state,
+        overrides,
         planned,
         generation: after,
         fingerprint: out.fingerprint ?? r.fingerprint,
