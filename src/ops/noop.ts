@@ -19,7 +19,7 @@ import {
 import { rulesetGeneration } from '../system/genid.js';
 import type { Host } from '../system/host.js';
 import { processAlive } from '../system/process.js';
-import { plannedStateDigest, readPlannedState } from './planned-state.js';
+import { plannedState, plannedStateDigest, readPlannedState } from './planned-state.js';
 
 // apply's no-op proof (README.md, nftlb apply): a record, written after a load, of everything the loaded script was
 // made of and of the kernel right after it; a later apply that finds all of it unchanged has nothing to do, without
@@ -300,7 +300,8 @@ export async function carryNoopRecord<T>(
 // reload by health loads that very script, with its guard chain). So when the record of `config` was current before
 // the sync (its generation then), the sync was the only transaction since (the generation now is one more), and health
 // planned from the very text the record was made of (same sha256), the record is carried to the new generation, with
-// the state and overrides files as they are now and, after a full reload, its fingerprint. The next apply of an
+// the identities of the state and overrides files as they are now, the digest of what the sync planned with (its state,
+// as written, and its overrides) and, after a full reload, its fingerprint. The next apply of an
 // unchanged config is then a no-op, which keeps health's guard chain, and with it health's next update incremental
 // (a load of the table would replace both). Anything else leaves the record as it is: the next apply loads.
 // `shaOf` gives the sha256 of the config text a model was read from (undefined when unknown: nothing is carried).
@@ -317,12 +318,14 @@ export function noopRecordKeeper(
       if (shaOf(model) !== r.config.sha256) return;
       const after = await rulesetGeneration(host);
       if (after === null || after !== r.generation + 1) return;
-      // Identities first, then the digest (as judgeNoop): a change meanwhile shows as a change.
+      // The files as the sync left them (a later change shows as a change; one since the sync, by `nftlb backend`, comes
+      // with a transaction of its own, which leaves this record behind).
       if (r.state.path !== healthStateFile(host.stateDir, r.table)) return;
       if (r.overrides.path !== overridesFile(host.stateDir, r.table)) return;
       const state = await recordedFile(r.state.path);
       const overrides = await recordedFile(r.overrides.path);
-      const planned = plannedStateDigest(await readPlannedState(r.state.path, r.overrides.path, r.table));
+      // What the sync planned with: its state (as written) and the overrides it synced with.
+      const planned = plannedStateDigest(plannedState(out.state, out.state.overrides ?? {}));
       // Another writer of the record since `before` (an apply that loaded) leaves it alone.
       if ((await readNoopRecord(host, config))?.generation !== r.generation) return;
       await writeNoopRecord(host, config, {

@@ -6,8 +6,16 @@ import { readHealthState, type HealthState } from '../health/state-file.js';
 // (their own file, `nftlb backend`) as HealthState.overrides. apply's no-op record compares its digest.
 export async function readPlannedState(stateFile: string, overridesFile: string, table: string): Promise<HealthState> {
   const health = await readHealthState(stateFile, table);
-  const overrides = overrideStates(await readOverrides(overridesFile, table));
-  return { ...health, overrides };
+  return plannedState(health, overrideStates(await readOverrides(overridesFile, table)));
+}
+
+// The same of a state in memory (the one nftlb health just wrote: writeHealthState leaves its overrides out, the read
+// adds those of the overrides file last) with the overrides it synced with: the same object, key for key, so the same
+// digest, without reading back the file just written (70-90 ms for 50,000 services).
+export function plannedState(health: HealthState, overrides: NonNullable<HealthState['overrides']>): HealthState {
+  const { overrides: current, ...rest } = health;
+  void current;
+  return { ...rest, overrides };
 }
 
 // A digest of what desiredPlan plans with (readPlannedState): everything but the check records (`backends`, which

@@ -17,6 +17,7 @@ import {
 import { processStart } from '../../src/system/process.js';
 import { fakeSystem } from '../support/fake-system.js';
 import { modelOf } from '../support/model.js';
+import { STATE_VERSION, writeHealthState, type HealthState } from '../../src/health/state-file.js';
 import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 
 function setup() {
@@ -205,8 +206,9 @@ test("nftlb health's transactions carry the record when they are the only ones, 
   const sha = (await readNoopRecord(host, s.config))!.config.sha256;
   const state = join(s.dir, 'health-nftlb.json');
   let verdict = 'down';
-  // One sync of health: its transaction (one more generation, `others` besides), then its state file with a new
-  // verdict; the keeper is asked around it as the health round asks it.
+  // One sync of health: its transaction (one more generation, `others` besides), then its state (with the overrides
+  // it synced with, none) written with a new verdict; the keeper is asked around it as the health round asks it. apply
+  // then reads the file: the keeper's digest of the state in memory must be the one apply makes of the file.
   const sync = async (
     keeper: ReturnType<typeof noopRecordKeeper>,
     o: { others?: number; fingerprint?: string } = {},
@@ -214,17 +216,20 @@ test("nftlb health's transactions carry the record when they are the only ones, 
     const before = await keeper.before(model);
     exec.generation += 1 + (o.others ?? 0);
     verdict = verdict === 'down' ? 'up' : 'down';
-    writeFileSync(
-      state,
-      JSON.stringify({
-        version: 3,
-        table: 'nftlb',
-        live: null,
-        loaded: { health: { 'web/198.51.100.2:8080': verdict }, lastKnown: {} },
-        backends: {},
-      }),
-    );
-    const out = { action: 'incremental', ...(o.fingerprint === undefined ? {} : { fingerprint: o.fingerprint }) };
+    const written: HealthState = {
+      version: STATE_VERSION,
+      table: 'nftlb',
+      live: null,
+      overrides: {},
+      loaded: { health: { 'web/198.51.100.2:8080': verdict as 'up' | 'down' }, lastKnown: {} },
+      backends: {},
+    };
+    await writeHealthState(state, written);
+    const out = {
+      action: 'incremental',
+      state: written,
+      ...(o.fingerprint === undefined ? {} : { fingerprint: o.fingerprint }),
+    };
     await keeper.after(model, before, out as never);
   };
   const keeper = noopRecordKeeper(host, s.config, (m) => (m === model ? sha : undefined));
