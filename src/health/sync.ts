@@ -13,6 +13,7 @@ import { renderCommands } from '../nft/commands.js';
 import { guardChain, ident } from '../nft/names.js';
 import { reloadInPlace } from '../nft/in-place.js';
 import { renderNftScript } from '../nft/script.js';
+import { scriptTableRefs } from '../nft/tables.js';
 import { backendKey, effectiveState, plan, poolKey, replan, type HealthOverlay, type Lookup } from '../plan/plan.js';
 import type { Override, Plan, PlannedService } from '../plan/types.js';
 import { VERSION } from '../common/version.js';
@@ -361,25 +362,30 @@ async function full(
 ): Promise<{ action: 'full'; why: string; services: readonly string[]; token: string; fingerprint: string }> {
   // Every table of nftlb's under this name: a foreign one the script replaces is refused, a netdev table the config
   // no longer needs goes in the same transaction (as with apply).
-  const script = renderNftScript(p);
+  const tables = scriptTableRefs(p);
   const owned = await readOwnedTables(deps.host, p.table);
-  const foreign = foreignTables(owned, script.tables);
+  const foreign = foreignTables(owned, tables);
   if (foreign.length > 0 && deps.force !== true) throw foreignTable(foreign[0]!);
   const token = newToken();
   const guard = renderCommands([{ kind: 'chain', verb: 'add', table: tableOf(p), chain: { name: ident(token) } }]);
-  const tail = `${guard}${deleteTablesScript(staleTables(owned, script.tables))}`;
+  const tail = `${guard}${deleteTablesScript(staleTables(owned, tables))}`;
   // nftlb's live table is reloaded in place (src/nft/in-place.ts: nothing the packet path uses is deleted, persistence
-  // entries stay), else replaced whole.
+  // entries stay), else replaced whole: the script is rendered for the one that is sent (the whole table is rendered
+  // again only when nft refuses the reload in place). The body, and so the fingerprint, is the same either way.
   const inet = owned[0]?.live;
   const inPlace = inet?.kind === 'present' && inet.fingerprint !== null ? reloadInPlace(p, inet.listing) : undefined;
-  let kept = false;
   if (inPlace !== undefined) {
-    const r = await loadScript(deps.host, `${renderNftScript(p, inPlace).text}${tail}`);
-    kept = r.exitCode === 0;
+    const script = renderNftScript(p, inPlace);
+    const r = await loadScript(deps.host, `${script.text}${tail}`);
+    if (r.exitCode === 0)
+      return { action: 'full', why, services: serviceNames(p), token, fingerprint: script.fingerprint };
   }
-  if (!kept) await commitScript(deps.host, `${script.text}${tail}`);
-  return { action: 'full', why, services: p.services.map((s) => s.name), token, fingerprint: script.fingerprint };
+  const script = renderNftScript(p);
+  await commitScript(deps.host, `${script.text}${tail}`);
+  return { action: 'full', why, services: serviceNames(p), token, fingerprint: script.fingerprint };
 }
+
+const serviceNames = (p: Plan): string[] => p.services.map((s) => s.name);
 
 // on-down reset: deletes the conntrack entries of backends that left their pool because a check took them down, and of
 // backends the operator set down (`nftlb backend down`), wherever they were. Their ct mark is their id
