@@ -209,7 +209,9 @@ export async function startDsrServers(
 }
 
 // A netdev table of the test's own on the balancer's eth0, ahead of nftlb's (priority -500): counts every IPv4/IPv6
-// packet the balancer receives from a VIP (a backend's reply: with DSR the balancer must see none) and to a VIP.
+// packet the balancer receives from a VIP (a backend's reply: with DSR the balancer must see none), and every TCP and
+// UDP packet to a VIP (the services' traffic: a client's IPv6 neighbour unreachability probe is unicast to the VIP too,
+// now and then, and no service's).
 export async function watchBalancer(topo: DsrTopology): Promise<() => Promise<{ fromVip: number; toVip: number }>> {
   const v4 = `{ ${topo.vip4} }`;
   const v6 = `{ ${topo.vip6} }`;
@@ -220,8 +222,8 @@ export async function watchBalancer(topo: DsrTopology): Promise<() => Promise<{ 
       '\t\ttype filter hook ingress device "eth0" priority -500; policy accept;',
       `\t\tip saddr ${v4} counter`,
       `\t\tip6 saddr ${v6} counter`,
-      `\t\tip daddr ${v4} counter`,
-      `\t\tip6 daddr ${v6} counter`,
+      `\t\tip daddr ${v4} meta l4proto { tcp, udp } counter`,
+      `\t\tip6 daddr ${v6} meta l4proto { tcp, udp } counter`,
       '\t}',
       '}',
       '',
