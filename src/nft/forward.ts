@@ -99,17 +99,3 @@ export interface ForwardDrops {
   readonly packets: number;
   readonly bytes: number;
 }
-
-// The filter's drop counter in a table's nft JSON listing (`nft -j list table`), or null when the table has no filter.
-export function forwardDropsOfJson(json: readonly unknown[]): ForwardDrops | null {
-  for (const item of json) {
-    const rule = (item as { rule?: { chain?: string; expr?: unknown[] } }).rule;
-    if (rule?.chain !== FORWARD_NAMES.chain || rule.expr === undefined) continue;
-    for (const x of rule.expr) {
-      const c = (x as { counter?: { packets?: number; bytes?: number } }).counter;
-      if (c !== undefined && c !== null && typeof c.packets === 'number')
-        return { packets: c.packets, bytes: typeof c.bytes === 'number' ? c.bytes : 0 };
-    }
-  }
-  return null;
-}

@@ -95,8 +95,8 @@ test('the server: GET /metrics answers, one scrape at a time shared by concurren
 });
 
 // A fake nft for the bundled nftlb: keeps the table nftlb loads (its fingerprint comment), lists it (the DSR netdev
-// table is never there), and answers the JSON listing (asked only by `nftlb status`) when the test lets it: while
-// `block` exists it waits for `go`.
+// table is never there), and answers the JSON listing (asked only by `nftlb status`, when its netlink dump of the
+// counters fails) when the test lets it: while `block` exists it waits for `go`.
 function fakeNft(dir: string): string {
   const nft = join(dir, 'nft');
   writeFileSync(
@@ -123,6 +123,22 @@ echo "fake nft: $*" >&2; exit 1
   );
   chmodSync(nft, 0o755);
   return nft;
+}
+
+// A fake conntrack for the same: lists no entries, and while \`block\` exists first waits for \`go\` (the status part of a
+// scrape reads conntrack; its counters come from a netlink dump, and its live check from apply's record).
+function fakeConntrack(dir: string): string {
+  const conntrack = join(dir, 'conntrack');
+  writeFileSync(
+    conntrack,
+    `#!/bin/sh
+d=${dir}
+if [ -e $d/block ]; then n=0; while [ ! -e $d/go ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
+exit 0
+`,
+  );
+  chmodSync(conntrack, 0o755);
+  return conntrack;
 }
 
 const lines = (file: string): number => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0);
@@ -169,7 +185,7 @@ test.serial(
     const env = {
       ...process.env,
       NFTLB_NFT: fakeNft(s.dir),
-      NFTLB_CONNTRACK: '/nonexistent/conntrack',
+      NFTLB_CONNTRACK: fakeConntrack(s.dir),
       NFTLB_FLOCK: 'flock',
     };
     const child = watchWithMetrics(s, '127.0.0.1:0', [], { env, reject: false, stdin: 'ignore' });
@@ -192,7 +208,7 @@ test.serial(
       const complaint = await promtool(t, m.body);
       if (complaint !== 'skipped') t.is(complaint, null, m.body);
 
-      // A scrape whose status part hangs (nft's listing waits for `go`) does not hold up the checks.
+      // A scrape whose status part hangs (conntrack's listing waits for `go`) does not hold up the checks.
       writeFileSync(join(s.dir, 'block'), '');
       let answered = false;
       const slow = get(url).then((r) => ((answered = true), r));

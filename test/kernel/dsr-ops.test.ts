@@ -7,6 +7,7 @@ import type { Status } from '../../src/ops/status.js';
 import { openLongLived, probe } from './support/client.js';
 import { setupDsrBackends, startDsrServers, withDsrTopology, type DsrTopology } from './support/dsr-topology.js';
 import { kernelTest } from './support/kernel-test.js';
+import { countersAgree } from './support/rule-counters.js';
 import { counts } from './support/nftlb.js';
 import { nftlb, ruleset, workDir, writeConfig } from './support/ops.js';
 
@@ -105,6 +106,13 @@ kernelTest(
         ],
       );
       t.is(st.services[0]!.newConnections, 6);
+      // The counters status read from perl's netlink dump of each table's rules are nft's, in both tables.
+      await countersAgree(t, topo.exec, topo.lb, 'inet', 'nftlb');
+      const netdev = await countersAgree(t, topo.exec, topo.lb, 'netdev', 'nftlb_dsr');
+      t.true(
+        [...netdev.values()].some((c) => c.packets > 0),
+        'the DSR chains counted packets',
+      );
       t.is((await nftlb(topo, ['diff', '-c', b], env)).exitCode, EXIT.ok);
 
       // doctor: the segment is sound; then a backend answers ARP for the VIP (arp_ignore back to 0) and doctor says so.

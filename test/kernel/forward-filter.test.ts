@@ -8,6 +8,7 @@ import { listenersFor, startBackends } from './support/backends.js';
 import { spawnNode } from './support/child.js';
 import { probe, type ProbeResult } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
+import { countersAgree } from './support/rule-counters.js';
 import { nftlb, workDir, writeConfig } from './support/ops.js';
 import { withTopology, type Topology } from './support/topology.js';
 
@@ -99,6 +100,9 @@ kernelTest(
       };
       t.is(status.forward?.policy, 'drop');
       t.true((status.forward?.dropped?.packets ?? 0) >= 6, JSON.stringify(status.forward));
+      const dumped = await countersAgree(t, topo.exec, topo.lb, 'inet', 'nftlb');
+      // Read later: the same drops, or more (a late retransmission).
+      t.true((dumped.get('forward_filter')?.packets ?? -1) >= status.forward!.dropped!.packets);
       const prom = (await nftlb(topo, ['status', '--prometheus', '-c', file], env)).stdout;
       t.regex(prom, /^nftlb_forward_dropped_packets_total\{table="nftlb"\} \d+$/m);
       t.regex(

@@ -1,10 +1,12 @@
 // nftlb status against the real kernel: its counts equal the connections the test made.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Status } from '../../src/ops/status.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { openLongLived, probe, tally } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
+import { countersAgree } from './support/rule-counters.js';
 import { withTopology } from './support/topology.js';
 import { nftlb, webConfig, workDir, writeConfig } from './support/ops.js';
 
@@ -13,7 +15,12 @@ kernelTest(
   async (t) => {
     await withTopology({}, async (topo) => {
       const dir = workDir();
-      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir };
+      // nft through a wrapper that logs its arguments: status must not list the table with nft -j (it reads the
+      // counters from perl's netlink dump of the rules).
+      const nftLog = join(dir, 'nft.log');
+      const wrapper = join(dir, 'nft-logged');
+      writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> ${nftLog}\nexec nft "$@"\n`, { mode: 0o755 });
+      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir, NFTLB_NFT: wrapper };
       await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
       // Byte counts need conntrack accounting; a per-namespace sysctl, set only in the test's lb namespace.
       await topo.exec(topo.lb, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
@@ -31,8 +38,10 @@ kernelTest(
       t.is(made.get('error'), undefined, 'every connection succeeded');
       const hold = await openLongLived(topo, { target: topo.vip4, port: 80 });
 
+      writeFileSync(nftLog, '');
       const r = await nftlb(topo, ['status', '-c', cfg, '--json'], env);
       t.is(r.exitCode, EXIT.ok, r.stderr);
+      t.false(/(^| )-j( |$)/m.test(readFileSync(nftLog, 'utf8')), readFileSync(nftLog, 'utf8'));
       const s = JSON.parse(r.stdout) as Status & { command: string; result: string; error: unknown };
       t.like(s, { command: 'status', result: 'ok', error: null });
       t.is(s.live, 'matches');
@@ -40,6 +49,8 @@ kernelTest(
       t.true((s.conntrack.entries ?? 0) >= 61, 'every entry of the namespace was read');
       const web = s.services.find((x) => x.name === 'web');
       t.is(web?.newConnections, 61, '60 probes + 1 long-lived connection');
+      // Status read them from perl's netlink dump of the rules: nft's own listing says the same for every chain.
+      t.is((await countersAgree(t, topo.exec, topo.lb, 'inet', 'nftlb')).get('svc_web_v4')?.packets, 61);
       const sticky = s.services.find((x) => x.name === 'sticky');
       t.is(sticky?.newConnections, 0);
       for (const b of web?.backends ?? []) {
@@ -55,7 +66,6 @@ kernelTest(
 
       const prom = await nftlb(topo, ['status', '-c', cfg, '--prometheus', '--output', join(dir, 'nftlb.prom')], env);
       t.is(prom.exitCode, EXIT.ok, prom.stderr);
-      const { readFileSync } = await import('node:fs');
       const text = readFileSync(join(dir, 'nftlb.prom'), 'utf8');
       t.true(text.includes('nftlb_service_new_connections_total{table="nftlb",service="web"} 61\n'), text);
       t.regex(text, /^nftlb_build_info\{table="nftlb",version="[^"]+",node="v[\d.]+"\} 1$/m);

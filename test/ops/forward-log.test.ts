@@ -9,7 +9,6 @@ import { EXIT } from '../../src/cli/exit-codes.js';
 import { statusCommand } from '../../src/cli/status.js';
 import { checkConfig } from '../../src/config/read.js';
 import { parsePrefix } from '../../src/model/address.js';
-import { forwardDropsOfJson } from '../../src/nft/forward.js';
 import { applyRecordFile } from '../../src/ops/apply-record.js';
 import type { Status } from '../../src/ops/status.js';
 import { viewOf } from '../../src/ops/view.js';
@@ -58,11 +57,6 @@ test('the model: policy accept is no filter; log new: false logs nothing; defaul
 });
 
 const DROPS = { rule: { chain: 'forward_filter', expr: [{ counter: { packets: 12, bytes: 720 } }, { drop: null }] } };
-
-test('forwardDropsOfJson: the filter counter, or null without a filter', (t) => {
-  t.deepEqual(forwardDropsOfJson([{ rule: { chain: 'pick', expr: [] } }, DROPS]), { packets: 12, bytes: 720 });
-  t.is(forwardDropsOfJson([{ rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 1, bytes: 1 } }] } }]), null);
-});
 
 test('status shows the forward filter and its drops (table, JSON, Prometheus); a config without one shows nothing new', async (t) => {
   const s = scratch(`forward: { policy: drop, accept: ["2001:db8:3::/48"] }\n${CONFIG}`);

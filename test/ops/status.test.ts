@@ -5,7 +5,7 @@ import { prometheus, statusCommand, table } from '../../src/cli/status.js';
 import { FORWARD_NAMES } from '../../src/nft/forward.js';
 import { serviceChain } from '../../src/nft/names.js';
 import { PERSIST_NAMES } from '../../src/nft/persistence.js';
-import { buildStatus, ConntrackFigures } from '../../src/ops/status.js';
+import { buildStatus, ConntrackFigures, liveFiguresOfJson } from '../../src/ops/status.js';
 import { plan } from '../../src/plan/plan.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { scriptTableRefs } from '../../src/nft/tables.js';
@@ -83,6 +83,33 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
   );
   const text = await runCommand(statusCommand, ['-c', s.config], e2, { NFTLB_STATE_DIR: s.dir });
   t.regex(text.stdout, /^table inet nftlb: live table matches the config\nSERVICE +BACKEND/);
+});
+
+test('status reads the counters from the kernel rule dump, and from nft -j list when that dump fails', async (t) => {
+  const s = scratch(CONFIG);
+  const json = JSON.stringify({
+    nftables: [
+      { rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 7, bytes: 420 } }] } },
+      { rule: { chain: 'svc_web_v6', expr: [{ counter: { packets: 3, bytes: 240 } }] } },
+    ],
+  });
+  const exec = fakeSystem({ conntrack: CT, json });
+  const env = { NFTLB_STATE_DIR: s.dir, NFTLB_LOCK: s.lock };
+  t.is((await runCommand(applyCommand, ['-c', s.config], exec, env)).code, 0);
+  const listedJson = (): boolean => exec.calls.some((c) => c.cmd.endsWith('nft') && c.args.includes('-j'));
+  const status = async (): Promise<Status> => {
+    exec.calls.length = 0;
+    const r = await runCommand(statusCommand, ['-c', s.config, '--json'], exec, env);
+    t.is(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Status;
+  };
+  const dumped = await status();
+  t.is(dumped.services[0]!.newConnections, 10);
+  t.false(listedJson(), 'no nft listing');
+  exec.countersDown = true;
+  const listed = await status();
+  t.true(listedJson(), 'the dump failed: nft -j list');
+  t.deepEqual(listed, dumped);
 });
 
 test('status after apply: the record of that load stands for the render and the listing until a transaction since', async (t) => {
@@ -223,7 +250,7 @@ test('buildStatus: DSR counters, persistence entries by tag, overrides and forwa
       live: json === null ? 'differs' : 'matches',
       configFingerprint: 'f',
       liveFingerprint: 'f',
-      json,
+      counted: json === null ? null : liveFiguresOfJson(json),
       conntrack,
       ctReason: null,
     });

@@ -4,6 +4,7 @@
 import { NftlbError } from '../../src/common/errors.js';
 import type { ExecResult, Executor, Interactive, LineStream, Started } from '../../src/system/executor.js';
 import { resolveHost, type Host } from '../../src/system/host.js';
+import { RULE_COUNTERS_PROGRAM } from '../../src/system/rule-counters.js';
 
 /** One table the fake kernel holds: what nftlb reads back (comment, chains, sets), not its rules or elements. */
 export interface FakeTable {
@@ -71,6 +72,8 @@ export class FakeSystem implements Executor {
   generation = 1;
   /** perl cannot read the generation (as without netlink). */
   perlDown = false;
+  /** perl's dump of a table's rule counters fails (src/system/rule-counters.ts), as for a reply it cannot read. */
+  countersDown = false;
   /** Outputs of other programs by `cmd args`: e.g. `flock --version`. */
   outputs = new Map<string, ExecResult>();
   /** `nft -i` sessions (Executor.interact) can be started; off: interact fails as for a missing program. */
@@ -145,10 +148,31 @@ export class FakeSystem implements Executor {
     // Programs by name, wherever they are ($NFTLB_NFT=/opt/nft is nft).
     const name = cmd.slice(cmd.lastIndexOf('/') + 1);
     if (name === 'nft') return this.nft(args, input ?? '');
-    if (name === 'perl')
-      return this.perlDown ? fail('perl: cannot open a netlink socket', 2) : ok(`${this.generation}\n`);
+    if (name === 'perl') {
+      if (this.perlDown) return fail('perl: cannot open a netlink socket', 2);
+      if (args[1] === RULE_COUNTERS_PROGRAM) return this.ruleCounters(args[2]!, args[3]!);
+      return ok(`${this.generation}\n`);
+    }
     if (name === 'conntrack') return this.conntrackRun(args);
     return fail(`fake system: unexpected ${cmd} ${a}`, 127);
+  }
+
+  // The counters program's output for a table, from the rules of its JSON listing (`json`): one line per counter among a
+  // rule's own expressions, then `done`; a table without a listing has no rules.
+  private ruleCounters(family: string, table: string): ExecResult {
+    if (this.countersDown) return fail('', 7);
+    const name = ({ 1: 'inet', 2: 'ip', 10: 'ip6', 5: 'netdev' } as Record<string, string>)[family] ?? '?';
+    const items = (JSON.parse(this.json.get(key(name, table)) ?? '{"nftables": []}') as { nftables: unknown[] })
+      .nftables;
+    let out = '';
+    for (const item of items) {
+      const rule = (item as { rule?: { chain?: string; expr?: unknown[] } }).rule;
+      for (const x of rule?.expr ?? []) {
+        const c = (x as { counter?: { packets: number; bytes: number } }).counter;
+        if (c !== undefined) out += `${rule!.chain!}\t${c.packets}\t${c.bytes}\n`;
+      }
+    }
+    return ok(`${out}done\n`);
   }
 
   async start(cmd: string, args: readonly string[]): Promise<Started> {
