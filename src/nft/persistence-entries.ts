@@ -62,6 +62,49 @@ export function entriesOfJson(items: readonly unknown[]): LiveEntry[] {
   return out;
 }
 
+/** An element of an entry map as the kernel holds it (src/system/set-elements.ts reads them): key and data bytes, as
+ *  nf_tables stores them, and the milliseconds until it expires. */
+export interface KernelElement {
+  readonly key: Uint8Array;
+  readonly data: Uint8Array | null;
+  readonly expiresMs: number | null;
+}
+
+// The byte order nf_tables keeps a mark in: the host's (nft's `mark` type is host-endian).
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const mark32 = (b: Uint8Array, at: number): number => {
+  const v = new DataView(b.buffer, b.byteOffset + at, 4);
+  return v.getUint32(0, HOST_LE);
+};
+const ipv4 = (b: Uint8Array, at: number): string => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+
+// The entries of one entry map among the kernel's elements: the same entries entriesOfJson finds in nft's listing of
+// that map. The key is the concatenation nftlb declares, each part in 4-byte registers: the service mark, then the
+// client's IPv4 address (and in persist4_daddr the VIP's), or in persist6 the first 96 bits of the client's IPv6
+// address; the value is the backend tag. The time left is in whole seconds, rounded down, as nft lists it. Elements
+// that do not have the shape nftlb writes are skipped.
+export function entriesOfElements(map: Ident, elements: readonly KernelElement[]): LiveEntry[] {
+  const size = map === PERSIST_NAMES.v6 ? 16 : map === PERSIST_NAMES.v4daddr ? 12 : map === PERSIST_NAMES.v4 ? 8 : 0;
+  const out: LiveEntry[] = [];
+  if (size === 0) return out;
+  for (const e of elements) {
+    if (e.key.length !== size || e.data === null || e.data.length !== 4) continue;
+    const client =
+      map === PERSIST_NAMES.v6
+        ? (ipaddr.fromByteArray([...e.key.subarray(4, 16), 0, 0, 0, 0]) as ipaddr.IPv6).toRFC5952String()
+        : ipv4(e.key, 4);
+    out.push({
+      map,
+      mark: mark32(e.key, 0),
+      client,
+      vip: map === PERSIST_NAMES.v4daddr ? ipv4(e.key, 8) : null,
+      tag: mark32(e.data, 0),
+      expires: e.expiresMs === null ? null : Math.floor(e.expiresMs / 1000),
+    });
+  }
+  return out;
+}
+
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 // The key of an entry as nft reads it in an element list.

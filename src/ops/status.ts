@@ -13,8 +13,10 @@ import { inetTableRef, ownedTableRefs, scriptTableRefs } from '../nft/tables.js'
 import type { TableRef } from '../nft/ast.js';
 import { judgeNoop, readNoopRecord } from './noop.js';
 import { listenerView } from './view.js';
-import { serviceChain } from '../nft/names.js';
-import { entriesOfJson, type LiveEntry } from '../nft/persistence-entries.js';
+import { serviceChain, type Ident } from '../nft/names.js';
+import { entriesOfElements, entriesOfJson, type LiveEntry } from '../nft/persistence-entries.js';
+import { ENTRY_MAPS } from '../nft/persistence.js';
+import { readSetElements } from '../system/set-elements.js';
 import { FORWARD_NAMES, type ForwardDrops } from '../nft/forward.js';
 import { readRuleCounters, type ChainCounts } from '../system/rule-counters.js';
 import { clusterStatus, type ClusterStatus } from '../cluster/status.js';
@@ -140,24 +142,28 @@ export interface LiveFigures {
   readonly entries: readonly LiveEntry[];
 }
 
-// The live tables' figures. The counters come from the kernel's dump of each table's rules (src/system/rule-counters.ts:
-// tens of milliseconds where nft's listing takes ~0.45 s at 10,000 services and ~2.9 s at 50,000); nft's JSON listing
-// of the tables is read instead when that dump is not available, and when the persistence entries are wanted (the
-// elements of the entry maps: nftlb reads those only through nft).
+// The live tables' figures, from the kernel's dumps: each table's rules for the counters (src/system/rule-counters.ts:
+// tens of milliseconds where nft's listing takes ~0.45 s at 10,000 services and ~2.9 s at 50,000) and, when the
+// persistence entries are wanted, the elements of the entry maps (src/system/set-elements.ts; they are in the inet
+// table). nft's JSON listing of the tables is read instead when a dump is not available.
 async function readLiveFigures(host: Host, tables: readonly TableRef[], entries: boolean): Promise<LiveFigures> {
-  if (!entries) {
+  const dumped = async (): Promise<LiveFigures | null> => {
     const counters = new Map<string, ChainCounts>();
-    let read = true;
     for (const t of tables) {
       const c = await readRuleCounters(host, t);
-      if (c === null) {
-        read = false;
-        break;
-      }
+      if (c === null) return null;
       for (const [chain, n] of c) addCounts(counters, chain, n);
     }
-    if (read) return { counters, entries: [] };
-  }
+    if (!entries) return { counters, entries: [] };
+    const inet = tables.find((t) => t.family === 'inet');
+    const maps = inet === undefined ? null : await readSetElements(host, inet, ENTRY_MAPS);
+    if (maps === null) return null;
+    const live: LiveEntry[] = [];
+    for (const [name, elements] of maps) for (const e of entriesOfElements(name as Ident, elements)) live.push(e);
+    return { counters, entries: live };
+  };
+  const read = await dumped();
+  if (read !== null) return read;
   // Concatenated, never spread into push: a large listing can hold more items than a call takes arguments (~120,000).
   let json: unknown[] = [];
   for (const t of tables) json = json.concat((await readLiveJson(host, t, undefined, { elements: entries })) ?? []);

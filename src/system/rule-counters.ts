@@ -10,7 +10,7 @@ import type { Host } from './host.js';
 // was interrupted by a transaction three times in a row) is null, and the caller lists the table with nft instead.
 
 /** nf_tables' family numbers (NFPROTO_*) of the families nftlb's tables use. */
-const NFPROTO = { inet: 1, ip: 2, ip6: 10, netdev: 5 } as const;
+export const NFPROTO = { inet: 1, ip: 2, ip6: 10, netdev: 5 } as const;
 
 /** The program: ARGV family number and table name. An NFT_MSG_GETRULE (7) dump request (NLM_F_REQUEST | NLM_F_DUMP)
  *  filtered by NFTA_RULE_TABLE (1). For each rule message: its NFTA_RULE_CHAIN (2), and in NFTA_RULE_EXPRESSIONS (4)

@@ -1,12 +1,12 @@
 // nftlb status against the real kernel: its counts equal the connections the test made.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Status } from '../../src/ops/status.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { openLongLived, probe, tally } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
-import { countersAgree } from './support/rule-counters.js';
+import { countersAgree, loggedNft } from './support/rule-counters.js';
 import { withTopology } from './support/topology.js';
 import { nftlb, webConfig, workDir, writeConfig } from './support/ops.js';
 
@@ -17,10 +17,8 @@ kernelTest(
       const dir = workDir();
       // nft through a wrapper that logs its arguments: status must not list the table with nft -j (it reads the
       // counters from perl's netlink dump of the rules).
-      const nftLog = join(dir, 'nft.log');
-      const wrapper = join(dir, 'nft-logged');
-      writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> ${nftLog}\nexec nft "$@"\n`, { mode: 0o755 });
-      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir, NFTLB_NFT: wrapper };
+      const nft = loggedNft(dir);
+      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: dir, NFTLB_NFT: nft.path };
       await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
       // Byte counts need conntrack accounting; a per-namespace sysctl, set only in the test's lb namespace.
       await topo.exec(topo.lb, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
@@ -38,10 +36,10 @@ kernelTest(
       t.is(made.get('error'), undefined, 'every connection succeeded');
       const hold = await openLongLived(topo, { target: topo.vip4, port: 80 });
 
-      writeFileSync(nftLog, '');
+      nft.reset();
       const r = await nftlb(topo, ['status', '-c', cfg, '--json'], env);
       t.is(r.exitCode, EXIT.ok, r.stderr);
-      t.false(/(^| )-j( |$)/m.test(readFileSync(nftLog, 'utf8')), readFileSync(nftLog, 'utf8'));
+      t.false(nft.listedJson(), nft.log());
       const s = JSON.parse(r.stdout) as Status & { command: string; result: string; error: unknown };
       t.like(s, { command: 'status', result: 'ok', error: null });
       t.is(s.live, 'matches');

@@ -5,6 +5,7 @@ import { NftlbError } from '../../src/common/errors.js';
 import type { ExecResult, Executor, Interactive, LineStream, Started } from '../../src/system/executor.js';
 import { resolveHost, type Host } from '../../src/system/host.js';
 import { RULE_COUNTERS_PROGRAM } from '../../src/system/rule-counters.js';
+import { SET_ELEMENTS_PROGRAM } from '../../src/system/set-elements.js';
 
 /** One table the fake kernel holds: what nftlb reads back (comment, chains, sets), not its rules or elements. */
 export interface FakeTable {
@@ -151,6 +152,8 @@ export class FakeSystem implements Executor {
     if (name === 'perl') {
       if (this.perlDown) return fail('perl: cannot open a netlink socket', 2);
       if (args[1] === RULE_COUNTERS_PROGRAM) return this.ruleCounters(args[2]!, args[3]!);
+      // The fake holds no element bytes: a dump of set elements fails, and status lists the table with nft instead.
+      if (args[1] === SET_ELEMENTS_PROGRAM) return fail('', 7);
       return ok(`${this.generation}\n`);
     }
     if (name === 'conntrack') return this.conntrackRun(args);

@@ -1,6 +1,8 @@
 // The counters of a live table read both ways: perl's netlink dump of its rules (src/system/rule-counters.ts, what
 // `nftlb status` reads) and nft's own JSON listing, which must say the same for every chain.
 import type { ExecutionContext } from 'ava';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { liveFiguresOfJson } from '../../../src/ops/status.js';
 import { parseRuleCounters, RULE_COUNTERS_PROGRAM, type ChainCounts } from '../../../src/system/rule-counters.js';
 import type { ExecResult } from './topology.js';
@@ -39,4 +41,20 @@ export async function countersAgree(
   }
   t.fail(`the counters of ${family} ${table} kept moving`);
   return new Map();
+}
+
+// nft through a wrapper in `dir` that logs its arguments (for NFTLB_NFT): `listedJson()` says whether nft was asked for
+// a JSON listing since `reset()` (status must not be, while its netlink dumps work).
+export function loggedNft(dir: string): { path: string; reset(): void; listedJson(): boolean; log(): string } {
+  const log = join(dir, 'nft.log');
+  const path = join(dir, 'nft-logged');
+  writeFileSync(path, `#!/bin/sh\necho "$*" >> ${log}\nexec nft "$@"\n`, { mode: 0o755 });
+  writeFileSync(log, '');
+  const text = (): string => readFileSync(log, 'utf8');
+  return {
+    path,
+    reset: () => writeFileSync(log, ''),
+    listedJson: () => /(^| )-j( |$)/m.test(text()),
+    log: text,
+  };
 }
