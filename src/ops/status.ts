@@ -100,26 +100,30 @@ export interface Status {
 export async function readStatus(host: Host, o: { config: string; stage?: (what: string) => void }): Promise<Status> {
   const stage = o.stage ?? (() => undefined);
   const { model } = await loadModel(o.config, stage);
+  // The kernel's dumps of the config's tables' counters (and entries) start now, while the config is planned: each is a
+  // process of its own. They describe the live tables when apply's record proves them unchanged since its load;
+  // otherwise they are taken again once a listing has said the tables match. (The tables are the script's: the inet
+  // one, and the netdev one when a service is DSR, as scriptTableRefs says of the plan.)
+  const entries = model.services.some((s) => s.persistence !== undefined);
+  const dsr = model.services.some((s) => s.dsr !== undefined);
+  const early = dumpedFigures(host, dsr ? ownedTableRefs(model.table) : [inetTableRef(model.table)], entries);
+  early.catch(() => undefined);
   stage(`planning ${model.services.length} services`);
   const { plan: p, health } = await desiredPlan(model, host);
   const checks = new Map(checkStatusView(model, health, p).map((r) => [r.id, r]));
-  stage('reading the live table');
-  const { fingerprint, tables, live, liveFingerprint } = await liveOf(host, o.config, p);
-  const counted =
-    live === 'matches'
-      ? await readLiveFigures(
-          host,
-          tables,
-          p.services.some((s) => s.persistence !== undefined),
-        )
-      : null;
-  stage('reading conntrack');
+  stage('reading the live table and conntrack');
+  // conntrack's listing while apply's record (else a listing) says whether the live tables match.
   const figures = new ConntrackFigures(p);
-  const ct = await readConntrack(
+  const reading = readConntrack(
     host,
     (e) => figures.add(e),
     (mark) => figures.counts(mark),
   );
+  reading.catch(() => undefined);
+  const { fingerprint, tables, live, liveFingerprint, proven } = await liveOf(host, o.config, p);
+  let counted: LiveFigures | null = null;
+  if (live === 'matches') counted = (proven ? await early : null) ?? (await readLiveFigures(host, tables, entries));
+  const ct = await reading;
   if (ct.kind === 'ok') figures.entries = ct.entries;
   const cluster = await clusterStatus(host, model);
   stage('putting the status together');
@@ -147,27 +151,31 @@ export interface LiveFigures {
 // persistence entries are wanted, the elements of the entry maps (src/system/set-elements.ts; they are in the inet
 // table). nft's JSON listing of the tables is read instead when a dump is not available.
 async function readLiveFigures(host: Host, tables: readonly TableRef[], entries: boolean): Promise<LiveFigures> {
-  const dumped = async (): Promise<LiveFigures | null> => {
-    const counters = new Map<string, ChainCounts>();
-    for (const t of tables) {
-      const c = await readRuleCounters(host, t);
-      if (c === null) return null;
-      for (const [chain, n] of c) addCounts(counters, chain, n);
-    }
-    if (!entries) return { counters, entries: [] };
-    const inet = tables.find((t) => t.family === 'inet');
-    const maps = inet === undefined ? null : await readSetElements(host, inet, ENTRY_MAPS);
-    if (maps === null) return null;
-    const live: LiveEntry[] = [];
-    for (const [name, elements] of maps) for (const e of entriesOfElements(name as Ident, elements)) live.push(e);
-    return { counters, entries: live };
-  };
-  const read = await dumped();
+  const read = await dumpedFigures(host, tables, entries);
   if (read !== null) return read;
   // Concatenated, never spread into push: a large listing can hold more items than a call takes arguments (~120,000).
   let json: unknown[] = [];
   for (const t of tables) json = json.concat((await readLiveJson(host, t, undefined, { elements: entries })) ?? []);
   return liveFiguresOfJson(json);
+}
+
+// The live tables' figures from the kernel's dumps alone (see readLiveFigures), or null when a dump failed.
+async function dumpedFigures(host: Host, tables: readonly TableRef[], entries: boolean): Promise<LiveFigures | null> {
+  const inet = tables.find((t) => t.family === 'inet');
+  const [dumps, maps] = await Promise.all([
+    Promise.all(tables.map((t) => readRuleCounters(host, t))),
+    entries && inet !== undefined ? readSetElements(host, inet, ENTRY_MAPS) : Promise.resolve(new Map()),
+  ]);
+  const counters = new Map<string, ChainCounts>();
+  for (const c of dumps) {
+    if (c === null) return null;
+    for (const [chain, n] of c) addCounts(counters, chain, n);
+  }
+  if (!entries) return { counters, entries: [] };
+  if (maps === null) return null;
+  const live: LiveEntry[] = [];
+  for (const [name, elements] of maps) for (const e of entriesOfElements(name as Ident, elements)) live.push(e);
+  return { counters, entries: live };
 }
 
 // The figures in nft's JSON listing of the tables (`nft -j list table`, items concatenated).
@@ -188,11 +196,18 @@ async function liveOf(
   host: Host,
   config: string,
   p: Plan,
-): Promise<{ fingerprint: string; tables: readonly TableRef[]; live: LiveState; liveFingerprint: string | null }> {
+): Promise<{
+  fingerprint: string;
+  tables: readonly TableRef[];
+  live: LiveState;
+  liveFingerprint: string | null;
+  /** apply's record proved the live tables are its load's (no transaction since). */
+  proven: boolean;
+}> {
   const verdict = await judgeNoop(host, config, await readNoopRecord(host, config));
   if (verdict.kind === 'hit') {
     const fingerprint = verdict.record.fingerprint;
-    return { fingerprint, tables: scriptTableRefs(p), live: 'matches', liveFingerprint: fingerprint };
+    return { fingerprint, tables: scriptTableRefs(p), live: 'matches', liveFingerprint: fingerprint, proven: true };
   }
   const { fingerprint, tables } = renderNftScript(p);
   const owned = await readOwnedTables(host, p.table);
@@ -201,6 +216,7 @@ async function liveOf(
     tables,
     live: liveState(owned, tables, fingerprint),
     liveFingerprint: previousFingerprint(owned),
+    proven: false,
   };
 }
 

@@ -161,7 +161,10 @@ async function statusWithSlowConntrack(args: string[], tty: boolean): Promise<{ 
   // Wait (bounded) for the line, or for 1.5 x the delay when none should come; then let conntrack answer.
   const until = Date.now() + 30_000;
   const quietFor = Date.now() + PROGRESS_DELAY_MS * 1.5;
-  while (!stderr.includes('reading conntrack') && Date.now() < (tty && !args.includes('--json') ? until : quietFor))
+  while (
+    !stderr.includes('reading the live table and conntrack') &&
+    Date.now() < (tty && !args.includes('--json') ? until : quietFor)
+  )
     await new Promise((r) => setTimeout(r, 20));
   release();
   await done;
@@ -171,7 +174,7 @@ async function statusWithSlowConntrack(args: string[], tty: boolean): Promise<{ 
 test('on a terminal, status shows what it waits for after a second, and erases it', async (t) => {
   const r = await statusWithSlowConntrack([], true);
   t.is(r.code, EXIT.ok);
-  t.regex(marked(r.stderr), /^<K>nftlb: reading conntrack \(\d+\.\d s\)/);
+  t.regex(marked(r.stderr), /^<K>nftlb: reading the live table and conntrack \(\d+\.\d s\)/);
   t.true(r.stderr.endsWith('\r\x1b[K'), JSON.stringify(r.stderr));
 });
 
