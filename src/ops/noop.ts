@@ -162,7 +162,14 @@ export async function writeNoopRecord(host: Host, config: string, r: NoopRecord 
 export type NoopVerdict =
   | { readonly kind: 'hit'; readonly record: NoopRecord }
   | { readonly kind: 'dead-trace'; readonly record: NoopRecord; readonly owner: TraceOwner }
-  | { readonly kind: 'miss'; readonly why: string };
+  | {
+      readonly kind: 'miss';
+      readonly why: string;
+      /** Set when only the kernel's side is not proven (the ruleset changed since the load): the record still describes
+       *  what a load of the config would be now (same text, health verdicts and overrides, nftlb and nft), so its
+       *  fingerprint is the config's. */
+      readonly inputs?: NoopRecord;
+    };
 
 const miss = (why: string): NoopVerdict => ({ kind: 'miss', why });
 
@@ -209,7 +216,7 @@ export async function judgeNoop(
   if (!sameIdentity(await programIdentity(host.nft), r.nft)) return miss('another nft program');
   const g = await rulesetGeneration(host);
   if (g === null) return miss('the ruleset generation cannot be read');
-  if (g !== r.generation) return miss('the ruleset changed since the load');
+  if (g !== r.generation) return { kind: 'miss', why: 'the ruleset changed since the load', inputs: r };
   if (r.trace !== null && !(await processAlive(r.trace.pid, r.trace.start)))
     return { kind: 'dead-trace', record: r, owner: r.trace };
   const settles = (!cfgByIdentity && cfg.settled) || (!filesByIdentity && state.settled && overrides.settled);

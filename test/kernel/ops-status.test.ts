@@ -75,8 +75,18 @@ kernelTest(
       );
       const human = await nftlb(topo, ['status', '-c', cfg], env);
       t.regex(human.stdout, /table inet nftlb: live table matches the config/);
-      // Until here apply's record proved the table was the one loaded (no listing); once someone else deletes it,
-      // status sees that from the listing.
+      // Another program's transaction (a table of its own): the record no longer proves the table, status lists it
+      // (without rendering: the record still describes a load of the config) and dumps its counters again.
+      await topo.nft('add table inet other\n');
+      nft.reset();
+      const other = JSON.parse((await nftlb(topo, ['status', '-c', cfg, '--json'], env)).stdout) as Status;
+      t.true(/-t/.test(nft.log()), `listed: ${nft.log()}`);
+      t.false(nft.listedJson(), nft.log());
+      t.is(other.live, 'matches');
+      t.deepEqual(other.fingerprint, s.fingerprint);
+      t.is(other.services.find((x) => x.name === 'web')?.newConnections, 61);
+      // Until here the live table was nftlb's last load; once someone else deletes it, status sees that from the
+      // listing.
       await topo.nft('delete table inet nftlb\n');
       const gone = JSON.parse((await nftlb(topo, ['status', '-c', cfg, '--json'], env)).stdout) as Status;
       t.is(gone.live, 'absent');

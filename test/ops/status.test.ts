@@ -6,10 +6,11 @@ import { FORWARD_NAMES } from '../../src/nft/forward.js';
 import { serviceChain } from '../../src/nft/names.js';
 import { PERSIST_NAMES } from '../../src/nft/persistence.js';
 import { buildStatus, ConntrackFigures, liveFiguresOfJson } from '../../src/ops/status.js';
+import { noopRecordFile } from '../../src/ops/noop.js';
 import { plan } from '../../src/plan/plan.js';
 import { renderNftScript } from '../../src/nft/script.js';
 import { scriptTableRefs } from '../../src/nft/tables.js';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelOf } from '../support/model.js';
 import { fakeSystem } from '../support/fake-system.js';
@@ -140,6 +141,18 @@ test('status after apply: the record of that load stands for the render and the 
   t.true(listed());
   t.is(listedAgain.live, 'matches');
   t.deepEqual(listedAgain.fingerprint, proven.fingerprint);
+  // The record still describes a load of the config (only the ruleset moved): the config's fingerprint is the
+  // record's, not rendered again. Shown by a record whose fingerprint is not the render's: the config side follows
+  // it, and the live table, listed, no longer matches.
+  const file = noopRecordFile(join(s.dir, 'run'), s.config);
+  const record = JSON.parse(readFileSync(file, 'utf8')) as { fingerprint: string };
+  writeFileSync(file, JSON.stringify({ ...record, fingerprint: 'f'.repeat(32) }));
+  const fromRecord = await status();
+  t.deepEqual(fromRecord.fingerprint, { config: 'f'.repeat(32), live: rendered });
+  t.is(fromRecord.live, 'differs');
+  // Once the config text changes, the record describes nothing: the fingerprint is rendered.
+  writeFileSync(s.config, `${readFileSync(s.config, 'utf8')}\n# edited\n`);
+  t.is((await status()).fingerprint.config, rendered);
   exec.dropTable('inet', 'nftlb');
   const gone = await status();
   t.is(gone.live, 'absent');
