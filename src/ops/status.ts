@@ -127,7 +127,7 @@ export async function readStatus(host: Host, o: { config: string; stage?: (what:
     late.catch(() => undefined);
   });
   let counted: LiveFigures | null = null;
-  if (live === 'matches') counted = (await (proven ? early : late)) ?? (await readLiveFigures(host, tables, entries));
+  if (live === 'matches') counted = (await (proven ? early : late)) ?? (await listedFigures(host, tables, entries));
   const ct = await reading;
   if (ct.kind === 'ok') figures.entries = ct.entries;
   const cluster = await clusterStatus(host, model);
@@ -151,20 +151,10 @@ export interface LiveFigures {
   readonly entries: readonly LiveEntry[];
 }
 
-// The live tables' figures, from the kernel's dumps: each table's rules for the counters (src/system/rule-counters.ts:
+// The live tables' figures from the kernel's dumps: each table's rules for the counters (src/system/rule-counters.ts:
 // tens of milliseconds where nft's listing takes ~0.45 s at 10,000 services and ~2.9 s at 50,000) and, when the
 // persistence entries are wanted, the elements of the entry maps (src/system/set-elements.ts; they are in the inet
-// table). nft's JSON listing of the tables is read instead when a dump is not available.
-async function readLiveFigures(host: Host, tables: readonly TableRef[], entries: boolean): Promise<LiveFigures> {
-  const read = await dumpedFigures(host, tables, entries);
-  if (read !== null) return read;
-  // Concatenated, never spread into push: a large listing can hold more items than a call takes arguments (~120,000).
-  let json: unknown[] = [];
-  for (const t of tables) json = json.concat((await readLiveJson(host, t, undefined, { elements: entries })) ?? []);
-  return liveFiguresOfJson(json);
-}
-
-// The live tables' figures from the kernel's dumps alone (see readLiveFigures), or null when a dump failed.
+// table); null when a dump failed (then listedFigures reads them).
 async function dumpedFigures(host: Host, tables: readonly TableRef[], entries: boolean): Promise<LiveFigures | null> {
   const inet = tables.find((t) => t.family === 'inet');
   const [dumps, maps] = await Promise.all([
@@ -181,6 +171,14 @@ async function dumpedFigures(host: Host, tables: readonly TableRef[], entries: b
   const live: LiveEntry[] = [];
   for (const [name, elements] of maps) for (const e of entriesOfElements(name as Ident, elements)) live.push(e);
   return { counters, entries: live };
+}
+
+// The live tables' figures from nft's JSON listing of them, for when a dump failed.
+async function listedFigures(host: Host, tables: readonly TableRef[], entries: boolean): Promise<LiveFigures> {
+  // Concatenated, never spread into push: a large listing can hold more items than a call takes arguments (~120,000).
+  let json: unknown[] = [];
+  for (const t of tables) json = json.concat((await readLiveJson(host, t, undefined, { elements: entries })) ?? []);
+  return liveFiguresOfJson(json);
 }
 
 // The figures in nft's JSON listing of the tables (`nft -j list table`, items concatenated).
