@@ -42,7 +42,12 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
         try {
           const t0 = performance.now();
           const host = hostOf(ctx, exec, { node: opts.node, clusterDir: opts.clusterDir });
-          const s = await readStatus(host, { config: opts.config, stage: (x) => out.progress.step(x) });
+          let source = '';
+          const s = await readStatus(host, {
+            config: opts.config,
+            stage: (x) => out.progress.step(x),
+            source: (x) => (source = x),
+          });
           out.progress.step('writing');
           const pieces = json ? [statusJson(s)] : opts.prometheus ? prometheus(s) : [table(s)];
           if (opts.output !== undefined) await writeFileAtomic(opts.output, pieces.join(''));
@@ -50,7 +55,7 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
           out.progress.done();
           const backends = s.services.reduce((n, svc) => n + svc.backends.length, 0);
           out.detail(
-            `${s.tables.map((t) => `table ${t}`).join(' and ')}: live ${s.live}; ${s.services.length} services, ${backends} backends; conntrack: ${s.conntrack.available ? `${s.conntrack.entries ?? 0} entries` : 'unavailable'} (${since(t0)})`,
+            `${s.tables.map((t) => `table ${t}`).join(' and ')}: live ${s.live}; ${s.services.length} services, ${backends} backends; conntrack: ${s.conntrack.available ? `${s.conntrack.entries ?? 0} entries` : 'unavailable'}; ${source} (${since(t0)})`,
           );
           ctx.exit(EXIT.ok);
         } catch (e) {

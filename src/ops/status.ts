@@ -96,8 +96,12 @@ export interface Status {
   readonly cluster?: ClusterStatus;
 }
 
-// Reads config + live table + conntrack into one status. `stage` hears each stage as it starts (the progress line).
-export async function readStatus(host: Host, o: { config: string; stage?: (what: string) => void }): Promise<Status> {
+// Reads config + live table + conntrack into one status. `stage` hears each stage as it starts (the progress line);
+// `source` hears where the live tables' figures came from (`status -v`).
+export async function readStatus(
+  host: Host,
+  o: { config: string; stage?: (what: string) => void; source?: (what: string) => void },
+): Promise<Status> {
   const stage = o.stage ?? (() => undefined);
   const { model } = await loadModel(o.config, stage);
   // The kernel's dumps of the config's tables' counters (and entries) start now, while the config is planned: each is a
@@ -126,8 +130,16 @@ export async function readStatus(host: Host, o: { config: string; stage?: (what:
     late = dumpedFigures(host, listed, entries);
     late.catch(() => undefined);
   });
-  let counted: LiveFigures | null = null;
-  if (live === 'matches') counted = (await (proven ? early : late)) ?? (await listedFigures(host, tables, entries));
+  let counted: LiveFigures | null = (await (proven ? early : late)) ?? null;
+  const what = entries ? 'counters and persistence entries' : 'counters';
+  if (live !== 'matches') {
+    counted = null;
+    o.source?.(`${what}: not read (the live tables do not match the config)`);
+  } else if (counted !== null) o.source?.(`${what}: netlink dumps of the tables`);
+  else {
+    counted = await listedFigures(host, tables, entries);
+    o.source?.(`${what}: nft's JSON listing (a netlink dump failed)`);
+  }
   const ct = await reading;
   if (ct.kind === 'ok') figures.entries = ct.entries;
   const cluster = await clusterStatus(host, model);

@@ -77,7 +77,14 @@ test('-v: each command says what it did, with counts and times; -q and -v togeth
   const c = await runCommand(checkCommand, ['-c', s.config, '--verbose'], exec);
   t.regex(c.stderr, /table nftlb, 2 services, 5 backends/);
   const st = await runCommand(statusCommand, ['-c', s.config, '-v'], exec, env);
-  t.regex(st.stderr, /^nftlb: table inet nftlb: live matches; 2 services, 5 backends; conntrack: 0 entries/m);
+  t.regex(
+    st.stderr,
+    /^nftlb: table inet nftlb: live matches; 2 services, 5 backends; conntrack: 0 entries; counters: netlink dumps of the tables \(\d+ ms\)$/m,
+  );
+  // Where the counters came from when the dump fails.
+  exec.countersDown = true;
+  const listed = await runCommand(statusCommand, ['-c', s.config, '-v'], exec, env);
+  t.regex(listed.stderr, /; counters: nft's JSON listing \(a netlink dump failed\) \(\d+ ms\)$/m);
   const d = await runCommand(diffCommand, ['-c', s.config, '--lock-file', s.lock, '-v'], exec, env);
   t.regex(d.stderr, /live matches, fingerprint [0-9a-f]+ \(live [0-9a-f]+\), 0 changes/);
   const both = await runCommand(applyCommand, ['-c', s.config, '-q', '-v'], exec);
