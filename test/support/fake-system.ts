@@ -4,6 +4,7 @@
 import { NftlbError } from '../../src/common/errors.js';
 import type { ExecResult, Executor, Interactive, LineStream, Started } from '../../src/system/executor.js';
 import { resolveHost, type Host } from '../../src/system/host.js';
+import { NFPROTO } from '../../src/system/netlink-dump.js';
 import { RULE_COUNTERS_PROGRAM } from '../../src/system/rule-counters.js';
 import { SET_ELEMENTS_PROGRAM } from '../../src/system/set-elements.js';
 
@@ -164,7 +165,7 @@ export class FakeSystem implements Executor {
   // rule's own expressions, then `done`; a table without a listing has no rules.
   private ruleCounters(family: string, table: string): ExecResult {
     if (this.countersDown) return fail('', 7);
-    const name = ({ 1: 'inet', 2: 'ip', 10: 'ip6', 5: 'netdev' } as Record<string, string>)[family] ?? '?';
+    const name = Object.entries(NFPROTO).find(([, n]) => String(n) === family)?.[0] ?? '?';
     const items = (JSON.parse(this.json.get(key(name, table)) ?? '{"nftables": []}') as { nftables: unknown[] })
       .nftables;
     let out = '';

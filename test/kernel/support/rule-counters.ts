@@ -4,10 +4,9 @@ import type { ExecutionContext } from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { liveFiguresOfJson } from '../../../src/ops/status.js';
+import { NFPROTO } from '../../../src/system/netlink-dump.js';
 import { parseRuleCounters, RULE_COUNTERS_PROGRAM, type ChainCounts } from '../../../src/system/rule-counters.js';
 import type { ExecResult } from './topology.js';
-
-const NFPROTO = { inet: '1', netdev: '5' } as const;
 
 // Asserts the dump and the listing agree on `family table` in namespace `ns`; returns the counters by chain. Traffic
 // still arriving could move a counter between the two reads: the listing is compared with a dump only when the dumps
@@ -22,7 +21,7 @@ export async function countersAgree(
   const sorted = (m: ReadonlyMap<string, ChainCounts>): [string, ChainCounts][] =>
     [...m].sort(([a], [b]) => a.localeCompare(b));
   const dump = async (): Promise<[string, ChainCounts][]> => {
-    const r = await exec(ns, ['perl', '-e', RULE_COUNTERS_PROGRAM, NFPROTO[family], table]);
+    const r = await exec(ns, ['perl', '-e', RULE_COUNTERS_PROGRAM, String(NFPROTO[family]), table]);
     // The namespace runner strips the final line feed the program prints.
     const m = r.exitCode === 0 ? parseRuleCounters(`${r.stdout}\n`) : null;
     if (m === null)
