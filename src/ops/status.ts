@@ -11,14 +11,14 @@ import { liveState, previousFingerprint, readOwnedTables, type LiveState } from 
 import { hasDsr } from '../plan/forwarding.js';
 import { inetTableRef, ownedTableRefs, scriptTableRefs } from '../nft/tables.js';
 import type { TableRef } from '../nft/ast.js';
-import { judgeNoop, readNoopRecord } from './noop.js';
+import { judgeNoop, readNoopRecord, type NoopVerdict } from './noop.js';
 import { listenerView } from './view.js';
 import { serviceChain, type Ident } from '../nft/names.js';
 import { entriesOfElements, entriesOfJson, type LiveEntry } from '../nft/persistence-entries.js';
 import { ENTRY_MAPS } from '../nft/persistence.js';
 import { readSetElements } from '../system/set-elements.js';
 import { FORWARD_NAMES, type ForwardDrops } from '../nft/forward.js';
-import { readRuleCounters, type ChainCounts } from '../system/rule-counters.js';
+import { addCounts, readRuleCounters, type ChainCounts } from '../system/rule-counters.js';
 import { clusterStatus, type ClusterStatus } from '../cluster/status.js';
 
 /** How the live tables relate to the config: absent, matches (same fingerprint), differs, or foreign (no fingerprint). */
@@ -104,19 +104,25 @@ export async function readStatus(
 ): Promise<Status> {
   const stage = o.stage ?? (() => undefined);
   const { model } = await loadModel(o.config, stage);
-  // The kernel's dumps of the config's tables' counters (and entries) start now, while the config is planned: each is a
-  // process of its own. They describe the live tables when apply's record proves them unchanged since its load;
-  // otherwise they are taken again once a listing has said the tables match. (The tables are the script's: the inet
-  // one, and the netdev one when a service is DSR, as scriptTableRefs says of the plan.)
+  // apply's record, judged once the config is read (a change to the file meanwhile shows as a change).
+  const verdict = await judgeNoop(host, o.config, await readNoopRecord(host, o.config));
+  // The kernel's dumps of the live tables' counters (and entries), each a process of its own: when the record proves
+  // the live tables are its load's, they start now and run while the config is planned (the tables are the script's:
+  // the inet one, and the netdev one when a service is DSR, as scriptTableRefs says of the plan); otherwise they run
+  // while the tables are listed.
   const entries = model.services.some((s) => s.persistence !== undefined);
   const dsr = model.services.some((s) => s.dsr !== undefined);
-  const early = dumpedFigures(host, dsr ? ownedTableRefs(model.table) : [inetTableRef(model.table)], entries);
-  early.catch(() => undefined);
+  let dumped: Promise<LiveFigures | null> = Promise.resolve(null);
+  const dump = (tables: readonly TableRef[]): void => {
+    dumped = dumpedFigures(host, tables, entries);
+    dumped.catch(() => undefined);
+  };
+  if (verdict.kind === 'hit') dump(dsr ? ownedTableRefs(model.table) : [inetTableRef(model.table)]);
   stage(`planning ${model.services.length} services`);
   const { plan: p, health } = await desiredPlan(model, host);
   const checks = new Map(checkStatusView(model, health, p).map((r) => [r.id, r]));
   stage('reading the live table and conntrack');
-  // conntrack's listing while apply's record (else a listing) says whether the live tables match.
+  // conntrack's listing meanwhile.
   const figures = new ConntrackFigures(p);
   const reading = readConntrack(
     host,
@@ -124,13 +130,8 @@ export async function readStatus(
     (mark) => figures.counts(mark),
   );
   reading.catch(() => undefined);
-  // Without the record's proof, the tables are listed, and dumped again meanwhile.
-  let late: Promise<LiveFigures | null> = Promise.resolve(null);
-  const { fingerprint, tables, live, liveFingerprint, proven } = await liveOf(host, o.config, p, (listed) => {
-    late = dumpedFigures(host, listed, entries);
-    late.catch(() => undefined);
-  });
-  let counted: LiveFigures | null = (await (proven ? early : late)) ?? null;
+  const { fingerprint, tables, live, liveFingerprint } = await liveOf(host, p, verdict, dump);
+  let counted = await dumped;
   const what = entries ? 'counters and persistence entries' : 'counters';
   if (live !== 'matches') {
     counted = null;
@@ -198,34 +199,21 @@ export function liveFiguresOfJson(json: readonly unknown[]): LiveFigures {
   return { counters: chainCounters(json), entries: entriesOfJson(json) };
 }
 
-function addCounts(into: Map<string, ChainCounts>, chain: string, n: ChainCounts): void {
-  const was = into.get(chain);
-  into.set(chain, was === undefined ? n : { packets: was.packets + n.packets, bytes: was.bytes + n.bytes });
-}
-
 // The config's fingerprint and tables, and how the live tables relate to them. When apply's record of its last load
-// of this config proves nothing changed since (src/ops/noop.ts: the same config text, health verdicts and overrides,
-// and no transaction in the kernel since), the live tables are the ones it loaded: neither the script is rendered nor
-// the tables listed. Otherwise they are listed (a hand edit, another load, a table nftlb did not make, another
-// program's transaction), and `listing` hears of it with the config's tables first; the script is rendered for its
-// fingerprint unless the record still describes a load of the config (only the ruleset moved since).
+// of this config proves nothing changed since (`verdict`, src/ops/noop.ts: the same config text, health verdicts and
+// overrides, and no transaction in the kernel since), the live tables are the ones it loaded: neither the script is
+// rendered nor the tables listed. Otherwise they are listed (a hand edit, another load, a table nftlb did not make,
+// another program's transaction), and `listing` hears of it with the config's tables first; the script is rendered
+// for its fingerprint unless the record still describes a load of the config (only the ruleset moved since).
 async function liveOf(
   host: Host,
-  config: string,
   p: Plan,
+  verdict: NoopVerdict,
   listing: (tables: readonly TableRef[]) => void,
-): Promise<{
-  fingerprint: string;
-  tables: readonly TableRef[];
-  live: LiveState;
-  liveFingerprint: string | null;
-  /** apply's record proved the live tables are its load's (no transaction since). */
-  proven: boolean;
-}> {
-  const verdict = await judgeNoop(host, config, await readNoopRecord(host, config));
+): Promise<{ fingerprint: string; tables: readonly TableRef[]; live: LiveState; liveFingerprint: string | null }> {
   if (verdict.kind === 'hit') {
     const fingerprint = verdict.record.fingerprint;
-    return { fingerprint, tables: scriptTableRefs(p), live: 'matches', liveFingerprint: fingerprint, proven: true };
+    return { fingerprint, tables: scriptTableRefs(p), live: 'matches', liveFingerprint: fingerprint };
   }
   // The config's fingerprint: the record's when it still describes a load of the config now (only the ruleset moved
   // since, e.g. another program's transaction), else rendered (~0.1 s at 10k services, ~0.5 s at 50k).
@@ -240,7 +228,6 @@ async function liveOf(
     tables,
     live: liveState(owned, tables, fingerprint),
     liveFingerprint: previousFingerprint(owned),
-    proven: false,
   };
 }
 
