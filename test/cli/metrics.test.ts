@@ -94,23 +94,26 @@ test('the server: GET /metrics answers, one scrape at a time shared by concurren
   t.false(await listening(port));
 });
 
-// A fake nft for the bundled nftlb: keeps the table nftlb loads (its fingerprint comment), lists it (the DSR netdev
-// table is never there), and answers the JSON listing (asked only by `nftlb status`, when its netlink dump of the
-// counters fails) when the test lets it: while `block` exists it waits for `go`.
+// A program the bundled nftlb runs instead of the real one: a shell script `name` in `dir`.
+function fakeProgram(dir: string, name: string, script: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, `#!/bin/sh\nd=${dir}\n${script}`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+// A fake nft: keeps the table nftlb loads (its fingerprint comment), lists it (the DSR netdev table is never there),
+// and answers the JSON listing (which `nftlb status` asks for only when its netlink dump of the counters fails).
 function fakeNft(dir: string): string {
-  const nft = join(dir, 'nft');
-  writeFileSync(
-    nft,
-    `#!/bin/sh
-d=${dir}
-case "$*" in
+  return fakeProgram(
+    dir,
+    'nft',
+    `case "$*" in
   "-t list table inet nftlb")
     [ -e $d/loaded.nft ] || { echo "Error: Could not process rule: No such file or directory" >&2; exit 1; }
     printf 'table inet nftlb {\\n%s\\n}\\n' "$(grep -m1 'comment "nftlb fingerprint' $d/loaded.nft)"; exit 0 ;;
   "-t list table netdev nftlb_dsr") echo "Error: Could not process rule: No such file or directory" >&2; exit 1 ;;
-  "-j list table inet nftlb"|"-j -t list table inet nftlb")
-    if [ -e $d/block ]; then n=0; while [ ! -e $d/go ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
-    echo '{"nftables": []}'; exit 0 ;;
+  "-j list table inet nftlb"|"-j -t list table inet nftlb") echo '{"nftables": []}'; exit 0 ;;
   "-t -f -")
     # The cheap listing of nftlb's tables (a script of list commands): the loaded table with its fingerprint.
     cat >/dev/null
@@ -121,24 +124,18 @@ esac
 echo "fake nft: $*" >&2; exit 1
 `,
   );
-  chmodSync(nft, 0o755);
-  return nft;
 }
 
-// A fake conntrack for the same: lists no entries, and while \`block\` exists first waits for \`go\` (the status part of a
-// scrape reads conntrack; its counters come from a netlink dump, and its live check from apply's record).
+// A fake conntrack: lists no entries, and while \`block\` exists first waits for \`go\` (the status part of a scrape
+// reads conntrack; its counters come from a netlink dump, and its live check from apply's record).
 function fakeConntrack(dir: string): string {
-  const conntrack = join(dir, 'conntrack');
-  writeFileSync(
-    conntrack,
-    `#!/bin/sh
-d=${dir}
-if [ -e $d/block ]; then n=0; while [ ! -e $d/go ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
+  return fakeProgram(
+    dir,
+    'conntrack',
+    `if [ -e $d/block ]; then n=0; while [ ! -e $d/go ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
 exit 0
 `,
   );
-  chmodSync(conntrack, 0o755);
-  return conntrack;
 }
 
 const lines = (file: string): number => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0);

@@ -79,12 +79,28 @@ kernelTest('kernel persistence: the entry maps dumped over netlink are the entri
     t.is(r.exitCode, EXIT.ok, r.stderr);
     t.false(nft.listedJson(), `status read the dumps, not nft -j list: ${nft.log()}`);
     const st = JSON.parse(r.stdout) as Status;
-    for (const s of st.services) {
-      const svc = (await nftlb(topo, ['persistence', 'list', '--json', '--service', s.name, '-c', file], env)).stdout;
-      const entries = (JSON.parse(svc) as { entries: { backend: string | null }[] }).entries;
+    // persistence list reads them from the dumps too (no nft listing), one entry per dumped one.
+    nft.reset();
+    const all = (await nftlb(topo, ['persistence', 'list', '--json', '-c', file], env)).stdout;
+    t.false(nft.listedJson(), `persistence list read the dumps: ${nft.log()}`);
+    const entries = (JSON.parse(all) as { entries: { service: string | null; backend: string | null }[] }).entries;
+    t.is(entries.length, dumped.length);
+    for (const s of st.services)
       for (const b of s.backends)
-        t.is(b.persistenceEntries, entries.filter((e) => e.backend === b.endpoint).length, `${s.name} ${b.endpoint}`);
-    }
+        t.is(
+          b.persistenceEntries,
+          entries.filter((e) => e.service === s.name && e.backend === b.endpoint).length,
+          `${s.name} ${b.endpoint}`,
+        );
+    // flush removes them all (the dumps find them, nft deletes them): nothing left in any map.
+    nft.reset();
+    const flushed = JSON.parse((await nftlb(topo, ['persistence', 'flush', '--json', '-c', file], env)).stdout) as {
+      flushed: number;
+    };
+    t.is(flushed.flushed, dumped.length);
+    t.false(nft.listedJson(), nft.log());
+    const left = await topo.exec(topo.lb, ['nft', '-j', 'list', 'table', 'inet', 'nftlb']);
+    t.deepEqual(entriesOfJson((JSON.parse(left.stdout) as { nftables: unknown[] }).nftables), []);
     await countersAgree(t, topo.exec, topo.lb, 'inet', 'nftlb');
   });
 });

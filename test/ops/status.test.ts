@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { parseConntrack } from '../../src/system/conntrack.js';
 import { prometheus, statusCommand, table } from '../../src/cli/status.js';
@@ -86,24 +86,28 @@ test('status joins config, rule counters and conntrack; --json and --prometheus 
   t.regex(text.stdout, /^table inet nftlb: live table matches the config\nSERVICE +BACKEND/);
 });
 
-test('status reads the counters from the kernel rule dump, and from nft -j list when that dump fails', async (t) => {
+// CONFIG applied on a fake system whose nft -j listing is `rules`; `status()` runs `status --json` with the calls
+// before it forgotten.
+async function appliedConfig(t: ExecutionContext, rules: unknown[]) {
   const s = scratch(CONFIG);
-  const json = JSON.stringify({
-    nftables: [
-      { rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 7, bytes: 420 } }] } },
-      { rule: { chain: 'svc_web_v6', expr: [{ counter: { packets: 3, bytes: 240 } }] } },
-    ],
-  });
-  const exec = fakeSystem({ conntrack: CT, json });
+  const exec = fakeSystem({ conntrack: CT, json: JSON.stringify({ nftables: rules }) });
   const env = { NFTLB_STATE_DIR: s.dir, NFTLB_LOCK: s.lock };
   t.is((await runCommand(applyCommand, ['-c', s.config], exec, env)).code, 0);
-  const listedJson = (): boolean => exec.calls.some((c) => c.cmd.endsWith('nft') && c.args.includes('-j'));
   const status = async (): Promise<Status> => {
     exec.calls.length = 0;
     const r = await runCommand(statusCommand, ['-c', s.config, '--json'], exec, env);
     t.is(r.code, 0, r.stderr);
     return JSON.parse(r.stdout) as Status;
   };
+  return { s, exec, status };
+}
+
+test('status reads the counters from the kernel rule dump, and from nft -j list when that dump fails', async (t) => {
+  const { exec, status } = await appliedConfig(t, [
+    { rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 7, bytes: 420 } }] } },
+    { rule: { chain: 'svc_web_v6', expr: [{ counter: { packets: 3, bytes: 240 } }] } },
+  ]);
+  const listedJson = (): boolean => exec.calls.some((c) => c.cmd.endsWith('nft') && c.args.includes('-j'));
   const dumped = await status();
   t.is(dumped.services[0]!.newConnections, 10);
   t.false(listedJson(), 'no nft listing');
@@ -114,22 +118,12 @@ test('status reads the counters from the kernel rule dump, and from nft -j list 
 });
 
 test('status after apply: the record of that load stands for the render and the listing until a transaction since', async (t) => {
-  const s = scratch(CONFIG);
-  const json = JSON.stringify({
-    nftables: [{ rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 7, bytes: 420 } }] } }],
-  });
-  const exec = fakeSystem({ conntrack: CT, json });
-  const env = { NFTLB_STATE_DIR: s.dir, NFTLB_LOCK: s.lock };
-  t.is((await runCommand(applyCommand, ['-c', s.config], exec, env)).code, 0);
+  const { s, exec, status } = await appliedConfig(t, [
+    { rule: { chain: 'svc_web_v4', expr: [{ counter: { packets: 7, bytes: 420 } }] } },
+  ]);
   const rendered = renderNftScript(plan(modelOf(CONFIG))).fingerprint;
   // The cheap listing of nftlb's tables is `nft -t -f -` with list commands on stdin.
   const listed = (): boolean => exec.calls.some((c) => c.cmd.endsWith('nft') && c.args.includes('-f'));
-  const status = async (): Promise<Status> => {
-    exec.calls.length = 0;
-    const r = await runCommand(statusCommand, ['-c', s.config, '--json'], exec, env);
-    t.is(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout) as Status;
-  };
   const proven = await status();
   t.false(listed(), 'no listing while the record proves the table is the one loaded');
   t.is(proven.live, 'matches');
