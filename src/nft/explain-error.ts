@@ -1,9 +1,10 @@
 import { parseServiceChain } from './names.js';
 
-// Maps nft's error locations (`/dev/stdin:LINE:COL-COL: Error: ...`) back to the script nftlb sent, and names the
-// chain or map (and so the service) the line belongs to, so the user sees the message with the line it refers to.
+// Maps nft's error locations (`FILE:LINE:COL-COL: Error: ...`, FILE being /dev/stdin or the named pipe nftlb wrote
+// the script to) back to the script nftlb sent, and names the chain or map (and so the service) the line belongs to,
+// so the user sees the message with the line it refers to.
 
-const LOCATION = /^\/dev\/stdin:(\d+):(\d+)(?:-(\d+))?: (.*)$/;
+const LOCATION = /^\/[^\s:]*:(\d+):(\d+)(?:-(\d+))?: (.*)$/;
 const BLOCK = /^\s*(chain|map|set) (\S+) \{\s*$/;
 
 // Rewrites nft's stderr: each located error becomes `script line N (in <block>): <message>` followed by the line text

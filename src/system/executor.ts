@@ -1,8 +1,10 @@
 import { once } from 'node:events';
+import { constants } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
 import { withoutNodeModulesPath } from './env-path.js';
@@ -39,10 +41,16 @@ export interface Executor {
   /** Runs `cmd args...` with `input` on stdin; resolves with a non-zero exitCode instead of throwing; rejects with
    *  NftlbError 'tool-missing' when the program is not installed. */
   run(cmd: string, args: readonly string[], input?: string, o?: RunOptions): Promise<ExecResult>;
-  /** Runs `cmd args...` with `pieces` written to its stdin as they are produced (a generator that renders them):
-   *  the program reads the first while the rest are made; `afterInput` runs once all is written, while the program
-   *  works on it. As run() otherwise. Optional: without it, callers join the pieces and call run(). */
-  feed?(cmd: string, args: readonly string[], pieces: Iterable<string>, afterInput?: () => void): Promise<ExecResult>;
+  /** Runs `cmd ...args(input)` with `pieces` written to the file `input` as they are produced (a generator that
+   *  renders them): a named pipe, which the program reads as the pieces come, so it reads the first while the rest
+   *  are made (or `-`, its stdin, where no named pipe can be made). `afterInput` runs once all is written, while the
+   *  program works on it. As run() otherwise. Optional: without it, callers join the pieces and call run() with `-`. */
+  feed?(
+    cmd: string,
+    args: (input: string) => readonly string[],
+    pieces: Iterable<string>,
+    afterInput?: () => void,
+  ): Promise<ExecResult>;
   /** Starts a long-running program that reads lines on stdin and hands each line it prints to onLine (stdout and
    *  stderr, said which); rejects with 'tool-missing' when it is not installed. `nftlb health --watch` keeps an
    *  `nft -i` session with it. Optional: without it, every transaction is an `nft -f`. */
@@ -140,54 +148,86 @@ async function runDetachedProcess(
   }
 }
 
-// Writes the pieces to a child's stdin as they come (execa, as every program nftlb runs in its normal bundle). Between
-// two pieces the event loop runs (setImmediate), so libuv moves what is buffered into the pipe while the next piece is
-// made; past 16 MiB buffered it waits for the pipe to drain (or the program to end). A generator that throws kills the
-// child before it sees the end of its input (nft commits nothing then).
+// Writes the pieces, as they come, to a named pipe the program reads as its input file (`args(path)`), in a private
+// temporary directory (mode 0700) removed as soon as the program has opened it. Not its stdin: nft reads all of its standard input before it
+// parses a line, but it parses a file as it reads it, so nft parses the first pieces while node renders the rest.
+// Between two pieces the event loop runs (setImmediate) so the writes proceed; past 16 MiB buffered it waits for them
+// (or for the program to end). `afterInput` runs once the pipe is closed (the program has all of its input), while the
+// program works on it. A generator that throws kills the child before the pipe closes, so it never sees the end of
+// its input (nft commits nothing then). Where no named pipe can be made, the pieces go to its stdin (`args('-')`).
 async function feedProcess(
   cmd: string,
-  args: readonly string[],
+  args: (input: string) => readonly string[],
   env: NodeJS.ProcessEnv,
   pieces: Iterable<string>,
   afterInput: () => void = () => undefined,
 ): Promise<ExecResult> {
-  const child = execa(cmd, [...args], {
-    env,
-    extendEnv: false,
-    stdin: 'pipe',
-    reject: false,
-    stripFinalNewline: false,
-  });
-  const stdin = child.stdin!;
-  stdin.on('error', () => undefined); // EPIPE: the program stopped reading (it failed; its exit says why)
-  let ended = false;
-  const done = child.then((r) => {
-    ended = true;
-    return r;
-  });
+  const dir = await mkdtemp(join(tmpdir(), 'nftlb-feed-'));
   try {
-    for (const piece of pieces) {
-      if (ended || stdin.destroyed) break;
-      stdin.write(piece);
-      if (stdin.writableLength > 1 << 24) await Promise.race([once(stdin, 'drain').catch(() => undefined), done]);
-      else await new Promise((resolve) => setImmediate(resolve));
+    const fifo = join(dir, 'script.nft');
+    const made = await execa('mkfifo', ['-m', '600', fifo], { env, extendEnv: false, reject: false, stdin: 'ignore' });
+    const child = execa(cmd, [...args(made.exitCode === 0 ? fifo : '-')], {
+      env,
+      extendEnv: false,
+      stdin: made.exitCode === 0 ? 'ignore' : 'pipe',
+      reject: false,
+      stripFinalNewline: false,
+    });
+    let ended = false;
+    const done = child.then((r) => {
+      ended = true;
+      return r;
+    });
+    const input = made.exitCode === 0 ? await openedForWriting(fifo, done) : child.stdin!;
+    // Gone once the program has it open: nft opens its input file again to quote the line of an error, which would
+    // wait for ever for another writer; without the file it prints the error without the line (explainNftError quotes
+    // it from the script).
+    await rm(dir, { recursive: true, force: true });
+    if (input !== null) {
+      input.on('error', () => undefined); // EPIPE: the program stopped reading (it failed; its exit says why)
+      try {
+        for (const piece of pieces) {
+          if (ended || input.destroyed) break;
+          input.write(piece);
+          if (input.writableLength > 1 << 24) await Promise.race([once(input, 'drain').catch(() => undefined), done]);
+          else await new Promise((resolve) => setImmediate(resolve));
+        }
+      } catch (e) {
+        child.kill('SIGKILL');
+        await done;
+        input.destroy();
+        throw e;
+      }
+      input.end();
+      // The program has its whole input once the pipe is closed (or it has ended).
+      await Promise.race([once(input, 'close').catch(() => undefined), done]);
+      try {
+        afterInput();
+      } catch {
+        // The caller's own work while the program runs; the program's outcome is what this reports.
+      }
     }
-  } catch (e) {
-    child.kill('SIGKILL');
-    await done;
-    throw e;
+    const r = await done;
+    if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
+    if (r.exitCode === undefined && r.signal === undefined)
+      throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
+    return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  stdin.end();
-  try {
-    afterInput();
-  } catch {
-    // The caller's own work while the program runs; the program's outcome is what this reports.
-  }
-  const r = await done;
-  if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
-  if (r.exitCode === undefined && r.signal === undefined)
-    throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
-  return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+}
+
+// The named pipe opened for writing, as a stream; null when the program ended first. Opening a named pipe for writing
+// waits (in libuv's thread pool) until a reader opens it: a program that ends without opening it (not installed, its
+// arguments refused) would leave that open waiting for ever, so a reader of node's own then lets it complete.
+async function openedForWriting(fifo: string, exited: Promise<unknown>): Promise<Writable | null> {
+  const opening = open(fifo, 'w');
+  const first = await Promise.race([opening, exited.then(() => null)]);
+  if (first !== null) return first.createWriteStream();
+  const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  await (await opening).close();
+  await reader.close();
+  return null;
 }
 
 // A long-running execa child: resolves once it has spawned (rejects when it cannot), with its exit as a promise.

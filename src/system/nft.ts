@@ -84,7 +84,7 @@ export async function commitStream(
     const script = [...tee()].join('');
     whileCommitting();
     r = await host.exec.run(host.nft, ['-f', '-'], script);
-  } else r = await host.exec.feed(host.nft, ['-f', '-'], tee(), whileCommitting);
+  } else r = await host.exec.feed(host.nft, (input) => ['-f', input], tee(), whileCommitting);
   if (r.exitCode !== 0) throw scriptRefused('nft refused the script; nothing was changed', r, sent.join(''));
 }
 

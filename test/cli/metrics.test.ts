@@ -120,6 +120,7 @@ function fakeNft(dir: string): string {
     [ -e $d/loaded.nft ] && printf 'table inet nftlb {\n%s\n}\n' "$(grep -m1 'comment "nftlb fingerprint' $d/loaded.nft)"
     exit 0 ;;
   "-f -") cat >$d/in.nft; grep -q '^table inet nftlb {$' $d/in.nft && mv $d/in.nft $d/loaded.nft; exit 0 ;;
+  "-f "*) cat "$2" >$d/in.nft; grep -q '^table inet nftlb {$' $d/in.nft && mv $d/in.nft $d/loaded.nft; exit 0 ;;
 esac
 echo "fake nft: $*" >&2; exit 1
 `,

@@ -1,5 +1,5 @@
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import test from 'ava';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli } from '../support/cli.js';
@@ -14,25 +14,30 @@ test('apply with no nft on PATH exits 7 with the documented message', async (t) 
   t.is(r.stderr, 'nftlb: nft is not installed or not on PATH\n');
 });
 
-test('a fake nft on PATH sees the listing and the load, with the script on stdin', async (t) => {
+test('a fake nft on PATH sees the listing on stdin, and the load as a named pipe it reads as a file', async (t) => {
   const s = scratch(CONFIG);
   const log = join(s.dir, 'nft.log');
   const fake = join(s.dir, 'nft');
-  // Records argv and stdin; `list` answers "no such table"; everything else succeeds.
+  // Records argv and its input (stdin, or the file after -f: a named pipe); `list` answers "no such table"; everything
+  // else succeeds.
   writeFileSync(
     fake,
-    `#!/bin/sh\necho "ARGS $*" >>${log}\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\ncat >>${log}\n`,
+    `#!/bin/sh\necho "ARGS $*" >>${log}\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\n` +
+      `if [ "$1" = "-f" ] && [ "$2" != "-" ]; then { [ -p "$2" ] && echo PIPE; cat "$2"; } >>${log}; else cat >>${log}; fi\n`,
   );
   chmodSync(fake, 0o755);
   const r = await cli(['apply', '-c', s.config], { PATH: `${s.dir}:/usr/bin:/bin`, NFTLB_LOCK: s.lock });
   t.is(r.code, EXIT.ok, r.stderr);
   const { readFileSync } = await import('node:fs');
   const text = readFileSync(log, 'utf8');
-  t.deepEqual(
-    text.split('\n').filter((l) => l.startsWith('ARGS')),
-    ['ARGS -t -f -', 'ARGS -f -'],
-  );
-  t.is(text.split('table inet nftlb {}\ndelete table inet nftlb\n').length, 2, 'the script reached nft once on stdin');
+  const args = text.split('\n').filter((l) => l.startsWith('ARGS'));
+  t.is(args.length, 2);
+  t.is(args[0], 'ARGS -t -f -');
+  t.regex(args[1] ?? '', /^ARGS -f \/\S+\/nftlb-feed-[^/]+\/script\.nft$/);
+  t.regex(text, /\nPIPE\n/, 'the script came through a named pipe');
+  t.is(text.split('table inet nftlb {}\ndelete table inet nftlb\n').length, 2, 'the script reached nft once');
+  const fifo = (args[1] ?? '').slice('ARGS -f '.length);
+  t.false(existsSync(dirname(fifo)), 'its directory is gone');
 });
 
 test('NFTLB_NFT points at an nft outside PATH', async (t) => {

@@ -86,14 +86,14 @@ kernelTest(
       t.regex(r1.stderr, /bad\.yaml:\d+: services\[0\]\.port/);
       t.is(await ruleset(topo), before);
 
-      // A wrapper nft that appends a rule jumping to a chain that does not exist: the kernel refuses the transaction
-      // (which already holds the delete of the old table). apply runs no nft -c any more (the kernel checks the very
-      // transaction it commits), so only WHEN=load applies.
+      // A wrapper nft that appends a rule jumping to a chain that does not exist to the script apply loads (the file
+      // after -f, a named pipe): the kernel refuses the transaction (which already holds the delete of the old table).
+      // apply runs no nft -c any more (the kernel checks the very transaction it commits), so only WHEN=load applies.
       const wrapper = join(dir, 'bad-nft');
       writeFileSync(
         wrapper,
-        '#!/bin/sh\nif [ "$1 $2 $WHEN" = "-c -f check" ] || [ "$1 $2 $WHEN" = "-f - load" ]; then\n' +
-          '  { cat; echo "add rule inet nftlb pick jump no_such_chain"; } | /usr/sbin/nft "$@"; exit $?\nfi\nexec /usr/sbin/nft "$@"\n',
+        '#!/bin/sh\nif [ "$1 $WHEN" = "-f load" ] && [ -p "$2" ]; then\n' +
+          '  { cat "$2"; echo "add rule inet nftlb pick jump no_such_chain"; } | /usr/sbin/nft -f -; exit $?\nfi\nexec /usr/sbin/nft "$@"\n',
       );
       chmodSync(wrapper, 0o755);
       for (const when of ['load']) {

@@ -1,6 +1,6 @@
 // The real executor's detached run: a program's output that does not fit a pipe reaches the caller whole, and the
 // program finishes while node's event loop is blocked (apply lists the tables while it plans, synchronously).
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,4 +54,111 @@ test('a detached run of a program that is not installed is tool-missing', async 
   await t.throwsAsync(systemExecutor().run('nftlb-no-such-program', [], '', { detached: true }), {
     message: /not installed/,
   });
+});
+
+// feed(): the pieces go through a named pipe the program reads as a file, as they are made. Each test runs alone with
+// a temporary directory of its own (TMPDIR), so what feed leaves there is its own.
+let feedTmp = '';
+const feeds = (): string[] => readdirSync(feedTmp);
+const feedTest = (title: string, fn: (t: ExecutionContext) => Promise<void>): void =>
+  test.serial(title, async (t) => {
+    const old = process.env['TMPDIR'];
+    feedTmp = mkdtempSync(join(tmpdir(), 'nftlb-exec-tmp-'));
+    process.env['TMPDIR'] = feedTmp;
+    try {
+      await fn(t);
+    } finally {
+      if (old === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = old;
+      rmSync(feedTmp, { recursive: true, force: true });
+    }
+  });
+
+feedTest('feed writes the pieces to a named pipe the program reads as its input file, then removes it', async (t) => {
+  const pieces = ['table inet x {\n', ...Array.from({ length: 300 }, (_, i) => `\tchain c${i} {\n\t}\n`), '}\n'];
+  let after = 0;
+  const r = await systemExecutor().feed!(
+    'sh',
+    (input) => ['-c', '[ -p "$0" ] && printf "pipe %s\\n" "$0"; cat -- "$0"', input],
+    pieces,
+    () => after++,
+  );
+  t.is(r.exitCode, 0, r.stderr);
+  const [first, ...rest] = r.stdout.split('\n');
+  t.regex(first ?? '', /^pipe \/\S+\/nftlb-feed-[^/]+\/script\.nft$/);
+  t.is(rest.join('\n'), pieces.join(''));
+  t.is(after, 1, 'afterInput ran once');
+  t.deepEqual(feeds(), [], 'the directory of the pipe is gone');
+});
+
+feedTest('feed: the program reads the first pieces while the rest are still being made', async (t) => {
+  const dir = mkdtempSync(join(feedTmp, '..', 'nftlb-exec-test-'));
+  try {
+    const first = join(dir, 'first');
+    // Reads the first 6 bytes into `first` as soon as they come, then the rest.
+    const program = ['-c', `exec 3<"$0"; head -c 6 <&3 >${first}.tmp && mv ${first}.tmp ${first}; cat <&3`];
+    const pieces = function* (): Generator<string> {
+      yield 'first\n';
+      // The generator blocks node here: the program can have the first piece only from the pipe, already.
+      t.true(appearsWhileBlocked(first), 'the program read the first piece before the second was made');
+      yield 'second\n';
+    };
+    const r = await systemExecutor().feed!('sh', (input) => [...program, input], pieces());
+    t.is(r.exitCode, 0, r.stderr);
+    t.is(r.stdout, 'second\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+feedTest('feed: a generator that throws kills the program before its input ends; the pipe is removed', async (t) => {
+  const dir = mkdtempSync(join(feedTmp, '..', 'nftlb-exec-test-'));
+  try {
+    const seen = join(dir, 'seen');
+    // One process (perl) that reads its input to the end, then says so: killed first, it never does.
+    const program = [
+      '-e',
+      'open my $f, "<", $ARGV[0] or die; local $/; my $x = <$f>; open my $o, ">", $ARGV[1]; print $o length $x',
+    ];
+    const pieces = function* (): Generator<string> {
+      yield 'a'.repeat(100000);
+      throw new Error('render failed');
+    };
+    await t.throwsAsync(
+      systemExecutor().feed!('perl', (input) => [...program, input, seen], pieces()),
+      {
+        message: 'render failed',
+      },
+    );
+    t.false(existsSync(seen), 'the program never saw the end of its input');
+    t.deepEqual(feeds(), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+feedTest('feed: a program that ends without opening the pipe ends the feed with its exit status', async (t) => {
+  const r = await systemExecutor().feed!('sh', () => ['-c', 'echo refused >&2; exit 3'], ['a'.repeat(1 << 20)]);
+  t.is(r.exitCode, 3);
+  t.is(r.stderr, 'refused\n');
+  t.deepEqual(feeds(), []);
+});
+
+feedTest('feed: a program that is not installed is tool-missing', async (t) => {
+  await t.throwsAsync(
+    systemExecutor().feed!('nftlb-no-such-program', (input) => ['-f', input], ['x']),
+    {
+      message: /not installed/,
+    },
+  );
+});
+
+feedTest('feed: where no named pipe can be made (no mkfifo), the pieces go to the program on stdin', async (t) => {
+  const r = await systemExecutor({ PATH: '/nonexistent' }).feed!(
+    '/bin/sh',
+    (input) => ['-c', 'printf "%s:" "$0"; exec /bin/cat', input],
+    ['one ', 'two'],
+  );
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.stdout, '-:one two');
 });
