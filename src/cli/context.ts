@@ -75,6 +75,7 @@ export function outputOf(ctx: CommandContext, o: { json?: boolean; quiet?: boole
 export const since = (t0: number): string => `${Math.round(performance.now() - t0)} ms`;
 
 // An executor that names each program it runs on the progress line (`nft -f -`): what a long apply or status waits for.
+// It can do all that `exec` can: without feed a load would not be streamed, only because stderr is a terminal.
 export function showingSteps(exec: Executor, progress: Progress): Executor {
   if (!progress.enabled) return exec;
   const name = (cmd: string, args: readonly string[]): string =>
@@ -84,6 +85,20 @@ export function showingSteps(exec: Executor, progress: Progress): Executor {
       progress.step(name(cmd, args));
       return exec.run(cmd, args, input, o);
     },
+    ...(exec.feed === undefined
+      ? {}
+      : {
+          feed: (
+            cmd: string,
+            args: (input: string) => readonly string[],
+            pieces: Iterable<string>,
+            after?: () => void,
+          ) => {
+            progress.step(name(cmd, args('<pipe>')));
+            return exec.feed!(cmd, args, pieces, after);
+          },
+        }),
+    ...(exec.interact === undefined ? {} : { interact: exec.interact.bind(exec) }),
     ...(exec.start === undefined
       ? {}
       : {

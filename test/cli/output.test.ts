@@ -13,8 +13,8 @@ import { Progress, PROGRESS_DELAY_MS, type ProgressClock } from '../../src/cli/p
 import { removeCommand } from '../../src/cli/remove.js';
 import { renderCommand } from '../../src/cli/render.js';
 import { statusCommand } from '../../src/cli/status.js';
-import type { CommandContext } from '../../src/cli/context.js';
-import type { ExecResult } from '../../src/system/executor.js';
+import { showingSteps, type CommandContext } from '../../src/cli/context.js';
+import type { ExecResult, Executor } from '../../src/system/executor.js';
 import { fakeSystem } from '../support/fake-system.js';
 import { CONFIG, runCommand, scratch } from '../support/run-command.js';
 
@@ -142,6 +142,47 @@ test('the progress line: nothing for a second, then one line redrawn in place, e
   off.step('not on a terminal');
   off.done();
   t.is(err, '');
+});
+
+test('on a terminal, the executor that names its steps keeps every way to run a program (a load stays streamed)', async (t) => {
+  let err = '';
+  const io = { out: () => undefined, err: (s: string) => void (err += s) };
+  const clock = manualClock();
+  const p = new Progress(io, true, clock);
+  const fed: string[] = [];
+  const exec: Executor = {
+    run: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+    feed: async (cmd, args, pieces, after) => {
+      fed.push(`${cmd} ${args('/x/script.nft').join(' ')}: ${[...pieces].join('')}`);
+      after?.();
+      return { exitCode: 0, stdout: '', stderr: '' };
+    },
+    interact: async () => ({ write: () => undefined, exited: Promise.resolve(0), end: async () => 0 }),
+    start: async () => ({
+      write: () => undefined,
+      firstLine: async () => null,
+      end: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+    }),
+    stream: async () => ({
+      exited: Promise.resolve({ exitCode: 0, stdout: '', stderr: '' }),
+      end: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+    }),
+  };
+  const shown = showingSteps(exec, p);
+  t.deepEqual(Object.keys(shown).sort(), Object.keys(exec).sort());
+  let after = 0;
+  await shown.feed!(
+    'nft',
+    (input) => ['-f', input],
+    ['a', 'b'],
+    () => after++,
+  );
+  t.deepEqual(fed, ['nft -f /x/script.nft: ab']);
+  t.is(after, 1);
+  clock.at = PROGRESS_DELAY_MS + 100;
+  clock.tick();
+  t.is(err, '\r\x1b[Knftlb: running nft -f <pipe> (1.1 s)');
+  p.done();
 });
 
 // status with stderr on a terminal (errIsTTY) and a conntrack that answers only once the test has seen the line.
