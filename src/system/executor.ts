@@ -162,14 +162,18 @@ async function feedProcess(
   pieces: Iterable<string>,
   afterInput: () => void = () => undefined,
 ): Promise<ExecResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'nftlb-feed-'));
+  const dir = await mkdtemp(join(tmpdir(), 'nftlb-feed-')).catch(() => null);
   try {
-    const fifo = join(dir, 'script.nft');
-    const made = await execa('mkfifo', ['-m', '600', fifo], { env, extendEnv: false, reject: false, stdin: 'ignore' });
-    const child = execa(cmd, [...args(made.exitCode === 0 ? fifo : '-')], {
+    const fifo = dir === null ? null : join(dir, 'script.nft');
+    const made =
+      fifo === null
+        ? null
+        : await execa('mkfifo', ['-m', '600', fifo], { env, extendEnv: false, reject: false, stdin: 'ignore' });
+    const piped = made?.exitCode === 0;
+    const child = execa(cmd, [...args(piped ? fifo! : '-')], {
       env,
       extendEnv: false,
-      stdin: made.exitCode === 0 ? 'ignore' : 'pipe',
+      stdin: piped ? 'ignore' : 'pipe',
       reject: false,
       stripFinalNewline: false,
     });
@@ -178,11 +182,11 @@ async function feedProcess(
       ended = true;
       return r;
     });
-    const input = made.exitCode === 0 ? await openedForWriting(fifo, done) : child.stdin!;
+    const input = piped ? await openedForWriting(fifo!, done) : child.stdin!;
     // Gone once the program has it open: nft opens its input file again to quote the line of an error, which would
     // wait for ever for another writer; without the file it prints the error without the line (explainNftError quotes
     // it from the script).
-    await rm(dir, { recursive: true, force: true });
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
     if (input !== null) {
       input.on('error', () => undefined); // EPIPE: the program stopped reading (it failed; its exit says why)
       try {
@@ -213,7 +217,7 @@ async function feedProcess(
       throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
     return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -162,3 +162,13 @@ feedTest('feed: where no named pipe can be made (no mkfifo), the pieces go to th
   t.is(r.exitCode, 0, r.stderr);
   t.is(r.stdout, '-:one two');
 });
+
+feedTest('feed: with no temporary directory to make the pipe in, the pieces go to the program on stdin', async (t) => {
+  process.env['TMPDIR'] = join(feedTmp, 'no', 'such', 'dir');
+  const r = await systemExecutor().feed!('sh', (input) => ['-c', 'printf "%s:" "$0"; exec cat', input], [
+    'one ',
+    'two',
+  ]);
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.stdout, '-:one two');
+});
