@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
 import { withoutNodeModulesPath } from './env-path.js';
 
@@ -170,7 +170,7 @@ async function feedProcess(
         ? null
         : await execa('mkfifo', ['-m', '600', fifo], { env, extendEnv: false, reject: false, stdin: 'ignore' });
     const piped = made?.exitCode === 0;
-    const child = execa(cmd, [...args(piped ? fifo! : '-')], {
+    const { child } = await startGuarded(cmd, args(piped ? fifo! : '-'), {
       env,
       extendEnv: false,
       stdin: piped ? 'ignore' : 'pipe',
@@ -212,13 +212,31 @@ async function feedProcess(
       }
     }
     const r = await done;
-    if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
+    const stderr = String(r.stderr ?? '');
+    if (r.code === 'ENOENT' || (r.exitCode === 127 && stderr.startsWith(`setpriv: failed to execute ${cmd}: `)))
+      throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
     if (r.exitCode === undefined && r.signal === undefined)
       throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
-    return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr };
   } finally {
     if (dir !== null) await rm(dir, { recursive: true, force: true });
   }
+}
+
+// Starts `cmd argv...` so that the kernel kills it (SIGKILL) when node dies: `setpriv --pdeathsig` (util-linux, which
+// is Essential on Debian) sets that and runs the program in its place. A node killed while it writes a script would
+// otherwise close the pipe, and nft would take the end of what it had for the end of the script: a truncated script
+// that ends between two tables is valid, and would be committed. Without setpriv, the program runs unguarded.
+// (Wrapped: a ResultPromise is a thenable, which an async function's promise would wait for.)
+async function startGuarded(cmd: string, argv: readonly string[], o: Options): Promise<{ child: ResultPromise }> {
+  const guarded = execa('setpriv', ['--pdeathsig', 'SIGKILL', '--', cmd, ...argv], o);
+  const started = await new Promise<boolean>((resolve) => {
+    guarded.once('spawn', () => resolve(true));
+    guarded.once('error', () => resolve(false));
+  });
+  if (started) return { child: guarded };
+  await guarded.catch(() => undefined);
+  return { child: execa(cmd, [...argv], o) };
 }
 
 // The named pipe opened for writing, as a stream; null when the program ended first. Opening a named pipe for writing

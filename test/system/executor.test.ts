@@ -1,7 +1,9 @@
 // The real executor's detached run: a program's output that does not fit a pipe reaches the caller whole, and the
 // program finishes while node's event loop is blocked (apply lists the tables while it plans, synchronously).
 import test, { type ExecutionContext } from 'ava';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -172,3 +174,41 @@ feedTest('feed: with no temporary directory to make the pipe in, the pieces go t
   t.is(r.exitCode, 0, r.stderr);
   t.is(r.stdout, '-:one two');
 });
+
+feedTest(
+  'feed: when node dies while it writes, the program is killed too and never sees the end of its input',
+  async (t) => {
+    const dir = mkdtempSync(join(feedTmp, '..', 'nftlb-exec-test-'));
+    const pidFile = join(dir, 'pid');
+    const seen = join(dir, 'seen');
+    let pid: number | undefined;
+    const alive = (p: number): boolean => {
+      try {
+        process.kill(p, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const child = execa(
+      process.execPath,
+      [fileURLToPath(new URL('../support/feed-child.js', import.meta.url)), pidFile, seen],
+      {
+        reject: false,
+      },
+    );
+    try {
+      t.true(await appears(pidFile), 'the program started');
+      pid = Number(readFileSync(pidFile, 'utf8'));
+      child.kill('SIGKILL');
+      await child;
+      for (let i = 0; i < 3000 && alive(pid); i++) await sleep(10);
+      t.false(alive(pid), 'the program died with node');
+      t.false(existsSync(seen), 'it never took the end of the pipe for the end of its input');
+    } finally {
+      child.kill('SIGKILL');
+      if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
