@@ -95,15 +95,17 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
   return {
     async run(cmd, args, input, o) {
       if (o?.detached === true) return runDetachedProcess(cmd, args, env, input ?? '');
-      const r = await execa(cmd, [...args], {
-        input: input ?? '',
-        reject: false,
-        env,
-        extendEnv: false,
-        stripFinalNewline: false,
-      });
-      if (r.code === 'ENOENT') throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
-      return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+      const options: Options = { input: input ?? '', reject: false, env, extendEnv: false, stripFinalNewline: false };
+      // A program given input (a script for nft) dies with node, which may be killed before it has written all of it.
+      const { child } =
+        input === undefined || input === ''
+          ? { child: execa(cmd, [...args], options) }
+          : await startGuarded(cmd, args, options);
+      const r = await child;
+      const stderr = String(r.stderr ?? '');
+      if (notInstalled(cmd, r.code, r.exitCode, stderr))
+        throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
+      return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr };
     },
     feed: (cmd, args, pieces, afterInput) => feedProcess(cmd, args, env, pieces, afterInput),
     start: (cmd, args) => startProcess(cmd, args, env),
@@ -213,7 +215,7 @@ async function feedProcess(
     }
     const r = await done;
     const stderr = String(r.stderr ?? '');
-    if (r.code === 'ENOENT' || (r.exitCode === 127 && stderr.startsWith(`setpriv: failed to execute ${cmd}: `)))
+    if (notInstalled(cmd, r.code, r.exitCode, stderr))
       throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
     if (r.exitCode === undefined && r.signal === undefined)
       throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
@@ -221,6 +223,11 @@ async function feedProcess(
   } finally {
     if (dir !== null) await rm(dir, { recursive: true, force: true });
   }
+}
+
+// Whether a run's outcome says its program is not there: the spawn's ENOENT, or setpriv's (startGuarded).
+function notInstalled(cmd: string, code: string | undefined, exitCode: number | undefined, stderr: string): boolean {
+  return code === 'ENOENT' || (exitCode === 127 && stderr.startsWith(`setpriv: failed to execute ${cmd}: `));
 }
 
 // Starts `cmd argv...` so that the kernel kills it (SIGKILL) when node dies: `setpriv --pdeathsig` (util-linux, which

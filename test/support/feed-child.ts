@@ -1,17 +1,22 @@
-// Run by test/system/executor.test.ts as a process of its own, which the test kills: feeds perl (which writes its pid to
-// `pidFile`, then reads its input to the end and writes how much it read to `seen`) one piece, then blocks node for up
-// to a minute before the next.
+// Run by test/system/executor.test.ts as a process of its own, which the test kills while it writes a program's input:
+// perl writes its pid to `pidFile`, waits (up to a minute) for the file `go`, then reads its input to the end and
+// writes how much it read to `seen`. `feed`: one piece is fed, then node blocks for up to a minute before the next;
+// `run`: 4 MiB of input (more than a pipe holds) through run().
 import { systemExecutor } from '../../src/system/executor.js';
 
-const [pidFile, seen] = process.argv.slice(2);
+const [mode, pidFile, go, seen] = process.argv.slice(2);
 const program = [
   '-e',
-  'open my $p, ">", $ARGV[2] or die; print $p $$; close $p; open my $f, "<", $ARGV[0] or die; local $/; ' +
-    'my $x = <$f>; open my $o, ">", $ARGV[1] or die; print $o length $x',
+  'open my $p, ">", $ARGV[1] or die; print $p $$; close $p; for (1 .. 6000) { last if -e $ARGV[2]; ' +
+    'select undef, undef, undef, 0.01 } my $f = \\*STDIN; $ARGV[0] eq "-" or open $f, "<", $ARGV[0] or die; ' +
+    'local $/; my $x = <$f>; ' +
+    'open my $o, ">", $ARGV[3] or die; print $o length $x',
 ];
 function* pieces(): Generator<string> {
   yield 'first piece\n';
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
   yield 'second piece\n';
 }
-await systemExecutor().feed!('perl', (input) => [...program, input, seen!, pidFile!], pieces());
+const exec = systemExecutor();
+if (mode === 'feed') await exec.feed!('perl', (input) => [...program, input, pidFile!, go!, seen!], pieces());
+else await exec.run('perl', [...program, '-', pidFile!, go!, seen!], 'x'.repeat(4 << 20));

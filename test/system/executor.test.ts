@@ -1,7 +1,7 @@
 // The real executor's detached run: a program's output that does not fit a pipe reaches the caller whole, and the
 // program finishes while node's event loop is blocked (apply lists the tables while it plans, synchronously).
 import test, { type ExecutionContext } from 'ava';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { tmpdir } from 'node:os';
@@ -175,40 +175,37 @@ feedTest('feed: with no temporary directory to make the pipe in, the pieces go t
   t.is(r.stdout, '-:one two');
 });
 
-feedTest(
-  'feed: when node dies while it writes, the program is killed too and never sees the end of its input',
-  async (t) => {
-    const dir = mkdtempSync(join(feedTmp, '..', 'nftlb-exec-test-'));
-    const pidFile = join(dir, 'pid');
-    const seen = join(dir, 'seen');
-    let pid: number | undefined;
-    const alive = (p: number): boolean => {
+// A program given input by node, which is killed while it writes: the program is killed too (setpriv --pdeathsig).
+for (const mode of ['feed', 'run'])
+  feedTest(
+    `${mode}: when node dies while it writes, the program dies too and never sees the end of its input`,
+    async (t) => {
+      const dir = mkdtempSync(join(feedTmp, '..', 'nftlb-exec-test-'));
+      const [pidFile, go, seen] = ['pid', 'go', 'seen'].map((f) => join(dir, f));
+      let pid: number | undefined;
+      const alive = (p: number): boolean => {
+        try {
+          process.kill(p, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const script = fileURLToPath(new URL('../support/feed-child.js', import.meta.url));
+      const child = execa(process.execPath, [script, mode, pidFile!, go!, seen!], { reject: false });
       try {
-        process.kill(p, 0);
-        return true;
-      } catch {
-        return false;
+        t.true(await appears(pidFile!), 'the program started');
+        pid = Number(readFileSync(pidFile!, 'utf8'));
+        child.kill('SIGKILL');
+        await child;
+        writeFileSync(go!, '');
+        for (let i = 0; i < 3000 && alive(pid); i++) await sleep(10);
+        t.false(alive(pid), 'the program died with node');
+        t.false(existsSync(seen!), 'it never took the end of the pipe for the end of its input');
+      } finally {
+        child.kill('SIGKILL');
+        if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
       }
-    };
-    const child = execa(
-      process.execPath,
-      [fileURLToPath(new URL('../support/feed-child.js', import.meta.url)), pidFile, seen],
-      {
-        reject: false,
-      },
-    );
-    try {
-      t.true(await appears(pidFile), 'the program started');
-      pid = Number(readFileSync(pidFile, 'utf8'));
-      child.kill('SIGKILL');
-      await child;
-      for (let i = 0; i < 3000 && alive(pid); i++) await sleep(10);
-      t.false(alive(pid), 'the program died with node');
-      t.false(existsSync(seen), 'it never took the end of the pipe for the end of its input');
-    } finally {
-      child.kill('SIGKILL');
-      if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-);
+    },
+  );
