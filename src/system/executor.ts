@@ -52,8 +52,9 @@ export interface Executor {
     afterInput?: () => void,
   ): Promise<ExecResult>;
   /** Starts a long-running program that reads lines on stdin and hands each line it prints to onLine (stdout and
-   *  stderr, said which); rejects with 'tool-missing' when it is not installed. `nftlb health --watch` keeps an
-   *  `nft -i` session with it. Optional: without it, every transaction is an `nft -f`. */
+   *  stderr, said which); it dies with node. A program that is not installed rejects with 'tool-missing', or (started
+   *  through setpriv) exits at once with 127. `nftlb health --watch` keeps an `nft -i` session with it. Optional:
+   *  without it, every transaction is an `nft -f`. */
   interact?(
     cmd: string,
     args: readonly string[],
@@ -308,13 +309,28 @@ function streamProcess(
   });
 }
 
+// A session dies with node (setpriv --pdeathsig, as startGuarded): nft -i takes a last line cut short by node's death
+// for a whole one, and would commit the commands before the cut. Without setpriv it runs unguarded.
+async function spawnedGuarded(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ResultPromise; exited: Promise<number> }> {
+  try {
+    return await spawned('setpriv', ['--pdeathsig', 'SIGKILL', '--', cmd, ...args], env, 'pipe');
+  } catch (e) {
+    if (e instanceof NftlbError && e.code === 'tool-missing') return spawned(cmd, args, env, 'pipe');
+    throw e;
+  }
+}
+
 function interactProcess(
   cmd: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   onLine: (line: string, from: 'stdout' | 'stderr') => void,
 ): Promise<Interactive> {
-  return spawned(cmd, args, env, 'pipe').then(({ child, exited }) => {
+  return spawnedGuarded(cmd, args, env).then(({ child, exited }) => {
     createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stdout'));
     createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stderr'));
     child.stdin!.on('error', () => undefined); // EPIPE once it has exited; its exit says why

@@ -1,7 +1,7 @@
 // Run by test/system/executor.test.ts as a process of its own, which the test kills while it writes a program's input:
 // perl writes its pid to `pidFile`, waits (up to a minute) for the file `go`, then reads its input to the end and
 // writes how much it read to `seen`. `feed`: one piece is fed, then node blocks for up to a minute before the next;
-// `run`: 4 MiB of input (more than a pipe holds) through run().
+// `run`: 4 MiB of input (more than a pipe holds) through run(); `interact`: a session given half a line.
 import { systemExecutor } from '../../src/system/executor.js';
 
 const [mode, pidFile, go, seen] = process.argv.slice(2);
@@ -19,4 +19,10 @@ function* pieces(): Generator<string> {
 }
 const exec = systemExecutor();
 if (mode === 'feed') await exec.feed!('perl', (input) => [...program, input, pidFile!, go!, seen!], pieces());
-else await exec.run('perl', [...program, '-', pidFile!, go!, seen!], 'x'.repeat(4 << 20));
+else if (mode === 'run') await exec.run('perl', [...program, '-', pidFile!, go!, seen!], 'x'.repeat(4 << 20));
+else {
+  // A session's last line, cut short: node dies before it writes the rest.
+  const session = await exec.interact!('perl', [...program, '-', pidFile!, go!, seen!], () => undefined);
+  session.write('add element inet nftlb m { 1 }; add');
+  setTimeout(() => undefined, 60_000);
+}

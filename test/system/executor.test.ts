@@ -176,7 +176,7 @@ feedTest('feed: with no temporary directory to make the pipe in, the pieces go t
 });
 
 // A program given input by node, which is killed while it writes: the program is killed too (setpriv --pdeathsig).
-for (const mode of ['feed', 'run'])
+for (const mode of ['feed', 'run', 'interact'])
   feedTest(
     `${mode}: when node dies while it writes, the program dies too and never sees the end of its input`,
     async (t) => {
