@@ -23,7 +23,8 @@ test('plain scalars read the same by both parsers', (t) => {
         fc.constantFrom('', '+', '-'),
         fc.constantFrom('', '0x', '0o', '0b', '0X', '0'),
         digits,
-        fc.constantFrom('', '.', '.5', 'e3', 'E-2', '_1', 'abc', ':30'),
+        // Two dots (an IPv4 address, a version) are neither an int nor a float.
+        fc.constantFrom('', '.', '.5', 'e3', 'E-2', '_1', 'abc', ':30', '.1.2', '..', '.5.', '.0.0.1', '.5e3.1'),
       )
       .map((parts) => parts.join('')),
   );
