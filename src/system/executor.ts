@@ -185,7 +185,15 @@ async function feedProcess(
       ended = true;
       return r;
     });
-    const input = piped ? await openedForWriting(fifo!, done) : child.stdin!;
+    let input: Writable | null;
+    try {
+      input = piped ? await openedForWriting(fifo!, done) : child.stdin!;
+    } catch (e) {
+      // The pipe could not be opened: the program, waiting for a writer, would wait for ever.
+      child.kill('SIGKILL');
+      await done;
+      throw e;
+    }
     // Gone once the program has it open: nft opens its input file again to quote the line of an error, which would
     // wait for ever for another writer; without the file it prints the error without the line (explainNftError quotes
     // it from the script).
