@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { VERSION } from '../common/version.js';
 import { parseImage, type TableImage } from '../nft/image.js';
-import { writeFileAtomic } from '../system/atomic-write.js';
+import { stageFile, writeFileAtomic } from '../system/atomic-write.js';
 import { readStateFile } from '../system/files.js';
 
 // The image of the table apply loaded last (src/nft/image.ts), with the ruleset generation right after that load, in the
@@ -33,8 +33,38 @@ export function applyImageFile(runDir: string, table: string): string {
 // Writes the image of a load that was the only transaction up to `generation`, or, with null, empties the file (a load
 // that was not proven so must not leave the image of the one before). Atomic; the caller treats a failure as a miss.
 export async function writeApplyImage(runDir: string, table: string, r: RecordedImage | null): Promise<void> {
-  const text = r === null ? 'null\n' : `${JSON.stringify({ nftlb: VERSION, generation: r.generation })}\n${r.text}\n`;
+  const text = r === null ? 'null\n' : `${imageHead(r.generation)}\n${r.text}\n`;
   await writeFileAtomic(applyImageFile(runDir, table), text);
+}
+
+// The first line of an image file: nftlb's version and the generation, padded with spaces (which JSON allows) to a
+// fixed width, so that a staged image gets it written over its placeholder once the generation is known.
+const HEAD_WIDTH = 120;
+function imageHead(generation: number): string {
+  return JSON.stringify({ nftlb: VERSION, generation }).padEnd(HEAD_WIDTH);
+}
+
+/** An image written while nft commits the load it describes: put in place with the generation after that load once it
+ *  is proven the only transaction, or dropped. */
+export interface StagedImage {
+  commit(generation: number): Promise<void>;
+  abort(): Promise<void>;
+}
+
+// writeApplyImage of an image whose generation is not known yet (src/system/atomic-write.ts, stageFile): the text now,
+// the first line (a placeholder of spaces until then, which no reader takes for an image) at commit.
+export async function stageApplyImage(runDir: string, table: string, text: string): Promise<StagedImage> {
+  const staged = await stageFile(applyImageFile(runDir, table), `${' '.repeat(HEAD_WIDTH)}\n${text}\n`);
+  return {
+    commit: async (generation) => {
+      const head = imageHead(generation);
+      if (head.length !== HEAD_WIDTH) {
+        await staged.abort();
+        await writeApplyImage(runDir, table, { generation, text });
+      } else await staged.commit(head);
+    },
+    abort: () => staged.abort(),
+  };
 }
 
 // The recorded image of a table, or null (none, unreadable, of another nftlb version, not an image file).

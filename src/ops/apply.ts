@@ -26,10 +26,17 @@ import {
   previousFingerprint,
   staleTables,
 } from '../system/owned-tables.js';
-import { writeFileAtomic } from '../system/atomic-write.js';
+import { stageFile, type StagedFile } from '../system/atomic-write.js';
 import { rulesetGeneration } from '../system/genid.js';
 import { applyRecordFile, applyRecordText } from './apply-record.js';
-import { readApplyImage, writeApplyImage, type ReadImage, type RecordedImage } from './apply-image.js';
+import {
+  readApplyImage,
+  stageApplyImage,
+  writeApplyImage,
+  type ReadImage,
+  type RecordedImage,
+  type StagedImage,
+} from './apply-image.js';
 import type { Plan } from '../plan/types.js';
 import { desiredPlan } from './desired.js';
 import { plannedStateDigest } from './planned-state.js';
@@ -155,9 +162,18 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     let view = await early!;
     let generation = await rulesetGeneration(host);
     const last = recorded === undefined ? null : await recorded;
-    let applied = '';
-    const whileCommitting = (fp: string): void => {
-      applied = (earlyRecord ?? diffRecord())(fp);
+    // While nft commits, the record for `diff` and the image of the load are written beside their files, and put in
+    // place once the load is done (the image only once it is proven the only transaction). A load that falls back to
+    // another form (in place refused, a delta refused) stages them again.
+    let stagedRecord: Promise<StagedFile | null> | undefined;
+    let stagedImage: Promise<StagedImage | null> | undefined;
+    const dropStaged = (): Promise<unknown> =>
+      Promise.all([stagedRecord?.then((f) => f?.abort()), stagedImage?.then((f) => f?.abort())]);
+    const whileCommitting = (fp: string, imageText: string): void => {
+      void dropStaged();
+      const applied = (earlyRecord ?? diffRecord())(fp);
+      stagedRecord = stageFile(applyRecordFile(host.runDir, p.table), applied).catch(() => null);
+      stagedImage = stageApplyImage(host.runDir, p.table, imageText).catch(() => null);
     };
     // The image of the last load is the live table when no transaction happened since that load (the generation is
     // the one right after it): then only the difference is sent, and nothing needs listing (nftlb's tables are the
@@ -166,44 +182,55 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     let loaded: Loaded | undefined;
     let previous: string | null = null;
     let stale: TableRef[] = [];
-    const proven = last !== null && generation !== null && last.generation === generation ? last.image() : null;
-    if (proven !== null) {
-      loaded = await loadDelta(host, p, proven, whileCommitting);
-      previous = proven.fingerprint;
-      stale = [...(loaded?.deleted ?? [])];
-    }
-    if (loaded === undefined) {
-      // The listing is current when the generation did not move since it was taken; else it is taken again.
-      if (view.listing === null || generation === null || generation !== view.generation) {
-        view = await liveView(host);
-        generation = view.generation;
+    try {
+      const proven = last !== null && generation !== null && last.generation === generation ? last.image() : null;
+      if (proven !== null) {
+        loaded = await loadDelta(host, p, proven, whileCommitting);
+        previous = proven.fingerprint;
+        stale = [...(loaded?.deleted ?? [])];
       }
-      // Every table nftlb may own under this name: the script's tables are replaced, a netdev table the config no
-      // longer needs is deleted in the same transaction, and one of the script's names that nftlb did not make is
-      // refused.
-      const owned = await ownedTablesOf(host, view.listing!, p.table);
-      const foreign = foreignTables(owned, tables);
-      if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
-      previous = previousFingerprint(owned);
-      stale = staleTables(owned, tables);
-      // The inet table comes first in `owned`; its listing says what an in-place reload must empty. A load replaces
-      // the table, and with it the rules of any `nftlb trace` (a running one reports the reload).
-      const inet = owned[0]?.live;
-      const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
-      loaded = await load(host, p, deleteTablesScript(stale), listing, whileCommitting);
+      if (loaded === undefined) {
+        // The listing is current when the generation did not move since it was taken; else it is taken again.
+        if (view.listing === null || generation === null || generation !== view.generation) {
+          view = await liveView(host);
+          generation = view.generation;
+        }
+        // Every table nftlb may own under this name: the script's tables are replaced, a netdev table the config no
+        // longer needs is deleted in the same transaction, and one of the script's names that nftlb did not make is
+        // refused.
+        const owned = await ownedTablesOf(host, view.listing!, p.table);
+        const foreign = foreignTables(owned, tables);
+        if (foreign.length > 0 && !o.force) throw foreignTable(foreign[0]!);
+        previous = previousFingerprint(owned);
+        stale = staleTables(owned, tables);
+        // The inet table comes first in `owned`; its listing says what an in-place reload must empty. A load replaces
+        // the table, and with it the rules of any `nftlb trace` (a running one reports the reload).
+        const inet = owned[0]?.live;
+        const listing = inet?.kind === 'present' && inet.fingerprint !== null ? inet.listing : null;
+        loaded = await load(host, p, deleteTablesScript(stale), listing, whileCommitting);
+      }
+    } catch (e) {
+      await dropStaged();
+      throw e;
     }
     const { persistence, fingerprint } = loaded;
     // Best effort: the records only save work (the no-op record, the image) or improve `diff` (which trusts its record
-    // only while the live fingerprint matches). The record for `diff` is written while the generation is read.
+    // only while the live fingerprint matches). The record for `diff` is put in place while the generation is read.
     const [after] = await Promise.all([
       rulesetGeneration(host),
-      writeFileAtomic(applyRecordFile(host.runDir, p.table), applied).catch(() => undefined),
+      stagedRecord?.then((f) => f?.commit()).catch(() => undefined),
     ]);
     const image: RecordedImage | null =
       generation !== null && after !== null && after === generation + 1
         ? { generation: after, text: loaded.imageText }
         : null;
-    if (image !== null || last !== null) await writeApplyImage(host.runDir, p.table, image).catch(() => undefined);
+    const staged = await stagedImage;
+    if (image !== null && staged !== null && staged !== undefined)
+      await staged.commit(image.generation).catch(() => undefined);
+    else {
+      await staged?.abort();
+      if (image !== null || last !== null) await writeApplyImage(host.runDir, p.table, image).catch(() => undefined);
+    }
     const record = noopRecord(withState, {
       config: o.config,
       sha256,
@@ -295,7 +322,7 @@ async function loadDelta(
   host: Host,
   p: Plan,
   previous: TableImage,
-  whileCommitting: (fingerprint: string) => void,
+  whileCommitting: (fingerprint: string, imageText: string) => void,
 ): Promise<Loaded | undefined> {
   const next = tableImage(p);
   const delta = deltaScript(previous, next);
@@ -303,8 +330,8 @@ async function loadDelta(
   let text = '';
   try {
     await commitStream(host, [delta.script], () => {
-      whileCommitting(next.fingerprint);
       text = imageText(delta.image);
+      whileCommitting(next.fingerprint, text);
     });
   } catch (e) {
     if (!(e instanceof NftlbError) || e.code !== 'nft-failed') throw e;
@@ -324,7 +351,7 @@ async function loadDelta(
 // Loads the plan over nftlb's live table (its listing; null when there is none or it is not nftlb's): reloaded in place
 // (src/nft/in-place.ts: nothing the packet path uses is deleted, persistence entries stay), else replaced whole; `tail`
 // goes in the same transaction. The script is written to nft as it is rendered; `whileCommitting` gets the fingerprint
-// once all of it is written, and runs while nft commits. A script that reloads in place and is refused (the live table
+// and the image's text once all of it is written, and runs while nft commits. A script that reloads in place and is refused (the live table
 // is not what its listing said any more, or a declaration the kernel will not change in place) falls back to the whole
 // replacement, which drops the entries. The image of what was loaded comes back for the next apply.
 export async function load(
@@ -332,7 +359,7 @@ export async function load(
   p: Plan,
   tail: string,
   listing: string | null,
-  whileCommitting: (fingerprint: string) => void = () => undefined,
+  whileCommitting: (fingerprint: string, imageText: string) => void = () => undefined,
 ): Promise<Loaded> {
   const [inet, dsr] = scriptTableRefs(p);
   const send = async (inPlace: InPlace | undefined): Promise<{ fingerprint: string; imageText: string }> => {
@@ -346,8 +373,8 @@ export async function load(
     // While nft commits, node has nothing else to do: the caller's work, and the image and its text for the next apply.
     let text = '';
     await commitStream(host, pieces(), () => {
-      whileCommitting(fingerprint);
       text = imageText(collect.image(inet!, fingerprint, dsr ?? null));
+      whileCommitting(fingerprint, text);
     });
     return { fingerprint, imageText: text };
   };

@@ -24,10 +24,73 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
     await rm(tmp, { force: true }).catch(() => undefined);
     throw hostFault('write', file, e);
   }
-  // The rename is durable once the directory is; a file system that cannot sync a directory (EINVAL) has no such need.
+  await syncDirectory(dir);
+}
+
+// The rename is durable once the directory is; a file system that cannot sync a directory (EINVAL) has no such need.
+async function syncDirectory(dir: string): Promise<void> {
   const dh = await open(dir, 'r').catch(() => undefined);
   await dh
     ?.sync()
     .catch(() => undefined)
     .finally(() => dh.close());
+}
+
+/** A file's next content, written and synced beside it before anything says it should replace the file: commit() puts
+ *  it in place (first writing `head` over its first bytes, when given), abort() drops it. Once either has run, both do
+ *  nothing. */
+export interface StagedFile {
+  commit(head?: string): Promise<void>;
+  abort(): Promise<void>;
+}
+
+let staged = 0;
+
+// writeFileAtomic in two steps, so that the writing can happen while something else decides (apply writes its records
+// while nft commits, and puts them in place once the load is known to be done). A failure is a host-fault error naming
+// the path, as writeFileAtomic's.
+export async function stageFile(file: string, text: string): Promise<StagedFile> {
+  const dir = dirname(file);
+  await makeDirectory(dir, 'the directory');
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.${++staged}.tmp`);
+  try {
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw hostFault('write', file, e);
+  }
+  let settled = false;
+  return {
+    async commit(head) {
+      if (settled) return;
+      settled = true;
+      try {
+        if (head !== undefined) {
+          const fh = await open(tmp, 'r+');
+          try {
+            await fh.write(head, 0);
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+        }
+        await rename(tmp, file);
+      } catch (e) {
+        await rm(tmp, { force: true }).catch(() => undefined);
+        throw hostFault('write', file, e);
+      }
+      await syncDirectory(dir);
+    },
+    async abort() {
+      if (settled) return;
+      settled = true;
+      await rm(tmp, { force: true }).catch(() => undefined);
+    },
+  };
 }

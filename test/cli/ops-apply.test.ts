@@ -1,6 +1,6 @@
 import test from 'ava';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { renderNftScript } from '../../src/nft/script.js';
 import { plan } from '../../src/plan/plan.js';
 import { loadModel } from '../../src/system/config-file.js';
@@ -136,13 +136,22 @@ test('an unreadable config exits 4 and runs nothing', async (t) => {
   t.is(exec.calls.length, 0);
 });
 
-test('nft refusing the script exits 6 and shows the script line it refers to', async (t) => {
+test('nft refusing the script exits 6 and shows the script line it refers to; no record was staged or moved', async (t) => {
   const { script } = await setup();
   const lines = script.text.split('\n');
   const n = lines.findIndex((l) => l.includes('chain svc_web_v4')) + 2;
-  const { exec, apply } = await setup({
+  const { s, exec, apply } = await setup({
     loadError: `/dev/stdin:${n}:3-9: Error: Could not process rule: Operation not supported\n${lines[n - 1]}\n  ^^^^^^^\n`,
   });
+  // nft answers only once the records are staged beside their files (as they are while a real nft works).
+  const run = dirname(s.lock);
+  const staged = (): string[] => readdirSync(run).filter((f) => f.endsWith('.tmp'));
+  const load = exec.run.bind(exec);
+  exec.run = async (cmd: string, a: readonly string[], input?: string) => {
+    if (cmd === 'nft' && a.join(' ') === '-f -')
+      for (let i = 0; i < 3000 && staged().length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    return load(cmd, a, input);
+  };
   const r = await apply();
   t.is(r.code, EXIT.nftFailed);
   t.regex(r.stderr, /nft refused the script; nothing was changed/);
@@ -159,6 +168,12 @@ test('nft refusing the script exits 6 and shows the script line it refers to', a
     "nft's own echo of the line is not repeated",
   );
   t.deepEqual(nftCalls(exec), ['-t -f -', '-f -']);
+  // The record for diff and the image were written beside their files while nft worked, and dropped when it refused.
+  t.deepEqual(
+    readdirSync(run).filter((f) => /\.tmp$|applied\.json$|image\.json$/.test(f)),
+    [],
+    readdirSync(run).join(' '),
+  );
 });
 
 test('nft -f failing exits 6', async (t) => {
