@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { constants } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
-import { execa, type Options, type ResultPromise } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
 import { withoutNodeModulesPath } from './env-path.js';
 
@@ -93,24 +93,27 @@ export interface LineStream {
 // The real executor: execa for every program, script on stdin, no shell.
 export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Executor {
   const env = withoutNodeModulesPath(callerEnv);
+  const guard = guarded(env);
   return {
     async run(cmd, args, input, o) {
       if (o?.detached === true) return runDetachedProcess(cmd, args, env, input ?? '');
-      const options: Options = { input: input ?? '', reject: false, env, extendEnv: false, stripFinalNewline: false };
       // A program given input (a script for nft) dies with node, which may be killed before it has written all of it.
-      const { child } =
-        input === undefined || input === ''
-          ? { child: execa(cmd, [...args], options) }
-          : await startGuarded(cmd, args, options);
-      const r = await child;
+      const [file, argv] = input === undefined || input === '' ? [cmd, [...args]] : guard(cmd, args);
+      const r = await execa(file, argv, {
+        input: input ?? '',
+        reject: false,
+        env,
+        extendEnv: false,
+        stripFinalNewline: false,
+      });
       const stderr = String(r.stderr ?? '');
       if (notInstalled(cmd, r.code, r.exitCode, stderr))
         throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
       return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr };
     },
-    feed: (cmd, args, pieces, afterInput) => feedProcess(cmd, args, env, pieces, afterInput),
+    feed: (cmd, args, pieces, afterInput) => feedProcess(cmd, args, env, guard, pieces, afterInput),
     start: (cmd, args) => startProcess(cmd, args, env),
-    interact: (cmd, args, onLine) => interactProcess(cmd, args, env, onLine),
+    interact: (cmd, args, onLine) => interactProcess(guard(cmd, args), env, onLine),
     stream: (cmd, args, onLine) => streamProcess(cmd, args, env, onLine),
   };
 }
@@ -162,6 +165,7 @@ async function feedProcess(
   cmd: string,
   args: (input: string) => readonly string[],
   env: NodeJS.ProcessEnv,
+  guard: Guard,
   pieces: Iterable<string>,
   afterInput: () => void = () => undefined,
 ): Promise<ExecResult> {
@@ -173,7 +177,7 @@ async function feedProcess(
         ? null
         : await execa('mkfifo', ['-m', '600', fifo], { env, extendEnv: false, reject: false, stdin: 'ignore' });
     const piped = made?.exitCode === 0;
-    const { child } = await startGuarded(cmd, args(piped ? fifo! : '-'), {
+    const child = execa(...guard(cmd, args(piped ? fifo! : '-')), {
       env,
       extendEnv: false,
       stdin: piped ? 'ignore' : 'pipe',
@@ -234,25 +238,39 @@ async function feedProcess(
   }
 }
 
-// Whether a run's outcome says its program is not there: the spawn's ENOENT, or setpriv's (startGuarded).
+// Whether a run's outcome says its program is not there: the spawn's ENOENT, or setpriv's (guarded).
 function notInstalled(cmd: string, code: string | undefined, exitCode: number | undefined, stderr: string): boolean {
   return code === 'ENOENT' || (exitCode === 127 && stderr.startsWith(`setpriv: failed to execute ${cmd}: `));
 }
 
-// Starts `cmd argv...` so that the kernel kills it (SIGKILL) when node dies: `setpriv --pdeathsig` (util-linux, which
-// is Essential on Debian) sets that and runs the program in its place. A node killed while it writes a script would
-// otherwise close the pipe, and nft would take the end of what it had for the end of the script: a truncated script
-// that ends between two tables is valid, and would be committed. Without setpriv, the program runs unguarded.
-// (Wrapped: a ResultPromise is a thenable, which an async function's promise would wait for.)
-async function startGuarded(cmd: string, argv: readonly string[], o: Options): Promise<{ child: ResultPromise }> {
-  const guarded = execa('setpriv', ['--pdeathsig', 'SIGKILL', '--', cmd, ...argv], o);
-  const started = await new Promise<boolean>((resolve) => {
-    guarded.once('spawn', () => resolve(true));
-    guarded.once('error', () => resolve(false));
-  });
-  if (started) return { child: guarded };
-  await guarded.catch(() => undefined);
-  return { child: execa(cmd, [...argv], o) };
+/** A program and its arguments as they are started: under setpriv when there is one. */
+type Guard = (cmd: string, argv: readonly string[]) => [string, string[]];
+
+// Programs that node writes input to run under `setpriv --pdeathsig SIGKILL` (util-linux, Essential on Debian), which
+// makes the kernel kill them when node dies. A node killed while it writes a script would otherwise close the pipe,
+// and nft would take the end of what it had for the end of the script: a script cut between two tables is valid, and
+// would be committed; nft -i would take a last line cut short for a whole one. setpriv is looked up on the executor's
+// PATH once; without it, programs run unguarded.
+function guarded(env: NodeJS.ProcessEnv): Guard {
+  let setpriv: string | null | undefined;
+  return (cmd, argv) => {
+    setpriv ??= onPath('setpriv', env['PATH']);
+    return setpriv === null ? [cmd, [...argv]] : [setpriv, ['--pdeathsig', 'SIGKILL', '--', cmd, ...argv]];
+  };
+}
+
+// The executable `name` in a directory of `path`, or null.
+function onPath(name: string, path: string | undefined): string | null {
+  for (const dir of (path ?? '').split(':')) {
+    if (dir === '') continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not there
+    }
+  }
+  return null;
 }
 
 // The named pipe opened for writing, as a stream; null when the program ended first. Opening a named pipe for writing
@@ -317,28 +335,13 @@ function streamProcess(
   });
 }
 
-// A session dies with node (setpriv --pdeathsig, as startGuarded): nft -i takes a last line cut short by node's death
-// for a whole one, and would commit the commands before the cut. Without setpriv it runs unguarded.
-async function spawnedGuarded(
-  cmd: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: ResultPromise; exited: Promise<number> }> {
-  try {
-    return await spawned('setpriv', ['--pdeathsig', 'SIGKILL', '--', cmd, ...args], env, 'pipe');
-  } catch (e) {
-    if (e instanceof NftlbError && e.code === 'tool-missing') return spawned(cmd, args, env, 'pipe');
-    throw e;
-  }
-}
-
+// The program is started guarded (see guarded): a session dies with node.
 function interactProcess(
-  cmd: string,
-  args: readonly string[],
+  [cmd, args]: [string, string[]],
   env: NodeJS.ProcessEnv,
   onLine: (line: string, from: 'stdout' | 'stderr') => void,
 ): Promise<Interactive> {
-  return spawnedGuarded(cmd, args, env).then(({ child, exited }) => {
+  return spawned(cmd, args, env, 'pipe').then(({ child, exited }) => {
     createInterface({ input: child.stdout!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stdout'));
     createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stderr'));
     child.stdin!.on('error', () => undefined); // EPIPE once it has exited; its exit says why
