@@ -8,23 +8,7 @@ import { hostFault } from './host-fault.js';
 // on disk. node_exporter's textfile collector, `diff` and `nftlb health` rely on this. A failure is a host-fault error
 // naming the path.
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const dir = dirname(file);
-  await makeDirectory(dir, 'the directory');
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
-  try {
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw hostFault('write', file, e);
-  }
-  await syncDirectory(dir);
+  await (await stageFile(file, text)).commit();
 }
 
 // The rename is durable once the directory is; a file system that cannot sync a directory (EINVAL) has no such need.
@@ -48,7 +32,7 @@ let staged = 0;
 
 // writeFileAtomic in two steps, so that the writing can happen while something else decides (apply writes its records
 // while nft commits, and puts them in place once the load is known to be done). A failure is a host-fault error naming
-// the path, as writeFileAtomic's.
+// the path.
 export async function stageFile(file: string, text: string): Promise<StagedFile> {
   const dir = dirname(file);
   await makeDirectory(dir, 'the directory');
