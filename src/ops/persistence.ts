@@ -5,9 +5,9 @@ import type { Family } from '../model/types.js';
 import { parseAddress } from '../model/address.js';
 import type { TableRef } from '../nft/ast.js';
 import { renderCommands, type Command } from '../nft/commands.js';
-import { ident, type Ident } from '../nft/names.js';
-import { entriesOfElements, entriesOfJson, removeEntries, type LiveEntry } from '../nft/persistence-entries.js';
-import { readSetElements } from '../system/set-elements.js';
+import { ident } from '../nft/names.js';
+import { entriesOfJson, removeEntries, type LiveEntry } from '../nft/persistence-entries.js';
+import { readEntryMaps } from '../system/set-elements.js';
 import { ENTRY_MAPS } from '../nft/persistence.js';
 import type { Plan, PlannedBackend, PlannedService } from '../plan/types.js';
 import type { Host } from '../system/host.js';
@@ -46,8 +46,8 @@ const tableOf = (p: Plan): TableRef => ({ family: 'inet', name: ident(p.table) }
 // The entries of nftlb's live table, raw, from each entry map (none when the table or a map is absent): the kernel's
 // dump of the maps (src/system/set-elements.ts), else nft's listing of each.
 async function readEntries(host: Host, table: TableRef): Promise<LiveEntry[]> {
-  const dumped = await readSetElements(host, table, ENTRY_MAPS);
-  if (dumped !== null) return [...dumped].flatMap(([name, els]) => entriesOfElements(name as Ident, els));
+  const dumped = await readEntryMaps(host, table);
+  if (dumped !== null) return dumped;
   const out: LiveEntry[] = [];
   for (const name of ENTRY_MAPS) {
     const items = await readLiveJson(host, table, { kind: 'map', name });

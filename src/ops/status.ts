@@ -13,10 +13,9 @@ import { inetTableRef, ownedTableRefs, scriptTableRefs } from '../nft/tables.js'
 import type { TableRef } from '../nft/ast.js';
 import { judgeNoop, readNoopRecord, type NoopVerdict } from './noop.js';
 import { listenerView } from './view.js';
-import { serviceChain, type Ident } from '../nft/names.js';
-import { entriesOfElements, entriesOfJson, type LiveEntry } from '../nft/persistence-entries.js';
-import { ENTRY_MAPS } from '../nft/persistence.js';
-import { readSetElements } from '../system/set-elements.js';
+import { serviceChain } from '../nft/names.js';
+import { entriesOfJson, type LiveEntry } from '../nft/persistence-entries.js';
+import { readEntryMaps } from '../system/set-elements.js';
 import { FORWARD_NAMES, type ForwardDrops } from '../nft/forward.js';
 import { addCounts, readRuleCounters, type ChainCounts } from '../system/rule-counters.js';
 import { clusterStatus, type ClusterStatus } from '../cluster/status.js';
@@ -170,20 +169,16 @@ export interface LiveFigures {
 // table); null when a dump failed (then listedFigures reads them).
 async function dumpedFigures(host: Host, tables: readonly TableRef[], entries: boolean): Promise<LiveFigures | null> {
   const inet = tables.find((t) => t.family === 'inet');
-  const [dumps, maps] = await Promise.all([
+  const [dumps, live] = await Promise.all([
     Promise.all(tables.map((t) => readRuleCounters(host, t))),
-    entries && inet !== undefined ? readSetElements(host, inet, ENTRY_MAPS) : Promise.resolve(new Map()),
+    entries && inet !== undefined ? readEntryMaps(host, inet) : Promise.resolve([]),
   ]);
   const counters = new Map<string, ChainCounts>();
   for (const c of dumps) {
     if (c === null) return null;
     for (const [chain, n] of c) addCounts(counters, chain, n);
   }
-  if (!entries) return { counters, entries: [] };
-  if (maps === null) return null;
-  const live: LiveEntry[] = [];
-  for (const [name, elements] of maps) for (const e of entriesOfElements(name as Ident, elements)) live.push(e);
-  return { counters, entries: live };
+  return live === null ? null : { counters, entries: live };
 }
 
 // The live tables' figures from nft's JSON listing of them, for when a dump failed.

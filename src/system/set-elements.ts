@@ -1,5 +1,7 @@
 import type { TableRef } from '../nft/ast.js';
-import type { KernelElement } from '../nft/persistence-entries.js';
+import type { Ident } from '../nft/names.js';
+import { ENTRY_MAPS } from '../nft/persistence.js';
+import { entriesOfElements, type KernelElement, type LiveEntry } from '../nft/persistence-entries.js';
 import type { Host } from './host.js';
 import { NETLINK_DUMP_PRELUDE, parseDump, runDump } from './netlink-dump.js';
 
@@ -41,6 +43,13 @@ export function readSetElements(
   sets: readonly string[],
 ): Promise<Map<string, KernelElement[]> | null> {
   return runDump(host, SET_ELEMENTS_PROGRAM, table, sets, (lines) => setElementsOf(lines, sets));
+}
+
+// The persistence entries in `table`'s entry maps (none for a map that is not there), or null when they cannot be read
+// this way: `nftlb status` counts them, `nftlb persistence` lists and flushes them.
+export async function readEntryMaps(host: Host, table: TableRef): Promise<LiveEntry[] | null> {
+  const maps = await readSetElements(host, table, ENTRY_MAPS);
+  return maps === null ? null : [...maps].flatMap(([name, elements]) => entriesOfElements(name as Ident, elements));
 }
 
 // The program's output (see SET_ELEMENTS_PROGRAM) by set; null unless it ends with `done` and every other line is
