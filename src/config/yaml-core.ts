@@ -42,16 +42,16 @@ const FLOAT = scalar('float', FLOAT_RE, constructFloat);
 // Which of null, bool, int and float a plain scalar is, or undefined for a string: the four types above tried in that
 // order, as js-yaml would, but as one resolver that rules most strings out by their first character. js-yaml calls every
 // implicit type's resolver in turn for each plain scalar, keys included: with four of them that was ~30 ms of the 0.4 s
-// it takes to read 50,000 services. Plain decimal digits (ports, weights) are an int without a regular expression, and
+// it takes to read 50,000 services. Plain decimal digits (ports, weights) are an int without a regular expression (kind `digits`), and
 // text with two dots (an IPv4 address) is neither an int nor a float.
-function coreKind(d: string): 'null' | 'bool' | 'int' | 'float' | undefined {
+function coreKind(d: string): 'null' | 'bool' | 'digits' | 'int' | 'float' | undefined {
   if (d === '') return 'null';
   const c = d.charCodeAt(0);
   // 0-9 + - .
   if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46) {
     let i = 0;
     for (let k = d.charCodeAt(0); k >= 48 && k <= 57; k = d.charCodeAt(++i));
-    if (i === d.length) return 'int';
+    if (i === d.length) return 'digits';
     const dot = d.indexOf('.');
     if (dot >= 0 && d.indexOf('.', dot + 1) >= 0) return undefined;
     if (INT_RE.test(d)) return 'int';
@@ -64,17 +64,20 @@ function coreKind(d: string): 'null' | 'bool' | 'int' | 'float' | undefined {
   return undefined;
 }
 
-// js-yaml constructs a scalar right after resolving it: the kind found for the last one resolved is kept for that.
-let resolved: { data: string; kind: ReturnType<typeof coreKind> } = { data: '', kind: 'null' };
-const kindOf = (data: string): ReturnType<typeof coreKind> => (resolved.data === data ? resolved.kind : coreKind(data));
+// js-yaml constructs a scalar right after resolving it: the kind found for the last one resolved is kept for that (in
+// two variables, not an object: one object per scalar was ~20 MB of garbage for 50,000 services).
+let lastData: string | undefined;
+let lastKind: ReturnType<typeof coreKind>;
+const kindOf = (data: string): ReturnType<typeof coreKind> => (data === lastData ? lastKind : coreKind(data));
 
 // The implicit types as one (see coreKind). Its tag is nftlb's own: js-yaml records it on the node, and nothing reads it.
 const CORE = new jsyaml.Type('tag:nftlb.invalid,2026:core-implicit', {
   kind: 'scalar',
   resolve: (data: string | null) => {
     if (data === null) return true;
-    resolved = { data, kind: coreKind(data) };
-    return resolved.kind !== undefined;
+    lastData = data;
+    lastKind = coreKind(data);
+    return lastKind !== undefined;
   },
   construct: (data: string | null) => {
     if (data === null) return null;
@@ -83,6 +86,8 @@ const CORE = new jsyaml.Type('tag:nftlb.invalid,2026:core-implicit', {
         return null;
       case 'bool':
         return data[0] === 't' || data[0] === 'T';
+      case 'digits':
+        return Number(data);
       case 'int':
         return constructInt(data);
       default:
