@@ -9,14 +9,28 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-// The nftlb executable: run the command, then exit with its code once stdout has drained. `nftlb apply` first asks its
-// no-op record (src/cli/fast-apply.ts); the rest of nftlb is loaded only when that does not settle it. `self` runs this
-// same nftlb again (health's /metrics asks `nftlb status` in a child process).
+// The nftlb executable: run the command, then exit with its code once stdout and stderr have taken what was written.
+// `nftlb apply` first asks its no-op record (src/cli/fast-apply.ts); the rest of nftlb is loaded only when that does
+// not settle it. `self` runs this same nftlb again (health's /metrics asks `nftlb status` in a child process).
 const argv = process.argv.slice(2);
 const fast = argv[0] === 'apply' ? await (await import('./fast-apply.js')).fastApply(argv.slice(1), process.env) : null;
-if (typeof fast === 'number') process.exitCode = fast;
+if (typeof fast === 'number') exitFlushed(fast);
 else {
   const [{ run }, { processIo }] = await Promise.all([import('./program.js'), import('./io.js')]);
   const self = [process.execPath, process.argv[1]!];
-  process.exitCode = await run(argv, processIo, process.env, self, fast?.miss);
+  exitFlushed(await run(argv, processIo, process.env, self, fast?.miss));
+}
+
+// process.exit rather than the end of the event loop: a natural exit first frees the whole heap, ~20 ms after a
+// 10k-service apply or a 50k-service render. A command has awaited all of its own work (its programs, its files) by
+// the time it returns its code; a write callback runs once the writes before it are done.
+function exitFlushed(code: number): void {
+  process.exitCode = code;
+  let waiting = 2;
+  // A write that failed is left to the stream's error listener above (EPIPE: the status of SIGPIPE).
+  const done = (e?: Error | null): void => {
+    if (e == null && --waiting === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
 }

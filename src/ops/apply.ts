@@ -169,8 +169,11 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     let stagedImage: Promise<StagedImage | null> | undefined;
     const dropStaged = (): Promise<unknown> =>
       Promise.all([stagedRecord?.then((f) => f?.abort()), stagedImage?.then((f) => f?.abort())]);
+    // What a load that fell back to another form had staged is dropped while the next form commits; apply returns only
+    // once that is done too (nftlb exits as soon as a command returns).
+    let dropped: Promise<unknown> = Promise.resolve();
     const whileCommitting = (fp: string, imageText: string): void => {
-      void dropStaged();
+      dropped = Promise.all([dropped, dropStaged()]);
       const applied = (earlyRecord ?? diffRecord())(fp);
       stagedRecord = stageFile(applyRecordFile(host.runDir, p.table), applied).catch(() => null);
       stagedImage = stageApplyImage(host.runDir, p.table, imageText).catch(() => null);
@@ -210,7 +213,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
         loaded = await load(host, p, deleteTablesScript(stale), listing, whileCommitting);
       }
     } catch (e) {
-      await dropStaged();
+      await Promise.all([dropped, dropStaged()]);
       throw e;
     }
     const { persistence, fingerprint } = loaded;
@@ -219,6 +222,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     const [after] = await Promise.all([
       rulesetGeneration(host),
       stagedRecord?.then((f) => f?.commit()).catch(() => undefined),
+      dropped,
     ]);
     const image: RecordedImage | null =
       generation !== null && after !== null && after === generation + 1

@@ -62,3 +62,29 @@ test('a reader that closes the pipe early ends nftlb quietly with 141, as SIGPIP
   t.is(done.exitCode, EXIT.brokenPipe, String(done.stderr));
   t.is(String(done.stderr ?? ''), '');
 });
+
+test('a reader that closes the pipe halfway through a long script ends nftlb with 141, not 0', async (t) => {
+  // ~1 MB of script: far more than a pipe holds, so most of it is still queued in node when the reader goes. nftlb
+  // exits as soon as its writes are done (src/cli/main.ts): a write that failed must not count as done.
+  const services = Array.from(
+    { length: 3000 },
+    (_, i) =>
+      `  - name: s${i}\n    vip: 203.0.113.1\n    port: ${1000 + i}\n    backends:\n` +
+      `      - address: 198.51.100.${1 + (i % 200)}\n        port: 80\n`,
+  );
+  const s = scratch(`services:\n${services.join('')}`);
+  const { execa } = await import('execa');
+  const child = execa(process.execPath, ['dist/nftlb.mjs', 'render', '-c', s.config], { reject: false, buffer: false });
+  let first = 0;
+  await new Promise<void>((resolve) =>
+    child.stdout!.once('data', (d: Buffer) => {
+      first = d.length;
+      child.stdout!.destroy();
+      resolve();
+    }),
+  );
+  const done = await child;
+  t.true(first > 0);
+  t.is(done.exitCode, EXIT.brokenPipe, String(done.stderr));
+  t.is(String(done.stderr ?? ''), '');
+});
