@@ -16,8 +16,8 @@ export const NFPROTO = { inet: 1, ip: 2, ip6: 10, netdev: 5 } as const;
  *  attributes of every reply message (after its nlmsghdr and nfgenmsg); it returns 1 at the dump's end, 0 when the
  *  object asked for is not there (ENOENT), and exits as said above otherwise. */
 export const NETLINK_DUMP_PRELUDE = [
-  'use Socket;',
-  'socket(my $s, 16, SOCK_RAW, 12) or exit 2;',
+  // AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER as numbers, without the Socket module (see src/system/genid.ts).
+  'socket(my $s, 16, 3, 12) or exit 2;',
   'my $seq = 0;',
   'sub attr { my ($t, $v) = @_; my $l = 4 + length($v); pack("SS", $l, $t) . $v . ("\\0" x ((4 - $l % 4) % 4)) }',
   'sub nl_dump { my ($type, $family, $attrs, $each) = @_; $seq++;',
