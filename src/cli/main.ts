@@ -1,11 +1,20 @@
 import { EXIT } from './exit-codes.js';
 
 // A reader that closes the pipe early (`nftlb render | head`) ends nftlb quietly, with the status a program killed by
-// SIGPIPE has (Node ignores the signal and reports EPIPE instead); stderr too may be gone, so nothing is printed.
+// SIGPIPE has (Node ignores the signal and reports EPIPE instead); stderr too may be gone, so nothing is printed. Any
+// other failure to write (a full disk: `nftlb render > file`, an I/O error) is the host's: exit 13, said on stderr
+// when it is stdout that failed.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT.brokenPipe);
-    throw e;
+    if (stream === process.stdout) {
+      try {
+        process.stderr.write(`nftlb: cannot write to stdout: ${e.code ?? e.message}\n`);
+      } catch {
+        // stderr cannot take it either: the exit status says it.
+      }
+    }
+    process.exit(EXIT.hostFault);
   });
 }
 
@@ -23,14 +32,21 @@ else {
 
 // process.exit rather than the end of the event loop: a natural exit first frees the whole heap, ~20 ms after a
 // 10k-service apply or a 50k-service render. A command has awaited all of its own work (its programs, its files) by
-// the time it returns its code; a write callback runs once the writes before it are done.
+// the time it returns its code. A stream still holding writes (a pipe whose reader is slow) is given an empty write,
+// whose callback runs once those are done; one that holds none is not written to at all (an empty write to a full
+// file system still fails).
 function exitFlushed(code: number): void {
   process.exitCode = code;
-  let waiting = 2;
+  const streams = [process.stdout, process.stderr];
+  // A stream that failed: its error listener decides how nftlb exits (or, one destroyed without an error, the end of
+  // the event loop does).
+  if (streams.some((s) => s.destroyed || s.errored !== null)) return;
+  const pending = streams.filter((s) => s.writableLength > 0);
+  let waiting = pending.length;
+  if (waiting === 0) process.exit(code);
   // A write that failed is left to the stream's error listener above (EPIPE: the status of SIGPIPE).
   const done = (e?: Error | null): void => {
     if (e == null && --waiting === 0) process.exit(code);
   };
-  process.stdout.write('', done);
-  process.stderr.write('', done);
+  for (const s of pending) s.write('', done);
 }

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import test from 'ava';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -87,4 +87,29 @@ test('a reader that closes the pipe halfway through a long script ends nftlb wit
   t.true(first > 0);
   t.is(done.exitCode, EXIT.brokenPipe, String(done.stderr));
   t.is(String(done.stderr ?? ''), '');
+});
+
+test('a stdout that cannot be written (a full disk) is exit 13 with the reason on stderr; a command that prints nothing is not hurt', async (t) => {
+  const s = scratch(CONFIG);
+  // nftlb's own stdout is /dev/full (execa's { file } would copy through a pipe of its own, which never fills).
+  const run = async (args: string[]): Promise<{ exitCode: number | null; stderr: string }> => {
+    const { spawn } = await import('node:child_process');
+    const full = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, ['dist/nftlb.mjs', ...args], { stdio: ['ignore', full, 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      return { exitCode, stderr };
+    } finally {
+      closeSync(full);
+    }
+  };
+  const render = await run(['render', '-c', s.config]);
+  t.is(render.exitCode, EXIT.hostFault, String(render.stderr));
+  t.is(render.stderr, 'nftlb: cannot write to stdout: ENOSPC\n');
+  // check writes on stderr only: nftlb writes nothing more to stdout on its way out (even an empty write to /dev/full
+  // fails).
+  const check = await run(['check', '-c', s.config]);
+  t.is(check.exitCode, EXIT.ok, String(check.stderr));
 });
