@@ -30,8 +30,8 @@ export const EXIT = {
   /** `nftlb diff`: applying the config would change the live table. */
   differs: 12,
   /** The host refused a file operation (read-only or full file system, a directory that is a file, permissions), or
-   *  `health --metrics-listen` cannot listen on its address (in use, not this host's), or stdout or stderr cannot be
-   *  written (`nftlb render > file` on a full file system). */
+   *  `health --metrics-listen` cannot listen on its address (in use, not this host's), or stdout cannot be written
+   *  (`nftlb render > file` on a full file system). */
   hostFault: 13,
   /** A table of nftlb's name exists that nftlb did not make; nothing was changed (apply --force takes it over). */
   foreignTable: 14,

@@ -2,17 +2,17 @@ import { EXIT } from './exit-codes.js';
 
 // A reader that closes the pipe early (`nftlb render | head`) ends nftlb quietly, with the status a program killed by
 // SIGPIPE has (Node ignores the signal and reports EPIPE instead); stderr too may be gone, so nothing is printed. Any
-// other failure to write (a full disk: `nftlb render > file`, an I/O error) is the host's: exit 13, said on stderr
-// when it is stdout that failed.
+// other failure to write stdout (a full disk: `nftlb render > file`, an I/O error) is the host's: exit 13, said on
+// stderr. One of stderr only loses the messages: the command goes on (an apply is not cut short while it loads) and its
+// exit status says how it ended.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT.brokenPipe);
-    if (stream === process.stdout) {
-      try {
-        process.stderr.write(`nftlb: cannot write to stdout: ${e.code ?? e.message}\n`);
-      } catch {
-        // stderr cannot take it either: the exit status says it.
-      }
+    if (stream === process.stderr) return;
+    try {
+      process.stderr.write(`nftlb: cannot write to stdout: ${e.code ?? e.message}\n`);
+    } catch {
+      // stderr cannot take it either: the exit status says it.
     }
     process.exit(EXIT.hostFault);
   });
@@ -38,8 +38,7 @@ else {
 function exitFlushed(code: number): void {
   process.exitCode = code;
   const streams = [process.stdout, process.stderr];
-  // A stream that failed: its error listener decides how nftlb exits (or, one destroyed without an error, the end of
-  // the event loop does).
+  // A stream that failed: its error listener has decided how nftlb exits, or left it to the end of the event loop.
   if (streams.some((s) => s.destroyed || s.errored !== null)) return;
   const pending = streams.filter((s) => s.writableLength > 0);
   let waiting = pending.length;

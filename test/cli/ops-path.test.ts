@@ -89,27 +89,35 @@ test('a reader that closes the pipe halfway through a long script ends nftlb wit
   t.is(String(done.stderr ?? ''), '');
 });
 
-test('a stdout that cannot be written (a full disk) is exit 13 with the reason on stderr; a command that prints nothing is not hurt', async (t) => {
+test('a stdout that cannot be written (a full disk) is exit 13 with the reason; a stderr only loses the messages', async (t) => {
   const s = scratch(CONFIG);
-  // nftlb's own stdout is /dev/full (execa's { file } would copy through a pipe of its own, which never fills).
-  const run = async (args: string[]): Promise<{ exitCode: number | null; stderr: string }> => {
+  const bad = scratch('services: [{name: 1}]\n');
+  // nftlb's own stdout or stderr is /dev/full (execa's { file } would copy through a pipe of its own, which never fills).
+  const run = async (args: string[], full: 'stdout' | 'stderr'): Promise<{ exitCode: number | null; err: string }> => {
     const { spawn } = await import('node:child_process');
-    const full = openSync('/dev/full', 'w');
+    const fd = openSync('/dev/full', 'w');
     try {
-      const child = spawn(process.execPath, ['dist/nftlb.mjs', ...args], { stdio: ['ignore', full, 'pipe'] });
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const stdio: ['ignore', number | 'pipe', number | 'pipe'] =
+        full === 'stdout' ? ['ignore', fd, 'pipe'] : ['ignore', 'pipe', fd];
+      const child = spawn(process.execPath, ['dist/nftlb.mjs', ...args], { stdio });
+      let err = '';
+      (full === 'stdout' ? child.stderr : child.stdout)!.on('data', (d: Buffer) => (err += d.toString()));
       const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      return { exitCode, stderr };
+      return { exitCode, err };
     } finally {
-      closeSync(full);
+      closeSync(fd);
     }
   };
-  const render = await run(['render', '-c', s.config]);
-  t.is(render.exitCode, EXIT.hostFault, String(render.stderr));
-  t.is(render.stderr, 'nftlb: cannot write to stdout: ENOSPC\n');
-  // check writes on stderr only: nftlb writes nothing more to stdout on its way out (even an empty write to /dev/full
-  // fails).
-  const check = await run(['check', '-c', s.config]);
-  t.is(check.exitCode, EXIT.ok, String(check.stderr));
+  const render = await run(['render', '-c', s.config], 'stdout');
+  t.is(render.exitCode, EXIT.hostFault, render.err);
+  t.is(render.err, 'nftlb: cannot write to stdout: ENOSPC\n');
+  // check writes on stderr only: nftlb writes nothing more to stdout on its way out (an empty write to /dev/full fails
+  // too).
+  t.is((await run(['check', '-c', s.config], 'stdout')).exitCode, EXIT.ok);
+  // With stderr full, each command still ends as it would have, its messages lost.
+  t.is((await run(['check', '-c', s.config], 'stderr')).exitCode, EXIT.ok);
+  t.is((await run(['check', '-c', bad.config], 'stderr')).exitCode, EXIT.configInvalid);
+  const printed = await run(['render', '-c', s.config], 'stderr');
+  t.is(printed.exitCode, EXIT.ok);
+  t.regex(printed.err, /^#!\/usr\/sbin\/nft -f/);
 });
