@@ -92,7 +92,8 @@ test('a reader that closes the pipe halfway through a long script ends nftlb wit
 test('a stdout that cannot be written (a full disk) is exit 13 with the reason; a stderr only loses the messages', async (t) => {
   const s = scratch(CONFIG);
   const bad = scratch('services: [{name: 1}]\n');
-  // nftlb's own stdout or stderr is /dev/full (execa's { file } would copy through a pipe of its own, which never fills).
+  // nftlb's own stdout or stderr is /dev/full (execa's { file } would copy through a pipe of its own, which never
+  // fills).
   const run = async (args: string[], full: 'stdout' | 'stderr'): Promise<{ exitCode: number | null; err: string }> => {
     const { spawn } = await import('node:child_process');
     const fd = openSync('/dev/full', 'w');
