@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { NftlbError } from '../common/errors.js';
 
 /** The largest input `nftlb import iptables` reads, per file (iptables-save of a million rules is about 100 MB). */
@@ -8,6 +8,9 @@ export const MAX_IMPORT_BYTES = 256 * 1024 * 1024;
 export async function readImportInput(file: string): Promise<string> {
   const name = file === '-' ? '<stdin>' : file;
   try {
+    // Node reads a directory given as stdin as empty input: it would import as an empty config.
+    if (file === '-' && fstatSync(0).isDirectory())
+      throw new NftlbError('config-read', `cannot read ${name}: it is a directory`);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of file === '-' ? process.stdin : createReadStream(file)) {

@@ -1,4 +1,5 @@
 import { chmodSync, closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'ava';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -121,4 +122,24 @@ test('a stdout that cannot be written (a full disk) is exit 13 with the reason; 
   const printed = await run(['render', '-c', s.config], 'stderr');
   t.is(printed.exitCode, EXIT.ok);
   t.regex(printed.err, /^#!\/usr\/sbin\/nft -f/);
+});
+
+test('nftlb import iptables with a directory as stdin is exit 4, not an empty config', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const dir = openSync(tmpdir(), 'r');
+  try {
+    const child = spawn(process.execPath, ['dist/nftlb.mjs', 'import', 'iptables', '-'], {
+      stdio: [dir, 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    t.is(code, EXIT.configRead, err);
+    t.is(out, '');
+    t.regex(err, /cannot read <stdin>: it is a directory/);
+  } finally {
+    closeSync(dir);
+  }
 });
