@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { NftlbError } from '../common/errors.js';
-import { withoutNodeModulesPath } from './env-path.js';
+import { systemPathDirs, withoutNodeModulesPath } from './env-path.js';
 
 export { withoutNodeModulesPath };
 
@@ -169,7 +169,7 @@ async function feedProcess(
   pieces: Iterable<string>,
   afterInput: () => void = () => undefined,
 ): Promise<ExecResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'nftlb-feed-')).catch(() => null);
+  let dir = await mkdtemp(join(tmpdir(), 'nftlb-feed-')).catch(() => null);
   try {
     const fifo = dir === null ? null : join(dir, 'script.nft');
     const made =
@@ -201,7 +201,10 @@ async function feedProcess(
     // Gone once the program has it open: nft opens its input file again to quote the line of an error, which would
     // wait for ever for another writer; without the file it prints the error without the line (explainNftError quotes
     // it from the script).
-    if (dir !== null) await rm(dir, { recursive: true, force: true });
+    if (dir !== null) {
+      await rm(dir, { recursive: true, force: true });
+      dir = null;
+    }
     if (input !== null) {
       input.on('error', () => undefined); // EPIPE: the program stopped reading (it failed; its exit says why)
       try {
@@ -234,6 +237,7 @@ async function feedProcess(
       throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
     return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr };
   } finally {
+    // Not removed yet when something failed before the program had the pipe open.
     if (dir !== null) await rm(dir, { recursive: true, force: true });
   }
 }
@@ -259,10 +263,9 @@ function guarded(env: NodeJS.ProcessEnv): Guard {
   };
 }
 
-// The executable `name` in a directory of `path`, or null.
+// The executable `name` in a directory of `path` (systemPathDirs), or null.
 function onPath(name: string, path: string | undefined): string | null {
-  for (const dir of (path ?? '').split(':')) {
-    if (dir === '') continue;
+  for (const dir of systemPathDirs(path)) {
     try {
       accessSync(join(dir, name), constants.X_OK);
       return join(dir, name);

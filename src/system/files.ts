@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { systemPathDirs } from './env-path.js';
 import { hostFault } from './host-fault.js';
 
 // A small text file nftlb keeps (state, records): its content, or null when it does not exist. Any other failure is a
@@ -92,12 +93,7 @@ export async function fileSha256(file: string): Promise<string | null> {
 // The identity of the program a name runs (a path, or the first match in PATH, as execa finds it), or null when there
 // is none: apply's no-op record notes the nft it loaded with, so another nft (or none) is never taken as the same.
 export async function programIdentity(name: string, path = process.env['PATH'] ?? ''): Promise<FileIdentity | null> {
-  const candidates = name.includes('/')
-    ? [name]
-    : path
-        .split(':')
-        .filter((d) => d !== '' && !/(^|\/)node_modules(\/|$)/.test(d))
-        .map((d) => join(d, name));
+  const candidates = name.includes('/') ? [name] : systemPathDirs(path).map((d) => join(d, name));
   for (const c of candidates) {
     const id = await fileIdentity(c).catch(() => null);
     if (id !== null) return id.id;
