@@ -90,55 +90,55 @@ test('a reader that closes the pipe halfway through a long script ends nftlb wit
   t.is(String(done.stderr ?? ''), '');
 });
 
+// The bundled nftlb run with some of its standard streams on files of the test's (file descriptors); what it printed
+// on the others, and its exit status.
+async function bundleWith(
+  args: string[],
+  fds: { stdin?: number; stdout?: number; stderr?: number },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['dist/nftlb.mjs', ...args], {
+    stdio: [fds.stdin ?? 'ignore', fds.stdout ?? 'pipe', fds.stderr ?? 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
+
 test('a stdout that cannot be written (a full disk) is exit 13 with the reason; a stderr only loses the messages', async (t) => {
   const s = scratch(CONFIG);
   const bad = scratch('services: [{name: 1}]\n');
   // nftlb's own stdout or stderr is /dev/full (execa's { file } would copy through a pipe of its own, which never
   // fills).
-  const run = async (args: string[], full: 'stdout' | 'stderr'): Promise<{ exitCode: number | null; err: string }> => {
-    const { spawn } = await import('node:child_process');
-    const fd = openSync('/dev/full', 'w');
-    try {
-      const stdio: ['ignore', number | 'pipe', number | 'pipe'] =
-        full === 'stdout' ? ['ignore', fd, 'pipe'] : ['ignore', 'pipe', fd];
-      const child = spawn(process.execPath, ['dist/nftlb.mjs', ...args], { stdio });
-      let err = '';
-      (full === 'stdout' ? child.stderr : child.stdout)!.on('data', (d: Buffer) => (err += d.toString()));
-      const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      return { exitCode, err };
-    } finally {
-      closeSync(fd);
-    }
-  };
-  const render = await run(['render', '-c', s.config], 'stdout');
-  t.is(render.exitCode, EXIT.hostFault, render.err);
-  t.is(render.err, 'nftlb: cannot write to stdout: ENOSPC\n');
-  // check writes on stderr only: nftlb writes nothing more to stdout on its way out (an empty write to /dev/full fails
-  // too).
-  t.is((await run(['check', '-c', s.config], 'stdout')).exitCode, EXIT.ok);
-  // With stderr full, each command still ends as it would have, its messages lost.
-  t.is((await run(['check', '-c', s.config], 'stderr')).exitCode, EXIT.ok);
-  t.is((await run(['check', '-c', bad.config], 'stderr')).exitCode, EXIT.configInvalid);
-  const printed = await run(['render', '-c', s.config], 'stderr');
-  t.is(printed.exitCode, EXIT.ok);
-  t.regex(printed.err, /^#!\/usr\/sbin\/nft -f/);
+  const full = openSync('/dev/full', 'w');
+  try {
+    const render = await bundleWith(['render', '-c', s.config], { stdout: full });
+    t.is(render.code, EXIT.hostFault, render.stderr);
+    t.is(render.stderr, 'nftlb: cannot write to stdout: ENOSPC\n');
+    // check writes on stderr only: nftlb writes nothing more to stdout on its way out (an empty write to /dev/full
+    // fails too).
+    t.is((await bundleWith(['check', '-c', s.config], { stdout: full })).code, EXIT.ok);
+    // With stderr full, each command still ends as it would have, its messages lost.
+    t.is((await bundleWith(['check', '-c', s.config], { stderr: full })).code, EXIT.ok);
+    t.is((await bundleWith(['check', '-c', bad.config], { stderr: full })).code, EXIT.configInvalid);
+    const printed = await bundleWith(['render', '-c', s.config], { stderr: full });
+    t.is(printed.code, EXIT.ok);
+    t.regex(printed.stdout, /^#!\/usr\/sbin\/nft -f/);
+  } finally {
+    closeSync(full);
+  }
 });
 
 test('nftlb import iptables with a directory as stdin is exit 4, not an empty config', async (t) => {
-  const { spawn } = await import('node:child_process');
   const dir = openSync(tmpdir(), 'r');
   try {
-    const child = spawn(process.execPath, ['dist/nftlb.mjs', 'import', 'iptables', '-'], {
-      stdio: [dir, 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    t.is(code, EXIT.configRead, err);
-    t.is(out, '');
-    t.regex(err, /cannot read <stdin>: it is a directory/);
+    const r = await bundleWith(['import', 'iptables', '-'], { stdin: dir });
+    t.is(r.code, EXIT.configRead, r.stderr);
+    t.is(r.stdout, '');
+    t.regex(r.stderr, /cannot read <stdin>: it is a directory/);
   } finally {
     closeSync(dir);
   }
