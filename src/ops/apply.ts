@@ -155,12 +155,14 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
   try {
     // Another apply may have loaded this very config while this one waited for the lock: only a record of the text
     // read here can say so (one of other text, or none, is a miss without hashing the file again).
+    // The generation the record's judgement read under this lock is this apply's own read (one perl fewer).
+    let judged: number | undefined;
     if (!o.force) {
-      const hit = await provenNoop(host, o.config, sha256);
+      const hit = await provenNoop(host, o.config, sha256, (g) => (judged = g));
       if (hit !== null) return hit;
     }
     let view = await early!;
-    let generation = await rulesetGeneration(host);
+    let generation = judged ?? (await rulesetGeneration(host));
     const last = recorded === undefined ? null : await recorded;
     // While nft commits, the record for `diff` and the image of the load are written beside their files, and put in
     // place once the load is done (the image only once it is proven the only transaction). A load that falls back to
@@ -279,13 +281,23 @@ async function liveView(
 // `nftlb trace` that died are removed first (as main's apply did for an unchanged table): the record proves the table
 // is the loaded one plus those rules, so their removal leaves it as loaded, and the record follows that transaction.
 // Without the lock such a record is a miss (the caller asks again under the lock). Under the lock, `loaded` is the
-// digest of the config text this apply read: a record of other text is a miss.
-async function provenNoop(host: Host, config: string, loaded?: string): Promise<ApplyOutcome | null> {
+// digest of the config text this apply read: a record of other text is a miss. `judged` gets the ruleset generation a
+// miss read (the ruleset moved since the record), never one read before a transaction of this apply's own.
+async function provenNoop(
+  host: Host,
+  config: string,
+  loaded?: string,
+  judged?: (generation: number) => void,
+): Promise<ApplyOutcome | null> {
   const locked = loaded !== undefined;
   const record = await readNoopRecord(host, config);
   if (locked && record?.config.sha256 !== loaded) return null;
   const v = await judgeNoop(host, config, record, { settle: true });
-  if (v.kind === 'miss' || (v.kind === 'dead-trace' && !locked)) return null;
+  if (v.kind === 'miss') {
+    if (v.generation !== undefined) judged?.(v.generation);
+    return null;
+  }
+  if (v.kind === 'dead-trace' && !locked) return null;
   const r = v.record;
   if (v.kind === 'dead-trace') {
     try {

@@ -169,6 +169,9 @@ export type NoopVerdict =
        *  what a load of the config would be now (same text, health verdicts and overrides, nftlb and nft), so its
        *  fingerprint is the config's. */
       readonly inputs?: NoopRecord;
+      /** The ruleset generation the judgement read, when it got that far (a caller under the lock uses it as its own
+       *  read: nothing of nftlb's ran in between). */
+      readonly generation?: number;
     };
 
 const miss = (why: string): NoopVerdict => ({ kind: 'miss', why });
@@ -216,7 +219,7 @@ export async function judgeNoop(
   if (!sameIdentity(await programIdentity(host.nft), r.nft)) return miss('another nft program');
   const g = await rulesetGeneration(host);
   if (g === null) return miss('the ruleset generation cannot be read');
-  if (g !== r.generation) return { kind: 'miss', why: 'the ruleset changed since the load', inputs: r };
+  if (g !== r.generation) return { kind: 'miss', why: 'the ruleset changed since the load', inputs: r, generation: g };
   if (r.trace !== null && !(await processAlive(r.trace.pid, r.trace.start)))
     return { kind: 'dead-trace', record: r, owner: r.trace };
   const settles = (!cfgByIdentity && cfg.settled) || (!filesByIdentity && state.settled && overrides.settled);
