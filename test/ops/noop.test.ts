@@ -273,3 +273,18 @@ test('a no-op that had to read a file writes the record again once the file is s
   writeFileSync(s.config, CONFIG.replace('port: 8080', 'port: 8081'));
   t.is((await apply()).code, EXIT.ok);
 });
+
+test('after a transaction of someone else, apply reads the generation once under the lock: the judgement read is its own', async (t) => {
+  const { exec, apply } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  exec.generation++;
+  const from = exec.calls.length;
+  t.is((await apply()).code, EXIT.ok);
+  const calls = exec.calls.slice(from).map((c) => c.cmd);
+  // perl (the record, before the lock), perl and nft (the generation and the cheap listing, meanwhile), then under the
+  // lock: one perl (the record judged again), the load, and the perl of the generation after it.
+  const locked = calls.indexOf('flock');
+  t.true(locked > 0, calls.join(' '));
+  t.deepEqual(calls.slice(locked), ['flock', 'perl', 'nft', 'perl'], calls.join(' '));
+  t.is((await apply()).code, EXIT.unchanged, 'the record of that load proves the next apply');
+});
