@@ -21,7 +21,11 @@ async function readConfigBytes(file: string): Promise<Buffer> {
   try {
     fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (cause) {
-    throw unreadable(file, (cause as NodeJS.ErrnoException).code ?? String(cause), cause);
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    // `-c -` where no file is named `-`: the reader meant standard input, which a config is never read from (apply
+    // proves a no-op by the file's path and identity, and every command reads the config from a file the same way).
+    if (file === '-' && code === 'ENOENT') throw unreadable(file, STDIN_REFUSED, cause);
+    throw unreadable(file, code, cause);
   }
   try {
     const st = await fh.stat();
@@ -47,6 +51,9 @@ async function readConfigBytes(file: string): Promise<Buffer> {
     await fh.close();
   }
 }
+
+const STDIN_REFUSED =
+  'a config is read from a file, not from standard input; write it to a file and give that path (e.g. -c /run/lb.yaml)';
 
 function unreadable(file: string, why: string, cause?: unknown): NftlbError {
   return new NftlbError('config-read', `cannot read config ${file}: ${why}`, { cause });

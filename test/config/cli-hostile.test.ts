@@ -39,6 +39,12 @@ test(
   /cannot read config .*fifo\.yaml: not a regular file \(a FIFO\)/,
 );
 test('/dev/zero is refused at once', refused, '/dev/zero', /not a regular file \(a character device\)/);
+test(
+  '-c - (no file of that name) is refused with what to do instead',
+  refused,
+  '-',
+  /cannot read config -: a config is read from a file, not from standard input; write it to a file and give that path/,
+);
 test('/dev/urandom is refused at once', refused, '/dev/urandom', /not a regular file \(a character device\)/);
 test(
   'a directory is refused',
