@@ -15,26 +15,47 @@ export async function readStateFile(file: string, what: string): Promise<string 
   }
 }
 
-// mkdir -p that reports the real reason: Node's recursive mkdir says ENOENT when a missing parent cannot be made on a
-// read-only file system, so on failure the path is made again one level at a time, which fails with the errno that
-// stops it (EROFS, ENOTDIR, EACCES, ...). Throws a host-fault error naming `what` and the directory.
+// mkdir -p, one level at a time and never with Node's recursive mkdir: that one loops for ever (Node 18 and 20) where a
+// missing level cannot be made and still reads ENOENT (a lock file under /proc or /sys), and on a read-only file
+// system it says ENOENT instead of EROFS. A directory that is there costs a mkdir and a stat; otherwise each level that exists
+// is passed, and the first that cannot be made stops it with its own errno (EROFS, ENOTDIR, EACCES, ENOENT...).
+// Throws a host-fault error naming `what` and the directory.
 export async function makeDirectory(dir: string, what: string, mode = 0o755): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode });
-  } catch (first) {
-    let cause: unknown = first;
-    const parts = resolve(dir).split(sep);
-    for (let i = 2; i <= parts.length; i++) {
-      try {
-        await mkdir(parts.slice(0, i).join(sep), { mode });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
-        cause = e;
-        break;
-      }
+  const full = resolve(dir);
+  const made = async (path: string): Promise<boolean> => {
+    try {
+      await mkdir(path, { mode });
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return true;
+      if (code === 'ENOENT' && path === full) return false;
+      throw hostFault(`create ${what}`, dir, e);
     }
-    throw hostFault(`create ${what}`, dir, cause);
+  };
+  if (!(await made(full))) {
+    const parts = full.split(sep);
+    for (let i = 2; i < parts.length; i++) await made(parts.slice(0, i).join(sep));
+    // Every level above it is there now: a last ENOENT is the file system's refusal, reported as it is.
+    try {
+      await mkdir(full, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw hostFault(`create ${what}`, dir, e);
+    }
   }
+  // EEXIST says only that something is there: a file in the way is refused as mkdir -p refuses it.
+  let st;
+  try {
+    st = await stat(full);
+  } catch (e) {
+    throw hostFault(`create ${what}`, dir, e);
+  }
+  if (!st.isDirectory())
+    throw hostFault(
+      `create ${what}`,
+      dir,
+      Object.assign(new Error(`EEXIST: file already exists, mkdir '${full}'`), { code: 'EEXIST' }),
+    );
 }
 
 /** What identifies a file's content without reading it: device, inode, size and the change times (ns). A write, a

@@ -48,6 +48,16 @@ test('a lock directory that cannot be made: apply exits 13 naming it, and loads 
   t.false(exec.calls.some((c) => c.cmd === 'nft' && c.args.join(' ') === '-f -'));
 });
 
+test('a lock directory the file system will not make (under /proc): apply exits 13 at once, loads nothing', async (t) => {
+  const s = scratch(CONFIG);
+  const exec = fakeSystem();
+  const lock = `/proc/nftlb-test-${process.pid}/apply.lock`;
+  const r = await runCommand(applyCommand, ['-c', s.config, '--lock-file', lock], exec);
+  t.is(r.code, EXIT.hostFault, r.stderr);
+  t.regex(r.stderr, /cannot create the directory of the lock file \/proc\/nftlb-test-[0-9]+: .*\(ENOENT\)/);
+  t.false(exec.calls.some((c) => c.cmd === 'nft' && c.args.join(' ') === '-f -'));
+});
+
 test("a table of nftlb's name that nftlb did not make: apply and health refuse it (exit 14); --force replaces it", async (t) => {
   const s = scratch(CONFIG);
   const exec = fakeSystem({ live: { fingerprint: null } });
