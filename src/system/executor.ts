@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -96,7 +96,11 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
   const guard = guarded(env);
   return {
     async run(cmd, args, input, o) {
-      if (o?.detached === true) return runDetachedProcess(cmd, args, env, input ?? '');
+      if (o?.detached === true) {
+        const r = await runDetachedProcess(cmd, args, env, input ?? '');
+        // Without its temporary file ($TMPDIR missing, a file, or not writable) the run goes through a pipe.
+        if (r !== null) return r;
+      }
       // A program given input (a script for nft) dies with node, which may be killed before it has written all of it.
       const [file, argv] = input === undefined || input === '' ? [cmd, [...args]] : guard(cmd, args);
       const r = await execa(file, argv, {
@@ -119,15 +123,23 @@ export function systemExecutor(callerEnv: NodeJS.ProcessEnv = process.env): Exec
 }
 
 // run() with stdout on a file descriptor of an unlinked file in a private temporary directory: the kernel writes the
-// output there, without node's event loop; read once the program has exited.
+// output there, without node's event loop; read once the program has exited. null when that file cannot be made (the
+// program has not been started then).
 async function runDetachedProcess(
   cmd: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   input: string,
-): Promise<ExecResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'nftlb-out-'));
-  const file = await open(join(dir, 'stdout'), 'w+', 0o600);
+): Promise<ExecResult | null> {
+  let dir: string | undefined;
+  let file: FileHandle;
+  try {
+    dir = await mkdtemp(join(tmpdir(), 'nftlb-out-'));
+    file = await open(join(dir, 'stdout'), 'w+', 0o600);
+  } catch {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    return null;
+  }
   try {
     await rm(dir, { recursive: true, force: true });
     const r = await execa(cmd, [...args], {

@@ -52,6 +52,28 @@ test('a run through a pipe gives the same result, exit code and stderr included'
   t.deepEqual(await exec.run('sh', args, ''), await exec.run('sh', args, '', { detached: true }));
 });
 
+test.serial(
+  'a detached run where $TMPDIR cannot take its file goes through a pipe, with the same result',
+  async (t) => {
+    const old = process.env['TMPDIR'];
+    const dir = mkdtempSync(join(tmpdir(), 'nftlb-exec-test-'));
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const args = ['-c', 'printf out; printf err >&2; exit 3'];
+    try {
+      const piped = await systemExecutor().run('sh', args, '');
+      for (const bad of [join(dir, 'missing'), file]) {
+        process.env['TMPDIR'] = bad;
+        t.deepEqual(await systemExecutor().run('sh', args, '', { detached: true }), piped, bad);
+      }
+    } finally {
+      if (old === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = old;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 test('a detached run of a program that is not installed is tool-missing', async (t) => {
   await t.throwsAsync(systemExecutor().run('nftlb-no-such-program', [], '', { detached: true }), {
     message: /not installed/,
