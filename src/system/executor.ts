@@ -247,6 +247,14 @@ async function feedProcess(
       throw new NftlbError('tool-missing', `${cmd} is not installed or not on PATH`);
     if (r.exitCode === undefined && r.signal === undefined)
       throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
+    // A program that ended without opening its input file read none of it, whatever its status says (not nft, or a
+    // wrapper that does not pass `-f FILE` on): a failure, never a load.
+    if (input === null && (r.exitCode ?? 128) === 0)
+      return {
+        exitCode: 1,
+        stdout: String(r.stdout ?? ''),
+        stderr: `${stderr}${stderr === '' || stderr.endsWith('\n') ? '' : '\n'}${[cmd, ...args('FILE')].join(' ')} exited 0 without opening FILE: it read none of the script\n`,
+      };
     return { exitCode: r.exitCode ?? 128, stdout: String(r.stdout ?? ''), stderr };
   } finally {
     // Not removed yet when something failed before the program had the pipe open.

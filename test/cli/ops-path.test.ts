@@ -46,7 +46,7 @@ test('NFTLB_NFT points at an nft outside PATH', async (t) => {
   const fake = join(s.dir, 'my-nft');
   writeFileSync(
     fake,
-    '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\ncat >/dev/null\n',
+    '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\n# The script is the last argument (-f FILE, or - for stdin), read whole.\nfor f; do :; done\ncat "$f" >/dev/null\n',
   );
   chmodSync(fake, 0o755);
   const r = await cli(['apply', '-c', s.config], { PATH: '/usr/bin:/bin', NFTLB_LOCK: s.lock, NFTLB_NFT: fake });

@@ -266,7 +266,7 @@ test('a reader that closes the pipe early ends every command quietly with 141', 
   const nft = join(s.dir, 'nft');
   writeFileSync(
     nft,
-    '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; --version) echo nftables v1.0.6;; esac\ncat >/dev/null\n',
+    '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; --version) echo nftables v1.0.6;; esac\n# The script is the last argument (-f FILE, or - for stdin), read whole.\nfor f; do :; done\ncat "$f" >/dev/null\n',
   );
   chmodSync(nft, 0o755);
   const save = join(s.dir, 'rules.v4');

@@ -168,6 +168,15 @@ feedTest('feed: a program that ends without opening the pipe ends the feed with 
   t.deepEqual(feeds(), []);
 });
 
+feedTest('feed: a program that exits 0 without opening the pipe read nothing: the feed fails', async (t) => {
+  const r = await systemExecutor().feed!('sh', (input) => ['-c', 'echo said >&2; exit 0', input], [
+    'a'.repeat(1 << 20),
+  ]);
+  t.is(r.exitCode, 1);
+  t.is(r.stderr, 'said\nsh -c echo said >&2; exit 0 FILE exited 0 without opening FILE: it read none of the script\n');
+  t.deepEqual(feeds(), []);
+});
+
 feedTest('feed: a program that is not installed is tool-missing', async (t) => {
   await t.throwsAsync(
     systemExecutor().feed!('nftlb-no-such-program', (input) => ['-f', input], ['x']),
