@@ -29,7 +29,8 @@ export const EXIT = {
   importIncomplete: 11,
   /** `nftlb diff`: applying the config would change the live table. */
   differs: 12,
-  /** The host refused a file operation (read-only or full file system, a directory that is a file, permissions), or
+  /** The host refused a file operation (read-only or full file system, a directory that is a file, permissions, a lock
+   *  file flock cannot lock or a $NFTLB_FLOCK that is not flock), or
    *  `health --metrics-listen` cannot listen on its address (in use, not this host's), or stdout cannot be written
    *  (`nftlb render > file` on a full file system). */
   hostFault: 13,

@@ -62,5 +62,14 @@ export async function acquireLock(host: Host, waitSeconds: number): Promise<() =
     throw new NftlbError('host-fault', `cannot open lock file ${file}: ${why}`, {
       detail: 'use a writable lock file (--lock-file, $NFTLB_LOCK)',
     });
-  throw new NftlbError('internal', `cannot take lock ${file}: flock exited with ${r.exitCode}`, { detail: why });
+  // Any other reason flock gives for the lock file (ELOOP, EIO, a file system without flock...), or a program named as
+  // flock that is not flock (it ended without running cat): the host's doing, not a bug of nftlb's.
+  throw new NftlbError(
+    'host-fault',
+    `cannot take lock ${file}: ${host.flock} exited with ${r.exitCode}${why === '' ? '' : `: ${why}`}`,
+    {
+      detail:
+        'check the lock file (--lock-file, $NFTLB_LOCK) and the flock program ($NFTLB_FLOCK, util-linux flock(1))',
+    },
+  );
 }

@@ -91,7 +91,7 @@ function fakeNft(dir: string): string {
   mkdirSync(bin, { recursive: true });
   writeFileSync(
     join(bin, 'nft'),
-    '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\ncat >/dev/null\n',
+    '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\n# The script is the last argument (-f FILE, or - for stdin), read whole.\nfor f; do :; done\ncat "$f" >/dev/null\n',
   );
   chmodSync(join(bin, 'nft'), 0o755);
   return bin;
@@ -113,6 +113,24 @@ test('cat missing for the lock: apply exits 7 naming cat', async (t) => {
   });
   t.is(r.exitCode, EXIT.toolMissing, r.stderr);
   t.regex(r.stderr, /cat \(coreutils\) is not installed or not on PATH/);
+});
+
+test('a flock program that takes no lock (not flock, or a reason flock gives that nftlb does not know): exit 13, not a bug', async (t) => {
+  const s = scratch(CONFIG);
+  const bin = fakeNft(s.dir);
+  for (const [flock, status] of [
+    ['/bin/true', 0],
+    ['/bin/false', 1],
+  ] as const) {
+    const r = await execa(process.execPath, [nftlb, 'apply', '-c', s.config], {
+      env: { PATH: `${bin}:/usr/bin:/bin`, NFTLB_FLOCK: flock, NFTLB_LOCK: s.lock, NFTLB_STATE_DIR: s.dir },
+      extendEnv: false,
+      reject: false,
+    });
+    t.is(r.exitCode, EXIT.hostFault, r.stderr);
+    t.true(r.stderr.includes(`cannot take lock ${s.lock}: ${flock} exited with ${status}`), r.stderr);
+    t.regex(r.stderr, /check the lock file \(--lock-file, \$NFTLB_LOCK\) and the flock program \(\$NFTLB_FLOCK/);
+  }
 });
 
 // Runs a shell script in a private mount namespace (root only): mounts made there never reach the host.
