@@ -7,7 +7,10 @@ import { emptyDocument, tooDeep, type ParsedText } from './parsed.js';
 // Reads JSON text (strict: no comments, no trailing commas). The value comes from JSON.parse (native, and iterative:
 // no nesting overflows it); the nesting limit and duplicate keys are checked on it; lines come from jsonc-parser's
 // scanner, which streams over the text with memory for the open objects only, never a tree of the whole document.
-export function parseJson(text: string): ParsedText {
+export function parseJson(raw: string): ParsedText {
+  // A byte order mark (Notepad and other editors write one) is read as the blank it stands for (RFC 8259 lets a
+  // parser ignore it): one character for one, so every offset, line and column stays the file's.
+  const text = raw.charCodeAt(0) === 0xfeff ? ` ${raw.slice(1)}` : raw;
   const lineOf = lineIndex(text);
   const locate = (pointers: readonly string[]): (number | undefined)[] => locateJson(text, pointers);
   if (text.trim() === '') return { value: undefined, diagnostics: [emptyDocument('JSON')], locate };

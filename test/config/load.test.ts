@@ -22,3 +22,14 @@ test('duplicate key beside IPv6 addresses', dup, '{\n "vip": "2001:db8::1",\n "x
 test('duplicate key after a string with an escaped quote', dup, '{\n "a": "q\\":",\n "b": 1,\n "b": 2\n}\n', 4);
 test('no duplicate, colons in strings', clean, '{ "vip": "2001:db8::1", "services": [{ "vip": "::1" }] }');
 test('no duplicate, same key in sibling objects', clean, '{ "s": [{ "name": "a" }, { "name": "b" }] }');
+
+test('a byte order mark before JSON is read as a blank; lines and errors stay where they are in the file', (t) => {
+  const ok = parseConfigText('bom.json', '\ufeff{\n "table": "a",\n "services": []\n}\n');
+  t.deepEqual(ok.diagnostics, []);
+  t.deepEqual(ok.value, { table: 'a', services: [] });
+  t.deepEqual(ok.locate(['/services']), [3]);
+  const bad = parseConfigText('bom.json', '\ufeff{\n "table": "a",\n "services": [,]\n}\n');
+  t.is(bad.diagnostics[0]?.line, 3);
+  t.regex(bad.diagnostics[0]?.message ?? '', /invalid JSON at column 15/);
+  t.is(parseConfigText('bom.json', '\ufeff').diagnostics[0]?.code, 'parse.empty');
+});
