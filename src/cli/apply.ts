@@ -12,7 +12,7 @@ import {
 } from './context.js';
 import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
-import { printDiagnostics } from './io.js';
+import { count, printDiagnostics } from './io.js';
 
 // Parses --wait SECONDS: a whole number of seconds, 0..3600.
 export function parseWait(v: string): number {
@@ -76,7 +76,7 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
         if (!out.quiet) printDiagnostics(out.io, opts.config, r.warnings);
         const code = r.kind === 'unchanged' ? EXIT.unchanged : EXIT.ok;
         out.detail(
-          `${r.tables.map((t) => `table ${t}`).join(' and ')}: ${r.kind}, ${r.services} services, fingerprint ${r.fingerprint}${r.kind === 'applied' ? `, was ${r.previous ?? 'none'}` : ''} (${since(t0)})`,
+          `${r.tables.map((t) => `table ${t}`).join(' and ')}: ${r.kind}, ${count(r.services, 'service')}, fingerprint ${r.fingerprint}${r.kind === 'applied' ? `, was ${r.previous ?? 'none'}` : ''} (${since(t0)})`,
         );
         if (json) {
           printEnvelope(out.io, 'apply', r.kind, code, {

@@ -5,7 +5,7 @@ import { readConfigFile } from '../system/config-file.js';
 import { configOption, outputOf, since, verbosityOptions, type CommandContext } from './context.js';
 import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
-import { errorCount, printDiagnostics } from './io.js';
+import { count, errorCount, printDiagnostics } from './io.js';
 
 // `nftlb check`: reports every problem of the config at once; exit 0 when it can be used, 3 when it cannot, 4 when it
 // cannot be read. -q: nothing on success (problems still listed); -v: the config's size and the time taken.
@@ -28,7 +28,10 @@ export function checkCommand(ctx: CommandContext): Command {
       const services = checked.model?.services.length ?? null;
       if (checked.model !== undefined)
         out.detail(
-          `${opts.config}: table ${checked.model.table}, ${services} services, ${checked.model.services.reduce((n, s) => n + s.backends.length, 0)} backends (${since(t0)})`,
+          `${opts.config}: table ${checked.model.table}, ${count(checked.model.services.length, 'service')}, ${count(
+            checked.model.services.reduce((n, s) => n + s.backends.length, 0),
+            'backend',
+          )} (${since(t0)})`,
         );
       if (json) {
         printEnvelope(
@@ -46,7 +49,7 @@ export function checkCommand(ctx: CommandContext): Command {
         out.io.err(
           bad
             ? `nftlb: ${opts.config}: ${errorCount(checked.diagnostics)}\n`
-            : `nftlb: ${opts.config}: ok (${services ?? 0} services)\n`,
+            : `nftlb: ${opts.config}: ok (${count(services ?? 0, 'service')})\n`,
         );
       }
       ctx.exit(code);

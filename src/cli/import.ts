@@ -5,6 +5,7 @@ import { readImportInput } from '../system/input-file.js';
 import { outputOf, verbosityOptions, type CommandContext } from './context.js';
 import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
+import { count } from './io.js';
 
 // `nftlb import iptables [FILE...|-]`: iptables-save output (IPv4 and/or IPv6) -> nftlb config on stdout. Rules it
 // does not understand are listed on stderr with file and line, and the exit code says the import is incomplete. -q:
@@ -48,7 +49,7 @@ export function importCommand(ctx: CommandContext): Command {
       if (problems.length > 0)
         out.io.err(`nftlb: ${problems.length} rule${problems.length === 1 ? '' : 's'} not imported (listed above)\n`);
       out.detail(
-        `import: ${names.length} input${names.length === 1 ? '' : 's'}, ${services} services, ${ignored.length} rules ignored, ${problems.length} not understood`,
+        `import: ${count(names.length, 'input')}, ${count(services, 'service')}, ${count(ignored.length, 'rule')} ignored, ${problems.length} not understood`,
       );
       ctx.exit(code);
     } catch (e) {

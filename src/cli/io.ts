@@ -46,6 +46,11 @@ export function printDiagnostics(io: Io, file: string, ds: readonly Diagnostic[]
   if (ds.length > n) io.err(`nftlb: ${file}: and ${ds.length - n} more (nftlb check --json lists them all)\n`);
 }
 
+/** `n thing` or `n things`: counts in what nftlb says to a person. */
+export function count(n: number, thing: string): string {
+  return `${n} ${thing}${n === 1 ? '' : 's'}`;
+}
+
 // "3 errors", or "at least 10000 errors" when checking stopped (the loader's check.stopped diagnostic).
 export function errorCount(ds: readonly Diagnostic[]): string {
   const stopped = ds.some((d) => d.code === STOPPED_CODE);

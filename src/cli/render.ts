@@ -9,7 +9,7 @@ import type { Plan } from '../plan/types.js';
 import { configOption, hostOf, outputOf, since, verbosityOptions, type CommandContext } from './context.js';
 import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
-import { printDiagnostics } from './io.js';
+import { count, printDiagnostics } from './io.js';
 
 // Output formats of `nftlb render`, each giving its text as pieces whose concatenation is the output, and the
 // fingerprint of an nft script (null for the others).
@@ -87,7 +87,9 @@ export function renderCommand(ctx: CommandContext): Command {
           },
         );
         const backends = p.services.reduce((n, s) => n + s.backends.length, 0);
-        out.detail(`${opts.config}: ${p.services.length} services, ${backends} backends (${since(t0)})`);
+        out.detail(
+          `${opts.config}: ${count(p.services.length, 'service')}, ${count(backends, 'backend')} (${since(t0)})`,
+        );
         out.progress.step(`rendering the ${opts.format} script`);
         const t1 = performance.now();
         const r = fmt(p);

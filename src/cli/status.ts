@@ -5,6 +5,7 @@ import { readStatus, type BackendStatus, type Status } from '../ops/status.js';
 import { configOption, hostOf, outputOf, since, type CommandContext } from './context.js';
 import { reportFailure, type Envelope } from './envelope.js';
 import { EXIT } from './exit-codes.js';
+import { count } from './io.js';
 import { VERSION } from '../common/version.js';
 import { clusterLine, clusterMetrics } from './cluster-status.js';
 import { clusterDirOption, clusterNodeOption } from './render.js';
@@ -55,7 +56,7 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
           out.progress.done();
           const backends = s.services.reduce((n, svc) => n + svc.backends.length, 0);
           out.detail(
-            `${s.tables.map((t) => `table ${t}`).join(' and ')}: live ${s.live}; ${s.services.length} services, ${backends} backends; conntrack: ${s.conntrack.available ? `${s.conntrack.entries ?? 0} entries` : 'unavailable'}; ${source} (${since(t0)})`,
+            `${s.tables.map((t) => `table ${t}`).join(' and ')}: live ${s.live}; ${count(s.services.length, 'service')}, ${count(backends, 'backend')}; conntrack: ${s.conntrack.available ? `${s.conntrack.entries ?? 0} entries` : 'unavailable'}; ${source} (${since(t0)})`,
           );
           ctx.exit(EXIT.ok);
         } catch (e) {

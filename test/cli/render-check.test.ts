@@ -51,7 +51,7 @@ test('render of an invalid config prints nothing on stdout, every problem on std
 test('check: exit 0 for a valid config, 3 with all diagnostics otherwise, --json for tools', async (t) => {
   const ok = await cli(['check', '-c', good]);
   t.is(ok.code, 0);
-  t.regex(ok.stderr, /ok \(1 services\)/);
+  t.regex(ok.stderr, /ok \(1 service\)/);
   const ko = await cli(['check', '-c', bad]);
   t.is(ko.code, 3);
   t.is(ko.stdout, '');
