@@ -51,7 +51,11 @@ export const configSchema = {
       additionalProperties: false,
       required: ['address'],
       properties: {
-        address: { $ref: '#/definitions/address' },
+        address: {
+          $ref: '#/definitions/address',
+          description:
+            "The backend's own address (IPv4 or IPv6, of a VIP's family); not 0.0.0.0, ::, a multicast or the broadcast address.",
+        },
         port: {
           $ref: '#/definitions/port',
           description: 'Destination port on the backend. Default: the port the client connected to.',
@@ -203,7 +207,8 @@ export const configSchema = {
           description: 'Identifier: letters, digits, - and _ (first a letter or digit).',
         },
         vip: {
-          description: 'The virtual address(es) clients connect to: one address or a list (IPv4 and/or IPv6).',
+          description:
+            "The virtual address(es) clients connect to: one address or a list (IPv4 and/or IPv6); one host's address, not 0.0.0.0, ::, a multicast or the broadcast address.",
           oneOf: [
             { $ref: '#/definitions/address' },
             { type: 'array', minItems: 1, maxItems: 1024, items: { $ref: '#/definitions/address' } },

@@ -61,3 +61,26 @@ test('defaults are filled', (t) => {
   t.is(s.backends[0]!.weight, 1);
   t.is(s.backends[0]!.state, 'up');
 });
+
+test('a VIP or a backend that is no one host (unspecified, multicast, broadcast) is refused where it is written', (t) => {
+  const service = (vip: string, backend: string): string =>
+    `services:\n  - name: web\n    vip: ${vip}\n    port: 80\n    backends:\n      - address: ${backend}\n`;
+  for (const vip of ['0.0.0.0', '255.255.255.255', '224.0.0.1', '239.255.255.255', '"::"', '"ff02::1"', '"FF05::2"']) {
+    const backend = vip.includes(':') ? '"2001:db8::2"' : '198.51.100.2';
+    t.deepEqual(codes('a.yaml', service(vip, backend)), ['3:/services/0/vip:address.not-unicast'], vip);
+  }
+  t.deepEqual(codes('a.yaml', service('203.0.113.1', '0.0.0.0')), [
+    '6:/services/0/backends/0/address:address.not-unicast',
+  ]);
+  t.deepEqual(codes('a.yaml', service('[203.0.113.1, 224.0.0.9]', '198.51.100.2')), [
+    '3:/services/0/vip/1:address.not-unicast',
+  ]);
+  // Unicast at the edges of those ranges, and an IPv6 group 00ff (not ff00::/8), are taken.
+  for (const [vip, backend] of [
+    ['223.255.255.255', '240.0.0.1'],
+    ['"ff::1"', '"2001:db8::2"'],
+  ] as const)
+    t.deepEqual(codes('a.yaml', service(vip, backend)), [], vip);
+  const d = checkConfig('a.yaml', service('0.0.0.0', '198.51.100.2')).diagnostics[0];
+  t.regex(d?.message ?? '', /^VIP 0\.0\.0\.0 is the unspecified address, .*; give the address clients connect to$/);
+});

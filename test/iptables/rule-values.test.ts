@@ -69,3 +69,17 @@ test('a listener destination is one host: A, A/32, A6/128; a network or a prefix
   for (const text of ['203.0.113.0/24', '2001:db8::1/32', '203.0.113.1/128', '203.0.113.1/', 'web'])
     t.is(readHost(text), undefined, text);
 });
+
+test('no one host (unspecified, multicast, broadcast) is a backend or a VIP: refused with the reason, as the config refuses it', (t) => {
+  for (const [to, why] of [
+    ['0.0.0.0:5', /--to-destination 0\.0\.0\.0:5: 0\.0\.0\.0 is the unspecified address/],
+    ['224.0.0.1', /224\.0\.0\.1 is a multicast address/],
+    ['255.255.255.255:80', /255\.255\.255\.255 is the broadcast address/],
+    ['[ff02::1]:80', /ff02::1 is a multicast address/],
+    ['[::]:80', /:: is the unspecified address/],
+  ] as const)
+    t.throws(() => readEndpoint(to), { message: why }, to);
+  for (const dst of ['0.0.0.0/32', '0.0.0.0', '239.1.2.3/32', '255.255.255.255', 'ff05::2/128', '::/128'])
+    t.is(readHost(dst), undefined, dst);
+  t.deepEqual(readHost('223.255.255.255/32'), { family: 4, text: '223.255.255.255' });
+});

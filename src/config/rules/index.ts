@@ -11,6 +11,7 @@ import { logOptions } from './log-options.js';
 import { persistenceOptions } from './persistence.js';
 import type { Rule } from './rule.js';
 import { tableName } from './table-name.js';
+import { unicastAddresses } from './unicast.js';
 import { uniqueNames } from './unique-names.js';
 import { weights } from './weights.js';
 
@@ -21,6 +22,7 @@ export const rules: readonly Rule[] = [
   listenerOverlap,
   backendList,
   addressFamilies,
+  unicastAddresses,
   backendPorts,
   hashOptions,
   healthOptions,

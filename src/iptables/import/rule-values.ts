@@ -1,4 +1,4 @@
-import { parseAddress } from '../../model/address.js';
+import { notOneHost, parseAddress } from '../../model/address.js';
 import type { Address, PortRange } from '../../model/types.js';
 
 // Readers for the option values of an iptables-save rule that nftlb understands. Each one refuses (throws an Error
@@ -73,12 +73,20 @@ export function readHost(text: string): Address | undefined {
   const slash = text.indexOf('/');
   const a = parseAddress(slash < 0 ? text : text.slice(0, slash));
   if (a === undefined || (slash >= 0 && text.slice(slash + 1) !== (a.family === 4 ? '32' : '128'))) return undefined;
-  return a;
+  // 0.0.0.0, a multicast or the broadcast address is no host a VIP could be (src/config/rules/unicast.ts).
+  return notOneHost(a) === undefined ? a : undefined;
 }
 
 // A DNAT --to-destination: "A", "A:P", "[A6]:P", "[A6]" or a bare IPv6 address. Address ranges and port ranges
 // spread connections in ways a backend list cannot say.
 export function readEndpoint(text: string): Endpoint {
+  const e = readEndpointText(text);
+  const why = notOneHost(e.address);
+  if (why !== undefined) throw new Error(`--to-destination ${text}: ${why}, no backend`);
+  return e;
+}
+
+function readEndpointText(text: string): Endpoint {
   const what = '--to-destination';
   if (text.includes('-')) throw new Error(`${what} ${text}: a range of addresses or ports is not a backend`);
   const bracket = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
