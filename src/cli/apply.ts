@@ -24,9 +24,9 @@ export function parseWait(v: string): number {
 // The --wait and --lock-file options shared by apply and remove.
 export function lockOptions(): Option[] {
   return [
-    new Option('--wait <seconds>', 'wait up to SECONDS for another apply to finish (default: fail at once, exit 8)')
+    new Option('--wait <seconds>', 'wait up to SECONDS for another apply to finish')
       .argParser(parseWait)
-      .default(0),
+      .default(0, '0: fail at once, exit 8'),
     new Option('--lock-file <file>', 'lock file (default: $NFTLB_LOCK or /run/nftlb/apply.lock)'),
   ];
 }
