@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
+import { listenersFor, startBackends } from './support/backends.js';
+import { probe, tallyObject } from './support/client.js';
 import { liveFingerprint, nftlb, ruleset, webConfig, workDir, writeConfig } from './support/ops.js';
 
 const FOREIGN = `table ip nat {
@@ -144,3 +146,30 @@ kernelTest('other tables stay byte-identical through apply, reload and remove; r
     t.is(await ruleset(topo), `${start[0]}\n${start[1]}`);
   });
 });
+
+kernelTest(
+  'with a $TMPDIR nftlb cannot use, apply, diff and status still work (pipes instead of files) and the loaded table balances',
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const dir = workDir();
+      await startBackends(topo, listenersFor(topo.backendV4.slice(0, 3), [8080]));
+      const cfg = writeConfig(dir, 'a.yaml', webConfig(topo, [1, 1, 1]));
+      writeConfig(dir, 'a-file', 'x');
+      for (const tmp of [join(dir, 'missing'), join(dir, 'a-file')]) {
+        await topo.exec(topo.lb, ['nft', 'flush', 'ruleset']);
+        const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: join(dir, 'state'), TMPDIR: tmp };
+        const applied = await nftlb(topo, ['apply', '-c', cfg], env);
+        t.is(applied.exitCode, EXIT.ok, applied.stderr);
+        const diff = await nftlb(topo, ['diff', '-c', cfg], env);
+        t.is(diff.exitCode, EXIT.ok, diff.stderr);
+        const status = await nftlb(topo, ['status', '-c', cfg, '--json'], env);
+        t.is(status.exitCode, EXIT.ok, status.stderr);
+        // Round robin over three backends of weight 1: 30 connections, 10 each, none failed.
+        const counts = Object.values(
+          tallyObject(await probe(topo, { target: topo.vip4, port: 80, proto: 'tcp', count: 30 })),
+        );
+        t.deepEqual(counts, [10, 10, 10], tmp);
+      }
+    });
+  },
+);
