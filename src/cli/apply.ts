@@ -97,7 +97,7 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
           out.io.out(r.script);
         } else if (r.kind === 'applied') {
           out.note(
-            `nftlb: applied ${r.tables.map((t) => `table ${t}`).join(' and ')}: ${r.services} service${r.services === 1 ? '' : 's'}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.deleted.map((t) => `; deleted table ${t}`).join('')}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}${r.delta === null ? '' : `; by a delta (${deltaText(r.delta)})`}\n`,
+            `nftlb: applied ${r.tables.map((t) => `table ${t}`).join(' and ')}: ${count(r.services, 'service')}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.deleted.map((t) => `; deleted table ${t}`).join('')}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}${r.delta === null ? '' : `; by a delta (${deltaText(r.delta)})`}\n`,
           );
         }
         ctx.exit(code);
@@ -111,11 +111,10 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
 
 // What a delta load changed, in words: "1 element", "2 chains, 14 elements".
 function deltaText(d: LoadDelta): string {
-  const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
   const parts = [
-    ...(d.sets > 0 ? [n(d.sets, 'set')] : []),
-    ...(d.chains > 0 ? [n(d.chains, 'chain')] : []),
-    ...(d.elements > 0 ? [n(d.elements, 'element')] : []),
+    ...(d.sets > 0 ? [count(d.sets, 'set')] : []),
+    ...(d.chains > 0 ? [count(d.chains, 'chain')] : []),
+    ...(d.elements > 0 ? [count(d.elements, 'element')] : []),
   ];
   return parts.length === 0 ? 'the fingerprint only' : parts.join(', ');
 }

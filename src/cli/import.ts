@@ -46,8 +46,7 @@ export function importCommand(ctx: CommandContext): Command {
       ];
       // The input's own text is echoed: control characters (a terminal's escape sequences) are shown as '?'.
       if (listed.length > 0) out.io.err(listed.join('').replace(/[^\t\n -~\u00a0-\uffff]/g, '?'));
-      if (problems.length > 0)
-        out.io.err(`nftlb: ${problems.length} rule${problems.length === 1 ? '' : 's'} not imported (listed above)\n`);
+      if (problems.length > 0) out.io.err(`nftlb: ${count(problems.length, 'rule')} not imported (listed above)\n`);
       out.detail(
         `import: ${count(names.length, 'input')}, ${count(services, 'service')}, ${count(ignored.length, 'rule')} ignored, ${problems.length} not understood`,
       );

@@ -55,7 +55,7 @@ export function count(n: number, thing: string): string {
 export function errorCount(ds: readonly Diagnostic[]): string {
   const stopped = ds.some((d) => d.code === STOPPED_CODE);
   const n = ds.filter((d) => d.severity === 'error' && d.code !== STOPPED_CODE).length;
-  return `${stopped ? 'at least ' : ''}${n} error${n === 1 ? '' : 's'}${stopped ? ' (checking stopped there)' : ''}`;
+  return `${stopped ? 'at least ' : ''}${count(n, 'error')}${stopped ? ' (checking stopped there)' : ''}`;
 }
 
 // Reports an error on stderr and returns the exit code that belongs to it.

@@ -6,6 +6,7 @@ import { parseWait } from './apply.js';
 import { configOption, hostOf, type CommandContext } from './context.js';
 import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
+import { count } from './io.js';
 import type { SignalSource } from './health.js';
 
 // Parses a positive whole number up to `max`.
@@ -78,7 +79,7 @@ export function traceCommand(
           // The summary is the envelope, on one line like the connections: every line of the output parses on its own.
           if (json) printEnvelope(ctx.io, 'trace', 'traced', EXIT.ok, { kind: 'summary', ...summary }, null, 'line');
           ctx.io.err(
-            `nftlb trace: ${summary.connections} connection${summary.connections === 1 ? '' : 's'} traced (${ENDED[summary.ended]}); ${summary.reloaded ? 'the table was reloaded meanwhile, which ended the tracing' : 'trace rules removed'}\n`,
+            `nftlb trace: ${count(summary.connections, 'connection')} traced (${ENDED[summary.ended]}); ${summary.reloaded ? 'the table was reloaded meanwhile, which ended the tracing' : 'trace rules removed'}\n`,
           );
           ctx.exit(EXIT.ok);
         } catch (e) {

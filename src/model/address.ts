@@ -25,15 +25,14 @@ export function parseAddress(text: string): Address | undefined {
 // parse: 250k addresses at 50k services.
 export function notOneHost(a: Address): string | undefined {
   const t = a.text;
-  const unspecified = `${t} is the unspecified address, which no packet is sent to (it means "any" only to bind)`;
+  if (t === '0.0.0.0' || t === '::')
+    return `${t} is the unspecified address, which no packet is sent to (it means "any" only to bind)`;
   if (a.family === 4) {
-    if (t === '0.0.0.0') return unspecified;
     if (t === '255.255.255.255') return `${t} is the broadcast address, not one host's`;
     let first = 0;
     for (let i = 0; i < 3 && t.charCodeAt(i) !== 46; i++) first = first * 10 + t.charCodeAt(i) - 48;
     return first >= 224 && first <= 239 ? `${t} is a multicast address (224.0.0.0/4), not one host's` : undefined;
   }
-  if (t === '::') return unspecified;
   // ff00::/8 in canonical text: a first group of four digits that starts with ff.
   return t.indexOf(':') === 4 && t.startsWith('ff')
     ? `${t} is a multicast address (ff00::/8), not one host's`

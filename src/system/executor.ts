@@ -249,7 +249,7 @@ async function feedProcess(
       throw new NftlbError('host-fault', `cannot start ${cmd}: ${r.shortMessage}`, { cause: r });
     // A program that ended without opening its input file read none of it, whatever its status says (not nft, or a
     // wrapper that does not pass `-f FILE` on): a failure, never a load.
-    if (input === null && (r.exitCode ?? 128) === 0)
+    if (input === null && r.exitCode === 0)
       return {
         exitCode: 1,
         stdout: String(r.stdout ?? ''),

@@ -15,47 +15,34 @@ export async function readStateFile(file: string, what: string): Promise<string 
   }
 }
 
-// mkdir -p, one level at a time and never with Node's recursive mkdir: that one loops for ever (Node 18 and 20) where a
-// missing level cannot be made and still reads ENOENT (a lock file under /proc or /sys), and on a read-only file
-// system it says ENOENT instead of EROFS. A directory that is there costs a mkdir and a stat; otherwise each level that exists
-// is passed, and the first that cannot be made stops it with its own errno (EROFS, ENOTDIR, EACCES, ENOENT...).
-// Throws a host-fault error naming `what` and the directory.
+// mkdir -p, never with Node's recursive mkdir: that one loops for ever (Node 18 and 20) where a missing level cannot be
+// made and still reads ENOENT (a lock file under /proc or /sys), and on a read-only file system it says ENOENT instead
+// of EROFS. The directory itself is tried first (one mkdir, and a stat, when it is there); on ENOENT every level from
+// the top is made in turn, and the first that cannot be made stops it with its own errno (EROFS, ENOTDIR, EACCES,
+// ENOENT...). Throws a host-fault error naming `what` and the directory.
 export async function makeDirectory(dir: string, what: string, mode = 0o755): Promise<void> {
   const full = resolve(dir);
-  const made = async (path: string): Promise<boolean> => {
+  const level = async (path: string): Promise<void> => {
     try {
       await mkdir(path, { mode });
-      return true;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return true;
-      if (code === 'ENOENT' && path === full) return false;
-      throw hostFault(`create ${what}`, dir, e);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   };
-  if (!(await made(full))) {
-    const parts = full.split(sep);
-    for (let i = 2; i < parts.length; i++) await made(parts.slice(0, i).join(sep));
-    // Every level above it is there now: a last ENOENT is the file system's refusal, reported as it is.
-    try {
-      await mkdir(full, { mode });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw hostFault(`create ${what}`, dir, e);
-    }
-  }
-  // EEXIST says only that something is there: a file in the way is refused as mkdir -p refuses it.
-  let st;
   try {
-    st = await stat(full);
+    try {
+      await level(full);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      const parts = full.split(sep);
+      for (let i = 2; i <= parts.length; i++) await level(parts.slice(0, i).join(sep));
+    }
+    // EEXIST says only that something is there: a file in the way is refused, as mkdir -p refuses it.
+    if (!(await stat(full)).isDirectory())
+      throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${full}'`), { code: 'EEXIST' });
   } catch (e) {
     throw hostFault(`create ${what}`, dir, e);
   }
-  if (!st.isDirectory())
-    throw hostFault(
-      `create ${what}`,
-      dir,
-      Object.assign(new Error(`EEXIST: file already exists, mkdir '${full}'`), { code: 'EEXIST' }),
-    );
 }
 
 /** What identifies a file's content without reading it: device, inode, size and the change times (ns). A write, a
