@@ -47,7 +47,10 @@ export function renderConntrackd(
     '\t}',
     '}',
     'General {',
-    '\tSystemd off',
+    // Debian's conntrackd.service is Type=notify: systemd waits for READY=1, which conntrackd sends only with this on
+    // (off, the unit would time out at start and be restarted). Without $NOTIFY_SOCKET (started by hand, or by the
+    // tests) it sends nothing.
+    '\tSystemd on',
     '\tHashSize 32768',
     '\tHashLimit 131072',
     '\tLogFile off',

@@ -100,10 +100,40 @@ interface Node {
   readonly dir: string;
   keepalived?: Daemon;
   conntrackd?: Daemon;
+  /** What conntrackd tells systemd (startNode). */
+  notify?: Daemon;
 }
 
-function startNode(net: Net, n: Node): void {
-  n.conntrackd = startDaemon(net, n.name, ['conntrackd', '-C', `${n.dir}/conntrackd.conf`], `conntrackd ${n.name}`);
+// A stand-in for systemd's notification socket: prints every datagram it gets (conntrackd's READY=1).
+const NOTIFY_LISTENER = [
+  'unlink $ARGV[0];',
+  'my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $ARGV[0]) or die "bind $ARGV[0]: $!\\n";',
+  '$| = 1;',
+  'print "listening\\n";',
+  'while (defined $s->recv(my $m, 4096)) { print "$m\\n"; }',
+].join(' ');
+
+// conntrackd is started as Debian's conntrackd.service (Type=notify) starts it: with $NOTIFY_SOCKET, on which systemd
+// waits for READY=1 (a conntrackd that never sends it is killed at the unit's start timeout).
+async function startNode(net: Net, n: Node): Promise<void> {
+  const socket = `${n.dir}/notify.sock`;
+  await n.notify?.stop();
+  const notify = startDaemon(
+    net,
+    n.name,
+    ['perl', '-MIO::Socket::UNIX', '-e', NOTIFY_LISTENER, socket],
+    `notify ${n.name}`,
+  );
+  n.notify = notify;
+  await waitFor(`${n.name}: the notification socket`, async () => (/listening/.test(notify.log()) ? true : undefined), {
+    timeoutMs: 30000,
+  });
+  n.conntrackd = startDaemon(
+    net,
+    n.name,
+    ['env', `NOTIFY_SOCKET=${socket}`, 'conntrackd', '-C', `${n.dir}/conntrackd.conf`],
+    `conntrackd ${n.name}`,
+  );
   n.keepalived = startDaemon(
     net,
     n.name,
@@ -220,9 +250,14 @@ kernelTest(
         const applied = await nftlbIn(net, name, ['apply', '-c', config], env);
         t.is(applied.exitCode, 0, applied.stderr);
         const n: Node = { name, dir: d };
-        startNode(net, n);
+        await startNode(net, n);
         nodes.push(n);
       }
+      await waitFor(
+        "conntrackd tells systemd it is ready (Debian's conntrackd.service is Type=notify)",
+        async () => (nodes.every((n) => /READY=1/.test(n.notify?.log() ?? '')) ? true : undefined),
+        { timeoutMs: 60000 },
+      );
       const [lb1, lb2] = nodes as [Node, Node];
       const logs = (): string =>
         nodes.flatMap((n) => [n.keepalived?.log() ?? '', n.conntrackd?.log() ?? '']).join('\n');
@@ -285,7 +320,7 @@ kernelTest(
         rmSync(`${lb1.dir}/conntrackd.lock`, { force: true });
         t1 = Date.now();
         for (const dev of ['eth0', 'eth1', 'eth2']) await net.exec('lb1', ['ip', 'link', 'set', dev, 'up']);
-        startNode(net, lb1);
+        await startNode(net, lb1);
         let backMs: number | undefined;
         const failback = measure(t, pool, opened, 'failback to lb1', t1, () => backMs !== undefined);
         await waitFor(
