@@ -17,7 +17,7 @@ import { thisNode } from '../cluster/node.js';
 import { clusterDirOption, clusterNodeOption } from './render.js';
 import { parseWait } from './apply.js';
 import { configOption, hostOf, outputOf, verbosityOptions, type CommandContext, type Output } from './context.js';
-import { printEnvelope, reportFailure } from './envelope.js';
+import { errorObject, printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 import { HealthCounters, scraper } from './health-metrics.js';
 import { printDiagnostics, reportError } from './io.js';
@@ -239,19 +239,30 @@ export function healthCommand(
           counters.check(ok);
           out.progress.step(`checked ${++done} of ${total} backends`);
         });
-        const announcer = announcerOf(out, deps, model, opts.config);
+        let announceFailed: unknown;
+        const announcer = announcerOf(out, deps, model, opts.config, (e) => (announceFailed ??= e));
         const t0 = performance.now();
         out.progress.step(`checking ${total} backends`);
         const r = await healthOnce(deps, model);
         out.progress.done();
         logRound(out, r, performance.now() - t0);
         await announcer?.served(r.sync.plan);
-        if (json) printEnvelope(out.io, 'health', 'checked', EXIT.ok, { mode, table: model.table, ...reportJson(r) });
-        ctx.exit(EXIT.ok);
+        // The round went through, but BIRD announces what it did before: the engine's failure is the outcome.
+        const code = announceFailed === undefined ? EXIT.ok : EXIT.engineFailed;
+        if (json)
+          printEnvelope(
+            out.io,
+            'health',
+            'checked',
+            code,
+            { mode, table: model.table, ...reportJson(r) },
+            announceFailed === undefined ? null : errorObject(announceFailed),
+          );
+        ctx.exit(code);
         return;
       }
       const deps = roundDeps(ctx, exec, opts, model.table, out, cas, (ok) => counters.check(ok));
-      const announcer = announcerOf(out, deps, model, opts.config);
+      const announcer = announcerOf(out, deps, model, opts.config, () => counters.errors++);
       const stopped = await watchUntilStopped(ctx, out, deps, model, opts, signals, counters, cas, announcer);
       if (json) printEnvelope(out.io, 'health', 'stopped', EXIT.ok, { mode, table: stopped.table, ...stopped.totals });
       ctx.exit(EXIT.ok);
@@ -368,7 +379,14 @@ async function watchUntilStopped(
 const ANNOUNCE_RECONCILE_MS = 2000;
 
 // ecmp: the announcer of this node's VIPs (undefined without an ecmp cluster). The host must be a node of the cluster.
-function announcerOf(out: Output, deps: RoundDeps, model: Model, config: string): Announcer | undefined {
+// Its failures are reported, and given to `failed` (counted as errors).
+function announcerOf(
+  out: Output,
+  deps: RoundDeps,
+  model: Model,
+  config: string,
+  failed: (e: unknown) => void,
+): Announcer | undefined {
   if (model.cluster?.mode !== 'ecmp') return undefined;
   const node = thisNode(model.cluster, deps.host.cluster);
   out.note(
@@ -379,6 +397,9 @@ function announcerOf(out: Output, deps: RoundDeps, model: Model, config: string)
     model,
     (e: AnnounceEvent) =>
       out.note(`nftlb health: ${e.announced ? 'announcing' : 'withdrawing'} ${e.vip} (BIRD protocol ${e.protocol})\n`),
-    (e) => void reportError(out.io, e, config),
+    (e) => {
+      failed(e);
+      reportError(out.io, e, config);
+    },
   );
 }

@@ -29,9 +29,15 @@ export interface AnnounceEvent {
 
 // Keeps BIRD's VIP protocols as servedVips says: `served(plan)` after each sync, `withdrawAll()` when nftlb health
 // stops, and `reconcile()` every few seconds, so a BIRD that was restarted (every VIP disabled again) or changed by
-// hand gets the right state back. Calls never overlap; a failure goes to onError once per distinct message.
+// hand gets the right state back. The VIP of an earlier config (a SIGHUP took it out before BIRD was configured
+// again) is withdrawn; a protocol the config names that BIRD lacks is reported, and the others are still set. Calls
+// never overlap; a failure goes to onError once per distinct message (withdrawAll reports its own whatever came
+// before: it is the last word).
 export class Announcer {
   private want: Map<string, boolean>;
+  /** The VIP protocols (and their VIPs) of every config this announcer was given: what the current one lacks is
+   *  withdrawn. */
+  private readonly known = new Map<string, string>();
   private chain: Promise<void> = Promise.resolve();
   private lastError = '';
   private timer: NodeJS.Timeout | undefined;
@@ -43,19 +49,22 @@ export class Announcer {
     private readonly onError: (e: unknown) => void,
   ) {
     // Nothing is announced before the first sync says the table is loaded.
-    this.want = servedVips(model, undefined);
+    this.want = this.wanted(servedVips(model, undefined));
   }
 
   // The live table now holds `p`: announce what it serves, withdraw the rest.
   served(p: Plan, model: Model = this.model): Promise<void> {
     this.model = model;
-    this.want = servedVips(model, p);
+    this.want = this.wanted(servedVips(model, p));
     return this.reconcile();
   }
 
   // Withdraw every VIP (nftlb health stops: nobody keeps checking the backends).
   withdrawAll(): Promise<void> {
-    this.want = servedVips(this.model, undefined);
+    this.want = this.wanted(servedVips(this.model, undefined));
+    this.chain = this.chain.then(() => {
+      this.lastError = '';
+    });
     return this.reconcile();
   }
 
@@ -81,17 +90,20 @@ export class Announcer {
   private async apply(want: ReadonlyMap<string, boolean>): Promise<void> {
     try {
       const live = new Map((await birdProtocols(this.host)).map((p) => [p.name, p.state]));
-      const missing = [...want.keys()].filter((name) => !live.has(name));
+      for (const [name, on] of want) {
+        const state = live.get(name);
+        if (state === undefined || (state === 'up') === on) continue;
+        await setBirdProtocol(this.host, name, on);
+        this.onChange({ protocol: name, vip: this.vipOf(name), announced: on });
+      }
+      const missing = clusterVips(this.model)
+        .map(vipProtocol)
+        .filter((name) => !live.has(name));
       if (missing.length > 0)
         throw new NftlbError(
           'engine-failed',
           `BIRD has no protocol ${missing.join(', ')}: load the configuration of nftlb render --format bird (birdc configure)`,
         );
-      for (const [name, on] of want) {
-        if ((live.get(name) === 'up') === on) continue;
-        await setBirdProtocol(this.host, name, on);
-        this.onChange({ protocol: name, vip: this.vipOf(name), announced: on });
-      }
       this.lastError = '';
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -100,7 +112,14 @@ export class Announcer {
     }
   }
 
+  // What the config serves, and every VIP of an earlier config withdrawn.
+  private wanted(served: Map<string, boolean>): Map<string, boolean> {
+    for (const name of this.known.keys()) if (!served.has(name)) served.set(name, false);
+    for (const v of clusterVips(this.model)) this.known.set(vipProtocol(v), v.text);
+    return served;
+  }
+
   private vipOf(name: string): string {
-    return clusterVips(this.model).find((v) => vipProtocol(v) === name)?.text ?? name;
+    return this.known.get(name) ?? name;
   }
 }

@@ -1,7 +1,7 @@
 // --json: one envelope for every command (command, result, exitCode, error, then the command's own fields), on success
 // and on every error path: unreadable and invalid configs, missing tools, foreign tables, usage errors.
 import test, { type ExecutionContext } from 'ava';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { applyCommand } from '../../src/cli/apply.js';
@@ -194,6 +194,17 @@ test('health: --once and --status; an unreadable config (4); none or two modes (
     'usage',
     EXIT.usage,
   );
+});
+
+test('health --once, ecmp: a BIRD that cannot be told is the outcome (16), after the round', async (t) => {
+  const s = scratch(readFileSync('fixtures/cluster/ecmp-dsr/config.yaml', 'utf8'));
+  const exec = fakeSystem();
+  const args = ['-c', s.config, '--state-dir', s.dir, '--lock-file', s.lock, '--once'];
+  const r = await run(healthCommand, args, exec, { NFTLB_NODE: 'lb1', NFTLB_CLUSTER_DIR: s.dir });
+  t.is(r.code, EXIT.engineFailed, r.stderr);
+  const v = envelope(t, r, 'health', 'checked');
+  t.like(v, { mode: 'once', action: 'full', error: { code: 'engine-failed' } });
+  t.regex(r.stderr, /birdc -s .*bird\.ctl show protocols/);
 });
 
 test('import: imported, incomplete (11, an outcome), unreadable input (4)', async (t) => {

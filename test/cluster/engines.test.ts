@@ -202,6 +202,48 @@ test('the announcer: nothing before a sync, the VIPs with a backend up after one
   );
 });
 
+test('the announcer: a VIP BIRD lacks is reported and the others still set; a VIP a reload took out is withdrawn', async (t) => {
+  // A second service on another VIP, which the BIRD below was not configured with (nftlb health got SIGHUP first).
+  const twoText = `${ECMP}  - name: mail\n    vip: 203.0.113.2\n    port: 25\n    forwarding: dsr\n    interface: eth0\n    scheduler: maglev\n    hash: { fields: [saddr, sport], table-size: 1009 }\n    backends:\n      - { address: 198.51.100.24 }\n`;
+  const two = modelOf(twoText);
+  const one = modelOf(ECMP);
+  const f = new FakeEngines();
+  f.protocols.set(VIP, { proto: 'Static', state: 'down', info: '' });
+  const events: string[] = [];
+  const errors: string[] = [];
+  const a = new Announcer(
+    f.host(dir()),
+    one,
+    (e) => events.push(`${e.announced ? '+' : '-'}${e.vip}`),
+    (e) => errors.push((e as Error).message),
+  );
+  await a.served(plan(one));
+  t.is(f.protocols.get(VIP)!.state, 'up');
+  await a.served(plan(two), two);
+  t.deepEqual(errors, [
+    'BIRD has no protocol nftlb_vip4_203_0_113_2: load the configuration of nftlb render --format bird (birdc configure)',
+  ]);
+  // Every backend of web down: web's VIP leaves the ECMP group although BIRD lacks mail's.
+  const down = modelOf(twoText.replace(/address: (198\.51\.100\.2\d) \}/g, 'address: $1, state: down }'));
+  await a.served(plan(down), down);
+  t.is(f.protocols.get(VIP)!.state, 'down', 'withdrawn in spite of the missing protocol');
+  await a.served(plan(one), one);
+  t.is(f.protocols.get(VIP)!.state, 'up');
+  // A reload whose config no longer has the VIP (BIRD still has its protocol): withdrawn.
+  const other = modelOf(ECMP.replace('vip: 203.0.113.1', 'vip: 203.0.113.3'));
+  f.protocols.set('nftlb_vip4_203_0_113_3', { proto: 'Static', state: 'down', info: '' });
+  await a.served(plan(other), other);
+  t.is(f.protocols.get(VIP)!.state, 'down', 'the VIP the config no longer has is withdrawn');
+  t.is(f.protocols.get('nftlb_vip4_203_0_113_3')!.state, 'up');
+  t.deepEqual(events, ['+203.0.113.1', '-203.0.113.1', '+203.0.113.1', '+203.0.113.3', '-203.0.113.1']);
+  // Stopping reports a failure again, even one already reported: it is the last word on what BIRD announces.
+  f.birdDown = true;
+  await a.reconcile();
+  await a.withdrawAll();
+  t.is(errors.length, 3, errors.join('\n'));
+  t.regex(errors[2]!, /Unable to connect/);
+});
+
 test('status: the role from BIRD (ecmp) or from the role file (vrrp), with the config fingerprint', async (t) => {
   const e = modelOf(ECMP);
   const f = new FakeEngines();
