@@ -7,6 +7,7 @@ import { noopRecordKeeper } from '../ops/noop.js';
 import { runProbe, type CaContexts } from '../health/probe.js';
 import { caContexts } from '../health/tls.js';
 import { readCaFile } from '../system/ca-file.js';
+import { requireConntrack } from '../system/conntrack.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
 import { overridesFile, overrideStates, readOverrides } from '../health/overrides.js';
 import { healthStateFile, readHealthState } from '../health/state-file.js';
@@ -229,6 +230,10 @@ export function healthCommand(
         return;
       }
       if (!out.quiet) printDiagnostics(out.io, opts.config, warnings);
+      // on-down reset deletes connections right after a change of the table: without conntrack a round would change
+      // the table and then fail, so its absence stops health before it starts.
+      if (model.services.some((s) => s.onDown === 'reset'))
+        await requireConntrack(hostOf(ctx, exec, { stateDir: opts.stateDir }));
       const counters = new HealthCounters();
       // The CA files of https checks are read once here (and again on SIGHUP), not by every probe.
       const cas = { current: await caContexts(model, readCaFile) };

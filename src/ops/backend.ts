@@ -9,6 +9,7 @@ import type { Address, BackendState, Model } from '../model/types.js';
 import { backendKey, effectiveState, plan } from '../plan/plan.js';
 import type { Override, Plan, PlannedBackend } from '../plan/types.js';
 import { loadModelAndDigest } from '../system/config-file.js';
+import { requireConntrack } from '../system/conntrack.js';
 import type { Host } from '../system/host.js';
 import { acquireLock } from '../system/lock.js';
 import { noopRecordKeeper } from './noop.js';
@@ -61,6 +62,9 @@ export async function overrideBackend(host: Host, o: BackendOptions, now: Date =
   const keeper = noopRecordKeeper(host, o.config, (m) => (m === model ? sha256 : undefined));
   const planned0 = plan(model);
   const target = findBackend(model, planned0, o);
+  // down on an on-down reset service deletes the backend's connections once the table has changed: without conntrack
+  // that would fail half done, so its absence stops the command here.
+  if (o.action === 'down' && model.services[target.index]!.onDown === 'reset') await requireConntrack(host);
   const key = backendKey(target.service, target.backend.endpoint);
   const file = overridesFile(host.stateDir, model.table);
   const stateFile = healthStateFile(host.stateDir, model.table);

@@ -170,3 +170,10 @@ export async function followConntrackEvents(
 export async function deleteConntrackByMark(host: Host, mark: number): Promise<void> {
   await host.exec.run(host.conntrack, ['-D', '--mark', String(mark)]);
 }
+
+// Fails with tool-missing when the conntrack program is not there (its run throws that); says nothing of its output.
+// For a command that may have to delete connections after it has changed the table: asked first, so that a missing
+// conntrack stops it before anything changed.
+export async function requireConntrack(host: Host): Promise<void> {
+  await host.exec.run(host.conntrack, ['--version']);
+}

@@ -1,6 +1,6 @@
 // `nftlb backend drain|undrain|down|up` on the fake host: the override reaches the live table at once through health's
 // incremental path, is kept in its own file, survives apply and health, shows in status, and errors have their codes.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { applyCommand } from '../../src/cli/apply.js';
@@ -113,6 +113,24 @@ test('drain: one incremental transaction behind the guard chain takes the backen
   t.is(chainRule(exec.loads().at(-1)!, 'svc_web_v4'), 'counter ct mark set numgen inc mod 3 offset 1');
   t.deepEqual(overrides().backends, {});
   t.is(state().loaded.overrides, undefined);
+});
+
+test('down on an on-down reset service without conntrack: exit 7 before anything changed', async (t) => {
+  const { exec, backend, health, s } = setup();
+  await health('--once');
+  const loads = exec.loads().length;
+  exec.missing.add('conntrack');
+  const r = await backend('down', 'web', '198.51.100.2:8080');
+  t.is(r.code, EXIT.toolMissing, r.stderr);
+  t.regex(r.stderr, /conntrack is not installed/);
+  t.is(exec.loads().length, loads, 'the table was not changed');
+  t.false(existsSync(join(s.dir, 'overrides-ov.json')), 'no override recorded');
+  // drain resets nothing: it needs no conntrack; nor does down on a service without reset.
+  t.is((await backend('drain', 'web', '198.51.100.2:8080')).code, EXIT.ok);
+  t.is((await backend('down', 'dns', '198.51.100.2:53')).code, EXIT.ok);
+  // health will not start a round that could not reset.
+  const h = await health('--once');
+  t.is(h.code, EXIT.toolMissing, h.stderr);
 });
 
 test('down resets the backend connections when the service has on-down: reset; up removes the override', async (t) => {
