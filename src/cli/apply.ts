@@ -40,7 +40,7 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
       'load the config into the kernel in one nft transaction (no-op when nothing changed since the last load)',
     )
     .addOption(configOption())
-    .addOption(new Option('-n, --dry-run', 'print the script that would be loaded; change nothing'))
+    .addOption(new Option('-n, --dry-run', 'print the script of a full load (as render does); read and change nothing'))
     .addOption(
       new Option(
         '--force',

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
+import { identProblem } from '../nft/names.js';
 import { removeTable } from '../ops/remove.js';
-import { loadModel } from '../system/config-file.js';
+import { configTable } from '../system/config-file.js';
 import { lockOptions } from './apply.js';
 import {
   configOption,
@@ -12,8 +13,9 @@ import {
   verbosityOptions,
   type CommandContext,
 } from './context.js';
-import { printEnvelope, reportFailure } from './envelope.js';
+import { printEnvelope, reportFailure, reportUsage } from './envelope.js';
 import { EXIT } from './exit-codes.js';
+import { errorCount } from './io.js';
 
 // `nftlb remove`: deletes nftlb's table and nothing else; removing a table that is not there succeeds (exit 0). -q: no
 // line when it removed one; -v: which table and the time taken.
@@ -36,9 +38,23 @@ export function removeCommand(ctx: CommandContext, exec: Executor = systemExecut
     }) => {
       const json = opts.json === true;
       const out = outputOf(ctx, opts);
+      const wrong = opts.table === undefined ? undefined : identProblem(opts.table);
+      if (wrong !== undefined) {
+        const message = `--table ${JSON.stringify(opts.table)} names no table nftlb makes: ${wrong}`;
+        ctx.exit(reportUsage(out.io, 'remove', json, message, { table: opts.table, tables: [] }));
+        return;
+      }
       try {
         const t0 = performance.now();
-        const table = opts.table ?? (await loadModel(opts.config, (s) => out.progress.step(s))).model.table;
+        const named =
+          opts.table === undefined ? await configTable(opts.config, (s) => out.progress.step(s)) : undefined;
+        const table = opts.table ?? named!.table;
+        // A config with errors elsewhere still names its table: it is removed, and the errors are mentioned.
+        const problems = named?.problems.filter((d) => d.severity === 'error') ?? [];
+        if (problems.length > 0)
+          out.io.err(
+            `nftlb: warning: ${opts.config}: ${errorCount(problems)} (nftlb check lists them); its table ${table} is removed all the same\n`,
+          );
         const r = await removeTable(hostOf(ctx, showingSteps(exec, out.progress), { lockFile: opts.lockFile }), {
           table,
           waitSeconds: opts.wait,

@@ -5,7 +5,7 @@ import type { Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
 import { MAX_CONFIG_BYTES } from '../config/limits.js';
 import { checkConfig } from '../config/read.js';
-import type { Model } from '../model/types.js';
+import { DEFAULT_TABLE, type Model } from '../model/types.js';
 
 // Reads a config file; an unreadable file is an error of its own (exit code differs from an invalid config). Only a
 // regular file of at most MAX_CONFIG_BYTES is read: a FIFO, a device (/dev/zero, /dev/urandom) or a directory is refused
@@ -104,6 +104,28 @@ export async function loadModelAndDigest(
   digest.catch(() => undefined);
   const loaded = checked(file, bytes.toString('utf8'), stage);
   return { ...loaded, sha256: Buffer.from(await digest).toString('hex') };
+}
+
+// The table a config names, for `nftlb remove`, which needs nothing else of it: taken from a config with errors
+// elsewhere too (a config broken before `systemctl stop` must not keep its balancer loaded), with those errors in
+// `problems`. Throws the config's errors when the name itself cannot be read: the file is no document, or its `table`
+// key is wrong.
+export async function configTable(
+  file: string,
+  stage: (what: string) => void = () => undefined,
+): Promise<{ table: string; problems: readonly Diagnostic[] }> {
+  stage(`reading ${file}`);
+  const c = checkConfig(file, await readConfigFile(file), stage);
+  if (c.model !== undefined) return { table: c.model.table, problems: [] };
+  const raw = c.doc.value;
+  const table = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as { table?: unknown }).table : 0;
+  const named = table === undefined ? DEFAULT_TABLE : table;
+  if (
+    typeof named !== 'string' ||
+    c.diagnostics.some((d) => d.severity === 'error' && (d.path === '/table' || d.path === ''))
+  )
+    throw new NftlbError('config-invalid', `${file}: invalid config`, { diagnostics: c.diagnostics });
+  return { table: named, problems: c.diagnostics };
 }
 
 function checked(

@@ -283,6 +283,29 @@ test('--json prints a stable object for applied, unchanged and errors', async (t
   });
 });
 
+test('remove with a config that has errors elsewhere removes the table it names; a bad --table is a usage error', async (t) => {
+  const broken = scratch(`table: lb2\n${CONFIG.replace('    port: 80\n', '    port: 80\n    bogus: 1\n')}`);
+  const exec = fakeSystem({ live: { table: 'lb2', fingerprint: '0123456789abcdef0123456789abcdef' } });
+  const r = await runCommand(removeCommand, ['-c', broken.config, '--lock-file', broken.lock], exec);
+  t.is(r.code, EXIT.ok, r.stderr);
+  t.regex(
+    r.stderr,
+    /warning: .*nftlb\.yaml: 1 error \(nftlb check lists them\); its table lb2 is removed all the same\n/,
+  );
+  t.regex(r.stderr, /removed table inet lb2\n$/);
+  // The table key itself wrong, or no document: nothing to go by (exit 3, and nothing run).
+  for (const text of [CONFIG.replace(/^/, 'table: 7\n'), 'services: [\n']) {
+    const bad = scratch(text);
+    const none = fakeSystem({ live: { table: 'lb2', fingerprint: '0123456789abcdef0123456789abcdef' } });
+    const b = await runCommand(removeCommand, ['-c', bad.config, '--lock-file', bad.lock], none);
+    t.is(b.code, EXIT.configInvalid, b.stderr);
+    t.is(none.calls.length, 0);
+  }
+  const u = await runCommand(removeCommand, ['--table', 'bad name', '--lock-file', broken.lock], exec);
+  t.is(u.code, EXIT.usage);
+  t.regex(u.stderr, /--table "bad name" names no table nftlb makes: nft takes only letters/);
+});
+
 test('remove deletes only its table, is idempotent, and refuses a table nftlb did not make', async (t) => {
   const s = scratch(CONFIG);
   const exec = fakeSystem({
