@@ -27,7 +27,7 @@ function optionBody(o) {
 }
 
 function argumentTerm(a) {
-  const name = `${italic(a.name)}${a.variadic ? '...' : ''}`;
+  const name = `${a.choices === null ? italic(a.name) : a.choices.map(bold).join('|')}${a.variadic ? '...' : ''}`;
   return a.required ? name : `[${name}]`;
 }
 
@@ -39,9 +39,11 @@ function synopsis(tree) {
     for (const o of c.options) {
       if (isHelp(o)) continue;
       const name = bold(o.short ?? o.long);
-      if (o.value === null) words.push(`[${name}]`);
-      else if (o.choices !== null) words.push(`[${name} ${o.choices.map(bold).join('|')}]`);
-      else words.push(`[${name} ${italic(o.value)}]`);
+      // A mandatory option is written without brackets, as a required argument is.
+      const optional = (w) => (o.mandatory ? w : `[${w}]`);
+      if (o.value === null) words.push(optional(name));
+      else if (o.choices !== null) words.push(optional(`${name} ${o.choices.map(bold).join('|')}`));
+      else words.push(optional(`${name} ${italic(o.value)}`));
     }
     if (c.implicitHelp) words.push(`[${italic('command')}]`);
     else for (const a of c.arguments) words.push(argumentTerm(a));

@@ -28,6 +28,8 @@ function optionData(o) {
           (typeof o.defaultValue === 'string' ? o.defaultValue : JSON.stringify(o.defaultValue)))
         : null,
     conflicts: [...(o.conflictsWith ?? [])],
+    // requiredOption(): the command refuses to run without it.
+    mandatory: o.mandatory === true,
   };
 }
 

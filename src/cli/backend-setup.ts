@@ -12,7 +12,9 @@ export function backendSetupCommand(ctx: CommandContext): Command {
   return new Command('backend-setup')
     .description('print the commands a DSR backend needs (VIP on lo, arp_ignore/arp_announce), to run on that backend')
     .addOption(configOption())
-    .addOption(new Option('--backend <address>', 'the backend address, as in the config').makeOptionMandatory())
+    .addOption(
+      new Option('--backend <address>', 'the backend address, as in the config (required)').makeOptionMandatory(),
+    )
     .addOption(
       new Option('--interface <name>', "the backend's own interface on the segment (sets the ARP sysctls there too)"),
     )

@@ -258,7 +258,7 @@ export function healthCommand(
           printEnvelope(
             out.io,
             'health',
-            'checked',
+            announceFailed === undefined ? 'checked' : 'error',
             code,
             { mode, table: model.table, ...reportJson(r) },
             announceFailed === undefined ? null : errorObject(announceFailed),

@@ -78,17 +78,20 @@ export async function run(
       if (e.exitCode === 0) return EXIT.ok;
       if (argv.includes('--json')) {
         const command = argv.find((a) => program.commands.some((c) => c.name() === a)) ?? 'nftlb';
+        // trace's output is one JSON object per line, its error envelope the summary line (as trace prints it).
+        const trace = command === 'trace';
         printEnvelope(
           io,
           command,
           'error',
           EXIT.usage,
-          {},
+          trace ? { kind: 'summary' } : {},
           {
             code: 'usage',
             message: e.message.replace(/^error: /, ''),
             detail: null,
           },
+          trace ? 'line' : 'pretty',
         );
       }
       return EXIT.usage;

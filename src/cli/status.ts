@@ -304,10 +304,14 @@ export function prometheus(s: Status): string[] {
     "DSR: bytes of the clients' direction the balancer forwarded since the table was loaded.",
     s.services.map((svc, i) => [sl[i]!, svc.bytes]),
   );
-  backends('nftlb_backend_up', '1 when the backend takes new connections.', (b) => (b.state === 'up' ? 1 : 0));
+  backends(
+    'nftlb_backend_up',
+    "1 when the backend's state (the config's, or an override's) is up; nftlb_backend_active says whether it takes new connections.",
+    (b) => (b.state === 'up' ? 1 : 0),
+  );
   backends(
     'nftlb_backend_active',
-    '1 when new connections can go to the backend now (config state and health check).',
+    '1 when new connections can go to the backend now (state, health check, spill).',
     (b) => (b.active ? 1 : 0),
   );
   backends('nftlb_backend_weight', 'Configured weight of the backend.', (b) => b.weight);

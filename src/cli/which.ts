@@ -21,7 +21,7 @@ export function whichCommand(ctx: CommandContext, exec: Executor = systemExecuto
       },
     )
     .addOption(configOption())
-    .addOption(new Option('--service <name>', 'the service (source-hash or maglev)').makeOptionMandatory())
+    .addOption(new Option('--service <name>', 'the service (source-hash or maglev; required)').makeOptionMandatory())
     .addOption(
       new Option('--vip <address>', 'the VIP the client connects to (needed when a service hashes daddr over several)'),
     )

@@ -202,7 +202,8 @@ test('health --once, ecmp: a BIRD that cannot be told is the outcome (16), after
   const args = ['-c', s.config, '--state-dir', s.dir, '--lock-file', s.lock, '--once'];
   const r = await run(healthCommand, args, exec, { NFTLB_NODE: 'lb1', NFTLB_CLUSTER_DIR: s.dir });
   t.is(r.code, EXIT.engineFailed, r.stderr);
-  const v = envelope(t, r, 'health', 'checked');
+  // An error's envelope (the round's fields are there too: it was done).
+  const v = envelope(t, r, 'health', 'error');
   t.like(v, { mode: 'once', action: 'full', error: { code: 'engine-failed' } });
   t.regex(r.stderr, /birdc -s .*bird\.ctl show protocols/);
 });
@@ -288,7 +289,9 @@ test('trace: errors are one envelope line (the output is one JSON object per lin
       fakeSystem(),
       { NFTLB_STATE_DIR: s.dir },
     );
-  for (const r of [await trace([]), await trace(['--service', 'nope'])]) {
+  // What commander refuses (an unknown option, a bad count) takes the same one-line form.
+  const refused = [await cli(['trace', '--json', '--bogus']), await cli(['trace', '--json', '--count', '0'])];
+  for (const r of [await trace([]), await trace(['--service', 'nope']), ...refused]) {
     t.is(r.stdout.split('\n').length, 2, r.stdout);
     error(t, r, 'trace', 'usage', EXIT.usage);
     t.like(JSON.parse(r.stdout), { kind: 'summary' });
