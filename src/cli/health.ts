@@ -8,6 +8,7 @@ import { runProbe, type CaContexts } from '../health/probe.js';
 import { caContexts } from '../health/tls.js';
 import { readCaFile } from '../system/ca-file.js';
 import { requireConntrack } from '../system/conntrack.js';
+import { releaseSignals, type HeldSignal } from './early-signals.js';
 import { healthOnce, type RoundDeps, type RoundReport } from '../health/round.js';
 import { overridesFile, overrideStates, readOverrides } from '../health/overrides.js';
 import { healthStateFile, readHealthState } from '../health/state-file.js';
@@ -190,6 +191,9 @@ export function healthCommand(
     const json = opts.json === true;
     const mode = opts.once === true ? 'once' : opts.watch === true ? 'watch' : 'status';
     const out = outputOf(ctx, opts);
+    // --watch is a service: a SIGHUP (systemctl reload) or SIGTERM while it starts (seconds at 10k services) must not
+    // end it by the signal's default action; they are held here and acted on once it watches.
+    const early = opts.watch === true ? heldSignals(signals) : undefined;
     try {
       if ([opts.once, opts.watch, opts.status].filter((x) => x === true).length !== 1) {
         const message = 'give one of --once, --watch or --status';
@@ -268,14 +272,38 @@ export function healthCommand(
       }
       const deps = roundDeps(ctx, exec, opts, model.table, out, cas, (ok) => counters.check(ok));
       const announcer = announcerOf(out, deps, model, opts.config, () => counters.errors++);
-      const stopped = await watchUntilStopped(ctx, out, deps, model, opts, signals, counters, cas, announcer);
+      const stopped = await watchUntilStopped(ctx, out, deps, model, opts, signals, counters, cas, announcer, early);
       if (json) printEnvelope(out.io, 'health', 'stopped', EXIT.ok, { mode, table: stopped.table, ...stopped.totals });
       ctx.exit(EXIT.ok);
     } catch (e) {
       out.progress.done();
       ctx.exit(reportFailure(out.io, 'health', json, e, opts.config, { mode }));
+    } finally {
+      early?.release();
     }
   });
+}
+
+/** Signals that arrived before --watch took them over. */
+interface HeldSignals {
+  /** Stops holding; returns what arrived meanwhile (here, and before, held by the entry: src/cli/early-signals.ts). */
+  release(): Set<HeldSignal>;
+}
+
+// Listens to SIGHUP, SIGTERM and SIGINT of `signals`, only to remember them, until release().
+function heldSignals(signals: SignalSource): HeldSignals {
+  const got = new Set<HeldSignal>();
+  const handlers = (['SIGHUP', 'SIGTERM', 'SIGINT'] as const).map((n) => [n, () => void got.add(n)] as const);
+  for (const [n, fn] of handlers) signals.on(n, fn);
+  let released = false;
+  return {
+    release: () => {
+      if (!released) for (const [n, fn] of handlers) signals.off(n, fn);
+      released = true;
+      for (const n of releaseSignals()) got.add(n);
+      return got;
+    },
+  };
 }
 
 async function watchUntilStopped(
@@ -288,6 +316,7 @@ async function watchUntilStopped(
   counters: HealthCounters,
   cas: { current: CaContexts },
   announcer: Announcer | undefined,
+  early?: HeldSignals,
 ): Promise<{ table: string; totals: object }> {
   const config = opts.config;
   let model = first;
@@ -356,6 +385,10 @@ async function watchUntilStopped(
   signals.on('SIGHUP', hup);
   signals.on('SIGTERM', term);
   signals.on('SIGINT', term);
+  // What came while it started: a stop wins; a reload reads the config again (it may have changed since start read it).
+  const held = early?.release() ?? new Set();
+  if (held.has('SIGTERM') || held.has('SIGINT')) term();
+  else if (held.has('SIGHUP')) hup();
   try {
     await w.done;
   } finally {

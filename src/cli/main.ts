@@ -1,4 +1,8 @@
+import { holdSignals } from './early-signals.js';
 import { EXIT } from './exit-codes.js';
+
+// health --watch: its signals are held from here on (src/cli/early-signals.ts).
+if (process.argv[2] === 'health' && process.argv.includes('--watch')) holdSignals();
 
 // A reader that closes the pipe early (`nftlb render | head`) ends nftlb quietly, with the status a program killed by
 // SIGPIPE has (Node ignores the signal and reports EPIPE instead); stderr too may be gone, so nothing is printed. Any
