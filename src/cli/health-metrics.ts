@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RoundReport } from '../health/round.js';
 import type { Executor } from '../system/executor.js';
@@ -111,6 +112,15 @@ export function scraper(counters: HealthCounters, src: StatusSource): () => Prom
           src.warn(
             `metrics: nftlb status exited ${r.exitCode}: ${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`,
           );
+        // status reads the config file as it is now: one that names another table (health kept its own: a table
+        // name changes only with a restart) describes a table health does not watch, which would pass for its own.
+        const other = ok ? await otherTable(file, table) : null;
+        if (other !== null) {
+          ok = false;
+          src.warn(
+            `metrics: ${src.config} names table ${other} now, not ${table}, which nftlb health watches (restart it to follow); status part left out`,
+          );
+        }
       } catch (e) {
         src.warn(`metrics: nftlb status could not run: ${(e as Error).message}`);
       }
@@ -118,4 +128,27 @@ export function scraper(counters: HealthCounters, src: StatusSource): () => Prom
     const seconds = (performance.now() - t0) / 1000;
     return ok ? { text: counters.text(table, { ok, seconds }), file } : { text: counters.text(table, { ok, seconds }) };
   };
+}
+
+// The table the status metrics in `file` are of, when it is not `table` (its first sample's label); null otherwise.
+async function otherTable(file: string, table: string): Promise<string | null> {
+  const head = await readHead(file, 4096);
+  const m = /^nftlb_\w+\{table="((?:[^"\\]|\\.)*)"/m.exec(head);
+  return m === null || m[1] === labelValue(table) ? null : m[1]!;
+}
+
+// The first `bytes` bytes of a file as text ('' when it cannot be read).
+async function readHead(file: string, bytes: number): Promise<string> {
+  try {
+    const f = await open(file, 'r');
+    try {
+      const b = Buffer.alloc(bytes);
+      const { bytesRead } = await f.read(b, 0, bytes, 0);
+      return b.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await f.close();
+    }
+  } catch {
+    return '';
+  }
 }

@@ -230,7 +230,7 @@ test.serial(
 );
 
 test.serial(
-  'without the status part (the config turned invalid under it), /metrics still answers with health and build info',
+  'without the status part (the config names another table, then turns invalid), /metrics still answers with health and build info',
   async (t) => {
     const s = scratch(
       'services:\n  - { name: web, vip: 203.0.113.1, port: 80, backends: [{ address: 198.51.100.2 }] }\n',
@@ -244,6 +244,14 @@ test.serial(
     try {
       await until('the metrics address', () => /serving metrics on (\S+)/.test(stderr));
       const url = /serving metrics on (\S+)/.exec(stderr)![1]!;
+      // The config on disk now names another table (health keeps its own until a restart): status would describe a
+      // table health does not watch, under health's metrics.
+      const other = `table: other\n${readFileSync(s.config, 'utf8')}`;
+      writeFileSync(s.config, other);
+      const o = await get(url);
+      t.regex(o.body, /^nftlb_status_read_ok\{table="nftlb"\} 0$/m);
+      t.notRegex(o.body, /table="other"/);
+      t.regex(stderr, /metrics: .* names table other now, not nftlb, which nftlb health watches/);
       // The status child reads the config too: make it unreadable for it.
       writeFileSync(s.config, 'services: [');
       const m = await get(url);
