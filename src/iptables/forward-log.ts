@@ -3,10 +3,10 @@ import type { Plan, PlannedService } from '../plan/types.js';
 
 // The forward filter and the connection log are not in the iptables output; rendering the rest without them would drop
 // what the config asks for without a word, so the render is refused (exit 5, README.md, iptables output).
-// - forward: nft accepts a balanced connection with one set lookup (ct mark . reply source address); iptables without
-//   ipset needs one `-m conntrack --ctstate DNAT --ctreplsrc ADDR -m connmark --mark ID` rule per backend, walked by
-//   every forwarded packet of every connection (40,000 rules at 10,000 services), and a DROP the iptables output would
-//   have to add to the host's FORWARD chain, which it otherwise leaves to the operator.
+// - forward: nft accepts a balanced connection with one set lookup (its reply source address); iptables without ipset
+//   needs one `-m conntrack --ctstate DNAT --ctreplsrc ADDR` rule per backend address, walked by every forwarded packet
+//   of every connection (40,000 rules at 10,000 services), and a DROP the iptables output would have to add to the
+//   host's FORWARD chain, which it otherwise leaves to the operator.
 // - log: the rate is per service; `-m limit` counts per rule, and a LOG rule per backend chain would allow the rate
 //   per backend instead.
 export function refuseForward(p: Plan): void {

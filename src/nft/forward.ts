@@ -1,14 +1,14 @@
-import type { Family } from '../model/types.js';
 import type { Plan } from '../plan/types.js';
-import type { Chain, Element, Expr, Rule, SetView, Stmt } from './ast.js';
+import type { Chain, Expr, Rule, SetView, Stmt } from './ast.js';
 import { ident, type Ident } from './names.js';
 import { element } from './render.js';
 
 // The forward filter (README.md, Forward filter): with `forward: { policy: drop }` the table gets one filter chain on
 // the forward hook that accepts
-//   - the connections nftlb balanced, in both directions and with their related ICMP: conntrack says they were DNATed,
-//     their ct mark is a backend id, and their reply source is that backend's address (one set lookup, so another
-//     program's DNAT or ct marks cannot pass as nftlb's);
+//   - the connections nftlb balanced, in both directions and with their related ICMP: conntrack says they were DNATed
+//     and their reply source is one of the config's backend addresses. Not the backend id in the ct mark: ids follow
+//     the config's order and a connection keeps the id it opened with, so a reload that moves ids (a backend or service
+//     inserted or removed above others) would drop the replies of every established connection it moved;
 //   - the connections opened from the `accept` prefixes (conntrack's original source), in both directions;
 // and drops every other forwarded packet with a counter (`nftlb status` shows it). Without the key the table has none
 // of these objects, so its script is byte for byte what it was before the filter existed.
@@ -16,7 +16,7 @@ import { element } from './render.js';
 /** Fixed names of the forward filter's objects. */
 export const FORWARD_NAMES = {
   chain: ident('forward_filter'),
-  /** backend id . backend address, per family: what a balanced connection's ct mark and reply source must be. */
+  /** The backends' addresses, per family, each once: what a balanced connection's reply source must be. */
   backends: { 4: ident('forward_backends4'), 6: ident('forward_backends6') },
   /** The accept prefixes, per family. */
   accept: { 4: ident('forward_accept4'), 6: ident('forward_accept6') },
@@ -30,26 +30,22 @@ const generated = <T>(gen: () => Generator<T>): Iterable<T> => ({ [Symbol.iterat
 // The sets of the filter; none without one.
 export function forwardSets(p: Plan): SetView[] {
   if (p.forward === undefined) return [];
-  const count = { 4: 0, 6: 0 };
-  for (const s of p.services) for (const b of s.backends) count[b.address.family]++;
-  const backends = (fam: Family): Iterable<Element> =>
-    generated(function* () {
-      for (let i = 0; i < p.services.length; i++) {
-        const bs = p.services[i]!.backends;
-        for (let j = 0; j < bs.length; j++)
-          if (bs[j]!.address.family === fam) yield element(`${bs[j]!.id} . ${bs[j]!.address.text}`);
-      }
-    });
+  // Each address once, in config order, so that each set's size is what it holds: backends of several services, or on
+  // several ports, share an address.
+  const addresses = { 4: new Set<string>(), 6: new Set<string>() };
+  for (const s of p.services) for (const b of s.backends) addresses[b.address.family].add(b.address.text);
   const prefixes = p.forward.accept;
   return [
     ...FAMILIES.map((fam): SetView => ({
       kind: 'set',
       name: FORWARD_NAMES.backends[fam],
-      key: ['mark', fam === 4 ? 'ipv4_addr' : 'ipv6_addr'],
+      key: [fam === 4 ? 'ipv4_addr' : 'ipv6_addr'],
       flags: [],
       // Backends never change with health, so each set holds exactly what it is sized for.
-      ...(count[fam] > 0 ? { size: count[fam] } : {}),
-      elements: count[fam] > 0 ? backends(fam) : [],
+      ...(addresses[fam].size > 0 ? { size: addresses[fam].size } : {}),
+      elements: generated(function* () {
+        for (const a of addresses[fam]) yield element(a);
+      }),
     })),
     ...FAMILIES.map((fam): SetView => ({
       kind: 'set',
@@ -70,10 +66,7 @@ export function forwardChains(p: Plan): Chain[] {
     ...FAMILIES.map((fam): Rule => ({
       stmts: [
         dnatted,
-        lookup(
-          { kind: 'concat', parts: [f('ct mark'), f(fam === 4 ? 'ct reply ip saddr' : 'ct reply ip6 saddr')] },
-          FORWARD_NAMES.backends[fam],
-        ),
+        lookup(f(fam === 4 ? 'ct reply ip saddr' : 'ct reply ip6 saddr'), FORWARD_NAMES.backends[fam]),
         accept,
       ],
     })),

@@ -1,12 +1,13 @@
 // The forward filter with real connections: with `forward: { policy: drop }` a client reaches the backends through the
 // VIP (TCP and UDP, IPv4 and IPv6, replies and related ICMP included) but not by their own addresses, and the drops are
 // counted in `nftlb status`; the accept list lets the connections its prefixes open through, both ways, and nothing
-// towards them; without the filter the client reaches the backends directly.
+// towards them; without the filter the client reaches the backends directly. Reloads that move the backend ids (a
+// backend removed above others, a service inserted above) keep the established connections of the backends that stay.
 import { join } from 'node:path';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { listenersFor, startBackends } from './support/backends.js';
 import { spawnNode } from './support/child.js';
-import { probe, type ProbeResult } from './support/client.js';
+import { openLongLived, probe, type LongLived, type ProbeResult } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
 import { countersAgree } from './support/rule-counters.js';
 import { nftlb, workDir, writeConfig } from './support/ops.js';
@@ -132,6 +133,71 @@ kernelTest(
       const ruleset = (await topo.exec(topo.lb, ['nft', 'list', 'ruleset'])).stdout;
       t.notRegex(ruleset, /forward_filter/);
       await clientServer.stop();
+    });
+  },
+);
+
+kernelTest(
+  'kernel forward filter: reloads that move backend ids keep the established connections of the backends that stay',
+  async (t) => {
+    await withTopology({ backends4: 3, backends6: 2, clients: 2 }, async (topo) => {
+      const dir = workDir();
+      const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock'), NFTLB_STATE_DIR: join(dir, 'state') };
+      await startBackends(topo, listenersFor([...topo.backendV4, ...topo.backendV6], [8080]));
+      const [b1, b2, b3] = topo.backendV4 as [string, string, string];
+      const [b6a, b6b] = topo.backendV6 as [string, string];
+      const web = (v4: readonly string[]): string => `
+  - name: web
+    vip: [${topo.vip4}, "${topo.vip6}"]
+    port: 80
+    backends:
+${[...v4, ...[b6a, b6b].map((a) => `"${a}"`)].map((a) => `      - { address: ${a}, port: 8080 }`).join('\n')}
+`;
+      // A service above web: every id of web's backends moves by one.
+      const above = `
+  - name: api
+    vip: ${topo.vip4}
+    port: 81
+    backends:
+      - { address: ${b2}, port: 8081 }
+`;
+      const apply = async (yaml: string): Promise<void> => {
+        const r = await nftlb(topo, ['apply', '-c', writeConfig(dir, 'nftlb.yaml', yaml)], env);
+        t.is(r.exitCode, EXIT.ok, r.stderr);
+      };
+      const open: LongLived[] = [];
+      topo.defer(async () => {
+        for (const c of open) await c.close();
+      });
+      // Round robin: three connections over IPv4 land one on each backend, two over IPv6 one on each.
+      await apply(`forward: { policy: drop }\nservices:${web([b1, b2, b3])}`);
+      for (let i = 0; i < 3; i++) open.push(await openLongLived(topo, { target: topo.vip4, port: 80 }));
+      for (let i = 0; i < 2; i++) open.push(await openLongLived(topo, { target: topo.vip6, port: 80 }));
+      const by = new Map(open.map((c) => [c.backend, c]));
+      t.deepEqual(
+        [...by.keys()].sort(),
+        [`${b1}:8080`, `${b2}:8080`, `${b3}:8080`, `[${b6a}]:8080`, `[${b6b}]:8080`].sort(),
+      );
+      const stay = [`${b2}:8080`, `${b3}:8080`, `[${b6a}]:8080`, `[${b6b}]:8080`];
+      // A line over each connection that stays, and its backend's reply (the error when there is none).
+      const replies = (): Promise<string[]> =>
+        Promise.all(
+          stay.map((b) =>
+            by
+              .get(b)!
+              .ping()
+              .catch((e: unknown) => `error: ${(e as Error).message}`),
+          ),
+        );
+
+      // The first backend goes: the others' ids move down by one.
+      await apply(`forward: { policy: drop }\nservices:${web([b2, b3])}`);
+      t.deepEqual(await replies(), stay, 'after removing the first backend');
+      // The removed backend's address is no backend's any more: its connection's packets are dropped.
+      await t.throwsAsync(by.get(`${b1}:8080`)!.ping());
+      // A service inserted above: every id of web moves up by one.
+      await apply(`forward: { policy: drop }\nservices:${above}${web([b2, b3])}`);
+      t.deepEqual(await replies(), stay, 'after inserting a service above');
     });
   },
 );

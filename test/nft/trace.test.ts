@@ -243,7 +243,11 @@ services:
     t.true(preamble.includes(`delete chain inet nftlb ${c}`), c);
   // What the config still declares stays (emptied by the flush), trace's objects go.
   for (const c of ['forward_filter', 'pick']) t.false(preamble.includes(`delete chain inet nftlb ${c}`), c);
-  t.false(preamble.some((c) => c.startsWith('delete set inet nftlb forward_backends4')));
+  t.true(preamble.includes('flush set inet nftlb forward_accept4'));
+  // The listing was recorded when the filter's backend sets were keyed by backend id and address: a table of that
+  // version is upgraded in place, its sets deleted and declared again with their new type (address alone).
+  t.true(preamble.includes('delete set inet nftlb forward_backends4'));
+  t.true(preamble.includes('delete set inet nftlb forward_backends6'));
   t.false(
     preamble.some((c) => c.includes('persist4 ')),
     'the entries stay',
