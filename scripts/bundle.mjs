@@ -4,6 +4,7 @@
 import { Ajv } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { chmod, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath, URL } from 'node:url';
 import { bundledPackages, debianCopyright } from './licenses.mjs';
@@ -28,6 +29,20 @@ const precompiledValidator = {
     }));
   },
 };
+
+// The build's identity (src/common/version.ts, BUILD): a digest of the compiled code and the locked dependencies. Two
+// builds of one VERSION that differ in any of them do not trust each other's records (apply's no-op record).
+async function buildDigest() {
+  const h = createHash('sha256');
+  const files = (await readdir('dist/src', { recursive: true })).filter((f) => f.endsWith('.js')).sort();
+  for (const f of files)
+    h.update(`${f}\0`)
+      .update(await readFile(`dist/src/${f}`))
+      .update('\0');
+  h.update(validatorCode).update(await readFile(new URL('../package-lock.json', import.meta.url)));
+  return h.digest('hex').slice(0, 12);
+}
+const buildId = await buildDigest();
 
 // Chunks of an earlier build would be left beside the new ones (their names carry a content hash).
 for (const f of await readdir('dist')) if (/^nftlb-.*\.mjs$/.test(f)) await rm(`dist/${f}`);
@@ -59,6 +74,7 @@ const result = await build({
     ].join('\n'),
   },
   plugins: [precompiledValidator],
+  define: { __NFTLB_BUILD__: JSON.stringify(buildId) },
   logLevel: 'warning',
 });
 await chmod('dist/nftlb.mjs', 0o755);

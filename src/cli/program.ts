@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../common/version.js';
+import { IDENTITY } from '../common/version.js';
 import { checkCommand } from './check.js';
 import type { CommandContext } from './context.js';
 import { printEnvelope } from './envelope.js';
@@ -23,7 +23,7 @@ import { clusterCommand } from './cluster.js';
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('nftlb')
     .description('Compile a layer-4 load-balancer config into one atomic nftables script, and load it.')
-    .version(VERSION, '-V, --version')
+    .version(IDENTITY, '-V, --version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });

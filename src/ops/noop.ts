@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Diagnostic } from '../common/diagnostic.js';
-import { VERSION } from '../common/version.js';
+import { IDENTITY } from '../common/version.js';
 import { overridesFile } from '../health/overrides.js';
 import type { RecordKeeper } from '../health/round.js';
 import { healthStateFile } from '../health/state-file.js';
@@ -133,7 +133,7 @@ export function noopRecord(
   if (i.config === null || o.before === null || o.after === null || o.after !== o.before + 1) return null;
   return {
     version: 2,
-    nftlb: VERSION,
+    nftlb: IDENTITY,
     config: { path: resolve(o.config), id: i.config.id, settled: i.config.settled, sha256: o.sha256 },
     state: i.state,
     overrides: i.overrides,
@@ -189,7 +189,7 @@ export async function judgeNoop(
 ): Promise<NoopVerdict> {
   const r = record;
   if (r === null) return miss('no record of a load of this config');
-  if (r.nftlb !== VERSION) return miss(`recorded by nftlb ${r.nftlb}`);
+  if (r.nftlb !== IDENTITY) return miss(`recorded by nftlb ${r.nftlb}, this is ${IDENTITY}`);
   if (r.config.path !== resolve(config)) return miss('recorded for another config file');
   // Identities first, then contents: a change while reading shows as a change.
   const cfg = await fileIdentity(config);

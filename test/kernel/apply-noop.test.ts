@@ -1,6 +1,7 @@
 // apply's no-op proof against the real kernel, in namespaces: the ruleset generation read over netlink moves with every
 // transaction, so a hand edit of an element or a rule, a table replaced or deleted by hand, and a change to another
 // table are noticed and the config is loaded again (the ruleset then is exactly what the config gives).
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { kernelTest } from './support/kernel-test.js';
@@ -72,6 +73,18 @@ kernelTest(
       t.is((await apply()).exitCode, EXIT.unchanged);
       writeConfig(dir, 'a.yaml', webConfig(topo, [1, 2, 4]));
       t.is((await apply()).exitCode, EXIT.ok);
+      t.is((await apply()).exitCode, EXIT.unchanged);
+      // A record another build of nftlb left (an upgrade: the same config may render another script) proves nothing.
+      const run = join(dir, 'run');
+      const record = join(
+        run,
+        readdirSync(run).find((f) => /^apply-.*\.noop\.json$/.test(f))!,
+      );
+      const text = readFileSync(record, 'utf8');
+      writeFileSync(record, text.replace(/"nftlb":"[^"]*"/, '"nftlb":"0.1.0+000000000000"'));
+      const upgraded = await nftlb(topo, ['apply', '-c', cfg, '-v'], env);
+      t.is(upgraded.exitCode, EXIT.ok, upgraded.stderr);
+      t.is((await apply()).exitCode, EXIT.unchanged, 'and the new record is its own');
     });
   },
 );
