@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { systemExecutor, type Executor } from '../system/executor.js';
 import { readStatus, type BackendStatus, type Status } from '../ops/status.js';
@@ -22,8 +22,11 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
     .addOption(
       new Option(
         '-o, --output <file>',
-        'write the output to FILE atomically (temporary file + rename) instead of stdout',
-      ),
+        'write the output to FILE (in a directory that exists) atomically (temporary file + rename) instead of stdout',
+      ).argParser((v: string) => {
+        if (v === '' || v.endsWith('/')) throw new InvalidArgumentError('expected a file name');
+        return v;
+      }),
     )
     .addOption(new Option('-v, --verbose', 'also print on stderr where the figures came from, with the time taken'))
     .addOption(clusterNodeOption())
@@ -51,7 +54,8 @@ export function statusCommand(ctx: CommandContext, exec: Executor = systemExecut
           });
           out.progress.step('writing');
           const pieces = json ? [statusJson(s)] : opts.prometheus ? prometheus(s) : [table(s)];
-          if (opts.output !== undefined) await writeFileAtomic(opts.output, pieces.join(''));
+          // Into a directory that exists: a mistyped path is an error, not new directories.
+          if (opts.output !== undefined) await writeFileAtomic(opts.output, pieces.join(''), { parents: false });
           else for (const piece of pieces) out.io.out(piece);
           out.progress.done();
           const backends = s.services.reduce((n, svc) => n + svc.backends.length, 0);

@@ -7,8 +7,9 @@ import { hostFault } from './host-fault.js';
 // in the same directory, written and fsync'ed, then rename(2), then an fsync of the directory so the rename itself is
 // on disk. node_exporter's textfile collector, `diff` and `nftlb health` rely on this. A failure is a host-fault error
 // naming the path.
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  await (await stageFile(file, text)).commit();
+// `parents: false`: a missing directory is an error (a path the user typed), not made.
+export async function writeFileAtomic(file: string, text: string, o: { parents?: boolean } = {}): Promise<void> {
+  await (await stageFile(file, text, o)).commit();
 }
 
 // The rename is durable once the directory is; a file system that cannot sync a directory (EINVAL) has no such need.
@@ -33,9 +34,9 @@ let staged = 0;
 // writeFileAtomic in two steps, so that the writing can happen while something else decides (apply writes its records
 // while nft commits, and puts them in place once the load is known to be done). A failure is a host-fault error naming
 // the path.
-export async function stageFile(file: string, text: string): Promise<StagedFile> {
+export async function stageFile(file: string, text: string, o: { parents?: boolean } = {}): Promise<StagedFile> {
   const dir = dirname(file);
-  await makeDirectory(dir, 'the directory');
+  if (o.parents !== false) await makeDirectory(dir, 'the directory');
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${++staged}.tmp`);
   try {
     const fh = await open(tmp, 'w', 0o644);

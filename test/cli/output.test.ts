@@ -304,3 +304,19 @@ test('a reader that closes the pipe early ends every command quietly with 141', 
     t.notRegex(stderr, /EPIPE|internal error|\n\s+at /, `nftlb ${args.join(' ')}`);
   }
 });
+
+test('status -o FILE writes into a directory that exists; a missing one is exit 13 and is not made; -o "" is exit 2', async (t) => {
+  const s = scratch(CONFIG);
+  const exec = fakeSystem();
+  const status = (out: string) =>
+    runCommand(statusCommand, ['-c', s.config, '--prometheus', '-o', out], exec, { NFTLB_STATE_DIR: s.dir });
+  const file = join(s.dir, 'nftlb.prom');
+  t.is((await status(file)).code, EXIT.ok);
+  t.true(existsSync(file));
+  const typo = join(s.dir, 'textfile_colector', 'nftlb.prom');
+  const r = await status(typo);
+  t.is(r.code, EXIT.hostFault, r.stderr);
+  t.regex(r.stderr, /textfile_colector/);
+  t.false(existsSync(join(s.dir, 'textfile_colector')), 'a mistyped directory is not made');
+  t.is((await status('')).code, EXIT.usage);
+});
