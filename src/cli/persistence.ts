@@ -34,6 +34,7 @@ export function persistenceCommand(ctx: CommandContext, exec: Executor = systemE
     try {
       const r = await listPersistence(hostOf(ctx, exec), { config: o.config, ...filterOf(o) });
       if (json) printEnvelope(ctx.io, 'persistence', 'listed', EXIT.ok, { action: 'list', ...r });
+      else if (!r.loaded) ctx.io.err(notLoaded(r.table));
       else ctx.io.out(entriesTable(r.entries));
       ctx.exit(EXIT.ok);
     } catch (e) {
@@ -47,6 +48,7 @@ export function persistenceCommand(ctx: CommandContext, exec: Executor = systemE
     try {
       const r = await flushPersistence(hostOf(ctx, exec), { config: o.config, ...filterOf(o) });
       if (json) printEnvelope(ctx.io, 'persistence', 'flushed', EXIT.ok, { action: 'flush', ...r });
+      else if (!r.loaded) ctx.io.err(notLoaded(r.table));
       else
         ctx.io.err(
           `nftlb: removed ${r.flushed} persistence entr${r.flushed === 1 ? 'y' : 'ies'} of table inet ${r.table}\n`,
@@ -85,3 +87,7 @@ export function entriesTable(entries: readonly EntryView[]): string {
     )
     .join('\n')}\n`;
 }
+
+// No table, no entries: said as such rather than as an empty list or "removed 0 entries" of a table that is not there.
+const notLoaded = (table: string): string =>
+  `nftlb: table inet ${table} is not loaded: it has no persistence entries\n`;

@@ -90,10 +90,10 @@ async function entries(
   host: Host,
   p: Plan,
   f: EntryFilter,
-): Promise<{ table: TableRef; live: LiveEntry[]; views: EntryView[] }> {
+): Promise<{ table: TableRef; loaded: boolean; live: LiveEntry[]; views: EntryView[] }> {
   const table = tableOf(p);
   const head = await readLiveTable(host, table);
-  if (head.kind === 'absent') return { table, live: [], views: [] };
+  if (head.kind === 'absent') return { table, loaded: false, live: [], views: [] };
   if (head.fingerprint === null) throw foreignTable(table);
   const byMark = new Map<number, PlannedService>();
   const selected = new Set<number>();
@@ -128,20 +128,20 @@ async function entries(
     live.push(e);
     views.push(view(e, s, selected));
   }
-  return { table, live, views };
+  return { table, loaded: true, live, views };
 }
 
 // `nftlb persistence list`: the live entries that match the filter, sorted by service, client and VIP.
 export async function listPersistence(
   host: Host,
   o: { config: string } & EntryFilter,
-): Promise<{ table: string; entries: EntryView[] }> {
+): Promise<{ table: string; loaded: boolean; entries: EntryView[] }> {
   const { model } = await loadModel(o.config);
   const { plan: p } = await desiredPlan(model, host);
-  const { views } = await entries(host, p, o);
+  const { loaded, views } = await entries(host, p, o);
   const key = (v: EntryView): string => `${v.service ?? '~'}\u0000${v.client}\u0000${v.vip ?? ''}`;
   views.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-  return { table: p.table, entries: views };
+  return { table: p.table, loaded, entries: views };
 }
 
 /** Attempts of a filtered flush: each lists the entries again (one may have been replaced meanwhile). */
@@ -152,12 +152,12 @@ const FLUSH_ATTEMPTS = 3;
 export async function flushPersistence(
   host: Host,
   o: { config: string } & EntryFilter,
-): Promise<{ table: string; flushed: number }> {
+): Promise<{ table: string; loaded: boolean; flushed: number }> {
   const { model } = await loadModel(o.config);
   const { plan: p } = await desiredPlan(model, host);
   for (let attempt = 1; ; attempt++) {
-    const { table, live } = await entries(host, p, o);
-    if (live.length === 0) return { table: p.table, flushed: 0 };
+    const { table, loaded, live } = await entries(host, p, o);
+    if (live.length === 0) return { table: p.table, loaded, flushed: 0 };
     const all = o.service === undefined && o.client === undefined;
     const commands: Command[] = all
       ? [...new Set(live.map((e) => e.map))].map((name) => ({
@@ -169,7 +169,7 @@ export async function flushPersistence(
       : removeEntries(table, live);
     // Entries are runtime state, which apply's no-op proof leaves aside: the record follows this transaction.
     const r = await carryNoopRecord(host, o.config, {}, () => loadScript(host, renderCommands(commands)));
-    if (r.exitCode === 0) return { table: p.table, flushed: live.length };
+    if (r.exitCode === 0) return { table: p.table, loaded, flushed: live.length };
     if (attempt >= FLUSH_ATTEMPTS) throw nftFailed('nft refused to remove the persistence entries', r);
   }
 }

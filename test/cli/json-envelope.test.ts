@@ -273,6 +273,11 @@ test('persistence list and flush: one command with its action; a table nftlb did
   const flush = await run(persistenceCommand, ['flush', '-c', s.config], fakeSystem(), env);
   t.is(flush.code, EXIT.ok, flush.stderr);
   t.like(envelope(t, flush, 'persistence', 'flushed'), { error: null, action: 'flush', table: 'nftlb', flushed: 0 });
+  // No table: said so, not an empty list or "removed 0 entries" (JSON: loaded false).
+  t.like(JSON.parse(list.stdout), { loaded: false });
+  t.like(JSON.parse(flush.stdout), { loaded: false });
+  const text = await runCommand(persistenceCommand, ['flush', '-c', s.config], fakeSystem(), env);
+  t.is(text.stderr, 'nftlb: table inet nftlb is not loaded: it has no persistence entries\n');
   const foreign = fakeSystem({ live: { fingerprint: null } });
   const f = await run(persistenceCommand, ['list', '-c', s.config], foreign, env);
   error(t, f, 'persistence', 'foreign-table', EXIT.foreignTable);

@@ -70,6 +70,7 @@ kernelTest('kernel persistence: status counts entries per backend; persistence l
       (JSON.parse(await run('persistence', 'list', '--json', ...f)) as { entries: Entry[] }).entries;
     const all = await list();
     t.is(all.length, 22);
+    t.like(JSON.parse(await run('persistence', 'list', '--json')), { loaded: true });
     const c10 = topo.clientV4[0]!;
     t.deepEqual(
       (await list('--client', c10)).map((e) => [e.service, e.client, e.backend, e.active]),
