@@ -1,7 +1,7 @@
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RoundReport } from '../health/round.js';
 import type { Executor } from '../system/executor.js';
+import { readFileHead } from '../system/files.js';
 import type { Host } from '../system/host.js';
 import type { Scrape } from '../system/metrics-server.js';
 import { buildInfo, Exposition, labelValue } from './status.js';
@@ -132,23 +132,7 @@ export function scraper(counters: HealthCounters, src: StatusSource): () => Prom
 
 // The table the status metrics in `file` are of, when it is not `table` (its first sample's label); null otherwise.
 async function otherTable(file: string, table: string): Promise<string | null> {
-  const head = await readHead(file, 4096);
+  const head = await readFileHead(file, 4096);
   const m = /^nftlb_\w+\{table="((?:[^"\\]|\\.)*)"/m.exec(head);
   return m === null || m[1] === labelValue(table) ? null : m[1]!;
-}
-
-// The first `bytes` bytes of a file as text ('' when it cannot be read).
-async function readHead(file: string, bytes: number): Promise<string> {
-  try {
-    const f = await open(file, 'r');
-    try {
-      const b = Buffer.alloc(bytes);
-      const { bytesRead } = await f.read(b, 0, bytes, 0);
-      return b.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await f.close();
-    }
-  } catch {
-    return '';
-  }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { systemPathDirs } from './env-path.js';
 import { hostFault } from './host-fault.js';
@@ -107,4 +107,20 @@ export async function programIdentity(name: string, path = process.env['PATH'] ?
     if (id !== null) return id.id;
   }
   return null;
+}
+
+// The first `bytes` bytes of a file as text ('' when it cannot be read: the caller judges what it finds).
+export async function readFileHead(file: string, bytes: number): Promise<string> {
+  try {
+    const f = await open(file, 'r');
+    try {
+      const b = Buffer.alloc(bytes);
+      const { bytesRead } = await f.read(b, 0, bytes, 0);
+      return b.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await f.close();
+    }
+  } catch {
+    return '';
+  }
 }
