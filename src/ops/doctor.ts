@@ -7,6 +7,7 @@ import type { ProcReader } from '../system/proc.js';
 import { checkScript } from '../system/nft.js';
 import type { Model } from '../model/types.js';
 import { dsrChecks } from './doctor-dsr.js';
+import { otherTablesCheck } from './doctor-tables.js';
 
 /** One doctor finding. fail is a blocker (nftlb cannot work); warn degrades something; fix says what to do. */
 export interface Check {
@@ -240,6 +241,7 @@ export async function runDoctor(host: Host, o: { proc: ProcReader; model?: Model
           },
     );
   }
-  if (o.model !== undefined) out.push(...(await dsrChecks(host, o.model, o.proc)));
+  if (o.model !== undefined)
+    out.push(await otherTablesCheck(host, o.model), ...(await dsrChecks(host, o.model, o.proc)));
   return out;
 }

@@ -117,6 +117,31 @@ kernelTest(
   },
 );
 
+kernelTest('doctor names another nftlb table that balances the same VIPs (a renamed table left loaded)', async (t) => {
+  await withTopology({}, async (topo) => {
+    const dir = workDir();
+    const env = { NFTLB_LOCK: join(dir, 'run', 'apply.lock') };
+    const a = writeConfig(dir, 'a.yaml', webConfig(topo, [1, 1, 1]));
+    const renamed = writeConfig(dir, 'b.yaml', `table: lb2\n${webConfig(topo, [1, 1, 1])}`);
+    const other = (checks: { name: string; level: string; detail: string; fix: string | null }[]) =>
+      checks.find((c) => c.name === 'other nftlb tables');
+    const doctor = async (cfg: string) =>
+      other(JSON.parse((await nftlb(topo, ['doctor', '-c', cfg, '--json'], env)).stdout).checks);
+    t.is((await nftlb(topo, ['apply', '-c', a], env)).exitCode, EXIT.ok);
+    t.like(await doctor(a), { level: 'ok', detail: 'none' });
+    t.is((await nftlb(topo, ['apply', '-c', renamed], env)).exitCode, EXIT.ok);
+    const warn = await doctor(renamed);
+    t.is(warn?.level, 'warn');
+    t.is(
+      warn?.detail,
+      `table inet nftlb also balances ${[topo.vip4, topo.vip6].sort().join(', ')}: both tables DNAT the same connections`,
+    );
+    t.is(warn?.fix, 'if this config replaced it (a renamed table): nftlb remove --table nftlb');
+    t.is((await nftlb(topo, ['remove', '--table', 'nftlb'], env)).exitCode, EXIT.ok);
+    t.like(await doctor(renamed), { level: 'ok', detail: 'none' });
+  });
+});
+
 kernelTest('other tables stay byte-identical through apply, reload and remove; remove is idempotent', async (t) => {
   await withTopology({}, async (topo) => {
     const dir = workDir();
