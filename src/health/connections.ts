@@ -1,4 +1,3 @@
-import ipaddr from 'ipaddr.js';
 import { followConntrackEvents, listConntrackLines, parseConntrackLine } from '../system/conntrack.js';
 import type { LineStream } from '../system/executor.js';
 import type { Host } from '../system/host.js';
@@ -6,10 +5,12 @@ import { NftlbError } from '../common/errors.js';
 import type { Model } from '../model/types.js';
 import { backendKey } from '../plan/plan.js';
 import type { Plan } from '../plan/types.js';
+import { FlowIndex, isBackendMark, serviceFlows, type BackendFlows, type FlowFields } from '../plan/flows.js';
 
 // limit-overflow spill. The kernel cannot test a backend's connection count without counting the tested connection
-// against it (nft `ct count` adds it to the list it counts), so nftlb counts in user space: every connection a backend
-// holds carries the backend's id as its ct mark, and conntrack reports each one's birth, state changes and death. A
+// against it (nft `ct count` adds it to the list it counts), so nftlb counts in user space: conntrack reports each
+// connection's birth, state changes and death, and its VIP and reply source tell its backend (src/plan/flows.ts; not
+// its ct mark, the id its backend had when it opened, which names another backend after a reload that moved ids). A
 // backend that reaches its max-connections is taken out of selection like a drained one (its connections stay) and
 // comes back once it is down to 3/4 of the limit (the rule IPVS applies to its upper threshold), so a backend at the
 // limit does not flap the table on every connection. The kernel's `ct count` reject stays as the hard cap for the
@@ -19,12 +20,10 @@ import type { Plan } from '../plan/types.js';
 export interface SpillTarget {
   /** Backend key (service/endpoint), as in the health state. */
   readonly key: string;
-  /** Backend id: the ct mark of its connections. */
+  /** Backend id in the plan counted for. */
   readonly id: number;
-  /** Normalized address the reply direction of its connections comes from (ipaddr.js normalized form). */
-  readonly address: string;
-  /** Port the reply direction comes from; undefined when the backend keeps the client's port. */
-  readonly port: number | undefined;
+  /** What conntrack records of its connections. */
+  readonly flows: BackendFlows;
   readonly max: number;
 }
 
@@ -33,16 +32,12 @@ export function spillTargets(model: Model, p: Plan): Map<number, SpillTarget> {
   const out = new Map<number, SpillTarget>();
   model.services.forEach((s, i) => {
     if (s.limits.overflow !== 'spill') return;
+    const ps = p.services[i]!;
+    const flows = serviceFlows(ps);
     s.backends.forEach((b, j) => {
-      const pb = p.services[i]!.backends[j]!;
+      const pb = ps.backends[j]!;
       if (b.maxConnections === undefined || b.state === 'down') return;
-      out.set(pb.id, {
-        key: backendKey(s.name, pb.endpoint),
-        id: pb.id,
-        address: ipaddr.parse(pb.address.text).toNormalizedString(),
-        port: pb.port,
-        max: b.maxConnections,
-      });
+      out.set(pb.id, { key: backendKey(s.name, pb.endpoint), id: pb.id, flows: flows[j]!, max: b.maxConnections });
     });
   });
   return out;
@@ -52,26 +47,30 @@ export function spillTargets(model: Model, p: Plan): Map<number, SpillTarget> {
 export const returnAt = (max: number): number => Math.floor((3 * max) / 4);
 
 /** One conntrack line (`conntrack -L -o id` or `conntrack -E -o id`), reduced to what counting needs. */
-export interface CountLine {
+export interface CountLine extends FlowFields {
   /** NEW, UPDATE or DESTROY for an event; undefined for a listing line. */
   readonly event: string | undefined;
   readonly id: string;
-  readonly mark: number;
   /** False once the connection no longer counts: destroyed, or TCP in TIME_WAIT or CLOSE (as nft's ct count). */
   readonly open: boolean;
-  /** Source address and port of the reply direction: the backend's, for a balanced connection. */
-  readonly replySrc: string;
-  readonly replySport: number | undefined;
 }
 
 // A conntrack line (parseConntrackLine) as counting sees it. null for lines that are no entry, and for entries without
-// an id or a mark (no balanced connection has mark 0: backend ids start at 1).
+// an id or whose mark is no backend id (a balanced connection's is one, if maybe not its backend's now).
 export function parseCountLine(line: string): CountLine | null {
   const l = parseConntrackLine(line);
-  if (l === null || l.id === undefined || l.mark === 0 || !Number.isInteger(l.mark) || l.replySrc === undefined)
-    return null;
+  if (l === null || l.id === undefined || !isBackendMark(l.mark) || l.replySrc === undefined) return null;
   const open = l.event !== 'DESTROY' && l.state !== 'TIME_WAIT' && l.state !== 'CLOSE';
-  return { event: l.event, id: l.id, mark: l.mark, open, replySrc: l.replySrc, replySport: l.replySport };
+  return {
+    event: l.event,
+    id: l.id,
+    open,
+    proto: l.proto,
+    dst: l.dst,
+    dport: l.dport,
+    replySrc: l.replySrc,
+    replySport: l.replySport,
+  };
 }
 
 /** A flip of one backend between full and not full. */
@@ -82,12 +81,14 @@ export interface FullChange {
   readonly max: number;
 }
 
-// Connection counts of the spill backends, fed with conntrack lines. A line counts for a backend when its mark is the
-// backend's id and its reply comes from the backend's address (and port): a mark alone could be another tool's.
+// Connection counts of the spill backends, fed with conntrack lines. A line counts for a backend when it was
+// addressed to one of the service's VIPs, protocols and ports and its reply comes from the backend's address (and
+// port).
 export class ConnectionCounts {
   private readonly conns = new Map<string, number>();
   private readonly counts = new Map<number, number>();
   private readonly fullIds = new Set<number>();
+  private readonly index = new FlowIndex<SpillTarget>();
 
   constructor(
     private readonly targets: ReadonlyMap<number, SpillTarget>,
@@ -96,18 +97,16 @@ export class ConnectionCounts {
     const wasFull = new Set(full);
     for (const t of targets.values()) {
       this.counts.set(t.id, 0);
+      this.index.add(t.flows, t);
       if (wasFull.has(t.key)) this.fullIds.add(t.id);
     }
   }
 
   /** Folds one line in; returns the flip it caused, if any. */
   feed(line: CountLine): FullChange | undefined {
-    const t = this.targets.get(line.mark);
+    const t = this.index.find(line);
     const had = this.conns.get(line.id);
-    if (t === undefined || !belongs(line, t)) {
-      // A connection whose mark was rewritten away from a counted backend stops counting there.
-      return had === undefined ? undefined : this.forget(line.id, had);
-    }
+    if (t === undefined) return had === undefined ? undefined : this.forget(line.id, had);
     if (line.open) {
       if (had === t.id) return undefined;
       const gone = had === undefined ? undefined : this.forget(line.id, had);
@@ -130,8 +129,8 @@ export class ConnectionCounts {
     for (const [conn, id] of kept) add(conn, id);
     for (const l of listing) {
       if (keep.has(l.id) || !l.open || this.conns.has(l.id)) continue;
-      const t = this.targets.get(l.mark);
-      if (t !== undefined && belongs(l, t)) add(l.id, t.id);
+      const t = this.index.find(l);
+      if (t !== undefined) add(l.id, t.id);
     }
     const changes: FullChange[] = [];
     for (const t of this.targets.values()) {
@@ -178,12 +177,6 @@ export class ConnectionCounts {
     }
     return undefined;
   }
-}
-
-function belongs(l: CountLine, t: SpillTarget): boolean {
-  if (t.port !== undefined && l.replySport !== t.port) return false;
-  if (l.replySrc === t.address) return true;
-  return ipaddr.isValid(l.replySrc) && ipaddr.parse(l.replySrc).toNormalizedString() === t.address;
 }
 
 // Lists the connection tracking table once (both families) as counting lines.

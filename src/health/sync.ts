@@ -5,7 +5,8 @@ import { acquireLock } from '../system/lock.js';
 import type { LockSession } from '../system/lock-session.js';
 import { commitScript, foreignTable, loadScript } from '../system/nft.js';
 import { deleteTablesScript, foreignTables, readOwnedTables, staleTables } from '../system/owned-tables.js';
-import { deleteConntrackByMark } from '../system/conntrack.js';
+import { deleteConntrackFlows } from '../system/conntrack.js';
+import { flowFilters, serviceFlows, type FlowFilter } from '../plan/flows.js';
 import { writeMark } from '../system/marks.js';
 import type { Model } from '../model/types.js';
 import type { TableRef } from '../nft/ast.js';
@@ -388,9 +389,11 @@ async function full(
 const serviceNames = (p: Plan): string[] => p.services.map((s) => s.name);
 
 // on-down reset: deletes the conntrack entries of backends that left their pool because a check took them down, and of
-// backends the operator set down (`nftlb backend down`), wherever they were. Their ct mark is their id
-// (docs/architecture.md), so `conntrack -D --mark <id>` finds exactly their connections. Only services whose verdicts
-// or overrides changed can have such backends. drain never resets.
+// backends the operator set down (`nftlb backend down`), wherever they were. The entries are found by what conntrack
+// records of each connection (the service's VIP, protocol and port it was addressed to, and the backend's address and
+// port it is answered from: src/plan/flows.ts), not by the ct mark: a connection keeps the id its backend had when it
+// opened, which after a reload that moved ids names another backend. Only services whose verdicts or overrides
+// changed can have such backends. drain never resets.
 async function resetConnections(
   deps: SyncDeps,
   before: Plan,
@@ -398,17 +401,22 @@ async function resetConnections(
   changed: readonly number[],
 ): Promise<number[]> {
   const out: number[] = [];
+  const filters: FlowFilter[] = [];
   for (const i of changed) {
     const s = after.services[i]!;
     if (s.onDown !== 'reset') continue;
     const was = new Set(before.services[i]!.pools.flatMap((p) => p.slots));
     const now = new Set(s.pools.flatMap((p) => p.slots));
     const prev = before.services[i]!.backends;
+    const flows = serviceFlows(s);
     s.backends.forEach((b, j) => {
       const setDown = b.override === 'down' && effectiveState(b) === 'down' && effectiveState(prev[j]!) !== 'down';
-      if (setDown || (b.health === 'down' && was.has(b.id) && !now.has(b.id))) out.push(b.id);
+      if (setDown || (b.health === 'down' && was.has(b.id) && !now.has(b.id))) {
+        out.push(b.id);
+        filters.push(...flowFilters(flows[j]!));
+      }
     });
   }
-  for (const id of out) await deleteConntrackByMark(deps.host, id);
+  for (const f of filters) await deleteConntrackFlows(deps.host, f);
   return out;
 }

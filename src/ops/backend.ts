@@ -34,7 +34,7 @@ export interface BackendOutcome {
   readonly table: string;
   readonly service: string;
   readonly endpoint: string;
-  /** The backend's id: the ct mark of its connections. */
+  /** The backend's id: the ct mark its new connections get. */
   readonly id: number;
   /** The override before and after. */
   readonly previous: Override | null;

@@ -3,7 +3,8 @@ import { renderNftScript } from '../nft/script.js';
 import { checkStatusView } from '../health/check-status.js';
 import { desiredPlan } from './desired.js';
 import { effectiveState } from '../plan/plan.js';
-import { SLOT_BASE, type Plan, type PlannedService } from '../plan/types.js';
+import type { Plan } from '../plan/types.js';
+import { FlowIndex, isBackendMark, serviceFlows } from '../plan/flows.js';
 import { readConntrack, type CtEntry } from '../system/conntrack.js';
 import type { Host } from '../system/host.js';
 import { readLiveJson } from '../system/nft.js';
@@ -36,7 +37,8 @@ export interface BackendStatus {
   readonly health: string;
   /** Whether new connections can go to it now (up, and in its pool). */
   readonly active: boolean;
-  /** Conntrack entries whose ct mark is this backend's id (any state, TIME_WAIT included). */
+  /** Conntrack entries of connections to this backend: addressed to one of its service's VIPs, protocols and ports,
+   *  answered from its address (and port) (any state, TIME_WAIT included). */
   readonly connections: number | null;
   /** Of those, TCP ESTABLISHED and every UDP entry. */
   readonly established: number | null;
@@ -313,8 +315,10 @@ export function buildStatus(
   };
 }
 
-// Conntrack figures by backend id (the ct mark), summed as the entries are read: each entry is checked only against
-// the service its mark names, and none is kept (filtering every entry per service was quadratic: 7 s at 10k services).
+// Conntrack figures by backend id, summed as the entries are read: each entry's backend is found from its VIP and
+// reply source (src/plan/flows.ts: one map lookup, not a filter per service, which was quadratic: 7 s at 10k services)
+// and none is kept. Not by its ct mark: that is the id the backend had when the connection opened, which names
+// another backend after a reload that moved ids.
 export class ConntrackFigures {
   readonly connections: Uint32Array;
   readonly established: Uint32Array;
@@ -323,30 +327,39 @@ export class ConntrackFigures {
   accounting = false;
   /** Entries listed, of every mark. */
   entries = 0;
-  private readonly byId: PlannedService[] = [];
+  private readonly index = new FlowIndex<number>();
   private seen = false;
 
   constructor(p: Plan) {
-    for (const s of p.services) for (const b of s.backends) this.byId[b.id] = s;
-    this.connections = new Uint32Array(this.byId.length);
-    this.established = new Uint32Array(this.byId.length);
-    this.bytes = new Float64Array(this.byId.length);
+    let n = 0;
+    for (const s of p.services) {
+      const last = s.backends[s.backends.length - 1];
+      if (last !== undefined) n = Math.max(n, last.id + 1);
+      // DSR keeps no conntrack entries on the balancer.
+      if (s.dsr !== undefined) continue;
+      const flows = serviceFlows(s);
+      s.backends.forEach((b, j) => this.index.add(flows[j]!, b.id));
+    }
+    this.connections = new Uint32Array(n);
+    this.established = new Uint32Array(n);
+    this.bytes = new Float64Array(n);
   }
 
-  // Whether entries with this mark can count (the mark is a backend id); the others need not be parsed. Entries
-  // without byte counts say accounting is off whatever their mark, so the first entry is always wanted.
+  // Whether entries with this mark can count (some backend id, the one of when the connection opened); the others
+  // need not be parsed. Entries without byte counts say accounting is off whatever their mark, so the first entry is
+  // always wanted.
   counts(mark: number): boolean {
-    return !this.seen || (mark > 0 && mark < this.byId.length && this.byId[mark] !== undefined);
+    return !this.seen || isBackendMark(mark);
   }
 
   add(e: CtEntry): void {
     this.seen = true;
     if (e.bytes !== null) this.accounting = true;
-    const s = e.mark < this.byId.length ? this.byId[e.mark] : undefined;
-    if (s === undefined || !belongsTo(s, e)) return;
-    this.connections[e.mark]!++;
-    if (e.state === 'ESTABLISHED' || e.proto === 'udp') this.established[e.mark]!++;
-    this.bytes[e.mark]! += e.bytes ?? 0;
+    const id = this.index.find(e);
+    if (id === undefined) return;
+    this.connections[id]!++;
+    if (e.state === 'ESTABLISHED' || e.proto === 'udp') this.established[id]!++;
+    this.bytes[id]! += e.bytes ?? 0;
   }
 }
 
@@ -366,17 +379,6 @@ function persistenceCounts(counted: LiveFigures | null): Map<number, Map<number,
     byTag.set(e.tag, (byTag.get(e.tag) ?? 0) + 1);
   }
   return out;
-}
-
-// A conntrack entry is the service's when its mark is one of the service's backend ids and the client connected to
-// one of its VIPs, protocols and ports (so a ct mark set by other software is not miscounted).
-function belongsTo(s: PlannedService, e: CtEntry): boolean {
-  const first = s.backends[0]?.id;
-  const last = s.backends[s.backends.length - 1]?.id;
-  if (first === undefined || last === undefined || e.mark < first || e.mark > last || e.mark >= SLOT_BASE) return false;
-  if (!s.protocols.includes(e.proto as 'tcp' | 'udp')) return false;
-  if (!s.pools.some((pool) => pool.vips.some((v) => v.text === e.dst))) return false;
-  return e.dport !== undefined && s.ports.some((r) => e.dport! >= r.first && e.dport! <= r.last);
 }
 
 // The config's tables as `family name`.

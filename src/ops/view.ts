@@ -21,7 +21,7 @@ export interface ServiceView {
   readonly backends: readonly BackendView[];
 }
 
-// A backend as the operator sees it; id is its ct mark in the live table.
+// A backend as the operator sees it; id is the ct mark its new connections get in the live table.
 export interface BackendView {
   readonly id: number;
   readonly endpoint: string;

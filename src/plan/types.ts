@@ -16,7 +16,7 @@ import type {
  *  like the config state of the same name, without editing the config. */
 export type Override = 'drain' | 'down';
 
-/** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE always names a backend. */
+/** First ct mark value used for slots; backend ids stay below it, so a mark < SLOT_BASE is always a backend id. */
 export const SLOT_BASE = 0x100000;
 
 /** The expression that turns a new connection into a slot number (before the slot -> backend lookup). */
@@ -26,7 +26,8 @@ export type Selector =
   | { readonly kind: 'jhash'; readonly fields: readonly HashField[]; readonly seed: number; readonly mod: number }
   | { readonly kind: 'symhash'; readonly mod: number };
 
-/** A backend with its id: the value of the ct mark of every connection it serves. */
+/** A backend with its id: the ct mark of the connections it gets (kept by each for its life, while a reload that
+ *  removes or inserts a backend above it gives it another id: src/plan/flows.ts). */
 export interface PlannedBackend {
   readonly id: number;
   readonly path: string;

@@ -1,4 +1,5 @@
 import { NftlbError } from '../common/errors.js';
+import type { FlowFilter } from '../plan/flows.js';
 import type { LineStream } from './executor.js';
 import type { Host } from './host.js';
 
@@ -10,6 +11,10 @@ export interface CtEntry {
   /** Original direction destination address and port: the VIP the client connected to. */
   readonly dst: string;
   readonly dport: number | undefined;
+  /** Source address and port of the reply direction (the backend, for a balanced connection). */
+  readonly replySrc: string | undefined;
+  readonly replySport: number | undefined;
+  /** The ct mark: for a balanced connection, the id its backend had when it opened (src/plan/flows.ts). */
   readonly mark: number;
   /** Both directions together; null when conntrack accounting (nf_conntrack_acct) is off. */
   readonly bytes: number | null;
@@ -77,9 +82,6 @@ export interface CtLine extends CtEntry {
   /** NEW, UPDATE or DESTROY for an event; undefined for a listed entry. */
   readonly event: string | undefined;
   readonly id: string | undefined;
-  /** Source address and port of the reply direction (the backend, for a balanced connection). */
-  readonly replySrc: string | undefined;
-  readonly replySport: number | undefined;
 }
 
 // Parses one line of conntrack's default text output (`[NEW] tcp 6 117 ESTABLISHED src=.. dst=.. sport=.. dport=..
@@ -165,10 +167,24 @@ export async function followConntrackEvents(
   return host.exec.stream(host.conntrack, ['-E', '-o', 'id', '-e', 'NEW,UPDATE,DESTROY'], onLine);
 }
 
-// Deletes the conntrack entries whose ct mark is `mark` (`conntrack -D --mark`). Exit status 1 with "0 flow entries
-// have been deleted" only means there was nothing to delete, so the outcome is not checked.
-export async function deleteConntrackByMark(host: Host, mark: number): Promise<void> {
-  await host.exec.run(host.conntrack, ['-D', '--mark', String(mark)]);
+// Deletes the conntrack entries one filter selects (`conntrack -D -f FAM -p PROTO --orig-dst VIP --reply-src ADDR
+// [--orig-port-dst PORT] [--reply-port-src PORT]`). Exit status 1 with "0 flow entries have been deleted" only means
+// there was nothing to delete, so the outcome is not checked.
+export async function deleteConntrackFlows(host: Host, f: FlowFilter): Promise<void> {
+  const args = [
+    '-D',
+    '-f',
+    f.family === 4 ? 'ipv4' : 'ipv6',
+    '-p',
+    f.proto,
+    '--orig-dst',
+    f.vip,
+    '--reply-src',
+    f.replySrc,
+  ];
+  if (f.dport !== undefined) args.push('--orig-port-dst', String(f.dport));
+  if (f.replySport !== undefined) args.push('--reply-port-src', String(f.replySport));
+  await host.exec.run(host.conntrack, args);
 }
 
 // Fails with tool-missing when the conntrack program is not there (its run throws that); says nothing of its output.

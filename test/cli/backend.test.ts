@@ -133,20 +133,37 @@ test('down on an on-down reset service without conntrack: exit 7 before anything
   t.is(h.code, EXIT.toolMissing, h.stderr);
 });
 
+test('down after a reload that moved ids resets the connections answered from the backend, not those of its id', async (t) => {
+  const { s, exec, backend, apply } = setup();
+  t.is((await apply()).code, EXIT.ok);
+  // 198.51.100.2 leaves: 198.51.100.4 is id 2 now, and its connections opened before keep mark 3 (and 198.51.100.3's
+  // mark 2), so `conntrack -D --mark 2` would cut 198.51.100.3's connections and leave 198.51.100.4's.
+  writeFileSync(s.config, CONFIG.replace('      - { address: 198.51.100.2, port: 8080 }\n', ''));
+  t.is((await apply()).code, EXIT.ok);
+  const r = await backend('down', 'web', '198.51.100.4:8080', '--json');
+  t.is(r.code, EXIT.ok, r.stderr);
+  t.like(JSON.parse(r.stdout), { update: { reset: [2] } });
+  t.deepEqual(exec.conntrackDeleted, [
+    '-f ipv4 -p tcp --orig-dst 203.0.113.1 --reply-src 198.51.100.4 --orig-port-dst 80 --reply-port-src 8080',
+  ]);
+});
+
 test('down resets the backend connections when the service has on-down: reset; up removes the override', async (t) => {
   const { exec, backend, health } = setup();
   await health('--once');
   const r = await backend('down', 'web', '198.51.100.2:8080', '--json');
   t.is(r.code, EXIT.ok, r.stderr);
   t.like(JSON.parse(r.stdout), { override: 'down', state: 'down', update: { action: 'incremental', reset: [1] } });
-  t.deepEqual(exec.conntrackDeleted, [1]);
+  // Its connections: to web's VIP and port, answered from its address and port.
+  const of2 = '-f ipv4 -p tcp --orig-dst 203.0.113.1 --reply-src 198.51.100.2 --orig-port-dst 80 --reply-port-src 8080';
+  t.deepEqual(exec.conntrackDeleted, [of2]);
   t.regex(r.stderr, /reset connections of backend id 1 \(on-down: reset\)/);
   // drain after down: no second reset; down again: none either (already down).
   await backend('drain', 'web', '198.51.100.2:8080');
   await backend('down', 'web', '198.51.100.2:8080');
-  t.deepEqual(exec.conntrackDeleted, [1, 1], 'down after drain resets (drain kept them)');
+  t.deepEqual(exec.conntrackDeleted, [of2, of2], 'down after drain resets (drain kept them)');
   await backend('down', 'web', '198.51.100.2:8080');
-  t.deepEqual(exec.conntrackDeleted, [1, 1]);
+  t.deepEqual(exec.conntrackDeleted, [of2, of2]);
   const up = await backend('up', 'web', '198.51.100.2:8080');
   t.regex(up.stderr, /override down removed; state up/);
   t.is(chainRule(exec.loads().at(-1)!, 'svc_web_v4'), 'counter ct mark set numgen inc mod 3 offset 1');

@@ -81,11 +81,11 @@ test('first run loads the whole table; then only membership changes reach nft, a
   t.is(r4.sync.action, 'incremental');
   t.false(updates()[1]!.includes('delete table'));
   t.true(updates()[1]!.startsWith(`flush chain inet hc ${guard}\nadd table inet hc\nflush chain inet hc svc_web_v4\n`));
-  // on-down reset: its connections (ct mark = id 1) are deleted.
+  // on-down reset: its connections (to web's VIP and port, answered from its address and port) are deleted.
   t.deepEqual(r4.sync.reset, [1]);
   t.deepEqual(
     exec.calls.filter((c) => c.cmd === 'conntrack').map((c) => c.args.join(' ')),
-    ['-D --mark 1'],
+    ['-D -f ipv4 -p tcp --orig-dst 203.0.113.1 --reply-src 198.51.100.2 --orig-port-dst 80 --reply-port-src 80'],
   );
 
   alive.set('198.51.100.2', true);

@@ -1,8 +1,9 @@
-// on-down: keep leaves a down backend's established connections alone; reset deletes their conntrack entries
-// (ct mark = backend id), so they break while new connections go elsewhere.
-import { healthEnv, healthRound, landed } from './support/health.js';
+// on-down: keep leaves a down backend's established connections alone; reset deletes their conntrack entries (the
+// connections to the service answered from the backend), so they break while new connections go elsewhere.
+import type { Status } from '../../src/ops/status.js';
+import { healthEnv, healthRound, landed, nftlbIn } from './support/health.js';
 import { startBackends } from './support/backends.js';
-import { openLongLived, probe } from './support/client.js';
+import { openLongLived, probe, type LongLived } from './support/client.js';
 import { kernelTest } from './support/kernel-test.js';
 import { withTopology } from './support/topology.js';
 
@@ -70,6 +71,71 @@ kernelTest(
       t.deepEqual(landed(fresh), { backends: [`${b0}:8080`], errors: 0 });
       await kept.close();
       await cut.close();
+    });
+  },
+);
+
+kernelTest(
+  'on-down reset and status after a reload that moved ids: they follow the connection to its backend, not its ct mark',
+  async (t) => {
+    await withTopology({}, async (topo) => {
+      const [b0, b1, b2] = topo.backendV4 as [string, string, string];
+      const servers = await startBackends(
+        topo,
+        [b0, b1, b2].flatMap((host) => [
+          { kind: 'tcp' as const, host, port: 8080 },
+          { kind: 'tcp' as const, host, port: 9000 },
+        ]),
+        { group: 'per-listener' },
+      );
+      const config = (backends: readonly string[]): string =>
+        [
+          'table: hc',
+          'services:',
+          '  - name: web',
+          `    vip: ${topo.vip4}`,
+          '    port: 80',
+          '    on-down: reset',
+          '    health: { type: tcp, port: 9000, rise: 1, fall: 1 }',
+          '    backends:',
+          ...backends.map((b) => `      - { address: ${b}, port: 8080 }`),
+        ].join('\n');
+      const h = healthEnv(config([b0, b1, b2]));
+      await nftlbIn(topo, h, ['apply']);
+      // One connection on each backend (round robin): their ct marks are 1, 2 and 3.
+      const held = new Map<string, LongLived>();
+      for (let i = 0; i < 9 && held.size < 3; i++) {
+        const c = await openLongLived(topo, { target: topo.vip4, port: 80, timeoutMs: 2000 });
+        topo.defer(() => c.close());
+        if (held.has(c.backend)) await c.close();
+        else held.set(c.backend, c);
+      }
+      const [on0, on1, on2] = [b0, b1, b2].map((b) => held.get(`${b}:8080`));
+      if (on0 === undefined || on1 === undefined || on2 === undefined)
+        return t.fail(`no connection on each backend: ${[...held.keys()].join(', ')}`);
+
+      // b0 leaves: b1 is id 1 now and b2 id 2, while their connections keep marks 2 and 3. b0's connection ends (its
+      // entry is deleted here, so only the connections of the backends in the config are left).
+      h.write(config([b1, b2]));
+      await nftlbIn(topo, h, ['apply']);
+      await on0.close();
+      await topo.exec(topo.lb, ['conntrack', '-D', '-r', b0], { reject: false });
+      t.is(await on1.ping(), `${b1}:8080`);
+      t.is(await on2.ping(), `${b2}:8080`);
+      const counts = async (): Promise<Record<string, [number | null, number | null]>> => {
+        const s = JSON.parse((await nftlbIn(topo, h, ['status', '--json'])).stdout) as Status;
+        const web = s.services.find((x) => x.name === 'web')!;
+        return Object.fromEntries(web.backends.map((b) => [b.endpoint, [b.connections, b.established]]));
+      };
+      t.deepEqual(await counts(), { [`${b1}:8080`]: [1, 1], [`${b2}:8080`]: [1, 1] }, 'CONNS and ESTAB per backend');
+
+      // b2 fails its check: its connection is cut, b1's is not.
+      await servers.stopOne(`${b2}:9000`);
+      const r = await healthRound(topo, h);
+      t.deepEqual(r.reset, [2], 'backend id 2 (b2) was reset');
+      await t.throwsAsync(on2.ping(), undefined, "on-down reset: b2's connection is gone");
+      t.is(await on1.ping(), `${b1}:8080`, "b1's connection (mark 2) still works");
+      t.deepEqual(await counts(), { [`${b1}:8080`]: [1, 1], [`${b2}:8080`]: [0, 0] });
     });
   },
 );

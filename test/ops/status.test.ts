@@ -38,6 +38,50 @@ test('parseConntrack reads protocol, state, original destination, mark and bytes
   );
 });
 
+test('conntrack entries count for the backend their reply comes from, not the backend their ct mark names now', (t) => {
+  // The config after a reload that removed 198.51.100.2 from web's head: 198.51.100.3 is id 1 now, 198.51.100.4 id 2,
+  // and the connections opened before carry their old ids (2 and 3) as their marks; id 3 is dns's backend now.
+  const p = plan(
+    modelOf(`services:
+  - name: web
+    vip: 203.0.113.1
+    port: 80
+    backends:
+      - { address: 198.51.100.3, port: 8080 }
+      - { address: 198.51.100.4, port: 8080 }
+  - name: dns
+    vip: 203.0.113.1
+    protocol: udp
+    port: 53
+    backends:
+      - { address: 198.51.100.3 }
+`),
+  );
+  const entry = (state: string, dst: string, dport: number, reply: string, sport: number, mark: number): string =>
+    `tcp      6 100 ${state} src=203.0.113.10 dst=${dst} sport=4000 dport=${dport} packets=5 bytes=300 src=${reply} dst=203.0.113.10 sport=${sport} dport=4000 packets=4 bytes=700 [ASSURED] mark=${mark} use=1`;
+  const figures = new ConntrackFigures(p);
+  for (const e of parseConntrack(
+    [
+      entry('ESTABLISHED', '203.0.113.1', 80, '198.51.100.3', 8080, 2),
+      entry('TIME_WAIT', '203.0.113.1', 80, '198.51.100.3', 8080, 2),
+      entry('ESTABLISHED', '203.0.113.1', 80, '198.51.100.4', 8080, 3),
+      // Marks that name web's backends now, on connections that are no web backend's: another port of the backend,
+      // another VIP, the balancer's own connection to the backend (a health check).
+      entry('ESTABLISHED', '203.0.113.1', 80, '198.51.100.3', 9000, 1),
+      entry('ESTABLISHED', '203.0.113.9', 80, '198.51.100.4', 8080, 2),
+      entry('ESTABLISHED', '198.51.100.4', 8080, '198.51.100.4', 8080, 2),
+      // dns's backend keeps the client's port: its reply comes from port 53.
+      'udp      17 20 src=203.0.113.10 dst=203.0.113.1 sport=5353 dport=53 packets=1 bytes=60 src=198.51.100.3 dst=203.0.113.10 sport=53 dport=5353 packets=1 bytes=90 mark=1 use=1',
+    ].join('\n'),
+  ))
+    figures.add(e);
+  const [web, dns] = [p.services[0]!, p.services[1]!];
+  const of = (id: number): number[] => [figures.connections[id]!, figures.established[id]!, figures.bytes[id]!];
+  t.deepEqual(of(web.backends[0]!.id), [2, 1, 2000], '198.51.100.3: both of its connections, marked 2');
+  t.deepEqual(of(web.backends[1]!.id), [1, 1, 1000], '198.51.100.4: its connection marked 3');
+  t.deepEqual(of(dns.backends[0]!.id), [1, 1, 150]);
+});
+
 test('status joins config, rule counters and conntrack; --json and --prometheus are stable', async (t) => {
   const s = scratch(CONFIG);
   const json = JSON.stringify({

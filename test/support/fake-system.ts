@@ -66,8 +66,8 @@ export class FakeSystem implements Executor {
   json = new Map<string, string>();
   /** `conntrack -L` lines by family. */
   conntrack: { ipv4: string[]; ipv6: string[] } = { ipv4: [], ipv6: [] };
-  /** Marks given to `conntrack -D --mark`. */
-  readonly conntrackDeleted: number[] = [];
+  /** The filters of each `conntrack -D`, as one string (`-f ipv4 -p tcp --orig-dst ...`). */
+  readonly conntrackDeleted: string[] = [];
   /** Running `conntrack -E` streams, newest last. */
   readonly streams: FakeStream[] = [];
   /** The kernel's ruleset generation: one more for each committed transaction (what perl's netlink request reads). */
@@ -253,8 +253,8 @@ export class FakeSystem implements Executor {
   private conntrackRun(args: readonly string[]): ExecResult {
     if (args[0] === '-L')
       return ok(args.includes('ipv6') ? this.conntrack.ipv6.join('\n') : this.conntrack.ipv4.join('\n'));
-    if (args[0] === '-D' && args[1] === '--mark') {
-      this.conntrackDeleted.push(Number(args[2]));
+    if (args[0] === '-D') {
+      this.conntrackDeleted.push(args.slice(1).join(' '));
       return fail('conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.');
     }
     return fail(`fake conntrack: unexpected ${args.join(' ')}`);
