@@ -153,3 +153,13 @@ test('a schema mistake in the cluster section names the key and what was expecte
   t.true(m.includes('/cluster/mode:schema.enum'), m.join());
   t.true(m.includes('/cluster/nodes:schema.min-items'), m.join());
 });
+
+test('a node name with a dot is a warning: no host takes it as its own without --node or NFTLB_NODE', (t) => {
+  const dotted = VRRP.map((l) => l.replace('name: lb1,', 'name: lb1.example.com,'));
+  const r = check([...dotted, ...SERVICE]);
+  const d = r.diagnostics.find((x) => x.code === 'cluster.node-dotted');
+  t.like(d, { line: 5, severity: 'warning', path: '/cluster/nodes/0/name' });
+  t.regex(d!.message, /hostname up to the first dot \("lb1"\)/);
+  t.not(r.model, undefined, 'a warning only');
+  t.deepEqual(found([...VRRP, ...SERVICE]), []);
+});

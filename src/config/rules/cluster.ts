@@ -19,6 +19,15 @@ export const cluster: Rule = ({ raw, model }) => {
     if (prev !== undefined)
       out.push(error(`${n.path}/name`, 'cluster.node-name', `node name "${n.name}" is already used by ${prev}`));
     else seen.set(n.name, n.path.slice(1).replace('/nodes/', '.nodes[') + ']');
+    // A host is this node by --node, $NFTLB_NODE or its hostname up to the first dot: a dotted name is never that.
+    if (n.name.includes('.'))
+      out.push(
+        warning(
+          `${n.path}/name`,
+          'cluster.node-dotted',
+          `node name "${n.name}" has a dot: a host takes its hostname up to the first dot ("${n.name.split('.')[0]}") as its node name, so this node needs --node or NFTLB_NODE on it`,
+        ),
+      );
   }
   out.push(...(c.mode === 'ecmp' ? ecmpSection(c, r, model.services) : vrrpSection(c, r)));
   for (let i = 0; i < model.services.length; i++) {
