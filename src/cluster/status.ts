@@ -1,4 +1,4 @@
-import { VERSION } from '../common/version.js';
+import { IDENTITY } from '../common/version.js';
 import type { Model } from '../model/types.js';
 import { birdProtocols } from '../system/birdc.js';
 import { readRole } from '../system/cluster-role.js';
@@ -37,14 +37,19 @@ export async function clusterStatus(host: Host, model: Model): Promise<ClusterSt
     node: node?.name ?? null,
     mode: c.mode,
     fingerprint: configFingerprint(model),
-    version: VERSION,
+    version: IDENTITY,
   };
   if (c.mode === 'vrrp') {
     const r = await readRole(host, model.table);
     return {
       ...base,
       role: r?.state ?? 'unknown',
-      reason: r === null ? 'no VRRP transition recorded yet (keepalived runs nftlb cluster notify)' : null,
+      reason:
+        r === null
+          ? 'no VRRP transition recorded yet (keepalived runs nftlb cluster notify)'
+          : r.failed.length > 0
+            ? `conntrackd steps of that transition failed: ${r.failed.join(', ')} (is conntrackd running? its connections may not have been taken over)`
+            : null,
       vips: [],
       peers: [],
       since: r?.since ?? null,

@@ -304,4 +304,8 @@ test('a VRRP transition drives conntrackd as primary-backup.sh does, every step 
   f.missing.add('conntrackd');
   await t.throwsAsync(() => vrrpTransition(host, v, 'master'), { message: /conntrackd is not installed/ });
   t.like(await readRole(host, v.table), { state: 'master', failed: ['commit', 'flush', 'resync', 'bulk'] });
+  // status says the steps failed: a master whose conntrackd did not commit has not taken the connections over.
+  const s = await clusterStatus(host, v);
+  t.is(s?.role, 'master');
+  t.regex(s?.reason ?? '', /^conntrackd steps of that transition failed: commit, flush, resync, bulk/);
 });
