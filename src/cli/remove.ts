@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { systemExecutor, type Executor } from '../system/executor.js';
-import { identProblem } from '../nft/names.js';
+import { tableNameProblem } from '../nft/tables.js';
 import { removeTable } from '../ops/remove.js';
 import { configTable } from '../system/config-file.js';
 import { lockOptions } from './apply.js';
@@ -38,7 +38,7 @@ export function removeCommand(ctx: CommandContext, exec: Executor = systemExecut
     }) => {
       const json = opts.json === true;
       const out = outputOf(ctx, opts);
-      const wrong = opts.table === undefined ? undefined : identProblem(opts.table);
+      const wrong = opts.table === undefined ? undefined : tableNameProblem(opts.table);
       if (wrong !== undefined) {
         const message = `--table ${JSON.stringify(opts.table)} names no table nftlb makes: ${wrong}`;
         ctx.exit(reportUsage(out.io, 'remove', json, message, { table: opts.table, tables: [] }));

@@ -13,9 +13,9 @@ export const configSchema = {
     table: {
       type: 'string',
       minLength: 1,
-      maxLength: 242,
+      maxLength: 238,
       description:
-        'Name of the nft table (family inet) that nftlb owns and replaces: a name nft 1.0.6 takes (letters, digits, _ . and -; a letter, _ or . first; not an nft keyword). Default: nftlb.',
+        'Name of the nft tables nftlb owns and replaces (table inet NAME, and table netdev NAME_dsr for DSR services), at most 238 characters: NAME_dsr may have at most 242. A name nft 1.0.6 takes: letters, digits, "_", "." and "-", a letter, "_" or "." first, not an nft keyword. Default: nftlb.',
     },
     services: {
       type: 'array',

@@ -3,11 +3,25 @@ import type { Plan } from '../plan/types.js';
 import type { TableRef, TableView } from './ast.js';
 import { tableView } from './build.js';
 import { dsrTableView } from './dsr.js';
-import { ident } from './names.js';
+import { ident, identProblem, MAX_NAME_LENGTH } from './names.js';
 
 // The tables nftlb owns under one configured name: `table inet <name>` (the NAT balancer, always) and, for configs with
 // DSR services, `table netdev <name>_dsr`. The suffix keeps the two apart in `nft list tables` and names what the
 // second one is for; a table of another family does not clash with the inet one.
+
+// The suffix of the netdev (DSR) table's name.
+const DSR_SUFFIX = '_dsr';
+
+/** Longest configured table name: its DSR companion `<name>_dsr` must be a name too (MAX_NAME_LENGTH). */
+export const MAX_TABLE_NAME_LENGTH = MAX_NAME_LENGTH - DSR_SUFFIX.length;
+
+// Why a configured name cannot name nftlb's tables, or undefined when it can. Every command that names the tables
+// (render of a DSR config; apply, diff, status and remove of any) also names the DSR one, so both must be names.
+export function tableNameProblem(table: string): string | undefined {
+  if (table.length > MAX_TABLE_NAME_LENGTH)
+    return `it is longer than ${MAX_TABLE_NAME_LENGTH} characters: nftlb also names the table of DSR services "<name>${DSR_SUFFIX}", and a name has at most ${MAX_NAME_LENGTH}`;
+  return identProblem(table);
+}
 
 // nftlb's inet table of a configured name.
 export function inetTableRef(table: string): TableRef {
@@ -16,7 +30,7 @@ export function inetTableRef(table: string): TableRef {
 
 // nftlb's netdev (DSR) table of a configured name.
 export function dsrTableRef(table: string): TableRef {
-  return { family: 'netdev', name: ident(`${table}_dsr`) };
+  return { family: 'netdev', name: ident(`${table}${DSR_SUFFIX}`) };
 }
 
 // Every table nftlb may own under a configured name, the inet one first: what remove deletes and what apply and health

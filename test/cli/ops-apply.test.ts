@@ -304,6 +304,12 @@ test('remove with a config that has errors elsewhere removes the table it names;
   const u = await runCommand(removeCommand, ['--table', 'bad name', '--lock-file', broken.lock], exec);
   t.is(u.code, EXIT.usage);
   t.regex(u.stderr, /--table "bad name" names no table nftlb makes: nft takes only letters/);
+  // A name whose DSR companion <name>_dsr would be too long names no table either (remove deletes both).
+  for (const n of [239, 242]) {
+    const long = await runCommand(removeCommand, ['--table', 't'.repeat(n), '--lock-file', broken.lock], exec);
+    t.is(long.code, EXIT.usage, long.stderr);
+    t.regex(long.stderr, /names no table nftlb makes: it is longer than 238 characters: .*"<name>_dsr"/);
+  }
 });
 
 test('remove deletes only its table, is idempotent, and refuses a table nftlb did not make', async (t) => {

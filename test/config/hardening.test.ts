@@ -7,6 +7,9 @@ import { FIXTURES } from '../support/fixtures.js';
 import { checkConfig, STOPPED_CODE } from '../../src/config/read.js';
 import { MAX_NESTING, MAX_PROBLEMS } from '../../src/config/limits.js';
 import { NFT_TABLE_KEYWORDS } from '../../src/nft/keywords.js';
+import { MAX_NAME_LENGTH } from '../../src/nft/names.js';
+import { MAX_TABLE_NAME_LENGTH, ownedTableRefs, tableNameProblem } from '../../src/nft/tables.js';
+import { configSchema } from '../../src/config/schema.js';
 
 // Hostile or unusual input: each case gets diagnostics with a line, never an exception.
 const found = (file: string, text: string): string[] =>
@@ -22,7 +25,7 @@ test('table names: the keywords nft 1.0.6 refuses are refused at check time, wit
 });
 
 test('table names: what nft takes is taken, the rest refused', (t) => {
-  for (const name of ['lb-2', 'lb_2', '_x', '.x', 'a.b', 'a..b', 'SIZE', 'x'.repeat(242)]) {
+  for (const name of ['lb-2', 'lb_2', '_x', '.x', 'a.b', 'a..b', 'SIZE', 'x'.repeat(MAX_TABLE_NAME_LENGTH)]) {
     const c = checkConfig('lb.yaml', `table: "${name}"\n${SERVICE}`);
     t.is(c.model?.table, name, name);
   }
@@ -30,6 +33,25 @@ test('table names: what nft takes is taken, the rest refused', (t) => {
   t.deepEqual(found('lb.yaml', `table: "9lb"\n${SERVICE}`), ['1:/table:table.name']);
   t.deepEqual(found('lb.yaml', `table: "."\n${SERVICE}`), ['1:/table:table.name']);
   t.deepEqual(found('lb.yaml', `table: "${'x'.repeat(243)}"\n${SERVICE}`), ['1:/table:schema.max-length']);
+});
+
+test('table names: the DSR table <name>_dsr must be a name too, so the schema, check and remove stop at 238', (t) => {
+  t.is(configSchema.properties.table.maxLength as number, MAX_TABLE_NAME_LENGTH);
+  t.is(MAX_TABLE_NAME_LENGTH + '_dsr'.length, MAX_NAME_LENGTH);
+  for (const n of [MAX_TABLE_NAME_LENGTH + 1, MAX_NAME_LENGTH]) {
+    const c = checkConfig('lb.yaml', `table: "${'x'.repeat(n)}"\n${SERVICE}`);
+    t.deepEqual(
+      c.diagnostics.map((d) => `${d.line}:${d.path}:${d.code}`),
+      ['1:/table:schema.max-length'],
+      String(n),
+    );
+    t.regex(c.diagnostics[0]!.message, /at most 238 characters .*NAME_dsr may have at most 242/);
+    t.regex(tableNameProblem('x'.repeat(n)) ?? '', /longer than 238 characters: .*"<name>_dsr".* at most 242/);
+  }
+  // What check takes, every command can name: the inet table and the DSR one.
+  const name = 'x'.repeat(MAX_TABLE_NAME_LENGTH);
+  t.is(tableNameProblem(name), undefined);
+  t.is(ownedTableRefs(name)[1]?.name as string | undefined, `${name}_dsr`);
 });
 
 const nestedJson = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`;

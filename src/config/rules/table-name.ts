@@ -1,9 +1,10 @@
-import { identProblem } from '../../nft/names.js';
+import { tableNameProblem } from '../../nft/tables.js';
 import { error, type Rule } from './rule.js';
 
-// The table name goes into every nft command nftlb sends; refuse here, with the line, what nft would refuse there.
+// The table name (and its DSR companion's) goes into every nft command nftlb sends; refuse here, with the line, what
+// nft would refuse there.
 export const tableName: Rule = ({ model }) => {
-  const why = identProblem(model.table);
+  const why = tableNameProblem(model.table);
   if (why === undefined) return [];
   return [
     error(
