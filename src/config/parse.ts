@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../common/diagnostic.js';
+import type { DecodedConfig } from './decode.js';
 import { parseJson } from './parse-json.js';
 import { parseYaml } from './parse-yaml.js';
 
@@ -15,9 +16,14 @@ export interface LoadedDocument {
   locate(pointers: readonly string[]): (number | undefined)[];
 }
 
-// Parses config text: `.json` files as JSON (strict), everything else as YAML 1.2; keeps line numbers for diagnostics.
-export function parseConfigText(file: string, text: string): LoadedDocument {
+// Parses config text, or a file's decoded bytes (decodeConfig): `.json` files as JSON (strict), everything else as YAML
+// 1.2; keeps line numbers for diagnostics.
+export function parseConfigText(file: string, input: string | DecodedConfig): LoadedDocument {
   const format = file.toLowerCase().endsWith('.json') ? 'json' : 'yaml';
+  const decoded = typeof input === 'string' ? { text: input } : input;
+  if ('problem' in decoded)
+    return { file, format, value: undefined, diagnostics: [decoded.problem], locate: (ps) => ps.map(() => undefined) };
+  const text = decoded.text;
   const parsed = format === 'json' ? parseJson(text) : parseYaml(text);
   return {
     file,

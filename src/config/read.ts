@@ -1,6 +1,7 @@
 import { hasErrors, type Diagnostic } from '../common/diagnostic.js';
 import { normalize } from './normalize.js';
 import type { Model } from '../model/types.js';
+import type { DecodedConfig } from './decode.js';
 import { parseConfigText, type LoadedDocument } from './parse.js';
 import { rules } from './rules/index.js';
 import { schemaCheck } from './schema-check.js';
@@ -18,11 +19,15 @@ export interface Checked {
 /** Code of the last diagnostic when checking stopped at MAX_PROBLEMS problems (there may be more). */
 export const STOPPED_CODE = 'check.stopped';
 
-// parse -> schema -> normalize -> semantic rules, collecting every problem rather than stopping at the first. When the
+// (text, or a file decoded) parse -> schema -> normalize -> semantic rules, collecting every problem rather than stopping at the first. When the
 // schema check finds problems, the semantic rules still run on the services whose shape is valid (and with unknown
 // keys set aside), so one run reports the problems of both kinds. `stage` hears each stage as it starts (the CLI's
 // progress line at 10k services).
-export function checkConfig(file: string, text: string, stage: (what: string) => void = () => undefined): Checked {
+export function checkConfig(
+  file: string,
+  text: string | DecodedConfig,
+  stage: (what: string) => void = () => undefined,
+): Checked {
   stage(`parsing ${file}`);
   const doc = parseConfigText(file, text);
   if (doc.value === undefined) return { doc, model: undefined, diagnostics: doc.diagnostics, stopped: false };

@@ -4,15 +4,17 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Diagnostic } from '../common/diagnostic.js';
 import { NftlbError } from '../common/errors.js';
 import { MAX_CONFIG_BYTES } from '../config/limits.js';
+import { decodeConfig, type DecodedConfig } from '../config/decode.js';
 import { checkConfig } from '../config/read.js';
 import { DEFAULT_TABLE, type Model } from '../model/types.js';
 
 // Reads a config file; an unreadable file is an error of its own (exit code differs from an invalid config). Only a
 // regular file of at most MAX_CONFIG_BYTES is read: a FIFO, a device (/dev/zero, /dev/urandom) or a directory is refused
 // at once (opened non-blocking, so a FIFO without a writer does not hang), and a file that grows while it is read is
-// still read only up to the limit.
-export async function readConfigFile(file: string): Promise<string> {
-  return (await readConfigBytes(file)).toString('utf8');
+// still read only up to the limit. Its text, or why its bytes are not UTF-8, which the config checker reports (the bytes
+// are dropped here: a 22 MB config is not held twice while it is checked).
+export async function readConfigFile(file: string): Promise<DecodedConfig> {
+  return decodeConfig(await readConfigBytes(file));
 }
 
 // The bytes of a config file, read as readConfigFile says.
@@ -102,7 +104,7 @@ export async function loadModelAndDigest(
   const digest = webcrypto.subtle.digest('SHA-256', bytes);
   // A config that is not valid throws before the digest is awaited: its outcome is then nobody's.
   digest.catch(() => undefined);
-  const loaded = checked(file, bytes.toString('utf8'), stage);
+  const loaded = checked(file, decodeConfig(bytes), stage);
   return { ...loaded, sha256: Buffer.from(await digest).toString('hex') };
 }
 
@@ -130,7 +132,7 @@ export async function configTable(
 
 function checked(
   file: string,
-  text: string,
+  text: DecodedConfig,
   stage: (what: string) => void,
 ): { model: Model; warnings: readonly Diagnostic[] } {
   const c = checkConfig(file, text, stage);

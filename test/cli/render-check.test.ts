@@ -109,6 +109,40 @@ test('.json configs parse as JSON', async (t) => {
   t.regex(r.stderr, /y\.json:1: \(document\): invalid JSON/);
 });
 
+test('a config that is not UTF-8 is exit 3 on the line of the first bad byte (check and render alike)', async (t) => {
+  // A Latin-1 "é" in a health command was read as U+FFFD and the config taken: the check ran another path.
+  const yaml = Buffer.concat([
+    Buffer.from('services:\n  - name: web\n    vip: 203.0.113.1\n    port: 80\n', 'utf8'),
+    Buffer.from('    backends: [{ address: 198.51.100.2 }]\n    health: { type: exec, command: "/usr/bin/chk', 'utf8'),
+    Buffer.from([0xe9]),
+    Buffer.from('" }\n', 'utf8'),
+  ]);
+  const json = Buffer.concat([
+    Buffer.from('{"services": [{"name": "web", "vip": "203.0.113.1", "port": 80,\n', 'utf8'),
+    Buffer.from(' "backends": [{"address": "198.51.100.2"}],\n "health": {"type": "exec", "command": "/usr/bin/chk'),
+    Buffer.from([0xe9]),
+    Buffer.from('"}}]}\n', 'utf8'),
+  ]);
+  for (const [name, bytes, line, column] of [
+    ['latin1.yaml', yaml, 6, 49],
+    ['latin1.json', json, 3, 53],
+  ] as const) {
+    const file = join(dir, name);
+    writeFileSync(file, bytes);
+    for (const command of ['check', 'render']) {
+      const r = await cli([command, '-c', file]);
+      t.is(r.code, 3, `${command} ${name}: ${r.stderr}`);
+      t.is(r.stdout, '');
+      t.regex(
+        r.stderr.split('\n')[0]!,
+        new RegExp(
+          `${name}:${line}: \\(document\\): the file is not UTF-8: byte E9 at column ${column} .*\\[parse\\.encoding\\]$`,
+        ),
+      );
+    }
+  }
+});
+
 test('usage errors are exit 2; --version and --help exit 0', async (t) => {
   t.is((await cli(['render', '--bogus'])).code, 2);
   t.is((await cli(['frobnicate'])).code, 2);
