@@ -1,5 +1,17 @@
 import jsyaml from 'js-yaml';
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Document, type Node } from 'yaml';
+import {
+  LineCounter,
+  parseDocument,
+  isAlias,
+  isMap,
+  isNode,
+  isSeq,
+  isPair,
+  isScalar,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { Diagnostic } from '../common/diagnostic.js';
 import { lineIndex, pointerSegments } from './lines.js';
 import { FULL_YAML_ERRORS_BYTES, MAX_ALIAS_EXPANSION, MAX_NESTING } from './limits.js';
@@ -14,8 +26,9 @@ const LOAD_OPTIONS = { schema: YAML_CORE_SCHEMA, maxDepth: MAX_NESTING + 1 } as 
 const DEEP_LOAD_OPTIONS = { schema: YAML_CORE_SCHEMA, maxDepth: 2 * MAX_NESTING + 2 } as jsyaml.LoadOptions;
 
 // Reads YAML 1.2 text. js-yaml reads it (about 15x faster than the `yaml` parser's document model, and with a bound on
-// nesting); the `yaml` parser is used only where js-yaml cannot answer: text with a %-directive (%YAML 1.1 changes how
-// scalars read) and, for text up to FULL_YAML_ERRORS_BYTES, syntax errors (it reports all of them, js-yaml the first).
+// nesting); the `yaml` parser is used only where js-yaml cannot answer: text with a %-directive (its directives are
+// checked: %YAML 1.1 would change how scalars read) and, for text up to FULL_YAML_ERRORS_BYTES, syntax errors (it
+// reports all of them, js-yaml the first). Both paths bound aliases alike (aliasProblem).
 export function parseYaml(text: string): ParsedText {
   const lineOf = lineIndex(text);
   const locate = (pointers: readonly string[]): (number | undefined)[] => locateYaml(text, lineOf, pointers);
@@ -274,15 +287,28 @@ function slowYaml(text: string): ParsedText {
     const code = e.code === 'DUPLICATE_KEY' ? 'parse.duplicate-key' : 'parse.yaml';
     return yamlError(lines.linePos(e.pos[0]).line, code, message);
   });
+  // The yaml parser reads a document under %YAML 1.1 by the 1.1 rules (0100 is 64, 1:20 is 80, yes is true): nftlb's
+  // configs are YAML 1.2 whatever path reads them. (It reads other versions as 1.2, as the spec asks.)
+  const version = doc.directives.yaml;
+  if (version.explicit === true && version.version !== '1.2') {
+    const at = /^%YAML\b/m.exec(text)?.index ?? 0;
+    const message = `%YAML ${version.version}: nftlb reads a config as YAML 1.2 (core schema), where 0100, 1:20 and yes are not what YAML 1.1 makes of them; remove the directive`;
+    diagnostics.unshift(yamlError(lines.linePos(at).line, 'parse.yaml-version', message));
+  }
   let value: unknown;
+  // Aliases become shared objects (maxAliasCount -1: no count of the yaml parser's own, whose limit of 100 alias
+  // uses refused configs that aliasProblem takes), bounded then as on js-yaml's path.
   if (diagnostics.length === 0) {
     try {
-      value = doc.toJS({ maxAliasCount: 100 });
+      value = doc.toJS({ maxAliasCount: -1 });
     } catch (e) {
-      // The yaml parser refuses to expand aliases past maxAliasCount ("billion laughs"); a diagnostic, not a crash.
-      diagnostics.push(yamlError(1, 'parse.alias', `cannot expand aliases: ${(e as Error).message}`));
+      // An alias whose anchor comes later, or none: the yaml parser throws it from toJS, not as a document error.
+      if (!(e instanceof ReferenceError)) throw e;
+      diagnostics.push(yamlError(unsetAliasLine(doc, lines), 'parse.alias', `cannot expand aliases: ${e.message}`));
     }
   }
+  const shared = diagnostics.length === 0 && text.includes('*') ? aliasProblem(value) : undefined;
+  if (shared !== undefined) diagnostics.push(shared);
   if (diagnostics.length === 0 && doc.contents === null) diagnostics.push(emptyDocument('YAML'));
   return {
     value: diagnostics.length === 0 ? value : undefined,
@@ -293,6 +319,22 @@ function slowYaml(text: string): ParsedText {
         return offset === undefined ? undefined : lines.linePos(offset).line;
       }),
   };
+}
+
+// The line of the first alias whose anchor is not set before it (or line 1).
+function unsetAliasLine(doc: Document.Parsed, lines: LineCounter): number {
+  const anchors = new Set<string>();
+  let line = 1;
+  visit(doc, (_key, node) => {
+    if (isAlias(node)) {
+      if (anchors.has(node.source)) return undefined;
+      line = lines.linePos(node.range?.[0] ?? 0).line;
+      return visit.BREAK;
+    }
+    if (isNode(node) && node.anchor !== undefined) anchors.add(node.anchor);
+    return undefined;
+  });
+  return line;
 }
 
 // Walks a YAML node tree along a JSON pointer; stops at the deepest node that exists.

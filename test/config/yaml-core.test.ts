@@ -80,9 +80,65 @@ test('aliases are read, and their expansion is bounded', (t) => {
   t.true(bomb.diagnostics.length > 0);
 });
 
-test('a %YAML 1.1 directive is honoured (by the yaml parser)', (t) => {
-  const d = parseConfigText('lb.yaml', '%YAML 1.1\n---\nv: 0b101\n');
-  t.deepEqual(d.value, slow('%YAML 1.1\n---\nv: 0b101\n'));
+test('a config is YAML 1.2 whatever its %YAML directive: 1.1 is refused on its line, 1.2 read as without one', (t) => {
+  // Under YAML 1.1 rules (which the yaml parser follows for the directive) 1:20 is 80, 0100 is 64 and yes is true.
+  const text = 'services:\n  - name: a\n    port: 1:20\n    backends: [{address: 198.51.100.2, port: 0100, x: yes}]\n';
+  const old = parseConfigText('lb.yaml', `# a comment\n%YAML 1.1\n---\n${text}`);
+  t.is(old.value, undefined);
+  t.deepEqual(
+    old.diagnostics.map((d) => [d.line, d.code]),
+    [[2, 'parse.yaml-version']],
+  );
+  t.regex(
+    old.diagnostics[0]!.message,
+    /^%YAML 1\.1: nftlb reads a config as YAML 1\.2 \(core schema\).*remove the directive/,
+  );
+  const plain = parseConfigText('lb.yaml', text);
+  t.deepEqual((plain.value as { services: unknown[] }).services[0], {
+    name: 'a',
+    port: '1:20',
+    backends: [{ address: '198.51.100.2', port: 100, x: 'yes' }],
+  });
+  for (const directive of ['%YAML 1.2\n', '%YAML 1.2\n%TAG !e! tag:example.com,2000:\n']) {
+    const d = parseConfigText('lb.yaml', `${directive}---\n${text}`);
+    t.deepEqual(d.diagnostics, [], directive);
+    t.deepEqual(d.value, plain.value, directive);
+  }
+});
+
+test('aliases are bounded alike on both paths: 150 uses are read, a "billion laughs" refused by its expansion', (t) => {
+  // The `yaml` parser (text with a directive) refused more than 100 alias uses, which js-yaml's path takes.
+  const rows = ['a: &b [{address: 198.51.100.2}]'];
+  for (let i = 0; i < 150; i++) rows.push(`s${i}: *b`);
+  const many = `${rows.join('\n')}\n`;
+  const bombRows = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 0; i < 8; i++)
+    bombRows.push(`${'bcdefghi'[i]}: &${'bcdefghi'[i]} [${Array(10).fill(`*${'abcdefgh'[i]}`).join(', ')}]`);
+  const bomb = `${bombRows.join('\n')}\n`;
+  for (const directive of ['', '%YAML 1.2\n---\n']) {
+    const ok = parseConfigText('lb.yaml', `${directive}${many}`);
+    t.deepEqual(ok.diagnostics, [], directive);
+    t.is(Object.keys(ok.value as object).length, 151, directive);
+    const b = parseConfigText('lb.yaml', `${directive}${bomb}`);
+    t.deepEqual(
+      b.diagnostics.map((d) => [d.code, d.message]),
+      [['parse.alias', 'aliases expand the document by more than 1000000 values']],
+      directive,
+    );
+    // An alias before its anchor is a diagnostic on its line, not a crash.
+    const unset = parseConfigText('lb.yaml', `${directive}a: 1\nb: *x\nc: &x 1\n`);
+    t.deepEqual(
+      unset.diagnostics.map((d) => [d.code, d.line! - (directive === '' ? 0 : 2)]),
+      [['parse.alias', 2]],
+      directive,
+    );
+    const self = parseConfigText('lb.yaml', `${directive}a: &x [1, *x]\n`);
+    t.deepEqual(
+      self.diagnostics.map((d) => d.code),
+      ['parse.alias'],
+      directive,
+    );
+  }
 });
 
 test('duplicate keys and syntax errors are placed on their line', (t) => {
