@@ -110,3 +110,45 @@ test('checking stops at 10,000 problems and the summary says so', async (t) => {
   t.is(r.code, 3);
   t.regex(r.stderr, /stop\.json: at least 10000 errors \(checking stopped there\)\n$/);
 });
+
+test('keys and values with line breaks, escape sequences or bidi controls are escaped in the one-line diagnostics', async (t) => {
+  // A "\n" forged a second diagnostic line, "\e]0;...\a" set the terminal's title, U+202E turned the line around.
+  const yaml = write(
+    'esc.yaml',
+    'services:\n  - name: a\n    vip: "203.0.113.1\\u202e"\n    port: 80\n    "bad\\e]0;t\\a": 1\n' +
+      '    backends: [{address: "198.51.100.2\\nlb.yaml:1: forged [x]"}, {address: "\\e[2J\\r\\t\\x85"}]\n',
+  );
+  const json = write(
+    'esc.json',
+    JSON.stringify({
+      services: [
+        {
+          name: 'a',
+          vip: '203.0.113.1\u202e',
+          port: 80,
+          'bad\u001b]0;t\u0007': 1,
+          backends: [{ address: '198.51.100.2\nlb.yaml:1: forged [x]' }, { address: '\u001b[2J\r\t\u0085' }],
+        },
+      ],
+    }),
+  );
+  for (const file of [yaml, json]) {
+    const r = await cli(['check', '-c', file]);
+    t.is(r.code, 3);
+    // One line per diagnostic, and the summary.
+    const j = JSON.parse((await cli(['check', '--json', '-c', file])).stdout) as { diagnostics: { message: string }[] };
+    const lines = r.stderr.trimEnd().split('\n');
+    t.is(lines.length, j.diagnostics.length + 1, r.stderr);
+    // Every line is printable ASCII.
+    t.true(
+      lines.every((l) => /^[ -~]*$/.test(l)),
+      r.stderr,
+    );
+    t.regex(r.stderr, /services\[0\]\.vip: .*got "203\.0\.113\.1\\u202e" \[address\.invalid\]/);
+    t.regex(r.stderr, /services\[0\]\.bad\\u001b\]0;t\\u0007: unknown key "bad\\u001b\]0;t\\u0007"/);
+    t.regex(r.stderr, /got "198\.51\.100\.2\\nlb\.yaml:1: forged \[x\]" \[address\.invalid\]/);
+    t.regex(r.stderr, /got "\\u001b\[2J\\r\\t\\u0085" \[address\.invalid\]/);
+    // --json keeps the exact text.
+    t.true(j.diagnostics.some((d) => d.message.includes('"198.51.100.2\nlb.yaml:1: forged [x]"')));
+  }
+});
