@@ -109,3 +109,22 @@ test('exec: the list form in JSON keeps each argument whole', (t) => {
     command: ['/usr/lib/check', 'arg with space', ''],
   });
 });
+
+test('a multi-port service: the health.port message asks only for what works, a port on the check', (t) => {
+  const multi = `services:
+  - name: a
+    vip: 203.0.113.1
+    port: [80, 443]
+`;
+  t.deepEqual(problems(`${multi}    health: { type: tcp }\n    backends: [{ address: 198.51.100.2 }]\n`), [
+    't.yaml:6: services[0].backends[0]: the service has several ports, so its health check has none to probe: give the health check a port (health: { port: N }, on the service or on this backend) [health.port]',
+  ]);
+  // What it asks for is taken; what it no longer offers (a port on the backend) is refused.
+  t.deepEqual(problems(`${multi}    health: { type: tcp, port: 80 }\n    backends: [{ address: 198.51.100.2 }]\n`), []);
+  t.deepEqual(problems(`${multi}    backends: [{ address: 198.51.100.2, health: { type: tcp, port: 80 } }]\n`), []);
+  const withPort = problems(`${multi}    health: { type: tcp }\n    backends: [{ address: 198.51.100.2, port: 80 }]\n`);
+  t.true(
+    withPort.some((p) => p.endsWith('[backend.port-with-range]')),
+    withPort.join('\n'),
+  );
+});

@@ -112,7 +112,8 @@ export const healthOptions: Rule = ({ raw, model }) => {
           error(
             b.path,
             'health.port',
-            'the service has several ports and this backend none: give the backend a port or its health check a port',
+            // A backend port is no way out: a service with several ports refuses it (backend.port-with-range).
+            'the service has several ports, so its health check has none to probe: give the health check a port (health: { port: N }, on the service or on this backend)',
           ),
         );
       }
