@@ -1,8 +1,8 @@
 import { parse as parseJsonc, printParseErrorCode, visit, type ParseError } from 'jsonc-parser';
 import type { Diagnostic } from '../common/diagnostic.js';
-import { lineIndex, pointerSegments } from './lines.js';
+import { escapeSegment, lineIndex, pointerSegments } from './lines.js';
 import { MAX_NESTING } from './limits.js';
-import { emptyDocument, tooDeep, type ParsedText } from './parsed.js';
+import { duplicateKey, emptyDocument, tooDeep, type ParsedText } from './parsed.js';
 
 // Reads JSON text (strict: no comments, no trailing commas). The value comes from JSON.parse (native, and iterative:
 // no nesting overflows it); the nesting limit and duplicate keys are checked on it; lines come from jsonc-parser's
@@ -113,27 +113,27 @@ function tooDeepAt(text: string, lineOf: (offset: number) => number): Diagnostic
   return tooDeep(at < 0 ? 1 : lineOf(at));
 }
 
-// Every key that repeats in its object, on its line (JSON.parse keeps the last one silently).
+// Every key that repeats in its object, on its line, with the object's path (JSON.parse keeps the last one silently).
 function duplicateKeys(text: string): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const open: Set<string>[] = [];
+  // Per open object: the line of each of its keys.
+  const open: Map<string, number>[] = [];
   visit(
     text,
     {
-      onObjectBegin: () => void open.push(new Set()),
+      onObjectBegin: () => void open.push(new Map()),
       onObjectEnd: () => void open.pop(),
-      onObjectProperty: (key, _offset, _length, startLine) => {
+      onObjectProperty: (key, _offset, _length, startLine, _startCharacter, pathSupplier) => {
         const keys = open[open.length - 1];
         if (keys === undefined) return;
-        if (keys.has(key))
-          out.push({
-            path: '',
-            line: startLine + 1,
-            code: 'parse.duplicate-key',
-            message: 'Map keys must be unique',
-            severity: 'error',
-          });
-        keys.add(key);
+        const first = keys.get(key);
+        if (first !== undefined) {
+          // The path of the object: pathSupplier() is built only here, for a key given twice.
+          const path = pathSupplier()
+            .map((seg) => `/${escapeSegment(String(seg))}`)
+            .join('');
+          out.push(duplicateKey(path, key, startLine + 1, first));
+        } else keys.set(key, startLine + 1);
       },
     },
     { disallowComments: true, allowTrailingComma: false },

@@ -13,9 +13,9 @@ import {
   type Node,
 } from 'yaml';
 import type { Diagnostic } from '../common/diagnostic.js';
-import { lineIndex, pointerSegments } from './lines.js';
+import { escapeSegment, lineIndex, pointerSegments } from './lines.js';
 import { FULL_YAML_ERRORS_BYTES, MAX_ALIAS_EXPANSION, MAX_NESTING } from './limits.js';
-import { emptyDocument, tooDeep, type ParsedText } from './parsed.js';
+import { duplicateKey, emptyDocument, tooDeep, type ParsedText } from './parsed.js';
 import { YAML_CORE_SCHEMA } from './yaml-core.js';
 
 // js-yaml refuses a node more than maxDepth - 1 of its own levels deep, before it recurses any deeper. Its levels are
@@ -49,8 +49,9 @@ export function parseYaml(text: string): ParsedText {
       return { value: undefined, diagnostics: [tooDeep(at ?? line)], locate };
     }
     if (text.length <= FULL_YAML_ERRORS_BYTES && nestingBound(text) <= 4 * MAX_NESTING) return slowYaml(text);
-    const dup = /duplicated mapping key/.test(e.reason);
-    const d = yamlError(line, dup ? 'parse.duplicate-key' : 'parse.yaml', dup ? 'Map keys must be unique' : e.reason);
+    const d = /duplicated mapping key/.test(e.reason)
+      ? (firstDuplicate(text, lineOf) ?? yamlError(line, 'parse.duplicate-key', 'a key is given twice in a mapping'))
+      : yamlError(line, 'parse.yaml', e.reason);
     return { value: undefined, diagnostics: [d], locate };
   }
   if (value === undefined || (value === null && blank(text)))
@@ -175,6 +176,67 @@ function aliasProblem(root: unknown): Diagnostic | undefined {
   return undefined;
 }
 
+// The first key given twice, in text js-yaml refused for it that the `yaml` parser does not read: js-yaml reads it
+// again, keeping the later value (json: true), with a listener that sees the keys of each mapping as it closes; the
+// mapping's JSON pointer is then found in the value. Undefined when the keys cannot be matched to the events.
+function firstDuplicate(text: string, lineOf: (o: number) => number): Diagnostic | undefined {
+  const frames: { start: number; starts: number[]; results: unknown[] }[] = [];
+  let found: { map: object; key: string; at: number; first: number } | undefined;
+  const listener = (event: 'open' | 'close', state: { position: number; result: unknown; kind: string }): void => {
+    if (event === 'open') {
+      frames.push({ start: state.position, starts: [], results: [] });
+      return;
+    }
+    const f = frames.pop()!;
+    const parent = frames[frames.length - 1];
+    if (parent !== undefined) {
+      parent.starts.push(f.start);
+      parent.results.push(state.result);
+    }
+    const r = state.result;
+    if (state.kind !== 'mapping' || r === null || typeof r !== 'object' || f.results.length % 2 !== 0) return;
+    const seen = new Map<string, number>();
+    let dup: { key: string; at: number; first: number } | undefined;
+    for (let i = 0; i < f.results.length; i += 2) {
+      const k = f.results[i];
+      if (k !== null && typeof k === 'object') return;
+      const key = String(k);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, f.starts[i]!);
+      else dup ??= { key, at: f.starts[i]!, first };
+    }
+    // Every key the value holds was seen, and no other: the events are this mapping's pairs.
+    if (dup === undefined || seen.size !== Object.keys(r).length) return;
+    if (found === undefined || dup.at < found.at) found = { map: r, ...dup };
+  };
+  let root: unknown;
+  try {
+    root = jsyaml.load(text, { ...DEEP_LOAD_OPTIONS, json: true, listener } as jsyaml.LoadOptions);
+  } catch {
+    return undefined;
+  }
+  if (found === undefined) return undefined;
+  const path = pointerOf(root, found.map);
+  const line = (at: number): number => lineOf(contentStart(text, at));
+  return path === undefined ? undefined : duplicateKey(path, found.key, line(found.at), line(found.first));
+}
+
+// The JSON pointer of a collection within a value, found by identity (a walk with its own stack, each collection once:
+// aliases share them).
+function pointerOf(root: unknown, target: object): string | undefined {
+  const stack: { v: unknown; path: string }[] = [{ v: root, path: '' }];
+  const walked = new Set<unknown>();
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (v === target) return path;
+    if (v === null || typeof v !== 'object' || walked.has(v)) continue;
+    walked.add(v);
+    for (const [k, c] of Object.entries(v))
+      if (c !== null && typeof c === 'object') stack.push({ v: c, path: `${path}/${escapeSegment(k)}` });
+  }
+  return undefined;
+}
+
 // Where js-yaml found a collection: the offset where its node starts (before any blank or comment) and, when its
 // children could be matched to the events of the parse, where each item (sequence) or value (mapping) starts.
 interface Placed {
@@ -282,11 +344,19 @@ function slowYaml(text: string): ParsedText {
     if (!(e instanceof RangeError)) throw e;
     return { value: undefined, diagnostics: [tooDeep(1)], locate: (ps) => ps.map(() => undefined) };
   }
-  const diagnostics: Diagnostic[] = doc.errors.map((e) => {
-    const message = e.message.split('\n')[0] ?? e.message;
-    const code = e.code === 'DUPLICATE_KEY' ? 'parse.duplicate-key' : 'parse.yaml';
-    return yamlError(lines.linePos(e.pos[0]).line, code, message);
-  });
+  // Keys given twice are named from the document model. The parser's own errors say only "Map keys must be unique",
+  // sometimes on the line before the key, and are found by the walk too: the parser compares scalar keys by value
+  // (the walk by the value's string), other keys by identity.
+  const duplicates = duplicatesIn(doc.contents, lines);
+  const diagnostics: Diagnostic[] = [];
+  for (const e of doc.errors) {
+    const line = lines.linePos(e.pos[0]).line;
+    if (e.code !== 'DUPLICATE_KEY')
+      diagnostics.push(yamlError(line, 'parse.yaml', e.message.split('\n')[0] ?? e.message));
+    else if (duplicates.size === 0) diagnostics.push(yamlError(line, 'parse.duplicate-key', e.message));
+  }
+  for (const d of duplicates.values()) diagnostics.push(d);
+  diagnostics.sort((a, b) => a.line! - b.line!);
   // The yaml parser reads a document under %YAML 1.1 by the 1.1 rules (0100 is 64, 1:20 is 80, yes is true): nftlb's
   // configs are YAML 1.2 whatever path reads them. (It reads other versions as 1.2, as the spec asks.)
   const version = doc.directives.yaml;
@@ -335,6 +405,31 @@ function unsetAliasLine(doc: Document.Parsed, lines: LineCounter): number {
     return undefined;
   });
   return line;
+}
+
+// The keys given twice in the mappings of a document model, by the line of the second: each names the key, its
+// mapping's JSON pointer and the line of the first. Scalar keys are compared as the value reads them (1 and "1" are
+// one key of the value, which only the later would keep).
+function duplicatesIn(root: unknown, lines: LineCounter): Map<number, Diagnostic> {
+  const out = new Map<number, Diagnostic>();
+  const walk = (node: unknown, path: string): void => {
+    if (isMap(node)) {
+      const seen = new Map<string, number>();
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        const line = lines.linePos(pair.key.range?.[0] ?? 0).line;
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, line);
+        else if (!out.has(line)) out.set(line, duplicateKey(path, key, line, first));
+        walk(pair.value, `${path}/${escapeSegment(key)}`);
+      }
+    } else if (isSeq(node)) {
+      for (let i = 0; i < node.items.length; i++) walk(node.items[i], `${path}/${i}`);
+    }
+  };
+  walk(root, '');
+  return out;
 }
 
 // Walks a YAML node tree along a JSON pointer; stops at the deepest node that exists.

@@ -32,3 +32,15 @@ export function tooDeep(line: number): Diagnostic {
     severity: 'error',
   };
 }
+
+// The diagnostic of a key given twice in one mapping (path: the mapping's JSON pointer), on the line of the second.
+export function duplicateKey(path: string, key: string, line: number, firstLine: number | undefined): Diagnostic {
+  const first = firstLine === undefined ? '' : ` (first on line ${firstLine})`;
+  return {
+    path,
+    line,
+    code: 'parse.duplicate-key',
+    message: `key ${JSON.stringify(key)} given twice${first}; a key may appear only once there`,
+    severity: 'error',
+  };
+}

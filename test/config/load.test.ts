@@ -33,3 +33,64 @@ test('a byte order mark before JSON is read as a blank; lines and errors stay wh
   t.regex(bad.diagnostics[0]?.message ?? '', /invalid JSON at column 15/);
   t.is(parseConfigText('bom.json', '\ufeff').diagnostics[0]?.code, 'parse.empty');
 });
+
+// The same duplicate in JSON, in YAML read by the `yaml` parser, and in YAML over 1 MiB (js-yaml alone): each names the
+// key, its mapping's path and both lines.
+test('a key given twice is named with its mapping and both lines, in JSON and YAML alike', (t) => {
+  const service = (i: number): string =>
+    `  - name: s${i}\n    vip: 203.0.113.1\n    port: ${1000 + i}\n    backends:\n      - address: 198.51.100.2\n`;
+  const yaml = (n: number): string => {
+    const rows = ['services:'];
+    for (let i = 0; i < n; i++) rows.push(service(i).trimEnd());
+    // The last service's backend gives weight twice.
+    rows.push('        weight: 2', '        weight: 3');
+    return `${rows.join('\n')}\n`;
+  };
+  const json = (n: number): string => {
+    const rows = ['{"services": ['];
+    for (let i = 0; i < n; i++)
+      rows.push(
+        `{"name": "s${i}", "vip": "203.0.113.1", "port": ${1000 + i},`,
+        ` "backends": [{"address": "198.51.100.2"${i === n - 1 ? ',\n  "weight": 2,\n  "weight": 3' : ''}}]}${i === n - 1 ? '' : ','}`,
+      );
+    rows.push(']}');
+    return `${rows.join('\n')}\n`;
+  };
+  for (const [file, text] of [
+    ['small.yaml', yaml(3)],
+    ['large.yaml', yaml(12_000)],
+    ['small.json', json(3)],
+  ] as const) {
+    const n = file.startsWith('large') ? 12_000 : 3;
+    const second = text.slice(0, text.lastIndexOf('"weight"') + 1).split('\n').length;
+    const secondYaml = text.slice(0, text.lastIndexOf('weight:') + 1).split('\n').length;
+    const d = parseConfigText(file, text);
+    t.true(file !== 'large.yaml' || text.length > 1024 * 1024, file);
+    t.deepEqual(
+      d.diagnostics.map((x) => [x.line, x.path, x.code, x.message]),
+      [
+        [
+          file.endsWith('.json') ? second : secondYaml,
+          `/services/${n - 1}/backends/0`,
+          'parse.duplicate-key',
+          `key "weight" given twice (first on line ${(file.endsWith('.json') ? second : secondYaml) - 1}); a key may appear only once there`,
+        ],
+      ],
+      file,
+    );
+  }
+  // At the top level the path is the document's; the yaml parser's reading of 1 and "1" as two keys is not the value's.
+  t.deepEqual(
+    parseConfigText('lb.yaml', 'a: 1\nb:\n  - {1: x, "1": y}\n').diagnostics.map((x) => [x.line, x.path, x.message]),
+    [[3, '/b/0', 'key "1" given twice (first on line 3); a key may appear only once there']],
+  );
+  // The yaml parser placed this one on the line before the key.
+  t.deepEqual(
+    parseConfigText('lb.yaml', 'a:\n b: 1\n b: 2\n').diagnostics.map((x) => [x.line, x.path]),
+    [[3, '/a']],
+  );
+  t.deepEqual(
+    parseConfigText('lb.json', '{"table": "a",\n"table": "b"}').diagnostics.map((x) => [x.line, x.path]),
+    [[2, '']],
+  );
+});
