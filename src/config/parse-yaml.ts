@@ -51,7 +51,9 @@ export function parseYaml(text: string): ParsedText {
     if (text.length <= FULL_YAML_ERRORS_BYTES && nestingBound(text) <= 4 * MAX_NESTING) return slowYaml(text);
     const d = /duplicated mapping key/.test(e.reason)
       ? (firstDuplicate(text, lineOf) ?? yamlError(line, 'parse.duplicate-key', 'a key is given twice in a mapping'))
-      : yamlError(line, 'parse.yaml', e.reason);
+      : /expected a single document/.test(e.reason)
+        ? secondDocument(secondDocumentLine(text, lineOf))
+        : yamlError(line, 'parse.yaml', e.reason);
     return { value: undefined, diagnostics: [d], locate };
   }
   if (value === undefined || (value === null && blank(text)))
@@ -105,6 +107,36 @@ function tooDeepPointer(v: unknown, path: string, level: number): string | undef
 
 function yamlError(line: number, code: string, message: string): Diagnostic {
   return { path: '', line, code, message, severity: 'error' };
+}
+
+// The diagnostic of a second YAML document in the file, on the line where it starts.
+function secondDocument(line: number): Diagnostic {
+  const message = `a config is one YAML document, and a second one starts on line ${line}; remove it, or give each config a file of its own`;
+  return yamlError(line, 'parse.multiple-documents', message);
+}
+
+// The line where a second document starts in text js-yaml found several in (js-yaml says not where): its "---" line,
+// or its first node after a "..." that ended the first. js-yaml reads the text again; its listener hears each node
+// open with the documents read so far.
+function secondDocumentLine(text: string, lineOf: (o: number) => number): number {
+  let first: number | undefined;
+  let second: number | undefined;
+  const listener = (event: 'open' | 'close', state: { position: number }): void => {
+    if (event !== 'open') return;
+    // The documents read so far: js-yaml's state has them, its typings do not.
+    const read = (state as unknown as { documents: unknown[] }).documents.length;
+    if (read === 0) first ??= state.position;
+    else if (read === 1) second ??= state.position;
+  };
+  try {
+    jsyaml.loadAll(text, undefined, { ...DEEP_LOAD_OPTIONS, listener } as jsyaml.LoadOptions);
+  } catch {
+    // An error in a later document: where the second one starts is known by then.
+  }
+  if (second === undefined) return 1;
+  // A "---" at the start of a line after the first document's node, before the second's, is the second's marker.
+  const marker = text.lastIndexOf('\n---', second - 1) + 1;
+  return lineOf(marker > (first ?? 0) ? marker : contentStart(text, second));
 }
 
 // True when the text holds no node: only blank lines, comments and document markers.
@@ -351,7 +383,8 @@ function slowYaml(text: string): ParsedText {
   const diagnostics: Diagnostic[] = [];
   for (const e of doc.errors) {
     const line = lines.linePos(e.pos[0]).line;
-    if (e.code !== 'DUPLICATE_KEY')
+    if (e.code === 'MULTIPLE_DOCS') diagnostics.push(secondDocument(line));
+    else if (e.code !== 'DUPLICATE_KEY')
       diagnostics.push(yamlError(line, 'parse.yaml', e.message.split('\n')[0] ?? e.message));
     else if (duplicates.size === 0) diagnostics.push(yamlError(line, 'parse.duplicate-key', e.message));
   }

@@ -151,3 +151,31 @@ test('duplicate keys and syntax errors are placed on their line', (t) => {
     [['parse.yaml', true]],
   );
 });
+
+test('a second YAML document is refused on the line where it starts, by both parsers', (t) => {
+  const first = 'services:\n  - name: a\n    vip: 203.0.113.1\n    port: 80\n    backends: [{address: 198.51.100.2}]\n';
+  // Over 1 MiB js-yaml reads the file alone; it says there are several documents, but not where.
+  const big = `${'#'.repeat(1024 * 1024)}\n${first}`;
+  for (const [second, offset] of [
+    ['---\nservices: []\n', 0],
+    ['...\n# ---\n\n--- # x\nservices: []\n', 3],
+    ['...\n# ---\nservices: []\n', 2],
+    ['---\n', 0],
+  ] as const) {
+    for (const head of [first, big]) {
+      const d = parseConfigText('lb.yaml', `${head}${second}`);
+      const line = head.split('\n').length + offset;
+      t.deepEqual(
+        d.diagnostics.map((x) => [x.line, x.code, x.message]),
+        [
+          [
+            line,
+            'parse.multiple-documents',
+            `a config is one YAML document, and a second one starts on line ${line}; remove it, or give each config a file of its own`,
+          ],
+        ],
+        `${head.length} ${JSON.stringify(second)}`,
+      );
+    }
+  }
+});
