@@ -16,11 +16,15 @@ export function decodeConfig(bytes: Uint8Array): DecodedConfig {
     if (!(e instanceof TypeError)) throw e;
   }
   const at = firstBadByte(bytes);
+  // Lines end at LF, CRLF or a lone CR, as the readers count them (parse.ts).
   let line = 1;
   let lineStart = 0;
-  for (let i = bytes.indexOf(10); i !== -1 && i < at; i = bytes.indexOf(10, i + 1)) {
-    line++;
-    lineStart = i + 1;
+  for (let i = 0; i < at; i++) {
+    const b = bytes[i];
+    if (b === 10 || (b === 13 && bytes[i + 1] !== 10)) {
+      line++;
+      lineStart = i + 1;
+    }
   }
   const hex = (b: number | undefined): string => (b ?? 0).toString(16).toUpperCase().padStart(2, '0');
   const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);

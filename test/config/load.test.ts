@@ -1,5 +1,7 @@
 import test from 'ava';
 import { parseConfigText } from '../../src/config/parse.js';
+import { checkConfig } from '../../src/config/read.js';
+import { decodeConfig } from '../../src/config/decode.js';
 
 // JSON.parse keeps the last of two equal keys silently; the loader must still report the duplicate with its line, also
 // when the quick colon count cannot decide (colons inside strings) and when strings hold escaped quotes.
@@ -92,5 +94,37 @@ test('a key given twice is named with its mapping and both lines, in JSON and YA
   t.deepEqual(
     parseConfigText('lb.json', '{"table": "a",\n"table": "b"}').diagnostics.map((x) => [x.line, x.path]),
     [[2, '']],
+  );
+});
+
+// Old Mac OS files end lines with a lone CR, which YAML and JSON take as a line break: each problem is on its line.
+test('CR and CRLF line ends give the lines, values and diagnostics of LF, in YAML and JSON', (t) => {
+  const yaml =
+    'services:\n  - name: a\n    vip: 203.0.113.1\n    port: 80\n    wieght: 2\n    backends:\n      - address: 198.51.100.2\n';
+  const cases: [string, string][] = [
+    ['lb.yaml', yaml],
+    ['lb.yaml', `${yaml}        weight: 1\n        weight: 2\n`],
+    ['lb.yaml', `${yaml}      - [\n`],
+    ['lb.yaml', `table: "a\n  b"\n${yaml}`],
+    [
+      'lb.json',
+      '{\n"services": [\n{"name": "a", "vip": "203.0.113.1",\n "port": 80, "wieght": 2,\n "backends": []}]}\n',
+    ],
+    ['lb.json', '{\n"table": "a",\n"table": "b"\n}\n'],
+    ['lb.json', '{\n"services": [\n,]\n}\n'],
+  ];
+  for (const [file, lf] of cases) {
+    const want = checkConfig(file, lf);
+    t.true(want.diagnostics.length > 0 && want.diagnostics.some((d) => d.line! > 1), lf);
+    for (const eol of ['\r', '\r\n']) {
+      const got = checkConfig(file, lf.replace(/\n/g, eol));
+      t.deepEqual(got.diagnostics, want.diagnostics, `${JSON.stringify(eol)} ${lf}`);
+      t.deepEqual(got.doc.value, want.doc.value, `${JSON.stringify(eol)} ${lf}`);
+    }
+  }
+  const bad = checkConfig('lb.yaml', decodeConfig(Buffer.from('a: 1\rb: "\xe9"\r', 'latin1')));
+  t.deepEqual(
+    bad.diagnostics.map((d) => [d.line, d.code]),
+    [[2, 'parse.encoding']],
   );
 });
