@@ -21,12 +21,9 @@ const withFile = async (bytes: Buffer, f: (file: string) => Promise<void>): Prom
   }
 };
 
-test('the digest of a config is the sha256 of its bytes, as fileSha256 gives it, invalid UTF-8 included', async (t) => {
-  // A byte that is not UTF-8 in a comment: the text read has U+FFFD there, the file still has 0xff.
-  for (const bytes of [
-    Buffer.from(CONFIG),
-    Buffer.concat([Buffer.from(CONFIG), Buffer.from([0x23, 0x20, 0xff, 0x0a])]),
-  ]) {
+test('the digest of a config is the sha256 of its bytes, as fileSha256 gives it; a file not UTF-8 is refused', async (t) => {
+  // Characters of several bytes (a comment in another language): the digest is of the bytes, not of a decoded text.
+  for (const bytes of [Buffer.from(CONFIG), Buffer.from(`${CONFIG}# équipe réseau, 负载均衡\n`)]) {
     await withFile(bytes, async (file) => {
       const { sha256, model } = await loadModelAndDigest(file);
       t.is(model.services.length, 2);
@@ -34,6 +31,13 @@ test('the digest of a config is the sha256 of its bytes, as fileSha256 gives it,
       t.is(await fileSha256(file), sha256 as string | null);
     });
   }
+  // A byte that is not UTF-8, even in a comment: refused on its line, before anything is digested or planned.
+  const latin1 = Buffer.concat([Buffer.from(CONFIG), Buffer.from([0x23, 0x20, 0xff, 0x0a])]);
+  await withFile(latin1, async (file) => {
+    const e = await t.throwsAsync(loadModelAndDigest(file), { instanceOf: NftlbError });
+    t.is(e?.code, 'config-invalid');
+    t.like(e?.diagnostics[0], { code: 'parse.encoding', line: CONFIG.split('\n').length });
+  });
 });
 
 test('an invalid config is config-invalid, with or without its digest', async (t) => {
