@@ -152,6 +152,31 @@ function toDiagnostics(errors: readonly ErrorObject[]): Diagnostic[] {
   return out;
 }
 
+// JSON Schema's type names as the config reference words them.
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a mapping',
+  array: 'a list',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'true or false',
+  null: 'nothing (null)',
+};
+
+function typeWords(type: unknown): string {
+  const types = Array.isArray(type) ? type : String(type).split(',');
+  return types.map((t) => TYPE_WORDS[String(t)] ?? String(t)).join(' or ');
+}
+
+// What the config has where something else was expected, briefly: a quoted string says it is one (`"80"`, a port
+// written in quotes), a long one is cut.
+function found(v: unknown): string {
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (v === null || v === undefined) return 'nothing';
+  return Array.isArray(v) ? 'a list' : 'a mapping';
+}
+
 function describe(e: ErrorObject): Diagnostic {
   const base = { path: e.instancePath, severity: 'error' as const };
   // The first sentence of the schema's description, as an expectation: "A port, a range ..." -> "a port, a range ...".
@@ -169,9 +194,21 @@ function describe(e: ErrorObject): Diagnostic {
         message: `expected one of: ${(p.allowedValues as unknown[]).map(String).join(', ')}`,
       };
     case 'oneOf':
-      return { ...base, code: 'schema.one-of', message: `expected ${desc ?? 'one of the allowed forms'}` };
+      return {
+        ...base,
+        code: 'schema.one-of',
+        message: `expected ${desc ?? 'one of the allowed forms'}, got ${found(e.data)}`,
+      };
     case 'type':
-      return { ...base, code: 'schema.type', message: `expected ${String(p.type)}${desc ? ` (${desc})` : ''}` };
+      return {
+        ...base,
+        code: 'schema.type',
+        message: `expected ${typeWords(p.type)}${desc ? ` (${desc})` : ''}, got ${found(e.data)}${
+          p.type === 'string' && typeof e.data === 'number'
+            ? `: quote it ("${String(e.data)}") to make it a string`
+            : ''
+        }`,
+      };
     case 'pattern':
       return {
         ...base,

@@ -50,10 +50,10 @@ test('https and exec: wrong forms are schema errors that state what is expected'
 `),
     [
       "t.yaml:5: services[0].health.ca: expected https: an absolute path to a PEM file of the CA certificate(s) that verify the backend's certificate, instead of Node's built-in CA list, matching ^/ [schema.pattern]",
-      't.yaml:7: services[0].backends[0].health.command: expected exec: a program and its arguments, as a list [program, "argument with space", ...] or as one string split on spaces (no shell); exit status 0 means up [schema.one-of]',
+      't.yaml:7: services[0].backends[0].health.command: expected exec: a program and its arguments, as a list [program, "argument with space", ...] or as one string split on spaces (no shell); exit status 0 means up, got 5 [schema.one-of]',
       't.yaml:8: services[0].backends[1].health.sni: expected https: a DNS name sent as TLS server name (SNI) and verified against the certificate, matching ^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$ [schema.pattern]',
-      't.yaml:9: services[0].backends[2].health.command[1]: expected string [schema.type]',
-      't.yaml:10: services[0].backends[3].health.no-verify: expected boolean (https: true accepts any certificate, so the check no longer proves who answers) [schema.type]',
+      't.yaml:9: services[0].backends[2].health.command[1]: expected a string, got 7: quote it ("7") to make it a string [schema.type]',
+      't.yaml:10: services[0].backends[3].health.no-verify: expected true or false (https: true accepts any certificate, so the check no longer proves who answers), got the string "yes" [schema.type]',
     ],
   );
 });
