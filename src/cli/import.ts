@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { oneLine } from '../common/diagnostic.js';
 import { checkConfig } from '../config/read.js';
 import { importIptables, type ImportInput } from '../iptables/import/import-pipeline.js';
 import { readImportInput } from '../system/input-file.js';
@@ -6,6 +7,10 @@ import { outputOf, verbosityOptions, type CommandContext } from './context.js';
 import { printEnvelope, reportFailure } from './envelope.js';
 import { EXIT } from './exit-codes.js';
 import { count } from './io.js';
+
+/** How much of a rule a listed line echoes, and of the reason (which may quote an option of the rule). */
+const ECHO_MAX = 400;
+const REASON_MAX = 2000;
 
 // `nftlb import iptables [FILE...|-]`: iptables-save output (IPv4 and/or IPv6) -> nftlb config on stdout. Rules it
 // does not understand are listed on stderr with file and line, and the exit code says the import is incomplete. -q:
@@ -40,12 +45,16 @@ export function importCommand(ctx: CommandContext): Command {
           problems,
         });
       else out.io.out(yaml);
+      // The input's own text is echoed, each part on one printable line (control and bidi characters escaped, as in
+      // check's diagnostics) and cut: a rule line can be megabytes long (a reason quotes parts of it).
+      const echo = (x: string, max: number): string => oneLine(x.length > max ? `${x.slice(0, max)}...` : x);
+      const line = (p: { file: string; line: number; reason: string; text: string }, what: string): string =>
+        `${p.file}:${p.line}: ${what}: ${echo(p.reason, REASON_MAX)}: ${echo(p.text, ECHO_MAX)}\n`;
       const listed = [
-        ...(out.quiet ? [] : ignored.map((p) => `${p.file}:${p.line}: ignored: ${p.reason}: ${p.text}\n`)),
-        ...problems.map((p) => `${p.file}:${p.line}: not understood: ${p.reason}: ${p.text}\n`),
+        ...(out.quiet ? [] : ignored.map((p) => line(p, 'ignored'))),
+        ...problems.map((p) => line(p, 'not understood')),
       ];
-      // The input's own text is echoed: control characters (a terminal's escape sequences) are shown as '?'.
-      if (listed.length > 0) out.io.err(listed.join('').replace(/[^\t\n -~\u00a0-\uffff]/g, '?'));
+      if (listed.length > 0) out.io.err(listed.join(''));
       if (problems.length > 0) out.io.err(`nftlb: ${count(problems.length, 'rule')} not imported (listed above)\n`);
       out.detail(
         `import: ${count(names.length, 'input')}, ${count(services, 'service')}, ${count(ignored.length, 'rule')} ignored, ${problems.length} not understood`,

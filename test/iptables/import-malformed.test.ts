@@ -279,7 +279,16 @@ test("the input's control characters are not echoed to the terminal", async (t) 
   const r = await importText('*nat\n-A X \u001b[31mred -j ACCEPT\nCOMMIT\n');
   t.is(r.code, EXIT.importIncomplete);
   t.false(r.err.includes('\u001b'));
-  t.regex(r.err, /option \?\[31mred is not understood/);
+  t.regex(r.err, /option \\u001b\[31mred is not understood/);
+  // Nor a bidi override, nor megabytes of one rule: each listed line is short and printable.
+  const long = await importText(
+    `*nat\n-A PREROUTING ${'x'.repeat(1_000_000)}\n-A X -m comment --comment "a\u202eb" -j ACCEPT\nCOMMIT\n`,
+  );
+  t.false(long.err.includes('\u202e'));
+  t.true(
+    long.err.split('\n').every((l) => l.length < 3000),
+    `${long.err.length} characters`,
+  );
 });
 
 // An input of which nothing imports: exit 11, no service, line 2 listed for `why`, and the importer's own reason (a
