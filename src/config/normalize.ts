@@ -43,8 +43,18 @@ export function normalize(raw: RawConfig, indices?: readonly number[]): Normaliz
   const address = (base: string, key: string, text: string): Address => {
     const a = parseAddress(text);
     if (a !== undefined) return a;
-    err(`${base}/${key}`, 'address.invalid', `expected an IPv4 or IPv6 address without prefix length, got "${text}"`);
-    return { family: text.includes(':') ? 6 : 4, text };
+    // An address with its port (198.51.100.2:8080, [2001:db8::2]:8080), a common slip, is named as such.
+    const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(\d+)$/.exec(text);
+    const a4 = withPort?.[1] !== undefined && !withPort[1].startsWith('[');
+    err(
+      `${base}/${key}`,
+      'address.invalid',
+      withPort !== null && parseAddress(withPort[1]!.replace(/^\[|\]$/g, '')) !== undefined
+        ? `expected an address without its port, got "${text}": write ${withPort[1]!.replace(/^\[|\]$/g, '')} and the port as port: ${withPort[2]}`
+        : `expected an IPv4 or IPv6 address without prefix length, got "${text}"`,
+    );
+    // The family the text was meant to have (for the other rules), guessed: dotted decimal first, then a colon.
+    return { family: a4 || /^\d{1,3}\.\d{1,3}\./.test(text) ? 4 : text.includes(':') ? 6 : 4, text };
   };
 
   // VIPs repeat across services (many services on one address): one Address object per distinct valid text. Invalid

@@ -2,6 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { parseAddress } from '../../src/model/address.js';
+import { checkConfig } from '../../src/config/read.js';
 
 const ok = test.macro((t, input: string, family: number, text: string) => {
   t.deepEqual(parseAddress(input), { family, text });
@@ -36,4 +37,21 @@ test('dotted quads: the fast path gives what ipaddr.js gives', (t) => {
     }),
     { numRuns: 5000 },
   );
+});
+
+test('an address written with its port says so, and is taken for its family in the other rules', (t) => {
+  const text = [
+    'services:',
+    '  - name: a',
+    '    vip: 203.0.113.1',
+    '    port: 80',
+    '    backends: [{ address: "198.51.100.2:8080" }, { address: "[2001:db8::2]:8080" }]',
+    '',
+  ].join('\n');
+  const found = checkConfig('c.yaml', text).diagnostics.map((d) => `${d.code}: ${d.message}`);
+  t.deepEqual(found, [
+    'address.invalid: expected an address without its port, got "198.51.100.2:8080": write 198.51.100.2 and the port as port: 8080',
+    'address.invalid: expected an address without its port, got "[2001:db8::2]:8080": write 2001:db8::2 and the port as port: 8080',
+    'family.mismatch: IPv6 backend [2001:db8::2]:8080 but the service has no IPv6 VIP',
+  ]);
 });
