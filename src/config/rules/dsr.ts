@@ -67,6 +67,24 @@ export const dsr: Rule = ({ raw, model }) => {
           'on-down: reset deletes conntrack entries, and forwarding: dsr keeps none on the balancer; remove it',
         ),
       );
+    // Both work on conntrack and the ct mark (an entry per client that maps to a backend tag; a log rule keyed by the
+    // mark a new connection gets): a DSR service has neither, so they would be accepted and do nothing.
+    if (r.persistence !== undefined)
+      out.push(
+        error(
+          `${s.path}/persistence`,
+          'dsr.persistence',
+          'persistence keeps clients on a backend through conntrack, which forwarding: dsr does without: source-hash or maglev on saddr already sends a client to the same backend; remove it',
+        ),
+      );
+    if (r.log !== undefined)
+      out.push(
+        error(
+          `${s.path}/log`,
+          'dsr.log',
+          'log writes a line per new connection, which forwarding: dsr does not track (it sees packets, not connections); remove it',
+        ),
+      );
     for (const key of ['rate-limit', 'limit-overflow'] as const) {
       if (r[key] !== undefined)
         out.push(
