@@ -14,5 +14,5 @@ export async function execProbe(
     { ...env, NFTLB_ADDRESS: target.address.text, NFTLB_PORT: target.port === undefined ? '' : String(target.port) },
     timeoutMs,
   );
-  return { ok: r.ok, reason: r.reason, ms: Date.now() - started };
+  return { ok: r.ok, reason: r.reason, ms: Date.now() - started, ...(r.inconclusive ? { inconclusive: true } : {}) };
 }

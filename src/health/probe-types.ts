@@ -16,4 +16,6 @@ export interface ProbeResult {
   /** Short human text: "connected", "banner 554 ...", "status 503", "timeout after 1000 ms", "ECONNREFUSED". */
   readonly reason: string;
   readonly ms: number;
+  /** No verdict: the check was ended from outside (see CheckRun); the backend's record stays as it was. */
+  readonly inconclusive?: true;
 }

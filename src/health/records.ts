@@ -23,7 +23,7 @@ export function recordResults(
   targets.forEach((t, i) => {
     const r = results[i];
     const prev = state.backends[t.key] ?? FRESH;
-    if (r === undefined) {
+    if (r === undefined || r.inconclusive === true) {
       backends[t.key] = prev;
       return;
     }

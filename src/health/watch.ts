@@ -34,6 +34,8 @@ export function watch(
 ): Watcher {
   let model = first;
   let stopping = false;
+  let stopped!: () => void;
+  const stopRequested = new Promise<null>((resolve) => (stopped = () => resolve(null)));
   let reloaded = true;
   let forceSync = true;
   let wake: (() => void) | undefined;
@@ -119,7 +121,12 @@ export function watch(
         let transitions: RoundReport['transitions'] = [];
         if (ready.length > 0) {
           for (const t of ready) due.set(t.key, now + t.check.interval);
-          const probed = await probeTargets(deps, state, ready);
+          // A stop does not wait for the checks in flight (an exec check may run for its whole timeout, longer than a
+          // service manager waits), nor takes their verdicts: the state stays as the last full round left it.
+          const probing = probeTargets(deps, state, ready);
+          probing.catch(() => undefined);
+          const probed = await Promise.race([probing, stopRequested]);
+          if (probed === null) break;
           // recordResults keeps only the probed keys; merge them into the others.
           const backends = Object.assign(state.backends as Record<string, HealthRecord>, probed.state.backends);
           state = { ...probed.state, backends };
@@ -186,6 +193,7 @@ export function watch(
     },
     stop() {
       stopping = true;
+      stopped();
       wake?.();
     },
   };

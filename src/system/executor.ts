@@ -433,7 +433,13 @@ export interface CheckRun {
   readonly ok: boolean;
   /** exit 0, `exit 2: <first stderr line>`, `timeout after N ms`, `prog: not found`. */
   readonly reason: string;
+  /** The program was ended from outside (a signal nftlb never sends it: SIGTERM to the whole unit when systemd stops
+   *  nftlb health): it said nothing of the backend, so there is no verdict. */
+  readonly inconclusive?: true;
 }
+
+// Signals that end a check program from outside: nftlb itself ends one only with SIGKILL, at its timeout.
+const OUTSIDE_SIGNALS: ReadonlySet<string> = new Set(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT']);
 
 // Runs a health check program (no shell) with extra environment variables; ok when it exits 0. It runs in its own
 // process group, and the whole group is killed at the timeout or when the program exits, so a shell script's
@@ -469,6 +475,8 @@ export async function runCheckProgram(
   if (r.timedOut) return { ok: false, reason: `timeout after ${timeoutMs} ms` };
   if (r.code === 'ENOENT') return { ok: false, reason: `${file}: not found` };
   if (r.exitCode === 0) return { ok: true, reason: 'exit 0' };
+  if (r.exitCode === undefined && r.signal !== undefined && OUTSIDE_SIGNALS.has(r.signal))
+    return { ok: false, reason: `ended by ${r.signal} from outside nftlb: no verdict`, inconclusive: true };
   const why = r.exitCode === undefined ? `signal ${r.signal ?? '?'}` : `exit ${r.exitCode}`;
   const said =
     String(r.stderr ?? '')
