@@ -92,7 +92,13 @@ export function traceCommand(
     );
 }
 
-const ENDED = { count: 'count reached', seconds: 'time up', signal: 'stopped', monitor: 'nft monitor ended' } as const;
+const ENDED = {
+  count: 'count reached',
+  seconds: 'time up',
+  signal: 'stopped',
+  monitor: 'nft monitor ended',
+  reload: 'the table was reloaded',
+} as const;
 
 const endpoint = (e: Endpoint): string => {
   const host = e.address.includes(':') ? `[${e.address}]` : e.address;

@@ -176,6 +176,14 @@ export type NoopVerdict =
 
 const miss = (why: string): NoopVerdict => ({ kind: 'miss', why });
 
+// The fingerprint nftlb's live table carries when it holds the config as nftlb loaded it: the record's while the
+// record still describes a load of the config (nftlb health's incremental updates and nftlb trace keep the fingerprint
+// chain of the last full load, while the plan now has their verdicts), else the config's rendered now (`render`).
+export function loadedFingerprint(verdict: NoopVerdict, render: () => string): string {
+  if (verdict.kind === 'hit' || verdict.kind === 'dead-trace') return verdict.record.fingerprint;
+  return verdict.inputs?.fingerprint ?? render();
+}
+
 // Judges the record of a config (as read by readNoopRecord) against the files, the programs and the kernel now.
 // With `settle` (apply's no-op): a proof that had to read a file's content, because its identity in the record was not
 // settled (written within 2 s of the record: a config generated just before apply, health's state file just after its

@@ -15,7 +15,7 @@ import { acquireLock } from '../system/lock.js';
 import { foreignTable, loadScript, nftFailed, readLiveTable } from '../system/nft.js';
 import { listWithHandles, loadWithEcho, startMonitor } from '../system/nft-trace.js';
 import { processAlive, processStart } from '../system/process.js';
-import { carryNoopRecord } from './noop.js';
+import { carryNoopRecord, judgeNoop, loadedFingerprint, readNoopRecord } from './noop.js';
 import { desiredPlan } from './desired.js';
 
 // `nftlb trace` (README.md, Logging and tracing): nftrace on for the matching new connections, `nft monitor` read until
@@ -54,7 +54,7 @@ export interface TraceHooks {
 export interface TraceSummary {
   readonly table: string;
   readonly connections: number;
-  readonly ended: 'count' | 'seconds' | 'signal' | 'monitor';
+  readonly ended: 'count' | 'seconds' | 'signal' | 'monitor' | 'reload';
   /** The trace objects were gone before the end: the table was replaced meanwhile (a reload ends the tracing). */
   readonly reloaded: boolean;
 }
@@ -127,7 +127,9 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
   if (live.kind === 'absent')
     throw new NftlbError('usage', `table inet ${p.table} is not loaded: nothing to trace (run nftlb apply)`);
   if (live.fingerprint === null) throw foreignTable(table);
-  if (live.fingerprint !== renderNftScript(p).fingerprint)
+  // As status judges it: after nftlb health's incremental updates the record, not a render, has the live fingerprint.
+  const verdict = await judgeNoop(host, o.config, await readNoopRecord(host, o.config));
+  if (live.fingerprint !== loadedFingerprint(verdict, () => renderNftScript(p).fingerprint))
     on.warning(`the live table does not match ${o.config} (nftlb diff tells how); tracing what is loaded`);
   const me = await self();
 
@@ -156,9 +158,13 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
       if (count >= o.count) finish('count');
     }
   };
+  // A reload of the table (a full load deletes it, a load in place deletes the chains it does not declare, the trace's
+  // among them) takes the trace rules with it: nothing more can be traced, so the trace ends then, not at its limits.
+  const gone = [`delete table ${table.family} ${table.name}`, `delete chain ${table.family} ${table.name} trace_pre`];
   const monitor: LineStream = await startMonitor(host, (line) => {
     if (!probed && line.includes(`chain ${table.family} ${table.name} trace_probe`)) probed = true;
     if (assembler !== undefined && line.startsWith('trace id ')) emit(assembler.push(line));
+    else if (assembler !== undefined && gone.includes(line.trim())) finish('reload');
   });
   void monitor.exited.then(() => finish('monitor'));
   let installed = false;

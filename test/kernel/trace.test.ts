@@ -1,6 +1,7 @@
 // nftlb trace with real connections: each printed line names the backend the connection reached and the address the
 // backend saw (the probe's own report), the filters hold, and no trace rule stays in the table once the command ends:
 // by itself, on SIGTERM, and after SIGKILL once the next apply or trace ran (which also ends the orphaned monitor).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -260,5 +261,14 @@ kernelTest('kernel trace: no trace rule stays after SIGTERM, nor after SIGKILL o
     process.kill(first.pid, 'SIGINT');
     t.is(await first.exited, EXIT.ok);
     t.deepEqual(await traceObjects(topo), []);
+
+    // A reload of a changed config takes the trace rules with the table: the trace ends then (--seconds 600 would be
+    // its limit), and says so.
+    const reloaded = await startTrace(topo, env, [...args, '--json']);
+    const changed = writeConfig(dir, 'changed.yaml', readFileSync(file, 'utf8').replace('port: 80,', 'port: 81,'));
+    t.is((await nftlb(topo, ['apply', '-c', changed], env)).exitCode, EXIT.ok);
+    t.is(await reloaded.exited, EXIT.ok, reloaded.stderr());
+    t.like(JSON.parse(await reloaded.stdout.next(15000)), { kind: 'summary', ended: 'reload', reloaded: true });
+    t.deepEqual(await noProcesses(topo), []);
   });
 });
