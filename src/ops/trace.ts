@@ -115,6 +115,11 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
   if (o.service !== undefined) {
     service = p.services.find((s) => s.name === o.service);
     if (service === undefined) throw new NftlbError('usage', `--service: no service ${o.service} in the config`);
+    if (service.dsr !== undefined)
+      throw new NftlbError(
+        'usage',
+        `--service: ${o.service} is a DSR service: its packets leave at the netdev ingress, before the inet table and conntrack, where nftlb trace follows connections`,
+      );
   }
   let client: Prefix | undefined;
   if (o.client !== undefined) {

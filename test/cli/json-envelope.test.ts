@@ -294,6 +294,18 @@ test('trace: errors are one envelope line (the output is one JSON object per lin
       fakeSystem(),
       { NFTLB_STATE_DIR: s.dir },
     );
+  // A DSR service is never traced (its packets leave before the inet table): refused with why.
+  const dsr = scratch(readFileSync('fixtures/cluster/ecmp-dsr/config.yaml', 'utf8'));
+  const d = await run(
+    (ctx, exec) => traceCommand(ctx, exec, noSignals),
+    ['-c', dsr.config, '--service', 'web'],
+    fakeSystem(),
+    {
+      NFTLB_STATE_DIR: dsr.dir,
+    },
+  );
+  error(t, d, 'trace', 'usage', EXIT.usage);
+  t.regex(d.stderr, /web is a DSR service: its packets leave at the netdev ingress/);
   // What commander refuses (an unknown option, a bad count) takes the same one-line form.
   const refused = [await cli(['trace', '--json', '--bogus']), await cli(['trace', '--json', '--count', '0'])];
   for (const r of [await trace([]), await trace(['--service', 'nope']), ...refused]) {
