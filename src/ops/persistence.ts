@@ -69,6 +69,17 @@ function prefixOf(address: string, family: Family, length: number): string {
 
 const familyOf = (e: LiveEntry): Family => (e.client.includes(':') ? 6 : 4);
 
+// The service an entry belongs to: the one of its mark, unless the entry's client is no prefix of that service's
+// netmask (host bits set): an entry of the service from before its netmask changed, which no client matches any more
+// (a reload keeps the entry maps). Such an entry is listed as an orphan (service -), as one of a removed service, and
+// goes with its timeout or a flush.
+function ownerOf(e: LiveEntry, s: PlannedService | undefined): PlannedService | undefined {
+  const p = s?.persistence;
+  if (p === undefined) return s;
+  const fam = familyOf(e);
+  return prefixOf(e.client, fam, fam === 4 ? p.netmask4 : p.netmask6) === e.client ? s : undefined;
+}
+
 // An entry in the config's terms; `selected` holds the ids the pools select now.
 function view(e: LiveEntry, s: PlannedService | undefined, selected: ReadonlySet<number>): EntryView {
   const b: PlannedBackend | undefined = s?.backends.find((x) => x.tag === e.tag);
@@ -116,7 +127,7 @@ async function entries(
   const live: LiveEntry[] = [];
   const views: EntryView[] = [];
   for (const e of await readEntries(host, table)) {
-    const s = byMark.get(e.mark);
+    const s = ownerOf(e, byMark.get(e.mark));
     if (service !== undefined && s !== service) continue;
     if (client !== undefined) {
       if (familyOf(e) !== client.family) continue;

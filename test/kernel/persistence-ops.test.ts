@@ -92,6 +92,25 @@ kernelTest('kernel persistence: status counts entries per backend; persistence l
     t.is((await liveEntries(topo, 'persist6')).length, 0);
     t.is(await flushed(), 1, "mail's entry");
     t.deepEqual(await list(), []);
+
+    // web's netmask made shorter: a reload keeps its /32 entries, which no client matches any more: they are listed
+    // as orphans (service -), and --service web finds only the entries made since.
+    sticky(await landing(topo, { target: topo.vip4, port: 80, sources: topo.clientV4.slice(0, 3), rounds: 1 }));
+    const shorter = writeConfig(
+      dir,
+      'nftlb.yaml',
+      config.replace('persistence: { timeout: 600 }', 'persistence: { timeout: 600, netmask: 24 }'),
+    );
+    t.is((await nftlb(topo, ['apply', '-c', shorter], env)).exitCode, EXIT.ok);
+    t.deepEqual(
+      (await list()).map((e) => [e.service, e.client]),
+      topo.clientV4
+        .slice(0, 3)
+        .map((c) => [null, `${c}`])
+        .sort(),
+    );
+    t.deepEqual(await list('--service', 'web'), []);
+    t.is(await flushed(), 3, 'flush removes the orphans');
     const bad = await nftlb(topo, ['persistence', 'list', '--service', 'nosuch', '-c', file], env);
     t.is(bad.exitCode, EXIT.usage, bad.stderr);
     const badClient = await nftlb(topo, ['persistence', 'flush', '--client', 'nope', '-c', file], env);
