@@ -116,5 +116,6 @@ function deltaText(d: LoadDelta): string {
     ...(d.chains > 0 ? [count(d.chains, 'chain')] : []),
     ...(d.elements > 0 ? [count(d.elements, 'element')] : []),
   ];
-  return parts.length === 0 ? 'the fingerprint only' : parts.join(', ');
+  const inet = parts.length === 0 ? 'the fingerprint only' : parts.join(', ');
+  return d.dsrTable === undefined ? inet : `${inet}; table ${d.dsrTable} replaced whole`;
 }

@@ -102,6 +102,8 @@ export interface LoadDelta {
   readonly chains: number;
   readonly elements: number;
   readonly sets: number;
+  /** With DSR services: the netdev table, which every load replaces whole (the counts are of the inet table). */
+  readonly dsrTable?: string;
 }
 
 // record proves a no-op? -> (the ruleset generation and the cheap listing of nftlb's tables, asked meanwhile) -> load ->
@@ -359,7 +361,12 @@ async function loadDelta(
     persistence: delta.keepsEntries ? 'kept' : entries ? 'dropped' : null,
     fingerprint: next.fingerprint,
     imageText: text,
-    delta: { chains, elements, sets },
+    delta: {
+      chains,
+      elements,
+      sets,
+      ...(next.dsr === null ? {} : { dsrTable: `${next.dsr.family} ${next.dsr.name}` }),
+    },
     deleted: delta.deleted,
   };
 }

@@ -77,6 +77,8 @@ kernelTest(
       for (const [i, cfg] of [b, a, b].entries()) {
         const r = await nftlb(topo, ['apply', '-c', cfg], env);
         t.is(r.exitCode, EXIT.ok, r.stderr);
+        // The inet table by a delta; the netdev table, which every load replaces whole, said so.
+        t.regex(r.stderr, /; by a delta \(.*; table netdev nftlb_dsr replaced whole\)$/);
         t.is(await hold.ping(), hold.backend, `after reload ${i + 1}`);
       }
       const eight = await probe(topo, { target: topo.vip4, port: 8, proto: 'tcp', count: 5, sources: topo.clientV4 });
