@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { Diagnostic } from '../../src/common/diagnostic.js';
 import type { RawConfig } from '../../src/config/schema.js';
 import { listenerOverlap } from '../../src/config/rules/listener-overlap.js';
+import { checkConfig } from '../../src/config/read.js';
 import type { Model, PortRange, Protocol, Service } from '../../src/model/types.js';
 
 // A service reduced to what the rule reads: VIPs (as a list or one string), protocols and port ranges.
@@ -107,4 +108,19 @@ test('a range over many single ports reports the one taken first', (t) => {
     listenerOverlap({ raw, model }).map((d) => d.message),
     ['203.0.113.1 tcp port 1-100 overlaps service "s0"'],
   );
+});
+
+test('a config of more than 250,000 listeners is valid, with a warning on the service with the most', (t) => {
+  const vips = Array.from({ length: 300 }, (_, i) => `198.18.${i >> 8}.${i & 255}`).join(', ');
+  const ports = Array.from({ length: 1000 }, (_, i) => 2000 + i).join(', ');
+  const text = `services:\n  - name: small\n    vip: 203.0.113.1\n    port: 80\n    backends: [{ address: 198.51.100.2 }]\n  - name: big\n    vip: [${vips}]\n    port: [${ports}]\n    backends: [{ address: 198.51.100.3 }]\n`;
+  const r = checkConfig('c.yaml', text);
+  t.not(r.model, undefined);
+  t.deepEqual(
+    r.diagnostics.map((d) => [d.code, d.path, d.severity]),
+    [['service.many-listeners', '/services/1', 'warning']],
+  );
+  t.regex(r.diagnostics[0]!.message, /^the config has 300,001 listeners .*, 300,000 of them in this service/);
+  const fewer = text.replace(/port: \[[^\]]*\]/, 'port: "2000-2999"');
+  t.deepEqual(checkConfig('c.yaml', fewer).diagnostics, [], 'a range is one listener');
 });

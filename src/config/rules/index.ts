@@ -6,6 +6,7 @@ import { dsr } from './dsr.js';
 import { forwardOptions } from './forward-options.js';
 import { hashOptions } from './hash-options.js';
 import { healthOptions } from './health-options.js';
+import { listenerCount } from './listener-count.js';
 import { listenerOverlap } from './listener-overlap.js';
 import { logOptions } from './log-options.js';
 import { persistenceOptions } from './persistence.js';
@@ -20,6 +21,7 @@ export const rules: readonly Rule[] = [
   tableName,
   uniqueNames,
   listenerOverlap,
+  listenerCount,
   backendList,
   addressFamilies,
   unicastAddresses,
