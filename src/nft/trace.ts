@@ -141,6 +141,16 @@ export function traceInstall(p: Plan, table: TableRef, filter: TraceFilter, owne
 }
 
 // The script `nft monitor` must report before the trace is installed (see TRACE_NAMES.probe).
+// Whether a line of `nft monitor` says the trace objects of `table` are gone: the table deleted (a full load), or
+// trace_pre deleted (a load in place deletes the chains it does not declare; the trace's own removal too).
+export function traceGoneEvent(table: TableRef, line: string): boolean {
+  const l = line.trim();
+  return (
+    l === `delete table ${table.family} ${table.name}` ||
+    l === `delete chain ${table.family} ${table.name} ${TRACE_NAMES.pre}`
+  );
+}
+
 export function traceProbe(table: TableRef): Command[] {
   return [
     { kind: 'chain', verb: 'add', table, chain: { name: TRACE_NAMES.probe } },

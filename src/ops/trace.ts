@@ -6,7 +6,15 @@ import { renderCommands } from '../nft/commands.js';
 import { ident } from '../nft/names.js';
 import { renderNftScript } from '../nft/script.js';
 import { TraceAssembler, type TracedConnection } from '../nft/trace-events.js';
-import { markBits, traceInstall, traceObjects, traceProbe, traceRemoval, type TraceOwner } from '../nft/trace.js';
+import {
+  markBits,
+  traceGoneEvent,
+  traceInstall,
+  traceObjects,
+  traceProbe,
+  traceRemoval,
+  type TraceOwner,
+} from '../nft/trace.js';
 import type { Plan, PlannedService } from '../plan/types.js';
 import { loadModel } from '../system/config-file.js';
 import type { LineStream } from '../system/executor.js';
@@ -163,13 +171,12 @@ export async function runTrace(host: Host, o: TraceOptions, on: TraceHooks): Pro
       if (count >= o.count) finish('count');
     }
   };
-  // A reload of the table (a full load deletes it, a load in place deletes the chains it does not declare, the trace's
-  // among them) takes the trace rules with it: nothing more can be traced, so the trace ends then, not at its limits.
-  const gone = [`delete table ${table.family} ${table.name}`, `delete chain ${table.family} ${table.name} trace_pre`];
+  // A reload of the table takes the trace rules with it: nothing more can be traced, so the trace ends then, not at its
+  // limits.
   const monitor: LineStream = await startMonitor(host, (line) => {
     if (!probed && line.includes(`chain ${table.family} ${table.name} trace_probe`)) probed = true;
     if (assembler !== undefined && line.startsWith('trace id ')) emit(assembler.push(line));
-    else if (assembler !== undefined && gone.includes(line.trim())) finish('reload');
+    else if (assembler !== undefined && traceGoneEvent(table, line)) finish('reload');
   });
   void monitor.exited.then(() => finish('monitor'));
   let installed = false;
