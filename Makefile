@@ -1,15 +1,23 @@
-# A thin layer over npm scripts and node; every target sets itself up (npm ci, Debian packages when root).
+# A thin layer over npm scripts and node; every target sets itself up (npm ci, and as root the Debian packages it
+# uses: scripts/setup.sh). build, install and deb install only what building and running nftlb need; demo adds
+# iproute2; the test targets add the tests' tools and the daemons the kernel tests run (see scripts/setup.sh).
 SHELL := /bin/bash
 NODE ?= node
 # ava runs without npx: npx puts node_modules/.bin on PATH, where `nft` is @vercel/nft (an ava dependency), not nftables.
 AVA := $(NODE) node_modules/ava/entrypoints/cli.mjs
 
-.PHONY: all setup build test test-unit test-kernel golden lint format bench demo install deb man completion clean
+.PHONY: all setup setup-demo setup-test build test test-unit test-kernel golden lint format bench demo install deb man completion clean
 
 all: build
 
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh build
+
+setup-demo:
+	@scripts/setup.sh demo
+
+setup-test:
+	@scripts/setup.sh test
 
 build: setup
 	npx tsc -p tsconfig.json
@@ -17,17 +25,17 @@ build: setup
 
 # Every test: unit, golden fixtures, CLI, and the real-kernel tests in network namespaces (root; with CI=true a kernel
 # test that cannot run fails).
-test: build
+test: setup-test build
 	$(AVA)
 
-test-unit: build
+test-unit: setup-test build
 	$(AVA) 'test/**/*.test.ts' '!test/kernel/**'
 
-test-kernel: build
+test-kernel: setup-test build
 	$(AVA) 'test/kernel/**/*.test.ts'
 
 # Rewrites the golden files under fixtures/; review the diff like code.
-golden: build
+golden: setup-test build
 	UPDATE_GOLDEN=1 $(AVA) test/fixtures.test.ts test/cluster/engines.test.ts
 
 lint: setup
@@ -40,11 +48,11 @@ format: setup
 	npx prettier --write .
 
 # Prints the figures and writes dist/bench-report.md; `node scripts/bench-readme.mjs` puts that into README.md.
-bench: build
+bench: setup-test build
 	$(NODE) dist/test/bench/main.js
 
 # Renders the embedded example; as root also loads it in a private namespace and sends 30 connections through it.
-demo: build
+demo: setup-demo build
 	$(NODE) scripts/demo.mjs
 
 # The file layout of the Debian package (scripts/deb.sh). The bundle (nftlb.mjs and the chunks nftlb-*.mjs it imports

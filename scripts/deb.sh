@@ -110,7 +110,7 @@ if command -v lintian >/dev/null 2>&1; then
   [ -z "$tags" ] || printf '%s\n' "$tags" >&2
   echo "deb: lintian: no errors ($(printf '%s' "$tags" | grep -c '^W:' || true) warnings)" >&2
 elif [ "${CI:-}" = true ]; then
-  echo "deb: lintian is not installed (scripts/setup.sh installs it)" >&2
+  echo "deb: lintian is not installed (scripts/setup.sh test installs it)" >&2
   exit 1
 else
   echo "deb: lintian is not installed; the package was not checked" >&2

@@ -1,38 +1,54 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian 12 machine lacks for nftlb's build, demo, tests and package: the Debian packages only
-# when run as root and only those that are missing (nodejs and npm first, since npm ci needs them), then the npm
-# packages (when node_modules is missing or stale).
+# Installs what a fresh Debian 12 machine lacks for what is asked of it: the Debian packages only when run as root and
+# only those that are missing (nodejs and npm first, since npm ci needs them), then the npm packages (when node_modules
+# is missing or stale). The argument says for what (default: build):
+#   build  building nftlb and running it (make build, install, deb): nodejs and npm, and what the package Depends on
+#          and Recommends (nftables, conntrack, procps, util-linux). No daemon, nothing only the tests use.
+#   demo   also iproute2: make demo loads the example in network namespaces.
+#   test   also what the tests and CI use: the package and docs tests' tools, and the daemons the kernel tests run in
+#          their own namespaces (bird2, keepalived, conntrackd, ulogd2). Nothing is started, but Debian enables those
+#          daemons at boot when it installs them: run the tests on a development or CI machine, not on a balancer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+purpose=${1:-build}
+case $purpose in
+  build | demo | test) ;;
+  *)
+    echo "usage: scripts/setup.sh [build|demo|test]" >&2
+    exit 2
+    ;;
+esac
 
 need=()
 # Debian's own nodejs (18.19 or 18.20 on Debian 12) is enough; a node that is already there (nvm, NodeSource) is kept.
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# What the Debian package (scripts/deb.sh) Depends on and Recommends: nft, conntrack, flock, and procps: /bin/kill in
+# nftlb-health.service, and sysctl, which the demo and the kernel tests run in their namespaces (minimal images lack it).
 command -v nft >/dev/null 2>&1 || need+=(nftables)
-command -v iptables >/dev/null 2>&1 || need+=(iptables)
-command -v iptables-legacy >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
-command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
-# sysctl: the kernel tests and the demo turn on forwarding inside their namespaces (minimal images lack procps).
-command -v sysctl >/dev/null 2>&1 || need+=(procps)
-# The package and docs tests (test/package/): a throwaway Debian root, lintian, unit checks, zsh -n, groff.
-command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
-command -v lintian >/dev/null 2>&1 || need+=(lintian)
-command -v zsh >/dev/null 2>&1 || need+=(zsh)
-command -v groff >/dev/null 2>&1 || need+=(groff-base)
-command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
-# nftlb doctor probes a DSR VIP on the segment with arping (its kernel test too).
-command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
-# ulogd2: the connection-log kernel test reads the NFLOG group with it, as an operator would.
-command -v ulogd >/dev/null 2>&1 || need+=(ulogd2)
-# The cluster engines nftlb renders configurations for and drives; the cluster kernel tests run them in namespaces
-# (each with its own config, socket and pid file; on these machines, where no systemd runs, installing them starts
-# nothing).
-command -v bird >/dev/null 2>&1 || need+=(bird2)
-command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
-command -v conntrackd >/dev/null 2>&1 || need+=(conntrackd)
+[ -x /bin/kill ] || need+=(procps)
+[ "$purpose" = build ] || command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ "$purpose" = test ]; then
+  command -v iptables >/dev/null 2>&1 || need+=(iptables)
+  command -v iptables-legacy >/dev/null 2>&1 || need+=(iptables)
+  # The package and docs tests (test/package/): a throwaway Debian root, lintian, unit checks, zsh -n, groff.
+  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+  command -v lintian >/dev/null 2>&1 || need+=(lintian)
+  command -v zsh >/dev/null 2>&1 || need+=(zsh)
+  command -v groff >/dev/null 2>&1 || need+=(groff-base)
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+  # nftlb doctor probes a DSR VIP on the segment with arping (its kernel test too).
+  command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
+  # ulogd2: the connection-log kernel test reads the NFLOG group with it, as an operator would.
+  command -v ulogd >/dev/null 2>&1 || need+=(ulogd2)
+  # The cluster engines nftlb renders configurations for and drives; the cluster kernel tests run them in namespaces
+  # (each with its own config, socket and pid file).
+  command -v bird >/dev/null 2>&1 || need+=(bird2)
+  command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
+  command -v conntrackd >/dev/null 2>&1 || need+=(conntrackd)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     mapfile -t pkgs < <(printf '%s\n' "${need[@]}" | sort -u)
@@ -50,7 +66,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
     if grep -q 'scripts/setup.sh' "$policy" 2>/dev/null; then rm -f "$policy"; trap - EXIT; fi
   else
-    echo "setup: missing ${need[*]} (run as root to install them; npm needs node, kernel and package tests need the rest)" >&2
+    echo "setup: missing ${need[*]} (run as root to install them; npm needs node, the rest is what '$purpose' uses)" >&2
   fi
 fi
 
@@ -58,7 +74,8 @@ fi
 # Only the one binary is taken out of it: installing the package would also enable and start a Prometheus server,
 # and the tests start no daemon outside their own namespaces. The package is fetched with apt-get download and promtool
 # goes to /usr/local/bin.
-if ! command -v promtool >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+if [ "$purpose" = test ] && ! command -v promtool >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &&
+  command -v apt-get >/dev/null 2>&1; then
   echo "setup: promtool from Debian's prometheus package (the binary only; no server is installed)"
   tmp=$(mktemp -d /tmp/nftlb-promtool.XXXXXX)
   (

@@ -34,14 +34,14 @@ const listening = (port: number): Promise<boolean> =>
   });
 
 // `promtool check metrics` on a body: null when it passes, its complaint otherwise; skips loudly without promtool
-// (fails in CI, where scripts/setup.sh installs it).
+// (fails in CI, where scripts/setup.sh test installs it).
 async function promtool(t: ExecutionContext, body: string): Promise<string | null | 'skipped'> {
   const r = await execa('promtool', ['check', 'metrics'], { input: body, reject: false });
   if (r.code === 'ENOENT' || r.exitCode === 127) {
-    if (process.env['CI'] === 'true') t.fail('promtool is not installed (scripts/setup.sh installs it as root)');
+    if (process.env['CI'] === 'true') t.fail('promtool is not installed (scripts/setup.sh test installs it as root)');
     else {
       console.error(`PROMTOOL CHECK SKIPPED: promtool is not installed (${t.title})`);
-      t.log('PROMTOOL CHECK SKIPPED: promtool is not installed (scripts/setup.sh installs it as root)');
+      t.log('PROMTOOL CHECK SKIPPED: promtool is not installed (scripts/setup.sh test installs it as root)');
     }
     return 'skipped';
   }

@@ -41,7 +41,7 @@ function golden(t: import('ava').ExecutionContext, path: string, text: string): 
 async function have(t: import('ava').ExecutionContext, tool: string): Promise<boolean> {
   const r = await execa('sh', ['-c', `command -v ${tool}`], { reject: false });
   if (r.exitCode === 0) return true;
-  if (process.env.CI === 'true') t.fail(`${tool} is not installed (scripts/setup.sh installs it)`);
+  if (process.env.CI === 'true') t.fail(`${tool} is not installed (scripts/setup.sh test installs it)`);
   else {
     t.log(`SKIPPED: ${tool} is not installed`);
     t.pass();

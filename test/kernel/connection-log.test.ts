@@ -57,8 +57,8 @@ kernelTest(
   'kernel connection log: one NFLOG line per new connection naming service and backend, rate limited',
   async (t) => {
     if (ulogdPluginDir() === null) {
-      if (process.env.CI === 'true') t.fail('ulogd2 is not installed (scripts/setup.sh installs it)');
-      else t.log('KERNEL TEST SKIPPED: ulogd2 is not installed (scripts/setup.sh installs it)');
+      if (process.env.CI === 'true') t.fail('ulogd2 is not installed (scripts/setup.sh test installs it)');
+      else t.log('KERNEL TEST SKIPPED: ulogd2 is not installed (scripts/setup.sh test installs it)');
       if (process.env.CI !== 'true') t.pass();
       return;
     }

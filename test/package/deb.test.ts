@@ -29,7 +29,7 @@ async function unavailable(): Promise<string | null> {
   if (process.getuid?.() !== 0) return 'needs root (mmdebstrap, chroot)';
   for (const tool of ['mmdebstrap', 'lintian', 'dpkg-deb', 'systemd-analyze'])
     if ((await execa('sh', ['-c', `command -v ${tool}`], { reject: false })).exitCode !== 0)
-      return `${tool} is not installed (scripts/setup.sh installs it as root)`;
+      return `${tool} is not installed (scripts/setup.sh test installs it as root)`;
   return null;
 }
 

@@ -159,7 +159,7 @@ test('bash completion offers commands, options, option values and files', async 
 async function needZsh(t: ExecutionContext): Promise<boolean> {
   const r = await execa('zsh', ['--version'], { reject: false });
   if (r.exitCode === 0) return true;
-  if (process.env['CI'] === 'true') t.fail('zsh is not installed (scripts/setup.sh installs it as root)');
+  if (process.env['CI'] === 'true') t.fail('zsh is not installed (scripts/setup.sh test installs it as root)');
   else {
     t.log('ZSH TEST SKIPPED: zsh is not installed');
     t.pass();

@@ -236,7 +236,7 @@ export function connPool(
   };
 }
 
-// True when every program is installed (scripts/setup.sh installs bird2, keepalived and conntrackd); otherwise the
+// True when every program is installed (scripts/setup.sh test installs bird2, keepalived and conntrackd); otherwise the
 // test fails in CI and is skipped loudly elsewhere, as kernel tests without a kernel are.
 export async function requireTools(t: ExecutionContext, tools: readonly string[]): Promise<boolean> {
   const missing: string[] = [];
@@ -245,7 +245,7 @@ export async function requireTools(t: ExecutionContext, tools: readonly string[]
     if (r.exitCode !== 0) missing.push(tool);
   }
   if (missing.length === 0) return true;
-  const why = `${missing.join(', ')} not installed (scripts/setup.sh installs bird2, keepalived, conntrackd)`;
+  const why = `${missing.join(', ')} not installed (scripts/setup.sh test installs bird2, keepalived, conntrackd)`;
   if (process.env.CI === 'true') {
     t.fail(why);
     return false;

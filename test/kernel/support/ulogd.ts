@@ -27,7 +27,7 @@ export interface Ulogd {
 // Starts ulogd in the lb namespace for NFLOG `group`, with its files in `dir`; resolves once it is in its main loop.
 export async function startUlogd(topo: Topology, dir: string, group: number): Promise<Ulogd> {
   const plugins = ulogdPluginDir();
-  if (plugins === null) throw new Error('ulogd2 is not installed (scripts/setup.sh installs it)');
+  if (plugins === null) throw new Error('ulogd2 is not installed (scripts/setup.sh test installs it)');
   const out = join(dir, 'nflog.log');
   const log = join(dir, 'ulogd.log');
   const conf = join(dir, 'ulogd.conf');
