@@ -219,6 +219,11 @@ packageTest('systemd accepts the installed units, and none of them is enabled', 
   t.deepEqual(enabled.stdout.split('\n'), ['disabled', 'disabled', 'static', 'disabled']);
   const links = await execa('find', [join(f.root, 'etc/systemd/system'), '-name', 'nftlb*']);
   t.is(links.stdout, '', 'a unit of nftlb was enabled');
+  // The timer's re-apply runs only while nftlb.service is active, after it: once stopped (its stop removes the table),
+  // the table stays removed. systemd-analyze verify above queued its start with that dependency.
+  const reload = readFileSync(join(f.root, 'lib/systemd/system/nftlb-reload.service'), 'utf8').split('[Service]')[0]!;
+  t.regex(reload, /^Requisite=nftlb\.service$/m);
+  t.regex(reload, /^After=nftlb\.service$/m);
 });
 
 packageTest('the installed bash completion completes in the root', async (t, f) => {
