@@ -36,3 +36,17 @@ for (const file of ['nftlb.service', 'nftlb-reload.service', 'nftlb.cron']) {
     }
   });
 }
+
+// What /etc/default/nftlb tells the operator to run after a change: for nftlb.service a reload, which is an apply (the
+// table updated in place, its persistence entries kept), never a restart, which runs its stop (the table removed);
+// nftlb-health.service reads its options at start, so a restart.
+test('templates/nftlb.default advises the systemctl verb that takes a change without removing the table', (t) => {
+  const advice = [...readFileSync('templates/nftlb.default', 'utf8').matchAll(/`systemctl (\w+) ([\w.-]+)`/g)].map(
+    (m) => `${m[1]} ${m[2]}`,
+  );
+  t.deepEqual(advice, ['reload nftlb.service', 'restart nftlb-health.service']);
+  const unit = readFileSync('templates/nftlb.service', 'utf8');
+  t.regex(unit, /^ExecReload=\/usr\/bin\/nftlb apply /m);
+  t.regex(unit, /^ExecStop=\/usr\/bin\/nftlb remove /m);
+  t.regex(readFileSync('templates/nftlb-health.service', 'utf8'), /^ExecStart=\/usr\/bin\/nftlb health --watch /m);
+});
