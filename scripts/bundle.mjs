@@ -64,10 +64,10 @@ const result = await build({
   // Prefer ESM builds: jsonc-parser's UMD main cannot be bundled.
   mainFields: ['module', 'main'],
   // commander and ajv are CommonJS and require() node built-ins; ESM output needs a real require for them. The file
-  // must keep its .mjs name (or be reached through a symlink of that name): Node 18 reads it as ESM only then.
+  // must keep its .mjs name (or be reached through a symlink of that name): Node 18 reads it as ESM only then. The
+  // banner goes on every output file; the hashbang is src/cli/main.ts's own, which esbuild keeps on the entry alone.
   banner: {
     js: [
-      '#!/usr/bin/env node',
       '// nftlb, bundled with npm packages; licences: LICENSE and dist/copyright (installed: /usr/share/doc/nftlb/copyright).',
       "import { createRequire as __nftlbCreateRequire } from 'node:module';",
       'const require = __nftlbCreateRequire(import.meta.url);',
@@ -89,6 +89,6 @@ await writeFile(
   debianCopyright({
     ownLicense: await readFile(new URL('../LICENSE', import.meta.url), 'utf8'),
     packages: bundledPackages(result.metafile, root),
-    installedAs: '/usr/lib/nftlb/nftlb.mjs',
+    installedAs: '/usr/lib/nftlb/nftlb*.mjs',
   }),
 );

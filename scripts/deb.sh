@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds OUTDIR/nftlb_<version>_all.deb (OUTDIR: the argument, default dist/) from `make install DESTDIR=...` of a
-# built tree (make build): the bundled single-file CLI needs only Debian's nodejs. Compresses the man pages and the
+# built tree (make build): the bundled CLI (nftlb.mjs and its chunks) needs only Debian's nodejs. Compresses the man pages and the
 # changelog, adds the maintainer scripts, then runs lintian when it is installed (with CI=true it must be): an error
 # fails the build. Prints the path of the package on stdout.
 set -euo pipefail

@@ -77,8 +77,9 @@ export function debianCopyright({ ownLicense, packages, installedAs }) {
     [
       'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
       'Upstream-Name: nftlb',
-      `Comment: ${installedAs} is one file built with esbuild from nftlb's sources and the`,
-      ` ${packages.length} npm packages listed below; each paragraph gives the licence text the package ships.`,
+      `Comment: ${installedAs} (the command and the chunks it imports) are built with esbuild from`,
+      ` nftlb's sources and the ${packages.length} npm packages listed below; each paragraph gives the licence text`,
+      ' the package ships.',
     ].join('\n'),
     ['Files: *', `Copyright: ${holders.join('\n ')}`, licenseField('MIT', own)].join('\n'),
     ...packages.map((p) =>

@@ -1,3 +1,6 @@
+#!/usr/bin/env node
+// The entry of the bundle (dist/nftlb.mjs, the installed /usr/lib/nftlb/nftlb.mjs). esbuild keeps this hashbang at the
+// top of the entry only: the chunks it imports are modules, not scripts, and are installed without the execute bit.
 import { holdSignals } from './early-signals.js';
 import { EXIT } from './exit-codes.js';
 

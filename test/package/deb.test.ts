@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 // The Debian package end to end: scripts/deb.sh builds it (lintian: no error), a throwaway Debian 12 root made by
@@ -129,6 +129,8 @@ packageTest('make deb builds the package and lintian finds no error', async (t, 
   t.regex(f.deb, new RegExp(`/nftlb_${VERSION.replace(/\./g, '\\.')}_all\\.deb$`));
   t.regex(f.lintian, /^deb: lintian: no errors/m);
   t.notRegex(f.lintian, /^E: /m);
+  // Only the entry of the bundle is a script; its chunks are modules (the next test checks the files).
+  t.notRegex(f.lintian, /^W: .*script-not-executable/m);
   t.log(f.lintian.trim());
 });
 
@@ -158,6 +160,15 @@ packageTest('the control fields declare what nftlb and its units use; nothing is
 packageTest('the files: bundle and symlink, man pages, completions, units, defaults, doc', async (t, f) => {
   const r = f.root;
   t.is((await inRoot(r, ['readlink', '-f', '/usr/bin/nftlb'])).stdout, '/usr/lib/nftlb/nftlb.mjs');
+  // The bundle: its entry, executable with its hashbang, and the chunks it imports, modules without either.
+  const lib = join(r, 'usr/lib/nftlb');
+  const bundle = readdirSync(lib).sort();
+  t.true(bundle.length > 1 && bundle.every((n) => n === 'nftlb.mjs' || /^nftlb-.+\.mjs$/.test(n)), bundle.join(' '));
+  for (const name of bundle) {
+    const entry = name === 'nftlb.mjs';
+    t.is(readFileSync(join(lib, name), 'utf8').startsWith('#!/usr/bin/env node\n'), entry, `${name}: hashbang`);
+    t.is(statSync(join(lib, name)).mode & 0o777, entry ? 0o755 : 0o644, `${name}: mode`);
+  }
   for (const p of [
     '/usr/share/man/man8/nftlb.8.gz',
     '/usr/share/man/man5/nftlb.conf.5.gz',
