@@ -21,35 +21,42 @@ export function bashCompletion(tree) {
   const cmds = allCommands(tree);
   const specs = cmds.map((c) => {
     const opts = c.options.flatMap((o) => [o.short, o.long].filter((n) => n !== null));
-    const args = c.arguments.some((a) => valueKind(a.name, a.choices).kind === 'file') ? 'file' : 'none';
+    // How many arguments the command takes; a + when the last one takes any number of words.
+    const args = `${c.arguments.length}${c.arguments.at(-1)?.variadic ? '+' : ''}`;
     const sub = c.implicitHelp
       ? tree.commands.filter((s) => !s.implicitHelp).map((s) => s.name)
       : c.commands.map((s) => s.name);
     return `    ${sq(key(c))}) commands=${sq(sub.join(' '))} options=${sq(opts.join(' '))} args=${args} ;;`;
   });
-  const values = cmds.flatMap((c) =>
-    c.options
+  const entry = (patterns, v) =>
+    `    ${patterns.join('|')}) kind=${v.kind}${v.kind === 'words' ? ` words=${sq(v.words.join(' '))}` : ''} ;;`;
+  // An option's value, keyed by its names, and an argument, keyed by its position (1 for the first).
+  const values = cmds.flatMap((c) => [
+    ...c.options
       .filter((o) => o.value !== null)
-      .map((o) => {
-        const v = valueKind(o.value, o.choices);
-        const pattern = [o.short, o.long]
-          .filter((n) => n !== null)
-          .map((n) => sq(`${key(c)}|${n}`))
-          .join('|');
-        return `    ${pattern}) kind=${v.kind}${v.kind === 'words' ? ` words=${sq(v.words.join(' '))}` : ''} ;;`;
-      }),
-  );
+      .map((o) =>
+        entry(
+          [o.short, o.long].filter((n) => n !== null).map((n) => sq(`${key(c)}|${n}`)),
+          valueKind(o.value, o.choices),
+        ),
+      ),
+    ...(c.implicitHelp ? [] : c.arguments).map((a, i) =>
+      entry([sq(`${key(c)}|${i + 1}`)], valueKind(a.name, a.choices)),
+    ),
+  ]);
   return `${HEADER('bash')}
-# What command path $1 (e.g. "import iptables") takes: subcommands, options, and whether its arguments are files.
+# What command path $1 (e.g. "import iptables") takes: subcommands, options, and how many arguments (a + when the last
+# one repeats).
 _nftlb_spec() {
-  commands='' options='' args=none
+  commands='' options='' args=0
   case $1 in
 ${specs.join('\n')}
     *) return 1 ;;
   esac
 }
 
-# Whether option $2 of command path $1 takes a value, and what completes it (kind: words, file, dir or none).
+# Whether option $2 of command path $1 takes a value, and what completes it (kind: words, file, dir or none); $2 a
+# number: what completes that argument of the command (1 for the first).
 _nftlb_value() {
   kind='' words=''
   case "$1|$2" in
@@ -59,7 +66,7 @@ ${values.join('\n')}
 }
 
 _nftlb() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} prev='' path='' i=1 w commands options args kind words
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev='' path='' i=1 n=1 w commands options args kind words
   COMPREPLY=()
   ((COMP_CWORD > 0)) && prev=\${COMP_WORDS[COMP_CWORD - 1]}
   # bash splits --config=FILE at the '=' (COMP_WORDBREAKS) into --config, =, FILE: complete FILE as its value.
@@ -68,7 +75,8 @@ _nftlb() {
   elif [[ $prev == = ]] && ((COMP_CWORD > 1)); then
     prev=\${COMP_WORDS[COMP_CWORD - 2]}
   fi
-  # The command path so far: words that name a subcommand, skipping options and their values.
+  # The command path so far: words that name a subcommand, skipping options and their values; n counts the other
+  # words, the command's arguments, so that the word being completed is argument n.
   while ((i < COMP_CWORD)); do
     w=\${COMP_WORDS[i]}
     if [[ $w == -* ]]; then
@@ -78,7 +86,12 @@ _nftlb() {
       fi
       [[ \${COMP_WORDS[i + 1]} == = ]] && ((i += 2))
     elif [[ $w != = ]]; then
-      _nftlb_spec "$path" && [[ " $commands " == *" $w "* ]] && path=\${path:+$path }$w
+      if _nftlb_spec "$path" && [[ " $commands " == *" $w "* ]]; then
+        path=\${path:+$path }$w
+        n=1
+      else
+        ((n++))
+      fi
     fi
     ((i++))
   done
@@ -88,18 +101,23 @@ _nftlb() {
   local - IFS=$'\\n'
   set -f
   if [[ $prev == -* ]] && _nftlb_value "$path" "$prev"; then
-    case $kind in
-      words) COMPREPLY=($(IFS=' ' compgen -W "$words" -- "$cur")) ;;
-      file) COMPREPLY=($(compgen -f -- "$cur")) && compopt -o filenames 2>/dev/null ;;
-      dir) COMPREPLY=($(compgen -d -- "$cur")) && compopt -o filenames 2>/dev/null ;;
-    esac
+    :
   elif [[ $cur == -* ]]; then
     COMPREPLY=($(IFS=' ' compgen -W "$options" -- "$cur"))
+    return 0
   elif [[ -n $commands ]]; then
     COMPREPLY=($(IFS=' ' compgen -W "$commands" -- "$cur"))
-  elif [[ $args == file ]]; then
-    COMPREPLY=($(compgen -f -- "$cur")) && compopt -o filenames 2>/dev/null
+    return 0
+  else
+    # Past the last argument, a repeating one goes on.
+    [[ $args == *+ ]] && ((n > \${args%+})) && n=\${args%+}
+    _nftlb_value "$path" "$n" || return 0
   fi
+  case $kind in
+    words) COMPREPLY=($(IFS=' ' compgen -W "$words" -- "$cur")) ;;
+    file) COMPREPLY=($(compgen -f -- "$cur")) && compopt -o filenames 2>/dev/null ;;
+    dir) COMPREPLY=($(compgen -d -- "$cur")) && compopt -o filenames 2>/dev/null ;;
+  esac
   return 0
 }
 

@@ -154,6 +154,15 @@ test('bash completion offers commands, options, option values and files', async 
   t.true((await complete(['import', 'iptables', 'exa'])).includes('examples'));
   // The option's value is skipped when finding the command: -c render is a file, not a command.
   t.deepEqual(await complete(['check', '-c', 'x', '--js']), ['--json']);
+  // An argument's choices, at its own position: every argument with choices, after the arguments before it.
+  const withChoices = commands(program).flatMap(({ path, cmd }) =>
+    cmd.registeredArguments.flatMap((a, i) => (a.argChoices ? [{ path, i, choices: a.argChoices }] : [])),
+  );
+  t.true(withChoices.length > 0);
+  for (const { path, i, choices } of withChoices)
+    t.deepEqual(await complete([...path, ...Array<string>(i).fill('x'), '']), choices, path.join(' '));
+  t.deepEqual(await complete(['cluster', 'notify', '--node', 'n1', 'b']), ['backup']);
+  t.deepEqual(await complete(['cluster', 'notify', 'master', '']), []);
 });
 
 async function needZsh(t: ExecutionContext): Promise<boolean> {
