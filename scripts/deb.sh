@@ -61,9 +61,17 @@ printf '%s\n' /etc/default/nftlb /etc/nftlb/nftlb.yaml > "$stage/DEBIAN/conffile
 cat > "$stage/DEBIAN/postinst" <<'POSTINST'
 #!/bin/sh
 # Nothing is enabled or started: the admin enables the units (nftlb(8), EXAMPLES). systemd learns of new unit files.
+# On an upgrade ($2: the version replaced), a running nftlb-health.service is restarted so that it runs the new code;
+# one that is stopped stays stopped (try-restart, as debhelper does for units it does not start). The other units run
+# nftlb afresh each time: nftlb.service is not restarted, which would remove the table and load it again.
 set -e
-if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
-	systemctl --system daemon-reload >/dev/null || true
+if [ "$1" = configure ] || [ "$1" = abort-upgrade ] || [ "$1" = abort-deconfigure ] || [ "$1" = abort-remove ]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl --system daemon-reload >/dev/null || true
+		if [ -n "$2" ]; then
+			deb-systemd-invoke try-restart nftlb-health.service >/dev/null || true
+		fi
+	fi
 fi
 exit 0
 POSTINST

@@ -1,6 +1,16 @@
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 // The Debian package end to end: scripts/deb.sh builds it (lintian: no error), a throwaway Debian 12 root made by
@@ -291,6 +301,40 @@ packageTest('the copyright file carries the licence of every npm package in the 
     }
   }
 });
+
+// The maintainer scripts as dpkg runs them under systemd (/run/systemd/system present), with a systemctl and a
+// deb-systemd-invoke that write down what they are asked: a fresh configure only reloads systemd; an upgrade (dpkg -i of
+// the package over itself: configure with the version replaced) also restarts nftlb-health.service if it runs, so that
+// it runs the new code; nothing else is started or restarted.
+packageTest(
+  'an upgrade restarts a running nftlb-health.service and nothing else; a fresh install starts nothing',
+  async (t, f) => {
+    const r = f.root;
+    const log = join(r, 'tmp/nftlb-invoked');
+    const fakes = ['systemctl', 'deb-systemd-invoke'].map((name) => join(r, 'usr/local/sbin', name));
+    for (const fake of fakes)
+      writeFileSync(fake, `#!/bin/sh\necho "\${0##*/} $*" >> /tmp/nftlb-invoked\n`, { mode: 0o755 });
+    mkdirSync(join(r, 'run/systemd/system'), { recursive: true });
+    copyFileSync(f.deb, join(r, 'tmp/nftlb.deb'));
+    const env = { PATH: '/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin', DEBIAN_FRONTEND: 'noninteractive' };
+    const invoked = (): string[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+    try {
+      const fresh = await inRoot(r, ['/var/lib/dpkg/info/nftlb.postinst', 'configure'], env);
+      t.is(fresh.exitCode, 0, fresh.stderr);
+      t.deepEqual(invoked(), ['systemctl --system daemon-reload']);
+      rmSync(log);
+      const upgrade = await inRoot(r, ['dpkg', '-i', '/tmp/nftlb.deb'], env);
+      t.is(upgrade.exitCode, 0, upgrade.stderr);
+      t.deepEqual(
+        invoked().filter((l) => !l.endsWith(' daemon-reload')),
+        ['deb-systemd-invoke try-restart nftlb-health.service'],
+      );
+    } finally {
+      for (const p of [...fakes, log, join(r, 'tmp/nftlb.deb')]) rmSync(p, { force: true });
+      rmSync(join(r, 'run/systemd'), { recursive: true, force: true });
+    }
+  },
+);
 
 // Runs last: the root is gone for other tests afterwards.
 packageTest('purge removes the state nftlb wrote, the config and the units', async (t, f) => {
