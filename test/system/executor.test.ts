@@ -29,22 +29,36 @@ function appearsWhileBlocked(file: string): boolean {
   return existsSync(file);
 }
 
-test('a detached run finishes while node is blocked, and its output arrives whole; its temporary file is gone', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'nftlb-exec-test-'));
-  const before = readdirSync(tmpdir()).filter((f) => f.startsWith('nftlb-out-')).length;
-  try {
-    const run = systemExecutor().run('sh', program(dir), '', { detached: true });
-    t.true(await appears(join(dir, 'started')), 'the program started');
-    t.true(appearsWhileBlocked(join(dir, 'done')), 'the program printed all of it while the event loop was blocked');
-    const r = await run;
-    t.is(r.exitCode, 0);
-    t.is(r.stdout.length, BYTES + 3);
-    t.true(r.stdout.endsWith('xxxend'));
-    t.is(readdirSync(tmpdir()).filter((f) => f.startsWith('nftlb-out-')).length, before);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+// Serial, with a $TMPDIR of its own: the temporary directory the run makes is the only one there, whatever other tests
+// (or other nftlb processes on the machine) make in the shared one meanwhile.
+test.serial(
+  'a detached run finishes while node is blocked, and its output arrives whole; its temporary file is gone',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nftlb-exec-test-'));
+    const own = mkdtempSync(join(tmpdir(), 'nftlb-exec-tmp-'));
+    const old = process.env['TMPDIR'];
+    process.env['TMPDIR'] = own;
+    try {
+      const run = systemExecutor().run('sh', program(dir), '', { detached: true });
+      t.true(await appears(join(dir, 'started')), 'the program started');
+      t.true(
+        readdirSync(own).some((f) => f.startsWith('nftlb-out-')),
+        'the run made its directory in this $TMPDIR',
+      );
+      t.true(appearsWhileBlocked(join(dir, 'done')), 'the program printed all of it while the event loop was blocked');
+      const r = await run;
+      t.is(r.exitCode, 0);
+      t.is(r.stdout.length, BYTES + 3);
+      t.true(r.stdout.endsWith('xxxend'));
+      t.deepEqual(readdirSync(own), [], 'its temporary directory is gone');
+    } finally {
+      if (old === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = old;
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(own, { recursive: true, force: true });
+    }
+  },
+);
 
 test('a run through a pipe gives the same result, exit code and stderr included', async (t) => {
   const exec = systemExecutor();
