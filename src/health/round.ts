@@ -2,6 +2,8 @@ import type { HealthCheck, Model } from '../model/types.js';
 import { plan } from '../plan/plan.js';
 import type { ProbeResult, ProbeTarget } from './probe-types.js';
 import { recordResults, type BackendTransition } from './records.js';
+import { NftlbError } from '../common/errors.js';
+import { probeWritable } from '../system/atomic-write.js';
 import { acquireLock } from '../system/lock.js';
 import { SharedState, type OverrideChange } from './shared-state.js';
 import { writeHealthState, type HealthState } from './state-file.js';
@@ -67,11 +69,23 @@ export async function healthOnce(deps: RoundDeps, model: Model): Promise<RoundRe
   const targets = checkTargets(model, p);
   const probed = await probeTargets(deps, state, targets);
   const counted = await countConnections(deps, model, p, probed.state);
+  // The state file records what the table was built with: a directory it cannot be written in (read-only, full) stops
+  // the round before the table changes, not after.
+  await probeWritable(deps.stateFile);
   const release = await acquireLock(deps.host, deps.lockWaitSeconds);
   try {
     const before = await deps.records?.before(model).catch(() => undefined);
     const out = await sync({ ...deps, lockHeld: true, refresh: (s) => shared.refresh(s) }, model, counted.state);
-    await writeHealthState(deps.stateFile, out.state);
+    try {
+      await writeHealthState(deps.stateFile, out.state);
+    } catch (e) {
+      // Passed the probe, failed now (the file is larger than what was left): the table has changed, say so.
+      if (!(e instanceof NftlbError) || out.action === 'none') throw e;
+      throw new NftlbError('host-fault', `${e.message}; the table was changed all the same (${out.why})`, {
+        cause: e,
+        detail: e.detail,
+      });
+    }
     await deps.records?.after(model, before, out).catch(() => undefined);
     return { checked: targets.length, transitions: probed.transitions, spill: counted.spill, sync: out };
   } finally {

@@ -79,3 +79,10 @@ export async function stageFile(file: string, text: string, o: { parents?: boole
     },
   };
 }
+
+// Whether `file` can be written now: a small file staged beside it (written and synced, its directory made when
+// missing), then dropped. Throws the host-fault error, naming `file`, that writing it would. For a command that must
+// not change the kernel when it cannot then record what it did (nftlb health's state file).
+export async function probeWritable(file: string): Promise<void> {
+  await (await stageFile(file, 'x\n')).abort();
+}

@@ -1,7 +1,7 @@
 // Host faults end in their own exit codes with the path and the fix, never in exit 1 (a bug): a state directory that
 // is a file, a lock directory that cannot be made, `cat` missing for the lock, a read-only or full file system (in a
 // private mount namespace, as root), and a table of nftlb's name that nftlb did not make.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
@@ -91,7 +91,7 @@ function fakeNft(dir: string): string {
   mkdirSync(bin, { recursive: true });
   writeFileSync(
     join(bin, 'nft'),
-    '#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\n# The script is the last argument (-f FILE, or - for stdin), read whole.\nfor f; do :; done\ncat "$f" >/dev/null\n',
+    `#!/bin/sh\ncase "$*" in *list*) echo "Error: No such file or directory" >&2; exit 1;; esac\n# The script is the last argument (-f FILE, or - for stdin), read whole; each load is logged.\nfor f; do :; done\ncat "$f" >/dev/null\necho "$*" >>${join(dir, 'loads.log')}\n`,
   );
   chmodSync(join(bin, 'nft'), 0o755);
   return bin;
@@ -189,4 +189,6 @@ exit $rc`,
   t.regex(r.stderr, new RegExp(`cannot write ${full}/health-hf.json: no space left on the device \\(ENOSPC\\)`));
   t.regex(r.stderr, /state file unchanged/);
   t.is(readFileSync(join(s.dir, 'before.json'), 'utf8').includes('"version": 3'), true);
+  // Found before the table was touched: health could not have recorded what it loaded.
+  t.false(existsSync(join(s.dir, 'loads.log')), 'no load');
 });
