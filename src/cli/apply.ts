@@ -92,6 +92,7 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
             ...(r.kind === 'applied'
               ? { load: r.delta === null ? { form: 'full' } : { form: 'delta', ...r.delta } }
               : {}),
+            ...(r.kind === 'applied' && r.unrecorded !== undefined ? { unrecorded: r.unrecorded } : {}),
           });
         } else if (r.kind === 'dry-run') {
           out.io.out(r.script);
@@ -100,6 +101,11 @@ export function applyCommand(ctx: CommandContext, exec: Executor = systemExecuto
             `nftlb: applied ${r.tables.map((t) => `table ${t}`).join(' and ')}: ${count(r.services, 'service')}, fingerprint ${r.fingerprint}${r.previous ? ` (was ${r.previous})` : ''}${r.deleted.map((t) => `; deleted table ${t}`).join('')}${r.persistence === null ? '' : `; persistence entries ${r.persistence}`}${r.delta === null ? '' : `; by a delta (${deltaText(r.delta)})`}\n`,
           );
         }
+        // Said even with -q: without its records every apply of this config loads in full.
+        if (r.kind === 'applied' && r.unrecorded !== undefined)
+          out.io.err(
+            `nftlb: warning: the table is loaded, but its records are not written (${r.unrecorded}): the next apply cannot prove a no-op or send a delta, it loads in full\n`,
+          );
         ctx.exit(code);
       } catch (e) {
         out.progress.done();

@@ -77,6 +77,8 @@ export type ApplyOutcome =
       readonly persistence: 'kept' | 'dropped' | null;
       /** How the table was loaded: a delta from the image of the last load (what it changed), or in full. */
       readonly delta: LoadDelta | null;
+      /** Why a record of the load could not be written (a read-only or full lock directory), when one could not. */
+      readonly unrecorded?: string;
     }
   | {
       readonly kind: 'unchanged';
@@ -164,6 +166,13 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       if (hit !== null) return hit;
     }
     let view = await early!;
+    // The records of the load (no-op record, image, record for diff) only save work: one that cannot be written does
+    // not fail the load, but is said (the next apply then loads in full, and diff cannot name what changed).
+    let unrecorded: string | undefined;
+    const unwritten = (e: unknown): null => {
+      unrecorded ??= e instanceof Error ? e.message : String(e);
+      return null;
+    };
     let generation = judged ?? (await rulesetGeneration(host));
     const last = recorded === undefined ? null : await recorded;
     // While nft commits, the record for `diff` and the image of the load are written beside their files, and put in
@@ -179,8 +188,8 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     const whileCommitting = (fp: string, imageText: string): void => {
       dropped = Promise.all([dropped, dropStaged()]);
       const applied = (earlyRecord ?? diffRecord())(fp);
-      stagedRecord = stageFile(applyRecordFile(host.runDir, p.table), applied).catch(() => null);
-      stagedImage = stageApplyImage(host.runDir, p.table, imageText).catch(() => null);
+      stagedRecord = stageFile(applyRecordFile(host.runDir, p.table), applied).catch(unwritten);
+      stagedImage = stageApplyImage(host.runDir, p.table, imageText).catch(unwritten);
     };
     // The image of the last load is the live table when no transaction happened since that load (the generation is
     // the one right after it): then only the difference is sent, and nothing needs listing (nftlb's tables are the
@@ -225,7 +234,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
     // only while the live fingerprint matches). The record for `diff` is put in place while the generation is read.
     const [after] = await Promise.all([
       rulesetGeneration(host),
-      stagedRecord?.then((f) => f?.commit()).catch(() => undefined),
+      stagedRecord?.then((f) => f?.commit()).catch(unwritten),
       dropped,
     ]);
     const image: RecordedImage | null =
@@ -234,10 +243,10 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
         : null;
     const staged = await stagedImage;
     if (image !== null && staged !== null && staged !== undefined)
-      await staged.commit(image.generation).catch(() => undefined);
+      await staged.commit(image.generation).catch(unwritten);
     else {
       await staged?.abort();
-      if (image !== null || last !== null) await writeApplyImage(host.runDir, p.table, image).catch(() => undefined);
+      if (image !== null || last !== null) await writeApplyImage(host.runDir, p.table, image).catch(unwritten);
     }
     const record = noopRecord(withState, {
       config: o.config,
@@ -251,7 +260,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       services: base.services,
       warnings,
     });
-    await writeNoopRecord(host, o.config, record).catch(() => undefined);
+    await writeNoopRecord(host, o.config, record).catch(unwritten);
     return {
       kind: 'applied',
       ...base,
@@ -260,6 +269,7 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
       deleted: names(stale),
       persistence,
       delta: loaded.delta ?? null,
+      ...(unrecorded === undefined ? {} : { unrecorded }),
     };
   } finally {
     await release();

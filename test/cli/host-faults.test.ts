@@ -137,14 +137,14 @@ test('a flock program that takes no lock (not flock, or a reason flock gives tha
 async function inMountNamespace(
   t: import('ava').ExecutionContext,
   script: string,
-): Promise<{ exitCode?: number; stderr: string } | null> {
+): Promise<{ exitCode?: number; stdout: string; stderr: string } | null> {
   if (process.getuid?.() !== 0) {
     if (process.env['CI'] === 'true') t.fail('host-fault tests need root in CI');
     else t.log('SKIPPED: needs root for a private mount namespace');
     return null;
   }
   const r = await execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', script], { reject: false });
-  return { exitCode: r.exitCode, stderr: r.stderr };
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('a read-only lock directory: apply exits 13 with the path, the reason and the fix', async (t) => {
@@ -165,6 +165,27 @@ PATH=${bin}:$PATH NFTLB_LOCK=${ro}/run/apply.lock NFTLB_STATE_DIR=${s.dir} ${pro
       `cannot create the directory of the lock file ${ro}/run: the file system is read-only \\(EROFS\\); use a writable directory`,
     ),
   );
+});
+
+test('a lock directory that turned read-only after the lock file was made: apply loads, and says its records are not written', async (t) => {
+  const s = scratch(CONFIG);
+  const bin = fakeNft(s.dir);
+  const ro = join(s.dir, 'ro');
+  mkdirSync(ro);
+  const r = await inMountNamespace(
+    t,
+    `mount -t tmpfs -o size=64k tmpfs ${ro}
+mkdir ${ro}/run && touch ${ro}/run/apply.lock
+mount -o remount,ro ${ro}
+PATH=${bin}:$PATH NFTLB_LOCK=${ro}/run/apply.lock NFTLB_STATE_DIR=${s.dir} ${process.execPath} ${nftlb} apply -c ${s.config} --json`,
+  );
+  if (r === null) return;
+  t.is(r.exitCode, EXIT.ok, r.stderr);
+  t.regex(
+    r.stderr,
+    /warning: the table is loaded, but its records are not written \(cannot write .*EROFS.*\): the next apply/,
+  );
+  t.regex(JSON.parse(r.stdout).unrecorded, /EROFS/);
 });
 
 test('a full state file system: health --once exits 13 and the old state file stays whole', async (t) => {
