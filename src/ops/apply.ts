@@ -26,7 +26,7 @@ import {
   previousFingerprint,
   staleTables,
 } from '../system/owned-tables.js';
-import { stageFile, type StagedFile } from '../system/atomic-write.js';
+import { removeDeadStaged, stageFile, type StagedFile } from '../system/atomic-write.js';
 import { rulesetGeneration } from '../system/genid.js';
 import { applyRecordFile, applyRecordText } from './apply-record.js';
 import {
@@ -157,6 +157,8 @@ export async function applyConfig(host: Host, o: ApplyOptions): Promise<ApplyOut
   }
   const release = await locked;
   try {
+    // What an apply killed before it committed or dropped its staged records left (under the lock: none is in use).
+    await removeDeadStaged(host.runDir);
     // Another apply may have loaded this very config while this one waited for the lock: only a record of the text
     // read here can say so (one of other text, or none, is a miss without hashing the file again).
     // The generation the record's judgement read under this lock is this apply's own read (one perl fewer).

@@ -1,7 +1,8 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { makeDirectory } from './files.js';
 import { hostFault } from './host-fault.js';
+import { processStart } from './process.js';
 
 // Writes a file so readers see either the old or the new content, also after a crash or power loss: a temporary file
 // in the same directory, written and fsync'ed, then rename(2), then an fsync of the directory so the rename itself is
@@ -85,4 +86,27 @@ export async function stageFile(file: string, text: string, o: { parents?: boole
 // not change the kernel when it cannot then record what it did (nftlb health's state file).
 export async function probeWritable(file: string): Promise<void> {
   await (await stageFile(file, 'x\n')).abort();
+}
+
+// What stageFile names a staged file: `.NAME.PID.N.tmp`.
+const STAGED = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+// Removes the files staged in `dir` by processes that are gone (killed before they committed or dropped them: an apply
+// killed while nft committed leaves megabytes of record and image in /run, memory, until a reboot). A staged file of a
+// process that runs, or of a pid some other process has now, stays. Returns how many went.
+export async function removeDeadStaged(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const m = STAGED.exec(name);
+    if (m === null || (await processStart(Number(m[1]))) !== null) continue;
+    await rm(join(dir, name), { force: true }).catch(() => undefined);
+    removed++;
+  }
+  return removed;
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyImageFile, readApplyImage, stageApplyImage } from '../../src/ops/apply-image.js';
-import { stageFile } from '../../src/system/atomic-write.js';
+import { removeDeadStaged, stageFile } from '../../src/system/atomic-write.js';
 
 const scratch = (): string => mkdtempSync(join(tmpdir(), 'nftlb-atomic-test-'));
 
@@ -64,4 +64,22 @@ test('a staged image is no image until committed with its generation, then reads
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('files staged by processes that are gone are removed; those of a live process and other files stay', async (t) => {
+  const dir = scratch();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // 4194305: past the kernel's largest pid_max (2^22), so no process has it.
+  const dead = '.nftlb.applied.json.4194305.1.tmp';
+  writeFileSync(join(dir, dead), 'x'.repeat(1000));
+  writeFileSync(join(dir, 'nftlb.applied.json'), '{}');
+  await stageFile(join(dir, 'nftlb.image.json'), 'x');
+  t.is(await removeDeadStaged(dir), 1);
+  const left = readdirSync(dir);
+  t.false(left.includes(dead));
+  t.true(left.includes('nftlb.applied.json'));
+  t.true(
+    left.some((f) => f.startsWith(`.nftlb.image.json.${process.pid}.`)),
+    `this live process's staged file stays: ${left.join(' ')}`,
+  );
 });
