@@ -49,7 +49,7 @@ function recogniseFile(f: ParsedFile, services: ServiceTable, ignored: Problem[]
   }
   downBackends(w, byId);
   guards(w);
-  applySourceNat(w.file.rules, w.used, byId, w.touched);
+  applySourceNat(w, byId);
   listLeftovers(f, index, w.used, problems, ignored);
 }
 

@@ -1,0 +1,57 @@
+// What the import must not take for a service's recipe: source NAT with conditions a config cannot say, listeners
+// with conditions a config cannot say, and rules no hook reaches. Each is listed and changes no service.
+import test from 'ava';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { importRunner } from './support.js';
+
+const runImport = importRunner(test);
+
+// A port forward seen by the backend with the client's address, and the rules given after it.
+const forward = (...more: string[]): string =>
+  [
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 198.51.100.2:8080',
+    ...more,
+    'COMMIT',
+    '',
+  ].join('\n');
+
+test('source NAT with a condition a config cannot say is listed and leaves the services without NAT', async (t) => {
+  for (const rule of [
+    '-A POSTROUTING -s 198.18.0.0/15 -o eth1 -j MASQUERADE',
+    '-A POSTROUTING -o eth1 -m conntrack --ctstate DNAT -j MASQUERADE',
+    '-A POSTROUTING -m mark --mark 0x4000/0x4000 -j SNAT --to-source 203.0.113.7',
+    '-A POSTROUTING -j MASQUERADE',
+    '-A POSTROUTING -m conntrack --ctstate DNAT -j MASQUERADE --random-fully',
+    '-A POSTROUTING -o eth1 -m connmark --mark 0x1 -j MASQUERADE',
+  ]) {
+    const r = await runImport([forward(rule)]);
+    t.is(r.code, EXIT.importIncomplete, rule);
+    t.regex(r.out, /nat: none/, rule);
+    t.regex(r.err, /:5: not understood: source NAT on what a config cannot say/, rule);
+  }
+});
+
+test('source NAT for DNATed connections still applies to every service of the file', async (t) => {
+  const r = await runImport([forward('-A POSTROUTING -m conntrack --ctstate DNAT -j MASQUERADE')]);
+  t.is(r.err, '');
+  t.is(r.code, EXIT.ok);
+  t.notRegex(r.out, /nat:/);
+});
+
+test('source NAT with no service imported from its file is listed, not used up silently', async (t) => {
+  const r = await runImport([
+    '*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -m conntrack --ctstate DNAT -j MASQUERADE\nCOMMIT\n',
+  ]);
+  t.is(r.code, EXIT.importIncomplete);
+  t.regex(r.err, /:3: not understood: source NAT for every DNATed connection, but no service/);
+});
+
+test('a connmark source NAT for a mark no backend sets is listed', async (t) => {
+  const r = await runImport([forward('-A POSTROUTING -m connmark --mark 0x9 -j MASQUERADE')]);
+  t.is(r.code, EXIT.importIncomplete);
+  t.regex(r.err, /:5: not understood: source NAT for ct mark 0x9, which no imported backend sets/);
+  t.regex(r.out, /nat: none/);
+});
