@@ -55,3 +55,31 @@ test('a connmark source NAT for a mark no backend sets is listed', async (t) => 
   t.regex(r.err, /:5: not understood: source NAT for ct mark 0x9, which no imported backend sets/);
   t.regex(r.out, /nat: none/);
 });
+
+test('a listener on an interface or a mark is listed with its recipe, never imported without its condition', async (t) => {
+  const r = await runImport([
+    [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':SVC - [0:0]',
+      '-A PREROUTING -i eth0 -m mark --mark 0x4000/0x4000 -d 203.0.113.1/32 -p tcp -m tcp --dport 83 -j DNAT --to-destination 198.51.100.3:8080',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 83 -j DNAT --to-destination 198.51.100.4:8080',
+      '-A PREROUTING -i eth1 -d 203.0.113.1/32 -p tcp -m tcp --dport 84 -j SVC',
+      '-A SVC -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 198.51.100.2:80',
+      '-A SVC -j DNAT --to-destination 198.51.100.3:80',
+      '-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 85 -m statistic --mode random --probability 0.5 -j DNAT --to-destination 198.51.100.5:80',
+      '-A PREROUTING -d 203.0.113.9/32 -p tcp -m tcp --dport 22 -j DNAT --to-destination 198.51.100.9:22',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  ]);
+  t.is(r.code, EXIT.importIncomplete);
+  t.regex(r.err, /:4: not understood: a listener on -i eth0, -m mark: /);
+  t.regex(r.err, /:5: not understood: line 4, a rule of this listener, is not understood/);
+  t.regex(r.err, /:6: not understood: a listener on -i eth1: /);
+  t.regex(r.err, /:7: not understood: chain SVC is reached from line 6/);
+  t.regex(r.err, /:8: not understood: chain SVC is reached from line 6/);
+  t.regex(r.err, /:9: not understood: the last rule of the pool is not unconditional/);
+  t.notRegex(r.out, /port: 8[345]/);
+  t.regex(r.out, /port: 22/);
+});

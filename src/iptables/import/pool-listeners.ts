@@ -3,7 +3,15 @@ import { claim, listen, notUnderstood, type FileWork } from './file-work.js';
 import type { Choice, ImportedBackend, ImportedPool, ImportedService } from './imported.js';
 import { listenerKey, type ParsedRule } from './parsed-rule.js';
 import { poolFromChoices } from './pool-scheduler.js';
-import { addPool, derivedName, isListener, listenerFamily, nameOf } from './service-table.js';
+import {
+  addPool,
+  derivedName,
+  isListener,
+  listenerConditions,
+  listenerFamily,
+  listenerShaped,
+  nameOf,
+} from './service-table.js';
 
 // Listeners in nat and the pools they lead to: a pool chain, one backend chain, or statistic + DNAT rules written
 // inline in the listener's own chain.
@@ -13,11 +21,27 @@ import { addPool, derivedName, isListener, listenerFamily, nameOf } from './serv
 export function jumpListeners(w: FileWork): Map<string, ParsedRule[]> {
   const inline = new Map<string, ParsedRule[]>();
   const owner = new Map<string, { s: ImportedService; family: Family } | string>();
+  // A listener on a condition a config cannot say (an interface, a mark) is listed, and takes with it the other rules
+  // of its listener: iptables sends the matching connections elsewhere, a config could not.
+  const conditioned = new Map<string, ParsedRule>();
+  for (const r of w.file.rules) {
+    if (r.table !== 'nat' || !listenerShaped(r)) continue;
+    const why = listenerConditions(r);
+    if (why === undefined) continue;
+    notUnderstood(w, r, `a listener on ${why}: a config's listener is a VIP, protocol and port, nothing else`);
+    const key = listenerKey(r.chain, r.dst!, r.proto!, r.dportsText!);
+    if (!conditioned.has(key)) conditioned.set(key, r);
+  }
   for (const r of w.file.rules) {
     if (r.table !== 'nat' || !isListener(r)) continue;
-    const conditional = r.statistic !== undefined || r.mark !== undefined;
+    const key = listenerKey(r.chain, r.dst!, r.proto!, r.dportsText!);
+    const other = conditioned.get(key);
+    if (other !== undefined) {
+      notUnderstood(w, r, `line ${other.line}, a rule of this listener, is not understood`);
+      continue;
+    }
+    const conditional = r.statistic !== undefined;
     if (r.target === 'DNAT' || (conditional && typeof w.backends.backend(r.target) !== 'string')) {
-      const key = listenerKey(r.chain, r.dst!, r.proto!, r.dportsText!);
       const list = inline.get(key);
       if (list === undefined) inline.set(key, [r]);
       else list.push(r);

@@ -113,6 +113,8 @@ function schedulerOf(
   if (last === undefined) return 'no backend choice';
   const conds = choices.slice(0, -1);
   if (hmark !== undefined) return hashPool(hmark, conds, last, hint);
+  if (last.statistic !== undefined || last.mark !== undefined)
+    return 'the last rule of the pool is not unconditional (some connections would match nothing)';
   if (conds.length === 0)
     return {
       scheduler:
@@ -121,8 +123,6 @@ function schedulerOf(
           : (hint as ImportedPool['scheduler']),
       backends: [last.backend],
     };
-  if (last.statistic !== undefined || last.mark !== undefined)
-    return 'the last rule of the pool is not unconditional (some connections would match nothing)';
   if (conds.every((c) => c.statistic?.mode === 'nth')) {
     const seq = nthSequence(choices);
     if (typeof seq === 'string') return seq;

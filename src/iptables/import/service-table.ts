@@ -8,11 +8,26 @@ import type { ParsedRule } from './parsed-rule.js';
 // The services found so far, by name (a service's IPv4 and IPv6 halves come from two files), and the operations that
 // add a listener or a pool to one.
 
+// A rule that matches one VIP, protocol and port set, whatever else it matches.
+export function listenerShaped(r: ParsedRule): boolean {
+  return r.vip !== undefined && (r.proto === 'tcp' || r.proto === 'udp') && r.dports !== undefined;
+}
+
+// The conditions of a listener-shaped rule that a config's listener (VIP, protocol, port) cannot say, or undefined.
+export function listenerConditions(r: ParsedRule): string | undefined {
+  const c = [
+    r.src !== undefined && `-s ${r.src}`,
+    r.inIf !== undefined && `-i ${r.inIf}`,
+    r.outIf !== undefined && `-o ${r.outIf}`,
+    r.mark !== undefined && '-m mark',
+    r.connmark !== undefined && '-m connmark',
+  ].filter((x): x is string => x !== false);
+  return c.length === 0 ? undefined : c.join(', ');
+}
+
 // A rule that selects connections to one VIP, protocol and port set: the start of a service.
 export function isListener(r: ParsedRule): boolean {
-  return (
-    r.vip !== undefined && (r.proto === 'tcp' || r.proto === 'udp') && r.dports !== undefined && r.src === undefined
-  );
+  return listenerShaped(r) && listenerConditions(r) === undefined;
 }
 
 // The VIP family of a listener rule.
