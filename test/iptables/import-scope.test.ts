@@ -83,3 +83,54 @@ test('a listener on an interface or a mark is listed with its recipe, never impo
   t.notRegex(r.out, /port: 8[345]/);
   t.regex(r.out, /port: 22/);
 });
+
+test('listeners in chains a hook reaches only through a rule not understood are listed, naming that rule', async (t) => {
+  const r = await runImport([
+    [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':FWD - [0:0]',
+      ':FWD2 - [0:0]',
+      '-A PREROUTING ! -s 198.18.0.0/15 -j FWD',
+      '-A PREROUTING -s 198.18.0.0/15 -j FWD2',
+      '-A FWD -d 203.0.113.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 198.51.100.2:8080',
+      '-A FWD2 -d 203.0.113.1/32 -p tcp -m tcp --dport 81 -j DNAT --to-destination 198.51.100.2:8080',
+      '-A PREROUTING -d 203.0.113.9/32 -p tcp -m tcp --dport 22 -j DNAT --to-destination 198.51.100.9:22',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  ]);
+  t.is(r.code, EXIT.importIncomplete);
+  t.regex(r.err, /:6: not understood: /);
+  t.regex(r.err, /:7: not understood: chain FWD is reached from line 5, which is not understood/);
+  t.regex(r.err, /:8: not understood: chain FWD2 is reached from line 6, which is not understood/);
+  t.notRegex(r.out, /port: 8[01]/);
+  t.regex(r.out, /port: 22/);
+});
+
+test('a chain no hook reaches is ignored with the reason: its listener, guard and source NAT do nothing', async (t) => {
+  const r = await runImport([
+    [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':POSTROUTING ACCEPT [0:0]',
+      ':OLD - [0:0]',
+      ':OLDPOST - [0:0]',
+      '-A OLD -d 203.0.113.1/32 -p tcp -m tcp --dport 90 -j DNAT --to-destination 198.51.100.2:8080',
+      '-A OLDPOST -m conntrack --ctstate DNAT -j MASQUERADE',
+      '-A PREROUTING -d 203.0.113.9/32 -p tcp -m tcp --dport 22 -j DNAT --to-destination 198.51.100.9:22',
+      'COMMIT',
+      '*filter',
+      ':OLDF - [0:0]',
+      '-A OLDF -d 203.0.113.1/32 -p tcp -m tcp --dport 91 -m conntrack --ctstate NEW -j REJECT',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  ]);
+  t.is(r.code, EXIT.ok);
+  t.regex(r.err, /:6: ignored: chain OLD is reached from no hook/);
+  t.regex(r.err, /:7: ignored: chain OLDPOST is reached from no hook/);
+  t.regex(r.err, /:12: ignored: chain OLDF is reached from no hook/);
+  t.notRegex(r.out, /port: 9[01]/);
+  t.regex(r.out, /port: 22\n {4}nat: none/);
+});

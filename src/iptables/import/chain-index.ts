@@ -1,15 +1,35 @@
-import type { ParsedFile, ParsedRule, Problem } from './parsed-rule.js';
+import { matchesAll, type ParsedFile, type ParsedRule, type Problem } from './parsed-rule.js';
 
 // The rules of one file by table and chain, and what its lines that could not be read say about the rest: a chain
 // holding such a line, or a listener matched by one, is known to be incomplete.
 
 const key = (table: string, chain: string): string => `${table}:${chain}`;
 
+// Where packets enter: the kernel's hooks, and nftlb's own entry chains, which its render says to hook in (a render
+// imported as it is written has no jump to them).
+const ENTRIES = new Set([
+  'PREROUTING',
+  'INPUT',
+  'FORWARD',
+  'OUTPUT',
+  'POSTROUTING',
+  'NFTLB-DISPATCH',
+  'NFTLB-POST',
+  'NFTLB-GUARD',
+]);
+
+// A jump that takes every packet into another chain, so the rules there see what the hook sees.
+export function plainJump(r: ParsedRule): boolean {
+  return matchesAll(r) && r.proto === undefined;
+}
+
 // Rules by chain and the unread lines by chain and by listener; built once per file, in one pass.
 export class ChainIndex {
   private readonly byChain = new Map<string, ParsedRule[]>();
   private readonly unreadByChain = new Map<string, Problem>();
   private readonly unreadByListener = new Map<string, Problem>();
+  private readonly hookedChains = new Set<string>();
+  private readonly reachableChains = new Set<string>();
 
   constructor(readonly file: ParsedFile) {
     for (const r of file.rules) {
@@ -22,6 +42,34 @@ export class ChainIndex {
       if (p.chain !== undefined && !this.unreadByChain.has(p.chain)) this.unreadByChain.set(p.chain, p);
       if (p.listener !== undefined && !this.unreadByListener.has(p.listener)) this.unreadByListener.set(p.listener, p);
     }
+    const entries = [...this.byChain.keys()].filter((k) => ENTRIES.has(k.slice(k.indexOf(':') + 1)));
+    this.walk(entries, this.hookedChains, plainJump);
+    this.walk(entries, this.reachableChains, () => true);
+  }
+
+  // Adds to `seen` the chains reached from `from` through the rules `follow` accepts.
+  private walk(from: readonly string[], seen: Set<string>, follow: (r: ParsedRule) => boolean): void {
+    const queue = [...from];
+    for (const k of queue) seen.add(k);
+    while (queue.length > 0)
+      for (const r of this.byChain.get(queue.pop()!) ?? []) {
+        const next = key(r.table, r.target);
+        if (follow(r) && this.byChain.has(next) && !seen.has(next)) {
+          seen.add(next);
+          queue.push(next);
+        }
+      }
+  }
+
+  // Whether every packet of a hook reaches this chain's rules through plain jumps (no condition on the way): only
+  // there does a listener, a guard or a source NAT rule do what it says.
+  hooked(table: string, chain: string): boolean {
+    return this.hookedChains.has(key(table, chain));
+  }
+
+  // Whether a hook reaches this chain through any rule that was read (a listener's pool chain, a backend chain).
+  reachable(table: string, chain: string): boolean {
+    return this.reachableChains.has(key(table, chain));
   }
 
   // The rules of a chain, in file order (none when the file has no such chain).

@@ -25,7 +25,7 @@ export function jumpListeners(w: FileWork): Map<string, ParsedRule[]> {
   // of its listener: iptables sends the matching connections elsewhere, a config could not.
   const conditioned = new Map<string, ParsedRule>();
   for (const r of w.file.rules) {
-    if (r.table !== 'nat' || !listenerShaped(r)) continue;
+    if (r.table !== 'nat' || !listenerShaped(r) || !w.index.hooked(r.table, r.chain)) continue;
     const why = listenerConditions(r);
     if (why === undefined) continue;
     notUnderstood(w, r, `a listener on ${why}: a config's listener is a VIP, protocol and port, nothing else`);
@@ -33,7 +33,7 @@ export function jumpListeners(w: FileWork): Map<string, ParsedRule[]> {
     if (!conditioned.has(key)) conditioned.set(key, r);
   }
   for (const r of w.file.rules) {
-    if (r.table !== 'nat' || !isListener(r)) continue;
+    if (r.table !== 'nat' || !isListener(r) || !w.index.hooked(r.table, r.chain)) continue;
     const key = listenerKey(r.chain, r.dst!, r.proto!, r.dportsText!);
     const other = conditioned.get(key);
     if (other !== undefined) {

@@ -73,6 +73,7 @@ function downBackends(w: FileWork, byId: Map<number, { backend: ImportedBackend;
 function guards(w: FileWork): void {
   for (const r of w.file.rules) {
     if (r.table !== 'filter' || !isListener(r) || (r.target !== 'REJECT' && r.target !== 'DROP')) continue;
+    if (!w.index.hooked(r.table, r.chain)) continue;
     if (!(r.ctstate?.length === 1 && r.ctstate[0] === 'NEW')) continue;
     const { name, hint } = nameOf(r, derivedName(r));
     const clash = w.services.clash(r, name);

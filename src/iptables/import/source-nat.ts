@@ -36,6 +36,7 @@ export function applySourceNat(
 ): void {
   for (const r of w.file.rules) {
     if (r.table !== 'nat' || (r.target !== 'MASQUERADE' && r.target !== 'SNAT') || w.used.has(r)) continue;
+    if (!w.index.hooked(r.table, r.chain)) continue;
     const why = otherForm(r);
     if (why !== undefined) {
       notUnderstood(w, r, why);
