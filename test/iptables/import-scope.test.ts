@@ -1,8 +1,12 @@
 // What the import must not take for a service's recipe: source NAT with conditions a config cannot say, listeners
 // with conditions a config cannot say, and rules no hook reaches. Each is listed and changes no service.
 import test from 'ava';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { importRunner } from './support.js';
+import { run } from '../../src/cli/program.js';
+import { fixturesDir, importRunner } from './support.js';
 
 const runImport = importRunner(test);
 
@@ -133,4 +137,52 @@ test('a chain no hook reaches is ignored with the reason: its listener, guard an
   t.regex(r.err, /:12: ignored: chain OLDF is reached from no hook/);
   t.notRegex(r.out, /port: 9[01]/);
   t.regex(r.out, /port: 22\n {4}nat: none/);
+});
+
+// What `iptables-restore --noflush` leaves after loading `second` over `first`: each chain `second` declares holds its
+// rules, every other chain keeps those of `first` (nftlb's render declares every chain it writes).
+function noflush(first: string, second: string): string {
+  const tables = (text: string): Map<string, Map<string, string[]>> => {
+    const out = new Map<string, Map<string, string[]>>();
+    let chains = new Map<string, string[]>();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('*')) out.set(line, (chains = new Map()));
+      else if (line.startsWith(':')) chains.set(line.slice(1).split(' ')[0]!, []);
+      else if (line.startsWith('-A ')) chains.get(line.split(' ')[1]!)!.push(line);
+    }
+    return out;
+  };
+  const a = tables(first);
+  const b = tables(second);
+  const lines: string[] = [];
+  for (const [table, chains] of a) {
+    const merged = new Map([...chains, ...(b.get(table) ?? new Map<string, string[]>())]);
+    lines.push(table, ...[...merged.keys()].map((c) => `:${c} - [0:0]`), ...[...merged.values()].flat(), 'COMMIT');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+test('the chains an earlier render left behind (--noflush) are ignored: the services of the last render import', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nftlb-noflush-'));
+  try {
+    const full = await readFile(join(fixturesDir(), 'iptables', 'mixed', 'config.yaml'), 'utf8');
+    // The same config without its first service, so every later backend id moves down by three.
+    const less = full.slice(0, full.indexOf('  - name: web')) + full.slice(full.indexOf('  - name: wrr'));
+    const render = async (text: string): Promise<string> => {
+      const file = join(dir, `c${text.length}.yaml`);
+      await writeFile(file, text);
+      let out = '';
+      t.is(await run(['render', '-f', 'iptables', '-c', file], { out: (s) => void (out += s), err: () => {} }), 0);
+      return out;
+    };
+    const last = await render(less);
+    const loaded = await runImport([noflush(await render(full), last)]);
+    const fresh = await runImport([last]);
+    t.is(loaded.code, EXIT.ok, loaded.err);
+    t.regex(loaded.err, /ignored: chain NFTLB-B-13 is reached from no hook/);
+    t.notRegex(loaded.err, /not understood/);
+    t.is(loaded.out, fresh.out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -1,3 +1,4 @@
+import { endpointText } from '../../model/address.js';
 import { reduceWeights } from '../../plan/weights.js';
 import { BackendChains } from './backend-chains.js';
 import { ChainIndex } from './chain-index.js';
@@ -53,15 +54,25 @@ function recogniseFile(f: ParsedFile, services: ServiceTable, ignored: Problem[]
   listLeftovers(f, index, w.used, problems, ignored);
 }
 
-// Backend chains nothing jumps to, written by nftlb for backends that are down (the comment names the service).
+// Backend chains nothing jumps to, written by nftlb for backends that are down (the comment names the service). A
+// render loaded with --noflush over an earlier, larger one leaves the earlier chains with higher ids behind: a chain
+// of a backend the render jumps to (state up), or repeating a backend its service has, or an id a backend in use
+// carries, is such a leftover; those with the lowest ids are read first, so a repeat is the leftover one.
 function downBackends(w: FileWork, byId: Map<number, { backend: ImportedBackend; service: ImportedService }>): void {
+  const found: { b: ImportedBackend; name: string; line: number }[] = [];
   for (const [table, chain, rules] of w.index.chains()) {
     if (table !== 'nat' || w.backends.asked(chain)) continue;
     const note = rules.find((r) => r.note?.kind === 'backend')?.note;
-    if (note?.kind !== 'backend') continue;
+    if (note?.kind !== 'backend' || note.state === 'up') continue;
     const b = w.backends.backend(chain);
-    if (typeof b === 'string') continue;
-    const s = w.services.get(note.name, w.file.file, rules[0]!.line, undefined);
+    if (typeof b === 'string' || (b.id !== undefined && byId.has(b.id))) continue;
+    found.push({ b, name: note.name, line: rules[0]!.line });
+  }
+  found.sort((x, y) => (x.b.id ?? Infinity) - (y.b.id ?? Infinity));
+  for (const { b, name, line } of found) {
+    const s = w.services.get(name, w.file.file, line, undefined);
+    const at = endpointText(b.address, b.port);
+    if (s.backends.some((x) => endpointText(x.address, x.port) === at)) continue;
     s.backends.push(b);
     w.touched.add(s);
     if (b.id !== undefined) byId.set(b.id, { backend: b, service: s });
