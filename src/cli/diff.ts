@@ -40,6 +40,7 @@ export function diffCommand(ctx: CommandContext, exec: Executor = systemExecutor
         );
         if (json) printEnvelope(out.io, 'diff', code === EXIT.ok ? 'same' : 'differs', code, d);
         else if (!out.quiet) out.io.out(d.changes.map((c) => `${changeText(c)}\n`).join(''));
+        if (d.note !== undefined && !json) out.note(`nftlb diff: note: ${d.note}\n`);
         ctx.exit(code);
       } catch (e) {
         out.progress.done();

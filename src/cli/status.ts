@@ -159,6 +159,7 @@ export function table(s: Status): string {
       ? `table inet ${s.table}: ${LIVE_TEXT[s.live]}`
       : `${s.tables.map((t) => `table ${t}`).join(' and ')}: ${LIVE_TEXT[s.live].replace('live table matches', 'live tables match')}`,
   ];
+  if (s.liveNote !== undefined) notes.push(`  (${s.liveNote})`);
   if (!s.conntrack.available)
     notes.push(`conntrack: unavailable (${s.conntrack.reason ?? ''}); CONNS/ESTAB/BYTES not shown`);
   else if (!s.conntrack.accounting)

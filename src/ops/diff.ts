@@ -10,6 +10,7 @@ import {
 } from '../system/owned-tables.js';
 import { applyRecordFile, readApplyRecord } from './apply-record.js';
 import { desiredPlan } from './desired.js';
+import { judgeNoop, readNoopRecord, unprovenNote } from './noop.js';
 import { forwardView, viewOf, type ServiceView } from './view.js';
 
 /** One difference between the live table and the config, in the config's terms. */
@@ -42,6 +43,8 @@ export interface DiffResult {
   readonly live: 'absent' | 'matches' | 'differs' | 'foreign';
   readonly fingerprint: { readonly config: string; readonly live: string | null };
   readonly changes: readonly Change[];
+  /** Said beside "nothing to change" when that rests on the fingerprint alone (see unprovenNote). */
+  readonly note?: string;
 }
 
 // What apply would change. The live table is known in config terms through the record of the last apply, which is
@@ -64,7 +67,10 @@ export async function readDiff(host: Host, o: { config: string }): Promise<DiffR
       changes: [{ kind: 'table-replaced', reason: `table ${t.family} ${t.name} was not made by nftlb` }],
     };
   }
-  if (state === 'matches') return { ...base, live: 'matches', changes: [] };
+  if (state === 'matches') {
+    const note = unprovenNote(await judgeNoop(host, o.config, await readNoopRecord(host, o.config)));
+    return { ...base, live: 'matches', changes: [], ...(note === undefined ? {} : { note }) };
+  }
   // The services in config terms are known only when every table of nftlb's carries the recorded fingerprint (a
   // netdev table missing or left over is a change the record cannot name).
   const rec = await readApplyRecord(applyRecordFile(host.runDir, p.table));

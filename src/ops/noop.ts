@@ -176,6 +176,14 @@ export type NoopVerdict =
 
 const miss = (why: string): NoopVerdict => ({ kind: 'miss', why });
 
+// What status and diff say when the live table carries the config's fingerprint but the record cannot prove that the
+// table is as loaded: the ruleset changed since (a hand edit of its elements or rules would not show in a fingerprint,
+// though another table's change moves the generation as well); apply then loads in full. undefined otherwise.
+export function unprovenNote(verdict: NoopVerdict): string | undefined {
+  if (verdict.kind !== 'miss' || verdict.inputs === undefined) return undefined;
+  return `the ruleset changed since apply's last load of this config (a hand edit of this table, which its fingerprint does not show, or another table's change); nftlb apply loads it in full`;
+}
+
 // The fingerprint nftlb's live table carries when it holds the config as nftlb loaded it: the record's while the
 // record still describes a load of the config (nftlb health's incremental updates and nftlb trace keep the fingerprint
 // chain of the last full load, while the plan now has their verdicts), else the config's rendered now (`render`).

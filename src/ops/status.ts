@@ -12,7 +12,7 @@ import { liveState, previousFingerprint, readOwnedTables, type LiveState } from 
 import { hasDsr } from '../plan/forwarding.js';
 import { inetTableRef, ownedTableRefs, scriptTableRefs } from '../nft/tables.js';
 import type { TableRef } from '../nft/ast.js';
-import { judgeNoop, readNoopRecord, type NoopVerdict } from './noop.js';
+import { judgeNoop, readNoopRecord, unprovenNote, type NoopVerdict } from './noop.js';
 import { listenerView } from './view.js';
 import { serviceChain } from '../nft/names.js';
 import { entriesOfJson, type LiveEntry } from '../nft/persistence-entries.js';
@@ -77,6 +77,8 @@ export interface Status {
   /** The tables of the config, as `family name`: the inet one, and the netdev one when some service is DSR. */
   readonly tables: readonly string[];
   readonly live: LiveState;
+  /** Beside a live state of `matches` that rests on the fingerprint alone (src/ops/noop.ts, unprovenNote). */
+  readonly liveNote?: string;
   readonly fingerprint: { readonly config: string; readonly live: string | null };
   readonly conntrack: {
     readonly available: boolean;
@@ -155,7 +157,9 @@ export async function readStatus(
     conntrack: ct.kind === 'ok' ? figures : null,
     ctReason: ct.kind === 'ok' ? null : ct.reason,
   });
-  return cluster === undefined ? status : { ...status, cluster };
+  const note = live === 'matches' ? unprovenNote(verdict) : undefined;
+  const noted = note === undefined ? status : { ...status, liveNote: note };
+  return cluster === undefined ? noted : { ...noted, cluster };
 }
 
 /** What status read of the live tables: the counters of each chain's rules (summed by chain name over the tables; the
