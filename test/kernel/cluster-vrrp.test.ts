@@ -173,7 +173,9 @@ async function die(net: Net, n: Node): Promise<void> {
   await net.exec(n.name, ['ip', 'link', 'set', 'eth2', 'down']);
   for (const file of ['vrrp.pid', 'keepalived.pid']) {
     try {
-      process.kill(Number(readFileSync(`${n.dir}/${file}`, 'utf8').trim()), 'SIGKILL');
+      const pid = Number(readFileSync(`${n.dir}/${file}`, 'utf8').trim());
+      // An empty or torn pid file reads as 0: a kill of 0 is a kill of the test's own process group.
+      if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
     } catch {
       // gone already
     }

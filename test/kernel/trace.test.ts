@@ -122,7 +122,8 @@ async function noProcesses(topo: Topology): Promise<string[]> {
   }
   for (const l of left) {
     try {
-      process.kill(Number(l.split(' ')[0]), 'SIGKILL');
+      const pid = Number(l.split(' ')[0]);
+      if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
     } catch {
       // gone
     }

@@ -7,7 +7,10 @@ import { systemExecutor } from '../../src/system/executor.js';
 const [mode, pidFile, go, seen] = process.argv.slice(2);
 const program = [
   '-e',
-  'open my $p, ">", $ARGV[1] or die; print $p $$; close $p; for (1 .. 6000) { last if -e $ARGV[2]; ' +
+  // The pid file appears whole (written aside, then renamed): read half written, it would say 0, and a kill of
+  // pid 0 is a kill of the test's whole process group.
+  'open my $p, ">", "$ARGV[1].tmp" or die; print $p $$; close $p; rename "$ARGV[1].tmp", $ARGV[1] or die; ' +
+    'for (1 .. 6000) { last if -e $ARGV[2]; ' +
     'select undef, undef, undef, 0.01 } my $f = \\*STDIN; $ARGV[0] eq "-" or open $f, "<", $ARGV[0] or die; ' +
     'local $/; my $x = <$f>; ' +
     'open my $o, ">", $ARGV[3] or die; print $o length $x',

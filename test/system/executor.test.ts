@@ -237,6 +237,8 @@ for (const mode of ['feed', 'run', 'interact'])
       try {
         t.true(await appears(pidFile!), 'the program started');
         pid = Number(readFileSync(pidFile!, 'utf8'));
+        // Never 0 or 1 (or not a number): a kill of those would reach the whole process group, or init.
+        if (!Number.isInteger(pid) || pid <= 1) throw new Error(`not a pid: ${String(pid)}`);
         child.kill('SIGKILL');
         await child;
         writeFileSync(go!, '');
@@ -245,7 +247,7 @@ for (const mode of ['feed', 'run', 'interact'])
         t.false(existsSync(seen!), 'it never took the end of the pipe for the end of its input');
       } finally {
         child.kill('SIGKILL');
-        if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+        if (pid !== undefined && pid > 1 && alive(pid)) process.kill(pid, 'SIGKILL');
         rmSync(dir, { recursive: true, force: true });
       }
     },
