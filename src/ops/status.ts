@@ -12,7 +12,7 @@ import { liveState, previousFingerprint, readOwnedTables, type LiveState } from 
 import { hasDsr } from '../plan/forwarding.js';
 import { inetTableRef, ownedTableRefs, scriptTableRefs } from '../nft/tables.js';
 import type { TableRef } from '../nft/ast.js';
-import { judgeNoop, readNoopRecord, unprovenNote, type NoopVerdict } from './noop.js';
+import { judgeNoop, loadedFingerprint, readNoopRecord, unprovenNote, type NoopVerdict } from './noop.js';
 import { listenerView } from './view.js';
 import { serviceChain } from '../nft/names.js';
 import { entriesOfJson, type LiveEntry } from '../nft/persistence-entries.js';
@@ -216,12 +216,10 @@ async function liveOf(
     const fingerprint = verdict.record.fingerprint;
     return { fingerprint, tables: scriptTableRefs(p), live: 'matches', liveFingerprint: fingerprint };
   }
-  // The config's fingerprint: the record's when it still describes a load of the config now (only the ruleset moved
+  // The config's fingerprint: the record's while it still describes a load of the config (only the ruleset moved
   // since, e.g. another program's transaction), else rendered (~0.1 s at 10k services, ~0.5 s at 50k).
-  const { fingerprint, tables } =
-    verdict.kind === 'miss' && verdict.inputs !== undefined
-      ? { fingerprint: verdict.inputs.fingerprint, tables: scriptTableRefs(p) }
-      : renderNftScript(p);
+  const tables = scriptTableRefs(p);
+  const fingerprint = loadedFingerprint(verdict, () => renderNftScript(p).fingerprint);
   listing(tables);
   const owned = await readOwnedTables(host, p.table);
   return {
