@@ -4,6 +4,9 @@ import { splitOwnedListing } from '../nft/owned-listing.js';
 import { parseAddress } from '../model/address.js';
 import type { Host } from '../system/host.js';
 import { listOwnedFamilies } from '../system/owned-tables.js';
+import { readLiveJson } from '../system/nft.js';
+import { NAMES } from '../nft/build.js';
+import { ident } from '../nft/names.js';
 import type { Check } from './doctor.js';
 
 // Other inet tables nftlb made: another config's, or this config's from before its `table` was renamed (apply never
@@ -37,16 +40,22 @@ export async function otherTablesCheck(host: Host, model: Model): Promise<Check>
   };
 }
 
-// The VIPs a table of nftlb's balances: the first field of its services maps' elements.
+// The VIPs a table of nftlb's balances: the first field of the elements of its listener maps (single ports and
+// ranges, both families), from nft's JSON listing of each.
 async function vipsOf(host: Host, table: string): Promise<Set<string>> {
   const out = new Set<string>();
-  for (const map of ['services4', 'services6']) {
-    const r = await host.exec.run(host.nft, ['list', 'map', 'inet', table, map]);
-    if (r.exitCode !== 0) continue;
-    for (const m of r.stdout.matchAll(/(?:^|[{,])\s*([0-9a-f.:]+) \. /gm)) {
-      const a = parseAddress(m[1]!);
-      if (a !== undefined) out.add(a.text);
+  const ref = { family: 'inet' as const, name: ident(table) };
+  for (const fam of [4, 6] as const)
+    for (const name of [NAMES.services[fam], NAMES.serviceRanges[fam]]) {
+      const items = await readLiveJson(host, ref, { kind: 'map', name }).catch(() => null);
+      for (const item of items ?? []) {
+        const elem = (item as { map?: { elem?: unknown[] } }).map?.elem ?? [];
+        for (const e of elem) {
+          const vip = (e as [{ concat?: unknown[] }] | undefined)?.[0]?.concat?.[0];
+          const a = typeof vip === 'string' ? parseAddress(vip) : undefined;
+          if (a !== undefined) out.add(a.text);
+        }
+      }
     }
-  }
   return out;
 }
